@@ -1,0 +1,130 @@
+# strand: build, test, demo. Quiet unless V=1.
+#
+#   make            build ./strand
+#   make demo       install missing packages, build, trace the bundled demo
+#   make test       install missing packages, build, run every test (ASan+UBSan build)
+#   make install    put strand in $(PREFIX)/bin
+
+PREFIX   ?= /usr/local
+OUT      := build
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := x86
+
+ifeq ($(V),1)
+Q :=
+msg = @mkdir -p $(@D);
+else
+Q := @
+msg = @mkdir -p $(@D); printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS   ?= -g -O2
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser
+LDLIBS   := -lbpf -lelf -ldw -lz
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_HDRS  := bpf/strand.h $(wildcard bpf/*.bpf.h)
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_HDRS := $(wildcard user/*.h) bpf/strand.h
+USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+ASAN_OBJS := $(patsubst user/%.c,$(OUT)/asan/%.o,$(USER_SRCS))
+LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps demo test unit targets install clean format format-check bench
+
+all: strand
+
+# --- BPF: clang -> bpftool gen object -> bpftool gen skeleton -----------------------------
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
+		-Wall -Werror -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- user space ---------------------------------------------------------------------------
+$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUT)/asan/%.o: user/%.c $(USER_HDRS) $(SKELS)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+strand: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/strand-asan: $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# --- test targets: each C target built twice, as Debian builds (no frame pointers) and with
+# frame pointers, so unwinding is tested both ways ------------------------------------------
+TARGET_SRCS := $(filter-out tests/targets/spawnlib.c,$(wildcard tests/targets/*.c))
+TARGET_BINS := $(patsubst tests/targets/%.c,$(OUT)/targets/%,$(TARGET_SRCS)) \
+	       $(patsubst tests/targets/%.c,$(OUT)/targets/%-fp,$(TARGET_SRCS))
+TARGET_CFLAGS := -g -O2 -Wall -Wextra -Werror -pthread
+
+$(OUT)/targets/libspawnlib.so: tests/targets/spawnlib.c tests/targets/spawnlib.h
+	$(call msg,CC,$@)
+	$(Q)gcc $(TARGET_CFLAGS) -fPIC -shared $< -o $@
+$(OUT)/targets/libspawnlib-fp.so: tests/targets/spawnlib.c tests/targets/spawnlib.h
+	$(call msg,CC,$@)
+	$(Q)gcc $(TARGET_CFLAGS) -fno-omit-frame-pointer -fPIC -shared $< -o $@
+
+$(OUT)/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h) $(OUT)/targets/libspawnlib.so
+	$(call msg,CC,$@)
+	$(Q)gcc $(TARGET_CFLAGS) -fomit-frame-pointer $< -o $@ -L$(OUT)/targets -lspawnlib \
+		-Wl,-rpath,'$$ORIGIN'
+$(OUT)/targets/%-fp: tests/targets/%.c $(wildcard tests/targets/*.h) $(OUT)/targets/libspawnlib-fp.so
+	$(call msg,CC,$@)
+	$(Q)gcc $(TARGET_CFLAGS) -fno-omit-frame-pointer $< -o $@ -L$(OUT)/targets -lspawnlib-fp \
+		-Wl,-rpath,'$$ORIGIN'
+
+targets: $(TARGET_BINS)
+
+# --- unit tests (no kernel needed), always under ASan+UBSan --------------------------------
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
+
+$(OUT)/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+
+# --- the two commands of the README ---------------------------------------------------------
+deps:
+	$(Q)scripts/deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory strand $(OUT)/strand-asan targets unit
+	$(Q)python3 tests/run.py --strand $(OUT)/strand-asan $(TESTS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory strand targets
+	$(Q)scripts/demo.sh
+
+install: strand
+	install -D -m 0755 strand $(DESTDIR)$(PREFIX)/bin/strand
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c
+
+format-check:
+	clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c
+
+clean:
+	rm -rf $(OUT) strand

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Helpers shared by strand's BPF programs: target filter, counters, ring buffer. */
+#ifndef STRAND_COMMON_BPF_H
+#define STRAND_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "strand.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by user space between open and load. */
+const volatile __u8 trace_all = 0;   /* every process on the machine */
+const volatile __u32 self_tgid = 0;  /* strand itself: never traced */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by user space */
+} events SEC(".maps");
+
+/* tgid -> enum strand_target_flags */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STRAND_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(enum strand_counter which)
+{
+	__u32 key = which;
+	__u64 *val = bpf_map_lookup_elem(&counters, &key);
+
+	if (val)
+		(*val)++;
+}
+
+/* Returns the target flags of a process, 0 when it is not traced. */
+static __always_inline __u32 target_flags(__u32 tgid)
+{
+	__u32 *flags;
+
+	if (tgid == self_tgid)
+		return 0;
+	if (trace_all)
+		return STRAND_TARGET_TRACE;
+	flags = bpf_map_lookup_elem(&targets, &tgid);
+	return flags ? *flags : 0;
+}
+
+static __always_inline void *reserve_event(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count(STRAND_CNT_RINGBUF_DROPS);
+	else
+		count(STRAND_CNT_EVENTS);
+	return rec;
+}
+
+static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, __u32 tgid,
+				     __u32 tid)
+{
+	hdr->type = type;
+	hdr->tgid = tgid;
+	hdr->tid = tid;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->ts_ns = bpf_ktime_get_ns();
+}
+
+/* A cheap 64-bit mix (the finalizer of splitmix64) to build map keys from several words. */
+static __always_inline __u64 mix64(__u64 h, __u64 v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+#endif /* STRAND_COMMON_BPF_H */

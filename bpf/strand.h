@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The only ABI between strand's BPF programs and user space: event records sent through the
+ * ring buffer, map keys and values, and counters. Fixed-width types only, explicit padding,
+ * and _Static_assert on every size, so both compilers agree on the layout.
+ */
+#ifndef STRAND_H
+#define STRAND_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define STRAND_COMM_LEN 16
+
+/* Bytes of user stack copied at a spawn site's first sighting; enough for the deepest
+ * call chains of ordinary C/C++ programs (perf's --call-graph dwarf defaults to 8 KiB). */
+#define STRAND_STACK_BYTES (16 * 1024)
+
+/* Return-address slots remembered per spawn site to tell call paths apart in the kernel. */
+#define STRAND_MAX_SLOTS 24
+
+/* Spawns of a not-yet-learned site that carry a full stack copy before the kernel stops
+ * sending copies and waits for user space to learn the site's slots. */
+#define STRAND_UNLEARNED_COPIES 4
+
+enum strand_event_type {
+	STRAND_EV_SPAWN = 1, /* a thread was created; may carry a stack sample */
+	STRAND_EV_EXIT = 2,  /* a thread exited */
+	STRAND_EV_EXEC = 3,  /* a traced process replaced its image */
+};
+
+enum strand_spawn_flags {
+	STRAND_SPAWN_HAS_STACK = 1 << 0,  /* a struct strand_stack_sample follows */
+	STRAND_SPAWN_UNLEARNED = 1 << 1,  /* site key is coarse: slots not learned yet */
+	STRAND_SPAWN_NEW_PROCESS = 1 << 2, /* fork of a new process (followed child) */
+	STRAND_SPAWN_PTHREAD = 1 << 3,    /* created through pthread_create */
+};
+
+/* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
+ * rcx, rbx, rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. */
+#define STRAND_NREGS 17
+
+struct strand_event_hdr {
+	__u32 type;
+	__u32 tgid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+struct strand_spawn_event {
+	struct strand_event_hdr hdr; /* hdr.tid = the new thread, hdr.tgid = its process */
+	__u32 parent_tid;
+	__u32 parent_tgid;
+	__u64 site_key;      /* fine key: same call path, same key */
+	__u64 coarse_key;    /* spawning pc, caller and start routine only */
+	__u64 start_routine; /* pthread_create's third argument, 0 if not a pthread */
+	__u32 flags;         /* enum strand_spawn_flags */
+	__u32 stack_len;     /* bytes of stack[] that are valid */
+	char comm[STRAND_COMM_LEN];
+	/* With STRAND_SPAWN_HAS_STACK: */
+	__u64 regs[STRAND_NREGS];
+	__u64 pad;
+	__u8 stack[STRAND_STACK_BYTES];
+};
+
+struct strand_exit_event {
+	struct strand_event_hdr hdr;
+	__u32 exit_code;
+	__u32 group_dead;
+	char comm[STRAND_COMM_LEN];
+};
+
+struct strand_exec_event {
+	struct strand_event_hdr hdr;
+	char comm[STRAND_COMM_LEN];
+};
+
+/* The small form of a spawn: everything before regs[]. */
+#define STRAND_SPAWN_SMALL_SIZE __builtin_offsetof(struct strand_spawn_event, regs)
+
+/* Which processes to trace. */
+enum strand_target_flags {
+	STRAND_TARGET_TRACE = 1 << 0,
+	STRAND_TARGET_FOLLOW_FORKS = 1 << 1, /* new processes it forks are traced too */
+};
+
+/* Learned shape of a spawn site (keyed by coarse key), written by user space. */
+struct strand_site_slots {
+	__u32 nslots;
+	__u32 copies; /* stack copies sent while unlearned (kernel-owned) */
+	__s32 offset[STRAND_MAX_SLOTS]; /* byte offsets from the spawner's sp */
+};
+
+/* What the pthread_create uprobe leaves for the clone that follows, keyed by tid. */
+struct strand_pending_create {
+	__u64 start_routine;
+	__u64 caller_ret;
+};
+
+/* Per-CPU counters; every loss is counted here and reported. */
+enum strand_counter {
+	STRAND_CNT_EVENTS,          /* records submitted */
+	STRAND_CNT_RINGBUF_DROPS,   /* records lost: ring buffer full */
+	STRAND_CNT_STACK_FAILS,     /* stack copies that could not be read */
+	STRAND_CNT_MAP_FULL,        /* map updates refused */
+	STRAND_CNT_UNLEARNED,       /* spawns sent with a coarse key only */
+	STRAND_CNT_SPAWNS_SEEN,     /* spawns in traced processes */
+	STRAND_CNT__MAX,
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
+_Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
+_Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES,
+	       "spawn layout");
+_Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
+_Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
+#endif
+
+#endif /* STRAND_H */

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Thread lifecycle: creation and exit of threads (and followed child processes) in traced
+ * processes, with the spawner's user stack copied once per spawn site so user space can
+ * unwind it with DWARF CFI. Later spawns from a known site cost a few map lookups.
+ *
+ * A spawn site is identified in two steps. The coarse key is what is free at the clone:
+ * the syscall's return pc, the pthread_create caller and the start routine. Once user space
+ * has unwound one sample of that coarse site it writes back where the return addresses of
+ * the call chain sit relative to the stack pointer; the fine key adds those return
+ * addresses, so two call paths through the same helper become two sites.
+ */
+#include "common.bpf.h"
+
+/* coarse key -> learned return-address slots */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct strand_site_slots);
+} site_slots SEC(".maps");
+
+/* fine keys whose stack user space already has */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} sites_seen SEC(".maps");
+
+/* tid -> what its pthread_create call said, consumed by the clone that follows */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct strand_pending_create);
+} pending_create SEC(".maps");
+
+static __always_inline void copy_regs(__u64 *dst, struct pt_regs *regs)
+{
+	/* DWARF register numbering for x86_64 */
+	dst[0] = BPF_CORE_READ(regs, ax);
+	dst[1] = BPF_CORE_READ(regs, dx);
+	dst[2] = BPF_CORE_READ(regs, cx);
+	dst[3] = BPF_CORE_READ(regs, bx);
+	dst[4] = BPF_CORE_READ(regs, si);
+	dst[5] = BPF_CORE_READ(regs, di);
+	dst[6] = BPF_CORE_READ(regs, bp);
+	dst[7] = BPF_CORE_READ(regs, sp);
+	dst[8] = BPF_CORE_READ(regs, r8);
+	dst[9] = BPF_CORE_READ(regs, r9);
+	dst[10] = BPF_CORE_READ(regs, r10);
+	dst[11] = BPF_CORE_READ(regs, r11);
+	dst[12] = BPF_CORE_READ(regs, r12);
+	dst[13] = BPF_CORE_READ(regs, r13);
+	dst[14] = BPF_CORE_READ(regs, r14);
+	dst[15] = BPF_CORE_READ(regs, r15);
+	dst[16] = BPF_CORE_READ(regs, ip);
+}
+
+/*
+ * Copies as much of the user stack above sp as can be read: a thread spawning from a
+ * shallow frame sits close to the top of its stack mapping, where a full-size read faults.
+ */
+static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp)
+{
+	if (!bpf_probe_read_user(dst, STRAND_STACK_BYTES, (void *)sp))
+		return STRAND_STACK_BYTES;
+	if (!bpf_probe_read_user(dst, STRAND_STACK_BYTES / 2, (void *)sp))
+		return STRAND_STACK_BYTES / 2;
+	if (!bpf_probe_read_user(dst, STRAND_STACK_BYTES / 4, (void *)sp))
+		return STRAND_STACK_BYTES / 4;
+	/* up to the end of sp's page, then one more page if it is there */
+	__u32 to_page_end = 4096 - (sp & 4095);
+
+	if (!bpf_probe_read_user(dst, (to_page_end + 4096) & 8191, (void *)sp))
+		return (to_page_end + 4096) & 8191;
+	if (!bpf_probe_read_user(dst, to_page_end & 4095, (void *)sp))
+		return to_page_end & 4095;
+	count(STRAND_CNT_STACK_FAILS);
+	return 0;
+}
+
+/* Fine key: the coarse key plus the return addresses found at the learned slots. */
+static __always_inline __u64 fine_key(__u64 coarse, struct strand_site_slots *slots, __u64 sp)
+{
+	__u64 key = coarse;
+	__u32 n = slots->nslots;
+
+	for (int i = 0; i < STRAND_MAX_SLOTS; i++) {
+		__u64 ret = 0;
+
+		if (i >= n)
+			break;
+		bpf_probe_read_user(&ret, sizeof(ret), (void *)(sp + slots->offset[i]));
+		key = mix64(key, ret);
+	}
+	return key;
+}
+
+static __always_inline int handle_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ptid = BPF_CORE_READ(parent, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ctid = BPF_CORE_READ(child, pid);
+	__u32 flags = target_flags(ptgid);
+	__u32 spawn_flags = 0;
+
+	if (!(flags & STRAND_TARGET_TRACE))
+		return 0;
+	if (ctgid != ptgid) {
+		if (!(flags & STRAND_TARGET_FOLLOW_FORKS) && !trace_all)
+			return 0;
+		if (!trace_all && bpf_map_update_elem(&targets, &ctgid, &flags, BPF_ANY))
+			count(STRAND_CNT_MAP_FULL);
+		spawn_flags |= STRAND_SPAWN_NEW_PROCESS;
+	}
+	count(STRAND_CNT_SPAWNS_SEEN);
+
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	__u64 ip = BPF_CORE_READ(regs, ip);
+	__u64 sp = BPF_CORE_READ(regs, sp);
+	__u64 start = 0, caller = 0;
+	struct strand_pending_create *pending = bpf_map_lookup_elem(&pending_create, &ptid);
+
+	if (pending) {
+		start = pending->start_routine;
+		caller = pending->caller_ret;
+		bpf_map_delete_elem(&pending_create, &ptid);
+		spawn_flags |= STRAND_SPAWN_PTHREAD;
+	}
+
+	__u64 coarse = mix64(mix64(mix64(mix64(0, ptgid), ip), caller), start);
+	__u64 key = coarse;
+	bool want_stack = false;
+	struct strand_site_slots *slots = bpf_map_lookup_elem(&site_slots, &coarse);
+
+	if (slots && slots->nslots) {
+		key = fine_key(coarse, slots, sp);
+		if (!bpf_map_lookup_elem(&sites_seen, &key)) {
+			__u8 one = 1;
+
+			bpf_map_update_elem(&sites_seen, &key, &one, BPF_ANY);
+			want_stack = true;
+		}
+	} else {
+		if (!slots) {
+			struct strand_site_slots fresh = {};
+
+			if (bpf_map_update_elem(&site_slots, &coarse, &fresh, BPF_NOEXIST) == -7 /* E2BIG */)
+				count(STRAND_CNT_MAP_FULL);
+			slots = bpf_map_lookup_elem(&site_slots, &coarse);
+		}
+		/* Until user space has learned the site, send a few samples, then coarse keys. */
+		if (slots && __sync_fetch_and_add(&slots->copies, 1) < STRAND_UNLEARNED_COPIES) {
+			want_stack = true;
+		} else {
+			spawn_flags |= STRAND_SPAWN_UNLEARNED;
+			count(STRAND_CNT_UNLEARNED);
+		}
+	}
+
+	__u64 size = want_stack ? sizeof(struct strand_spawn_event) : STRAND_SPAWN_SMALL_SIZE;
+	struct strand_spawn_event *ev = reserve_event(size);
+
+	if (!ev) {
+		if (want_stack) /* let the next spawn from this site try again */
+			bpf_map_delete_elem(&sites_seen, &key);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, STRAND_EV_SPAWN, ctgid, ctid);
+	ev->parent_tid = ptid;
+	ev->parent_tgid = ptgid;
+	ev->site_key = key;
+	ev->coarse_key = coarse;
+	ev->start_routine = start;
+	ev->stack_len = 0;
+	bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), parent->comm);
+	if (want_stack) {
+		copy_regs(ev->regs, regs);
+		ev->pad = 0;
+		ev->stack_len = copy_stack(ev->stack, sp);
+		spawn_flags |= STRAND_SPAWN_HAS_STACK;
+	}
+	ev->flags = spawn_flags;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tid = BPF_CORE_READ(task, pid);
+
+	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
+		return 0;
+	bpf_map_delete_elem(&pending_create, &tid);
+
+	struct strand_exit_event *ev = reserve_event(sizeof(*ev));
+
+	if (ev) {
+		fill_hdr(&ev->hdr, STRAND_EV_EXIT, tgid, tid);
+		ev->exit_code = BPF_CORE_READ(task, exit_code);
+		ev->group_dead = group_dead;
+		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), task->comm);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	/* A followed process is forgotten with its last thread; a -p target stays in the map
+	 * so that a reused pid is not traced by accident: user space removes it. */
+	if (group_dead && !trace_all) {
+		__u32 *flags = bpf_map_lookup_elem(&targets, &tgid);
+
+		if (flags && (*flags & STRAND_TARGET_FOLLOW_FORKS))
+			bpf_map_delete_elem(&targets, &tgid);
+	}
+	return 0;
+}
+
+static __always_inline int handle_exec(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
+		return 0;
+
+	struct strand_exec_event *ev = reserve_event(sizeof(*ev));
+
+	if (ev) {
+		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, BPF_CORE_READ(task, pid));
+		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), task->comm);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return 0;
+}
+
+/* tp_btf programs, preferred; the raw_tp twins below serve kernels without BTF tracing. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return handle_fork(parent, child);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_btf, struct task_struct *task, bool group_dead)
+{
+	return handle_exit(task, group_dead);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *task)
+{
+	return handle_exec(task);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return handle_fork(parent, child);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(exit_raw, struct task_struct *task, bool group_dead)
+{
+	return handle_exit(task, group_dead);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *task)
+{
+	return handle_exec(task);
+}
+
+/*
+ * pthread_create(thread, attr, start_routine, arg): remembers the start routine and the
+ * caller's return address for the clone that follows. Attached a few bytes into the
+ * function (after endbr64) where the instruction is emulated rather than single-stepped;
+ * the return address is still at the top of the stack there.
+ */
+SEC("uprobe") /* BPF_UPROBE arrived after libbpf 1.1; BPF_KPROBE is the same */
+int BPF_KPROBE(pthread_create_entry, void *thread, void *attr, void *start_routine)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct strand_pending_create pending = { .start_routine = (__u64)start_routine };
+
+	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
+		return 0;
+	bpf_probe_read_user(&pending.caller_ret, sizeof(pending.caller_ret),
+			    (void *)PT_REGS_SP(ctx));
+	if (bpf_map_update_elem(&pending_create, &tid, &pending, BPF_ANY))
+		count(STRAND_CNT_MAP_FULL);
+	return 0;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make demo: start the bundled leaky service, let it run a moment, trace it, report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build/demo
+gcc -g -O2 -pthread demo/leaky_service.c -o build/demo/leaky_service
+
+build/demo/leaky_service &
+demo_pid=$!
+trap 'kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null || true' EXIT
+sleep 1
+echo "strand: tracing the demo service (pid $demo_pid) for 5 seconds"
+echo
+./strand trace -p "$demo_pid" --for 5s --no-live

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what strand needs to build and test, from Debian's packages. Idempotent and quiet
+# when nothing is missing.
+set -euo pipefail
+
+packages=(
+	clang llvm make gcc pkg-config
+	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+	libmicrohttpd-dev libcapstone-dev
+	python3 golang-1.19-go
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "strand: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "strand: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "collector.h"
+#include "loader.h"
+#include "model.h"
+#include "procmaps.h"
+#include "symbolize.h"
+#include "unwind.h"
+#include "util.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct collector {
+	struct loader *ld;
+	struct model *model;
+	struct proc_maps *maps;
+	struct unwinder *unwinder;
+	struct symbolizer *sym;
+	struct ring_buffer *rb;
+	struct hashmap learned;        /* hash(pid, coarse key) -> the site first seen there */
+	struct unwound_stack *scratch; /* large: kept off the stack */
+	process_exit_fn on_exit;
+	void *on_exit_ctx;
+	struct collector_stats stats;
+};
+
+static int handle_record(void *ctx, void *data, size_t size);
+
+struct collector *collector__new(struct loader *ld, struct model *m)
+{
+	struct collector *c = xcalloc(1, sizeof(*c));
+
+	c->ld = ld;
+	c->model = m;
+	c->maps = proc_maps__new();
+	c->unwinder = unwinder__new(c->maps);
+	c->sym = symbolizer__new(c->maps);
+	c->scratch = xcalloc(1, sizeof(*c->scratch));
+	hashmap__init(&c->learned);
+	c->rb = ring_buffer__new(loader__ringbuf_fd(ld), handle_record, c, NULL);
+	if (!c->rb) {
+		collector__free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	unwinder__free(c->unwinder);
+	symbolizer__free(c->sym);
+	proc_maps__free(c->maps);
+	hashmap__free(&c->learned);
+	free(c->scratch);
+	free(c);
+}
+
+void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx)
+{
+	c->on_exit = fn;
+	c->on_exit_ctx = ctx;
+}
+
+struct symbolizer *collector__symbolizer(struct collector *c)
+{
+	return c->sym;
+}
+
+static void symbolize_site(struct collector *c, struct site *s, const struct unwound_stack *st)
+{
+	struct sym_frame inl[SYM_MAX_INLINE];
+	int cap = st->depth * 2 + 1;
+
+	s->stack = xcalloc((size_t)cap, sizeof(*s->stack));
+	for (int i = 0; i < st->depth; i++) {
+		int n = symbolizer__resolve(c->sym, s->pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
+
+		if (s->depth + n > cap) {
+			cap = (s->depth + n) * 2;
+			s->stack = xrealloc(s->stack, (size_t)cap * sizeof(*s->stack));
+		}
+		memcpy(s->stack + s->depth, inl, (size_t)n * sizeof(*inl));
+		s->depth += n;
+	}
+	s->truncated = st->truncated;
+	if (s->start_routine)
+		symbolizer__resolve(c->sym, s->pid, s->start_routine, false, &s->start_frame, 1);
+}
+
+/* Tells the kernel where this site's return addresses sit, so later spawns get exact keys. */
+static void learn_slots(struct collector *c, uint64_t coarse, const struct unwound_stack *st)
+{
+	struct strand_site_slots slots = { 0 };
+
+	for (int i = 1; i < st->depth && slots.nslots < STRAND_MAX_SLOTS; i++)
+		if (st->slot[i] >= 0)
+			slots.offset[slots.nslots++] = st->slot[i];
+	if (slots.nslots)
+		loader__set_site_slots(c->ld, coarse, &slots);
+}
+
+static struct site *site_from_sample(struct collector *c, const struct strand_spawn_event *ev,
+				     size_t size, enum task_kind kind)
+{
+	pid_t pid = (pid_t)ev->parent_tgid;
+	struct stack_sample sample = {
+		.pid = pid,
+		.regs = (const uint64_t *)ev->regs,
+		.stack = ev->stack,
+		.stack_len = ev->stack_len,
+	};
+	struct unwound_stack *st = c->scratch;
+	uint64_t learned_key = hash_combine(hash_u64((uint64_t)pid), ev->coarse_key);
+	uint64_t t0 = now_mono_ns();
+	struct site *s;
+	bool is_new;
+
+	if (size < sizeof(*ev) || ev->stack_len > STRAND_STACK_BYTES)
+		return NULL;
+	c->stats.samples++;
+	memset(st, 0, sizeof(*st));
+	if (unwinder__unwind(c->unwinder, &sample, st) || st->depth < 1) {
+		c->model->drops.unwind_failures++;
+		return NULL;
+	}
+	s = model__site_by_path(c->model, pid, kind, ev->start_routine, st->pc, st->depth,
+				&is_new);
+	if (is_new)
+		symbolize_site(c, s, st);
+	if (!hashmap__get(&c->learned, learned_key)) {
+		hashmap__set(&c->learned, learned_key, s);
+		learn_slots(c, ev->coarse_key, st);
+	}
+	c->stats.unwind_ns += now_mono_ns() - t0;
+	return s;
+}
+
+static void handle_spawn(struct collector *c, const struct strand_spawn_event *ev, size_t size)
+{
+	enum task_kind kind = ev->flags & STRAND_SPAWN_NEW_PROCESS ? TASK_PROCESS : TASK_THREAD;
+	pid_t pid = (pid_t)ev->parent_tgid;
+	struct site *s = NULL;
+
+	c->stats.spawns++;
+	model__process(c->model, pid, ev->comm);
+	if (kind == TASK_PROCESS)
+		model__process(c->model, (pid_t)ev->hdr.tgid, ev->comm);
+	if (ev->flags & STRAND_SPAWN_HAS_STACK)
+		s = site_from_sample(c, ev, size, kind);
+	if (!s)
+		s = model__site_by_key(c->model, pid, ev->site_key);
+	if (!s) {
+		/* no exact path for this spawn: the first path seen with the same coarse key */
+		s = hashmap__get(&c->learned,
+				 hash_combine(hash_u64((uint64_t)pid), ev->coarse_key));
+		if (s)
+			c->model->drops.coarse_attributed++;
+	}
+	if (!s) {
+		s = model__unresolved_site(c->model, pid, kind);
+		c->model->drops.unresolved_spawns++;
+	}
+	model__alias_key(c->model, pid, ev->site_key, s);
+	model__spawn(c->model, s, (pid_t)ev->hdr.tgid, (pid_t)ev->hdr.tid, (pid_t)ev->parent_tid,
+		     ev->hdr.ts_ns);
+}
+
+static void handle_exit(struct collector *c, const struct strand_exit_event *ev)
+{
+	pid_t pid = (pid_t)ev->hdr.tgid;
+
+	c->stats.exits++;
+	model__exit(c->model, (pid_t)ev->hdr.tid, ev->hdr.ts_ns);
+	if (!ev->group_dead)
+		return;
+	model__process_exit(c->model, pid, (int)ev->exit_code);
+	unwinder__forget(c->unwinder, pid);
+	symbolizer__forget(c->sym, pid);
+	proc_maps__forget(c->maps, pid);
+	if (c->on_exit)
+		c->on_exit(c->on_exit_ctx, pid, (int)ev->exit_code);
+}
+
+static void handle_exec(struct collector *c, const struct strand_exec_event *ev)
+{
+	pid_t pid = (pid_t)ev->hdr.tgid;
+
+	c->stats.execs++;
+	model__process(c->model, pid, ev->comm);
+	unwinder__forget(c->unwinder, pid);
+	symbolizer__forget(c->sym, pid);
+	proc_maps__forget(c->maps, pid);
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+	const struct strand_event_hdr *hdr = data;
+
+	c->stats.records++;
+	if (size < sizeof(*hdr)) {
+		c->stats.bad_records++;
+		return 0;
+	}
+	switch (hdr->type) {
+	case STRAND_EV_SPAWN:
+		if (size >= STRAND_SPAWN_SMALL_SIZE) {
+			handle_spawn(c, data, size);
+			return 0;
+		}
+		break;
+	case STRAND_EV_EXIT:
+		if (size >= sizeof(struct strand_exit_event)) {
+			handle_exit(c, data);
+			return 0;
+		}
+		break;
+	case STRAND_EV_EXEC:
+		if (size >= sizeof(struct strand_exec_event)) {
+			handle_exec(c, data);
+			return 0;
+		}
+		break;
+	}
+	c->stats.bad_records++;
+	return 0;
+}
+
+int collector__poll(struct collector *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : (n < 0 ? n : 0);
+}
+
+int collector__drain(struct collector *c)
+{
+	int n = ring_buffer__consume(c->rb);
+
+	return n < 0 ? n : 0;
+}
+
+void collector__stats(struct collector *c, struct collector_stats *out)
+{
+	*out = c->stats;
+}

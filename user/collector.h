@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Event collection: drains the BPF ring buffer in batches and turns records into model
+ * updates. Stack samples are unwound and symbolized here, once per spawn site, and what
+ * was learned about the site's shape is written back to the kernel.
+ */
+#ifndef STRAND_COLLECTOR_H
+#define STRAND_COLLECTOR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct loader;
+struct model;
+
+struct collector_stats {
+	uint64_t records, spawns, exits, execs, samples, bad_records;
+	uint64_t unwind_ns; /* time spent unwinding and symbolizing samples */
+};
+
+/* Called when the last thread of a traced process exits. */
+typedef void (*process_exit_fn)(void *ctx, pid_t pid, int exit_code);
+
+struct collector;
+
+struct collector *collector__new(struct loader *ld, struct model *m);
+void collector__free(struct collector *c);
+void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
+
+/* Waits up to timeout_ms for records and handles all that are there; -errno on error. */
+int collector__poll(struct collector *c, int timeout_ms);
+/* Handles what is left in the ring buffer without waiting. */
+int collector__drain(struct collector *c);
+
+void collector__stats(struct collector *c, struct collector_stats *out);
+struct symbolizer *collector__symbolizer(struct collector *c);
+
+#endif /* STRAND_COLLECTOR_H */

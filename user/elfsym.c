@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "elfsym.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <string.h>
+#include <unistd.h>
+
+static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+
+static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
+{
+	const Elf64_Word types[] = { SHT_DYNSYM, SHT_SYMTAB };
+
+	for (size_t t = 0; t < 2; t++) {
+		Elf_Scn *scn = NULL;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr shdr;
+			Elf_Data *data;
+
+			if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != types[t] || !shdr.sh_entsize)
+				continue;
+			data = elf_getdata(scn, NULL);
+			if (!data)
+				continue;
+			for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize; i++) {
+				GElf_Sym sym;
+				const char *sname;
+
+				if (!gelf_getsym(data, (int)i, &sym) ||
+				    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+					continue;
+				sname = elf_strptr(elf, shdr.sh_link, sym.st_name);
+				if (sname && strcmp(sname, name) == 0) {
+					*vaddr = sym.st_value;
+					return 0;
+				}
+			}
+		}
+	}
+	return -ENOENT;
+}
+
+static int vaddr_to_offset(Elf *elf, GElf_Addr vaddr, uint64_t *offset)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return -ENOEXEC;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ENOEXEC;
+}
+
+int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset)
+{
+	GElf_Addr vaddr = 0;
+	uint8_t insn[4];
+	Elf *elf;
+	int fd, err;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	err = find_symbol(elf, name, &vaddr);
+	if (!err)
+		err = vaddr_to_offset(elf, vaddr, offset);
+	if (!err && pread(fd, insn, sizeof(insn), (off_t)*offset) == sizeof(insn) &&
+	    memcmp(insn, endbr64, sizeof(insn)) == 0)
+		*offset += sizeof(endbr64);
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
+}

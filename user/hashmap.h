@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* An open-addressing hash table from 64-bit keys to pointers: tids, pids and site keys. */
+#ifndef STRAND_HASHMAP_H
+#define STRAND_HASHMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hashmap {
+	uint64_t *keys;
+	void **vals;
+	uint8_t *state; /* 0 empty, 1 used, 2 deleted */
+	size_t cap, len, tombstones;
+};
+
+void hashmap__init(struct hashmap *m);
+void hashmap__free(struct hashmap *m);
+void *hashmap__get(const struct hashmap *m, uint64_t key);
+/* Inserts or replaces. */
+void hashmap__set(struct hashmap *m, uint64_t key, void *val);
+/* Returns the removed value, NULL if absent. */
+void *hashmap__del(struct hashmap *m, uint64_t key);
+
+/* Iteration: for (size_t i = 0; hashmap__next(m, &i, &k, &v);) */
+int hashmap__next(const struct hashmap *m, size_t *pos, uint64_t *key, void **val);
+
+static inline uint64_t hash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline uint64_t hash_combine(uint64_t h, uint64_t v)
+{
+	return hash_u64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
+}
+
+#endif /* STRAND_HASHMAP_H */

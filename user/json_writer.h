@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A small streaming JSON writer: commas, nesting and string escaping handled once. */
+#ifndef STRAND_JSON_WRITER_H
+#define STRAND_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_MAX_DEPTH 32
+
+struct json {
+	FILE *f;
+	int depth;
+	bool first[JSON_MAX_DEPTH];
+};
+
+void json__init(struct json *j, FILE *f);
+/* key is NULL inside arrays and at the top level. */
+void json__begin_object(struct json *j, const char *key);
+void json__end_object(struct json *j);
+void json__begin_array(struct json *j, const char *key);
+void json__end_array(struct json *j);
+void json__string(struct json *j, const char *key, const char *val); /* NULL -> null */
+void json__int(struct json *j, const char *key, int64_t val);
+void json__uint(struct json *j, const char *key, uint64_t val);
+void json__double(struct json *j, const char *key, double val);
+void json__bool(struct json *j, const char *key, bool val);
+void json__null(struct json *j, const char *key);
+
+#endif /* STRAND_JSON_WRITER_H */

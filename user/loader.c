@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "loader.h"
+#include "elfsym.h"
+#include "procmaps.h"
+#include "util.h"
+#include "threads.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_UPROBES 64
+
+struct loader {
+	struct threads_bpf *threads;
+	bool btf_tracepoints;
+	struct bpf_link *uprobes[MAX_UPROBES];
+	char uprobe_paths[MAX_UPROBES][PATH_MAX];
+	int nuprobes;
+	int ncpus;
+};
+
+static bool libbpf_verbose;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !libbpf_verbose))
+		return 0;
+	if (!libbpf_verbose && level == LIBBPF_WARN)
+		return 0; /* strand says what failed in its own words */
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* tp_btf needs the tracepoint's BTF type; raw_tp works on any kernel with BPF. */
+static bool have_btf_tracepoints(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!vmlinux)
+		return false;
+	ok = btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_fork", BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return ok;
+}
+
+static int classify_error(int err, const char *what)
+{
+	err = err < 0 ? -err : err;
+	if (err == EPERM || err == EACCES) {
+		say("cannot %s: operation not permitted (run as root, or grant CAP_BPF, "
+		    "CAP_PERFMON and CAP_SYS_PTRACE)",
+		    what);
+		return STRAND_EXIT_PERM;
+	}
+	if (err == ENOSYS || err == EOPNOTSUPP || err == EINVAL || err == ENOENT) {
+		say("cannot %s: %s (this kernel lacks BPF features strand needs: BTF, ring buffers, "
+		    "raw tracepoints, uprobes)",
+		    what, strerror(err));
+		return STRAND_EXIT_NO_BPF;
+	}
+	say("cannot %s: %s", what, strerror(err));
+	return STRAND_EXIT_ERROR;
+}
+
+struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
+{
+	struct loader *ld = xcalloc(1, sizeof(*ld));
+	struct threads_bpf *skel;
+	int err;
+
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(print_libbpf);
+	if (geteuid() != 0 && access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		say("cannot load BPF programs: not running as root");
+		*exit_code = STRAND_EXIT_PERM;
+		free(ld);
+		return NULL;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		*exit_code = classify_error(errno ? errno : ENOSYS, "create a BPF ring buffer");
+		free(ld);
+		return NULL;
+	}
+	ld->ncpus = libbpf_num_possible_cpus();
+	skel = threads_bpf__open();
+	if (!skel) {
+		*exit_code = classify_error(errno, "open the BPF programs");
+		free(ld);
+		return NULL;
+	}
+	ld->threads = skel;
+	skel->rodata->trace_all = opts->trace_all;
+	skel->rodata->self_tgid = (uint32_t)getpid();
+	if (opts->ringbuf_bytes)
+		bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_bytes);
+
+	ld->btf_tracepoints = have_btf_tracepoints();
+	bpf_program__set_autoload(skel->progs.fork_btf, ld->btf_tracepoints);
+	bpf_program__set_autoload(skel->progs.exit_btf, ld->btf_tracepoints);
+	bpf_program__set_autoload(skel->progs.exec_btf, ld->btf_tracepoints);
+	bpf_program__set_autoload(skel->progs.fork_raw, !ld->btf_tracepoints);
+	bpf_program__set_autoload(skel->progs.exit_raw, !ld->btf_tracepoints);
+	bpf_program__set_autoload(skel->progs.exec_raw, !ld->btf_tracepoints);
+
+	err = threads_bpf__load(skel);
+	if (err) {
+		*exit_code = classify_error(err, "load the BPF programs");
+		goto fail;
+	}
+	err = threads_bpf__attach(skel);
+	if (err) {
+		*exit_code = classify_error(err, "attach to the scheduler tracepoints");
+		goto fail;
+	}
+	return ld;
+fail:
+	loader__stop(ld);
+	return NULL;
+}
+
+void loader__stop(struct loader *ld)
+{
+	if (!ld)
+		return;
+	for (int i = 0; i < ld->nuprobes; i++)
+		bpf_link__destroy(ld->uprobes[i]);
+	threads_bpf__destroy(ld->threads);
+	free(ld);
+}
+
+int loader__add_target(struct loader *ld, pid_t pid, uint32_t flags)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (bpf_map__update_elem(ld->threads->maps.targets, &key, sizeof(key), &flags,
+				 sizeof(flags), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader__remove_target(struct loader *ld, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (bpf_map__delete_elem(ld->threads->maps.targets, &key, sizeof(key), 0))
+		return -errno;
+	return 0;
+}
+
+/* The C library mapped in pid: the file that defines pthread_create (glibc >= 2.34 keeps it
+ * in libc.so.6, older ones in libpthread.so.0). */
+static int find_libc(pid_t pid, char *path, size_t size)
+{
+	char maps_path[64], line[PATH_MAX + 256];
+	int found = -ENOENT;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
+	else
+		snprintf(maps_path, sizeof(maps_path), "/proc/self/maps");
+	f = fopen(maps_path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct map_line ml;
+		const char *base;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (map_line__parse(line, &ml) || !ml.path || ml.path[0] != '/')
+			continue;
+		base = strrchr(ml.path, '/') + 1;
+		if (strncmp(base, "libpthread", 10) && strncmp(base, "libc.so", 7) &&
+		    strncmp(base, "libc-", 5))
+			continue;
+		/* through the process's root, so a container's own libc is the one probed */
+		if (pid > 0)
+			snprintf(path, size, "/proc/%d/root%s", pid, ml.path);
+		else
+			snprintf(path, size, "%s", ml.path);
+		found = 0;
+		if (strncmp(base, "libpthread", 10) == 0)
+			break; /* pre-2.34 glibc: pthread_create lives here */
+	}
+	fclose(f);
+	return found;
+}
+
+int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uopts);
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	uint64_t offset;
+	int err;
+
+	err = find_libc(pid, path, sizeof(path));
+	if (err)
+		return err;
+	for (int i = 0; i < ld->nuprobes; i++)
+		if (strcmp(ld->uprobe_paths[i], path) == 0)
+			return 0;
+	if (ld->nuprobes == MAX_UPROBES)
+		return -E2BIG;
+	err = elfsym__probe_offset(path, "pthread_create", &offset);
+	if (err)
+		return err;
+	link = bpf_program__attach_uprobe_opts(ld->threads->progs.pthread_create_entry,
+					       pid > 0 ? pid : -1, path, (size_t)offset, &uopts);
+	if (!link)
+		return -errno;
+	snprintf(ld->uprobe_paths[ld->nuprobes], PATH_MAX, "%s", path);
+	ld->uprobes[ld->nuprobes++] = link;
+	return 0;
+}
+
+int loader__ringbuf_fd(struct loader *ld)
+{
+	return bpf_map__fd(ld->threads->maps.events);
+}
+
+int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
+			   const struct strand_site_slots *slots)
+{
+	if (bpf_map__update_elem(ld->threads->maps.site_slots, &coarse_key, sizeof(coarse_key),
+				 slots, sizeof(*slots), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
+{
+	uint64_t *percpu = xcalloc((size_t)ld->ncpus, sizeof(uint64_t));
+
+	for (uint32_t k = 0; k < STRAND_CNT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map__lookup_elem(ld->threads->maps.counters, &k, sizeof(k), percpu,
+					 sizeof(uint64_t) * (size_t)ld->ncpus, 0))
+			continue;
+		for (int c = 0; c < ld->ncpus; c++)
+			out[k] += percpu[c];
+	}
+	free(percpu);
+}
+
+const char *loader__tracepoint_flavor(struct loader *ld)
+{
+	return ld->btf_tracepoints ? "tp_btf" : "raw_tp";
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loading strand's BPF programs: probing what the kernel offers, sizing maps, setting the
+ * configuration, attaching tracepoints and uprobes, and the map operations user space does
+ * while tracing. Every failure comes back as an exit code with its message already said.
+ */
+#ifndef STRAND_LOADER_H
+#define STRAND_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "strand.h"
+
+struct loader_opts {
+	bool trace_all;
+	uint32_t ringbuf_bytes;
+	bool verbose;
+};
+
+struct loader;
+
+/* Opens, loads and attaches; returns NULL with *exit_code set and the reason said. */
+struct loader *loader__start(const struct loader_opts *opts, int *exit_code);
+void loader__stop(struct loader *ld);
+
+int loader__add_target(struct loader *ld, pid_t pid, uint32_t flags);
+int loader__remove_target(struct loader *ld, pid_t pid);
+
+/* pthread_create uprobe on the C library mapped in pid (pid -1: strand's own C library,
+ * for every traced process). Failure is a warning: start routines are then unknown. */
+int loader__attach_pthread_probe(struct loader *ld, pid_t pid);
+
+int loader__ringbuf_fd(struct loader *ld);
+int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
+			   const struct strand_site_slots *slots);
+void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX]);
+const char *loader__tracepoint_flavor(struct loader *ld);
+
+#endif /* STRAND_LOADER_H */

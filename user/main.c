@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* strand: the command table. Each command lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "trace.h"
+#include "util.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "trace", cmd_trace, "trace a process, a command, or every process, and report" },
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: strand COMMAND [OPTIONS]\n"
+	      "\n"
+	      "strand finds the threads a process spawns without bound or leaves stranded,\n"
+	      "and the spawn sites that created them, in any running process, unchanged.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'strand COMMAND --help' tells more. strand needs root (or CAP_BPF, CAP_PERFMON\n"
+	      "and CAP_SYS_PTRACE).\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return STRAND_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return STRAND_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("strand %s\n", STRAND_VERSION);
+		return STRAND_EXIT_OK;
+	}
+	/* unambiguous prefixes work, as in bpftool: "strand tr -p 1" */
+	const struct command *match = NULL;
+	size_t len = strlen(argv[1]);
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strncmp(commands[i].name, argv[1], len))
+			continue;
+		if (match) {
+			say("ambiguous command '%s'", argv[1]);
+			return STRAND_EXIT_USAGE;
+		}
+		match = &commands[i];
+	}
+	if (!match) {
+		say("unknown command '%s'; see 'strand --help'", argv[1]);
+		return STRAND_EXIT_USAGE;
+	}
+	return match->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *task_kind__name(enum task_kind kind)
+{
+	return kind == TASK_PROCESS ? "process" : "thread";
+}
+
+void model__init(struct model *m, size_t max_tasks)
+{
+	memset(m, 0, sizeof(*m));
+	hashmap__init(&m->tasks);
+	hashmap__init(&m->site_by_key);
+	hashmap__init(&m->site_by_path);
+	hashmap__init(&m->procs);
+	m->max_tasks = max_tasks;
+}
+
+void model__free(struct model *m)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);)
+		free(val);
+	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);)
+		free(val);
+	for (size_t i = 0; i < m->nsites; i++) {
+		hashmap__free(&m->sites[i]->children);
+		free(m->sites[i]->stack);
+		free(m->sites[i]);
+	}
+	free(m->sites);
+	hashmap__free(&m->tasks);
+	hashmap__free(&m->site_by_key);
+	hashmap__free(&m->site_by_path);
+	hashmap__free(&m->procs);
+}
+
+struct process *model__find_process(struct model *m, pid_t pid)
+{
+	return hashmap__get(&m->procs, (uint64_t)pid);
+}
+
+struct process *model__process(struct model *m, pid_t pid, const char *comm)
+{
+	struct process *p = model__find_process(m, pid);
+
+	if (!p) {
+		p = xcalloc(1, sizeof(*p));
+		p->pid = pid;
+		hashmap__set(&m->procs, (uint64_t)pid, p);
+	}
+	if (comm && *comm)
+		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	return p;
+}
+
+static struct site *new_site(struct model *m, pid_t pid, enum task_kind kind)
+{
+	struct site *s = xcalloc(1, sizeof(*s));
+
+	s->id = (uint32_t)m->nsites + 1;
+	s->pid = pid;
+	s->kind = kind;
+	hashmap__init(&s->children);
+	if (m->nsites == m->sites_cap) {
+		m->sites_cap = m->sites_cap ? m->sites_cap * 2 : 16;
+		m->sites = xrealloc(m->sites, m->sites_cap * sizeof(*m->sites));
+	}
+	m->sites[m->nsites++] = s;
+	return s;
+}
+
+static struct task *new_task(struct model *m, pid_t pid, pid_t tid)
+{
+	struct task *t = hashmap__get(&m->tasks, (uint64_t)tid);
+
+	if (t) /* tid reuse: the exit of the previous owner was lost */
+		return t;
+	if (m->max_tasks && m->tasks.len >= m->max_tasks) {
+		m->drops.task_limit++;
+		return NULL;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->tid = tid;
+	t->pid = pid;
+	hashmap__set(&m->tasks, (uint64_t)tid, t);
+	return t;
+}
+
+static void site_born(struct site *s, uint64_t ts_ns)
+{
+	s->live++;
+	if (s->live > s->peak_live)
+		s->peak_live = s->live;
+	if (!s->first_ns)
+		s->first_ns = ts_ns;
+	s->last_ns = ts_ns;
+}
+
+void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name,
+			 uint64_t birth_ns)
+{
+	struct process *p = model__process(m, pid, NULL);
+	struct task *t;
+
+	if (hashmap__get(&m->tasks, (uint64_t)tid))
+		return; /* already seen through an event */
+	if (!p->before_site) {
+		p->before_site = new_site(m, pid, TASK_THREAD);
+		p->before_site->before_attach = true;
+	}
+	t = new_task(m, pid, tid);
+	if (!t)
+		return;
+	t->site = p->before_site;
+	t->before_attach = true;
+	t->birth_ns = birth_ns;
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+	site_born(p->before_site, birth_ns);
+	m->before_attach++;
+}
+
+static uint64_t key_hash(pid_t pid, uint64_t key)
+{
+	return hash_combine(hash_u64((uint64_t)pid), key);
+}
+
+struct site *model__site_by_key(struct model *m, pid_t pid, uint64_t key)
+{
+	return hashmap__get(&m->site_by_key, key_hash(pid, key));
+}
+
+void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *site)
+{
+	hashmap__set(&m->site_by_key, key_hash(pid, key), site);
+}
+
+struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind,
+				 uint64_t start_routine, const uint64_t *pcs, int npcs,
+				 bool *is_new)
+{
+	uint64_t h = hash_combine(key_hash(pid, start_routine), (uint64_t)kind);
+	struct site *s;
+
+	for (int i = 0; i < npcs; i++)
+		h = hash_combine(h, pcs[i]);
+	s = hashmap__get(&m->site_by_path, h);
+	*is_new = !s;
+	if (!s) {
+		s = new_site(m, pid, kind);
+		s->start_routine = start_routine;
+		hashmap__set(&m->site_by_path, h, s);
+	}
+	return s;
+}
+
+struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind kind)
+{
+	/* the path hash of "no pcs, no start routine, unresolved" */
+	uint64_t h = hash_combine(key_hash(pid, ~0ULL), (uint64_t)kind);
+	struct site *s = hashmap__get(&m->site_by_path, h);
+
+	if (!s) {
+		s = new_site(m, pid, kind);
+		s->unresolved = true;
+		hashmap__set(&m->site_by_path, h, s);
+	}
+	return s;
+}
+
+void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_t parent_tid,
+		  uint64_t ts_ns)
+{
+	struct task *t = new_task(m, pid, tid);
+	uint64_t children;
+
+	m->spawned++;
+	site->spawned++;
+	children = (uintptr_t)hashmap__get(&site->children, (uint64_t)parent_tid) + 1;
+	if (children == 1)
+		site->parents++;
+	hashmap__set(&site->children, (uint64_t)parent_tid, (void *)(uintptr_t)children);
+	if (children > site->max_children)
+		site->max_children = children;
+	if (!t)
+		return;
+	t->kind = site->kind;
+	t->site = site;
+	t->parent_tid = parent_tid;
+	t->birth_ns = ts_ns;
+	site_born(site, ts_ns);
+}
+
+void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
+{
+	struct task *t = hashmap__del(&m->tasks, (uint64_t)tid);
+
+	(void)ts_ns;
+	if (!t) {
+		m->drops.unknown_exits++;
+		return;
+	}
+	m->exited++;
+	if (t->site) {
+		t->site->live--;
+		t->site->exited++;
+	}
+	free(t);
+}
+
+void model__process_exit(struct model *m, pid_t pid, int exit_code)
+{
+	struct process *p = model__process(m, pid, NULL);
+
+	p->exited = true;
+	p->exit_code = exit_code;
+}
+
+static int cmp_sites(const void *a, const void *b)
+{
+	const struct site *x = *(struct site *const *)a, *y = *(struct site *const *)b;
+
+	if (x->live != y->live)
+		return x->live > y->live ? -1 : 1;
+	if (x->spawned != y->spawned)
+		return x->spawned > y->spawned ? -1 : 1;
+	return x->id < y->id ? -1 : 1;
+}
+
+struct site **model__sorted_sites(struct model *m, size_t *n)
+{
+	struct site **out = xcalloc(m->nsites, sizeof(*out));
+
+	*n = 0;
+	for (size_t i = 0; i < m->nsites; i++)
+		if (m->sites[i]->spawned || m->sites[i]->live)
+			out[(*n)++] = m->sites[i];
+	qsort(out, *n, sizeof(*out), cmp_sites);
+	return out;
+}
+
+static int cmp_tasks(const void *a, const void *b)
+{
+	const struct task *x = *(struct task *const *)a, *y = *(struct task *const *)b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->tid < y->tid ? -1 : (x->tid > y->tid);
+}
+
+struct task **model__sorted_tasks(struct model *m, size_t *n)
+{
+	struct task **out = xcalloc(m->tasks.len, sizeof(*out));
+	uint64_t key;
+	void *val;
+
+	*n = 0;
+	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);)
+		out[(*n)++] = val;
+	qsort(out, *n, sizeof(*out), cmp_tasks);
+	return out;
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "procfs.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int procfs__parse_stat(const char *line, char *name, size_t name_size, char *state,
+		       uint64_t *start_ticks)
+{
+	/* "tid (comm) S ppid ...": comm may hold spaces and parentheses, so split at the
+	 * last ')'. starttime is field 22, the 20th after the state. */
+	const char *open = strchr(line, '('), *close = strrchr(line, ')');
+	const char *p;
+	size_t len;
+
+	if (!open || !close || close < open || !close[1] || !close[2])
+		return -EINVAL;
+	len = (size_t)(close - open - 1);
+	if (len >= name_size)
+		len = name_size - 1;
+	memcpy(name, open + 1, len);
+	name[len] = '\0';
+	*state = close[2];
+	p = close + 3;
+	for (int field = 4; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+	}
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	*start_ticks = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static uint64_t ticks_to_mono_ns(uint64_t ticks)
+{
+	static long hz;
+	uint64_t since_boot, age, boot_now = now_boot_ns(), mono_now = now_mono_ns();
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	since_boot = ticks * (1000000000ULL / (uint64_t)hz);
+	if (since_boot > boot_now)
+		since_boot = boot_now;
+	/* monotonic and boottime differ by the time spent suspended: go through the age */
+	age = boot_now - since_boot;
+	return mono_now > age ? mono_now - age : 0;
+}
+
+int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx)
+{
+	char path[64], line[1024];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(dir))) {
+		struct proc_thread t = { 0 };
+		uint64_t ticks;
+		uint32_t tid;
+
+		if (!parse_u32(de->d_name, &tid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%u/stat", pid, tid);
+		if (read_small_file(path, line, sizeof(line)) <= 0)
+			continue; /* exited meanwhile */
+		if (procfs__parse_stat(line, t.name, sizeof(t.name), &t.state, &ticks))
+			continue;
+		t.tid = (pid_t)tid;
+		t.birth_ns = ticks_to_mono_ns(ticks);
+		fn(ctx, pid, &t);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+int procfs__all_threads(proc_thread_fn fn, void *ctx)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		uint32_t pid;
+
+		if (!parse_u32(de->d_name, &pid) || (pid_t)pid == getpid())
+			continue;
+		if (procfs__threads((pid_t)pid, fn, ctx) > 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+bool procfs__exists(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return access(path, F_OK) == 0;
+}
+
+void procfs__comm(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (read_small_file(path, buf, size) < 0)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}

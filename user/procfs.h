@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What /proc says about processes and threads that existed before strand attached. */
+#ifndef STRAND_PROCFS_H
+#define STRAND_PROCFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_thread {
+	pid_t tid;
+	char name[16];
+	char state;        /* R, S, D, T, Z, ... as in /proc/PID/task/TID/stat */
+	uint64_t birth_ns; /* CLOCK_MONOTONIC, comparable with BPF timestamps */
+};
+
+typedef void (*proc_thread_fn)(void *ctx, pid_t pid, const struct proc_thread *t);
+
+/* Calls fn for every thread of pid; returns the count or -errno (-ESRCH: no such process). */
+int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
+
+/* Calls fn for every thread of every process but strand's own; returns processes seen. */
+int procfs__all_threads(proc_thread_fn fn, void *ctx);
+
+bool procfs__exists(pid_t pid);
+/* The process's comm, "" when gone. */
+void procfs__comm(pid_t pid, char *buf, size_t size);
+
+/* Parses the fields strand needs from a /proc stat line; exposed for tests and fuzzing. */
+int procfs__parse_stat(const char *line, char *name, size_t name_size, char *state,
+		       uint64_t *start_ticks);
+
+#endif /* STRAND_PROCFS_H */

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "report.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+void report__warn(struct report *r, const char *warning)
+{
+	if (r->nwarnings < REPORT_MAX_WARNINGS)
+		r->warnings[r->nwarnings++] = warning;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path;
+}
+
+/* The C library's own frames between the spawn call and the kernel (clone3, create_thread,
+ * pthread_create, fork): they are the same for every spawn and say nothing about who. */
+static bool is_runtime_frame(const struct sym_frame *f)
+{
+	const char *mod = basename_of(f->module);
+
+	if (!mod)
+		return false;
+	return strncmp(mod, "libc.so", 7) == 0 || strncmp(mod, "libc-", 5) == 0 ||
+	       strncmp(mod, "libpthread", 10) == 0 || strncmp(mod, "ld-linux", 8) == 0;
+}
+
+int site__spawn_frame(const struct site *s)
+{
+	for (int i = 0; i < s->depth; i++)
+		if (!is_runtime_frame(&s->stack[i]))
+			return i;
+	return 0;
+}
+
+void frame__format(const struct sym_frame *f, char *buf, size_t size)
+{
+	const char *fn = f->function ? f->function : NULL;
+
+	if (fn && f->file && f->line)
+		snprintf(buf, size, "%s (%s:%d)%s", fn, basename_of(f->file), f->line,
+			 f->inlined ? " [inlined]" : "");
+	else if (fn)
+		snprintf(buf, size, "%s [%s]", fn, f->module ? basename_of(f->module) : "?");
+	else
+		snprintf(buf, size, "0x%" PRIx64 " [%s]", f->pc,
+			 f->module ? basename_of(f->module) : "?");
+}
+
+double site__rate(const struct site *s, const struct report *r)
+{
+	if (s->before_attach || r->duration_s <= 0)
+		return 0;
+	return (double)s->spawned / r->duration_s;
+}

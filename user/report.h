@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Reports of a trace: everything a format needs, gathered once, rendered by each format. */
+#ifndef STRAND_REPORT_H
+#define STRAND_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "collector.h"
+#include "model.h"
+#include "strand.h"
+
+#define REPORT_MAX_WARNINGS 16
+
+struct report {
+	struct model *model;
+	uint64_t now_ns;   /* monotonic time the report describes (ages are measured to it) */
+	double duration_s; /* traced so far */
+	bool final;
+	bool all_processes;
+	uint64_t counters[STRAND_CNT__MAX];
+	struct collector_stats stats;
+	const char *warnings[REPORT_MAX_WARNINGS];
+	int nwarnings;
+};
+
+void report__warn(struct report *r, const char *warning);
+
+void report__text(FILE *f, const struct report *r);
+void report__json(FILE *f, const struct report *r);
+
+/* Shared by the formats. */
+/* Index of the first frame outside the C library's thread-creation code: the spawn site. */
+int site__spawn_frame(const struct site *s);
+/* "function (file.c:41)", "function [libfoo.so]", or "0x7f... [?]". */
+void frame__format(const struct sym_frame *f, char *buf, size_t size);
+double site__rate(const struct site *s, const struct report *r);
+
+#endif /* STRAND_REPORT_H */

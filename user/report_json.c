@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The JSON report: an API, documented in docs/json-schema.md; names here are stable. */
+#include "json_writer.h"
+#include "report.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+#define JSON_SCHEMA_VERSION 1
+
+static void frame_json(struct json *j, const char *key, const struct sym_frame *fr)
+{
+	char addr[32];
+
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)fr->pc);
+	json__begin_object(j, key);
+	json__string(j, "function", fr->function);
+	json__string(j, "file", fr->file);
+	json__int(j, "line", fr->line);
+	json__string(j, "module", fr->module);
+	json__string(j, "address", addr);
+	json__bool(j, "inlined", fr->inlined);
+	json__end_object(j);
+}
+
+static void site_json(struct json *j, const struct report *r, const struct site *s)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "s%u", s->id);
+	json__begin_object(j, NULL);
+	json__string(j, "id", id);
+	json__string(j, "kind", task_kind__name(s->kind));
+	json__int(j, "pid", s->pid);
+	json__bool(j, "before_attach", s->before_attach);
+	json__bool(j, "stack_known", !s->before_attach && !s->unresolved);
+	json__uint(j, "live", s->live);
+	json__uint(j, "spawned", s->spawned);
+	json__uint(j, "exited", s->exited);
+	json__uint(j, "peak_live", s->peak_live);
+	json__double(j, "spawn_rate", site__rate(s, r));
+	json__uint(j, "parents", s->parents);
+	json__uint(j, "max_children_per_parent", s->max_children);
+	json__string(j, "start_routine", s->start_routine ? s->start_frame.function : NULL);
+	if (s->start_routine)
+		frame_json(j, "start_routine_frame", &s->start_frame);
+	else
+		json__null(j, "start_routine_frame");
+	json__int(j, "spawn_frame_index", s->depth ? site__spawn_frame(s) : -1);
+	json__bool(j, "stack_truncated", s->truncated);
+	json__begin_array(j, "spawn_stack");
+	for (int i = 0; i < s->depth; i++)
+		frame_json(j, NULL, &s->stack[i]);
+	json__end_array(j);
+	json__end_object(j);
+}
+
+static void tasks_json(struct json *j, const struct report *r)
+{
+	size_t n;
+	struct task **tasks = model__sorted_tasks(r->model, &n);
+	char id[16];
+
+	json__begin_array(j, "tasks");
+	for (size_t i = 0; i < n; i++) {
+		const struct task *t = tasks[i];
+
+		json__begin_object(j, NULL);
+		json__int(j, "tid", t->tid);
+		json__int(j, "pid", t->pid);
+		json__string(j, "kind", task_kind__name(t->kind));
+		json__string(j, "name", t->name);
+		snprintf(id, sizeof(id), "s%u", t->site ? t->site->id : 0);
+		json__string(j, "site", id);
+		json__bool(j, "before_attach", t->before_attach);
+		if (t->parent_tid)
+			json__int(j, "parent_tid", t->parent_tid);
+		else
+			json__null(j, "parent_tid");
+		json__double(j, "age_seconds",
+			     t->birth_ns && t->birth_ns < r->now_ns
+				     ? (double)(r->now_ns - t->birth_ns) / 1e9
+				     : 0);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	free(tasks);
+}
+
+static void drops_json(struct json *j, const struct report *r)
+{
+	const struct model_drops *d = &r->model->drops;
+
+	json__begin_object(j, "drops");
+	json__uint(j, "ringbuf", r->counters[STRAND_CNT_RINGBUF_DROPS]);
+	json__uint(j, "stack_copy_failures", r->counters[STRAND_CNT_STACK_FAILS]);
+	json__uint(j, "map_full", r->counters[STRAND_CNT_MAP_FULL]);
+	json__uint(j, "unwind_failures", d->unwind_failures);
+	json__uint(j, "coarse_attributed", d->coarse_attributed);
+	json__uint(j, "unresolved_spawns", d->unresolved_spawns);
+	json__uint(j, "unknown_exits", d->unknown_exits);
+	json__uint(j, "task_limit", d->task_limit);
+	json__uint(j, "bad_records", r->stats.bad_records);
+	json__end_object(j);
+}
+
+void report__json(FILE *f, const struct report *r)
+{
+	const struct model *m = r->model;
+	struct json j;
+	size_t n;
+	struct site **sites = model__sorted_sites(r->model, &n);
+	uint64_t key;
+	void *val;
+
+	json__init(&j, f);
+	json__begin_object(&j, NULL);
+	json__int(&j, "version", JSON_SCHEMA_VERSION);
+	json__string(&j, "strand_version", STRAND_VERSION);
+	json__bool(&j, "final", r->final);
+	json__double(&j, "duration_seconds", r->duration_s);
+	json__begin_array(&j, "targets");
+	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
+		const struct process *p = val;
+
+		json__begin_object(&j, NULL);
+		json__int(&j, "pid", p->pid);
+		json__string(&j, "comm", p->comm);
+		json__bool(&j, "exited", p->exited);
+		if (p->exited)
+			json__int(&j, "exit_code", p->exit_code >> 8);
+		else
+			json__null(&j, "exit_code");
+		json__end_object(&j);
+	}
+	json__end_array(&j);
+	json__begin_object(&j, "totals");
+	json__uint(&j, "live", m->tasks.len);
+	json__uint(&j, "spawned", m->spawned);
+	json__uint(&j, "exited", m->exited);
+	json__uint(&j, "before_attach", m->before_attach);
+	json__end_object(&j);
+	drops_json(&j, r);
+	json__begin_array(&j, "warnings");
+	for (int i = 0; i < r->nwarnings; i++)
+		json__string(&j, NULL, r->warnings[i]);
+	json__end_array(&j);
+	json__begin_array(&j, "sites");
+	for (size_t i = 0; i < n; i++)
+		site_json(&j, r, sites[i]);
+	json__end_array(&j);
+	tasks_json(&j, r);
+	json__end_object(&j);
+	free(sites);
+	fflush(f);
+}

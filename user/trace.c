@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "loader.h"
+#include "model.h"
+#include "procfs.h"
+#include "report.h"
+#include "trace.h"
+#include "util.h"
+
+#define DEFAULT_INTERVAL_NS (2 * 1000000000LL)
+#define DEFAULT_MAX_TASKS (1u << 20)
+
+struct trace_opts {
+	pid_t pid;           /* -p */
+	char **command;      /* after -- */
+	int64_t duration_ns; /* --for, 0: until the target exits or Ctrl-C */
+	int64_t interval_ns; /* live refresh */
+	bool json, live, verbose;
+	const char *output;
+	uint32_t max_tasks;
+};
+
+struct trace {
+	struct trace_opts opts;
+	struct loader *ld;
+	struct collector *col;
+	struct model model;
+	pid_t child;     /* the command started with -- */
+	int child_status;
+	bool child_done;
+	bool target_gone;
+	uint64_t start_ns;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void trace__usage(FILE *f)
+{
+	fputs("Usage: strand trace [OPTIONS] [-p PID | -- COMMAND [ARGS...]]\n"
+	      "\n"
+	      "Trace which spawn sites create a process's threads, live, with no change to it.\n"
+	      "With -p, attach to a running process; with -- COMMAND, start it and trace it and\n"
+	      "the processes it forks until it exits; with neither, trace every process.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -p, --pid PID          trace the running process PID\n"
+	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
+	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
+	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
+	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
+	      "      --no-live          no live refresh, only the final report\n"
+	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
+	      "  -q, --quiet            no progress messages on stderr\n"
+	      "  -v, --verbose          libbpf's own diagnostics\n"
+	      "  -h, --help             this help\n"
+	      "\n"
+	      "The report lists spawn sites by live threads: how many each created, how many\n"
+	      "are alive, the spawn rate, the start routine and the spawner's stack symbolized\n"
+	      "to function and file:line. Threads alive before strand attached are listed\n"
+	      "with their name and age under a \"before attach\" site. The trace ends on\n"
+	      "Ctrl-C, after --for, or when the target exits.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  strand trace -p $(pidof myserver) --for 30s\n"
+	      "  strand trace --json -o report.json -- ./integration-tests\n"
+	      "  strand trace --for 10s            # every process on the machine\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0  traced and reported     3  no such process, or COMMAND cannot run\n"
+	      "  1  strand failed           4  not permitted (needs root or CAP_BPF+CAP_PERFMON)\n"
+	      "  2  bad command line        5  the kernel lacks BPF features strand needs\n"
+	      "  With -- COMMAND, a failing COMMAND's own exit status is passed through.\n",
+	      f);
+}
+
+static int parse_opts(int argc, char **argv, struct trace_opts *o)
+{
+	enum { OPT_JSON = 256, OPT_INTERVAL, OPT_NO_LIVE, OPT_MAX_TASKS };
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "for", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "output", required_argument, NULL, 'o' },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
+		{ "max-tasks", required_argument, NULL, OPT_MAX_TASKS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint32_t u;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_ns = DEFAULT_INTERVAL_NS;
+	o->live = true;
+	o->max_tasks = DEFAULT_MAX_TASKS;
+	optind = 1;
+	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
+	while ((c = getopt_long(argc, argv, "+p:d:o:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_u32(optarg, &u) || u == 0 || u > 4194304) {
+				say("invalid pid '%s': expected a process id", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			o->pid = (pid_t)u;
+			break;
+		case 'd':
+			o->duration_ns = duration__parse(optarg);
+			if (o->duration_ns <= 0) {
+				say("invalid duration '%s': expected e.g. 500ms, 30s, 5m", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case OPT_INTERVAL:
+			o->interval_ns = duration__parse(optarg);
+			if (o->interval_ns < 100000000) {
+				say("invalid interval '%s': expected at least 100ms", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_NO_LIVE:
+			o->live = false;
+			break;
+		case OPT_MAX_TASKS:
+			if (!parse_u32(optarg, &o->max_tasks) || !o->max_tasks) {
+				say("invalid --max-tasks '%s'", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case 'q':
+			strand_quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			trace__usage(stdout);
+			exit(STRAND_EXIT_OK);
+		default:
+			fputs("Try 'strand trace --help'.\n", stderr);
+			return STRAND_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		o->command = argv + optind;
+	if (o->pid && o->command) {
+		say("give either -p PID or -- COMMAND, not both");
+		return STRAND_EXIT_USAGE;
+	}
+	if (o->json || o->output || !isatty(STDOUT_FILENO))
+		o->live = false;
+	return 0;
+}
+
+static void on_process_exit(void *ctx, pid_t pid, int exit_code)
+{
+	struct trace *t = ctx;
+
+	if (t->opts.pid == pid) {
+		t->target_gone = true;
+		note("pid %d exited during the trace (status %d); reporting what was seen", pid,
+		     exit_code >> 8);
+	}
+}
+
+static void add_existing(void *ctx, pid_t pid, const struct proc_thread *th)
+{
+	struct trace *t = ctx;
+	char comm[16];
+
+	if (!model__find_process(&t->model, pid)) {
+		procfs__comm(pid, comm, sizeof(comm));
+		model__process(&t->model, pid, comm);
+	}
+	model__add_existing(&t->model, pid, th->tid, th->name, th->birth_ns);
+}
+
+/*
+ * Starts COMMAND stopped before exec, so that it can be made a target before it runs a
+ * single instruction of its own; release_child() lets it go. Exec failures come back
+ * through a close-on-exec pipe.
+ */
+static int start_child(struct trace *t, int *go_fd, int *err_fd)
+{
+	int go[2], err[2];
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+		say("cannot start '%s': %s", t->opts.command[0], strerror(errno));
+		return STRAND_EXIT_ERROR;
+	}
+	t->child = fork();
+	if (t->child < 0) {
+		say("cannot start '%s': %s", t->opts.command[0], strerror(errno));
+		return STRAND_EXIT_ERROR;
+	}
+	if (t->child == 0) {
+		char c;
+		int e;
+
+		close(go[1]);
+		close(err[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(t->opts.command[0], t->opts.command);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	*go_fd = go[1];
+	*err_fd = err[0];
+	return 0;
+}
+
+static int release_child(struct trace *t, int go_fd, int err_fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	if (write(go_fd, "g", 1) != 1)
+		e = errno;
+	close(go_fd);
+	n = read(err_fd, &e, sizeof(e));
+	close(err_fd);
+	if (n == sizeof(e) || e) {
+		say("cannot run '%s': %s", t->opts.command[0], strerror(e));
+		waitpid(t->child, NULL, 0);
+		t->child = 0;
+		return e == ENOENT || e == EACCES || e == ENOTDIR ? STRAND_EXIT_NO_TARGET
+								 : STRAND_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static int setup_targets(struct trace *t)
+{
+	int go_fd = -1, err_fd = -1, err;
+
+	if (t->opts.pid) {
+		if (!procfs__exists(t->opts.pid)) {
+			say("cannot attach to pid %d: no such process", t->opts.pid);
+			return STRAND_EXIT_NO_TARGET;
+		}
+		err = loader__add_target(t->ld, t->opts.pid, STRAND_TARGET_TRACE);
+		if (!err)
+			err = procfs__threads(t->opts.pid, add_existing, t) < 0 ? -ESRCH : 0;
+		if (err == -ESRCH) {
+			say("cannot attach to pid %d: no such process", t->opts.pid);
+			return STRAND_EXIT_NO_TARGET;
+		}
+		if (err) {
+			say("cannot trace pid %d: %s", t->opts.pid, strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
+		err = loader__attach_pthread_probe(t->ld, t->opts.pid);
+	} else if (t->opts.command) {
+		err = start_child(t, &go_fd, &err_fd);
+		if (err)
+			return err;
+		err = loader__add_target(t->ld, t->child,
+					 STRAND_TARGET_TRACE | STRAND_TARGET_FOLLOW_FORKS);
+		if (err) {
+			say("cannot trace '%s': %s", t->opts.command[0], strerror(-err));
+			kill(t->child, SIGKILL);
+			waitpid(t->child, NULL, 0);
+			return STRAND_EXIT_ERROR;
+		}
+		procfs__threads(t->child, add_existing, t);
+		err = loader__attach_pthread_probe(t->ld, -1);
+	} else {
+		procfs__all_threads(add_existing, t);
+		err = loader__attach_pthread_probe(t->ld, -1);
+	}
+	if (err)
+		note("start routines unknown: no pthread_create probe (%s)", strerror(-err));
+	if (t->opts.pid) {
+		struct process *p = model__find_process(&t->model, t->opts.pid);
+
+		note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
+	} else if (t->opts.command) {
+		note("attached; starting '%s' as pid %d", t->opts.command[0], t->child);
+		return release_child(t, go_fd, err_fd);
+	} else {
+		note("attached to every process (%zu threads already running)", t->model.tasks.len);
+	}
+	return 0;
+}
+
+static void build_report(struct trace *t, struct report *r, bool final)
+{
+	memset(r, 0, sizeof(*r));
+	r->model = &t->model;
+	r->now_ns = now_mono_ns();
+	r->duration_s = (double)(r->now_ns - t->start_ns) / 1e9;
+	r->final = final;
+	r->all_processes = !t->opts.pid && !t->opts.command;
+	loader__read_counters(t->ld, r->counters);
+	collector__stats(t->col, &r->stats);
+	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
+		report__warn(r, "events were lost: the ring buffer was full; counts are low");
+	if (t->target_gone)
+		report__warn(r, "the target exited during the trace");
+}
+
+static void render_live(struct trace *t)
+{
+	struct report r;
+
+	build_report(t, &r, false);
+	fputs("\033[H\033[2J", stdout);
+	report__text(stdout, &r);
+}
+
+static int render_final(struct trace *t)
+{
+	FILE *out = stdout;
+	struct report r;
+
+	if (t->opts.output) {
+		out = fopen(t->opts.output, "we");
+		if (!out) {
+			say("cannot write '%s': %s", t->opts.output, strerror(errno));
+			return STRAND_EXIT_ERROR;
+		}
+	}
+	build_report(t, &r, true);
+	if (t->opts.json)
+		report__json(out, &r);
+	else
+		report__text(out, &r);
+	if (out != stdout && fclose(out)) {
+		say("cannot write '%s': %s", t->opts.output, strerror(errno));
+		return STRAND_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static bool should_stop(struct trace *t)
+{
+	uint64_t now = now_mono_ns();
+
+	if (stop_requested)
+		return true;
+	if (t->opts.duration_ns && now - t->start_ns >= (uint64_t)t->opts.duration_ns)
+		return true;
+	if (t->child && !t->child_done && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
+		t->child_done = true;
+	if (t->child_done || t->target_gone)
+		return true;
+	if (t->opts.pid && !procfs__exists(t->opts.pid)) {
+		t->target_gone = true;
+		return true;
+	}
+	return false;
+}
+
+static int run_loop(struct trace *t)
+{
+	uint64_t next_render = t->start_ns + (uint64_t)t->opts.interval_ns;
+	int err;
+
+	while (!should_stop(t)) {
+		err = collector__poll(t->col, 100);
+		if (err) {
+			say("reading events failed: %s", strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
+		if (t->opts.live && now_mono_ns() >= next_render) {
+			render_live(t);
+			next_render = now_mono_ns() + (uint64_t)t->opts.interval_ns;
+		}
+	}
+	/* events of the last moments, the target's exit among them */
+	collector__drain(t->col);
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	struct loader_opts lopts = { 0 };
+	struct trace t = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err, code = STRAND_EXIT_OK;
+
+	err = parse_opts(argc, argv, &t.opts);
+	if (err)
+		return err;
+	if (t.opts.pid && !procfs__exists(t.opts.pid)) {
+		say("cannot attach to pid %d: no such process", t.opts.pid);
+		return STRAND_EXIT_NO_TARGET;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	model__init(&t.model, t.opts.max_tasks);
+	lopts.trace_all = !t.opts.pid && !t.opts.command;
+	lopts.verbose = t.opts.verbose;
+	t.ld = loader__start(&lopts, &code);
+	if (!t.ld)
+		goto out;
+	t.col = collector__new(t.ld, &t.model);
+	if (!t.col) {
+		say("cannot read the BPF ring buffer: %s", strerror(errno));
+		code = STRAND_EXIT_ERROR;
+		goto out;
+	}
+	collector__on_process_exit(t.col, on_process_exit, &t);
+	t.start_ns = now_mono_ns();
+	t.model.start_ns = t.start_ns;
+	code = setup_targets(&t);
+	if (code)
+		goto out;
+	code = run_loop(&t);
+	if (!code)
+		code = render_final(&t);
+	if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
+		code = WEXITSTATUS(t.child_status);
+out:
+	if (t.child && !t.child_done) {
+		kill(t.child, SIGTERM);
+		waitpid(t.child, NULL, 0);
+	}
+	collector__free(t.col);
+	loader__stop(t.ld);
+	model__free(&t.model);
+	return code;
+}

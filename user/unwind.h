@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * DWARF CFI unwinding of user stacks copied by BPF, with libdw (as perf --call-graph dwarf
+ * does): the registers at the sample and a copy of the stack above sp are the thread's
+ * state; code and unwind tables come from the process's mapped ELF files.
+ */
+#ifndef STRAND_UNWIND_H
+#define STRAND_UNWIND_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "strand.h"
+
+#define UNWIND_MAX_FRAMES 64
+
+struct stack_sample {
+	pid_t pid;                   /* process the stack belongs to */
+	const uint64_t *regs;        /* STRAND_NREGS registers, DWARF order */
+	const uint8_t *stack;        /* copy of user memory starting at regs[7] (sp) */
+	uint32_t stack_len;
+};
+
+struct unwound_stack {
+	int depth;
+	uint64_t pc[UNWIND_MAX_FRAMES]; /* innermost first; [0] is the sampled pc */
+	/* For frame i >= 1: byte offset from the sample's sp of the stack slot that held pc[i]
+	 * (the return address), or -1 when it was not read from the stack copy. */
+	int32_t slot[UNWIND_MAX_FRAMES];
+	int truncated; /* stopped early: stack copy too short, missing CFI, or max depth */
+};
+
+struct proc_maps;
+struct unwinder;
+
+struct unwinder *unwinder__new(struct proc_maps *maps);
+void unwinder__free(struct unwinder *uw);
+
+/* Unwinds one sample; returns 0 (even when truncated) or a negative errno. */
+int unwinder__unwind(struct unwinder *uw, const struct stack_sample *sample,
+		     struct unwound_stack *out);
+
+/* The process exec'd or exited: drop what is cached for it. */
+void unwinder__forget(struct unwinder *uw, pid_t pid);
+
+#endif /* STRAND_UNWIND_H */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Small things every part of strand uses: exit codes, errors, durations, clocks. */
+#ifndef STRAND_UTIL_H
+#define STRAND_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRAND_VERSION "0.1.0"
+
+/* Documented in `strand --help` and the README: scripts depend on them. */
+enum strand_exit {
+	STRAND_EXIT_OK = 0,
+	STRAND_EXIT_ERROR = 1,     /* strand itself failed */
+	STRAND_EXIT_USAGE = 2,     /* bad command line */
+	STRAND_EXIT_NO_TARGET = 3, /* no such process, or the command cannot be run */
+	STRAND_EXIT_PERM = 4,      /* not root / missing CAP_BPF, CAP_PERFMON, ... */
+	STRAND_EXIT_NO_BPF = 5,    /* the kernel lacks what strand needs (BTF, ring buffer) */
+	STRAND_EXIT_STRANDED = 10, /* stranded tasks remain at the end of the trace */
+};
+
+extern bool strand_quiet;
+
+/* "strand: <message>" on stderr. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, unless --quiet. */
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+
+/* "500ms", "30s", "5m", "1h", "2.5s" -> nanoseconds; plain numbers are seconds. -1: bad. */
+int64_t duration__parse(const char *s);
+
+/* Checked decimal parse of a positive pid/int; false on any junk. */
+bool parse_u32(const char *s, uint32_t *out);
+
+uint64_t now_mono_ns(void);    /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
+uint64_t now_boot_ns(void);    /* CLOCK_BOOTTIME, for /proc start times */
+double now_wall(void);         /* seconds since the epoch */
+
+/* Reads a whole small file (procfs) into buf, NUL-terminated; returns length or -errno. */
+int read_small_file(const char *path, char *buf, size_t size);
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* STRAND_UTIL_H */
