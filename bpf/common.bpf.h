@@ -12,8 +12,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space between open and load. */
-const volatile __u8 trace_all = 0;   /* every process on the machine */
-const volatile __u32 self_tgid = 0;  /* strand itself: never traced */
+const volatile __u8 trace_all = 0;  /* every process on the machine */
+const volatile __u32 self_tgid = 0; /* strand itself: never traced */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

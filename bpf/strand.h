@@ -21,8 +21,10 @@
 #define STRAND_MAX_SLOTS 24
 
 /* Spawns of a not-yet-learned site that carry a full stack copy before the kernel stops
- * sending copies and waits for user space to learn the site's slots. */
-#define STRAND_UNLEARNED_COPIES 4
+ * sending copies and waits for user space to learn the site's slots: a burst from a new
+ * site (a loop of pthread_create) outruns user space's first unwind, and every spawn that
+ * carries its stack is attributed exactly. 64 copies are 1 MiB of ring buffer. */
+#define STRAND_UNLEARNED_COPIES 64
 
 enum strand_event_type {
 	STRAND_EV_SPAWN = 1, /* a thread was created; may carry a stack sample */
@@ -31,10 +33,10 @@ enum strand_event_type {
 };
 
 enum strand_spawn_flags {
-	STRAND_SPAWN_HAS_STACK = 1 << 0,  /* a struct strand_stack_sample follows */
-	STRAND_SPAWN_UNLEARNED = 1 << 1,  /* site key is coarse: slots not learned yet */
+	STRAND_SPAWN_HAS_STACK = 1 << 0,   /* a struct strand_stack_sample follows */
+	STRAND_SPAWN_UNLEARNED = 1 << 1,   /* site key is coarse: slots not learned yet */
 	STRAND_SPAWN_NEW_PROCESS = 1 << 2, /* fork of a new process (followed child) */
-	STRAND_SPAWN_PTHREAD = 1 << 3,    /* created through pthread_create */
+	STRAND_SPAWN_PTHREAD = 1 << 3,	   /* created through pthread_create */
 };
 
 /* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
@@ -53,10 +55,10 @@ struct strand_spawn_event {
 	struct strand_event_hdr hdr; /* hdr.tid = the new thread, hdr.tgid = its process */
 	__u32 parent_tid;
 	__u32 parent_tgid;
-	__u64 site_key;      /* fine key: same call path, same key */
+	__u64 site_key;	     /* fine key: same call path, same key */
 	__u64 coarse_key;    /* spawning pc, caller and start routine only */
 	__u64 start_routine; /* pthread_create's third argument, 0 if not a pthread */
-	__u32 flags;         /* enum strand_spawn_flags */
+	__u32 flags;	     /* enum strand_spawn_flags */
 	__u32 stack_len;     /* bytes of stack[] that are valid */
 	char comm[STRAND_COMM_LEN];
 	/* With STRAND_SPAWN_HAS_STACK: */
@@ -89,7 +91,7 @@ enum strand_target_flags {
 /* Learned shape of a spawn site (keyed by coarse key), written by user space. */
 struct strand_site_slots {
 	__u32 nslots;
-	__u32 copies; /* stack copies sent while unlearned (kernel-owned) */
+	__u32 copies;			/* stack copies sent while unlearned (kernel-owned) */
 	__s32 offset[STRAND_MAX_SLOTS]; /* byte offsets from the spawner's sp */
 };
 
@@ -101,12 +103,12 @@ struct strand_pending_create {
 
 /* Per-CPU counters; every loss is counted here and reported. */
 enum strand_counter {
-	STRAND_CNT_EVENTS,          /* records submitted */
-	STRAND_CNT_RINGBUF_DROPS,   /* records lost: ring buffer full */
-	STRAND_CNT_STACK_FAILS,     /* stack copies that could not be read */
-	STRAND_CNT_MAP_FULL,        /* map updates refused */
-	STRAND_CNT_UNLEARNED,       /* spawns sent with a coarse key only */
-	STRAND_CNT_SPAWNS_SEEN,     /* spawns in traced processes */
+	STRAND_CNT_EVENTS,	  /* records submitted */
+	STRAND_CNT_RINGBUF_DROPS, /* records lost: ring buffer full */
+	STRAND_CNT_STACK_FAILS,	  /* stack copies that could not be read */
+	STRAND_CNT_MAP_FULL,	  /* map updates refused */
+	STRAND_CNT_UNLEARNED,	  /* spawns sent with a coarse key only */
+	STRAND_CNT_SPAWNS_SEEN,	  /* spawns in traced processes */
 	STRAND_CNT__MAX,
 };
 

@@ -149,7 +149,8 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 		if (!slots) {
 			struct strand_site_slots fresh = {};
 
-			if (bpf_map_update_elem(&site_slots, &coarse, &fresh, BPF_NOEXIST) == -7 /* E2BIG */)
+			if (bpf_map_update_elem(&site_slots, &coarse, &fresh, BPF_NOEXIST) ==
+			    -7 /* E2BIG */)
 				count(STRAND_CNT_MAP_FULL);
 			slots = bpf_map_lookup_elem(&site_slots, &coarse);
 		}
@@ -283,7 +284,7 @@ int BPF_KPROBE(pthread_create_entry, void *thread, void *attr, void *start_routi
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	struct strand_pending_create pending = { .start_routine = (__u64)start_routine };
+	struct strand_pending_create pending = {.start_routine = (__u64)start_routine};
 
 	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
 		return 0;

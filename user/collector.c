@@ -19,7 +19,7 @@ struct collector {
 	struct unwinder *unwinder;
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
-	struct hashmap learned;        /* hash(pid, coarse key) -> the site first seen there */
+	struct hashmap learned;	       /* hash(pid, coarse key) -> the site first seen there */
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
@@ -95,7 +95,7 @@ static void symbolize_site(struct collector *c, struct site *s, const struct unw
 /* Tells the kernel where this site's return addresses sit, so later spawns get exact keys. */
 static void learn_slots(struct collector *c, uint64_t coarse, const struct unwound_stack *st)
 {
-	struct strand_site_slots slots = { 0 };
+	struct strand_site_slots slots = {0};
 
 	for (int i = 1; i < st->depth && slots.nslots < STRAND_MAX_SLOTS; i++)
 		if (st->slot[i] >= 0)
@@ -128,8 +128,7 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 		c->model->drops.unwind_failures++;
 		return NULL;
 	}
-	s = model__site_by_path(c->model, pid, kind, ev->start_routine, st->pc, st->depth,
-				&is_new);
+	s = model__site_by_path(c->model, pid, kind, ev->start_routine, st->pc, st->depth, &is_new);
 	if (is_new)
 		symbolize_site(c, s, st);
 	if (!hashmap__get(&c->learned, learned_key)) {
@@ -165,7 +164,9 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 		s = model__unresolved_site(c->model, pid, kind);
 		c->model->drops.unresolved_spawns++;
 	}
-	model__alias_key(c->model, pid, ev->site_key, s);
+	/* a coarse key may stand for several paths: only exact keys become aliases */
+	if (ev->site_key != ev->coarse_key)
+		model__alias_key(c->model, pid, ev->site_key, s);
 	model__spawn(c->model, s, (pid_t)ev->hdr.tgid, (pid_t)ev->hdr.tid, (pid_t)ev->parent_tid,
 		     ev->hdr.ts_ns);
 }

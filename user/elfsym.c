@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
 
 static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
 {
-	const Elf64_Word types[] = { SHT_DYNSYM, SHT_SYMTAB };
+	const Elf64_Word types[] = {SHT_DYNSYM, SHT_SYMTAB};
 
 	for (size_t t = 0; t < 2; t++) {
 		Elf_Scn *scn = NULL;
@@ -20,7 +20,8 @@ static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
 			GElf_Shdr shdr;
 			Elf_Data *data;
 
-			if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != types[t] || !shdr.sh_entsize)
+			if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != types[t] ||
+			    !shdr.sh_entsize)
 				continue;
 			data = elf_getdata(scn, NULL);
 			if (!data)

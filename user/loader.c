@@ -61,7 +61,8 @@ static int classify_error(int err, const char *what)
 		return STRAND_EXIT_PERM;
 	}
 	if (err == ENOSYS || err == EOPNOTSUPP || err == EINVAL || err == ENOENT) {
-		say("cannot %s: %s (this kernel lacks BPF features strand needs: BTF, ring buffers, "
+		say("cannot %s: %s (this kernel lacks BPF features strand needs: BTF, ring "
+		    "buffers, "
 		    "raw tracepoints, uprobes)",
 		    what, strerror(err));
 		return STRAND_EXIT_NO_BPF;

@@ -13,7 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "trace", cmd_trace, "trace a process, a command, or every process, and report" },
+	{"trace", cmd_trace, "trace a process, a command, or every process, and report"},
 };
 
 static void usage(FILE *f)

@@ -104,8 +104,7 @@ static void site_born(struct site *s, uint64_t ts_ns)
 	s->last_ns = ts_ns;
 }
 
-void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name,
-			 uint64_t birth_ns)
+void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name, uint64_t birth_ns)
 {
 	struct process *p = model__process(m, pid, NULL);
 	struct task *t;

@@ -57,18 +57,18 @@ struct process {
 };
 
 struct model_drops {
-	uint64_t unknown_exits;     /* exits of tasks never seen alive */
+	uint64_t unknown_exits;	    /* exits of tasks never seen alive */
 	uint64_t coarse_attributed; /* spawns attributed by coarse key (no exact path) */
 	uint64_t unwind_failures;   /* stack samples that could not be unwound */
 	uint64_t unresolved_spawns; /* spawns with no stack at all */
-	uint64_t task_limit;        /* tasks not tracked: limit reached */
+	uint64_t task_limit;	    /* tasks not tracked: limit reached */
 };
 
 struct model {
-	struct hashmap tasks;        /* tid -> task */
+	struct hashmap tasks;	     /* tid -> task */
 	struct hashmap site_by_key;  /* hash(pid, kernel key) -> site */
 	struct hashmap site_by_path; /* hash(pid, start routine, pcs) -> site */
-	struct hashmap procs;        /* pid -> process */
+	struct hashmap procs;	     /* pid -> process */
 	struct site **sites;
 	size_t nsites, sites_cap;
 	uint64_t spawned, exited, before_attach;

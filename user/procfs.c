@@ -28,7 +28,7 @@ int procfs__parse_stat(const char *line, char *name, size_t name_size, char *sta
 	name[len] = '\0';
 	*state = close[2];
 	p = close + 3;
-	for (int field = 4; field < 22; field++) {
+	for (int field = 4; field <= 22; field++) {
 		p = strchr(p, ' ');
 		if (!p)
 			return -EINVAL;
@@ -67,7 +67,7 @@ int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx)
 	if (!dir)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while ((de = readdir(dir))) {
-		struct proc_thread t = { 0 };
+		struct proc_thread t = {0};
 		uint64_t ticks;
 		uint32_t tid;
 

@@ -10,7 +10,7 @@
 struct proc_thread {
 	pid_t tid;
 	char name[16];
-	char state;        /* R, S, D, T, Z, ... as in /proc/PID/task/TID/stat */
+	char state;	   /* R, S, D, T, Z, ... as in /proc/PID/task/TID/stat */
 	uint64_t birth_ns; /* CLOCK_MONOTONIC, comparable with BPF timestamps */
 };
 

@@ -141,6 +141,13 @@ void report__json(FILE *f, const struct report *r)
 	json__uint(&j, "before_attach", m->before_attach);
 	json__end_object(&j);
 	drops_json(&j, r);
+	json__begin_object(&j, "stats");
+	json__uint(&j, "records", r->stats.records);
+	json__uint(&j, "stack_samples", r->stats.samples);
+	json__double(&j, "unwind_seconds", (double)r->stats.unwind_ns / 1e9);
+	json__uint(&j, "kernel_spawns_seen", r->counters[STRAND_CNT_SPAWNS_SEEN]);
+	json__uint(&j, "kernel_unlearned_spawns", r->counters[STRAND_CNT_UNLEARNED]);
+	json__end_object(&j);
 	json__begin_array(&j, "warnings");
 	for (int i = 0; i < r->nwarnings; i++)
 		json__string(&j, NULL, r->warnings[i]);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEXT_MAX_SITES 12
+#define TEXT_MAX_SITES	12
 #define TEXT_MAX_FRAMES 16
 
 static void print_summary(FILE *f, const struct report *r)
@@ -16,7 +16,8 @@ static void print_summary(FILE *f, const struct report *r)
 	uint64_t key;
 	void *val;
 
-	fprintf(f, "strand: %s after %.1f s\n", r->final ? "final report" : "tracing", r->duration_s);
+	fprintf(f, "strand: %s after %.1f s\n", r->final ? "final report" : "tracing",
+		r->duration_s);
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
 		const struct process *p = val;
 
@@ -86,8 +87,8 @@ static void print_site(FILE *f, const struct report *r, const struct site *s)
 		print_before_attach(f, r, s);
 		return;
 	}
-	fprintf(f, "  %" PRIu64 " spawned  %" PRIu64 " exited  peak %" PRIu64 "  %.1f/s", s->spawned,
-		s->exited, s->peak_live, site__rate(s, r));
+	fprintf(f, "  %" PRIu64 " spawned  %" PRIu64 " exited  peak %" PRIu64 "  %.1f/s",
+		s->spawned, s->exited, s->peak_live, site__rate(s, r));
 	if (s->parents)
 		fprintf(f, "  fan-out max %" PRIu64 " (%u parent%s)", s->max_children, s->parents,
 			s->parents == 1 ? "" : "s");
@@ -111,15 +112,15 @@ static void print_drops(FILE *f, const struct report *r)
 		const char *what;
 		uint64_t n;
 	} drops[] = {
-		{ "events lost (ring buffer full)", r->counters[STRAND_CNT_RINGBUF_DROPS] },
-		{ "stack copies failed", r->counters[STRAND_CNT_STACK_FAILS] },
-		{ "kernel map updates refused (map full)", r->counters[STRAND_CNT_MAP_FULL] },
-		{ "stacks not unwound", d->unwind_failures },
-		{ "spawns attributed by coarse site key", d->coarse_attributed },
-		{ "spawns with unknown stack", d->unresolved_spawns },
-		{ "exits of threads never seen", d->unknown_exits },
-		{ "threads not tracked (limit reached)", d->task_limit },
-		{ "malformed records", r->stats.bad_records },
+		{"events lost (ring buffer full)", r->counters[STRAND_CNT_RINGBUF_DROPS]},
+		{"stack copies failed", r->counters[STRAND_CNT_STACK_FAILS]},
+		{"kernel map updates refused (map full)", r->counters[STRAND_CNT_MAP_FULL]},
+		{"stacks not unwound", d->unwind_failures},
+		{"spawns attributed by coarse site key", d->coarse_attributed},
+		{"spawns with unknown stack", d->unresolved_spawns},
+		{"exits of threads never seen", d->unknown_exits},
+		{"threads not tracked (limit reached)", d->task_limit},
+		{"malformed records", r->stats.bad_records},
 	};
 	bool any = false;
 

@@ -14,13 +14,13 @@
 
 /* One source-level frame. Strings are owned by the symbolizer and live as long as it. */
 struct sym_frame {
-	uint64_t pc;          /* address in the process */
+	uint64_t pc;	      /* address in the process */
 	uint64_t rel_pc;      /* address relative to the module's load bias */
 	const char *function; /* NULL when unknown */
 	const char *file;     /* NULL when unknown; full path as in DWARF */
-	int line;             /* 0 when unknown */
+	int line;	      /* 0 when unknown */
 	const char *module;   /* path of the ELF file, NULL when outside any mapping */
-	bool inlined;         /* this frame was inlined into the next one */
+	bool inlined;	      /* this frame was inlined into the next one */
 };
 
 #define SYM_MAX_INLINE 8

@@ -18,11 +18,11 @@
 #include "util.h"
 
 #define DEFAULT_INTERVAL_NS (2 * 1000000000LL)
-#define DEFAULT_MAX_TASKS (1u << 20)
+#define DEFAULT_MAX_TASKS   (1u << 20)
 
 struct trace_opts {
-	pid_t pid;           /* -p */
-	char **command;      /* after -- */
+	pid_t pid;	     /* -p */
+	char **command;	     /* after -- */
 	int64_t duration_ns; /* --for, 0: until the target exits or Ctrl-C */
 	int64_t interval_ns; /* live refresh */
 	bool json, live, verbose;
@@ -35,7 +35,7 @@ struct trace {
 	struct loader *ld;
 	struct collector *col;
 	struct model model;
-	pid_t child;     /* the command started with -- */
+	pid_t child; /* the command started with -- */
 	int child_status;
 	bool child_done;
 	bool target_gone;
@@ -93,17 +93,17 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 {
 	enum { OPT_JSON = 256, OPT_INTERVAL, OPT_NO_LIVE, OPT_MAX_TASKS };
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "for", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "output", required_argument, NULL, 'o' },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
-		{ "max-tasks", required_argument, NULL, OPT_MAX_TASKS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"pid", required_argument, NULL, 'p'},
+		{"for", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"output", required_argument, NULL, 'o'},
+		{"interval", required_argument, NULL, OPT_INTERVAL},
+		{"no-live", no_argument, NULL, OPT_NO_LIVE},
+		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	uint32_t u;
 	int c;
@@ -254,7 +254,7 @@ static int release_child(struct trace *t, int go_fd, int err_fd)
 		waitpid(t->child, NULL, 0);
 		t->child = 0;
 		return e == ENOENT || e == EACCES || e == ENOTDIR ? STRAND_EXIT_NO_TARGET
-								 : STRAND_EXIT_ERROR;
+								  : STRAND_EXIT_ERROR;
 	}
 	return 0;
 }
@@ -404,9 +404,9 @@ static int run_loop(struct trace *t)
 
 int cmd_trace(int argc, char **argv)
 {
-	struct loader_opts lopts = { 0 };
-	struct trace t = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct loader_opts lopts = {0};
+	struct trace t = {0};
+	struct sigaction sa = {.sa_handler = on_signal};
 	int err, code = STRAND_EXIT_OK;
 
 	err = parse_opts(argc, argv, &t.opts);

@@ -14,9 +14,9 @@
 #define UNWIND_MAX_FRAMES 64
 
 struct stack_sample {
-	pid_t pid;                   /* process the stack belongs to */
-	const uint64_t *regs;        /* STRAND_NREGS registers, DWARF order */
-	const uint8_t *stack;        /* copy of user memory starting at regs[7] (sp) */
+	pid_t pid;	      /* process the stack belongs to */
+	const uint64_t *regs; /* STRAND_NREGS registers, DWARF order */
+	const uint8_t *stack; /* copy of user memory starting at regs[7] (sp) */
 	uint32_t stack_len;
 };
 

@@ -78,8 +78,8 @@ int64_t duration__parse(const char *s)
 		const char *suffix;
 		double ns;
 	} units[] = {
-		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
-		{ "", 1e9 },
+		{"ns", 1},   {"us", 1e3},   {"ms", 1e6}, {"s", 1e9},
+		{"m", 60e9}, {"h", 3600e9}, {"", 1e9},
 	};
 	char *end;
 	double v;

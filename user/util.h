@@ -12,11 +12,11 @@
 /* Documented in `strand --help` and the README: scripts depend on them. */
 enum strand_exit {
 	STRAND_EXIT_OK = 0,
-	STRAND_EXIT_ERROR = 1,     /* strand itself failed */
-	STRAND_EXIT_USAGE = 2,     /* bad command line */
+	STRAND_EXIT_ERROR = 1,	   /* strand itself failed */
+	STRAND_EXIT_USAGE = 2,	   /* bad command line */
 	STRAND_EXIT_NO_TARGET = 3, /* no such process, or the command cannot be run */
-	STRAND_EXIT_PERM = 4,      /* not root / missing CAP_BPF, CAP_PERFMON, ... */
-	STRAND_EXIT_NO_BPF = 5,    /* the kernel lacks what strand needs (BTF, ring buffer) */
+	STRAND_EXIT_PERM = 4,	   /* not root / missing CAP_BPF, CAP_PERFMON, ... */
+	STRAND_EXIT_NO_BPF = 5,	   /* the kernel lacks what strand needs (BTF, ring buffer) */
 	STRAND_EXIT_STRANDED = 10, /* stranded tasks remain at the end of the trace */
 };
 
@@ -37,9 +37,9 @@ int64_t duration__parse(const char *s);
 /* Checked decimal parse of a positive pid/int; false on any junk. */
 bool parse_u32(const char *s, uint32_t *out);
 
-uint64_t now_mono_ns(void);    /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
-uint64_t now_boot_ns(void);    /* CLOCK_BOOTTIME, for /proc start times */
-double now_wall(void);         /* seconds since the epoch */
+uint64_t now_mono_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
+uint64_t now_boot_ns(void); /* CLOCK_BOOTTIME, for /proc start times */
+double now_wall(void);	    /* seconds since the epoch */
 
 /* Reads a whole small file (procfs) into buf, NUL-terminated; returns length or -errno. */
 int read_small_file(const char *path, char *buf, size_t size);

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Symbolizes addresses of this test binary (DWARF, inlined frames) and of libc (symbol
+ * tables), and feeds /proc/PID/maps lines, good and garbage, to the parser.
+ */
+#include "unit.h"
+#include "procmaps.h"
+#include "symbolize.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#define noinline __attribute__((noinline, noclone))
+
+static uint64_t recorded_ra;
+static int call_line, inline_call_line, inlined_body_line, known_fn_line;
+
+static noinline void record_ra(void)
+{
+	recorded_ra = (uint64_t)__builtin_return_address(0);
+	__asm__ volatile("" ::: "memory");
+}
+
+static noinline int known_fn(int x)
+{
+	known_fn_line = __LINE__;
+	record_ra();
+	call_line = __LINE__ - 1;
+	return x + 1;
+}
+
+static inline __attribute__((always_inline)) void inlined_helper(void)
+{
+	inlined_body_line = __LINE__, record_ra();
+	__asm__ volatile("" ::: "memory");
+}
+
+static noinline void calls_inlined(void)
+{
+	inline_call_line = __LINE__, inlined_helper();
+	__asm__ volatile("" ::: "memory");
+}
+
+static void test_own_binary(struct symbolizer *sym)
+{
+	struct sym_frame f[SYM_MAX_INLINE];
+	int n;
+
+	known_fn(1);
+	n = symbolizer__resolve(sym, getpid(), recorded_ra, true, f, SYM_MAX_INLINE);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(f[0].function, "known_fn");
+	ASSERT_EQ(f[0].line, call_line);
+	ASSERT_TRUE(f[0].file && strstr(f[0].file, "tests/unit/test_symbolize.c"));
+	ASSERT_TRUE(f[0].module && strstr(f[0].module, "test_symbolize"));
+	ASSERT_TRUE(!f[0].inlined);
+	ASSERT_EQ(f[0].pc, recorded_ra);
+
+	/* The entry point is on the lines of the function's head. */
+	n = symbolizer__resolve(sym, getpid(), (uint64_t)&known_fn, false, f, SYM_MAX_INLINE);
+	ASSERT_STREQ(f[n - 1].function, "known_fn");
+	ASSERT_TRUE(f[n - 1].line >= known_fn_line - 3 && f[n - 1].line <= known_fn_line);
+}
+
+static void test_inlined(struct symbolizer *sym)
+{
+	struct sym_frame f[SYM_MAX_INLINE];
+	int n;
+
+	calls_inlined();
+	n = symbolizer__resolve(sym, getpid(), recorded_ra, true, f, SYM_MAX_INLINE);
+	if (!ASSERT_EQ(n, 2))
+		return;
+	ASSERT_STREQ(f[0].function, "inlined_helper");
+	ASSERT_EQ(f[0].line, inlined_body_line);
+	ASSERT_TRUE(f[0].inlined);
+	ASSERT_STREQ(f[1].function, "calls_inlined");
+	ASSERT_EQ(f[1].line, inline_call_line);
+	ASSERT_TRUE(f[1].file && strstr(f[1].file, "test_symbolize.c"));
+	ASSERT_TRUE(!f[1].inlined);
+
+	/* No room for the inlined frame: the real function is the one kept. */
+	n = symbolizer__resolve(sym, getpid(), recorded_ra, true, f, 1);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(f[0].function, "calls_inlined");
+}
+
+static void test_libc(struct symbolizer *sym)
+{
+	/* Not printf: ASan interposes it. Through a volatile pointer so it is libc's copy. */
+	pid_t (*volatile fn)(void) = getpid;
+	struct sym_frame f[SYM_MAX_INLINE];
+	int n = symbolizer__resolve(sym, getpid(), (uint64_t)fn, false, f, SYM_MAX_INLINE);
+
+	ASSERT_TRUE(n >= 1);
+	ASSERT_TRUE(f[n - 1].function && strstr(f[n - 1].function, "getpid"));
+	ASSERT_TRUE(f[n - 1].module && strstr(f[n - 1].module, "/libc.so"));
+	ASSERT_TRUE(f[n - 1].rel_pc < f[n - 1].pc);
+}
+
+static void test_unknown_and_stats(struct symbolizer *sym)
+{
+	struct symbolizer_stats before, after;
+	struct sym_frame f[SYM_MAX_INLINE];
+	int n;
+
+	symbolizer__stats(sym, &before);
+	n = symbolizer__resolve(sym, getpid(), 0x10, false, f, SYM_MAX_INLINE);
+	ASSERT_EQ(n, 1);
+	ASSERT_TRUE(!f[0].function && !f[0].module && !f[0].file);
+	n = symbolizer__resolve(sym, 0x7ffffff0, 0x401000, true, f, SYM_MAX_INLINE);
+	ASSERT_EQ(n, 1);
+	ASSERT_TRUE(!f[0].function);
+	ASSERT_EQ(symbolizer__resolve(sym, getpid(), 0x10, false, f, 0), 0);
+
+	known_fn(2);
+	symbolizer__resolve(sym, getpid(), recorded_ra, true, f, SYM_MAX_INLINE);
+	symbolizer__resolve(sym, getpid(), recorded_ra, true, f, SYM_MAX_INLINE);
+	symbolizer__stats(sym, &after);
+	ASSERT_EQ(after.lookups - before.lookups, 4);
+	ASSERT_EQ(after.unknown - before.unknown, 2);
+	ASSERT_TRUE(after.cache_hits - before.cache_hits >= 1);
+}
+
+static void test_map_line_valid(void)
+{
+	char l1[] = "55d0c8a00000-55d0c8a21000 r-xp 00001000 fd:01 1234567    /usr/bin/x y\n";
+	char l2[] = "7ffd1c9e0000-7ffd1ca01000 rw-p 00000000 00:00 0                  [stack]\n";
+	char l3[] = "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \n";
+	char l4[] = "7f0000000000-7f0000001000 rw-s 00000000 00:05 42";
+	struct map_line ml;
+
+	ASSERT_EQ(map_line__parse(l1, &ml), 0);
+	ASSERT_EQ(ml.start, 0x55d0c8a00000ULL);
+	ASSERT_EQ(ml.end, 0x55d0c8a21000ULL);
+	ASSERT_EQ(ml.offset, 0x1000);
+	ASSERT_STREQ(ml.perms, "r-xp");
+	ASSERT_EQ(ml.inode, 1234567);
+	ASSERT_STREQ(ml.path, "/usr/bin/x y");
+	ASSERT_EQ(map_line__parse(l2, &ml), 0);
+	ASSERT_STREQ(ml.path, "[stack]");
+	ASSERT_EQ(map_line__parse(l3, &ml), 0);
+	ASSERT_TRUE(ml.path == NULL);
+	ASSERT_EQ(ml.inode, 0);
+	ASSERT_EQ(map_line__parse(l4, &ml), 0);
+	ASSERT_TRUE(ml.path == NULL);
+	ASSERT_EQ(ml.inode, 42);
+}
+
+static void test_map_line_garbage(void)
+{
+	static const char *const bad[] = {
+		"",
+		"\n",
+		"zz",
+		"1-",
+		"1-2",
+		"1-2 ",
+		"2-1 r-xp 0 00:00 0 /x",
+		"1-2 r-x",
+		"1-2 r-zp 0 00:00 0 /x",
+		"1-2 r-xp",
+		"1-2 r-xp 0",
+		"1-2 r-xp 0 00",
+		"1-2 r-xp 0 00:00",
+		"1-2 r-xp 0 00:00 x /x",
+		"10000000000000000-1 r-xp 0 00:00 0 /x",
+		"1-2 r-xp 0 00:00 99999999999999999999 /x",
+		"-1 r-xp 0 00:00 0 /x",
+		" 1-2 r-xp 0 00:00 0 /x",
+		"1-2\tr-xp 0 00:00 0 /x",
+	};
+	const char valid[] =
+		"55d0c8a00000-55d0c8a21000 r-xp 00001000 fd:01 1234567 /usr/lib/x.so\n";
+	struct map_line ml;
+	char buf[128];
+	unsigned int seed = 1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		if (!ASSERT_TRUE(map_line__parse(buf, &ml) < 0))
+			fprintf(stderr, "  accepted: \"%s\"\n", bad[i]);
+	}
+	ASSERT_TRUE(map_line__parse(NULL, &ml) < 0);
+	/* Mutations of a valid line: whatever comes out, no crash and a sane result. */
+	for (int i = 0; i < 200000; i++) {
+		size_t len = sizeof(valid) - 1;
+		int ok = 1;
+
+		memcpy(buf, valid, sizeof(valid));
+		for (int k = rand_r(&seed) % 4; k >= 0; k--)
+			buf[rand_r(&seed) % len] = (char)(rand_r(&seed) % 256);
+		if (rand_r(&seed) % 4 == 0)
+			buf[rand_r(&seed) % len] = '\0';
+		if (map_line__parse(buf, &ml) == 0)
+			ok = ml.start <= ml.end &&
+			     (!ml.path || (ml.path >= buf && ml.path < buf + len));
+		if (!ok)
+			ASSERT_TRUE(ok);
+	}
+	ASSERT_TRUE(1);
+}
+
+int main(void)
+{
+	struct proc_maps *pm = proc_maps__new();
+	struct symbolizer *sym = symbolizer__new(pm);
+
+	test_own_binary(sym);
+	test_inlined(sym);
+	test_libc(sym);
+	test_unknown_and_stats(sym);
+	/* Forgetting a process (it exec'd) re-reads it on the next lookup. */
+	proc_maps__forget(pm, getpid());
+	proc_maps__forget(pm, getpid());
+	test_own_binary(sym);
+	test_map_line_valid();
+	test_map_line_garbage();
+	symbolizer__free(sym);
+	proc_maps__free(pm);
+	return unit_summary();
+}

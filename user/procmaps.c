@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "procmaps.h"
+#include "hashmap.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <elfutils/libdwfl.h>
+
+/* Processes whose Dwfl stays open; each holds the ELF files (mmapped) it has touched. */
+#define PROC_MAPS_MAX 256
+/* Pages that already caused a re-read of the maps and were still unknown after it: JIT code
+ * or anonymous executable memory must not make every lookup re-read /proc. */
+#define MISS_RING 64
+
+struct pm_entry {
+	pid_t pid;
+	Dwfl *dwfl;
+	struct pm_entry *prev, *next; /* LRU list, most recent first */
+	uint64_t missed[MISS_RING];
+	unsigned int nmissed;
+};
+
+struct proc_maps {
+	struct hashmap by_pid;
+	struct pm_entry *head, *tail;
+	size_t count;
+};
+
+static char *debuginfo_path;
+
+static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			char **file_name, Elf **elfp);
+
+static const Dwfl_Callbacks pm_callbacks = {
+	.find_elf = pm__find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* ---- /proc/PID/maps lines -------------------------------------------------------------- */
+
+/* Parses digits up to one of the characters in stops (a NUL always ends the line), leaving
+ * *p at that character. */
+static bool parse_num(const char **p, unsigned int base, const char *stops, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int n = 0;
+
+	for (;; s++, n++) {
+		unsigned int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			break;
+		if (v > (UINT64_MAX - d) / base)
+			return false;
+		v = v * base + d;
+	}
+	if (n == 0 || (*s != '\0' && !strchr(stops, *s)))
+		return false;
+	*out = v;
+	*p = s;
+	return true;
+}
+
+static bool skip_char(const char **p, char c)
+{
+	if (**p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+int map_line__parse(char *line, struct map_line *out)
+{
+	const char *p = line;
+	uint64_t dev;
+	size_t len;
+	char *path;
+
+	if (!line || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!parse_num(&p, 16, "-", &out->start) || !skip_char(&p, '-') ||
+	    !parse_num(&p, 16, " ", &out->end) || !skip_char(&p, ' ') || out->end < out->start)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++) {
+		if (p[i] == '\0' || !strchr("rwxps-", p[i]))
+			return -EINVAL;
+		out->perms[i] = p[i];
+	}
+	p += 4;
+	if (!skip_char(&p, ' ') || !parse_num(&p, 16, " ", &out->offset) || !skip_char(&p, ' ') ||
+	    !parse_num(&p, 16, ":", &dev) || !skip_char(&p, ':') || !parse_num(&p, 16, " ", &dev) ||
+	    !skip_char(&p, ' ') || !parse_num(&p, 10, " \n", &out->inode))
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+	path = line + (p - line);
+	len = strlen(path);
+	if (len && path[len - 1] == '\n')
+		path[--len] = '\0';
+	out->path = len ? path : NULL;
+	return 0;
+}
+
+/* ---- opening a process's files --------------------------------------------------------- */
+
+/* The file of the mapping starting at start, even when deleted or replaced on disk. */
+static int pm__open_map_file(pid_t pid, uint64_t start, char *path, size_t size)
+{
+	char dir[64], prefix[32];
+	struct dirent *de;
+	int fd = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)pid);
+	snprintf(prefix, sizeof(prefix), "%" PRIx64 "-", start);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, size, "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
+static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			char **file_name, Elf **elfp)
+{
+	const struct pm_entry *e = *userdata;
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(modname), dl = sizeof(deleted) - 1;
+	char path[PATH_MAX];
+	int fd = -1;
+	Elf *elf;
+
+	*elfp = NULL;
+	if (!e)
+		return -1;
+	/* Through the process's root so that files of other mount namespaces (containers) are
+	 * the ones it mapped, not the host's files of the same name. */
+	if (modname[0] == '/' && !(len > dl && !strcmp(modname + len - dl, deleted)) &&
+	    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)e->pid, modname) <
+		    sizeof(path))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = pm__open_map_file(e->pid, base, path, sizeof(path));
+	if (fd < 0)
+		return -1;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		close(fd);
+		return -1;
+	}
+	*file_name = strdup(path);
+	*elfp = elf;
+	return fd;
+}
+
+/* ---- reporting modules ----------------------------------------------------------------- */
+
+struct pm_group {
+	char *path;
+	uint64_t low, high, inode, first_offset;
+	bool exec;
+};
+
+struct pm_groups {
+	struct pm_group *v;
+	size_t n, cap;
+};
+
+static void pm__add_line(struct pm_groups *gs, const struct map_line *ml)
+{
+	struct pm_group *g = gs->n ? &gs->v[gs->n - 1] : NULL;
+
+	if (g && ml->path && ml->inode == g->inode && !strcmp(ml->path, g->path) &&
+	    ml->start >= g->high) {
+		g->high = ml->end;
+		g->exec |= ml->perms[2] == 'x';
+		return;
+	}
+	/* Only named files are modules; anything else just ends the current run. */
+	if (!ml->path || ml->path[0] != '/') {
+		if (g)
+			g->inode = UINT64_MAX;
+		return;
+	}
+	if (gs->n == gs->cap) {
+		gs->cap = gs->cap ? gs->cap * 2 : 32;
+		gs->v = xrealloc(gs->v, gs->cap * sizeof(*gs->v));
+	}
+	gs->v[gs->n++] = (struct pm_group){
+		.path = xstrdup(ml->path),
+		.low = ml->start,
+		.high = ml->end,
+		.inode = ml->inode,
+		.first_offset = ml->offset,
+		.exec = ml->perms[2] == 'x',
+	};
+}
+
+static void pm__report_group(struct pm_entry *e, const struct pm_group *g)
+{
+	Dwfl_Module *mod;
+	void **userdata;
+
+	/* Only files with code, and only when mapped from the start of the file: libdw derives
+	 * the load bias from the module's lowest address. */
+	if (!g->exec || g->first_offset != 0)
+		return;
+	mod = dwfl_report_module(e->dwfl, g->path, g->low, g->high);
+	if (!mod)
+		return;
+	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = e;
+}
+
+static int pm__read_maps(struct pm_entry *e)
+{
+	struct pm_groups gs = {0};
+	char fname[64], *line = NULL;
+	size_t cap = 0;
+	int err = 0;
+	FILE *f;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/maps", (int)e->pid);
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		struct map_line ml;
+
+		if (map_line__parse(line, &ml) == 0)
+			pm__add_line(&gs, &ml);
+	}
+	free(line);
+	fclose(f);
+	/* An exiting process shows empty maps: keep the modules known so far. */
+	if (gs.n == 0) {
+		err = -ESRCH;
+	} else {
+		dwfl_report_begin(e->dwfl);
+		for (size_t i = 0; i < gs.n; i++)
+			pm__report_group(e, &gs.v[i]);
+		dwfl_report_end(e->dwfl, NULL, NULL);
+	}
+	for (size_t i = 0; i < gs.n; i++)
+		free(gs.v[i].path);
+	free(gs.v);
+	return err;
+}
+
+/* ---- the cache ------------------------------------------------------------------------- */
+
+struct proc_maps *proc_maps__new(void)
+{
+	struct proc_maps *pm = xcalloc(1, sizeof(*pm));
+
+	hashmap__init(&pm->by_pid);
+	return pm;
+}
+
+static void pm__unlink(struct proc_maps *pm, struct pm_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		pm->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		pm->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void pm__push_front(struct proc_maps *pm, struct pm_entry *e)
+{
+	e->prev = NULL;
+	e->next = pm->head;
+	if (pm->head)
+		pm->head->prev = e;
+	pm->head = e;
+	if (!pm->tail)
+		pm->tail = e;
+}
+
+static void pm__drop(struct proc_maps *pm, struct pm_entry *e)
+{
+	pm__unlink(pm, e);
+	hashmap__del(&pm->by_pid, (uint64_t)e->pid);
+	pm->count--;
+	dwfl_end(e->dwfl);
+	free(e);
+}
+
+void proc_maps__free(struct proc_maps *pm)
+{
+	if (!pm)
+		return;
+	while (pm->head)
+		pm__drop(pm, pm->head);
+	hashmap__free(&pm->by_pid);
+	free(pm);
+}
+
+void proc_maps__forget(struct proc_maps *pm, pid_t pid)
+{
+	struct pm_entry *e = hashmap__get(&pm->by_pid, (uint64_t)pid);
+
+	if (e)
+		pm__drop(pm, e);
+}
+
+static struct pm_entry *pm__create(struct proc_maps *pm, pid_t pid)
+{
+	struct pm_entry *e = xcalloc(1, sizeof(*e));
+
+	e->pid = pid;
+	e->dwfl = dwfl_begin(&pm_callbacks);
+	if (!e->dwfl || pm__read_maps(e) < 0) {
+		if (e->dwfl)
+			dwfl_end(e->dwfl);
+		free(e);
+		return NULL;
+	}
+	if (pm->count >= PROC_MAPS_MAX)
+		pm__drop(pm, pm->tail);
+	hashmap__set(&pm->by_pid, (uint64_t)pid, e);
+	pm__push_front(pm, e);
+	pm->count++;
+	return e;
+}
+
+static bool pm__missed_before(struct pm_entry *e, uint64_t page)
+{
+	unsigned int n = e->nmissed < MISS_RING ? e->nmissed : MISS_RING;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (e->missed[i] == page)
+			return true;
+	e->missed[e->nmissed++ % MISS_RING] = page;
+	return false;
+}
+
+Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
+{
+	struct pm_entry *e;
+
+	if (pid <= 0)
+		return NULL;
+	e = hashmap__get(&pm->by_pid, (uint64_t)pid);
+	if (!e)
+		return (e = pm__create(pm, pid)) ? e->dwfl : NULL;
+	pm__unlink(pm, e);
+	pm__push_front(pm, e);
+	/* A failed re-read (the process exited) keeps what was known: stacks sampled before
+	 * the exit are still symbolized. */
+	if (addr && !dwfl_addrmodule(e->dwfl, addr) && !pm__missed_before(e, addr >> 12))
+		pm__read_maps(e);
+	return e->dwfl;
+}

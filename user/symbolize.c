@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "symbolize.h"
+#include "hashmap.h"
+#include "procmaps.h"
+#include "util.h"
+
+#include <dwarf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+
+/* Past this many cached addresses the cache starts over, so a daemon's memory stays bounded;
+ * interned strings stay (frames handed out point at them) but are bounded by the binaries. */
+#define SYM_CACHE_MAX (1u << 20)
+
+struct cached_frame {
+	const char *function, *file;
+	int line;
+	bool inlined;
+};
+
+struct sym_entry {
+	uint64_t modkey, rel;
+	int n;
+	struct cached_frame f[]; /* SYM_MAX_INLINE while computed, n once cached */
+};
+
+struct interned {
+	struct interned *next;
+	char s[];
+};
+
+enum { MOD_DEBUGINFO = 1, MOD_NO_DEBUGINFO = 2 };
+
+struct symbolizer {
+	struct proc_maps *maps;
+	struct hashmap cache;	/* hash(modkey, rel) -> struct sym_entry */
+	struct hashmap strings; /* hash(string) -> chain of struct interned */
+	struct hashmap modules; /* modkey -> MOD_* */
+	struct symbolizer_stats stats;
+};
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return hash_u64(h);
+}
+
+static const char *sym__intern(struct symbolizer *sym, const char *s)
+{
+	uint64_t h;
+	struct interned *head, *it;
+	size_t len;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	h = hash_bytes(s, len);
+	head = hashmap__get(&sym->strings, h);
+	for (it = head; it; it = it->next)
+		if (!strcmp(it->s, s))
+			return it->s;
+	it = xcalloc(1, sizeof(*it) + len + 1);
+	memcpy(it->s, s, len + 1);
+	it->next = head;
+	hashmap__set(&sym->strings, h, it);
+	return it->s;
+}
+
+struct symbolizer *symbolizer__new(struct proc_maps *maps)
+{
+	struct symbolizer *sym = xcalloc(1, sizeof(*sym));
+
+	sym->maps = maps;
+	hashmap__init(&sym->cache);
+	hashmap__init(&sym->strings);
+	hashmap__init(&sym->modules);
+	return sym;
+}
+
+static void sym__flush_cache(struct symbolizer *sym)
+{
+	uint64_t k;
+	void *v;
+
+	for (size_t i = 0; hashmap__next(&sym->cache, &i, &k, &v);)
+		free(v);
+	hashmap__free(&sym->cache);
+	hashmap__init(&sym->cache);
+}
+
+void symbolizer__free(struct symbolizer *sym)
+{
+	uint64_t k;
+	void *v;
+
+	if (!sym)
+		return;
+	sym__flush_cache(sym);
+	for (size_t i = 0; hashmap__next(&sym->strings, &i, &k, &v);) {
+		struct interned *it = v, *next;
+
+		for (; it; it = next) {
+			next = it->next;
+			free(it);
+		}
+	}
+	hashmap__free(&sym->strings);
+	hashmap__free(&sym->modules);
+	free(sym);
+}
+
+/* Identity of a module's contents: the same library in many processes (or containers) is
+ * resolved once. */
+static uint64_t sym__module_key(Dwfl_Module *mod)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	const char *name;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+
+	if (n > 0)
+		return hash_bytes(bits, n) ^ 0xb1d;
+	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	return name ? hash_bytes(name, strlen(name)) : 0;
+}
+
+static const char *die__name(Dwarf_Die *die)
+{
+	Dwarf_Attribute mem, *a;
+	const char *s;
+
+	/* Linkage names first, as the symbol table has them for the outermost function. */
+	a = dwarf_attr_integrate(die, DW_AT_linkage_name, &mem);
+	if (!a)
+		a = dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &mem);
+	s = a ? dwarf_formstring(a) : NULL;
+	return s ? s : dwarf_diename(die);
+}
+
+static int die__udata(Dwarf_Die *die, int name, Dwarf_Word *out)
+{
+	Dwarf_Attribute mem, *a = dwarf_attr(die, name, &mem);
+
+	return a ? dwarf_formudata(a, out) : -1;
+}
+
+/* Where the inlined subroutine die was called from, in the caller's source. */
+static void die__call_site(Dwarf_Die *die, Dwarf_Files *files, size_t nfiles, const char **file,
+			   int *line)
+{
+	Dwarf_Word idx, ln;
+
+	*file = NULL;
+	*line = 0;
+	if (files && die__udata(die, DW_AT_call_file, &idx) == 0 && idx < nfiles)
+		*file = dwarf_filesrc(files, idx, NULL, NULL);
+	if (die__udata(die, DW_AT_call_line, &ln) == 0 && ln <= INT32_MAX)
+		*line = (int)ln;
+}
+
+static void sym__push(struct sym_entry *e, struct symbolizer *sym, const char *fn, const char *file,
+		      int line, bool inlined)
+{
+	/* Too deep an inline chain keeps the innermost frames and the real function. */
+	int i = e->n < SYM_MAX_INLINE ? e->n++ : SYM_MAX_INLINE - 1;
+
+	e->f[i] = (struct cached_frame){
+		.function = sym__intern(sym, fn),
+		.file = sym__intern(sym, file),
+		.line = line,
+		.inlined = inlined,
+	};
+}
+
+/* Source frames of addr from DWARF: inlined subroutines innermost first, then the real
+ * function, each with the file:line it is at (for inlined ones, their call site in the next
+ * frame's function). Returns false when there is no DWARF for addr. */
+static bool sym__dwarf(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr,
+		       const char *symname, struct sym_entry *e)
+{
+	Dwarf_Die *cu, *scopes = NULL, *chain = NULL, innermost;
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	const char *file = NULL;
+	Dwarf_Addr bias;
+	Dwfl_Line *l;
+	int line = 0, n, nchain = 0;
+
+	cu = dwfl_module_addrdie(mod, addr, &bias);
+	if (!cu)
+		return false;
+	l = dwfl_module_getsrc(mod, addr);
+	if (l)
+		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+		files = NULL;
+	/* dwarf_getscopes follows inlined subroutines into their abstract origins; the chain of
+	 * concrete parents of the innermost scope is the call chain. */
+	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	if (n > 0) {
+		innermost = scopes[0];
+		nchain = dwarf_getscopes_die(&innermost, &chain);
+	}
+	for (int i = 0; i < nchain; i++) {
+		int tag = dwarf_tag(&chain[i]);
+
+		if (tag == DW_TAG_inlined_subroutine) {
+			sym__push(e, sym, die__name(&chain[i]), file, line, true);
+			die__call_site(&chain[i], files, nfiles, &file, &line);
+		} else if (tag == DW_TAG_subprogram) {
+			sym__push(e, sym, symname ? symname : die__name(&chain[i]), file, line,
+				  false);
+			break;
+		}
+	}
+	if (e->n == 0 || e->f[e->n - 1].inlined)
+		sym__push(e, sym, symname, file, line, false);
+	free(scopes);
+	free(chain);
+	return true;
+}
+
+static void sym__compute(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr,
+			 struct sym_entry *e)
+{
+	GElf_Off off;
+	GElf_Sym s;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
+
+	if (!sym__dwarf(sym, mod, addr, symname, e))
+		sym__push(e, sym, symname, NULL, 0, false);
+}
+
+static void sym__note_module(struct symbolizer *sym, Dwfl_Module *mod, uint64_t modkey)
+{
+	Dwarf_Addr bias;
+
+	if (hashmap__get(&sym->modules, modkey))
+		return;
+	if (dwfl_module_getdwarf(mod, &bias)) {
+		hashmap__set(&sym->modules, modkey, (void *)(uintptr_t)MOD_DEBUGINFO);
+	} else {
+		hashmap__set(&sym->modules, modkey, (void *)(uintptr_t)MOD_NO_DEBUGINFO);
+		sym->stats.modules_without_debuginfo++;
+	}
+}
+
+static const struct sym_entry *sym__lookup(struct symbolizer *sym, Dwfl_Module *mod,
+					   Dwarf_Addr addr, Dwarf_Addr bias)
+{
+	uint64_t modkey = sym__module_key(mod), rel = addr - bias;
+	uint64_t key = hash_combine(modkey, rel);
+	struct sym_entry *e = hashmap__get(&sym->cache, key);
+	size_t size;
+
+	if (e && e->modkey == modkey && e->rel == rel) {
+		sym->stats.cache_hits++;
+		return e;
+	}
+	sym__note_module(sym, mod, modkey);
+	/* A colliding key is rare: the newer address takes the slot. */
+	free(e);
+	if (!e && sym->cache.len >= SYM_CACHE_MAX)
+		sym__flush_cache(sym);
+	e = xcalloc(1, sizeof(*e) + SYM_MAX_INLINE * sizeof(e->f[0]));
+	e->modkey = modkey;
+	e->rel = rel;
+	sym__compute(sym, mod, addr, e);
+	size = sizeof(*e) + e->n * sizeof(e->f[0]);
+	e = xrealloc(e, size);
+	hashmap__set(&sym->cache, key, e);
+	return e;
+}
+
+int symbolizer__resolve(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_return_address,
+			struct sym_frame *out, int max)
+{
+	Dwarf_Addr addr = is_return_address && pc ? pc - 1 : pc, bias = 0;
+	Dwfl *dwfl = proc_maps__dwfl(sym->maps, pid, addr);
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, addr) : NULL;
+	const struct sym_entry *e = NULL;
+	const char *modname = NULL;
+	int n;
+
+	if (max <= 0)
+		return 0;
+	sym->stats.lookups++;
+	if (mod && dwfl_module_getelf(mod, &bias)) {
+		modname = sym__intern(
+			sym, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+		e = sym__lookup(sym, mod, addr, bias);
+	}
+	if (!e || !e->f[e->n - 1].function)
+		sym->stats.unknown++;
+	if (!e) {
+		out[0] = (struct sym_frame){.pc = pc, .rel_pc = pc - bias, .module = modname};
+		return 1;
+	}
+	n = e->n < max ? e->n : max;
+	for (int i = 0; i < n; i++) {
+		/* Keep the real function last when the caller has room for fewer frames. */
+		const struct cached_frame *f = &e->f[i == n - 1 ? e->n - 1 : i];
+
+		out[i] = (struct sym_frame){
+			.pc = pc,
+			.rel_pc = pc - bias,
+			.function = f->function,
+			.file = f->file,
+			.line = f->line,
+			.module = modname,
+			.inlined = f->inlined,
+		};
+	}
+	return n;
+}
+
+void symbolizer__stats(struct symbolizer *sym, struct symbolizer_stats *out)
+{
+	*out = sym->stats;
+}
+
+void symbolizer__forget(struct symbolizer *sym, pid_t pid)
+{
+	/* Results are cached by module contents, not by process: nothing to drop. The maps
+	 * (and so which modules a pid has) are proc_maps's, forgotten by its owner. */
+}
