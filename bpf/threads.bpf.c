@@ -12,6 +12,8 @@
  */
 #include "common.bpf.h"
 
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+
 /* coarse key -> learned return-address slots */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -108,6 +110,9 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	__u32 spawn_flags = 0;
 
 	if (!(flags & STRAND_TARGET_TRACE))
+		return 0;
+	/* kernel threads have no user stack to attribute (whole-machine mode) */
+	if (BPF_CORE_READ(parent, flags) & PF_KTHREAD)
 		return 0;
 	if (ctgid != ptgid) {
 		if (!(flags & STRAND_TARGET_FOLLOW_FORKS) && !trace_all)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* strand: the command table. Each command lives in its own file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trace.h"
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* strand reads binaries from disk only: libdw must not fetch debug info over the
+	 * network from a production host */
+	unsetenv("DEBUGINFOD_URLS");
 	if (argc < 2) {
 		usage(stderr);
 		return STRAND_EXIT_USAGE;

@@ -98,7 +98,13 @@ int procfs__all_threads(proc_thread_fn fn, void *ctx)
 	while ((de = readdir(dir))) {
 		uint32_t pid;
 
+		char exe[64], target[8];
+
 		if (!parse_u32(de->d_name, &pid) || (pid_t)pid == getpid())
+			continue;
+		/* kernel threads have no executable: nothing of theirs to attribute */
+		snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
+		if (readlink(exe, target, sizeof(target)) < 0 && errno == ENOENT)
 			continue;
 		if (procfs__threads((pid_t)pid, fn, ctx) > 0)
 			n++;

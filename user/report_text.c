@@ -18,15 +18,21 @@ static void print_summary(FILE *f, const struct report *r)
 
 	fprintf(f, "strand: %s after %.1f s\n", r->final ? "final report" : "tracing",
 		r->duration_s);
+	size_t exited = 0;
+
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
 		const struct process *p = val;
 
-		if (r->all_processes && !p->exited)
+		if (!p->exited)
 			continue;
-		if (p->exited)
+		exited++;
+		if (!r->all_processes)
 			fprintf(f, "  process %d (%s) exited during the trace, status %d\n", p->pid,
 				p->comm, p->exit_code >> 8);
 	}
+	if (r->all_processes)
+		fprintf(f, "  processes: %zu traced, %zu exited during the trace\n", m->procs.len,
+			exited);
 	fprintf(f,
 		"  threads: %zu live (%" PRIu64 " from before attach), %" PRIu64
 		" spawned and %" PRIu64 " exited during the trace\n",

@@ -239,6 +239,19 @@ static int start_child(struct trace *t, int *go_fd, int *err_fd)
 	return 0;
 }
 
+/* The trace ends before COMMAND (Ctrl-C, --for): ask it to stop, then insist. */
+static void stop_child(pid_t child)
+{
+	kill(child, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(child, NULL, WNOHANG) == child)
+			return;
+		usleep(20000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
 static int release_child(struct trace *t, int go_fd, int err_fd)
 {
 	int e = 0;
@@ -443,10 +456,8 @@ int cmd_trace(int argc, char **argv)
 	if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
 		code = WEXITSTATUS(t.child_status);
 out:
-	if (t.child && !t.child_done) {
-		kill(t.child, SIGTERM);
-		waitpid(t.child, NULL, 0);
-	}
+	if (t.child && !t.child_done)
+		stop_child(t.child);
 	collector__free(t.col);
 	loader__stop(t.ld);
 	model__free(&t.model);
