@@ -37,6 +37,9 @@ enum strand_spawn_flags {
 	STRAND_SPAWN_UNLEARNED = 1 << 1,   /* site key is coarse: slots not learned yet */
 	STRAND_SPAWN_NEW_PROCESS = 1 << 2, /* fork of a new process (followed child) */
 	STRAND_SPAWN_PTHREAD = 1 << 3,	   /* created through pthread_create */
+	/* the spawner's process was sent SIGSTOP: user space reads its memory map, then
+	 * sends SIGCONT */
+	STRAND_SPAWN_STOPPED = 1 << 4,
 };
 
 /* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
@@ -86,6 +89,11 @@ struct strand_exec_event {
 enum strand_target_flags {
 	STRAND_TARGET_TRACE = 1 << 0,
 	STRAND_TARGET_FOLLOW_FORKS = 1 << 1, /* new processes it forks are traced too */
+	/* Processes strand started (or that they forked) may exit before user space has read
+	 * their memory map, and then no frame of theirs can be symbolized: stop such a
+	 * process at its first stack sample until user space has read the map. */
+	STRAND_TARGET_STOP_FOR_MAPS = 1 << 2,
+	STRAND_TARGET_MAPS_REQUESTED = 1 << 3, /* kernel-owned: the stop was sent */
 };
 
 /* Learned shape of a spawn site (keyed by coarse key), written by user space. */

@@ -13,6 +13,7 @@
 #include "common.bpf.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define SIGSTOP	   19
 
 /* coarse key -> learned return-address slots */
 struct {
@@ -117,7 +118,9 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	if (ctgid != ptgid) {
 		if (!(flags & STRAND_TARGET_FOLLOW_FORKS) && !trace_all)
 			return 0;
-		if (!trace_all && bpf_map_update_elem(&targets, &ctgid, &flags, BPF_ANY))
+		__u32 child_flags = flags & ~STRAND_TARGET_MAPS_REQUESTED;
+
+		if (!trace_all && bpf_map_update_elem(&targets, &ctgid, &child_flags, BPF_ANY))
 			count(STRAND_CNT_MAP_FULL);
 		spawn_flags |= STRAND_SPAWN_NEW_PROCESS;
 	}
@@ -184,6 +187,14 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	ev->start_routine = start;
 	ev->stack_len = 0;
 	bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), parent->comm);
+	if (want_stack && (flags & STRAND_TARGET_STOP_FOR_MAPS) &&
+	    !(flags & STRAND_TARGET_MAPS_REQUESTED)) {
+		__u32 requested = flags | STRAND_TARGET_MAPS_REQUESTED;
+
+		bpf_map_update_elem(&targets, &ptgid, &requested, BPF_EXIST);
+		bpf_send_signal(SIGSTOP);
+		spawn_flags |= STRAND_SPAWN_STOPPED;
+	}
 	if (want_stack) {
 		copy_regs(ev->regs, regs);
 		ev->pad = 0;
@@ -227,9 +238,14 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 static __always_inline int handle_exec(struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 flags = target_flags(tgid);
 
-	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
+	if (!(flags & STRAND_TARGET_TRACE))
 		return 0;
+	if (flags & STRAND_TARGET_MAPS_REQUESTED) { /* a new image: its map is unknown again */
+		flags &= ~STRAND_TARGET_MAPS_REQUESTED;
+		bpf_map_update_elem(&targets, &tgid, &flags, BPF_EXIST);
+	}
 
 	struct strand_exec_event *ev = reserve_event(sizeof(*ev));
 

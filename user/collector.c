@@ -9,6 +9,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ struct collector {
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	struct hashmap learned;	       /* hash(pid, coarse key) -> the site first seen there */
+	struct hashmap held;	       /* pids stopped for their memory map, not yet resumed */
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
@@ -39,6 +41,7 @@ struct collector *collector__new(struct loader *ld, struct model *m)
 	c->sym = symbolizer__new(c->maps);
 	c->scratch = xcalloc(1, sizeof(*c->scratch));
 	hashmap__init(&c->learned);
+	hashmap__init(&c->held);
 	c->rb = ring_buffer__new(loader__ringbuf_fd(ld), handle_record, c, NULL);
 	if (!c->rb) {
 		collector__free(c);
@@ -49,8 +52,15 @@ struct collector *collector__new(struct loader *ld, struct model *m)
 
 void collector__free(struct collector *c)
 {
+	uint64_t pid;
+	void *val;
+
 	if (!c)
 		return;
+	/* never leave a process stopped behind */
+	for (size_t i = 0; hashmap__next(&c->held, &i, &pid, &val);)
+		kill((pid_t)pid, SIGCONT);
+	hashmap__free(&c->held);
 	ring_buffer__free(c->rb);
 	unwinder__free(c->unwinder);
 	symbolizer__free(c->sym);
@@ -139,6 +149,25 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 	return s;
 }
 
+/* The kernel stopped pid at its first stack sample: read its memory map now, while it
+ * cannot exit, then let it go. */
+static void hold_for_maps(struct collector *c, pid_t pid)
+{
+	hashmap__set(&c->held, (uint64_t)pid, (void *)1);
+	proc_maps__dwfl(c->maps, pid, 0);
+}
+
+static void release_hold(struct collector *c, pid_t pid)
+{
+	if (hashmap__del(&c->held, (uint64_t)pid))
+		kill(pid, SIGCONT);
+}
+
+void collector__prefetch(struct collector *c, pid_t pid)
+{
+	proc_maps__dwfl(c->maps, pid, 0);
+}
+
 static void handle_spawn(struct collector *c, const struct strand_spawn_event *ev, size_t size)
 {
 	enum task_kind kind = ev->flags & STRAND_SPAWN_NEW_PROCESS ? TASK_PROCESS : TASK_THREAD;
@@ -149,8 +178,12 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	model__process(c->model, pid, ev->comm);
 	if (kind == TASK_PROCESS)
 		model__process(c->model, (pid_t)ev->hdr.tgid, ev->comm);
+	if (ev->flags & STRAND_SPAWN_STOPPED)
+		hold_for_maps(c, pid);
 	if (ev->flags & STRAND_SPAWN_HAS_STACK)
 		s = site_from_sample(c, ev, size, kind);
+	if (ev->flags & STRAND_SPAWN_STOPPED)
+		release_hold(c, pid);
 	if (!s)
 		s = model__site_by_key(c->model, pid, ev->site_key);
 	if (!s) {

@@ -32,6 +32,9 @@ int collector__poll(struct collector *c, int timeout_ms);
 /* Handles what is left in the ring buffer without waiting. */
 int collector__drain(struct collector *c);
 
+/* Reads pid's memory map now, so its stacks can be symbolized even after it exits. */
+void collector__prefetch(struct collector *c, pid_t pid);
+
 void collector__stats(struct collector *c, struct collector_stats *out);
 struct symbolizer *collector__symbolizer(struct collector *c);
 

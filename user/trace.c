@@ -292,13 +292,15 @@ static int setup_targets(struct trace *t)
 			say("cannot trace pid %d: %s", t->opts.pid, strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
+		collector__prefetch(t->col, t->opts.pid);
 		err = loader__attach_pthread_probe(t->ld, t->opts.pid);
 	} else if (t->opts.command) {
 		err = start_child(t, &go_fd, &err_fd);
 		if (err)
 			return err;
 		err = loader__add_target(t->ld, t->child,
-					 STRAND_TARGET_TRACE | STRAND_TARGET_FOLLOW_FORKS);
+					 STRAND_TARGET_TRACE | STRAND_TARGET_FOLLOW_FORKS |
+						 STRAND_TARGET_STOP_FOR_MAPS);
 		if (err) {
 			say("cannot trace '%s': %s", t->opts.command[0], strerror(-err));
 			kill(t->child, SIGKILL);

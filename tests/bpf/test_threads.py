@@ -1,0 +1,244 @@
+"""OS-thread tracing: spawn sites, counts, pre-existing threads, stacks through shared
+libraries, `--` mode, and the CLI's error exits. Each @both_builds test runs against the
+target built without frame pointers (as distributions build) and with them (-fp).
+
+Expected line numbers come from the /* SITE: ... */ markers in tests/targets/*.c."""
+
+from harness import (Session, both_builds, caller_frames, check, expect_eq, expect_frame,
+                     find_site, find_sites, free_pid, marker_line, run_strand, split_report,
+                     summarize_sites, summarize_tasks)
+
+
+def _bin(name, fp):
+    return name + ("-fp" if fp else "")
+
+
+def _check_target(rep, pid=None, comm=None, exited=False, exit_code=None):
+    targets = rep.get("targets") or []
+    check(len(targets) == 1, "expected exactly one target in the report", {"targets": targets})
+    t = targets[0]
+    if pid is not None:
+        expect_eq(t.get("pid"), pid, "targets[0].pid", {"targets": targets})
+    if comm is not None:
+        expect_eq(t.get("comm"), comm[:15], "targets[0].comm", {"targets": targets})
+    expect_eq(t.get("exited"), exited, "targets[0].exited", {"targets": targets})
+    if exited:
+        expect_eq(t.get("exit_code"), exit_code, "targets[0].exit_code", {"targets": targets})
+    return t
+
+
+def _check_counts(site, rep, spawned, exited, live, peak=None):
+    for key, want in (("spawned", spawned), ("exited", exited), ("live", live),
+                      ("peak_live", peak)):
+        if want is not None:
+            expect_eq(site.get(key), want, "site %s: %s" % (site.get("id"), key),
+                      summarize_sites(rep))
+
+
+def _check_no_drops(rep):
+    drops = rep.get("drops") or {}
+    bad = {k: v for k, v in drops.items() if isinstance(v, (int, float)) and v != 0}
+    check(not bad, "events were dropped: %s" % bad, summarize_sites(rep))
+
+
+def _new_sites(rep, pid):
+    return find_sites(rep, lambda s: s.get("pid") == pid and not s.get("before_attach"))
+
+
+@both_builds
+def test_spawn_storm(fp):
+    """Two sites at the same pthread_create line, told apart by their callers; exact counts."""
+    n_a, n_b = 30, 20
+    l_create = marker_line("spawn_storm.c", "SITE: spawn_item")
+    callers = {"a": marker_line("spawn_storm.c", "SITE: storm_a"),
+               "b": marker_line("spawn_storm.c", "SITE: storm_b")}
+    mains = {"a": marker_line("spawn_storm.c", "SITE: main_a"),
+             "b": marker_line("spawn_storm.c", "SITE: main_b")}
+    counts = {"a": n_a, "b": n_b}
+    exe = _bin("spawn_storm", fp)
+    with Session() as s:
+        t = s.start_target("spawn_storm", [n_a, n_b], fp=fp)
+        st = s.trace_pid(t)
+        t.go()
+        t.wait_line("spawned")
+        rep = st.report()
+    expect_eq(rep.get("version"), 1, "version")
+    _check_target(rep, pid=t.pid, exited=False)
+    _check_no_drops(rep)
+    storm = _new_sites(rep, t.pid)
+    check(len(storm) == 2, "expected 2 new spawn sites, found %d" % len(storm),
+          summarize_sites(rep))
+    seen = set()
+    for site in storm:
+        what = "site %s" % site.get("id")
+        expect_eq(site.get("kind"), "thread", what + " kind")
+        expect_eq(site.get("start_routine"), "handle_item", what + " start_routine",
+                  summarize_sites(rep))
+        frames = caller_frames(site)
+        expect_frame(site, frames, 0, what + " spawn frame", function="spawn_item",
+                     file="spawn_storm.c", line=l_create, module=exe)
+        check(len(frames) > 1 and frames[1].get("function") in ("process_batch_a",
+                                                                  "process_batch_b"),
+              what + ": frame after spawn_item is not process_batch_a/b", summarize_sites(rep))
+        batch = frames[1]["function"][-1]
+        check(batch not in seen, "two sites both called from process_batch_" + batch,
+              summarize_sites(rep))
+        seen.add(batch)
+        expect_frame(site, frames, 1, what + " caller", function="process_batch_" + batch,
+                     file="spawn_storm.c", line=callers[batch])
+        expect_frame(site, frames, 2, what + " main", function="main", file="spawn_storm.c",
+                     line=mains[batch])
+        _check_counts(site, rep, spawned=counts[batch], exited=0, live=counts[batch],
+                      peak=counts[batch])
+        tasks = [x for x in rep.get("tasks") or [] if x.get("site") == site.get("id")]
+        check(len(tasks) == counts[batch],
+              "%s: %d tasks listed, expected %d" % (what, len(tasks), counts[batch]),
+              summarize_tasks(rep))
+    totals = rep.get("totals") or {}
+    expect_eq(totals.get("spawned"), n_a + n_b, "totals.spawned", summarize_sites(rep))
+    expect_eq(totals.get("exited"), 0, "totals.exited", summarize_sites(rep))
+
+
+@both_builds
+def test_pool_preexisting(fp):
+    """8 workers started before attach are listed as before_attach; nothing new is spawned."""
+    with Session() as s:
+        t = s.start_target("pool", fp=fp)
+        st = s.trace_pid(t, duration="2s")
+        t.go()
+        t.wait_line("spawned 0")
+        rep = st.report()
+    _check_target(rep, pid=t.pid, exited=False)
+    tasks = rep.get("tasks") or []
+    workers = [x for x in tasks if str(x.get("name", "")).startswith("pool-w")]
+    names = sorted(x.get("name") for x in workers)
+    expect_eq(names, sorted("pool-w%d" % i for i in range(8)), "worker thread names",
+              summarize_tasks(rep))
+    site_by_id = {x.get("id"): x for x in rep.get("sites") or []}
+    for w in workers:
+        check(w.get("before_attach") is True and w.get("pid") == t.pid,
+              "worker %s not listed as before_attach in pid %d" % (w.get("name"), t.pid),
+              summarize_tasks(rep))
+        site = site_by_id.get(w.get("site"))
+        check(site is not None and site.get("before_attach") is True
+              and not site.get("spawn_stack"),
+              "worker %s: its site %r is not a before-attach site with an empty spawn_stack"
+              % (w.get("name"), w.get("site")), summarize_sites(rep))
+    check(any(x.get("tid") == t.pid for x in tasks), "the main thread is not listed",
+          summarize_tasks(rep))
+    bad = [x for x in _new_sites(rep, t.pid) if (x.get("live") or 0) > 0]
+    check(not bad, "the pool spawned nothing after attach, yet sites report live threads",
+          summarize_sites(rep))
+    expect_eq((rep.get("totals") or {}).get("spawned"), 0, "totals.spawned", summarize_sites(rep))
+
+
+def _check_churn_site(rep, pid, exe):
+    l_create = marker_line("churn.c", "SITE: churn")
+    l_main = marker_line("churn.c", "SITE: churn_main")
+    site = find_site(rep, lambda x: x.get("start_routine") == "short_task"
+                     and not x.get("before_attach") and (pid is None or x.get("pid") == pid),
+                     "with start_routine short_task")
+    _check_counts(site, rep, spawned=100, exited=100, live=0)
+    check((site.get("peak_live") or 0) >= 1, "site peak_live < 1", summarize_sites(rep))
+    frames = caller_frames(site)
+    expect_frame(site, frames, 0, "churn spawn frame", function="run_batch", file="churn.c",
+                 line=l_create, module=exe)
+    expect_frame(site, frames, 1, "churn caller", function="main", file="churn.c", line=l_main)
+
+
+@both_builds
+def test_churn_pid(fp):
+    """-p mode: 100 short-lived threads, all seen to exit."""
+    with Session() as s:
+        t = s.start_target("churn", fp=fp)
+        st = s.trace_pid(t)
+        t.go()
+        t.wait_line("sum")
+        rep = st.report()
+    _check_target(rep, pid=t.pid, exited=False)
+    _check_churn_site(rep, t.pid, _bin("churn", fp))
+    totals = rep.get("totals") or {}
+    expect_eq(totals.get("spawned"), 100, "totals.spawned", summarize_sites(rep))
+    expect_eq(totals.get("exited"), 100, "totals.exited", summarize_sites(rep))
+
+
+@both_builds
+def test_churn_command(fp):
+    """`--` mode: strand starts the command after attaching, reports, exits with its status."""
+    exe = _bin("churn", fp)
+    with Session() as s:
+        st = s.start_strand(["trace", "--json", "--", "build/targets/" + exe, "--now"])
+        rc, out, err = st.finish(timeout=12)
+    expect_eq(rc, 0, "strand exit status", st.describe())
+    child_out, rep = split_report(out, st.describe())
+    check("spawned 100" in child_out.splitlines(),
+          "the command's own output did not come through", st.describe())
+    _check_target(rep, comm=exe, exited=True, exit_code=0)
+    _check_churn_site(rep, None, exe)
+
+
+@both_builds
+def test_libspawn(fp):
+    """The spawn frame is in a shared library; its caller in the executable."""
+    n = 4
+    lib = "libspawnlib-fp.so" if fp else "libspawnlib.so"
+    exe = _bin("libspawn", fp)
+    with Session() as s:
+        t = s.start_target("libspawn", [n], fp=fp)
+        st = s.trace_pid(t)
+        t.go()
+        t.wait_line("spawned")
+        rep = st.report()
+    site = find_site(rep, lambda x: not x.get("before_attach") and x.get("pid") == t.pid,
+                     "spawned after attach")
+    expect_eq(site.get("start_routine"), "spawnlib_worker", "start_routine", summarize_sites(rep))
+    _check_counts(site, rep, spawned=n, exited=0, live=n)
+    frames = caller_frames(site)
+    expect_frame(site, frames, 0, "library spawn frame", function="spawnlib_start_workers",
+                 file="spawnlib.c", line=marker_line("spawnlib.c", "SITE: spawnlib"), module=lib)
+    expect_frame(site, frames, 1, "caller in the executable", function="main", file="libspawn.c",
+                 line=marker_line("libspawn.c", "SITE: libspawn_main"), module=exe)
+
+
+@both_builds
+def test_output_unchanged(fp):
+    """Tracing does not change what the target does: same stdout, same exit status."""
+    exe = _bin("spawn_storm", fp)
+    with Session() as s:
+        t = s.start_target("spawn_storm", ["--now", "--exit"], fp=fp, wait_ready=False)
+        rc = t.wait(10)
+        check(rc == 0, "untraced spawn_storm failed", t.describe())
+        plain = t.stdout
+    with Session() as s:
+        st = s.start_strand(["trace", "--json", "--", "build/targets/" + exe, "--now", "--exit"])
+        rc, out, err = st.finish(timeout=12)
+    expect_eq(rc, 0, "strand exit status (the command's)", st.describe())
+    traced, rep = split_report(out, st.describe())
+    check(traced == plain, "traced output differs from untraced output",
+          "--- untraced:\n" + plain, "--- traced:\n" + traced)
+    expect_eq((rep.get("totals") or {}).get("spawned"), 50, "totals.spawned",
+              summarize_sites(rep))
+
+
+def test_error_no_such_pid():
+    pid = free_pid()
+    rc, out, err = run_strand(["trace", "-p", str(pid), "--for", "1s", "--json"])
+    expect_eq(rc, 3, "exit status for -p %d (no such process)" % pid, "stderr:\n" + err)
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(len(lines) == 1 and str(pid) in lines[0],
+          "expected one line on stderr mentioning pid %d" % pid, "stderr:\n" + err)
+
+
+def test_error_bad_duration():
+    for bad in ("bogus", "10x", "-3s"):
+        rc, out, err = run_strand(["trace", "--for", bad, "--", "/bin/true"])
+        expect_eq(rc, 2, "exit status for --for %r" % bad, "stderr:\n" + err)
+        check(err.strip(), "no message on stderr for --for %r" % bad)
+        check("strand: attached" not in err, "attached despite --for %r" % bad, err)
+
+
+def test_error_no_such_command():
+    rc, out, err = run_strand(["trace", "--", "/nonexistent"])
+    expect_eq(rc, 3, "exit status for `-- /nonexistent`", "stderr:\n" + err)
+    check("/nonexistent" in err, "the message does not name /nonexistent", "stderr:\n" + err)
+

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""strand's test runner (python3 stdlib only).
+
+    python3 tests/run.py --strand PATH [NAME_FILTER...]
+
+Runs, in this order:
+  - every unit test binary build/unit/test_* (one test each: passes iff it exits 0);
+  - every function test_* of the modules tests/bpf/test_*.py (a function marked with
+    harness.both_builds runs twice, as NAME[nofp] and NAME[fp]);
+  - a final check, bpf/no_leftovers: no BPF program of strand still loaded, no strand or target
+    process started by this run still alive.
+A NAME_FILTER selects the tests whose name contains it (names as printed, e.g.
+"unit/test_hashmap", "bpf/test_threads.test_churn_pid[fp]"). Each test is isolated and has a
+timeout. Prints "PASS name (1.2s)" or "FAIL name: reason" per test, then "N passed, N failed";
+exits 1 if any failed, 2 on a usage error.
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "bpf"))
+
+import harness  # noqa: E402
+
+UNIT_TIMEOUT = 60.0
+BPF_TIMEOUT = 30.0  # per test; tests are meant to take < 15 s
+STRAND_PROGS = ("fork_btf", "exit_btf", "exec_btf", "fork_raw", "exit_raw", "exec_raw",
+                "pthread_create_entry")
+
+
+class Runner:
+    def __init__(self, filters):
+        self.filters = filters
+        self.passed = 0
+        self.failed = 0
+
+    def selected(self, name):
+        return not self.filters or any(f in name for f in self.filters)
+
+    def report(self, name, ok, elapsed, reason=""):
+        if ok:
+            self.passed += 1
+            print("PASS %s (%.1fs)" % (name, elapsed), flush=True)
+        else:
+            self.failed += 1
+            lines = (reason or "failed").rstrip().splitlines() or ["failed"]
+            print("FAIL %s: %s" % (name, lines[0]), flush=True)
+            for l in lines[1:]:
+                print("    " + l)
+            sys.stdout.flush()
+
+
+def run_unit(runner):
+    for exe in sorted((ROOT / "build" / "unit").glob("test_*")):
+        if not exe.is_file() or not os.access(exe, os.X_OK):
+            continue
+        name = "unit/" + exe.name
+        if not runner.selected(name):
+            continue
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run([str(exe)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=UNIT_TIMEOUT, cwd=str(ROOT))
+            out = p.stdout.decode("utf-8", "replace")
+            if p.returncode == 0:
+                runner.report(name, True, time.monotonic() - t0)
+            else:
+                runner.report(name, False, time.monotonic() - t0,
+                              "exit status %d\n%s" % (p.returncode, harness.clip(out, 8000)))
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode("utf-8", "replace")
+            runner.report(name, False, time.monotonic() - t0,
+                          "timed out after %.0fs\n%s" % (UNIT_TIMEOUT, harness.clip(out, 8000)))
+        except OSError as e:
+            runner.report(name, False, time.monotonic() - t0, "cannot run: %s" % e)
+
+
+def collect_bpf(runner):
+    """[(name, callable or None, error text)] for the selected BPF tests."""
+    tests = []
+    for path in sorted((TESTS / "bpf").glob("test_*.py")):
+        modname = path.stem
+        try:
+            mod = importlib.import_module(modname)
+        except Exception:
+            name = "bpf/%s" % modname
+            if runner.selected(name):
+                tests.append((name, None, "cannot import:\n" + traceback.format_exc()))
+            continue
+        funcs = [f for n, f in vars(mod).items()
+                 if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == modname]
+        funcs.sort(key=lambda f: f.__code__.co_firstlineno)
+        for f in funcs:
+            for suffix, kwargs in getattr(f, "variants", [("", {})]):
+                name = "bpf/%s.%s%s" % (modname, f.__name__, "[%s]" % suffix if suffix else "")
+                if runner.selected(name):
+                    tests.append((name, (lambda f=f, kw=kwargs: f(**kw)), None))
+    return tests
+
+
+def run_one(runner, name, fn, timeout):
+    result = {}
+
+    def body():
+        try:
+            fn()
+            result["ok"] = True
+        except harness.TestFailure as e:
+            result["err"] = str(e)
+        except Exception:
+            result["err"] = traceback.format_exc()
+
+    t0 = time.monotonic()
+    harness.set_deadline(t0 + timeout)
+    th = threading.Thread(target=body, daemon=True)
+    th.start()
+    th.join(timeout + 5)
+    if th.is_alive():
+        # Killing the test's processes closes its pipes, which unblocks its waits.
+        harness.kill_all_live()
+        th.join(10)
+        result = {"err": "timed out after %.0fs" % timeout}
+    harness.set_deadline(None)
+    leftover = harness.live_pids()
+    if leftover:
+        harness.kill_all_live()
+        result.setdefault("err", "")
+        result["err"] = ("test left processes running: %s\n" % sorted(leftover)) + result["err"]
+        result.pop("ok", None)
+    runner.report(name, result.get("ok", False), time.monotonic() - t0, result.get("err", ""))
+
+
+def _starttime(pid):
+    """Start time of pid in clock ticks after boot, or None."""
+    try:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def _cmdline(pid):
+    try:
+        return Path("/proc/%d/cmdline" % pid).read_bytes().replace(b"\0", b" ").decode(
+            "utf-8", "replace").strip()
+    except OSError:
+        return "?"
+
+
+def check_no_leftovers(strand, since):
+    problems = []
+    # 1. BPF programs (freed asynchronously after their last fd closes: allow a moment).
+    names = []
+    for _ in range(20):
+        try:
+            p = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            problems.append("cannot run bpftool: %s" % e)
+            break
+        if p.returncode != 0:
+            problems.append("bpftool failed: %s" % p.stderr.decode("utf-8", "replace"))
+            break
+        progs = json.loads(p.stdout or b"[]")
+        # Kernel names are cut to 15 characters (pthread_create_entry -> pthread_create_).
+        names = [(pr.get("id"), pr.get("name")) for pr in progs
+                 if any(pr.get("name") == n or (len(pr.get("name") or "") == 15 and
+                                                n.startswith(pr.get("name")))
+                        for n in STRAND_PROGS)]
+        if not names:
+            break
+        time.sleep(0.25)
+    if names:
+        problems.append("strand BPF programs still loaded (id, name): %s" % names)
+    # 2. Processes: strand binaries or targets started since this run began.
+    watched = set()
+    if strand:
+        watched.add(os.path.realpath(strand))
+    tdir = os.path.realpath(ROOT / "build" / "targets")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        pid = int(d.name)
+        try:
+            exe = os.path.realpath(os.readlink("/proc/%d/exe" % pid))
+        except OSError:
+            continue
+        if exe in watched or os.path.dirname(exe) == tdir:
+            st = _starttime(pid)
+            if st is not None and since is not None and st >= since:
+                problems.append("process still running: pid %d: %s" % (pid, _cmdline(pid)))
+    for pid in harness.started_strand_pids:
+        if Path("/proc/%d" % pid).exists() and _starttime(pid) is not None:
+            try:
+                exe = os.path.realpath(os.readlink("/proc/%d/exe" % pid))
+            except OSError:
+                exe = ""
+            if exe in watched:
+                msg = "process still running: pid %d: %s" % (pid, _cmdline(pid))
+                if msg not in problems:
+                    problems.append(msg)
+    if problems:
+        raise harness.TestFailure("\n".join(problems))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Run strand's unit and BPF tests.")
+    ap.add_argument("--strand", required=True, help="strand binary under test")
+    ap.add_argument("--timeout", type=float, default=BPF_TIMEOUT,
+                    help="per-BPF-test timeout in seconds (default %(default)s)")
+    ap.add_argument("filters", nargs="*", metavar="NAME_FILTER")
+    args = ap.parse_args()
+
+    strand = os.path.abspath(args.strand)
+    harness.STRAND = strand
+    runner = Runner(args.filters)
+    since = _starttime(os.getpid())
+
+    run_unit(runner)
+
+    tests = collect_bpf(runner)
+    if tests and not (os.path.isfile(strand) and os.access(strand, os.X_OK)):
+        for name, _, _ in tests:
+            runner.report(name, False, 0, "strand binary %s not found or not executable"
+                          % strand)
+        tests = []
+    for name, fn, err in tests:
+        if fn is None:
+            runner.report(name, False, 0, err)
+        else:
+            run_one(runner, name, fn, args.timeout)
+
+    final = "bpf/no_leftovers"
+    if tests or (args.filters and runner.selected(final)):
+        run_one(runner, final, lambda: check_no_leftovers(strand, since), args.timeout)
+
+    print("%d passed, %d failed" % (runner.passed, runner.failed), flush=True)
+    return 1 if runner.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
