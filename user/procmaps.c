@@ -237,6 +237,15 @@ static void pm__report_group(struct pm_entry *e, const struct pm_group *g)
 	*userdata = e;
 }
 
+static int pm__open_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+			   void *arg)
+{
+	Dwarf_Addr bias;
+
+	dwfl_module_getelf(mod, &bias);
+	return DWARF_CB_OK;
+}
+
 static int pm__read_maps(struct pm_entry *e)
 {
 	struct pm_groups gs = {0};
@@ -265,6 +274,9 @@ static int pm__read_maps(struct pm_entry *e)
 		for (size_t i = 0; i < gs.n; i++)
 			pm__report_group(e, &gs.v[i]);
 		dwfl_report_end(e->dwfl, NULL, NULL);
+		/* Open every file now, through /proc/PID/root while it exists: a process that
+		 * exits before its stacks are symbolized takes that path with it. */
+		dwfl_getmodules(e->dwfl, pm__open_module, NULL, 0);
 	}
 	for (size_t i = 0; i < gs.n; i++)
 		free(gs.v[i].path);

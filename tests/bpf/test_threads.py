@@ -163,6 +163,28 @@ def test_churn_pid(fp):
 
 
 @both_builds
+def test_target_exits_mid_trace(fp):
+    """-p target exits during a 20 s trace: strand stops at once, says so, reports it all."""
+    import time
+    with Session() as s:
+        t = s.start_target("churn", ["--exit"], fp=fp)
+        st = s.trace_pid(t, duration="20s")
+        t0 = time.monotonic()
+        t.go()
+        rep = st.report(timeout=10.0)
+        took = time.monotonic() - t0
+        check(t.wait(5.0) == 0, "target did not exit 0 on its own", t.describe())
+    check(took < 5.0, "strand took %.1fs to notice the target exited" % took)
+    _check_target(rep, pid=t.pid, exited=True, exit_code=0)
+    _check_churn_site(rep, t.pid, _bin("churn", fp))
+    warnings = rep.get("warnings") or []
+    check(any("exited" in w for w in warnings), "no warning says the target exited",
+          {"warnings": warnings})
+    check(any("exited during the trace" in l for l in st.stderr.splitlines()),
+          "stderr does not say the pid exited", st.describe())
+
+
+@both_builds
 def test_churn_command(fp):
     """`--` mode: strand starts the command after attaching, reports, exits with its status."""
     exe = _bin("churn", fp)
