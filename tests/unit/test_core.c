@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the pieces with no kernel in them: durations, JSON, hash map, model, /proc. */
+#include <stdlib.h>
+
+#include "hashmap.h"
+#include "json_writer.h"
+#include "model.h"
+#include "procfs.h"
+#include "unit.h"
+#include "util.h"
+
+static void test_durations(void)
+{
+	ASSERT_EQ(duration__parse("500ms"), 500000000LL);
+	ASSERT_EQ(duration__parse("30s"), 30000000000LL);
+	ASSERT_EQ(duration__parse("5m"), 300000000000LL);
+	ASSERT_EQ(duration__parse("1h"), 3600000000000LL);
+	ASSERT_EQ(duration__parse("2.5s"), 2500000000LL);
+	ASSERT_EQ(duration__parse("7"), 7000000000LL);
+	ASSERT_EQ(duration__parse("10x"), -1);
+	ASSERT_EQ(duration__parse("-3s"), -1);
+	ASSERT_EQ(duration__parse(""), -1);
+	ASSERT_EQ(duration__parse("s"), -1);
+	ASSERT_EQ(duration__parse("1e30h"), -1);
+
+	uint32_t v;
+
+	ASSERT_TRUE(parse_u32("42", &v) && v == 42);
+	ASSERT_TRUE(!parse_u32("42x", &v));
+	ASSERT_TRUE(!parse_u32("-1", &v));
+	ASSERT_TRUE(!parse_u32("99999999999", &v));
+	ASSERT_TRUE(!parse_u32("", &v));
+}
+
+static void test_json_escaping(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json j;
+
+	json__init(&j, f);
+	json__begin_object(&j, NULL);
+	json__string(&j, "s", "a\"b\\c\n\x01");
+	json__string(&j, "null", NULL);
+	json__begin_array(&j, "empty");
+	json__end_array(&j);
+	json__begin_array(&j, "list");
+	json__int(&j, NULL, -3);
+	json__double(&j, NULL, 1.5);
+	json__end_array(&j);
+	json__end_object(&j);
+	fclose(f);
+	ASSERT_STREQ(buf, "{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"null\": null,\n"
+			  "  \"empty\": [],\n  \"list\": [\n    -3,\n    1.500\n  ]\n}\n");
+	free(buf);
+}
+
+static void test_hashmap(void)
+{
+	struct hashmap m;
+	uint64_t key, sum = 0;
+	void *val;
+	size_t n = 0;
+
+	hashmap__init(&m);
+	for (uint64_t i = 1; i <= 10000; i++)
+		hashmap__set(&m, i, (void *)(uintptr_t)(i * 2));
+	for (uint64_t i = 1; i <= 10000; i += 2)
+		ASSERT_EQ((uintptr_t)hashmap__del(&m, i), i * 2);
+	ASSERT_EQ(m.len, 5000);
+	ASSERT_TRUE(hashmap__get(&m, 3) == NULL);
+	ASSERT_EQ((uintptr_t)hashmap__get(&m, 4), 8);
+	/* churn through tombstones: the table must not fill up with them */
+	for (uint64_t round = 0; round < 20; round++) {
+		for (uint64_t i = 0; i < 1000; i++)
+			hashmap__set(&m, 1000000 + round * 1000 + i, (void *)1);
+		for (uint64_t i = 0; i < 1000; i++)
+			hashmap__del(&m, 1000000 + round * 1000 + i);
+	}
+	ASSERT_EQ(m.len, 5000);
+	for (size_t i = 0; hashmap__next(&m, &i, &key, &val);) {
+		n++;
+		sum += key;
+	}
+	ASSERT_EQ(n, 5000);
+	ASSERT_EQ(sum, 5000ULL * 5001); /* 2 + 4 + ... + 10000 */
+	hashmap__free(&m);
+}
+
+static void test_model_accounting(void)
+{
+	struct model m;
+	uint64_t path_a[] = {0x1000, 0x2000, 0x3000}, path_b[] = {0x1000, 0x2000, 0x4000};
+	bool is_new;
+	struct site *a, *b, *again;
+
+	model__init(&m, 0);
+	model__add_existing(&m, 100, 100, "main", 1);
+	a = model__site_by_path(&m, 100, TASK_THREAD, 0x77, path_a, 3, &is_new);
+	ASSERT_TRUE(is_new);
+	b = model__site_by_path(&m, 100, TASK_THREAD, 0x77, path_b, 3, &is_new);
+	ASSERT_TRUE(is_new && a != b);
+	again = model__site_by_path(&m, 100, TASK_THREAD, 0x77, path_a, 3, &is_new);
+	ASSERT_TRUE(!is_new && again == a);
+	/* the same path in another process is another site */
+	again = model__site_by_path(&m, 101, TASK_THREAD, 0x77, path_a, 3, &is_new);
+	ASSERT_TRUE(is_new && again != a);
+
+	for (int i = 0; i < 5; i++)
+		model__spawn(&m, a, 100, 200 + i, 100, 10 + i);
+	model__spawn(&m, a, 100, 300, 201, 20);
+	model__spawn(&m, b, 100, 400, 100, 30);
+	model__exit(&m, 200, 40);
+	model__exit(&m, 201, 41);
+	model__exit(&m, 999, 42); /* never seen */
+	ASSERT_EQ(a->spawned, 6);
+	ASSERT_EQ(a->exited, 2);
+	ASSERT_EQ(a->live, 4);
+	ASSERT_EQ(a->peak_live, 6);
+	ASSERT_EQ(a->parents, 2);
+	ASSERT_EQ(a->max_children, 5);
+	ASSERT_EQ(b->live, 1);
+	ASSERT_EQ(m.drops.unknown_exits, 1);
+	ASSERT_EQ(m.spawned, 7);
+	ASSERT_EQ(m.exited, 2);
+	ASSERT_EQ(m.tasks.len, 6); /* 1 before attach + 5 */
+
+	size_t n;
+	struct site **sorted = model__sorted_sites(&m, &n);
+
+	ASSERT_EQ(n, 3); /* before-attach, a, b; the empty site of pid 101 is left out */
+	ASSERT_TRUE(n == 3 && sorted[0] == a);
+	free(sorted);
+	model__free(&m);
+}
+
+static void test_model_task_limit(void)
+{
+	struct model m;
+	uint64_t path[] = {1};
+	bool is_new;
+	struct site *s;
+
+	model__init(&m, 3);
+	s = model__site_by_path(&m, 1, TASK_THREAD, 0, path, 1, &is_new);
+	for (int i = 0; i < 5; i++)
+		model__spawn(&m, s, 1, 10 + i, 1, 1);
+	ASSERT_EQ(m.tasks.len, 3);
+	ASSERT_EQ(m.drops.task_limit, 2);
+	ASSERT_EQ(s->spawned, 5); /* counts stay right past the limit */
+	model__free(&m);
+}
+
+static void test_proc_stat(void)
+{
+	char name[16], state;
+	uint64_t ticks;
+	const char *line = "1234 (we(ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 "
+			   "0 3 0 987654 1000000 100 18446744073709551615";
+
+	ASSERT_EQ(procfs__parse_stat(line, name, sizeof(name), &state, &ticks), 0);
+	ASSERT_STREQ(name, "we(ird) name");
+	ASSERT_EQ(state, 'S');
+	ASSERT_EQ(ticks, 987654);
+	ASSERT_TRUE(procfs__parse_stat("1234 (x) S 1 2", name, sizeof(name), &state, &ticks) < 0);
+	ASSERT_TRUE(procfs__parse_stat("garbage", name, sizeof(name), &state, &ticks) < 0);
+	ASSERT_TRUE(procfs__parse_stat("1 (x)", name, sizeof(name), &state, &ticks) < 0);
+}
+
+int main(void)
+{
+	test_durations();
+	test_json_escaping();
+	test_hashmap();
+	test_model_accounting();
+	test_model_task_limit();
+	test_proc_stat();
+	return unit_summary();
+}
