@@ -28,6 +28,15 @@ struct {
 	__type(value, __u32);
 } targets SEC(".maps");
 
+/* Per-thread state of the threads of traced processes (see struct strand_task_state).
+ * Defined in every object that uses it; user space makes them one map (reuse_fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct strand_task_state);
+} task_states SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, STRAND_CNT__MAX);

@@ -120,7 +120,54 @@ enum strand_counter {
 	STRAND_CNT__MAX,
 };
 
+/*
+ * Per-thread state in task-local storage, for threads of traced processes. The scheduler
+ * hook writes it when the thread blocks; the task iterator reads it, with the registers.
+ */
+struct strand_task_state {
+	__u64 wait_since_ns; /* when it last blocked (switched out not runnable), 0: unknown */
+	__u64 wait_seq;	     /* blocks so far: a changed value means it woke in between */
+	__u64 stack_seq;     /* the wait_seq whose user stack was already sent */
+	__u32 block_state;   /* prev_state at the switch: TASK_INTERRUPTIBLE, ... */
+	__u32 flags;	     /* enum strand_task_flags */
+};
+
+enum strand_task_flags {
+	STRAND_TASK_SINCE_ESTIMATED = 1 << 0, /* blocked before strand attached: the start of the
+					       * wait comes from the scheduler's clock */
+};
+
+/* One record of the task iterator per thread of a traced process (bpf_seq_write). */
+enum strand_record_flags {
+	STRAND_REC_BLOCKED = 1 << 0,	/* not runnable now */
+	STRAND_REC_IN_SYSCALL = 1 << 1, /* blocked inside a system call: syscall/args valid */
+	STRAND_REC_ESTIMATED = 1 << 2,	/* since_ns estimated (blocked before attach) */
+	STRAND_REC_HAS_STACK = 1 << 3,	/* stack_len bytes of user stack follow the record */
+	STRAND_REC_EXITING = 1 << 4,
+};
+
+struct strand_task_record {
+	__u32 magic; /* STRAND_RECORD_MAGIC: the stream is checked, not trusted */
+	__u32 tid;
+	__u32 tgid;
+	__u32 flags;	 /* enum strand_record_flags */
+	__u32 state;	 /* task->__state */
+	__u32 stack_len; /* bytes that follow this record */
+	__u64 now_ns;
+	__u64 since_ns; /* start of the current wait, CLOCK_MONOTONIC */
+	__u64 wait_seq;
+	__s64 syscall; /* orig_ax */
+	__u64 args[6];
+	__u64 start_ns; /* task->start_time, CLOCK_MONOTONIC */
+	char comm[STRAND_COMM_LEN];
+	__u64 regs[STRAND_NREGS];
+};
+
+#define STRAND_RECORD_MAGIC 0x5354524e /* "STRN" */
+
 #ifndef __bpf__
+_Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
+_Static_assert(sizeof(struct strand_task_state) == 32, "task state layout");
 _Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
 _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
 _Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES,

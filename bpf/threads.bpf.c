@@ -74,12 +74,13 @@ static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp)
 	if (!bpf_probe_read_user(dst, STRAND_STACK_BYTES / 4, (void *)sp))
 		return STRAND_STACK_BYTES / 4;
 	/* up to the end of sp's page, then one more page if it is there */
-	__u32 to_page_end = 4096 - (sp & 4095);
+	__u32 to_page_end = 4096 - (sp & 4095); /* 1..4096 */
+	__u32 two_pages = to_page_end + 4096;
 
-	if (!bpf_probe_read_user(dst, (to_page_end + 4096) & 8191, (void *)sp))
-		return (to_page_end + 4096) & 8191;
-	if (!bpf_probe_read_user(dst, to_page_end & 4095, (void *)sp))
-		return to_page_end & 4095;
+	if (two_pages <= 8192 && !bpf_probe_read_user(dst, two_pages, (void *)sp))
+		return two_pages;
+	if (to_page_end <= 4096 && !bpf_probe_read_user(dst, to_page_end, (void *)sp))
+		return to_page_end;
 	count(STRAND_CNT_STACK_FAILS);
 	return 0;
 }
@@ -261,7 +262,13 @@ static __always_inline int handle_exec(struct task_struct *task)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	return handle_fork(parent, child);
+	handle_fork(parent, child);
+	/* Give a new thread of a traced process its state now, so that its first wait is
+	 * timed exactly (without it the task iterator creates it at its next scan). Only the
+	 * BTF flavour may: raw tracepoint arguments are not trusted task pointers. */
+	if (target_flags(child->tgid) & STRAND_TARGET_TRACE)
+		bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -81,25 +81,55 @@ struct symbolizer *collector__symbolizer(struct collector *c)
 	return c->sym;
 }
 
-static void symbolize_site(struct collector *c, struct site *s, const struct unwound_stack *st)
+/* Symbolizes an unwound stack, inlined frames expanded; the caller owns *frames. */
+static int symbolize_stack(struct collector *c, pid_t pid, const struct unwound_stack *st,
+			   struct sym_frame **frames)
 {
 	struct sym_frame inl[SYM_MAX_INLINE];
-	int cap = st->depth * 2 + 1;
+	int cap = st->depth * 2 + 1, depth = 0;
 
-	s->stack = xcalloc((size_t)cap, sizeof(*s->stack));
+	*frames = xcalloc((size_t)cap, sizeof(**frames));
 	for (int i = 0; i < st->depth; i++) {
-		int n = symbolizer__resolve(c->sym, s->pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
+		int n = symbolizer__resolve(c->sym, pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
 
-		if (s->depth + n > cap) {
-			cap = (s->depth + n) * 2;
-			s->stack = xrealloc(s->stack, (size_t)cap * sizeof(*s->stack));
+		if (depth + n > cap) {
+			cap = (depth + n) * 2;
+			*frames = xrealloc(*frames, (size_t)cap * sizeof(**frames));
 		}
-		memcpy(s->stack + s->depth, inl, (size_t)n * sizeof(*inl));
-		s->depth += n;
+		memcpy(*frames + depth, inl, (size_t)n * sizeof(*inl));
+		depth += n;
 	}
+	return depth;
+}
+
+static void symbolize_site(struct collector *c, struct site *s, const struct unwound_stack *st)
+{
+	s->depth = symbolize_stack(c, s->pid, st, &s->stack);
 	s->truncated = st->truncated;
 	if (s->start_routine)
 		symbolizer__resolve(c->sym, s->pid, s->start_routine, false, &s->start_frame, 1);
+}
+
+int collector__resolve_stack(struct collector *c, const struct stack_sample *sample,
+			     struct sym_frame **frames, uint64_t *path_hash)
+{
+	struct unwound_stack *st = c->scratch;
+	uint64_t t0 = now_mono_ns();
+	int depth;
+
+	c->stats.samples++;
+	memset(st, 0, sizeof(*st));
+	if (unwinder__unwind(c->unwinder, sample, st) || st->depth < 1) {
+		c->model->drops.unwind_failures++;
+		*frames = NULL;
+		return 0;
+	}
+	*path_hash = hash_u64((uint64_t)sample->pid);
+	for (int i = 0; i < st->depth; i++)
+		*path_hash = hash_combine(*path_hash, st->pc[i]);
+	depth = symbolize_stack(c, sample->pid, st, frames);
+	c->stats.unwind_ns += now_mono_ns() - t0;
+	return depth;
 }
 
 /* Tells the kernel where this site's return addresses sit, so later spawns get exact keys. */

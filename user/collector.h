@@ -35,6 +35,13 @@ int collector__drain(struct collector *c);
 /* Reads pid's memory map now, so its stacks can be symbolized even after it exits. */
 void collector__prefetch(struct collector *c, pid_t pid);
 
+struct stack_sample;
+struct sym_frame;
+/* Unwinds and symbolizes a stack sample (a wait's stack); returns the depth (0: failed,
+ * counted) and a hash of the call path in *path_hash. The caller owns *frames. */
+int collector__resolve_stack(struct collector *c, const struct stack_sample *sample,
+			     struct sym_frame **frames, uint64_t *path_hash);
+
 void collector__stats(struct collector *c, struct collector_stats *out);
 struct symbolizer *collector__symbolizer(struct collector *c);
 

@@ -4,6 +4,7 @@
 #include "procmaps.h"
 #include "util.h"
 #include "threads.skel.h"
+#include "waits.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -20,6 +21,10 @@
 
 struct loader {
 	struct threads_bpf *threads;
+	struct waits_bpf *waits;
+	struct bpf_link *iter;
+	uint8_t *scan_buf;
+	size_t scan_cap;
 	bool btf_tracepoints;
 	struct bpf_link *uprobes[MAX_UPROBES];
 	char uprobe_paths[MAX_UPROBES][PATH_MAX];
@@ -69,6 +74,45 @@ static int classify_error(int err, const char *what)
 	}
 	say("cannot %s: %s", what, strerror(err));
 	return STRAND_EXIT_ERROR;
+}
+
+/* The wait programs share the thread programs' maps: one target filter, one ring buffer,
+ * one set of counters, one task storage. */
+static int start_waits(struct loader *ld, const struct loader_opts *opts)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, iter_opts);
+	union bpf_iter_link_info linfo = {0};
+	struct waits_bpf *w = waits_bpf__open();
+	int err;
+
+	if (!w)
+		return -errno;
+	ld->waits = w;
+	w->rodata->trace_all = opts->trace_all;
+	w->rodata->self_tgid = (uint32_t)getpid();
+	if (opts->stack_after_ns)
+		w->rodata->stack_after_ns = opts->stack_after_ns;
+	bpf_program__set_autoload(w->progs.switch_btf, ld->btf_tracepoints);
+	bpf_program__set_autoload(w->progs.switch_raw, !ld->btf_tracepoints);
+	if ((err = bpf_map__reuse_fd(w->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
+	    (err = bpf_map__reuse_fd(w->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
+	    (err = bpf_map__reuse_fd(w->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
+	    (err = bpf_map__reuse_fd(w->maps.task_states,
+				     bpf_map__fd(ld->threads->maps.task_states))))
+		return err;
+	err = waits_bpf__load(w);
+	if (err)
+		return err;
+	err = waits_bpf__attach(w);
+	if (err)
+		return err;
+	if (opts->only_pid > 0) {
+		linfo.task.pid = (uint32_t)opts->only_pid;
+		iter_opts.link_info = &linfo;
+		iter_opts.link_info_len = sizeof(linfo);
+	}
+	ld->iter = bpf_program__attach_iter(w->progs.dump_tasks, &iter_opts);
+	return ld->iter ? 0 : -errno;
 }
 
 struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
@@ -121,6 +165,11 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		*exit_code = classify_error(err, "attach to the scheduler tracepoints");
 		goto fail;
 	}
+	err = start_waits(ld, opts);
+	if (err) {
+		*exit_code = classify_error(err, "load the wait-tracking BPF programs");
+		goto fail;
+	}
 	return ld;
 fail:
 	loader__stop(ld);
@@ -133,7 +182,10 @@ void loader__stop(struct loader *ld)
 		return;
 	for (int i = 0; i < ld->nuprobes; i++)
 		bpf_link__destroy(ld->uprobes[i]);
+	bpf_link__destroy(ld->iter);
+	waits_bpf__destroy(ld->waits);
 	threads_bpf__destroy(ld->threads);
+	free(ld->scan_buf);
 	free(ld);
 }
 
@@ -255,4 +307,49 @@ void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
 const char *loader__tracepoint_flavor(struct loader *ld)
 {
 	return ld->btf_tracepoints ? "tp_btf" : "raw_tp";
+}
+
+/* Reads the whole iterator output, then walks it: records are checked, not trusted. */
+int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+{
+	int fd = bpf_iter_create(bpf_link__fd(ld->iter));
+	size_t len = 0, off = 0;
+	int n = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t got;
+
+		if (ld->scan_cap - len < 65536) {
+			ld->scan_cap = ld->scan_cap ? ld->scan_cap * 2 : 1 << 20;
+			ld->scan_buf = xrealloc(ld->scan_buf, ld->scan_cap);
+		}
+		got = read(fd, ld->scan_buf + len, ld->scan_cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	while (len - off >= sizeof(struct strand_task_record)) {
+		struct strand_task_record rec; /* copied: a stack's length may unalign the next */
+
+		memcpy(&rec, ld->scan_buf + off, sizeof(rec));
+		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES ||
+		    len - off - sizeof(rec) < rec.stack_len)
+			return -EBADMSG;
+		off += sizeof(rec);
+		fn(ctx, &rec, rec.stack_len ? ld->scan_buf + off : NULL);
+		off += rec.stack_len;
+		n++;
+	}
+	return n;
 }

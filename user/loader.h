@@ -15,6 +15,8 @@
 
 struct loader_opts {
 	bool trace_all;
+	pid_t only_pid;		 /* -p: the task iterator visits this process only */
+	uint64_t stack_after_ns; /* waits this old get their user stack copied */
 	uint32_t ringbuf_bytes;
 	bool verbose;
 };
@@ -31,6 +33,15 @@ int loader__remove_target(struct loader *ld, pid_t pid);
 /* pthread_create uprobe on the C library mapped in pid (pid -1: strand's own C library,
  * for every traced process). Failure is a warning: start routines are then unknown. */
 int loader__attach_pthread_probe(struct loader *ld, pid_t pid);
+
+/* One record of a task scan; stack is NULL unless rec->flags has STRAND_REC_HAS_STACK. */
+typedef void (*task_record_fn)(void *ctx, const struct strand_task_record *rec,
+			       const uint8_t *stack);
+
+/* Runs the task iterator over the traced processes: every thread, its state, and for the
+ * blocked ones the wait's syscall, age and (once per long wait) user stack. Returns the
+ * number of records or a negative errno. */
+int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
 
 int loader__ringbuf_fd(struct loader *ld);
 int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,

@@ -26,8 +26,10 @@ void model__free(struct model *m)
 	uint64_t key;
 	void *val;
 
-	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);)
+	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);) {
+		task__clear_wait(val);
 		free(val);
+	}
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);)
 		free(val);
 	for (size_t i = 0; i < m->nsites; i++) {
@@ -211,6 +213,7 @@ void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
 		t->site->live--;
 		t->site->exited++;
 	}
+	task__clear_wait(t);
 	free(t);
 }
 
@@ -265,4 +268,18 @@ struct task **model__sorted_tasks(struct model *m, size_t *n)
 		out[(*n)++] = val;
 	qsort(out, *n, sizeof(*out), cmp_tasks);
 	return out;
+}
+
+struct task *model__task(struct model *m, pid_t tid)
+{
+	return hashmap__get(&m->tasks, (uint64_t)tid);
+}
+
+void task__clear_wait(struct task *t)
+{
+	if (!t->wait)
+		return;
+	free(t->wait->stack);
+	free(t->wait);
+	t->wait = NULL;
 }

@@ -39,6 +39,46 @@ struct site {
 	uint32_t parents;
 };
 
+/* What a blocked task waits on, as far as it is known. */
+enum wait_kind {
+	WAIT_UNKNOWN,	/* blocked, not in a system call (page fault, ...) */
+	WAIT_MUTEX,	/* futex under pthread_mutex_lock or a lock built on it */
+	WAIT_CONDVAR,	/* futex under pthread_cond_wait */
+	WAIT_SEMAPHORE, /* futex under sem_wait */
+	WAIT_JOIN,	/* futex under pthread_join */
+	WAIT_FUTEX,	/* another futex wait */
+	WAIT_EPOLL,
+	WAIT_POLL,  /* poll, ppoll, select, pselect6 */
+	WAIT_SLEEP, /* nanosleep, clock_nanosleep */
+	WAIT_READ,  /* read, readv, pread, recv*: on the fd in wait.fd */
+	WAIT_ACCEPT,
+	WAIT_CHILD,  /* wait4, waitid */
+	WAIT_SIGNAL, /* pause, sigsuspend, rt_sigtimedwait */
+	WAIT_SYSCALL /* any other system call */
+};
+
+struct task_wait {
+	uint64_t seq;	   /* the kernel's wait_seq of this wait */
+	uint64_t since_ns; /* monotonic */
+	bool estimated;	   /* blocked before attach: start from the scheduler's clock */
+	bool uninterruptible;
+	int64_t syscall; /* -1: not in a syscall */
+	uint64_t args[6];
+	enum wait_kind kind;
+	uint64_t object; /* the futex address, the fd, ...: what wakes it */
+	char reason[192];
+	bool detailed;		 /* stack, fd and lock owner read (done once the wait is long) */
+	int fd_kind;		 /* enum fd_kind when the wait is on an fd */
+	int pipe_write_fd;	 /* pipes: an fd of this process on the write end, -1 none */
+	int epoll_fds;		 /* epoll: fds in the set, -1 unknown */
+	bool listening;		 /* sockets: a listening socket */
+	bool inbound;		 /* sockets: accepted by this host (its local port listens) */
+	pid_t lock_owner;	 /* mutexes: the owner tid from the mutex, 0 unknown */
+	struct sym_frame *stack; /* the user stack at the wait, innermost first */
+	int depth;
+	uint64_t stack_hash; /* identifies the wait site */
+};
+
 struct task {
 	pid_t tid, pid, parent_tid;
 	enum task_kind kind;
@@ -46,6 +86,8 @@ struct task {
 	uint64_t birth_ns; /* monotonic; for tasks before attach, derived from /proc */
 	bool before_attach;
 	char name[16];
+	char state;		/* from the last scan: R, S (blocked), D (uninterruptible) */
+	struct task_wait *wait; /* when blocked */
 };
 
 struct process {
@@ -108,6 +150,10 @@ void model__process_exit(struct model *m, pid_t pid, int exit_code);
 
 /* Sites sorted for reports: most live first, then most spawned. Caller frees the array. */
 struct site **model__sorted_sites(struct model *m, size_t *n);
+/* The live task tid, NULL if unknown. */
+struct task *model__task(struct model *m, pid_t tid);
+void task__clear_wait(struct task *t);
+
 /* Live tasks sorted by pid, tid. Caller frees the array. */
 struct task **model__sorted_tasks(struct model *m, size_t *n);
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "collector.h"
+#include "detect.h"
 #include "model.h"
 #include "strand.h"
 
@@ -22,6 +23,9 @@ struct report {
 	bool all_processes;
 	uint64_t counters[STRAND_CNT__MAX];
 	struct collector_stats stats;
+	const struct detection *detection; /* NULL when waits were not scanned */
+	double detection_age_s;		   /* > 0: from the last scan before the target exited */
+	uint64_t threshold_ns;
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;
 };

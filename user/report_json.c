@@ -3,6 +3,7 @@
 #include "json_writer.h"
 #include "report.h"
 #include "util.h"
+#include "waits.h"
 
 #include <stdlib.h>
 
@@ -55,6 +56,59 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	json__end_object(j);
 }
 
+static void stack_json(struct json *j, const char *key, const struct sym_frame *frames, int n)
+{
+	json__begin_array(j, key);
+	for (int i = 0; i < n; i++)
+		frame_json(j, NULL, &frames[i]);
+	json__end_array(j);
+}
+
+static void groups_json(struct json *j, const struct report *r)
+{
+	const struct detection *d = r->detection;
+	char id[16];
+
+	json__begin_object(j, "verdicts");
+	json__double(j, "threshold_seconds", (double)r->threshold_ns / 1e9);
+	json__uint(j, "blocked", d ? d->blocked : 0);
+	json__uint(j, "deadlock", d ? d->deadlocked : 0);
+	json__uint(j, "stranded", d ? d->stranded : 0);
+	json__uint(j, "idle", d ? d->idle : 0);
+	json__double(j, "seen_seconds_before_exit", r->detection_age_s);
+	json__end_object(j);
+	json__begin_array(j, "groups");
+	for (size_t i = 0; d && i < d->n; i++) {
+		const struct wait_group *g = &d->groups[i];
+		const struct site *s = g->site;
+
+		json__begin_object(j, NULL);
+		json__string(j, "verdict", verdict__name(g->verdict));
+		json__string(j, "kind", s ? task_kind__name(s->kind) : "thread");
+		json__int(j, "pid", g->pid);
+		json__uint(j, "count", g->count);
+		json__string(j, "wait_kind", wait_kind__name(g->kind));
+		json__string(j, "wait_reason", g->reason);
+		json__double(j, "oldest_seconds", g->oldest_s);
+		json__double(j, "newest_seconds", g->newest_s);
+		json__bool(j, "since_before_attach", g->estimated);
+		snprintf(id, sizeof(id), "s%u", s ? s->id : 0);
+		json__string(j, "site", id);
+		stack_json(j, "spawn_stack", s ? s->stack : NULL, s ? s->depth : 0);
+		stack_json(j, "wait_stack", g->wait_stack, g->wait_depth);
+		json__begin_array(j, "evidence");
+		for (int e = 0; e < g->nevidence; e++)
+			json__string(j, NULL, g->evidence[e]);
+		json__end_array(j);
+		json__begin_array(j, "tids");
+		for (int t = 0; t < g->ntids; t++)
+			json__int(j, NULL, g->tids[t]);
+		json__end_array(j);
+		json__end_object(j);
+	}
+	json__end_array(j);
+}
+
 static void tasks_json(struct json *j, const struct report *r)
 {
 	size_t n;
@@ -73,6 +127,15 @@ static void tasks_json(struct json *j, const struct report *r)
 		snprintf(id, sizeof(id), "s%u", t->site ? t->site->id : 0);
 		json__string(j, "site", id);
 		json__bool(j, "before_attach", t->before_attach);
+		json__string(j, "state", t->state ? (char[2]){t->state, 0} : "?");
+		if (t->wait) {
+			json__string(j, "wait_reason", t->wait->reason);
+			json__double(j, "blocked_seconds",
+				     (double)(r->now_ns - t->wait->since_ns) / 1e9);
+		} else {
+			json__null(j, "wait_reason");
+			json__null(j, "blocked_seconds");
+		}
 		if (t->parent_tid)
 			json__int(j, "parent_tid", t->parent_tid);
 		else
@@ -152,6 +215,7 @@ void report__json(FILE *f, const struct report *r)
 	for (int i = 0; i < r->nwarnings; i++)
 		json__string(&j, NULL, r->warnings[i]);
 	json__end_array(&j);
+	groups_json(&j, r);
 	json__begin_array(&j, "sites");
 	for (size_t i = 0; i < n; i++)
 		site_json(&j, r, sites[i]);

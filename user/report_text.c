@@ -141,6 +141,88 @@ static void print_drops(FILE *f, const struct report *r)
 		fprintf(f, "  warning: %s\n", r->warnings[i]);
 }
 
+/* Frames of a wait stack from the first one outside the C library, up to the thread's
+ * start (the spawn stack says where it came from). */
+static void print_wait_stack(FILE *f, const struct wait_group *g)
+{
+	struct site view = {.stack = g->wait_stack, .depth = g->wait_depth};
+	int first = site__spawn_frame(&view), shown = 0;
+	char buf[512];
+
+	if (!g->wait_depth) {
+		fprintf(f, "      waiting at: (stack not captured)\n");
+		return;
+	}
+	fprintf(f, "      waiting at:\n");
+	if (first > 0) {
+		frame__format(&g->wait_stack[first - 1], buf, sizeof(buf));
+		fprintf(f, "        %s\n", buf);
+	}
+	for (int i = first; i < g->wait_depth && shown < 6; i++, shown++) {
+		if (g->wait_stack[i].module && strstr(g->wait_stack[i].module, "/libc.so"))
+			break; /* start_thread, clone3: the thread's own start */
+		frame__format(&g->wait_stack[i], buf, sizeof(buf));
+		fprintf(f, "        %s\n", buf);
+	}
+}
+
+static void print_group(FILE *f, const struct wait_group *g)
+{
+	const struct site *s = g->site;
+	char buf[512];
+
+	fprintf(f, "  %-8s %" PRIu64 " thread%s of pid %d, %s\n", verdict__name(g->verdict),
+		g->count, g->count == 1 ? "" : "s", g->pid, g->reason);
+	fprintf(f, "      blocked for %.1f s (oldest) to %.1f s (newest)%s; tids", g->oldest_s,
+		g->newest_s, g->estimated ? ", some since before attach" : "");
+	for (int i = 0; i < g->ntids; i++)
+		fprintf(f, " %d", g->tids[i]);
+	fprintf(f, "%s\n", g->count > (uint64_t)g->ntids ? " ..." : "");
+	print_wait_stack(f, g);
+	if (s && !s->before_attach && s->depth) {
+		int first = site__spawn_frame(s);
+
+		frame__format(&s->stack[first], buf, sizeof(buf));
+		fprintf(f, "      spawned at: %s (site s%u)\n", buf, s->id);
+	} else if (s && s->before_attach) {
+		fprintf(f, "      spawned before strand attached\n");
+	}
+	fprintf(f, "      evidence:\n");
+	for (int i = 0; i < g->nevidence; i++)
+		fprintf(f, "        - %s\n", g->evidence[i]);
+}
+
+static void print_detection(FILE *f, const struct report *r)
+{
+	const struct detection *d = r->detection;
+
+	if (!d)
+		return;
+	fprintf(f,
+		"  blocked now: %" PRIu64 " threads; past the %.0f s threshold: %" PRIu64
+		" deadlocked, %" PRIu64 " stranded, %" PRIu64 " idle\n",
+		d->blocked, (double)r->threshold_ns / 1e9, d->deadlocked, d->stranded, d->idle);
+	if (r->detection_age_s > 0)
+		fprintf(f, "  (as the last scan saw them, %.1f s before the target exited)\n",
+			r->detection_age_s);
+	for (int pass = 0; pass < 2; pass++) {
+		bool any = false;
+
+		for (size_t i = 0; i < d->n; i++) {
+			const struct wait_group *g = &d->groups[i];
+
+			if ((pass == 0) != (g->verdict != VERDICT_IDLE))
+				continue;
+			if (!any)
+				fprintf(f, "\n%s\n",
+					pass == 0 ? "Stranded and deadlocked threads"
+						  : "Idle threads (blocked long, healthy)");
+			any = true;
+			print_group(f, g);
+		}
+	}
+}
+
 void report__text(FILE *f, const struct report *r)
 {
 	size_t n;
@@ -148,6 +230,7 @@ void report__text(FILE *f, const struct report *r)
 
 	print_summary(f, r);
 	print_drops(f, r);
+	print_detection(f, r);
 	fprintf(f, "\nSpawn sites, by live threads (%zu)\n", n);
 	for (size_t i = 0; i < n && i < TEXT_MAX_SITES; i++)
 		print_site(f, r, sites[i]);

@@ -10,21 +10,26 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "detect.h"
 #include "loader.h"
 #include "model.h"
 #include "procfs.h"
 #include "report.h"
 #include "trace.h"
 #include "util.h"
+#include "waits.h"
 
-#define DEFAULT_INTERVAL_NS (2 * 1000000000LL)
-#define DEFAULT_MAX_TASKS   (1u << 20)
+#define NSEC		     1000000000LL
+#define DEFAULT_INTERVAL_NS  (2 * NSEC)
+#define DEFAULT_THRESHOLD_NS (30 * NSEC)
+#define DEFAULT_MAX_TASKS    (1u << 20)
 
 struct trace_opts {
-	pid_t pid;	     /* -p */
-	char **command;	     /* after -- */
-	int64_t duration_ns; /* --for, 0: until the target exits or Ctrl-C */
-	int64_t interval_ns; /* live refresh */
+	pid_t pid;	      /* -p */
+	char **command;	      /* after -- */
+	int64_t duration_ns;  /* --for, 0: until the target exits or Ctrl-C */
+	int64_t interval_ns;  /* live refresh */
+	int64_t threshold_ns; /* blocked this long: a stranded candidate */
 	bool json, live, verbose;
 	const char *output;
 	uint32_t max_tasks;
@@ -35,6 +40,9 @@ struct trace {
 	struct loader *ld;
 	struct collector *col;
 	struct model model;
+	struct wait_table *waits;
+	struct detector *detector;
+	uint64_t scan_every_ns, next_scan_ns;
 	pid_t child; /* the command started with -- */
 	int child_status;
 	bool child_done;
@@ -63,6 +71,8 @@ void trace__usage(FILE *f)
 	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
 	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
 	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
+	      "  -t, --threshold DURATION  blocked this long makes a thread a stranded\n"
+	      "                         candidate (default 30s)\n"
 	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
 	      "      --no-live          no live refresh, only the final report\n"
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
@@ -70,11 +80,16 @@ void trace__usage(FILE *f)
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
 	      "\n"
-	      "The report lists spawn sites by live threads: how many each created, how many\n"
-	      "are alive, the spawn rate, the start routine and the spawner's stack symbolized\n"
-	      "to function and file:line. Threads alive before strand attached are listed\n"
-	      "with their name and age under a \"before attach\" site. The trace ends on\n"
-	      "Ctrl-C, after --for, or when the target exits.\n"
+	      "The report first lists blocked threads by verdict, grouped by (spawn site, wait\n"
+	      "site): DEADLOCK (a cycle of mutex owners), STRANDED (blocked past the threshold\n"
+	      "on a wait nothing has ended since: a mutex, condition variable, futex, a pipe\n"
+	      "or outbound socket read, an empty epoll set) and IDLE (blocked long but healthy:\n"
+	      "accept, sleep, a pool whose futex others wake), each with its evidence. Then\n"
+	      "the spawn sites by live threads: how many each created, how many are alive,\n"
+	      "the spawn rate, the start routine and the spawner's stack symbolized to\n"
+	      "function and file:line. Threads alive before strand attached are listed under\n"
+	      "a \"before attach\" site, and their waits with their real age. The trace ends\n"
+	      "on Ctrl-C, after --for, or when the target exits.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  strand trace -p $(pidof myserver) --for 30s\n"
@@ -85,7 +100,10 @@ void trace__usage(FILE *f)
 	      "  0  traced and reported     3  no such process, or COMMAND cannot run\n"
 	      "  1  strand failed           4  not permitted (needs root or CAP_BPF+CAP_PERFMON)\n"
 	      "  2  bad command line        5  the kernel lacks BPF features strand needs\n"
-	      "  With -- COMMAND, a failing COMMAND's own exit status is passed through.\n",
+	      " 10  stranded or deadlocked threads remained at the end (or when the target\n"
+	      "     exited): for CI, 'strand trace -t 2s -- ./tests' fails on a leak\n"
+	      "  Otherwise, with -- COMMAND, a failing COMMAND's own exit status is passed\n"
+	      "  through.\n",
 	      f);
 }
 
@@ -110,11 +128,12 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->interval_ns = DEFAULT_INTERVAL_NS;
+	o->threshold_ns = DEFAULT_THRESHOLD_NS;
 	o->live = true;
 	o->max_tasks = DEFAULT_MAX_TASKS;
 	optind = 1;
 	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
-	while ((c = getopt_long(argc, argv, "+p:d:o:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:d:o:t:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!parse_u32(optarg, &u) || u == 0 || u > 4194304) {
@@ -127,6 +146,13 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			o->duration_ns = duration__parse(optarg);
 			if (o->duration_ns <= 0) {
 				say("invalid duration '%s': expected e.g. 500ms, 30s, 5m", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case 't':
+			o->threshold_ns = duration__parse(optarg);
+			if (o->threshold_ns < 100000000) {
+				say("invalid threshold '%s': expected at least 100ms", optarg);
 				return STRAND_EXIT_USAGE;
 			}
 			break;
@@ -338,6 +364,10 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	r->all_processes = !t->opts.pid && !t->opts.command;
 	loader__read_counters(t->ld, r->counters);
 	collector__stats(t->col, &r->stats);
+	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
+	r->detection = detector__last(t->detector);
+	if (r->detection && t->target_gone && r->detection->at_ns < r->now_ns)
+		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
 	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
 		report__warn(r, "events were lost: the ring buffer was full; counts are low");
 	if (t->target_gone)
@@ -396,6 +426,19 @@ static bool should_stop(struct trace *t)
 	return false;
 }
 
+/* Events first, so that every thread the scan sees is known, then the scan. */
+static void scan_waits(struct trace *t)
+{
+	int n;
+
+	collector__drain(t->col);
+	n = wait_table__scan(t->waits);
+	if (n < 0 && n != -ESRCH)
+		note("scanning threads failed: %s", strerror(-n));
+	detector__observe(t->detector, now_mono_ns());
+	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
+}
+
 static int run_loop(struct trace *t)
 {
 	uint64_t next_render = t->start_ns + (uint64_t)t->opts.interval_ns;
@@ -407,14 +450,26 @@ static int run_loop(struct trace *t)
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
+		if (now_mono_ns() >= t->next_scan_ns)
+			scan_waits(t);
 		if (t->opts.live && now_mono_ns() >= next_render) {
 			render_live(t);
 			next_render = now_mono_ns() + (uint64_t)t->opts.interval_ns;
 		}
 	}
-	/* events of the last moments, the target's exit among them */
+	/* events of the last moments, the target's exit among them; a last look at the waits
+	 * of a target still there (one that exited is reported as its last scan saw it) */
 	collector__drain(t->col);
+	if (!t->target_gone && !t->child_done)
+		scan_waits(t);
 	return 0;
+}
+
+static bool leaks_remain(struct trace *t)
+{
+	const struct detection *det = detector__last(t->detector);
+
+	return det && (det->stranded || det->deadlocked);
 }
 
 int cmd_trace(int argc, char **argv)
@@ -436,7 +491,15 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	model__init(&t.model, t.opts.max_tasks);
 	lopts.trace_all = !t.opts.pid && !t.opts.command;
+	lopts.only_pid = t.opts.pid;
 	lopts.verbose = t.opts.verbose;
+	/* waits half the threshold old get their stack and details: ready when it matters */
+	lopts.stack_after_ns = (uint64_t)t.opts.threshold_ns / 2;
+	if (lopts.stack_after_ns > 5 * NSEC)
+		lopts.stack_after_ns = 5 * NSEC;
+	t.scan_every_ns = (uint64_t)t.opts.threshold_ns / 4;
+	if (t.scan_every_ns > NSEC)
+		t.scan_every_ns = NSEC;
 	t.ld = loader__start(&lopts, &code);
 	if (!t.ld)
 		goto out;
@@ -447,6 +510,8 @@ int cmd_trace(int argc, char **argv)
 		goto out;
 	}
 	collector__on_process_exit(t.col, on_process_exit, &t);
+	t.waits = wait_table__new(t.ld, t.col, &t.model, lopts.stack_after_ns);
+	t.detector = detector__new(&t.model, t.waits, (uint64_t)t.opts.threshold_ns);
 	t.start_ns = now_mono_ns();
 	t.model.start_ns = t.start_ns;
 	code = setup_targets(&t);
@@ -455,11 +520,15 @@ int cmd_trace(int argc, char **argv)
 	code = run_loop(&t);
 	if (!code)
 		code = render_final(&t);
-	if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
+	if (!code && leaks_remain(&t))
+		code = STRAND_EXIT_STRANDED;
+	else if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
 		code = WEXITSTATUS(t.child_status);
 out:
 	if (t.child && !t.child_done)
 		stop_child(t.child);
+	detector__free(t.detector);
+	wait_table__free(t.waits);
 	collector__free(t.col);
 	loader__stop(t.ld);
 	model__free(&t.model);

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Blocked threads: what each thread of a traced process waits on, since when.
+ *
+ * Hooking syscalls would put every syscall of the machine on the slow path; a thread that
+ * blocks is switched out instead, so the scheduler hook notes only *that* it blocked and
+ * when (a task-local storage write). What it blocks on is in its saved user registers for as
+ * long as it stays blocked: the task iterator reads them, and the user stack of waits that
+ * have become long, when user space asks (a few times a second, not per event).
+ */
+#include "common.bpf.h"
+
+#define PF_EXITING	     0x00000004 /* include/linux/sched.h */
+#define PF_KTHREAD	     0x00200000
+#define TASK_INTERRUPTIBLE   0x0001
+#define TASK_UNINTERRUPTIBLE 0x0002
+#define ENOSYS		     38
+
+/* Waits at least this old get their user stack copied by the iterator. */
+const volatile __u64 stack_after_ns = 1000000000ULL;
+
+/* task->state became task->__state in 5.14 (commit 2f064a59a11f, "sched: Change
+ * task_struct::state") */
+struct task_struct___pre514 {
+	long state;
+};
+
+static __always_inline __u32 task_state_of(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* The current task is prev at sched_switch: use it, a trusted pointer, in both flavours. */
+static __always_inline int on_switch(bool preempt, unsigned int prev_state)
+{
+	struct task_struct *prev = bpf_get_current_task_btf();
+	struct strand_task_state *st;
+
+	/* preempted or yielding: still runnable, not a wait */
+	if (preempt || !(prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)))
+		return 0;
+	st = bpf_task_storage_get(&task_states, prev, 0, 0);
+	if (!st)
+		return 0; /* not a thread of a traced process */
+	/* a dying thread's last switch is not a wait (and its tid may be reused soon) */
+	if (prev->flags & PF_EXITING)
+		return 0;
+	st->wait_since_ns = bpf_ktime_get_ns();
+	st->wait_seq++;
+	st->block_state = prev_state;
+	st->flags = 0;
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	return on_switch(preempt, prev_state);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	return on_switch(preempt, prev_state);
+}
+
+/* Scratch space for one record and its stack: too large for the BPF stack. */
+struct record_buf {
+	struct strand_task_record rec;
+	__u8 stack[STRAND_STACK_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct record_buf);
+} record_scratch SEC(".maps");
+
+static __always_inline void fill_regs(__u64 *dst, struct pt_regs *regs)
+{
+	dst[0] = regs->ax;
+	dst[1] = regs->dx;
+	dst[2] = regs->cx;
+	dst[3] = regs->bx;
+	dst[4] = regs->si;
+	dst[5] = regs->di;
+	dst[6] = regs->bp;
+	dst[7] = regs->sp;
+	dst[8] = regs->r8;
+	dst[9] = regs->r9;
+	dst[10] = regs->r10;
+	dst[11] = regs->r11;
+	dst[12] = regs->r12;
+	dst[13] = regs->r13;
+	dst[14] = regs->r14;
+	dst[15] = regs->r15;
+	dst[16] = regs->ip;
+}
+
+/* Like the spawn program's copy, for another task's memory (sleepable). */
+static __always_inline __u32 copy_task_stack(__u8 *dst, __u64 sp, struct task_struct *task)
+{
+	if (!bpf_copy_from_user_task(dst, STRAND_STACK_BYTES, (void *)sp, task, 0))
+		return STRAND_STACK_BYTES;
+	if (!bpf_copy_from_user_task(dst, STRAND_STACK_BYTES / 2, (void *)sp, task, 0))
+		return STRAND_STACK_BYTES / 2;
+	if (!bpf_copy_from_user_task(dst, STRAND_STACK_BYTES / 4, (void *)sp, task, 0))
+		return STRAND_STACK_BYTES / 4;
+	__u32 to_page_end = 4096 - (sp & 4095); /* 1..4096 */
+	__u32 two_pages = to_page_end + 4096;
+
+	if (two_pages <= 8192 && !bpf_copy_from_user_task(dst, two_pages, (void *)sp, task, 0))
+		return two_pages;
+	if (to_page_end <= 4096 && !bpf_copy_from_user_task(dst, to_page_end, (void *)sp, task, 0))
+		return to_page_end;
+	count(STRAND_CNT_STACK_FAILS);
+	return 0;
+}
+
+SEC("iter.s/task")
+int dump_tasks(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct strand_task_state *st;
+	struct record_buf *buf;
+	struct pt_regs *regs;
+	__u32 zero = 0, state;
+	__u64 now;
+
+	if (!task || (task->flags & PF_KTHREAD))
+		return 0;
+	if (!(target_flags(task->tgid) & STRAND_TARGET_TRACE))
+		return 0;
+	buf = bpf_map_lookup_elem(&record_scratch, &zero);
+	if (!buf)
+		return 0;
+	st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(STRAND_CNT_MAP_FULL);
+		return 0;
+	}
+
+	struct strand_task_record *rec = &buf->rec;
+
+	now = bpf_ktime_get_ns();
+	state = task_state_of(task);
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->magic = STRAND_RECORD_MAGIC;
+	rec->tid = task->pid;
+	rec->tgid = task->tgid;
+	rec->state = state;
+	rec->now_ns = now;
+	rec->start_ns = task->start_time;
+	rec->wait_seq = st->wait_seq;
+	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
+	if (task->flags & PF_EXITING)
+		rec->flags |= STRAND_REC_EXITING;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	fill_regs(rec->regs, regs);
+	/* the syscall entry stores -ENOSYS as the return value until the syscall returns */
+	if ((long)regs->ax == -ENOSYS && (long)regs->orig_ax >= 0) {
+		rec->flags |= STRAND_REC_IN_SYSCALL;
+		rec->syscall = regs->orig_ax;
+		rec->args[0] = regs->di;
+		rec->args[1] = regs->si;
+		rec->args[2] = regs->dx;
+		rec->args[3] = regs->r10;
+		rec->args[4] = regs->r8;
+		rec->args[5] = regs->r9;
+	} else {
+		rec->syscall = -1;
+	}
+
+	if (state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) {
+		rec->flags |= STRAND_REC_BLOCKED;
+		if (!st->wait_since_ns) {
+			/* Blocked before strand attached. The scheduler's clock of the task's
+			 * last run, against the iterating task's (running now), gives the age. */
+			struct task_struct *cur = bpf_get_current_task_btf();
+			__u64 cur_clock = cur->se.exec_start, its_clock = task->se.exec_start;
+			__u64 age = cur_clock > its_clock ? cur_clock - its_clock : 0;
+
+			st->wait_since_ns = now > age ? now - age : 1;
+			st->flags |= STRAND_TASK_SINCE_ESTIMATED;
+		}
+		rec->since_ns = st->wait_since_ns;
+		if (st->flags & STRAND_TASK_SINCE_ESTIMATED)
+			rec->flags |= STRAND_REC_ESTIMATED;
+		/* +1: wait_seq 0 (blocked before attach) must differ from "never sent" */
+		if (now - st->wait_since_ns >= stack_after_ns &&
+		    st->stack_seq != st->wait_seq + 1) {
+			rec->stack_len = copy_task_stack(buf->stack, regs->sp, task);
+			if (rec->stack_len)
+				rec->flags |= STRAND_REC_HAS_STACK;
+			else
+				st->stack_seq = st->wait_seq + 1; /* unreadable: do not retry */
+		}
+	}
+	__u32 stack_len = rec->stack_len;
+
+	/* When the seq buffer fills, what this call wrote is dropped and it runs again for
+	 * the same task after user space read the buffer: mark the stack sent only once both
+	 * writes went through. */
+	if (bpf_seq_write(seq, rec, sizeof(*rec)))
+		return 0;
+	if (stack_len > 0 && stack_len <= STRAND_STACK_BYTES &&
+	    !bpf_seq_write(seq, buf->stack, stack_len))
+		st->stack_seq = st->wait_seq + 1;
+	return 0;
+}

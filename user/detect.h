@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Detection: which blocked tasks are stranded (blocked past the threshold on a wait
+ * nothing will end), which are idle (blocked long, healthy by the evidence), which are
+ * deadlocked; grouped by (spawn site, wait site), each verdict with its evidence.
+ */
+#ifndef STRAND_DETECT_H
+#define STRAND_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct wait_table;
+
+enum verdict {
+	VERDICT_NONE, /* not blocked past the threshold */
+	VERDICT_IDLE,
+	VERDICT_STRANDED,
+	VERDICT_DEADLOCK,
+};
+
+const char *verdict__name(enum verdict v);
+
+#define GROUP_MAX_EVIDENCE 8
+#define GROUP_MAX_TIDS	   8
+
+/* A group outlives the tasks it describes (it may be reported after they exited). */
+struct wait_group {
+	enum verdict verdict;
+	pid_t pid;
+	struct site *site; /* spawn site; sites live as long as the model */
+	enum wait_kind kind;
+	char reason[192];
+	struct sym_frame *wait_stack; /* copied; strings owned by the symbolizer */
+	int wait_depth;
+	uint64_t count;
+	double oldest_s, newest_s; /* wait ages */
+	bool estimated;		   /* some waits began before attach */
+	pid_t tids[GROUP_MAX_TIDS];
+	int ntids;
+	char evidence[GROUP_MAX_EVIDENCE][192];
+	int nevidence;
+};
+
+struct detection {
+	struct wait_group *groups; /* deadlocks, then stranded, then idle; most tasks first */
+	size_t n;
+	uint64_t blocked, idle, stranded, deadlocked; /* tasks */
+	uint64_t at_ns;				      /* when it was computed */
+};
+
+struct detector;
+
+struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t threshold_ns);
+void detector__free(struct detector *d);
+
+/* After every scan: records how each (spawn site, wait site) group evolves, and keeps the
+ * detection as it stood, so that a target that exits is reported as it was. */
+void detector__observe(struct detector *d, uint64_t now_ns);
+
+/* The detection of the last observation, NULL before the first. */
+const struct detection *detector__last(struct detector *d);
+uint64_t detector__threshold(struct detector *d);
+
+void detection__free(struct detection *det);
+
+#endif /* STRAND_DETECT_H */

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "fdinfo.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_LISTEN 0x0a /* include/net/tcp_states.h */
+
+static int fd_link(pid_t pid, int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The open flags of pid's fd (O_ACCMODE bits and more), -1 when unreadable. */
+static long fd_flags(pid_t pid, int fd)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "flags:");
+	return p ? strtol(p + 6, NULL, 8) : -1;
+}
+
+static int count_epoll_fds(pid_t pid, int fd)
+{
+	char path[64], *buf = xcalloc(1, 65536), *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_small_file(path, buf, 65536) < 0)
+		n = -1;
+	for (p = buf; n >= 0 && (p = strstr(p, "tfd:")); p += 4)
+		n++;
+	free(buf);
+	return n;
+}
+
+/* Another fd of pid open for writing on the pipe inode: the pipe cannot report EOF. */
+static int find_write_end(pid_t pid, int self_fd, const char *link)
+{
+	char dir[64], other[128];
+	struct dirent *de;
+	int found = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) && found < 0) {
+		uint32_t fd;
+		long flags;
+
+		if (!parse_u32(de->d_name, &fd) || (int)fd == self_fd)
+			continue;
+		if (fd_link(pid, (int)fd, other, sizeof(other)) || strcmp(other, link))
+			continue;
+		flags = fd_flags(pid, (int)fd);
+		if (flags >= 0 && (flags & O_ACCMODE) != O_RDONLY)
+			found = (int)fd;
+	}
+	closedir(d);
+	return found;
+}
+
+static void format_addr(const char *hex, bool v6, char *out, size_t size)
+{
+	unsigned int port = 0;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	const char *colon = strchr(hex, ':');
+
+	if (!colon)
+		return (void)snprintf(out, size, "?");
+	sscanf(colon + 1, "%x", &port);
+	if (!v6 && colon - hex == 8) {
+		struct in_addr a;
+
+		a.s_addr = (uint32_t)strtoul(hex, NULL, 16); /* as the kernel printed it */
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		snprintf(out, size, "%s:%u", ip, port);
+	} else if (v6 && colon - hex == 32) {
+		struct in6_addr a;
+
+		for (int w = 0; w < 4; w++) {
+			char word[9];
+			uint32_t v;
+
+			memcpy(word, hex + w * 8, 8);
+			word[8] = '\0';
+			v = (uint32_t)strtoul(word, NULL, 16);
+			memcpy(&a.s6_addr[w * 4], &v, 4);
+		}
+		inet_ntop(AF_INET6, &a, ip, sizeof(ip));
+		snprintf(out, size, "[%s]:%u", ip, port);
+	} else {
+		snprintf(out, size, "?");
+	}
+}
+
+int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_t local_size,
+			   char *remote, size_t remote_size, int *state, uint64_t *rx_queue)
+{
+	char l[64], r[64];
+	unsigned int st;
+	unsigned long long tx, rx, ino;
+	int n;
+
+	n = sscanf(line, " %*d: %63s %63s %x %llx:%llx %*x:%*x %*x %*u %*u %llu", l, r, &st, &tx,
+		   &rx, &ino);
+	if (n != 6)
+		return -EINVAL;
+	*inode = ino;
+	*state = (int)st;
+	*rx_queue = rx;
+	format_addr(l, strlen(l) > 20, local, local_size);
+	format_addr(r, strlen(r) > 20, remote, remote_size);
+	return 0;
+}
+
+static const char *port_of(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+
+	return colon ? colon + 1 : "";
+}
+
+/* Whether a socket listens on the local port of this connection: it was accepted here. */
+static bool local_port_listens(pid_t pid, const char *local)
+{
+	static const char *const tables[] = {"tcp", "tcp6"};
+	bool found = false;
+
+	for (size_t t = 0; t < ARRAY_SIZE(tables) && !found; t++) {
+		char path[64], line[512], l[80], r[80];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tables[t]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f)) {
+			uint64_t ino, rx;
+			int state;
+
+			if (!fdinfo__parse_tcp_line(line, &ino, l, sizeof(l), r, sizeof(r), &state,
+						    &rx) &&
+			    state == TCP_LISTEN && !strcmp(port_of(l), port_of(local)))
+				found = true;
+		}
+		fclose(f);
+	}
+	return found;
+}
+
+static bool find_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
+{
+	static const char *const tables[] = {"tcp", "tcp6"};
+
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+		char path[64], line[512], local[80], remote[80];
+		bool found = false;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tables[t]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f)) {
+			uint64_t ino, rx;
+			int state;
+
+			if (fdinfo__parse_tcp_line(line, &ino, local, sizeof(local), remote,
+						   sizeof(remote), &state, &rx) ||
+			    ino != inode)
+				continue;
+			found = true;
+			out->tcp = true;
+			out->listening = state == TCP_LISTEN;
+			out->rx_queue = rx;
+			if (out->listening)
+				snprintf(out->text, sizeof(out->text), "TCP listening on %.64s",
+					 local);
+			else
+				snprintf(out->text, sizeof(out->text), "TCP %.64s, peer %.64s",
+					 local, remote);
+			if (!out->listening)
+				out->inbound = local_port_listens(pid, local);
+		}
+		fclose(f);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
+{
+	char link[256];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->write_end_fd = -1;
+	err = fd_link(pid, fd, link, sizeof(link));
+	if (err)
+		return err;
+	snprintf(out->text, sizeof(out->text), "%.150s", link);
+	if (sscanf(link, "pipe:[%" SCNu64 "]", &out->inode) == 1) {
+		out->kind = FD_PIPE;
+		out->write_end_fd = find_write_end(pid, fd, link);
+	} else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1) {
+		out->kind = FD_SOCKET;
+		find_tcp_socket(pid, out->inode, out);
+	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
+		out->kind = FD_EPOLL;
+		out->epoll_fds = count_epoll_fds(pid, fd);
+		snprintf(out->text, sizeof(out->text), "epoll set watching %d fd%s", out->epoll_fds,
+			 out->epoll_fds == 1 ? "" : "s");
+	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
+		out->kind = FD_EVENTFD;
+	} else if (!strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8)) {
+		out->kind = FD_TTY;
+	} else if (link[0] == '/') {
+		out->kind = FD_FILE;
+	} else {
+		out->kind = FD_OTHER;
+	}
+	return 0;
+}

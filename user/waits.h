@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The wait table in user space: each scan of the task iterator updates every traced
+ * thread's state, decodes what the blocked ones wait on (syscall, futex, fd, lock owner),
+ * symbolizes the stack of long waits, and remembers wake-ups per wait object: the evidence
+ * that separates a pool waiting for work from a thread nobody will wake.
+ */
+#ifndef STRAND_WAITS_H
+#define STRAND_WAITS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct loader;
+struct collector;
+struct wait_table;
+
+struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
+				   uint64_t detail_after_ns);
+void wait_table__free(struct wait_table *wt);
+
+/* Runs one scan; returns the number of threads seen or a negative errno. */
+int wait_table__scan(struct wait_table *wt);
+
+/* Wake-ups seen on (pid, object) since the given time, and when the last one was. */
+uint64_t wait_table__wakes_since(struct wait_table *wt, pid_t pid, uint64_t object,
+				 uint64_t since_ns, uint64_t *last_ns);
+
+const char *wait_kind__name(enum wait_kind kind);
+/* Decodes a syscall and its arguments into a kind and the object that can end the wait. */
+enum wait_kind wait__decode_syscall(int64_t nr, const uint64_t args[6], uint64_t *object,
+				    bool *forever);
+const char *syscall__name(int64_t nr);
+
+#endif /* STRAND_WAITS_H */
