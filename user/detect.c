@@ -378,7 +378,8 @@ void detector__observe(struct detector *d, uint64_t now)
 		else
 			det.deadlocked++;
 	}
-	qsort(det.groups, det.n, sizeof(*det.groups), cmp_groups);
+	if (det.n)
+		qsort(det.groups, det.n, sizeof(*det.groups), cmp_groups);
 	free(keys);
 	free(tasks);
 	detection__free(&d->last);
