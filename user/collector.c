@@ -102,12 +102,33 @@ static int symbolize_stack(struct collector *c, pid_t pid, const struct unwound_
 	return depth;
 }
 
-static void symbolize_site(struct collector *c, struct site *s, const struct unwound_stack *st)
+static uint64_t hash_str(uint64_t h, const char *s)
 {
-	s->depth = symbolize_stack(c, s->pid, st, &s->stack);
-	s->truncated = st->truncated;
-	if (s->start_routine)
-		symbolizer__resolve(c->sym, s->pid, s->start_routine, false, &s->start_frame, 1);
+	while (s && *s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * What makes two stacks the same call path for people: the same functions at the same
+ * lines. Two call instructions on one source line (an unrolled loop) are one site; frames
+ * without symbols fall back to their address.
+ */
+static uint64_t frame_identity(const struct sym_frame *f)
+{
+	if (!f->function || !f->line)
+		return f->pc;
+	return hash_combine(hash_str(hash_str(0xcbf29ce484222325ULL, f->function), f->file),
+			    (uint64_t)f->line);
+}
+
+static uint64_t *frame_identities(const struct sym_frame *frames, int depth)
+{
+	uint64_t *ids = xcalloc((size_t)depth + 1, sizeof(*ids));
+
+	for (int i = 0; i < depth; i++)
+		ids[i] = frame_identity(&frames[i]);
+	return ids;
 }
 
 int collector__resolve_stack(struct collector *c, const struct stack_sample *sample,
@@ -124,10 +145,10 @@ int collector__resolve_stack(struct collector *c, const struct stack_sample *sam
 		*frames = NULL;
 		return 0;
 	}
-	*path_hash = hash_u64((uint64_t)sample->pid);
-	for (int i = 0; i < st->depth; i++)
-		*path_hash = hash_combine(*path_hash, st->pc[i]);
 	depth = symbolize_stack(c, sample->pid, st, frames);
+	*path_hash = hash_u64((uint64_t)sample->pid);
+	for (int i = 0; i < depth; i++)
+		*path_hash = hash_combine(*path_hash, frame_identity(&(*frames)[i]));
 	c->stats.unwind_ns += now_mono_ns() - t0;
 	return depth;
 }
@@ -156,9 +177,11 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 	};
 	struct unwound_stack *st = c->scratch;
 	uint64_t learned_key = hash_combine(hash_u64((uint64_t)pid), ev->coarse_key);
-	uint64_t t0 = now_mono_ns();
+	uint64_t t0 = now_mono_ns(), *ids;
+	struct sym_frame *frames;
 	struct site *s;
 	bool is_new;
+	int depth;
 
 	if (size < sizeof(*ev) || ev->stack_len > STRAND_STACK_BYTES)
 		return NULL;
@@ -168,9 +191,20 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 		c->model->drops.unwind_failures++;
 		return NULL;
 	}
-	s = model__site_by_path(c->model, pid, kind, ev->start_routine, st->pc, st->depth, &is_new);
-	if (is_new)
-		symbolize_site(c, s, st);
+	depth = symbolize_stack(c, pid, st, &frames);
+	ids = frame_identities(frames, depth);
+	s = model__site_by_path(c->model, pid, kind, ev->start_routine, ids, depth, &is_new);
+	free(ids);
+	if (is_new) {
+		s->stack = frames;
+		s->depth = depth;
+		s->truncated = st->truncated;
+		if (s->start_routine)
+			symbolizer__resolve(c->sym, pid, s->start_routine, false, &s->start_frame,
+					    1);
+	} else {
+		free(frames);
+	}
 	if (!hashmap__get(&c->learned, learned_key)) {
 		hashmap__set(&c->learned, learned_key, s);
 		learn_slots(c, ev->coarse_key, st);

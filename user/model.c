@@ -144,14 +144,14 @@ void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *sit
 }
 
 struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind,
-				 uint64_t start_routine, const uint64_t *pcs, int npcs,
+				 uint64_t start_routine, const uint64_t *path, int depth,
 				 bool *is_new)
 {
 	uint64_t h = hash_combine(key_hash(pid, start_routine), (uint64_t)kind);
 	struct site *s;
 
-	for (int i = 0; i < npcs; i++)
-		h = hash_combine(h, pcs[i]);
+	for (int i = 0; i < depth; i++)
+		h = hash_combine(h, path[i]);
 	s = hashmap__get(&m->site_by_path, h);
 	*is_new = !s;
 	if (!s) {
@@ -164,7 +164,7 @@ struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind
 
 struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind kind)
 {
-	/* the path hash of "no pcs, no start routine, unresolved" */
+	/* the path hash of "no frames, no start routine, unresolved" */
 	uint64_t h = hash_combine(key_hash(pid, ~0ULL), (uint64_t)kind);
 	struct site *s = hashmap__get(&m->site_by_path, h);
 

@@ -109,7 +109,7 @@ struct model_drops {
 struct model {
 	struct hashmap tasks;	     /* tid -> task */
 	struct hashmap site_by_key;  /* hash(pid, kernel key) -> site */
-	struct hashmap site_by_path; /* hash(pid, start routine, pcs) -> site */
+	struct hashmap site_by_path; /* hash(pid, start routine, path) -> site */
 	struct hashmap procs;	     /* pid -> process */
 	struct site **sites;
 	size_t nsites, sites_cap;
@@ -133,11 +133,11 @@ struct site *model__site_by_key(struct model *m, pid_t pid, uint64_t key);
 void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *site);
 
 /*
- * The site with this call path, created (taking ownership of stack) if it is new; *is_new
- * says which. The pcs identify the path; frames are its symbolized form.
+ * The site with this call path, created if it is new (*is_new says which; the caller then
+ * gives it its stack). path holds one identity word per frame.
  */
 struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind,
-				 uint64_t start_routine, const uint64_t *pcs, int npcs,
+				 uint64_t start_routine, const uint64_t *path, int depth,
 				 bool *is_new);
 /* The site that collects spawns from pid whose stack is unknown. */
 struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind kind);
