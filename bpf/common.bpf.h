@@ -77,6 +77,20 @@ static __always_inline void *reserve_event(__u64 size)
 	return rec;
 }
 
+/* Wake user space once this much is waiting; below it, its 100 ms poll collects records.
+ * A wake-up per record would cost a context switch per spawn. */
+#define WAKEUP_BACKLOG (512 * 1024)
+
+/* Submits a record that user space need not see at once. */
+static __always_inline void submit_lazy(void *rec)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BACKLOG
+			      ? BPF_RB_FORCE_WAKEUP
+			      : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(rec, flags);
+}
+
 static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, __u32 tgid,
 				     __u32 tid)
 {

@@ -203,7 +203,12 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;
 	}
 	ev->flags = spawn_flags;
-	bpf_ringbuf_submit(ev, 0);
+	/* a stack sample is worth handling now: its site is learned sooner, and a process
+	 * held for its memory map waits for it */
+	if (want_stack)
+		bpf_ringbuf_submit(ev, 0);
+	else
+		submit_lazy(ev);
 	return 0;
 }
 
@@ -223,7 +228,11 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 		ev->exit_code = BPF_CORE_READ(task, exit_code);
 		ev->group_dead = group_dead;
 		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), task->comm);
-		bpf_ringbuf_submit(ev, 0);
+		/* the end of a whole process is news: -p traces stop on it */
+		if (group_dead)
+			bpf_ringbuf_submit(ev, 0);
+		else
+			submit_lazy(ev);
 	}
 	/* A followed process is forgotten with its last thread; a -p target stays in the map
 	 * so that a reused pid is not traced by accident: user space removes it. */
