@@ -129,11 +129,16 @@ static void tasks_json(struct json *j, const struct report *r)
 		json__bool(j, "before_attach", t->before_attach);
 		json__string(j, "state", t->state ? (char[2]){t->state, 0} : "?");
 		if (t->wait) {
+			char obj[32];
+
+			snprintf(obj, sizeof(obj), "0x%llx", (unsigned long long)t->wait->object);
 			json__string(j, "wait_reason", t->wait->reason);
+			json__string(j, "wait_object", obj);
 			json__double(j, "blocked_seconds",
 				     (double)(r->now_ns - t->wait->since_ns) / 1e9);
 		} else {
 			json__null(j, "wait_reason");
+			json__null(j, "wait_object");
 			json__null(j, "blocked_seconds");
 		}
 		if (t->parent_tid)

@@ -366,7 +366,7 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	collector__stats(t->col, &r->stats);
 	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
 	r->detection = detector__last(t->detector);
-	if (r->detection && t->target_gone && r->detection->at_ns < r->now_ns)
+	if (r->detection && (t->target_gone || t->child_done) && r->detection->at_ns < r->now_ns)
 		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
 	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
 		report__warn(r, "events were lost: the ring buffer was full; counts are low");

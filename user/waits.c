@@ -263,21 +263,19 @@ static void describe(struct task_wait *w, pid_t pid)
 	switch (w->kind) {
 	case WAIT_MUTEX:
 		w->lock_owner = pid > 0 ? read_mutex_owner(pid, w->args[0]) : 0;
-		snprintf(w->reason, sizeof(w->reason), "mutex lock (futex 0x%llx)",
-			 (unsigned long long)w->args[0]);
+		snprintf(w->reason, sizeof(w->reason), "pthread_mutex_lock");
 		break;
 	case WAIT_CONDVAR:
-		snprintf(w->reason, sizeof(w->reason), "condition variable wait (futex 0x%llx)",
-			 (unsigned long long)w->args[0]);
+		snprintf(w->reason, sizeof(w->reason), "pthread_cond_wait");
 		break;
 	case WAIT_SEMAPHORE:
+		snprintf(w->reason, sizeof(w->reason), "sem_wait");
+		break;
 	case WAIT_JOIN:
+		snprintf(w->reason, sizeof(w->reason), "pthread_join");
+		break;
 	case WAIT_FUTEX:
-		snprintf(w->reason, sizeof(w->reason), "%s (futex 0x%llx)",
-			 w->kind == WAIT_SEMAPHORE ? "semaphore wait"
-			 : w->kind == WAIT_JOIN	   ? "thread join"
-						   : "futex wait",
-			 (unsigned long long)w->args[0]);
+		snprintf(w->reason, sizeof(w->reason), "futex wait");
 		break;
 	case WAIT_READ:
 	case WAIT_ACCEPT:

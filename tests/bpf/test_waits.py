@@ -1,0 +1,245 @@
+"""Blocked threads: wait reasons, wait sites, verdicts and their evidence, on real targets
+(tests/targets/waits.c, one scenario per mode). Leaks must come out stranded (or deadlock)
+with the right wait reason, wait site file:line and spawn site; healthy controls must come
+out with no stranded or deadlocked thread at all.
+
+Each leak test runs against the build without frame pointers and the one with them."""
+
+import json
+import os
+
+from harness import (Session, both_builds, caller_frames, check, expect_eq, fail, marker_line,
+                     run_strand, split_report)
+
+THRESHOLD = "1s"
+TRACE_FOR = "3s"
+BAD = ("stranded", "deadlock")
+
+
+def _trace_mode(mode, fp, extra=(), expect_rc=10):
+    with Session() as s:
+        t = s.start_target("waits", [mode], fp=fp)
+        st = s.trace_pid(t, duration=TRACE_FOR, extra=["-t", THRESHOLD] + list(extra))
+        t.go()
+        t.wait_line("blocked")
+        rep = st.report(expect_rc=expect_rc)
+    return t, rep
+
+
+def _groups(rep, verdicts=None, kind=None):
+    gs = rep.get("groups") or []
+    return [g for g in gs if (verdicts is None or g.get("verdict") in verdicts) and
+            (kind is None or g.get("wait_kind") == kind)]
+
+
+def _describe(rep):
+    lines = ["verdicts: %s" % json.dumps(rep.get("verdicts"))]
+    for g in rep.get("groups") or []:
+        ws = [f for f in g.get("wait_stack") or [] if f.get("file")]
+        where = ", ".join("%s %s:%s" % (f.get("function"), os.path.basename(f["file"]),
+                                         f.get("line")) for f in ws[:4])
+        lines.append("  %s x%s site %s %s | %s | at %s" % (g.get("verdict"), g.get("count"), g.get("site"),
+                                                 g.get("wait_kind"), g.get("wait_reason"),
+                                                 where))
+        lines += ["      - %s" % e for e in g.get("evidence") or []]
+    return "\n".join(lines)
+
+
+def _one_group(rep, verdicts, kind):
+    gs = _groups(rep, verdicts, kind)
+    if len(gs) != 1:
+        fail("expected one %s group waiting in %s, found %d" % ("/".join(verdicts), kind,
+                                                                len(gs)), _describe(rep))
+    return gs[0]
+
+
+def _wait_frame(g, function, marker):
+    """The wait stack holds function at the line of marker in waits.c."""
+    line = marker_line("waits.c", marker)
+    for f in g.get("wait_stack") or []:
+        if f.get("function") == function:
+            expect_eq((os.path.basename(f.get("file") or ""), f.get("line")), ("waits.c", line),
+                      "wait site of %s" % function, json.dumps(g.get("wait_stack"), indent=1))
+            return
+    fail("no frame %s in the wait stack" % function, json.dumps(g.get("wait_stack"), indent=1))
+
+
+def _spawn_site(rep, g, caller, marker):
+    """The group's spawn site: spawn() at its pthread_create line, called from caller."""
+    sites = {s["id"]: s for s in rep.get("sites") or []}
+    site = sites.get(g.get("site"))
+    check(site is not None, "group's site %s not among the sites" % g.get("site"), _describe(rep))
+    frames = caller_frames(site)
+    expect_eq((frames[0].get("function"), frames[0].get("line")),
+              ("spawn", marker_line("waits.c", "SITE: spawn")), "spawn frame")
+    check(len(frames) > 1 and frames[1].get("function") == caller and
+          frames[1].get("line") == marker_line("waits.c", marker),
+          "spawn frame's caller is not %s at SITE %s" % (caller, marker),
+          json.dumps(frames[:3], indent=1))
+
+
+def _evidence(g, *phrases):
+    ev = " | ".join(g.get("evidence") or [])
+    for p in phrases:
+        check(p in ev, "evidence lacks %r" % p, ev)
+
+
+def _no_bad(rep):
+    bad = _groups(rep, BAD)
+    check(not bad, "a healthy target has stranded or deadlocked threads", _describe(rep))
+    v = rep.get("verdicts") or {}
+    expect_eq((v.get("stranded"), v.get("deadlock")), (0, 0), "verdict counts", _describe(rep))
+
+
+@both_builds
+def test_mutex_never_unlocked(fp):
+    """3 workers on a mutex an error path left locked: stranded, owner named."""
+    t, rep = _trace_mode("mutex", fp)
+    g = _one_group(rep, BAD, "mutex")
+    expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict and count", _describe(rep))
+    expect_eq(g.get("wait_reason"), "pthread_mutex_lock", "wait reason")
+    check(g.get("oldest_seconds", 0) >= 1.0, "oldest wait under the threshold", _describe(rep))
+    _wait_frame(g, "mutex_worker", "WAIT: mutex")
+    _spawn_site(rep, g, "start_mutex", "SITE: mutex")
+    _evidence(g, "no wait on this futex has ended", "the mutex is held by tid %d" % t.pid)
+
+
+@both_builds
+def test_deadlock(fp):
+    """Two threads, two mutexes, opposite orders: a deadlock, both stacks, the cycle."""
+    _, rep = _trace_mode("deadlock", fp)
+    gs = _groups(rep, ("deadlock",))
+    check(len(gs) == 2 and sum(g["count"] for g in gs) == 2,
+          "expected the two deadlocked threads, each with its stack", _describe(rep))
+    check(not _groups(rep, ("stranded",)), "deadlocked threads also called stranded",
+          _describe(rep))
+    by_fn = {}
+    for g in gs:
+        _evidence(g, "lock cycle")
+        for f in g.get("wait_stack") or []:
+            if f.get("function") in ("deadlock_ab", "deadlock_ba"):
+                by_fn[f["function"]] = g
+    check(set(by_fn) == {"deadlock_ab", "deadlock_ba"}, "both lock sites must be reported",
+          _describe(rep))
+    _wait_frame(by_fn["deadlock_ab"], "deadlock_ab", "WAIT: ab")
+    _wait_frame(by_fn["deadlock_ba"], "deadlock_ba", "WAIT: ba")
+
+
+@both_builds
+def test_cond_never_signalled(fp):
+    _, rep = _trace_mode("cond", fp)
+    g = _one_group(rep, BAD, "condvar")
+    expect_eq((g["verdict"], g["count"], g.get("wait_reason")),
+              ("stranded", 2, "pthread_cond_wait"), "verdict, count, reason", _describe(rep))
+    _wait_frame(g, "cond_waiter", "WAIT: cond")
+    _spawn_site(rep, g, "start_cond", "SITE: cond")
+
+
+@both_builds
+def test_pipe_writer_gone(fp):
+    _, rep = _trace_mode("pipe", fp)
+    g = _one_group(rep, BAD, "read")
+    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    check("pipe:[" in g.get("wait_reason", ""), "wait reason does not name the pipe",
+          _describe(rep))
+    _wait_frame(g, "pipe_reader", "WAIT: pipe")
+    _evidence(g, "write end is open in this process")
+
+
+@both_builds
+def test_epoll_empty_set(fp):
+    _, rep = _trace_mode("epoll", fp)
+    g = _one_group(rep, BAD, "epoll")
+    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    check("watching 0 fds" in g.get("wait_reason", ""), "reason does not say the set is empty",
+          _describe(rep))
+    _wait_frame(g, "epoll_waiter", "WAIT: epoll")
+    _evidence(g, "watches no file descriptor")
+
+
+@both_builds
+def test_recv_silent_peer(fp):
+    """The client's recv is stranded; the server's accept for a next client is idle."""
+    _, rep = _trace_mode("recv", fp)
+    g = _one_group(rep, BAD, "read")
+    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    check(g.get("wait_reason", "").startswith("recvfrom on fd") and "TCP 127.0.0.1:" in
+          g["wait_reason"], "reason does not name the connection", _describe(rep))
+    _wait_frame(g, "client", "WAIT: recv")
+    _spawn_site(rep, g, "start_recv", "SITE: recv")
+    acc = _one_group(rep, ("idle",), "accept")
+    _wait_frame(acc, "silent_server", "WAIT: accept_again")
+
+
+def test_preblocked_true_age():
+    """Threads stuck 2 s before strand attached are reported with their real age."""
+    with Session() as s:
+        t = s.start_target("waits", ["preblocked"], ready_timeout=8.0)
+        st = s.trace_pid(t, duration="2s", extra=["-t", THRESHOLD])
+        rep = st.report(expect_rc=10)
+    g = _one_group(rep, BAD, "mutex")
+    expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict and count", _describe(rep))
+    check(g.get("since_before_attach") is True, "not marked as blocked before attach",
+          _describe(rep))
+    # blocked 2 s before "ready", then traced for 2 s
+    check(3.5 <= g.get("oldest_seconds", 0) <= 8.0,
+          "oldest wait %.1f s, expected about 4 s" % g.get("oldest_seconds", 0), _describe(rep))
+    _wait_frame(g, "mutex_worker", "WAIT: mutex")
+    sites = {s["id"]: s for s in rep.get("sites") or []}
+    check(sites.get(g.get("site"), {}).get("before_attach") is True,
+          "spawn site of a pre-attach thread must be 'before attach'", _describe(rep))
+
+
+def _healthy(mode):
+    for fp in (False, True):
+        _, rep = _trace_mode(mode, fp, expect_rc=0)
+        _no_bad(rep)
+    return rep
+
+
+def test_control_pool_signalled():
+    """A pool on a condition variable signalled every 300 ms: never stranded."""
+    _healthy("pool")
+
+
+def test_control_accept_server():
+    rep = _healthy("accept")
+    g = _one_group(rep, ("idle",), "accept")
+    _wait_frame(g, "acceptor", "WAIT: accept")
+
+
+def test_control_timer_loop():
+    _healthy("timer")
+
+
+def test_ci_exit_code_command():
+    """strand trace -- CMD: exit 10 when stranded threads remain at the end, listed."""
+    rc, out, err = run_strand(["trace", "-t", THRESHOLD, "--for", "2500ms", "-q", "--",
+                               str(_target("waits")), "mutex", "--now"], timeout=15.0)
+    expect_eq(rc, 10, "exit code", err)
+    check("stranded" in out and "mutex_worker" in out, "the stranded threads are not listed",
+          out)
+
+
+def test_ci_exit_code_when_command_exits():
+    """The command exits with threads still stuck: reported as the last scan saw them."""
+    rc, out, err = run_strand(["trace", "-t", THRESHOLD, "--json", "-q",
+                               "--", str(_target("waits")), "mutex", "--now", "--exit", "2000"],
+                              timeout=15.0)
+    expect_eq(rc, 10, "exit code", err)
+    _, rep = split_report(out, err)
+    g = _one_group(rep, BAD, "mutex")
+    expect_eq(g["count"], 3, "stranded count", _describe(rep))
+    check((rep.get("verdicts") or {}).get("seen_seconds_before_exit", 0) > 0,
+          "report does not say the verdicts are from before the exit", _describe(rep))
+
+
+def test_ci_healthy_command_exit_zero():
+    rc, out, err = run_strand(["trace", "-t", THRESHOLD, "--for", "2500ms", "-q", "--",
+                               str(_target("waits")), "timer", "--now"], timeout=15.0)
+    expect_eq(rc, 0, "exit code", out + err)
+
+
+def _target(name):
+    from harness import target_path
+    return target_path(name)
