@@ -95,6 +95,17 @@ $(OUT)/targets/%-fp: tests/targets/%.c $(wildcard tests/targets/*.h) $(OUT)/targ
 
 targets: $(TARGET_BINS)
 
+# --- benchmarks ----------------------------------------------------------------------------
+BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(wildcard bench/*.c))
+
+$(OUT)/bench/%: bench/%.c
+	$(call msg,CC,$@)
+	$(Q)gcc -O2 -Wall -Wextra -Werror -pthread $< -o $@
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory strand $(BENCH_BINS)
+	$(Q)python3 bench/run.py
+
 # --- unit tests (no kernel needed), always under ASan+UBSan --------------------------------
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))

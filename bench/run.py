@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""strand's benchmarks: each workload untraced and under `strand trace`, runs interleaved
+(A B A B ...), medians and spread, as ratios to untraced. Every workload prints its own
+elapsed time; that is what is compared, so strand's start-up is not counted.
+
+    python3 bench/run.py [--runs N] [--strand PATH] [--out bench/RESULTS.md]
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.join(ROOT, "build", "bench")
+
+# name, command, what it stresses
+WORKLOADS = [
+    ("futex ping-pong (1 CPU)", ["taskset", "-c", "0", os.path.join(BIN, "futex_pingpong"),
+                                 "500000"], "a block and a wake-up per hand-off"),
+    ("thread spawn storm", [os.path.join(BIN, "spawn_storm"), "100000"],
+     "pthread_create + join, batches of 64"),
+]
+
+TIME_RE = re.compile(r" in ([0-9.]+) s")
+
+
+def run_once(cmd, strand):
+    if strand:
+        cmd = [strand, "trace", "-q", "--no-live", "-o", "/dev/null", "--"] + cmd
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=300)
+    m = TIME_RE.search(out.stdout)
+    if out.returncode != 0 or not m:
+        sys.exit("benchmark run failed: %s\n%s%s" % (" ".join(cmd), out.stdout, out.stderr))
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--strand", default=os.path.join(ROOT, "strand"))
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = ap.parse_args()
+
+    rows = []
+    for name, cmd, what in WORKLOADS:
+        bare, traced = [], []
+        for _ in range(args.runs):  # interleaved, so drift hits both alike
+            bare.append(run_once(cmd, None))
+            traced.append(run_once(cmd, args.strand))
+        mb, mt = statistics.median(bare), statistics.median(traced)
+        rows.append((name, what, mb, min(bare), max(bare), mt, min(traced), max(traced),
+                     mt / mb))
+        print("%-26s untraced %.3f s  strand %.3f s  ratio %.2fx" % (name, mb, mt, mt / mb),
+              flush=True)
+
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    lines = [
+        "# strand benchmark results",
+        "",
+        "Produced by `make bench` (`python3 bench/run.py --runs %d`) on %s." %
+        (args.runs, datetime.date.today().isoformat()),
+        "Machine: %s, %d CPUs, kernel %s." % (cpu, os.cpu_count(), platform.release()),
+        "",
+        "Each workload prints its own elapsed time; runs alternate untraced and under",
+        "`strand trace -- CMD` (threads, waits and the task scan all on, default settings).",
+        "Medians of %d runs, [min, max] beside them." % args.runs,
+        "",
+        "| workload | stresses | untraced (s) | strand (s) | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name, what, mb, lb, hb, mt, lt, ht, ratio in rows:
+        lines.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | **%.2fx** |" %
+                     (name, what, mb, lb, hb, mt, lt, ht, ratio))
+    lines.append("")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
