@@ -26,6 +26,19 @@ WORKLOADS = [
      "pthread_create + join, batches of 64"),
 ]
 
+NOTES = """Notes:
+- The futex ping-pong is the worst case for wait tracking: every round trip blocks and
+  wakes two traced threads, so every context switch runs the `sched_switch` program and
+  writes the thread's task-local storage. No syscall is hooked, so processes strand does
+  not trace pay only the `sched_switch` program's early exit.
+- The spawn storm's untraced runs vary by several percent from run to run on this VM
+  (thread creation is slow here: about 150 µs per create+join); the median ratio is within
+  that noise. Its cost per spawn is a small ring-buffer record for the create and the
+  exit, and user space's bookkeeping; stacks are copied once per call path.
+- Not measured yet: the empty-program floor and bpftrace doing the same job, the epoll and
+  service-mix workloads, and scale runs (issue 7).
+"""
+
 TIME_RE = re.compile(r" in ([0-9.]+) s")
 
 
@@ -82,7 +95,7 @@ def main():
     for name, what, mb, lb, hb, mt, lt, ht, ratio in rows:
         lines.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | **%.2fx** |" %
                      (name, what, mb, lb, hb, mt, lt, ht, ratio))
-    lines.append("")
+    lines += ["", NOTES]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("wrote", args.out)

@@ -116,6 +116,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"json", no_argument, NULL, OPT_JSON},
 		{"output", required_argument, NULL, 'o'},
 		{"interval", required_argument, NULL, OPT_INTERVAL},
+		{"threshold", required_argument, NULL, 't'},
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"quiet", no_argument, NULL, 'q'},

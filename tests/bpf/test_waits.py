@@ -175,7 +175,7 @@ def test_preblocked_true_age():
     """Threads stuck 2 s before strand attached are reported with their real age."""
     with Session() as s:
         t = s.start_target("waits", ["preblocked"], ready_timeout=8.0)
-        st = s.trace_pid(t, duration="2s", extra=["-t", THRESHOLD])
+        st = s.trace_pid(t, duration="2s", extra=["--threshold", THRESHOLD])
         rep = st.report(expect_rc=10)
     g = _one_group(rep, BAD, "mutex")
     expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict and count", _describe(rep))

@@ -150,7 +150,7 @@ __attribute__((noipa)) static void *epoll_waiter(void *arg)
 
 __attribute__((noipa)) static int start_epoll(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int epfd = epoll_create1(0), efd = eventfd(0, 0);
 
 	if (epfd < 0 || efd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev))
@@ -260,7 +260,7 @@ __attribute__((noipa)) static int start_accept(void)
 
 __attribute__((noipa)) static void *sleeper(void *arg)
 {
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct timespec ts = {0, 200 * 1000 * 1000};
 
 	(void)arg;
 	for (;;)
@@ -279,10 +279,10 @@ static const struct {
 	const char *mode;
 	int (*start)(void);
 } modes[] = {
-	{ "mutex", start_mutex },   { "deadlock", start_deadlock }, { "cond", start_cond },
-	{ "pipe", start_pipe },     { "epoll", start_epoll },       { "recv", start_recv },
-	{ "pool", start_pool },     { "accept", start_accept },     { "timer", start_timer },
-	{ "preblocked", start_mutex },
+	{"mutex", start_mutex},	     {"deadlock", start_deadlock}, {"cond", start_cond},
+	{"pipe", start_pipe},	     {"epoll", start_epoll},	   {"recv", start_recv},
+	{"pool", start_pool},	     {"accept", start_accept},	   {"timer", start_timer},
+	{"preblocked", start_mutex},
 };
 
 int main(int argc, char **argv)
