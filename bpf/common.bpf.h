@@ -101,6 +101,29 @@ static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, _
 	hdr->ts_ns = bpf_ktime_get_ns();
 }
 
+/* User registers in DWARF register-number order for x86_64 (0..16: rax, rdx, rcx, rbx,
+ * rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. */
+static __always_inline void regs_to_dwarf(__u64 *dst, struct pt_regs *regs)
+{
+	dst[0] = BPF_CORE_READ(regs, ax);
+	dst[1] = BPF_CORE_READ(regs, dx);
+	dst[2] = BPF_CORE_READ(regs, cx);
+	dst[3] = BPF_CORE_READ(regs, bx);
+	dst[4] = BPF_CORE_READ(regs, si);
+	dst[5] = BPF_CORE_READ(regs, di);
+	dst[6] = BPF_CORE_READ(regs, bp);
+	dst[7] = BPF_CORE_READ(regs, sp);
+	dst[8] = BPF_CORE_READ(regs, r8);
+	dst[9] = BPF_CORE_READ(regs, r9);
+	dst[10] = BPF_CORE_READ(regs, r10);
+	dst[11] = BPF_CORE_READ(regs, r11);
+	dst[12] = BPF_CORE_READ(regs, r12);
+	dst[13] = BPF_CORE_READ(regs, r13);
+	dst[14] = BPF_CORE_READ(regs, r14);
+	dst[15] = BPF_CORE_READ(regs, r15);
+	dst[16] = BPF_CORE_READ(regs, ip);
+}
+
 /* A cheap 64-bit mix (the finalizer of splitmix64) to build map keys from several words. */
 static __always_inline __u64 mix64(__u64 h, __u64 v)
 {

@@ -39,28 +39,6 @@ struct {
 	__type(value, struct strand_pending_create);
 } pending_create SEC(".maps");
 
-static __always_inline void copy_regs(__u64 *dst, struct pt_regs *regs)
-{
-	/* DWARF register numbering for x86_64 */
-	dst[0] = BPF_CORE_READ(regs, ax);
-	dst[1] = BPF_CORE_READ(regs, dx);
-	dst[2] = BPF_CORE_READ(regs, cx);
-	dst[3] = BPF_CORE_READ(regs, bx);
-	dst[4] = BPF_CORE_READ(regs, si);
-	dst[5] = BPF_CORE_READ(regs, di);
-	dst[6] = BPF_CORE_READ(regs, bp);
-	dst[7] = BPF_CORE_READ(regs, sp);
-	dst[8] = BPF_CORE_READ(regs, r8);
-	dst[9] = BPF_CORE_READ(regs, r9);
-	dst[10] = BPF_CORE_READ(regs, r10);
-	dst[11] = BPF_CORE_READ(regs, r11);
-	dst[12] = BPF_CORE_READ(regs, r12);
-	dst[13] = BPF_CORE_READ(regs, r13);
-	dst[14] = BPF_CORE_READ(regs, r14);
-	dst[15] = BPF_CORE_READ(regs, r15);
-	dst[16] = BPF_CORE_READ(regs, ip);
-}
-
 /*
  * Copies as much of the user stack above sp as can be read: a thread spawning from a
  * shallow frame sits close to the top of its stack mapping, where a full-size read faults.
@@ -197,7 +175,7 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 		spawn_flags |= STRAND_SPAWN_STOPPED;
 	}
 	if (want_stack) {
-		copy_regs(ev->regs, regs);
+		regs_to_dwarf(ev->regs, regs);
 		ev->pad = 0;
 		ev->stack_len = copy_stack(ev->stack, sp);
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;

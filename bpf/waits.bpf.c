@@ -81,27 +81,6 @@ struct {
 	__type(value, struct record_buf);
 } record_scratch SEC(".maps");
 
-static __always_inline void fill_regs(__u64 *dst, struct pt_regs *regs)
-{
-	dst[0] = regs->ax;
-	dst[1] = regs->dx;
-	dst[2] = regs->cx;
-	dst[3] = regs->bx;
-	dst[4] = regs->si;
-	dst[5] = regs->di;
-	dst[6] = regs->bp;
-	dst[7] = regs->sp;
-	dst[8] = regs->r8;
-	dst[9] = regs->r9;
-	dst[10] = regs->r10;
-	dst[11] = regs->r11;
-	dst[12] = regs->r12;
-	dst[13] = regs->r13;
-	dst[14] = regs->r14;
-	dst[15] = regs->r15;
-	dst[16] = regs->ip;
-}
-
 /* Like the spawn program's copy, for another task's memory (sleepable). */
 static __always_inline __u32 copy_task_stack(__u8 *dst, __u64 sp, struct task_struct *task)
 {
@@ -163,7 +142,7 @@ int dump_tasks(struct bpf_iter__task *ctx)
 		rec->flags |= STRAND_REC_EXITING;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	fill_regs(rec->regs, regs);
+	regs_to_dwarf(rec->regs, regs);
 	/* the syscall entry stores -ENOSYS as the return value until the syscall returns */
 	if ((long)regs->ax == -ENOSYS && (long)regs->orig_ax >= 0) {
 		rec->flags |= STRAND_REC_IN_SYSCALL;

@@ -142,73 +142,64 @@ static const char *port_of(const char *addr)
 	return colon ? colon + 1 : "";
 }
 
-/* Whether a socket listens on the local port of this connection: it was accepted here. */
-static bool local_port_listens(pid_t pid, const char *local)
+struct tcp_entry {
+	uint64_t inode, rx_queue;
+	char local[80], remote[80];
+	int state;
+};
+
+/* Calls match on every socket of pid's network namespace (IPv4, then IPv6) until it says
+ * stop; returns whether it did. */
+static bool find_tcp_entry(pid_t pid, bool (*match)(const struct tcp_entry *, const void *),
+			   const void *arg, struct tcp_entry *e)
 {
 	static const char *const tables[] = {"tcp", "tcp6"};
 	bool found = false;
 
 	for (size_t t = 0; t < ARRAY_SIZE(tables) && !found; t++) {
-		char path[64], line[512], l[80], r[80];
+		char path[64], line[512];
 		FILE *f;
 
 		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tables[t]);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		while (!found && fgets(line, sizeof(line), f)) {
-			uint64_t ino, rx;
-			int state;
-
-			if (!fdinfo__parse_tcp_line(line, &ino, l, sizeof(l), r, sizeof(r), &state,
-						    &rx) &&
-			    state == TCP_LISTEN && !strcmp(port_of(l), port_of(local)))
-				found = true;
-		}
+		while (!found && fgets(line, sizeof(line), f))
+			found = !fdinfo__parse_tcp_line(line, &e->inode, e->local, sizeof(e->local),
+							e->remote, sizeof(e->remote), &e->state,
+							&e->rx_queue) &&
+				match(e, arg);
 		fclose(f);
 	}
 	return found;
 }
 
-static bool find_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
+static bool listens_on_port(const struct tcp_entry *e, const void *local)
 {
-	static const char *const tables[] = {"tcp", "tcp6"};
+	return e->state == TCP_LISTEN && !strcmp(port_of(e->local), port_of(local));
+}
 
-	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
-		char path[64], line[512], local[80], remote[80];
-		bool found = false;
-		FILE *f;
+static bool has_inode(const struct tcp_entry *e, const void *inode)
+{
+	return e->inode == *(const uint64_t *)inode;
+}
 
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tables[t]);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (!found && fgets(line, sizeof(line), f)) {
-			uint64_t ino, rx;
-			int state;
+static void describe_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
+{
+	struct tcp_entry e, listener;
 
-			if (fdinfo__parse_tcp_line(line, &ino, local, sizeof(local), remote,
-						   sizeof(remote), &state, &rx) ||
-			    ino != inode)
-				continue;
-			found = true;
-			out->tcp = true;
-			out->listening = state == TCP_LISTEN;
-			out->rx_queue = rx;
-			if (out->listening)
-				snprintf(out->text, sizeof(out->text), "TCP listening on %.64s",
-					 local);
-			else
-				snprintf(out->text, sizeof(out->text), "TCP %.64s, peer %.64s",
-					 local, remote);
-			if (!out->listening)
-				out->inbound = local_port_listens(pid, local);
-		}
-		fclose(f);
-		if (found)
-			return true;
+	if (!find_tcp_entry(pid, has_inode, &inode, &e))
+		return;
+	out->tcp = true;
+	out->listening = e.state == TCP_LISTEN;
+	out->rx_queue = e.rx_queue;
+	if (out->listening) {
+		snprintf(out->text, sizeof(out->text), "TCP listening on %.64s", e.local);
+		return;
 	}
-	return false;
+	snprintf(out->text, sizeof(out->text), "TCP %.64s, peer %.64s", e.local, e.remote);
+	/* a socket listening on its local port means it was accepted here */
+	out->inbound = find_tcp_entry(pid, listens_on_port, e.local, &listener);
 }
 
 int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
@@ -227,7 +218,7 @@ int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
 		out->write_end_fd = find_write_end(pid, fd, link);
 	} else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1) {
 		out->kind = FD_SOCKET;
-		find_tcp_socket(pid, out->inode, out);
+		describe_tcp_socket(pid, out->inode, out);
 	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 		out->kind = FD_EPOLL;
 		out->epoll_fds = count_epoll_fds(pid, fd);
