@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "detect.h"
 #include "fdinfo.h"
-#include "report.h"
 #include "util.h"
 #include "waits.h"
 
