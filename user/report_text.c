@@ -77,8 +77,11 @@ static void print_before_attach(FILE *f, const struct report *r, const struct si
 			fprintf(f, "        ... and %" PRIu64 " more\n", s->live - 10);
 			break;
 		}
-		fprintf(f, "        tid %-7d %-16s age %.1f s\n", t->tid, t->name,
-			(double)(r->now_ns - t->birth_ns) / 1e9);
+		fprintf(f, "        tid %-7d %-16s age %7.1f s  %s\n", t->tid, t->name,
+			(double)(r->now_ns - t->birth_ns) / 1e9,
+			t->wait		  ? t->wait->reason
+			: t->state == 'R' ? "running"
+					  : "");
 	}
 	free(tasks);
 }

@@ -50,6 +50,8 @@ static const struct {
 	{45, "recvfrom", WAIT_READ},
 	{46, "sendmsg", WAIT_SYSCALL},
 	{47, "recvmsg", WAIT_READ},
+	{56, "clone", WAIT_SYSCALL},
+	{58, "vfork", WAIT_CHILD}, /* the parent waits until its child execs or exits */
 	{61, "wait4", WAIT_CHILD},
 	{65, "semop", WAIT_SYSCALL},
 	{70, "msgrcv", WAIT_SYSCALL},

@@ -190,6 +190,23 @@ def test_preblocked_true_age():
           "spawn site of a pre-attach thread must be 'before attach'", _describe(rep))
 
 
+def test_uninterruptible_wait():
+    """A thread in vfork() waits uninterruptibly (D state): said so, and it is no leak."""
+    with Session() as s:
+        t = s.start_target("waits", ["vfork"])
+        st = s.trace_pid(t, duration="2500ms", extra=["-t", THRESHOLD])
+        t.go()
+        t.wait_line("blocked")
+        rep = st.report(expect_rc=0)
+    g = _one_group(rep, ("idle",), "child")
+    expect_eq(g.get("wait_reason"), "vfork [uninterruptible]", "wait reason", _describe(rep))
+    _wait_frame(g, "vforker", "SITE: vfork_child")
+    d = [x for x in rep.get("tasks") or [] if x.get("state") == "D"]
+    check(len(d) == 1 and d[0].get("wait_reason") == "vfork [uninterruptible]",
+          "expected one task in state D", json.dumps(rep.get("tasks"), indent=1))
+    _no_bad(rep)
+
+
 def _healthy(mode):
     for fp in (False, True):
         _, rep = _trace_mode(mode, fp, expect_rc=0)

@@ -15,6 +15,8 @@
  *   pool        4 workers on a condition variable signalled every 300 ms   WAIT: pool
  *   accept      a server thread blocked in accept                          WAIT: accept
  *   timer       3 threads sleeping 200 ms in a loop                        WAIT: timer
+ * Neither:
+ *   vfork       a thread in vfork() while its child sleeps: an uninterruptible (D) wait
  * (recv's server, blocked in accept for a second client, is a healthy control too.)
  *
  * Every thread is created by spawn() (SITE: spawn), called from start_MODE (SITE: MODE).
@@ -275,6 +277,23 @@ __attribute__((noipa)) static int start_timer(void)
 	return 3;
 }
 
+/* The parent of vfork() waits, uninterruptibly, until the child execs or exits. */
+__attribute__((noipa)) static void *vforker(void *arg)
+{
+	(void)arg;
+	if (vfork() == 0) { /* SITE: vfork_child */
+		sleep(60);
+		_exit(0);
+	}
+	return NULL;
+}
+
+__attribute__((noipa)) static int start_vfork(void)
+{
+	spawn(vforker, NULL); /* SITE: vfork */
+	return 1;
+}
+
 static const struct {
 	const char *mode;
 	int (*start)(void);
@@ -282,7 +301,7 @@ static const struct {
 	{"mutex", start_mutex},	     {"deadlock", start_deadlock}, {"cond", start_cond},
 	{"pipe", start_pipe},	     {"epoll", start_epoll},	   {"recv", start_recv},
 	{"pool", start_pool},	     {"accept", start_accept},	   {"timer", start_timer},
-	{"preblocked", start_mutex},
+	{"preblocked", start_mutex}, {"vfork", start_vfork},
 };
 
 int main(int argc, char **argv)
