@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,6 +252,9 @@ static int start_child(struct trace *t, int *go_fd, int *err_fd)
 
 		close(go[1]);
 		close(err[0]);
+		/* strand may stop this process for a moment (for its memory map): should strand
+		 * die meanwhile, the kernel sends the SIGCONT it owes */
+		prctl(PR_SET_PDEATHSIG, SIGCONT);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
 		execvp(t->opts.command[0], t->opts.command);

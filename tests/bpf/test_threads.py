@@ -264,3 +264,36 @@ def test_error_no_such_command():
     expect_eq(rc, 3, "exit status for `-- /nonexistent`", "stderr:\n" + err)
     check("/nonexistent" in err, "the message does not name /nonexistent", "stderr:\n" + err)
 
+
+
+def test_killed_strand_never_leaves_command_stopped():
+    """strand SIGKILLed while its command is stopped: the kernel resumes the command
+    (strand may SIGSTOP a new process for a moment, to read its memory map)."""
+    import os
+    import signal
+    import tempfile
+    import time
+    out = tempfile.mktemp(prefix="strand-test-")
+    try:
+        with Session() as s:
+            st = s.start_strand(["trace", "-q", "--no-live", "--", "sh", "-c",
+                                 "kill -STOP $$; echo resumed > %s" % out])
+            child, state = None, None
+            for _ in range(50):
+                kids = open("/proc/%d/task/%d/children" % (st.pid, st.pid)).read().split()
+                if kids:
+                    child = int(kids[0])
+                    state = open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0]
+                    if state == "T":
+                        break
+                time.sleep(0.1)
+            check(state == "T", "the command never stopped itself (state %r)" % state)
+            os.kill(st.pid, signal.SIGKILL)
+            for _ in range(50):
+                if os.path.exists(out) and open(out).read().strip() == "resumed":
+                    break
+                time.sleep(0.1)
+            check(os.path.exists(out), "the command stayed stopped after strand was killed")
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
