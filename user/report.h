@@ -10,6 +10,7 @@
 
 #include "collector.h"
 #include "detect.h"
+#include "goroutines.h"
 #include "model.h"
 #include "strand.h"
 
@@ -26,6 +27,7 @@ struct report {
 	const struct detection *detection; /* NULL when waits were not scanned */
 	double detection_age_s;		   /* > 0: from the last scan before the target exited */
 	uint64_t threshold_ns;
+	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;
 };

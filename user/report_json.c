@@ -221,6 +221,8 @@ void report__json(FILE *f, const struct report *r)
 		json__string(&j, NULL, r->warnings[i]);
 	json__end_array(&j);
 	groups_json(&j, r);
+	if (r->goroutines)
+		go_tracker__json(r->goroutines, &j);
 	json__begin_array(&j, "sites");
 	for (size_t i = 0; i < n; i++)
 		site_json(&j, r, sites[i]);

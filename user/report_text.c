@@ -234,6 +234,8 @@ void report__text(FILE *f, const struct report *r)
 	print_summary(f, r);
 	print_drops(f, r);
 	print_detection(f, r);
+	if (r->goroutines)
+		go_tracker__text(r->goroutines, f);
 	fprintf(f, "\nSpawn sites, by live threads (%zu)\n", n);
 	for (size_t i = 0; i < n && i < TEXT_MAX_SITES; i++)
 		print_site(f, r, sites[i]);

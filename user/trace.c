@@ -12,6 +12,7 @@
 
 #include "collector.h"
 #include "detect.h"
+#include "goroutines.h"
 #include "loader.h"
 #include "model.h"
 #include "procfs.h"
@@ -43,6 +44,8 @@ struct trace {
 	struct model model;
 	struct wait_table *waits;
 	struct detector *detector;
+	struct go_tracker *go;
+	bool is_go;
 	uint64_t scan_every_ns, next_scan_ns;
 	pid_t child; /* the command started with -- */
 	int child_status;
@@ -371,6 +374,7 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	collector__stats(t->col, &r->stats);
 	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
 	r->detection = detector__last(t->detector);
+	r->goroutines = t->is_go ? t->go : NULL;
 	if (r->detection && (t->target_gone || t->child_done) && r->detection->at_ns < r->now_ns)
 		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
 	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
@@ -441,6 +445,10 @@ static void scan_waits(struct trace *t)
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
 	detector__observe(t->detector, now_mono_ns());
+	/* goroutines of the target, if it is a Go program (snapshot level: no probes) */
+	if (t->opts.pid || t->child)
+		t->is_go |= go_tracker__scan(t->go, t->opts.pid ? t->opts.pid : t->child,
+					     now_mono_ns());
 	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
 }
 
@@ -474,7 +482,8 @@ static bool leaks_remain(struct trace *t)
 {
 	const struct detection *det = detector__last(t->detector);
 
-	return det && (det->stranded || det->deadlocked);
+	return (det && (det->stranded || det->deadlocked)) ||
+	       (t->is_go && go_tracker__stranded(t->go));
 }
 
 int cmd_trace(int argc, char **argv)
@@ -517,6 +526,7 @@ int cmd_trace(int argc, char **argv)
 	collector__on_process_exit(t.col, on_process_exit, &t);
 	t.waits = wait_table__new(t.ld, t.col, &t.model, lopts.stack_after_ns);
 	t.detector = detector__new(&t.model, t.waits, (uint64_t)t.opts.threshold_ns);
+	t.go = go_tracker__new(collector__symbolizer(t.col));
 	t.start_ns = now_mono_ns();
 	t.model.start_ns = t.start_ns;
 	code = setup_targets(&t);
@@ -532,6 +542,7 @@ int cmd_trace(int argc, char **argv)
 out:
 	if (t.child && !t.child_done)
 		stop_child(t.child);
+	go_tracker__free(t.go);
 	detector__free(t.detector);
 	wait_table__free(t.waits);
 	collector__free(t.col);

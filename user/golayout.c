@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "golayout.h"
+#include "util.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What the scan of the DWARF found: the DIEs it needs, by name. */
+struct found {
+	Dwarf_Die g, m, allgs, allglen, wait_reasons;
+	bool have_g, have_allgs, have_allglen, have_wait_reasons;
+};
+
+static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(strct, &child) != 0)
+		return -1;
+	do {
+		Dwarf_Attribute attr;
+		Dwarf_Word off;
+		const char *n;
+
+		if (dwarf_tag(&child) != DW_TAG_member || !(n = dwarf_diename(&child)) ||
+		    strcmp(n, name))
+			continue;
+		if (!dwarf_attr(&child, DW_AT_data_member_location, &attr) ||
+		    dwarf_formudata(&attr, &off) || off > INT32_MAX)
+			return -1;
+		/* Go names its structs through a typedef: peel it to reach the members */
+		if (type_out && (!dwarf_attr_integrate(&child, DW_AT_type, &attr) ||
+				 !dwarf_formref_die(&attr, type_out) ||
+				 dwarf_peel_type(type_out, type_out) != 0))
+			return -1;
+		return (int32_t)off;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return -1;
+}
+
+/* Offset of outer.inner, where outer is a struct member (g.sched.sp, g.stack.lo). */
+static int nested_offset(Dwarf_Die *strct, const char *outer, const char *inner)
+{
+	Dwarf_Die type;
+	int a = member_offset(strct, outer, &type), b;
+
+	if (a < 0)
+		return -1;
+	b = member_offset(&type, inner, NULL);
+	return b < 0 ? -1 : a + b;
+}
+
+static int variable_address(Dwarf_Die *var, uint64_t *addr)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *expr;
+	size_t len;
+
+	Dwarf_Block block;
+
+	if (!dwarf_attr(var, DW_AT_location, &attr))
+		return -1;
+	if (!dwarf_getlocation(&attr, &expr, &len) && len == 1 && expr[0].atom == DW_OP_addr) {
+		*addr = expr[0].number;
+		return 0;
+	}
+	/* Go's linker writes the location as a plain block (DW_FORM_block1) in DWARF 4 CUs,
+	 * which libdw does not take for an expression: decode the one DW_OP_addr by hand */
+	if (dwarf_formblock(&attr, &block) || block.length != 9 || block.data[0] != DW_OP_addr)
+		return -1;
+	memcpy(addr, block.data + 1, sizeof(*addr));
+	return 0;
+}
+
+static void note_die(struct found *f, Dwarf_Die *die)
+{
+	const char *name = dwarf_diename(die);
+	int tag = dwarf_tag(die);
+
+	if (!name || strncmp(name, "runtime.", 8))
+		return;
+	if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.g") && !f->have_g) {
+		f->g = *die;
+		f->have_g = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
+		f->allgs = *die;
+		f->have_allgs = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allglen")) {
+		f->allglen = *die;
+		f->have_allglen = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.waitReasonStrings")) {
+		f->wait_reasons = *die;
+		f->have_wait_reasons = true;
+	}
+}
+
+static void scan_dies(Dwarf *dw, struct found *f)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, die;
+
+		if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+			do
+				note_die(f, &die);
+			while (dwarf_siblingof(&die, &die) == 0);
+		}
+		off = next;
+	}
+}
+
+/* Reads size bytes at link-time address vaddr from the file's allocated sections. */
+static int read_vaddr(Elf *elf, int fd, uint64_t vaddr, void *buf, size_t size)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_ALLOC))
+			continue;
+		if (vaddr < sh.sh_addr || vaddr - sh.sh_addr > sh.sh_size ||
+		    sh.sh_size - (vaddr - sh.sh_addr) < size)
+			continue;
+		return pread(fd, buf, size, (off_t)(sh.sh_offset + (vaddr - sh.sh_addr))) ==
+				       (ssize_t)size
+			       ? 0
+			       : -EIO;
+	}
+	return -ENOENT;
+}
+
+/* runtime.waitReasonStrings: [N]string in initialized data, each string in read-only data. */
+static void read_wait_reasons(Elf *elf, int fd, Dwarf_Die *var, struct go_layout *l)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die type, sub;
+	Dwarf_Word count = 0;
+	uint64_t addr;
+
+	if (variable_address(var, &addr) || !dwarf_attr_integrate(var, DW_AT_type, &attr) ||
+	    !dwarf_formref_die(&attr, &type) || dwarf_peel_type(&type, &type) != 0 ||
+	    dwarf_tag(&type) != DW_TAG_array_type || dwarf_child(&type, &sub) != 0)
+		return;
+	if (dwarf_attr(&sub, DW_AT_count, &attr))
+		dwarf_formudata(&attr, &count);
+	else if (dwarf_attr(&sub, DW_AT_upper_bound, &attr) && !dwarf_formudata(&attr, &count))
+		count++;
+	if (count > GO_MAX_WAIT_REASONS)
+		count = GO_MAX_WAIT_REASONS;
+	for (Dwarf_Word i = 0; i < count; i++) {
+		uint64_t hdr[2]; /* string header: data pointer, length */
+		size_t len;
+
+		if (read_vaddr(elf, fd, addr + i * 16, hdr, sizeof(hdr)))
+			break;
+		len = hdr[1] < sizeof(l->wait_reasons[0]) - 1 ? hdr[1]
+							      : sizeof(l->wait_reasons[0]) - 1;
+		if (len && read_vaddr(elf, fd, hdr[0], l->wait_reasons[i], len))
+			break;
+		l->wait_reasons[i][len] = '\0';
+		l->nwait_reasons = (int)i + 1;
+	}
+}
+
+int golayout__from_dwarf(const char *path, struct go_layout *l)
+{
+	struct found f = {0};
+	Dwarf *dw = NULL;
+	Elf *elf = NULL;
+	int fd, err = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (!dw) {
+		err = -ENODATA;
+		goto out;
+	}
+	scan_dies(dw, &f);
+	if (!f.have_g || !f.have_allgs || !f.have_allglen) {
+		err = -ENODATA;
+		goto out;
+	}
+	l->g_size = (uint32_t)dwarf_bytesize(&f.g);
+	l->goid = member_offset(&f.g, "goid", NULL);
+	l->gopc = member_offset(&f.g, "gopc", NULL);
+	l->startpc = member_offset(&f.g, "startpc", NULL);
+	l->atomicstatus = member_offset(&f.g, "atomicstatus", NULL);
+	l->waitreason = member_offset(&f.g, "waitreason", NULL);
+	l->parent_goid = member_offset(&f.g, "parentGoid", NULL); /* Go >= 1.21 */
+	l->sched_sp = nested_offset(&f.g, "sched", "sp");
+	l->sched_pc = nested_offset(&f.g, "sched", "pc");
+	l->sched_bp = nested_offset(&f.g, "sched", "bp");
+	l->stack_lo = nested_offset(&f.g, "stack", "lo");
+	l->stack_hi = nested_offset(&f.g, "stack", "hi");
+	if (variable_address(&f.allgs, &l->allgs) || variable_address(&f.allglen, &l->allglen) ||
+	    l->goid < 0 || l->atomicstatus < 0 || l->gopc < 0 || (int64_t)l->g_size <= 0) {
+		err = -ENODATA;
+		goto out;
+	}
+	if (f.have_wait_reasons)
+		read_wait_reasons(elf, fd, &f.wait_reasons, l);
+out:
+	if (dw)
+		dwarf_end(dw);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
+}
+
+const char *go_status__name(uint32_t status)
+{
+	switch (status & ~(uint32_t)GO_SCAN) {
+	case GO_IDLE:
+		return "idle";
+	case GO_RUNNABLE:
+		return "runnable";
+	case GO_RUNNING:
+		return "running";
+	case GO_SYSCALL:
+		return "syscall";
+	case GO_WAITING:
+		return "waiting";
+	case GO_DEAD:
+		return "dead";
+	case GO_COPYSTACK:
+		return "copystack";
+	case GO_PREEMPTED:
+		return "preempted";
+	default:
+		return "unknown";
+	}
+}

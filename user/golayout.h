@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The layout of the Go runtime in one binary: where the fields of runtime.g sit, where the
+ * goroutine list and the wait-reason names are. Read from the binary's DWARF (never from a
+ * guess): field offsets move between Go releases (parentGoid arrived in 1.21, wait reasons
+ * were renumbered), and a wrong offset gives answers that look right and are not.
+ */
+#ifndef STRAND_GOLAYOUT_H
+#define STRAND_GOLAYOUT_H
+
+#include <stdint.h>
+
+#define GO_MAX_WAIT_REASONS 64
+
+struct go_layout {
+	uint32_t g_size;
+	/* offsets in runtime.g, -1 when the field does not exist in this release */
+	int32_t goid, gopc, startpc, atomicstatus, waitreason, parent_goid;
+	int32_t sched_sp, sched_pc, sched_bp, stack_lo, stack_hi;
+	/* link-time addresses of runtime variables (add the load bias for PIE) */
+	uint64_t allgs, allglen;
+	/* runtime.waitReasonStrings, read from the file: index = the g's waitreason */
+	int nwait_reasons;
+	char wait_reasons[GO_MAX_WAIT_REASONS][40];
+};
+
+/*
+ * Fills layout from the DWARF of the Go binary at path. Returns 0, -ENODATA when the binary
+ * has no DWARF (stripped) or lacks a needed type or variable, -ENOEXEC when it is not an ELF.
+ */
+int golayout__from_dwarf(const char *path, struct go_layout *layout);
+
+/* Go's goroutine states (runtime2.go, stable since Go 1.0 but for additions at the end). */
+enum go_status {
+	GO_IDLE = 0,
+	GO_RUNNABLE = 1,
+	GO_RUNNING = 2,
+	GO_SYSCALL = 3,
+	GO_WAITING = 4,
+	GO_DEAD = 6,
+	GO_COPYSTACK = 8,
+	GO_PREEMPTED = 9,
+	GO_SCAN = 0x1000, /* a flag on the others: the GC is scanning the stack */
+};
+
+const char *go_status__name(uint32_t status);
+
+#endif /* STRAND_GOLAYOUT_H */
