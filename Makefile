@@ -93,7 +93,24 @@ $(OUT)/targets/%-fp: tests/targets/%.c $(wildcard tests/targets/*.h) $(OUT)/targ
 	$(Q)gcc $(TARGET_CFLAGS) -fno-omit-frame-pointer $< -o $@ -L$(OUT)/targets -lspawnlib-fp \
 		-Wl,-rpath,'$$ORIGIN'
 
-targets: $(TARGET_BINS)
+# --- Go targets (goroutine snapshot tests): each built plain, PIE and stripped ------------
+GO       ?= /usr/lib/go-1.19/bin/go
+GO_ENV   := GOCACHE=$(abspath $(OUT)/gocache) GOPATH=$(abspath $(OUT)/gopath) \
+	    GO111MODULE=off GOFLAGS= CGO_ENABLED=0
+GO_TARGET_SRCS := $(wildcard tests/targets/go/goleak*.go)
+GO_TARGET_BINS := $(foreach v,"" -pie -stripped,$(patsubst tests/targets/go/%.go,$(OUT)/targets/go/%$(subst ",,$(v)),$(GO_TARGET_SRCS)))
+
+$(OUT)/targets/go/%: tests/targets/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -o $@ $<
+$(OUT)/targets/go/%-pie: tests/targets/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -buildmode=pie -o $@ $<
+$(OUT)/targets/go/%-stripped: tests/targets/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -ldflags='-s -w' -o $@ $<
+
+targets: $(TARGET_BINS) $(GO_TARGET_BINS)
 
 # --- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(wildcard bench/*.c))

@@ -201,6 +201,16 @@ static void judge(struct detector *d, const struct task *t, uint64_t now, struct
 		add(j, "lock cycle: each waits for a mutex the next one holds: %s", chain);
 		return;
 	}
+	/* In a Go program a bare futex wait is the runtime parking an idle M (notesleep,
+	 * stopm); what goroutines wait on is judged at the goroutine level. A pthread mutex or
+	 * condvar from cgo code is still a futex of C: those keep their kind. */
+	struct process *p = model__find_process(d->model, t->pid);
+
+	if (p && p->go && w->kind == WAIT_FUTEX) {
+		j->verdict = VERDICT_IDLE;
+		add(j, "an OS thread of the Go runtime, parked (goroutines are judged apart)");
+		return;
+	}
 	if (!leak_prone(w)) {
 		j->verdict = VERDICT_IDLE;
 		add(j, "%s waits are expected to idle", wait_kind__name(w->kind));

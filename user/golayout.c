@@ -250,3 +250,32 @@ const char *go_status__name(uint32_t status)
 		return "unknown";
 	}
 }
+
+bool golayout__is_go(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool go = false;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+
+	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF && !elf_getshdrstrndx(elf, &shstrndx)) {
+		while (!go && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+
+			if (gelf_getshdr(scn, &sh) &&
+			    (name = elf_strptr(elf, shstrndx, sh.sh_name)))
+				go = !strcmp(name, ".go.buildinfo") || !strcmp(name, ".gopclntab");
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return go;
+}

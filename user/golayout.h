@@ -8,6 +8,7 @@
 #ifndef STRAND_GOLAYOUT_H
 #define STRAND_GOLAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GO_MAX_WAIT_REASONS 64
@@ -29,6 +30,10 @@ struct go_layout {
  * has no DWARF (stripped) or lacks a needed type or variable, -ENOEXEC when it is not an ELF.
  */
 int golayout__from_dwarf(const char *path, struct go_layout *layout);
+
+/* Whether the ELF at path is a Go program (it has .go.buildinfo or .gopclntab, which
+ * stripping keeps). */
+bool golayout__is_go(const char *path);
 
 /* Go's goroutine states (runtime2.go, stable since Go 1.0 but for additions at the end). */
 enum go_status {

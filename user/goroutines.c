@@ -14,7 +14,7 @@
 
 struct go_proc_state {
 	pid_t pid;
-	bool is_go;
+	bool is_go, unsupported;
 	char comm[16]; /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct go_snapshot snap;
@@ -183,7 +183,7 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 	st->seen = next;
 }
 
-bool go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
+enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
 {
 	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
 	char comm[16];
@@ -200,14 +200,20 @@ bool go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
 		snprintf(st->comm, sizeof(st->comm), "%s", comm);
 		hashmap__init(&st->seen);
 		st->is_go = go_process__open(pid, &st->gp) == 0;
+		if (!st->is_go) {
+			char exe[64];
+
+			snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+			st->unsupported = golayout__is_go(exe);
+		}
 		hashmap__set(&t->procs, (uint64_t)pid, st);
 	}
 	if (!st->is_go)
-		return false;
+		return st->unsupported ? GO_UNSUPPORTED : GO_NOT_GO;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0)
 		update_seen(st, now);
 	regroup(t);
-	return true;
+	return GO_TRACKED;
 }
 
 const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n)

@@ -35,8 +35,14 @@ struct go_tracker;
 struct go_tracker *go_tracker__new(struct symbolizer *sym);
 void go_tracker__free(struct go_tracker *t);
 
-/* Reads pid's goroutines if it is a Go program (tried once per exec); false if it is not. */
-bool go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now_ns);
+enum go_scan_result {
+	GO_NOT_GO,	/* not a Go program */
+	GO_TRACKED,	/* goroutines read */
+	GO_UNSUPPORTED, /* a Go program whose runtime layout strand cannot read (stripped) */
+};
+
+/* Reads pid's goroutines if it is a Go program (tried once per exec). */
+enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now_ns);
 /* The process exec'd or exited. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
 

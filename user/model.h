@@ -95,6 +95,7 @@ struct process {
 	char comm[16];
 	bool exited;
 	int exit_code; /* as wait(2) encodes it */
+	bool go;       /* a Go program: its threads are the runtime's Ms */
 	struct site *before_site;
 };
 

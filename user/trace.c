@@ -45,7 +45,7 @@ struct trace {
 	struct wait_table *waits;
 	struct detector *detector;
 	struct go_tracker *go;
-	bool is_go;
+	bool is_go, go_unsupported;
 	uint64_t scan_every_ns, next_scan_ns;
 	pid_t child; /* the command started with -- */
 	int child_status;
@@ -381,6 +381,10 @@ static void build_report(struct trace *t, struct report *r, bool final)
 		report__warn(r, "events were lost: the ring buffer was full; counts are low");
 	if (t->target_gone)
 		report__warn(r, "the target exited during the trace");
+	if (t->go_unsupported)
+		report__warn(r,
+			     "the target is a Go program without DWARF (stripped): its goroutines "
+			     "are not listed yet, only its threads");
 }
 
 static void render_live(struct trace *t)
@@ -444,11 +448,18 @@ static void scan_waits(struct trace *t)
 	n = wait_table__scan(t->waits);
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
-	detector__observe(t->detector, now_mono_ns());
 	/* goroutines of the target, if it is a Go program (snapshot level: no probes) */
-	if (t->opts.pid || t->child)
-		t->is_go |= go_tracker__scan(t->go, t->opts.pid ? t->opts.pid : t->child,
-					     now_mono_ns());
+	if (t->opts.pid || t->child) {
+		pid_t pid = t->opts.pid ? t->opts.pid : t->child;
+		enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
+		struct process *p = model__find_process(&t->model, pid);
+
+		t->is_go |= res == GO_TRACKED;
+		t->go_unsupported = res == GO_UNSUPPORTED;
+		if (p && res != GO_NOT_GO)
+			p->go = true;
+	}
+	detector__observe(t->detector, now_mono_ns());
 	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
 }
 

@@ -1,0 +1,96 @@
+"""Goroutines, snapshot level (tests/targets/go/goleak.go, built plain, PIE and stripped):
+the runtime's own goroutine list read from an unmodified Go program, grouped by creation
+site and wait reason; waits the runtime says can never end are stranded; a Go program's
+parked OS threads are never called stranded."""
+
+import json
+
+from harness import Session, check, expect_eq, fail
+
+BAD = ("stranded", "deadlock")
+
+
+def _trace(mode, variant="", expect_rc=0):
+    with Session() as s:
+        t = s.start_target("go/goleak" + variant, [mode])
+        st = s.trace_pid(t, duration="2500ms", extra=["-t", "1s"])
+        t.go()
+        t.wait_line("blocked")
+        rep = st.report(expect_rc=expect_rc)
+    return rep
+
+
+def _user_groups(rep):
+    gr = rep.get("goroutines")
+    check(gr is not None, "no goroutines in the report of a Go program",
+          json.dumps(rep.get("warnings")))
+    return [g for g in gr.get("groups") or [] if not g.get("runtime")]
+
+
+def _describe(rep):
+    out = ["thread verdicts: %s" % json.dumps(rep.get("verdicts"))]
+    for g in (rep.get("goroutines") or {}).get("groups") or []:
+        out.append("  %s x%s [%s] created by %s, runs %s%s" % (
+            g.get("verdict"), g.get("count"), g.get("state"),
+            g["created_at"].get("function"), g["start"].get("function"),
+            " (runtime)" if g.get("runtime") else ""))
+    return "\n".join(out)
+
+
+def _group(rep, state):
+    gs = [g for g in _user_groups(rep) if g.get("state") == state]
+    if len(gs) != 1:
+        fail("expected one goroutine group in %r, found %d" % (state, len(gs)), _describe(rep))
+    return gs[0]
+
+
+def _no_bad_threads(rep):
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") in BAD]
+    check(not bad, "threads of a Go program called stranded: the runtime's parked Ms are "
+          "idle", json.dumps(bad, indent=1)[:3000])
+
+
+def _check_chan_leak(variant):
+    rep = _trace("chan", variant)
+    g = _group(rep, "chan receive")
+    expect_eq((g.get("count"), g["created_at"].get("function"), g.get("verdict")),
+              (5, "main.handleRequest", None), "chan receive group", _describe(rep))
+    check(g.get("seen_seconds", 0) >= 1.0, "waits not timed across scans", _describe(rep))
+    check(rep["goroutines"].get("live", 0) >= 6, "too few live goroutines", _describe(rep))
+    _no_bad_threads(rep)
+
+
+def test_chan_receive_grouped_by_creation_site():
+    _check_chan_leak("")
+
+
+def test_chan_receive_pie():
+    _check_chan_leak("-pie")
+
+
+def test_waits_that_can_never_end_are_stranded():
+    rep = _trace("forever", expect_rc=10)
+    sel = _group(rep, "select (no cases)")
+    nil = _group(rep, "chan receive (nil chan)")
+    expect_eq((sel.get("count"), sel.get("verdict"), sel["created_at"].get("function")),
+              (2, "stranded", "main.spawnForever"), "select {} group", _describe(rep))
+    expect_eq((nil.get("count"), nil.get("verdict"), nil["created_at"].get("function")),
+              (1, "stranded", "main.spawnForever"), "nil channel group", _describe(rep))
+    expect_eq(rep["goroutines"].get("stranded"), 3, "stranded goroutines", _describe(rep))
+    _no_bad_threads(rep)
+
+
+def test_control_pool_has_nothing_stranded():
+    rep = _trace("pool")
+    check(not [g for g in _user_groups(rep) if g.get("verdict")],
+          "a healthy pool has stranded goroutines", _describe(rep))
+    _no_bad_threads(rep)
+
+
+def test_stripped_go_binary_says_so():
+    rep = _trace("chan", "-stripped")
+    check(any("Go program without DWARF" in w for w in rep.get("warnings") or []),
+          "no warning that goroutines of a stripped binary are not listed",
+          json.dumps(rep.get("warnings")))
+    check("goroutines" not in rep, "goroutines listed from a binary without DWARF")
+    _no_bad_threads(rep)
