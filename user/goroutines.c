@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "goroutines.h"
+#include "gopclntab.h"
 #include "gosnap.h"
 #include "hashmap.h"
 #include "json_writer.h"
@@ -17,6 +18,7 @@ struct go_proc_state {
 	bool is_go, unsupported;
 	char comm[16]; /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
+	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
 	struct go_snapshot snap;
 	struct hashmap seen; /* hash(goid, state) -> first scan that saw it so (ns) */
 };
@@ -48,6 +50,7 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym)
 
 static void free_state(struct go_proc_state *st)
 {
+	gopclntab__close(st->pcln);
 	go_snapshot__free(&st->snap);
 	hashmap__free(&st->seen);
 	free(st);
@@ -85,6 +88,25 @@ static const char *state_of(const struct go_proc_state *st, const struct go_g *g
 	return go_status__name(status);
 }
 
+/* A Go frame: the module from the symbolizer, function and file:line from .gopclntab (libdw
+ * cannot map Go's line tables). A return address is looked up at pc - 1, its call. */
+static void resolve_go(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
+		       struct sym_frame *out)
+{
+	const char *fn, *file;
+	int line;
+
+	symbolizer__resolve(t->sym, st->pid, pc, is_return, out, 1);
+	if (st->pcln && pc > st->gp.bias &&
+	    !gopclntab__resolve(st->pcln, pc - st->gp.bias - (is_return ? 1 : 0), &fn, &file,
+				&line)) {
+		out->function = fn;
+		out->file = file;
+		out->line = line;
+		out->inlined = false;
+	}
+}
+
 static struct go_group *group_for(struct go_tracker *t, uint64_t *keys, uint64_t key)
 {
 	for (size_t i = 0; i < t->ngroups; i++)
@@ -120,8 +142,8 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, uint64
 			memset(grp, 0, sizeof(*grp));
 			grp->pid = st->pid;
 			snprintf(grp->state, sizeof(grp->state), "%s", state);
-			symbolizer__resolve(t->sym, st->pid, g->gopc, true, &grp->created_at, 1);
-			symbolizer__resolve(t->sym, st->pid, g->startpc, false, &grp->start, 1);
+			resolve_go(t, st, g->gopc, true, &grp->created_at);
+			resolve_go(t, st, g->startpc, false, &grp->start);
 			grp->runtime =
 				grp->start.function && !strncmp(grp->start.function, "runtime.", 8);
 			for (size_t k = 0; k < ARRAY_SIZE(forever_reasons); k++)
@@ -199,13 +221,15 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		st->pid = pid;
 		snprintf(st->comm, sizeof(st->comm), "%s", comm);
 		hashmap__init(&st->seen);
-		st->is_go = go_process__open(pid, &st->gp) == 0;
-		if (!st->is_go) {
-			char exe[64];
+		char exe[64];
+		int err;
 
-			snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+		st->is_go = go_process__open(pid, &st->gp) == 0;
+		if (st->is_go)
+			st->pcln = gopclntab__open(exe, &err);
+		else
 			st->unsupported = golayout__is_go(exe);
-		}
 		hashmap__set(&t->procs, (uint64_t)pid, st);
 	}
 	if (!st->is_go)

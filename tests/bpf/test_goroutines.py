@@ -5,7 +5,9 @@ parked OS threads are never called stranded."""
 
 import json
 
-from harness import Session, check, expect_eq, fail
+from harness import Session, check, expect_eq, fail, marker_line
+
+GOLEAK = "go/goleak.go"
 
 BAD = ("stranded", "deadlock")
 
@@ -56,6 +58,10 @@ def _check_chan_leak(variant):
     expect_eq((g.get("count"), g["created_at"].get("function"), g.get("verdict")),
               (5, "main.handleRequest", None), "chan receive group", _describe(rep))
     check(g.get("seen_seconds", 0) >= 1.0, "waits not timed across scans", _describe(rep))
+    site = g["created_at"]
+    expect_eq((site.get("file", "").rsplit("/", 1)[-1], site.get("line")),
+              ("goleak.go", marker_line(GOLEAK, "SITE: chan")), "creation site file:line",
+              _describe(rep))
     check(rep["goroutines"].get("live", 0) >= 6, "too few live goroutines", _describe(rep))
     _no_bad_threads(rep)
 
