@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "golayout.h"
+#include "procfs.h"
 #include "util.h"
 
 #include <dwarf.h>
@@ -209,6 +210,8 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	l->sched_sp = nested_offset(&f.g, "sched", "sp");
 	l->sched_pc = nested_offset(&f.g, "sched", "pc");
 	l->sched_bp = nested_offset(&f.g, "sched", "bp");
+	l->sched_g = nested_offset(&f.g, "sched", "g");
+	l->source = "DWARF";
 	l->stack_lo = nested_offset(&f.g, "stack", "lo");
 	l->stack_hi = nested_offset(&f.g, "stack", "hi");
 	if (variable_address(&f.allgs, &l->allgs) || variable_address(&f.allglen, &l->allglen) ||
@@ -225,6 +228,33 @@ out:
 		elf_end(elf);
 	close(fd);
 	return err;
+}
+
+int golayout__read_wait_reasons(pid_t pid, uint64_t addr, int count, struct go_layout *l)
+{
+	bool has_chan_receive = false;
+	uint64_t hdr[GO_MAX_WAIT_REASONS][2]; /* string headers: data pointer, length */
+
+	l->nwait_reasons = 0;
+	if (count <= 0 || count > GO_MAX_WAIT_REASONS ||
+	    procfs__read_mem(pid, addr, hdr, (size_t)count * sizeof(hdr[0])))
+		return -EFAULT;
+	for (int i = 0; i < count; i++) {
+		char *name = l->wait_reasons[i];
+
+		if (hdr[i][1] >= sizeof(l->wait_reasons[0]) ||
+		    (hdr[i][1] && procfs__read_mem(pid, hdr[i][0], name, hdr[i][1])))
+			return -EBADMSG;
+		name[hdr[i][1]] = '\0';
+		for (const char *c = name; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				return -EBADMSG;
+		has_chan_receive |= !strcmp(name, "chan receive");
+	}
+	if (!has_chan_receive) /* not the table of wait reasons */
+		return -EBADMSG;
+	l->nwait_reasons = count;
+	return 0;
 }
 
 const char *go_status__name(uint32_t status)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define GO_MAX_WAIT_REASONS 64
 
@@ -17,12 +18,15 @@ struct go_layout {
 	uint32_t g_size;
 	/* offsets in runtime.g, -1 when the field does not exist in this release */
 	int32_t goid, gopc, startpc, atomicstatus, waitreason, parent_goid;
-	int32_t sched_sp, sched_pc, sched_bp, stack_lo, stack_hi;
+	int32_t sched_sp, sched_pc, sched_bp, sched_g, stack_lo, stack_hi;
 	/* link-time addresses of runtime variables (add the load bias for PIE) */
 	uint64_t allgs, allglen;
 	/* runtime.waitReasonStrings, read from the file: index = the g's waitreason */
 	int nwait_reasons;
 	char wait_reasons[GO_MAX_WAIT_REASONS][40];
+	/* where it came from: "DWARF", or "inferred" for binaries without DWARF */
+	const char *source;
+	char version[32]; /* "go1.19.8", from .go.buildinfo; "" when unknown */
 };
 
 /*
@@ -30,6 +34,10 @@ struct go_layout {
  * has no DWARF (stripped) or lacks a needed type or variable, -ENOEXEC when it is not an ELF.
  */
 int golayout__from_dwarf(const char *path, struct go_layout *layout);
+
+/* Reads count wait-reason names from the [count]string array at addr in pid's memory;
+ * keeps them only if they look like the table (printable, "chan receive" among them). */
+int golayout__read_wait_reasons(pid_t pid, uint64_t addr, int count, struct go_layout *l);
 
 /* Whether the ELF at path is a Go program (it has .go.buildinfo or .gopclntab, which
  * stripping keeps). */

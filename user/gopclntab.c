@@ -187,21 +187,14 @@ static int64_t pcvalue(const struct gopclntab *t, uint32_t table_off, uint64_t e
 	return -1;
 }
 
-int gopclntab__resolve(struct gopclntab *t, uint64_t pc, const char **function, const char **file,
-		       int *line)
+/* Index of the function holding rel (an offset from text_start) in the functab: nfunc+1
+ * (entry offset, _func offset) pairs sorted by entry, the last one the end of text. */
+static int find_function(const struct gopclntab *t, uint64_t rel, uint64_t *index)
 {
-	uint64_t lo = 0, hi = t->nfunc, rel;
-	uint32_t entryoff, funcoff, nameoff = 0, pcfile = 0, pcln = 0, cuoff = 0, fileoff;
-	uint64_t f;
-	int64_t fileno, ln;
+	uint64_t lo = 0, hi = t->nfunc;
+	uint32_t entryoff;
 
-	*function = *file = NULL;
-	*line = 0;
-	if (!t->nfunc || pc < t->text_start)
-		return -ENOENT;
-	rel = pc - t->text_start;
-	/* functab: nfunc+1 (entry offset, _func offset) pairs, sorted by entry */
-	if (!get32(t, t->pcln + 8 * t->nfunc, &entryoff) || rel >= entryoff)
+	if (!t->nfunc || !get32(t, t->pcln + 8 * t->nfunc, &entryoff) || rel >= entryoff)
 		return -ENOENT;
 	while (hi - lo > 1) {
 		uint64_t mid = lo + (hi - lo) / 2;
@@ -213,17 +206,69 @@ int gopclntab__resolve(struct gopclntab *t, uint64_t pc, const char **function, 
 		else
 			hi = mid;
 	}
-	if (!get32(t, t->pcln + 8 * lo, &entryoff) || !get32(t, t->pcln + 8 * lo + 4, &funcoff) ||
-	    entryoff > rel)
+	if (!get32(t, t->pcln + 8 * lo, &entryoff) || entryoff > rel)
 		return -ENOENT;
-	f = t->pcln + funcoff;
-	if (f > t->len || t->len - f < FUNC_MIN_SIZE)
+	*index = lo;
+	return 0;
+}
+
+/* The name of function index i, or NULL. */
+static const char *function_name(const struct gopclntab *t, uint64_t i, uint64_t *func)
+{
+	uint32_t funcoff, nameoff;
+
+	if (!get32(t, t->pcln + 8 * i + 4, &funcoff))
+		return NULL;
+	*func = t->pcln + funcoff;
+	if (*func > t->len || t->len - *func < FUNC_MIN_SIZE ||
+	    !get32(t, *func + FUNC_NAMEOFF, &nameoff))
+		return NULL;
+	return string_at(t, t->funcname + nameoff);
+}
+
+bool gopclntab__is_entry(struct gopclntab *t, uint64_t pc)
+{
+	uint64_t i;
+	uint32_t entryoff;
+
+	return pc >= t->text_start && !find_function(t, pc - t->text_start, &i) &&
+	       get32(t, t->pcln + 8 * i, &entryoff) && entryoff == pc - t->text_start;
+}
+
+int gopclntab__function(struct gopclntab *t, const char *name, uint64_t *entry, uint64_t *end)
+{
+	for (uint64_t i = 0; i < t->nfunc; i++) {
+		uint32_t lo, hi;
+		uint64_t func;
+		const char *n = function_name(t, i, &func);
+
+		if (!n || strcmp(n, name))
+			continue;
+		if (!get32(t, t->pcln + 8 * i, &lo) || !get32(t, t->pcln + 8 * (i + 1), &hi) ||
+		    hi < lo)
+			return -ENOENT;
+		*entry = t->text_start + lo;
+		*end = t->text_start + hi;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int gopclntab__resolve(struct gopclntab *t, uint64_t pc, const char **function, const char **file,
+		       int *line)
+{
+	uint32_t entryoff, pcfile = 0, pcln = 0, cuoff = 0, fileoff;
+	uint64_t i, f;
+	int64_t fileno, ln;
+
+	*function = *file = NULL;
+	*line = 0;
+	if (pc < t->text_start || find_function(t, pc - t->text_start, &i) ||
+	    !get32(t, t->pcln + 8 * i, &entryoff) || !(*function = function_name(t, i, &f)))
 		return -ENOENT;
-	get32(t, f + FUNC_NAMEOFF, &nameoff);
 	get32(t, f + FUNC_PCFILE, &pcfile);
 	get32(t, f + FUNC_PCLN, &pcln);
 	get32(t, f + FUNC_CUOFFSET, &cuoff);
-	*function = string_at(t, t->funcname + nameoff);
 	ln = pcvalue(t, pcln, t->text_start + entryoff, pc);
 	fileno = pcvalue(t, pcfile, t->text_start + entryoff, pc);
 	if (ln > 0 && ln <= INT32_MAX)
@@ -231,5 +276,5 @@ int gopclntab__resolve(struct gopclntab *t, uint64_t pc, const char **function, 
 	if (fileno >= 0 && get32(t, t->cu + 4 * ((uint64_t)cuoff + (uint64_t)fileno), &fileoff) &&
 	    fileoff != UINT32_MAX)
 		*file = string_at(t, t->filetab + fileoff);
-	return *function ? 0 : -ENOENT;
+	return 0;
 }

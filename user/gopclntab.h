@@ -8,6 +8,7 @@
 #ifndef STRAND_GOPCLNTAB_H
 #define STRAND_GOPCLNTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,11 @@ void gopclntab__close(struct gopclntab *t);
  */
 int gopclntab__resolve(struct gopclntab *t, uint64_t pc, const char **function, const char **file,
 		       int *line);
+
+/* Where the function called name starts and ends (link-time). 0 or -ENOENT. */
+int gopclntab__function(struct gopclntab *t, const char *name, uint64_t *entry, uint64_t *end);
+
+/* Whether pc (link-time) is exactly where a function starts. */
+bool gopclntab__is_entry(struct gopclntab *t, uint64_t pc);
 
 #endif /* STRAND_GOPCLNTAB_H */

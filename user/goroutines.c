@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
+
 struct go_proc_state {
 	pid_t pid;
-	bool is_go, unsupported;
+	bool is_go, maybe_go;
+	int attempts;
 	char comm[16]; /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
@@ -144,8 +147,10 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, uint64
 			snprintf(grp->state, sizeof(grp->state), "%s", state);
 			resolve_go(t, st, g->gopc, true, &grp->created_at);
 			resolve_go(t, st, g->startpc, false, &grp->start);
-			grp->runtime =
-				grp->start.function && !strncmp(grp->start.function, "runtime.", 8);
+			/* the main goroutine runs the program's main.main: it is the user's */
+			grp->runtime = grp->start.function &&
+				       !strncmp(grp->start.function, "runtime.", 8) &&
+				       strcmp(grp->start.function, "runtime.main");
 			for (size_t k = 0; k < ARRAY_SIZE(forever_reasons); k++)
 				if (!strcmp(state, forever_reasons[k]))
 					grp->stranded = !grp->runtime;
@@ -217,27 +222,39 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		st = NULL;
 	}
 	if (!st) {
+		char exe[64];
+		int err;
+
 		st = xcalloc(1, sizeof(*st));
 		st->pid = pid;
 		snprintf(st->comm, sizeof(st->comm), "%s", comm);
 		hashmap__init(&st->seen);
-		char exe[64];
-		int err;
-
 		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-		st->is_go = go_process__open(pid, &st->gp) == 0;
-		if (st->is_go)
-			st->pcln = gopclntab__open(exe, &err);
-		else
-			st->unsupported = golayout__is_go(exe);
+		st->pcln = gopclntab__open(exe, &err);
+		st->maybe_go = st->pcln || golayout__is_go(exe);
 		hashmap__set(&t->procs, (uint64_t)pid, st);
 	}
+	if (!st->is_go && st->maybe_go && st->attempts < LAYOUT_ATTEMPTS) {
+		int err = go_process__open(pid, st->pcln, &st->gp);
+
+		st->is_go = !err;
+		st->attempts = err == -ENODATA ? st->attempts + 1 : LAYOUT_ATTEMPTS;
+		if (err && err != -ENODATA && !st->gp.problem[0])
+			snprintf(st->gp.problem, sizeof(st->gp.problem), "%s", strerror(-err));
+	}
 	if (!st->is_go)
-		return st->unsupported ? GO_UNSUPPORTED : GO_NOT_GO;
+		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0)
 		update_seen(st, now);
 	regroup(t);
 	return GO_TRACKED;
+}
+
+const char *go_tracker__problem(struct go_tracker *t, pid_t pid)
+{
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
+
+	return st && st->gp.problem[0] ? st->gp.problem : NULL;
 }
 
 const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n)
@@ -318,6 +335,41 @@ static void frame_json(struct json *j, const char *key, const struct sym_frame *
 	json__end_object(j);
 }
 
+/* Per Go process: its version and where strand's knowledge of its runtime came from. */
+static void runtimes_json(struct go_tracker *t, struct json *j)
+{
+	uint64_t pid;
+	void *val;
+
+	json__begin_array(j, "runtimes");
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
+		const struct go_proc_state *st = val;
+		const struct go_layout *l = &st->gp.layout;
+
+		if (!st->maybe_go)
+			continue;
+		json__begin_object(j, NULL);
+		json__int(j, "pid", (int)pid);
+		json__string(j, "go_version", l->version[0] ? l->version : NULL);
+		json__string(j, "layout", st->is_go ? l->source : NULL);
+		json__string(j, "problem", st->gp.problem[0] ? st->gp.problem : NULL);
+		if (st->is_go) {
+			json__begin_object(j, "g_offsets");
+			json__int(j, "goid", l->goid);
+			json__int(j, "gopc", l->gopc);
+			json__int(j, "startpc", l->startpc);
+			json__int(j, "atomicstatus", l->atomicstatus);
+			json__int(j, "waitreason", l->waitreason);
+			json__int(j, "parent_goid", l->parent_goid);
+			json__int(j, "sched_pc", l->sched_pc);
+			json__end_object(j);
+			json__int(j, "wait_reasons", l->nwait_reasons);
+		}
+		json__end_object(j);
+	}
+	json__end_array(j);
+}
+
 void go_tracker__json(struct go_tracker *t, struct json *j)
 {
 	uint64_t live, invalid;
@@ -329,6 +381,7 @@ void go_tracker__json(struct go_tracker *t, struct json *j)
 	json__uint(j, "live", live);
 	json__uint(j, "invalid_entries", invalid);
 	json__uint(j, "stranded", t->stranded);
+	runtimes_json(t, j);
 	json__begin_array(j, "groups");
 	for (size_t i = 0; i < t->ngroups; i++) {
 		const struct go_group *g = &t->groups[i];

@@ -38,13 +38,17 @@ void go_tracker__free(struct go_tracker *t);
 enum go_scan_result {
 	GO_NOT_GO,	/* not a Go program */
 	GO_TRACKED,	/* goroutines read */
-	GO_UNSUPPORTED, /* a Go program whose runtime layout strand cannot read (stripped) */
+	GO_UNSUPPORTED, /* a Go program whose runtime layout strand cannot read */
 };
 
 /* Reads pid's goroutines if it is a Go program (tried once per exec). */
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now_ns);
 /* The process exec'd or exited. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
+
+/* Why pid's goroutines cannot be read (GO_UNSUPPORTED), or what was distrusted; NULL if
+ * nothing. Valid until the process is forgotten. */
+const char *go_tracker__problem(struct go_tracker *t, pid_t pid);
 
 /* Groups of the last scans, most goroutines first; valid until the next scan. */
 const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n);

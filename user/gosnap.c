@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gosnap.h"
+#include "gocode.h"
+#include "goinfer.h"
 #include "procfs.h"
 #include "procmaps.h"
 #include "util.h"
@@ -73,35 +75,61 @@ static int exe_map_start(pid_t pid, uint64_t *start)
 	return err;
 }
 
-int go_process__open(pid_t pid, struct go_process *gp)
+/* Without DWARF, or with DWARF that does not fit the process: the runtime's variables from
+ * its code, the g offsets proved against the goroutines it holds. */
+static int infer_layout(struct go_process *gp, struct gopclntab *pcln)
 {
-	char exe[64];
+	struct go_layout *l = &gp->layout;
+	char why[64] = "";
+	int err = 0;
+
+	if (!l->allgs)
+		err = gocode__find_runtime(gp->pid, gp->bias, pcln, l);
+	if (!err)
+		err = goinfer__layout(gp->pid, gp->bias, pcln, l, why, sizeof(why));
+	if (err == -ENODATA)
+		snprintf(gp->problem, sizeof(gp->problem), "%s%s",
+			 l->allgs ? "no field of runtime.g holds what it should: "
+				  : "runtime.allgs not found in the code",
+			 why);
+	return err;
+}
+
+int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
+{
+	char exe[64], why[64];
 	uint64_t vaddr = 0, start = 0;
 	int err;
 
 	memset(gp, 0, sizeof(*gp));
 	gp->pid = pid;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	err = golayout__from_dwarf(exe, &gp->layout);
-	if (err)
-		return err;
 	err = first_load_vaddr(exe, &vaddr);
 	if (!err)
 		err = exe_map_start(pid, &start);
 	if (err)
 		return err;
 	gp->bias = start - vaddr;
-	return 0;
-}
+	err = golayout__from_dwarf(exe, &gp->layout);
+	if (err && err != -ENODATA)
+		return err;
+	if (!err && pcln && goinfer__check(pid, gp->bias, pcln, &gp->layout, why, sizeof(why))) {
+		snprintf(gp->problem, sizeof(gp->problem),
+			 "runtime.g.%s from DWARF does not hold what it should", why);
+		err = -ENODATA;
+	}
+	if (err && pcln) {
+		struct go_layout dwarf = gp->layout;
 
-static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
+		memset(&gp->layout, 0, sizeof(gp->layout));
+		gp->layout.allgs = dwarf.allgs;
+		gp->layout.allglen = dwarf.allglen;
+		gp->layout.nwait_reasons = dwarf.nwait_reasons;
+		memcpy(gp->layout.wait_reasons, dwarf.wait_reasons, sizeof(dwarf.wait_reasons));
+		err = infer_layout(gp, pcln);
+	}
+	gocode__version(exe, gp->layout.version, sizeof(gp->layout.version));
+	return err;
 }
 
 /* Reads count blocks of size bytes at addrs[] into out, batched; returns blocks read. */
@@ -131,70 +159,84 @@ static size_t read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t
 	return done;
 }
 
-static uint64_t field(const uint8_t *g, int32_t off, size_t width)
+void go_gs__free(struct go_gs *gs)
+{
+	free(gs->ptrs);
+	free(gs->bytes);
+	memset(gs, 0, sizeof(*gs));
+}
+
+int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+{
+	uint64_t hdr[3], len;
+	int err;
+
+	memset(gs, 0, sizeof(*gs));
+	gs->window = window;
+	/* allgs is a []*g: pointer, length, capacity */
+	err = procfs__read_mem(pid, allgs, hdr, sizeof(hdr));
+	if (!err)
+		err = procfs__read_mem(pid, allglen, &len, sizeof(len));
+	if (err)
+		return err == -ESRCH || !procfs__exists(pid) ? -ESRCH : err;
+	gs->listed = hdr[1] < len ? hdr[1] : len;
+	if (gs->listed > MAX_GOROUTINES || hdr[1] > hdr[2])
+		return -EBADMSG; /* not a slice header: the layout does not fit this process */
+	if (!gs->listed)
+		return 0;
+	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
+	gs->bytes = xcalloc(gs->listed, window);
+	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
+	gs->n = err ? 0 : read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
+	return err;
+}
+
+uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width)
 {
 	uint64_t v = 0;
 
-	if (off >= 0)
-		memcpy(&v, g + off, width);
+	if (off >= 0 && (size_t)off + width <= gs->window)
+		memcpy(&v, gs->bytes + i * gs->window + off, width);
 	return v;
 }
 
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
-	uint64_t hdr[3], allglen, *ptrs;
-	uint8_t *gs;
-	size_t n, got;
-	int err;
+	struct go_gs gs;
+	int err = go_gs__read(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias, l->g_size, &gs);
 
 	snap->n = 0;
-	snap->listed = snap->invalid = 0;
-	/* allgs is a []*g: pointer, length, capacity */
-	err = read_mem(gp->pid, l->allgs + gp->bias, hdr, sizeof(hdr));
-	if (!err)
-		err = read_mem(gp->pid, l->allglen + gp->bias, &allglen, sizeof(allglen));
-	if (err)
-		return err == -ESRCH || !procfs__exists(gp->pid) ? -ESRCH : err;
-	n = hdr[1] < allglen ? hdr[1] : allglen;
-	if (n > MAX_GOROUTINES || hdr[1] > hdr[2])
-		return -EBADMSG; /* not a slice header: the layout does not fit this process */
-	snap->listed = n;
-	if (!n)
-		return 0;
-	ptrs = xcalloc(n, sizeof(*ptrs));
-	gs = xcalloc(n, l->g_size);
-	err = read_mem(gp->pid, hdr[0], ptrs, n * sizeof(*ptrs));
-	got = err ? 0 : read_blocks(gp->pid, ptrs, n, l->g_size, gs);
-	if (snap->cap < got) {
-		snap->cap = got;
-		snap->g = xrealloc(snap->g, got * sizeof(*snap->g));
+	snap->listed = gs.listed;
+	snap->invalid = 0;
+	if (snap->cap < gs.n) {
+		snap->cap = gs.n;
+		snap->g = xrealloc(snap->g, gs.n * sizeof(*snap->g));
 	}
-	for (size_t i = 0; i < got; i++) {
-		const uint8_t *g = gs + i * l->g_size;
+	for (size_t i = 0; i < gs.n; i++) {
 		struct go_g *out = &snap->g[snap->n];
-		uint32_t status = (uint32_t)field(g, l->atomicstatus, 4);
+		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
-		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !ptrs[i]) {
+		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !gs.ptrs[i]) {
 			snap->invalid++;
 			continue;
 		}
 		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD)
 			continue;
-		out->goid = field(g, l->goid, 8);
+		out->g = gs.ptrs[i];
+		out->goid = go_gs__word(&gs, i, l->goid, 8);
 		out->status = status;
-		out->waitreason = (uint32_t)field(g, l->waitreason, 1);
-		out->gopc = field(g, l->gopc, 8);
-		out->startpc = field(g, l->startpc, 8);
-		out->parent_goid = field(g, l->parent_goid, 8);
-		out->sched_sp = field(g, l->sched_sp, 8);
-		out->sched_pc = field(g, l->sched_pc, 8);
-		out->sched_bp = field(g, l->sched_bp, 8);
+		out->waitreason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
+		out->gopc = go_gs__word(&gs, i, l->gopc, 8);
+		out->startpc = go_gs__word(&gs, i, l->startpc, 8);
+		out->parent_goid = go_gs__word(&gs, i, l->parent_goid, 8);
+		out->sched_sp = go_gs__word(&gs, i, l->sched_sp, 8);
+		out->sched_pc = go_gs__word(&gs, i, l->sched_pc, 8);
+		out->sched_bp = go_gs__word(&gs, i, l->sched_bp, 8);
 		snap->n++;
 	}
-	snap->invalid += n - got;
-	free(ptrs);
-	free(gs);
+	snap->invalid += gs.listed - gs.n;
+	go_gs__free(&gs);
 	return err;
 }
 

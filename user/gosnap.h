@@ -13,6 +13,7 @@
 #include "golayout.h"
 
 struct go_g {
+	uint64_t g; /* the runtime.g's address in the target */
 	uint64_t goid, gopc, startpc, parent_goid;
 	uint32_t status, waitreason;
 	uint64_t sched_sp, sched_pc, sched_bp;
@@ -28,16 +29,37 @@ struct go_snapshot {
 struct go_process {
 	pid_t pid;
 	struct go_layout layout;
-	uint64_t bias; /* load bias of the executable (PIE), 0 otherwise */
+	uint64_t bias;	   /* load bias of the executable (PIE), 0 otherwise */
+	char problem[128]; /* why the layout could not be had, or why DWARF was not trusted */
 };
 
-/* Recognizes pid as a Go program whose runtime layout is known; -ENODATA when its binary
- * has no DWARF (stripped), -ENOEXEC when it is not Go. */
-int go_process__open(pid_t pid, struct go_process *gp);
+struct gopclntab;
+
+/*
+ * Recognizes pid as a Go program and finds its runtime layout: from DWARF, checked against
+ * the process, or inferred from the process with the binary's .gopclntab (pcln, may be
+ * NULL) when there is no DWARF or it does not fit. Returns 0, -ENODATA (layout not found,
+ * gp->problem says why; it may be found later, once the runtime has started), -ENOEXEC
+ * when it is not Go, or -errno.
+ */
+int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp);
 
 /* Reads the goroutine list now. Returns 0 or -errno (-ESRCH: the process is gone). */
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap);
 
 void go_snapshot__free(struct go_snapshot *snap);
+
+/* The raw goroutine list: each g's address and its first `window` bytes. */
+struct go_gs {
+	uint64_t *ptrs;
+	uint8_t *bytes; /* n rows of window bytes; an unreadable g reads as zeroes */
+	size_t n, listed, window;
+};
+
+/* Reads the list at the runtime addresses of allgs and allglen. 0 or -errno. */
+int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs);
+/* A little-endian field of row i (0 when outside the window). */
+uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width);
+void go_gs__free(struct go_gs *gs);
 
 #endif /* STRAND_GOSNAP_H */

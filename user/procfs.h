@@ -26,6 +26,10 @@ bool procfs__exists(pid_t pid);
 /* The process's comm, "" when gone. */
 void procfs__comm(pid_t pid, char *buf, size_t size);
 
+/* Reads len bytes of pid's memory at addr (process_vm_readv); 0, -EFAULT (unmapped or
+ * short) or -errno (-ESRCH: gone). */
+int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
+
 /* Parses the fields strand needs from a /proc stat line; exposed for tests and fuzzing. */
 int procfs__parse_stat(const char *line, char *name, size_t name_size, char *state,
 		       uint64_t *start_ticks);

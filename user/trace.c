@@ -46,6 +46,7 @@ struct trace {
 	struct detector *detector;
 	struct go_tracker *go;
 	bool is_go, go_unsupported;
+	char go_warning[256];
 	uint64_t scan_every_ns, next_scan_ns;
 	pid_t child; /* the command started with -- */
 	int child_status;
@@ -382,9 +383,7 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	if (t->target_gone)
 		report__warn(r, "the target exited during the trace");
 	if (t->go_unsupported)
-		report__warn(r,
-			     "the target is a Go program without DWARF (stripped): its goroutines "
-			     "are not listed yet, only its threads");
+		report__warn(r, t->go_warning);
 }
 
 static void render_live(struct trace *t)
@@ -456,6 +455,11 @@ static void scan_waits(struct trace *t)
 
 		t->is_go |= res == GO_TRACKED;
 		t->go_unsupported = res == GO_UNSUPPORTED;
+		if (t->go_unsupported)
+			snprintf(t->go_warning, sizeof(t->go_warning),
+				 "the target is a Go program whose goroutines strand cannot read "
+				 "(%s): only its threads are listed",
+				 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
 		if (p && res != GO_NOT_GO)
 			p->go = true;
 	}

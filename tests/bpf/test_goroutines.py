@@ -39,8 +39,9 @@ def _describe(rep):
     return "\n".join(out)
 
 
-def _group(rep, state):
-    gs = [g for g in _user_groups(rep) if g.get("state") == state]
+def _group(rep, state, created_by=None):
+    gs = [g for g in _user_groups(rep) if g.get("state") == state and
+          created_by in (None, g["created_at"].get("function"))]
     if len(gs) != 1:
         fail("expected one goroutine group in %r, found %d" % (state, len(gs)), _describe(rep))
     return gs[0]
@@ -54,7 +55,7 @@ def _no_bad_threads(rep):
 
 def _check_chan_leak(variant):
     rep = _trace("chan", variant)
-    g = _group(rep, "chan receive")
+    g = _group(rep, "chan receive", "main.handleRequest")
     expect_eq((g.get("count"), g["created_at"].get("function"), g.get("verdict")),
               (5, "main.handleRequest", None), "chan receive group", _describe(rep))
     check(g.get("seen_seconds", 0) >= 1.0, "waits not timed across scans", _describe(rep))
@@ -93,10 +94,27 @@ def test_control_pool_has_nothing_stranded():
     _no_bad_threads(rep)
 
 
-def test_stripped_go_binary_says_so():
+def _runtime(rep):
+    rts = (rep.get("goroutines") or {}).get("runtimes") or []
+    check(len(rts) == 1, "expected the runtime of one Go process", json.dumps(rts))
+    return rts[0]
+
+
+def test_stripped_binary_layout_inferred_equals_dwarf():
+    """Without DWARF (-ldflags='-s -w') the g offsets are inferred from the live process; they
+    must be exactly what DWARF says for the same program and toolchain."""
+    plain = _runtime(_trace("chan"))
     rep = _trace("chan", "-stripped")
-    check(any("Go program without DWARF" in w for w in rep.get("warnings") or []),
-          "no warning that goroutines of a stripped binary are not listed",
-          json.dumps(rep.get("warnings")))
-    check("goroutines" not in rep, "goroutines listed from a binary without DWARF")
+    stripped = _runtime(rep)
+    expect_eq((plain.get("layout"), stripped.get("layout")), ("DWARF", "inferred"),
+              "layout sources", json.dumps([plain, stripped]))
+    expect_eq(stripped.get("g_offsets"), plain.get("g_offsets"), "inferred g offsets")
+    expect_eq(stripped.get("wait_reasons"), plain.get("wait_reasons"), "wait reason names")
+    check(stripped.get("go_version", "").startswith("go1.19"), "Go version from .go.buildinfo",
+          json.dumps(stripped))
+    # and the report itself is the one of the unstripped build
+    g = _group(rep, "chan receive", "main.handleRequest")
+    expect_eq((g.get("count"), g["created_at"].get("function"), g["created_at"].get("line")),
+              (5, "main.handleRequest", marker_line(GOLEAK, "SITE: chan")),
+              "chan receive group of the stripped build", _describe(rep))
     _no_bad_threads(rep)

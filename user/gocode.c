@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "gocode.h"
+#include "golayout.h"
+#include "gopclntab.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUILDINFO_MAGIC	   "\xff Go buildinf:"
+#define BUILDINFO_HDR	   32
+#define BUILDINFO_INLINE   0x2	      /* flags: strings follow the header (Go >= 1.18) */
+#define MAX_FUNCTION_BYTES (64 << 10) /* the runtime functions read here are far smaller */
+#define MAX_REFS	   256
+
+int gocode__parse_buildinfo(const uint8_t *data, size_t len, char *version, size_t size)
+{
+	uint64_t n = 0;
+	size_t off = BUILDINFO_HDR;
+
+	if (len < BUILDINFO_HDR || memcmp(data, BUILDINFO_MAGIC, 14) ||
+	    !(data[15] & BUILDINFO_INLINE))
+		return -ENOENT;
+	for (int shift = 0;; shift += 7) { /* uvarint length, then the bytes */
+		if (off >= len || shift > 28)
+			return -ENOENT;
+		n |= (uint64_t)(data[off] & 0x7f) << shift;
+		if (!(data[off++] & 0x80))
+			break;
+	}
+	if (!n || n > len - off || n >= size || memcmp(data + off, "go", 2))
+		return -ENOENT;
+	memcpy(version, data + off, n);
+	version[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (version[i] < 0x21 || version[i] > 0x7e)
+			return -ENOENT;
+	return 0;
+}
+
+int gocode__version(const char *path, char *version, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = -ENOENT;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF && !elf_getshdrstrndx(elf, &shstrndx)) {
+		while (err && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+			Elf_Data *d;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_PROGBITS &&
+			    (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+			    !strcmp(name, ".go.buildinfo") && (d = elf_getdata(scn, NULL)) &&
+			    d->d_buf)
+				err = gocode__parse_buildinfo(d->d_buf, d->d_size, version, size);
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/* A RIP-relative memory operand: the link-time address it names. */
+struct rip_ref {
+	uint64_t addr;
+	unsigned insn;
+};
+
+struct decoded {
+	struct rip_ref refs[MAX_REFS];
+	int nrefs;
+	int64_t first_cmp_imm; /* -1: none */
+};
+
+/* Decodes the function called name from pid's memory, collecting its RIP-relative operands. */
+static int decode_function(pid_t pid, uint64_t bias, struct gopclntab *pcln, const char *name,
+			   struct decoded *out)
+{
+	uint64_t entry, end;
+	size_t count;
+	uint8_t *code;
+	cs_insn *insn;
+	csh cs;
+	int err;
+
+	out->nrefs = 0;
+	out->first_cmp_imm = -1;
+	if (gopclntab__function(pcln, name, &entry, &end) || end - entry > MAX_FUNCTION_BYTES)
+		return -ENOENT;
+	code = xcalloc(end - entry + 1, 1);
+	err = procfs__read_mem(pid, entry + bias, code, end - entry);
+	if (err || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		free(code);
+		return err ? err : -ENOSYS;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	/* disassembled at its link-time address: RIP-relative operands give link-time ones */
+	count = cs_disasm(cs, code, end - entry, entry, 0, &insn);
+	for (size_t i = 0; i < count; i++) {
+		const cs_x86 *x = &insn[i].detail->x86;
+
+		for (int k = 0; k < x->op_count; k++) {
+			const cs_x86_op *op = &x->operands[k];
+
+			if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RIP &&
+			    out->nrefs < MAX_REFS)
+				out->refs[out->nrefs++] = (struct rip_ref){
+					insn[i].address + insn[i].size + (uint64_t)op->mem.disp,
+					insn[i].id};
+			if (op->type == X86_OP_IMM && insn[i].id == X86_INS_CMP &&
+			    out->first_cmp_imm < 0)
+				out->first_cmp_imm = op->imm;
+		}
+	}
+	cs_free(insn, count);
+	cs_close(&cs);
+	free(code);
+	return count ? 0 : -ENOEXEC;
+}
+
+static bool refers_to(const struct decoded *d, uint64_t addr)
+{
+	for (int i = 0; i < d->nrefs; i++)
+		if (d->refs[i].addr == addr)
+			return true;
+	return false;
+}
+
+/* allgadd appends to allgs: the one variable whose pointer, length and capacity (three
+ * consecutive words) are all operands is the slice header. */
+static int find_allgs(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+{
+	struct decoded *d = xcalloc(1, sizeof(*d));
+	int err = decode_function(pid, bias, pcln, "runtime.allgadd", d);
+
+	if (!err) {
+		err = -ENODATA;
+		for (int i = 0; i < d->nrefs && err; i++) {
+			uint64_t a = d->refs[i].addr, hdr[3];
+
+			if (refers_to(d, a + 8) && refers_to(d, a + 16) &&
+			    !procfs__read_mem(pid, a + bias, hdr, sizeof(hdr)) && hdr[0] &&
+			    hdr[1] && hdr[1] <= hdr[2]) {
+				l->allgs = a;
+				l->allglen = a + 8; /* the slice's own length */
+				err = 0;
+			}
+		}
+	}
+	free(d);
+	return err;
+}
+
+/* waitReason.String bounds-checks against the array's length, then indexes the array. */
+static void find_wait_reasons(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+{
+	struct decoded *d = xcalloc(1, sizeof(*d));
+
+	if (!decode_function(pid, bias, pcln, "runtime.waitReason.String", d) &&
+	    d->first_cmp_imm > 0 && d->first_cmp_imm <= GO_MAX_WAIT_REASONS) {
+		for (int i = 0; i < d->nrefs; i++) {
+			if (d->refs[i].insn != X86_INS_LEA)
+				continue;
+			golayout__read_wait_reasons(pid, d->refs[i].addr + bias,
+						    (int)d->first_cmp_imm, l);
+			if (l->nwait_reasons)
+				break;
+		}
+	}
+	free(d);
+}
+
+int gocode__find_runtime(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+{
+	if (find_allgs(pid, bias, pcln, l))
+		return -ENODATA;
+	find_wait_reasons(pid, bias, pcln, l);
+	return 0;
+}
+
+bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target)
+{
+	uint8_t insn[5];
+	int32_t rel;
+
+	if (pc < 5 || procfs__read_mem(pid, pc - 5 + bias, insn, sizeof(insn)) || insn[0] != 0xe8)
+		return false;
+	memcpy(&rel, insn + 1, sizeof(rel));
+	return pc + (uint64_t)(int64_t)rel == target;
+}

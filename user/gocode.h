@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What a Go binary says about its runtime when it has no DWARF (`-ldflags=-s -w`): the Go
+ * version from .go.buildinfo, and the addresses of runtime variables from the instructions
+ * of the runtime functions that use them (found through .gopclntab, decoded with capstone).
+ * The code is read from the live process, so PIE relocations are already applied.
+ */
+#ifndef STRAND_GOCODE_H
+#define STRAND_GOCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct gopclntab;
+struct go_layout;
+
+/* "go1.19.8" from the binary's .go.buildinfo (Go >= 1.18 format); 0 or -ENOENT. */
+int gocode__version(const char *path, char *version, size_t size);
+/* Parses a .go.buildinfo section's bytes; exposed for tests and fuzzing. */
+int gocode__parse_buildinfo(const uint8_t *data, size_t len, char *version, size_t size);
+
+/*
+ * Fills layout->allgs and allglen (from runtime.allgadd) and the wait-reason names (from
+ * runtime.waitReason.String) of the process pid, whose executable is loaded at bias.
+ * Returns 0 when the goroutine list was found, -ENODATA otherwise.
+ */
+int gocode__find_runtime(pid_t pid, uint64_t bias, struct gopclntab *pcln,
+			 struct go_layout *layout);
+
+/*
+ * Whether the instruction ending at pc (link-time) in pid's code is a CALL to target: how
+ * a goroutine's creation pc (a return address after `CALL runtime.newproc`) is verified.
+ */
+bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target);
+
+#endif /* STRAND_GOCODE_H */
