@@ -27,9 +27,10 @@
 #define STRAND_UNLEARNED_COPIES 64
 
 enum strand_event_type {
-	STRAND_EV_SPAWN = 1, /* a thread was created; may carry a stack sample */
-	STRAND_EV_EXIT = 2,  /* a thread exited */
-	STRAND_EV_EXEC = 3,  /* a traced process replaced its image */
+	STRAND_EV_SPAWN = 1,   /* a thread was created; may carry a stack sample */
+	STRAND_EV_EXIT = 2,    /* a thread exited */
+	STRAND_EV_EXEC = 3,    /* a traced process replaced its image */
+	STRAND_EV_GO_SITE = 4, /* a goroutine spawn site seen for the first time */
 };
 
 enum strand_spawn_flags {
@@ -117,6 +118,10 @@ enum strand_counter {
 	STRAND_CNT_MAP_FULL,	  /* map updates refused */
 	STRAND_CNT_UNLEARNED,	  /* spawns sent with a coarse key only */
 	STRAND_CNT_SPAWNS_SEEN,	  /* spawns in traced processes */
+	STRAND_CNT_GO_SPAWNS,	  /* goroutines created in traced Go processes */
+	STRAND_CNT_GO_EXITS,	  /* goroutines that exited */
+	STRAND_CNT_GO_PARKS,	  /* goroutines that parked (gopark) */
+	STRAND_CNT_GO_STATE_FULL, /* goroutines whose park time could not be kept: map full */
 	STRAND_CNT__MAX,
 };
 
@@ -165,6 +170,56 @@ struct strand_task_record {
 
 #define STRAND_RECORD_MAGIC 0x5354524e /* "STRN" */
 
+/*
+ * Goroutines. The uprobes on the Go runtime read runtime.g through the offsets user space
+ * found for each process (DWARF or inferred), written here before the probes attach.
+ */
+struct strand_go_config {
+	__s32 goid, gopc, startpc; /* in runtime.g */
+	__s32 g_m;		   /* runtime.g.m */
+	__s32 m_curg;		   /* runtime.m.curg: the goroutine an M runs; -1: unknown */
+	__u32 pad;
+};
+
+/* A goroutine (its g's address) or a spawn site (gopc) of one process. */
+struct strand_go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+enum strand_go_flags {
+	STRAND_GO_PARKED = 1 << 0,  /* park_ns is when it last parked; no ready since */
+	STRAND_GO_CREATED = 1 << 1, /* created while traced: parent_goid is known */
+};
+
+/* Per live goroutine of a traced process, keyed by its g: exact park times. */
+struct strand_go_state {
+	__u64 park_ns;
+	__u64 parent_goid;
+	__u32 reason; /* gopark's wait reason */
+	__u32 flags;  /* enum strand_go_flags */
+};
+
+/* Per spawn site (gopc) of a traced process. */
+struct strand_go_site {
+	__u64 spawned;
+	__u64 exited;
+};
+
+#define STRAND_GO_MAX_FRAMES 64
+
+/* A spawn site's first goroutine: the spawner's stack, walked by frame pointers. */
+struct strand_go_site_event {
+	struct strand_event_hdr hdr;
+	__u64 gopc;
+	__u64 startpc;
+	__u64 parent_goid;
+	__u32 nframes;
+	__u32 pad;
+	__u64 ips[STRAND_GO_MAX_FRAMES];
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
 _Static_assert(sizeof(struct strand_task_state) == 32, "task state layout");
@@ -174,6 +229,11 @@ _Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + 
 	       "spawn layout");
 _Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
+_Static_assert(sizeof(struct strand_go_config) == 24, "go config layout");
+_Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
+_Static_assert(sizeof(struct strand_go_state) == 24, "go state layout");
+_Static_assert(sizeof(struct strand_go_site_event) == 24 + 32 + 8 * STRAND_GO_MAX_FRAMES,
+	       "go site event layout");
 #endif
 
 #endif /* STRAND_H */

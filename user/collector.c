@@ -25,6 +25,8 @@ struct collector {
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
+	go_site_fn on_go_site;
+	void *on_go_site_ctx;
 	struct collector_stats stats;
 };
 
@@ -324,9 +326,24 @@ static int handle_record(void *ctx, void *data, size_t size)
 			return 0;
 		}
 		break;
+	case STRAND_EV_GO_SITE:
+		if (size >= sizeof(struct strand_go_site_event)) {
+			const struct strand_go_site_event *ev = data;
+
+			if (ev->nframes <= STRAND_GO_MAX_FRAMES && c->on_go_site)
+				c->on_go_site(c->on_go_site_ctx, ev);
+			return 0;
+		}
+		break;
 	}
 	c->stats.bad_records++;
 	return 0;
+}
+
+void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx)
+{
+	c->on_go_site = fn;
+	c->on_go_site_ctx = ctx;
 }
 
 int collector__poll(struct collector *c, int timeout_ms)

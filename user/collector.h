@@ -19,13 +19,17 @@ struct collector_stats {
 };
 
 /* Called when the last thread of a traced process exits. */
+struct strand_go_site_event;
 typedef void (*process_exit_fn)(void *ctx, pid_t pid, int exit_code);
+/* A goroutine spawn site's first sighting (the Go probes' record, checked for size). */
+typedef void (*go_site_fn)(void *ctx, const struct strand_go_site_event *ev);
 
 struct collector;
 
 struct collector *collector__new(struct loader *ld, struct model *m);
 void collector__free(struct collector *c);
 void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
+void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx);
 
 /* Waits up to timeout_ms for records and handles all that are there; -errno on error. */
 int collector__poll(struct collector *c, int timeout_ms);

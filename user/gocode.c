@@ -201,3 +201,116 @@ bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target)
 	memcpy(&rel, insn + 1, sizeof(rel));
 	return pc + (uint64_t)(int64_t)rel == target;
 }
+
+/* The conditional jump of a function's stack-bound check (CMP SP or a scratch register with
+ * g.stackguard0 at 16(R14), then JBE to morestack): arguments are still in their registers
+ * there, and the kernel emulates a jump instead of single-stepping it. */
+static int stack_check_branch(pid_t pid, uint64_t bias, struct gopclntab *pcln, const char *name,
+			      uint64_t *addr)
+{
+	uint64_t entry, end;
+	uint8_t code[32];
+	size_t count;
+	cs_insn *insn;
+	csh cs;
+	int err = -ENOENT;
+
+	if (gopclntab__function(pcln, name, &entry, &end) || end - entry < sizeof(code) ||
+	    procfs__read_mem(pid, entry + bias, code, sizeof(code)) ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return -ENOENT;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	count = cs_disasm(cs, code, sizeof(code), entry, 4, &insn);
+	for (size_t i = 1; i < count && err; i++) {
+		const cs_x86 *prev = &insn[i - 1].detail->x86;
+		bool guard = false;
+
+		for (int k = 0; k < prev->op_count; k++)
+			guard |= prev->operands[k].type == X86_OP_MEM &&
+				 prev->operands[k].mem.base == X86_REG_R14 &&
+				 prev->operands[k].mem.disp == 16;
+		if (insn[i - 1].id == X86_INS_CMP && guard &&
+		    (insn[i].id == X86_INS_JBE || insn[i].id == X86_INS_JB)) {
+			*addr = insn[i].address;
+			err = 0;
+		}
+	}
+	cs_free(insn, count);
+	cs_close(&cs);
+	return err;
+}
+
+/* The CALL runtime.runqput in runtime.newproc.func1: the new goroutine, complete, is
+ * queued; it is the call's second argument. */
+static int runqput_call(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t *addr)
+{
+	uint64_t runqput, entry, end;
+	uint8_t *code;
+	size_t count;
+	cs_insn *insn;
+	csh cs;
+	int err = -ENOENT;
+
+	if (gopclntab__function(pcln, "runtime.runqput", &runqput, &end) ||
+	    gopclntab__function(pcln, "runtime.newproc.func1", &entry, &end) ||
+	    end - entry > MAX_FUNCTION_BYTES)
+		return -ENOENT;
+	code = xcalloc(end - entry + 1, 1);
+	if (procfs__read_mem(pid, entry + bias, code, end - entry) ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		free(code);
+		return -ENOENT;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	count = cs_disasm(cs, code, end - entry, entry, 0, &insn);
+	for (size_t i = 0; i < count && err; i++) {
+		const cs_x86 *x = &insn[i].detail->x86;
+
+		if (insn[i].id == X86_INS_CALL && x->op_count == 1 &&
+		    x->operands[0].type == X86_OP_IMM && (uint64_t)x->operands[0].imm == runqput) {
+			*addr = insn[i].address;
+			err = 0;
+		}
+	}
+	cs_free(insn, count);
+	cs_close(&cs);
+	free(code);
+	return err;
+}
+
+int gocode__probe_sites(pid_t pid, uint64_t bias, struct gopclntab *pcln,
+			struct go_probe_sites *sites)
+{
+	memset(sites, 0, sizeof(*sites));
+	runqput_call(pid, bias, pcln, &sites->create);
+	stack_check_branch(pid, bias, pcln, "runtime.goexit1", &sites->exit);
+	stack_check_branch(pid, bias, pcln, "runtime.gopark", &sites->park);
+	stack_check_branch(pid, bias, pcln, "runtime.ready", &sites->ready);
+	return sites->create || sites->exit || sites->park || sites->ready ? 0 : -ENOENT;
+}
+
+int gocode__file_offset(const char *path, uint64_t vaddr, uint64_t *offset)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = -ENOENT;
+	size_t n;
+	Elf *elf;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && !elf_getphdrnum(elf, &n)) {
+		for (size_t i = 0; i < n && err; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
+				*offset = vaddr - ph.p_vaddr + ph.p_offset;
+				err = 0;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return err;
+}

@@ -35,4 +35,19 @@ int gocode__find_runtime(pid_t pid, uint64_t bias, struct gopclntab *pcln,
  */
 bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target);
 
+/* Link-time addresses of the instructions strand probes in the Go runtime; 0: not found. */
+struct go_probe_sites {
+	uint64_t create; /* CALL runtime.runqput in runtime.newproc.func1 (new g in RBX) */
+	uint64_t exit;	 /* runtime.goexit1's stack-check branch (exiting g in R14) */
+	uint64_t park;	 /* runtime.gopark's (current g in R14, reason in RCX) */
+	uint64_t ready;	 /* runtime.ready's (the readied g in RAX) */
+};
+
+/* Finds and verifies them with the disassembler; 0 if any was found. */
+int gocode__probe_sites(pid_t pid, uint64_t bias, struct gopclntab *pcln,
+			struct go_probe_sites *sites);
+
+/* The file offset of link-time address vaddr in the ELF at path (what a uprobe takes). */
+int gocode__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
+
 #endif /* STRAND_GOCODE_H */

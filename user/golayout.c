@@ -14,7 +14,7 @@
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
 	Dwarf_Die g, m, allgs, allglen, wait_reasons;
-	bool have_g, have_allgs, have_allglen, have_wait_reasons;
+	bool have_g, have_m, have_allgs, have_allglen, have_wait_reasons;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -88,6 +88,9 @@ static void note_die(struct found *f, Dwarf_Die *die)
 	if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.g") && !f->have_g) {
 		f->g = *die;
 		f->have_g = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.m") && !f->have_m) {
+		f->m = *die;
+		f->have_m = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
 		f->allgs = *die;
 		f->have_allgs = true;
@@ -211,6 +214,8 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	l->sched_pc = nested_offset(&f.g, "sched", "pc");
 	l->sched_bp = nested_offset(&f.g, "sched", "bp");
 	l->sched_g = nested_offset(&f.g, "sched", "g");
+	l->g_m = member_offset(&f.g, "m", NULL);
+	l->m_curg = f.have_m ? member_offset(&f.m, "curg", NULL) : -1;
 	l->source = "DWARF";
 	l->stack_lo = nested_offset(&f.g, "stack", "lo");
 	l->stack_hi = nested_offset(&f.g, "stack", "hi");

@@ -19,6 +19,8 @@ struct go_layout {
 	/* offsets in runtime.g, -1 when the field does not exist in this release */
 	int32_t goid, gopc, startpc, atomicstatus, waitreason, parent_goid;
 	int32_t sched_sp, sched_pc, sched_bp, sched_g, stack_lo, stack_hi;
+	int32_t g_m;	/* runtime.g.m: the M (thread) running it */
+	int32_t m_curg; /* runtime.m.curg: the goroutine an M runs */
 	/* link-time addresses of runtime variables (add the load bias for PIE) */
 	uint64_t allgs, allglen;
 	/* runtime.waitReasonStrings, read from the file: index = the g's waitreason */

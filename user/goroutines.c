@@ -1,38 +1,55 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "goroutines.h"
+#include "gocode.h"
 #include "gopclntab.h"
 #include "gosnap.h"
 #include "hashmap.h"
-#include "json_writer.h"
+#include "loader.h"
 #include "procfs.h"
-#include "report.h"
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
 
+/* A spawn site's stack as the create probe saw it, symbolized once. */
+struct site_stack {
+	struct sym_frame frames[GO_MAX_SPAWN_FRAMES];
+	int depth;
+};
+
 struct go_proc_state {
 	pid_t pid;
-	bool is_go, maybe_go;
+	bool is_go, maybe_go, probes;
 	int attempts;
 	char comm[16]; /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
 	struct go_snapshot snap;
-	struct hashmap seen; /* hash(goid, state) -> first scan that saw it so (ns) */
+	uint64_t probes_ns;	 /* when the probes were attached */
+	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
+	struct hashmap live;	 /* goid -> 1, for the last snapshot */
+	struct hashmap stacks;	 /* gopc -> struct site_stack */
+	struct hashmap first_of; /* group key -> count + 1 at the first scan that saw it */
+	struct hashmap peak_of;	 /* group key -> largest count */
 };
 
 struct go_tracker {
 	struct symbolizer *sym;
+	struct loader *ld;
+	uint64_t threshold_ns;
 	struct hashmap procs; /* pid -> struct go_proc_state */
 	struct go_group *groups;
 	size_t ngroups, cap;
+	struct hashmap group_index; /* group key -> index + 1, during a regroup */
 	uint64_t stranded;
 	uint64_t now_ns;
+	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
 };
 
 /* Waits the runtime itself says can never end. */
@@ -42,20 +59,62 @@ static const char *const forever_reasons[] = {
 	"chan send (nil chan)",
 };
 
-struct go_tracker *go_tracker__new(struct symbolizer *sym)
+/* Waits that a leak leaves behind: someone had to send, close, unlock, signal or Done. */
+static const char *const leak_prone_reasons[] = {
+	"chan receive",	     "chan send",	   "select",
+	"semacquire",	     "sync.Cond.Wait",	   "sync.Mutex.Lock",
+	"sync.RWMutex.Lock", "sync.RWMutex.RLock", "sync.WaitGroup.Wait",
+};
+
+/* Waits that are healthy when long: a connection with nothing to say, a timer. */
+static const char *const idle_reasons[] = {
+	"IO wait",
+	"sleep",
+	"timer goroutine (idle)",
+	"syscall",
+};
+
+static bool listed(const char *const *list, size_t n, const char *state)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], state))
+			return true;
+	return false;
+}
+
+struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns)
 {
 	struct go_tracker *t = xcalloc(1, sizeof(*t));
 
 	t->sym = sym;
+	t->ld = ld;
+	t->threshold_ns = threshold_ns;
 	hashmap__init(&t->procs);
+	hashmap__init(&t->group_index);
 	return t;
 }
 
-static void free_state(struct go_proc_state *st)
+static void free_values(struct hashmap *m)
 {
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
+		free(val);
+	hashmap__free(m);
+}
+
+static void free_state(struct go_tracker *t, struct go_proc_state *st)
+{
+	if (st->probes && t->ld)
+		loader__detach_go(t->ld, st->pid);
 	gopclntab__close(st->pcln);
 	go_snapshot__free(&st->snap);
 	hashmap__free(&st->seen);
+	hashmap__free(&st->live);
+	free_values(&st->stacks);
+	hashmap__free(&st->first_of);
+	hashmap__free(&st->peak_of);
 	free(st);
 }
 
@@ -64,7 +123,7 @@ void go_tracker__forget(struct go_tracker *t, pid_t pid)
 	struct go_proc_state *st = hashmap__del(&t->procs, (uint64_t)pid);
 
 	if (st)
-		free_state(st);
+		free_state(t, st);
 }
 
 void go_tracker__free(struct go_tracker *t)
@@ -75,8 +134,9 @@ void go_tracker__free(struct go_tracker *t)
 	if (!t)
 		return;
 	for (size_t i = 0; hashmap__next(&t->procs, &i, &key, &val);)
-		free_state(val);
+		free_state(t, val);
 	hashmap__free(&t->procs);
+	hashmap__free(&t->group_index);
 	free(t->groups);
 	free(t);
 }
@@ -110,16 +170,130 @@ static void resolve_go(struct go_tracker *t, struct go_proc_state *st, uint64_t 
 	}
 }
 
-static struct go_group *group_for(struct go_tracker *t, uint64_t *keys, uint64_t key)
+void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 {
-	for (size_t i = 0; i < t->ngroups; i++)
-		if (keys[i] == key)
-			return &t->groups[i];
-	return NULL;
+	struct go_tracker *t = tracker;
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)ev->hdr.tgid);
+	struct site_stack *s;
+	bool in_runtime = true;
+
+	if (!st || !st->is_go || hashmap__get(&st->stacks, ev->gopc))
+		return;
+	s = xcalloc(1, sizeof(*s));
+	/* ips[0] is the probe in runtime.newproc.func1; the runtime's frames come first */
+	for (uint32_t i = 0; i < ev->nframes && s->depth < GO_MAX_SPAWN_FRAMES; i++) {
+		struct sym_frame *f = &s->frames[s->depth];
+
+		resolve_go(t, st, ev->ips[i], i > 0, f);
+		if (in_runtime && f->function && !strncmp(f->function, "runtime.", 8))
+			continue;
+		in_runtime = false;
+		s->depth++;
+	}
+	hashmap__set(&st->stacks, ev->gopc, s);
 }
 
-static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, uint64_t **keys,
-			  size_t *keys_cap)
+/* Which offsets the probes need: those of the layout, checked or inferred. */
+static void attach_probes(struct go_tracker *t, struct go_proc_state *st, uint64_t now)
+{
+	const struct go_layout *l = &st->gp.layout;
+	struct strand_go_config cfg = {
+		.goid = l->goid,
+		.gopc = l->gopc,
+		.startpc = l->startpc,
+		.g_m = l->g_m,
+		.m_curg = l->m_curg,
+	};
+	uint64_t offsets[GO_PROBES] = {0}, vaddr[GO_PROBES];
+	struct go_probe_sites sites;
+	char exe[64];
+	int err;
+
+	if (!t->ld || !st->pcln || gocode__probe_sites(st->pid, st->gp.bias, st->pcln, &sites))
+		return;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", st->pid);
+	vaddr[GO_PROBE_CREATE] = sites.create;
+	vaddr[GO_PROBE_EXIT] = sites.exit;
+	vaddr[GO_PROBE_PARK] = sites.park;
+	vaddr[GO_PROBE_READY] = sites.ready;
+	for (int i = 0; i < GO_PROBES; i++)
+		if (vaddr[i] && gocode__file_offset(exe, vaddr[i], &offsets[i]))
+			offsets[i] = 0;
+	/* park times are only exact with both ends of a wait probed */
+	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY])
+		offsets[GO_PROBE_PARK] = offsets[GO_PROBE_READY] = 0;
+	err = loader__attach_go(t->ld, st->pid, exe, &cfg, offsets);
+	if (err && err != -ENOTSUP)
+		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
+	st->probes = !err && offsets[GO_PROBE_PARK];
+	st->probes_ns = now_mono_ns();
+	(void)now;
+}
+
+/* A goroutine's exact wait, from the probes: -1 when unknown. */
+static double blocked_for(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
+			  uint64_t *parent, bool *before_attach)
+{
+	struct strand_go_state s;
+	int err;
+
+	*before_attach = false;
+	*parent = g->parent_goid;
+	if (!st->probes)
+		return -1;
+	err = loader__go_state(t->ld, st->pid, g->g, &s);
+	if (!err) {
+		if (s.flags & STRAND_GO_CREATED)
+			*parent = s.parent_goid;
+		return s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns
+			       ? (double)(t->now_ns - s.park_ns) / 1e9
+			       : -1;
+	}
+	/* never parked nor created while probed: waiting since before the attach */
+	if (err != -ENOENT || t->states_lost || t->now_ns < st->probes_ns)
+		return -1;
+	*before_attach = true;
+	return (double)(t->now_ns - st->probes_ns) / 1e9;
+}
+
+static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
+				 const struct go_g *g, const char *state, uint64_t key)
+{
+	uintptr_t idx = (uintptr_t)hashmap__get(&t->group_index, key);
+	struct go_group *grp;
+	struct strand_go_site site;
+	struct site_stack *stack;
+
+	if (idx)
+		return &t->groups[idx - 1];
+	if (t->ngroups == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
+	}
+	grp = &t->groups[t->ngroups++];
+	hashmap__set(&t->group_index, key, (void *)(uintptr_t)t->ngroups);
+	memset(grp, 0, sizeof(*grp));
+	grp->pid = st->pid;
+	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
+	grp->site_spawned = grp->site_exited = -1;
+	snprintf(grp->state, sizeof(grp->state), "%s", state);
+	resolve_go(t, st, g->gopc, true, &grp->created_at);
+	resolve_go(t, st, g->startpc, false, &grp->start);
+	/* the main goroutine runs the program's main.main: it is the user's */
+	grp->runtime = grp->start.function && !strncmp(grp->start.function, "runtime.", 8) &&
+		       strcmp(grp->start.function, "runtime.main");
+	if ((stack = hashmap__get(&st->stacks, g->gopc))) {
+		memcpy(grp->spawn_stack, stack->frames, sizeof(stack->frames));
+		grp->spawn_depth = stack->depth;
+	}
+	if (st->probes && !loader__go_site(t->ld, st->pid, g->gopc, &site)) {
+		grp->site_spawned = (int64_t)site.spawned;
+		grp->site_exited = (int64_t)site.exited;
+	}
+	return grp;
+}
+
+static void add_to_groups(struct go_tracker *t, struct go_proc_state *st)
 {
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
@@ -129,38 +303,96 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, uint64
 				     hash_combine(g->startpc, g->status << 8 | g->waitreason));
 		uint64_t first = (uintptr_t)hashmap__get(
 			&st->seen, hash_combine(g->goid, g->status << 8 | g->waitreason));
-		struct go_group *grp = group_for(t, *keys, key);
+		struct go_group *grp = group_of(t, st, g, state, key);
+		uint64_t parent = 0;
+		bool before = false;
+		double blocked = (g->status & ~(uint32_t)GO_SCAN) == GO_WAITING
+					 ? blocked_for(t, st, g, &parent, &before)
+					 : -1;
 
-		if (!grp) {
-			if (t->ngroups == t->cap) {
-				t->cap = t->cap ? t->cap * 2 : 32;
-				t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
-			}
-			if (t->ngroups == *keys_cap) {
-				*keys_cap = *keys_cap ? *keys_cap * 2 : 32;
-				*keys = xrealloc(*keys, *keys_cap * sizeof(**keys));
-			}
-			(*keys)[t->ngroups] = key;
-			grp = &t->groups[t->ngroups++];
-			memset(grp, 0, sizeof(*grp));
-			grp->pid = st->pid;
-			snprintf(grp->state, sizeof(grp->state), "%s", state);
-			resolve_go(t, st, g->gopc, true, &grp->created_at);
-			resolve_go(t, st, g->startpc, false, &grp->start);
-			/* the main goroutine runs the program's main.main: it is the user's */
-			grp->runtime = grp->start.function &&
-				       !strncmp(grp->start.function, "runtime.", 8) &&
-				       strcmp(grp->start.function, "runtime.main");
-			for (size_t k = 0; k < ARRAY_SIZE(forever_reasons); k++)
-				if (!strcmp(state, forever_reasons[k]))
-					grp->stranded = !grp->runtime;
-		}
 		grp->count++;
 		if (first && (double)(t->now_ns - first) / 1e9 > grp->oldest_wait_s)
 			grp->oldest_wait_s = (double)(t->now_ns - first) / 1e9;
+		if (blocked >= 0) {
+			if (blocked > grp->blocked_oldest_s)
+				grp->blocked_oldest_s = blocked;
+			if (grp->blocked_newest_s < 0 || blocked < grp->blocked_newest_s)
+				grp->blocked_newest_s = blocked;
+			grp->blocked_before_attach |= before;
+			if (blocked * 1e9 >= (double)t->threshold_ns) {
+				grp->blocked_long++;
+				grp->orphans += parent && !hashmap__get(&st->live, parent);
+			}
+		}
 		if (grp->ngoids < (int)ARRAY_SIZE(grp->goids))
 			grp->goids[grp->ngoids++] = g->goid;
 	}
+}
+
+static void add_evidence(struct go_group *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_evidence(struct go_group *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g->nevidence == GO_MAX_EVIDENCE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(g->evidence[g->nevidence++], sizeof(g->evidence[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* The verdict and its evidence; first/peak are the group's count at its first scan and its
+ * largest since. */
+static void judge(struct go_tracker *t, struct go_group *g, uint64_t first, uint64_t peak)
+{
+	bool grew = first && g->count > first && g->count >= peak;
+
+	if (g->runtime)
+		return;
+	if (listed(forever_reasons, ARRAY_SIZE(forever_reasons), g->state)) {
+		g->verdict = GO_VERDICT_STRANDED;
+		g->blocked_long = g->count;
+		add_evidence(g, "the runtime says this wait can never end (%s)", g->state);
+		return;
+	}
+	if (!g->blocked_long)
+		return;
+	if (listed(idle_reasons, ARRAY_SIZE(idle_reasons), g->state)) {
+		g->verdict = GO_VERDICT_IDLE;
+		add_evidence(g, "blocked %.1f s in %s: a network or timer wait, healthy when long",
+			     g->blocked_oldest_s, g->state);
+		return;
+	}
+	if (!listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
+		return;
+	/* a leak-prone wait, long and never woken: stranded when something else says so */
+	if (g->count < 2 && !g->orphans && !grew)
+		return;
+	g->verdict = GO_VERDICT_STRANDED;
+	if (g->blocked_before_attach)
+		add_evidence(g,
+			     "%" PRIu64 " blocked in %s since before strand attached %.1f s ago, "
+			     "never woken since (threshold %.0f s)",
+			     g->blocked_long, g->state, g->blocked_oldest_s,
+			     (double)t->threshold_ns / 1e9);
+	else
+		add_evidence(g,
+			     "%" PRIu64 " blocked in %s for %.1f s (oldest), never woken since "
+			     "they parked (threshold %.0f s)",
+			     g->blocked_long, g->state, g->blocked_oldest_s,
+			     (double)t->threshold_ns / 1e9);
+	if (g->count >= 2)
+		add_evidence(g,
+			     "%" PRIu64 " goroutines from the same go statement wait the same way",
+			     g->count);
+	if (g->orphans)
+		add_evidence(g, "the goroutine that created %" PRIu64 " of them has exited",
+			     g->orphans);
+	if (grew)
+		add_evidence(g, "the group grew from %" PRIu64 " to %" PRIu64 " during the trace",
+			     first, g->count);
 }
 
 static int cmp_groups(const void *a, const void *b)
@@ -169,45 +401,89 @@ static int cmp_groups(const void *a, const void *b)
 
 	if (x->runtime != y->runtime)
 		return x->runtime ? 1 : -1;
-	if (x->stranded != y->stranded)
-		return x->stranded ? -1 : 1;
+	if (x->verdict != y->verdict)
+		return x->verdict == GO_VERDICT_STRANDED   ? -1
+		       : y->verdict == GO_VERDICT_STRANDED ? 1
+							   : 0;
 	return x->count > y->count ? -1 : (x->count < y->count);
 }
 
 static void regroup(struct go_tracker *t)
 {
-	uint64_t *keys = NULL, pid;
-	size_t keys_cap = 0;
+	uint64_t pid, key, counters[STRAND_CNT__MAX];
 	void *val;
 
 	t->ngroups = 0;
 	t->stranded = 0;
+	hashmap__free(&t->group_index);
+	hashmap__init(&t->group_index);
+	if (t->ld) {
+		loader__read_counters(t->ld, counters);
+		t->states_lost = counters[STRAND_CNT_GO_STATE_FULL] > 0;
+	}
 	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);)
 		if (((struct go_proc_state *)val)->is_go)
-			add_to_groups(t, val, &keys, &keys_cap);
-	free(keys);
-	for (size_t i = 0; i < t->ngroups; i++)
-		if (t->groups[i].stranded)
-			t->stranded += t->groups[i].count;
+			add_to_groups(t, val);
+	/* each group's history, by its key */
+	for (size_t i = 0; hashmap__next(&t->group_index, &i, &key, &val);) {
+		struct go_group *g = &t->groups[(uintptr_t)val - 1];
+		struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)g->pid);
+		uint64_t first = (uintptr_t)hashmap__get(&st->first_of, key);
+		uint64_t peak = (uintptr_t)hashmap__get(&st->peak_of, key);
+
+		if (!first)
+			hashmap__set(&st->first_of, key, (void *)(uintptr_t)(first = g->count + 1));
+		if (g->count > peak)
+			hashmap__set(&st->peak_of, key, (void *)(uintptr_t)(peak = g->count));
+		g->peak = peak;
+		judge(t, g, first - 1, peak);
+		if (g->verdict == GO_VERDICT_STRANDED)
+			t->stranded += g->blocked_long;
+	}
+	hashmap__free(&t->group_index);
+	hashmap__init(&t->group_index);
 	if (t->ngroups)
 		qsort(t->groups, t->ngroups, sizeof(*t->groups), cmp_groups);
 }
 
-/* Remembers when each goroutine was first seen in its present state. */
+/* Remembers when each goroutine was first seen in its present state, and which are live. */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
 	struct hashmap next;
 
 	hashmap__init(&next);
+	hashmap__free(&st->live);
+	hashmap__init(&st->live);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
 		uint64_t key = hash_combine(g->goid, g->status << 8 | g->waitreason);
 		void *first = hashmap__get(&st->seen, key);
 
 		hashmap__set(&next, key, first ? first : (void *)(uintptr_t)now);
+		hashmap__set(&st->live, g->goid, (void *)1);
 	}
 	hashmap__free(&st->seen);
 	st->seen = next;
+}
+
+static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const char *comm)
+{
+	struct go_proc_state *st = xcalloc(1, sizeof(*st));
+	char exe[64];
+	int err;
+
+	st->pid = pid;
+	snprintf(st->comm, sizeof(st->comm), "%s", comm);
+	hashmap__init(&st->seen);
+	hashmap__init(&st->live);
+	hashmap__init(&st->stacks);
+	hashmap__init(&st->first_of);
+	hashmap__init(&st->peak_of);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	st->pcln = gopclntab__open(exe, &err);
+	st->maybe_go = st->pcln || golayout__is_go(exe);
+	hashmap__set(&t->procs, (uint64_t)pid, st);
+	return st;
 }
 
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
@@ -221,19 +497,8 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		go_tracker__forget(t, pid);
 		st = NULL;
 	}
-	if (!st) {
-		char exe[64];
-		int err;
-
-		st = xcalloc(1, sizeof(*st));
-		st->pid = pid;
-		snprintf(st->comm, sizeof(st->comm), "%s", comm);
-		hashmap__init(&st->seen);
-		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-		st->pcln = gopclntab__open(exe, &err);
-		st->maybe_go = st->pcln || golayout__is_go(exe);
-		hashmap__set(&t->procs, (uint64_t)pid, st);
-	}
+	if (!st)
+		st = new_state(t, pid, comm);
 	if (!st->is_go && st->maybe_go && st->attempts < LAYOUT_ATTEMPTS) {
 		int err = go_process__open(pid, st->pcln, &st->gp);
 
@@ -241,11 +506,15 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		st->attempts = err == -ENODATA ? st->attempts + 1 : LAYOUT_ATTEMPTS;
 		if (err && err != -ENODATA && !st->gp.problem[0])
 			snprintf(st->gp.problem, sizeof(st->gp.problem), "%s", strerror(-err));
+		/* probes first, then the snapshot: nothing falls between the two */
+		if (st->is_go)
+			attach_probes(t, st, now);
 	}
 	if (!st->is_go)
 		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
+	t->now_ns = now_mono_ns();
 	if (go_process__snapshot(&st->gp, &st->snap) == 0)
-		update_seen(st, now);
+		update_seen(st, t->now_ns);
 	regroup(t);
 	return GO_TRACKED;
 }
@@ -286,122 +555,23 @@ void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
 	}
 }
 
-void go_tracker__text(struct go_tracker *t, FILE *f)
-{
-	uint64_t live, invalid, runtime = 0;
-	char created[256], start[256];
-	int procs;
-
-	go_tracker__totals(t, &live, &invalid, &procs);
-	if (!procs)
-		return;
-	fprintf(f, "\nGoroutines: %" PRIu64 " live in %d Go process%s", live, procs,
-		procs == 1 ? "" : "es");
-	if (invalid)
-		fprintf(f, " (%" PRIu64 " list entries unreadable)", invalid);
-	fprintf(f, ", by creation site and state\n");
-	for (size_t i = 0; i < t->ngroups; i++) {
-		const struct go_group *g = &t->groups[i];
-
-		if (g->runtime) {
-			runtime += g->count;
-			continue;
-		}
-		frame__format(&g->created_at, created, sizeof(created));
-		frame__format(&g->start, start, sizeof(start));
-		fprintf(f, "  %-8s %5" PRIu64 "  [%s, seen %.1f s]  pid %d\n",
-			g->stranded ? "stranded" : "", g->count, g->state, g->oldest_wait_s,
-			g->pid);
-		fprintf(f, "           runs %s\n           created by %s\n", start, created);
-		if (g->stranded)
-			fprintf(f,
-				"           evidence: the runtime says this wait can never end\n");
-	}
-	if (runtime)
-		fprintf(f, "  and %" PRIu64 " goroutines of the Go runtime itself\n", runtime);
-}
-
-static void frame_json(struct json *j, const char *key, const struct sym_frame *fr)
-{
-	char addr[32];
-
-	snprintf(addr, sizeof(addr), "0x%" PRIx64, fr->pc);
-	json__begin_object(j, key);
-	json__string(j, "function", fr->function);
-	json__string(j, "file", fr->file);
-	json__int(j, "line", fr->line);
-	json__string(j, "module", fr->module);
-	json__string(j, "address", addr);
-	json__end_object(j);
-}
-
-/* Per Go process: its version and where strand's knowledge of its runtime came from. */
-static void runtimes_json(struct go_tracker *t, struct json *j)
+size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, size_t max)
 {
 	uint64_t pid;
 	void *val;
+	size_t n = 0;
 
-	json__begin_array(j, "runtimes");
-	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
+	for (size_t i = 0; n < max && hashmap__next(&t->procs, &i, &pid, &val);) {
 		const struct go_proc_state *st = val;
-		const struct go_layout *l = &st->gp.layout;
 
 		if (!st->maybe_go)
 			continue;
-		json__begin_object(j, NULL);
-		json__int(j, "pid", (int)pid);
-		json__string(j, "go_version", l->version[0] ? l->version : NULL);
-		json__string(j, "layout", st->is_go ? l->source : NULL);
-		json__string(j, "problem", st->gp.problem[0] ? st->gp.problem : NULL);
-		if (st->is_go) {
-			json__begin_object(j, "g_offsets");
-			json__int(j, "goid", l->goid);
-			json__int(j, "gopc", l->gopc);
-			json__int(j, "startpc", l->startpc);
-			json__int(j, "atomicstatus", l->atomicstatus);
-			json__int(j, "waitreason", l->waitreason);
-			json__int(j, "parent_goid", l->parent_goid);
-			json__int(j, "sched_pc", l->sched_pc);
-			json__end_object(j);
-			json__int(j, "wait_reasons", l->nwait_reasons);
-		}
-		json__end_object(j);
+		out[n++] = (struct go_runtime_info){
+			.pid = (pid_t)pid,
+			.layout = st->is_go ? &st->gp.layout : NULL,
+			.problem = st->gp.problem[0] ? st->gp.problem : NULL,
+			.probes = st->probes,
+		};
 	}
-	json__end_array(j);
-}
-
-void go_tracker__json(struct go_tracker *t, struct json *j)
-{
-	uint64_t live, invalid;
-	int procs;
-
-	go_tracker__totals(t, &live, &invalid, &procs);
-	json__begin_object(j, "goroutines");
-	json__int(j, "processes", procs);
-	json__uint(j, "live", live);
-	json__uint(j, "invalid_entries", invalid);
-	json__uint(j, "stranded", t->stranded);
-	runtimes_json(t, j);
-	json__begin_array(j, "groups");
-	for (size_t i = 0; i < t->ngroups; i++) {
-		const struct go_group *g = &t->groups[i];
-
-		json__begin_object(j, NULL);
-		json__int(j, "pid", g->pid);
-		json__string(j, "kind", "goroutine");
-		json__bool(j, "runtime", g->runtime);
-		json__string(j, "verdict", g->stranded ? "stranded" : NULL);
-		json__string(j, "state", g->state);
-		json__uint(j, "count", g->count);
-		json__double(j, "seen_seconds", g->oldest_wait_s);
-		frame_json(j, "created_at", &g->created_at);
-		frame_json(j, "start", &g->start);
-		json__begin_array(j, "goids");
-		for (int k = 0; k < g->ngoids; k++)
-			json__uint(j, NULL, g->goids[k]);
-		json__end_array(j);
-		json__end_object(j);
-	}
-	json__end_array(j);
-	json__end_object(j);
+	return n;
 }

@@ -3,6 +3,7 @@
 #include "elfsym.h"
 #include "procmaps.h"
 #include "util.h"
+#include "goroutines.skel.h"
 #include "threads.skel.h"
 #include "waits.skel.h"
 
@@ -17,11 +18,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_UPROBES 64
+#define MAX_UPROBES  64
+#define MAX_GO_PROCS 64
+
+/* The Go runtime probes of one process. */
+struct go_links {
+	pid_t pid;
+	struct bpf_link *links[4];
+};
 
 struct loader {
 	struct threads_bpf *threads;
 	struct waits_bpf *waits;
+	struct goroutines_bpf *go; /* NULL: Go probes unavailable, snapshots only */
+	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
 	uint8_t *scan_buf;
 	size_t scan_cap;
@@ -115,6 +125,32 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 	return ld->iter ? 0 : -errno;
 }
 
+/* The goroutine probes share the ring buffer, target filter and counters too. Failing to
+ * load them costs goroutine probes only: snapshots still list goroutines. */
+static int start_go(struct loader *ld, const struct loader_opts *opts)
+{
+	struct goroutines_bpf *g = goroutines_bpf__open();
+	int err;
+
+	if (!g)
+		return -errno;
+	g->rodata->trace_all = opts->trace_all;
+	g->rodata->self_tgid = (uint32_t)getpid();
+	if (opts->go_states)
+		bpf_map__set_max_entries(g->maps.go_states, opts->go_states);
+	if ((err = bpf_map__reuse_fd(g->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
+	    (err = bpf_map__reuse_fd(g->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
+	    (err = bpf_map__reuse_fd(g->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
+	    (err = bpf_map__reuse_fd(g->maps.task_states,
+				     bpf_map__fd(ld->threads->maps.task_states))) ||
+	    (err = goroutines_bpf__load(g))) {
+		goroutines_bpf__destroy(g);
+		return err;
+	}
+	ld->go = g;
+	return 0;
+}
+
 struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 {
 	struct loader *ld = xcalloc(1, sizeof(*ld));
@@ -170,6 +206,9 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		*exit_code = classify_error(err, "load the wait-tracking BPF programs");
 		goto fail;
 	}
+	if (opts->go_probes && (err = start_go(ld, opts)))
+		note("goroutine probes unavailable (%s): goroutines are read by snapshots only",
+		     strerror(-err));
 	return ld;
 fail:
 	loader__stop(ld);
@@ -182,6 +221,10 @@ void loader__stop(struct loader *ld)
 		return;
 	for (int i = 0; i < ld->nuprobes; i++)
 		bpf_link__destroy(ld->uprobes[i]);
+	for (int i = 0; i < MAX_GO_PROCS; i++)
+		if (ld->go_links[i].pid)
+			loader__detach_go(ld, ld->go_links[i].pid);
+	goroutines_bpf__destroy(ld->go);
 	bpf_link__destroy(ld->iter);
 	waits_bpf__destroy(ld->waits);
 	threads_bpf__destroy(ld->threads);
@@ -352,4 +395,82 @@ int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
 		n++;
 	}
 	return n;
+}
+
+int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
+		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES])
+{
+	struct bpf_program *progs[GO_PROBES];
+	struct go_links *slot = NULL;
+	uint32_t key = (uint32_t)pid;
+	int err = 0;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	for (int i = 0; i < MAX_GO_PROCS && !slot; i++)
+		if (!ld->go_links[i].pid)
+			slot = &ld->go_links[i];
+	if (!slot)
+		return -E2BIG;
+	if (bpf_map__update_elem(ld->go->maps.go_configs, &key, sizeof(key), cfg, sizeof(*cfg),
+				 BPF_ANY))
+		return -errno;
+	progs[GO_PROBE_CREATE] = ld->go->progs.go_create;
+	progs[GO_PROBE_EXIT] = ld->go->progs.go_exit;
+	progs[GO_PROBE_PARK] = ld->go->progs.go_park;
+	progs[GO_PROBE_READY] = ld->go->progs.go_ready;
+	slot->pid = pid;
+	for (int i = 0; i < GO_PROBES && !err; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uopts);
+
+		if (!offsets[i])
+			continue;
+		slot->links[i] =
+			bpf_program__attach_uprobe_opts(progs[i], pid, exe, offsets[i], &uopts);
+		if (!slot->links[i])
+			err = -errno;
+	}
+	if (err)
+		loader__detach_go(ld, pid);
+	return err;
+}
+
+void loader__detach_go(struct loader *ld, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	for (int i = 0; i < MAX_GO_PROCS; i++) {
+		struct go_links *slot = &ld->go_links[i];
+
+		if (slot->pid != pid)
+			continue;
+		for (int k = 0; k < GO_PROBES; k++)
+			bpf_link__destroy(slot->links[k]);
+		memset(slot, 0, sizeof(*slot));
+	}
+	if (ld->go)
+		bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);
+}
+
+int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st)
+{
+	struct strand_go_key key = {.tgid = (uint32_t)pid, .addr = g};
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__lookup_elem(ld->go->maps.go_states, &key, sizeof(key), st, sizeof(*st), 0)
+		       ? -errno
+		       : 0;
+}
+
+int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site)
+{
+	struct strand_go_key key = {.tgid = (uint32_t)pid, .addr = gopc};
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__lookup_elem(ld->go->maps.go_sites, &key, sizeof(key), site, sizeof(*site),
+				    0)
+		       ? -errno
+		       : 0;
 }

@@ -18,6 +18,8 @@ struct loader_opts {
 	pid_t only_pid;		 /* -p: the task iterator visits this process only */
 	uint64_t stack_after_ns; /* waits this old get their user stack copied */
 	uint32_t ringbuf_bytes;
+	bool go_probes;	    /* load the goroutine probes (attached per Go process) */
+	uint32_t go_states; /* goroutines whose park times are kept; 0: default */
 	bool verbose;
 };
 
@@ -48,5 +50,22 @@ int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 			   const struct strand_site_slots *slots);
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX]);
 const char *loader__tracepoint_flavor(struct loader *ld);
+
+enum go_probe {
+	GO_PROBE_CREATE,
+	GO_PROBE_EXIT,
+	GO_PROBE_PARK,
+	GO_PROBE_READY,
+	GO_PROBES,
+};
+
+/* Attaches the goroutine probes to pid at the given file offsets in exe (0: that probe is
+ * left out), cfg telling them where runtime.g's fields are. -ENOTSUP: probes not loaded. */
+int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
+		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES]);
+void loader__detach_go(struct loader *ld, pid_t pid);
+/* What the probes know of goroutine g (its address) / spawn site gopc of pid; -ENOENT. */
+int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st);
+int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site);
 
 #endif /* STRAND_LOADER_H */

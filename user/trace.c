@@ -32,6 +32,7 @@ struct trace_opts {
 	int64_t duration_ns;  /* --for, 0: until the target exits or Ctrl-C */
 	int64_t interval_ns;  /* live refresh */
 	int64_t threshold_ns; /* blocked this long: a stranded candidate */
+	bool no_go_probes;
 	bool json, live, verbose;
 	const char *output;
 	uint32_t max_tasks;
@@ -81,6 +82,8 @@ void trace__usage(FILE *f)
 	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
 	      "      --no-live          no live refresh, only the final report\n"
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
+	      "      --no-go-probes     Go programs: read goroutines by snapshots only, no\n"
+	      "                         uprobes on the runtime (waits then timed by the scans)\n"
 	      "  -q, --quiet            no progress messages on stderr\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
@@ -95,6 +98,14 @@ void trace__usage(FILE *f)
 	      "function and file:line. Threads alive before strand attached are listed under\n"
 	      "a \"before attach\" site, and their waits with their real age. The trace ends\n"
 	      "on Ctrl-C, after --for, or when the target exits.\n"
+	      "\n"
+	      "Go programs (any Go >= 1.18 on x86-64, stripped or not) are recognized: their\n"
+	      "goroutines are listed by the `go` statement that created them and by wait\n"
+	      "reason, like Go's own `goroutine N [chan receive]`. Uprobes on the runtime's\n"
+	      "create, exit, park and ready give exact blocked times and spawn stacks; a\n"
+	      "leak-prone wait (channel, select, sync) never woken past the threshold is\n"
+	      "STRANDED when the evidence supports it (several from one go statement, a\n"
+	      "spawner that exited, a growing group); select {} and nil channels always are.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  strand trace -p $(pidof myserver) --for 30s\n"
@@ -114,7 +125,7 @@ void trace__usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct trace_opts *o)
 {
-	enum { OPT_JSON = 256, OPT_INTERVAL, OPT_NO_LIVE, OPT_MAX_TASKS };
+	enum { OPT_JSON = 256, OPT_INTERVAL, OPT_NO_LIVE, OPT_MAX_TASKS, OPT_NO_GO_PROBES };
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"for", required_argument, NULL, 'd'},
@@ -123,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"interval", required_argument, NULL, OPT_INTERVAL},
 		{"threshold", required_argument, NULL, 't'},
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
+		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -177,6 +189,9 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case OPT_NO_LIVE:
 			o->live = false;
+			break;
+		case OPT_NO_GO_PROBES:
+			o->no_go_probes = true;
 			break;
 		case OPT_MAX_TASKS:
 			if (!parse_u32(optarg, &o->max_tasks) || !o->max_tasks) {
@@ -307,6 +322,27 @@ static int release_child(struct trace *t, int go_fd, int err_fd)
 	return 0;
 }
 
+/* Goroutines of the target, if it is a Go program: the first scan attaches the runtime
+ * probes, so it runs before the attach is announced. */
+static void scan_goroutines(struct trace *t)
+{
+	if (t->opts.pid || t->child) {
+		pid_t pid = t->opts.pid ? t->opts.pid : t->child;
+		enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
+		struct process *p = model__find_process(&t->model, pid);
+
+		t->is_go |= res == GO_TRACKED;
+		t->go_unsupported = res == GO_UNSUPPORTED;
+		if (t->go_unsupported)
+			snprintf(t->go_warning, sizeof(t->go_warning),
+				 "the target is a Go program whose goroutines strand cannot read "
+				 "(%s): only its threads are listed",
+				 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
+		if (p && res != GO_NOT_GO)
+			p->go = true;
+	}
+}
+
 static int setup_targets(struct trace *t)
 {
 	int go_fd = -1, err_fd = -1, err;
@@ -353,6 +389,7 @@ static int setup_targets(struct trace *t)
 	if (t->opts.pid) {
 		struct process *p = model__find_process(&t->model, t->opts.pid);
 
+		scan_goroutines(t);
 		note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
 	} else if (t->opts.command) {
 		note("attached; starting '%s' as pid %d", t->opts.command[0], t->child);
@@ -447,22 +484,7 @@ static void scan_waits(struct trace *t)
 	n = wait_table__scan(t->waits);
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
-	/* goroutines of the target, if it is a Go program (snapshot level: no probes) */
-	if (t->opts.pid || t->child) {
-		pid_t pid = t->opts.pid ? t->opts.pid : t->child;
-		enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
-		struct process *p = model__find_process(&t->model, pid);
-
-		t->is_go |= res == GO_TRACKED;
-		t->go_unsupported = res == GO_UNSUPPORTED;
-		if (t->go_unsupported)
-			snprintf(t->go_warning, sizeof(t->go_warning),
-				 "the target is a Go program whose goroutines strand cannot read "
-				 "(%s): only its threads are listed",
-				 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
-		if (p && res != GO_NOT_GO)
-			p->go = true;
-	}
+	scan_goroutines(t);
 	detector__observe(t->detector, now_mono_ns());
 	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
 }
@@ -522,6 +544,7 @@ int cmd_trace(int argc, char **argv)
 	lopts.trace_all = !t.opts.pid && !t.opts.command;
 	lopts.only_pid = t.opts.pid;
 	lopts.verbose = t.opts.verbose;
+	lopts.go_probes = !t.opts.no_go_probes;
 	/* waits half the threshold old get their stack and details: ready when it matters */
 	lopts.stack_after_ns = (uint64_t)t.opts.threshold_ns / 2;
 	if (lopts.stack_after_ns > 5 * NSEC)
@@ -541,7 +564,8 @@ int cmd_trace(int argc, char **argv)
 	collector__on_process_exit(t.col, on_process_exit, &t);
 	t.waits = wait_table__new(t.ld, t.col, &t.model, lopts.stack_after_ns);
 	t.detector = detector__new(&t.model, t.waits, (uint64_t)t.opts.threshold_ns);
-	t.go = go_tracker__new(collector__symbolizer(t.col));
+	t.go = go_tracker__new(collector__symbolizer(t.col), t.ld, (uint64_t)t.opts.threshold_ns);
+	collector__on_go_site(t.col, go_tracker__on_site, t.go);
 	t.start_ns = now_mono_ns();
 	t.model.start_ns = t.start_ns;
 	code = setup_targets(&t);

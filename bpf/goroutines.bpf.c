@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Goroutine lifecycle in Go programs, from uprobes on the runtime: creation (the spawn
+ * site's first goroutine brings the spawner's stack; every one is counted per site), exit,
+ * park and ready (exact blocked-since times). Each probe sits on an instruction the kernel
+ * emulates (the stack check's JBE a few bytes into a function, or a CALL), found and
+ * verified by user space with a disassembler: a probe on a function's first instruction
+ * is single-stepped and costs ~20x more. Never uretprobes: Go moves goroutine stacks.
+ *
+ * Registers follow Go's internal ABI: arguments in RAX, RBX, RCX, ...; R14 holds the
+ * current g.
+ */
+#include "common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct strand_go_config);
+} go_configs SEC(".maps");
+
+/* Live goroutines of traced processes: park times and parents. Sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct strand_go_key);
+	__type(value, struct strand_go_state);
+} go_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct strand_go_key);
+	__type(value, struct strand_go_site);
+} go_sites SEC(".maps");
+
+static __always_inline const struct strand_go_config *go_config(__u32 tgid)
+{
+	if (!target_flags(tgid))
+		return 0;
+	return bpf_map_lookup_elem(&go_configs, &tgid);
+}
+
+static __always_inline __u64 read_word(__u64 base, __s32 off)
+{
+	__u64 v = 0;
+
+	if (base && off >= 0)
+		bpf_probe_read_user(&v, sizeof(v), (void *)(base + off));
+	return v;
+}
+
+/* At the CALL runtime.runqput in runtime.newproc.func1, on the system stack: the new g is
+ * the second argument (RBX); R14 is g0, whose M runs the spawning goroutine (m.curg). */
+SEC("uprobe")
+int go_create(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	const struct strand_go_config *cfg = go_config(tgid);
+	struct strand_go_key key = {.tgid = tgid};
+	struct strand_go_state state = {.flags = STRAND_GO_CREATED};
+	struct strand_go_site *site, fresh = {.spawned = 1};
+	__u64 newg = ctx->bx, parent;
+	struct strand_go_site_event *ev;
+
+	if (!cfg || !newg)
+		return 0;
+	count(STRAND_CNT_GO_SPAWNS);
+	parent = read_word(read_word(ctx->r14, cfg->g_m), cfg->m_curg);
+	state.parent_goid = read_word(parent, cfg->goid);
+	key.addr = newg;
+	if (bpf_map_update_elem(&go_states, &key, &state, BPF_ANY))
+		count(STRAND_CNT_GO_STATE_FULL);
+	key.addr = read_word(newg, cfg->gopc);
+	site = bpf_map_lookup_elem(&go_sites, &key);
+	if (site) {
+		__sync_fetch_and_add(&site->spawned, 1);
+		return 0;
+	}
+	if (bpf_map_update_elem(&go_sites, &key, &fresh, BPF_NOEXIST)) {
+		if ((site = bpf_map_lookup_elem(&go_sites, &key))) /* a racing first spawn */
+			__sync_fetch_and_add(&site->spawned, 1);
+		else
+			count(STRAND_CNT_MAP_FULL);
+		return 0;
+	}
+	ev = reserve_event(sizeof(*ev));
+	if (!ev)
+		return 0;
+	fill_hdr(&ev->hdr, STRAND_EV_GO_SITE, tgid, (__u32)id);
+	ev->gopc = key.addr;
+	ev->startpc = read_word(newg, cfg->startpc);
+	ev->parent_goid = state.parent_goid;
+	ev->pad = 0;
+	/* frame pointers hold from the system stack back into the spawning goroutine's */
+	long n = bpf_get_stack(ctx, ev->ips, sizeof(ev->ips), BPF_F_USER_STACK);
+	ev->nframes = n > 0 ? (__u32)(n / sizeof(__u64)) : 0;
+	if (n <= 0)
+		count(STRAND_CNT_STACK_FAILS);
+	submit_lazy(ev);
+	return 0;
+}
+
+/* runtime.goexit1: the exiting goroutine is the current one. */
+SEC("uprobe")
+int go_exit(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	const struct strand_go_config *cfg = go_config(tgid);
+	struct strand_go_key key = {.tgid = tgid, .addr = ctx->r14};
+	struct strand_go_site *site;
+
+	if (!cfg)
+		return 0;
+	count(STRAND_CNT_GO_EXITS);
+	bpf_map_delete_elem(&go_states, &key);
+	key.addr = read_word(ctx->r14, cfg->gopc);
+	site = bpf_map_lookup_elem(&go_sites, &key);
+	if (site)
+		__sync_fetch_and_add(&site->exited, 1);
+	return 0;
+}
+
+/* runtime.gopark(unlockf, lock, reason, ...): the current goroutine is about to wait. */
+SEC("uprobe")
+int go_park(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct strand_go_key key = {.tgid = tgid, .addr = ctx->r14};
+	struct strand_go_state *st, fresh = {};
+
+	if (!go_config(tgid))
+		return 0;
+	count(STRAND_CNT_GO_PARKS);
+	st = bpf_map_lookup_elem(&go_states, &key);
+	if (!st)
+		st = &fresh;
+	st->park_ns = bpf_ktime_get_ns();
+	st->reason = (__u32)(ctx->cx & 0xff);
+	st->flags |= STRAND_GO_PARKED;
+	if (st == &fresh && bpf_map_update_elem(&go_states, &key, &fresh, BPF_ANY))
+		count(STRAND_CNT_GO_STATE_FULL);
+	return 0;
+}
+
+/* runtime.ready(gp, ...): gp is made runnable; its wait is over. */
+SEC("uprobe")
+int go_ready(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct strand_go_key key = {.tgid = tgid, .addr = ctx->ax};
+	struct strand_go_state *st;
+
+	if (!go_config(tgid))
+		return 0;
+	st = bpf_map_lookup_elem(&go_states, &key);
+	if (st)
+		st->flags &= ~STRAND_GO_PARKED;
+	return 0;
+}
