@@ -113,11 +113,15 @@ $(OUT)/targets/go/%-stripped: tests/targets/go/%.go
 targets: $(TARGET_BINS) $(GO_TARGET_BINS)
 
 # --- benchmarks ----------------------------------------------------------------------------
-BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(wildcard bench/*.c)) \
+	      $(patsubst bench/go/%.go,$(OUT)/bench/%,$(wildcard bench/go/*.go))
 
 $(OUT)/bench/%: bench/%.c
 	$(call msg,CC,$@)
 	$(Q)gcc -O2 -Wall -Wextra -Werror -pthread $< -o $@
+$(OUT)/bench/%: bench/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -o $@ $<
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory strand $(BENCH_BINS)
