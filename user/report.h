@@ -43,5 +43,9 @@ int site__spawn_frame(const struct site *s);
 /* "function (file.c:41)", "function [libfoo.so]", or "0x7f... [?]". */
 void frame__format(const struct sym_frame *f, char *buf, size_t size);
 double site__rate(const struct site *s, const struct report *r);
+struct json;
+/* A frame as a JSON object (docs/json-schema.md, "frame"); key NULL inside an array. */
+void frame__json(struct json *j, const char *key, const struct sym_frame *fr);
+void stack__json(struct json *j, const char *key, const struct sym_frame *frames, int n);
 
 #endif /* STRAND_REPORT_H */

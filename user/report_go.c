@@ -76,10 +76,15 @@ void go_tracker__text(struct go_tracker *t, FILE *f)
 		fprintf(f, "  %-8s %5" PRIu64 "  ", verdict_name(g->verdict) ?: "", g->count);
 		text_wait(g, f);
 		fprintf(f, "  pid %d\n", g->pid);
-		frame__format(&g->start, buf, sizeof(buf));
-		fprintf(f, "           runs %s\n", buf);
-		frame__format(&g->created_at, buf, sizeof(buf));
-		fprintf(f, "           created by %s\n", buf);
+		if (g->start.function && !strcmp(g->start.function, "runtime.main")) {
+			/* created by the runtime's start-up code, not by a go statement */
+			fprintf(f, "           the main goroutine (runs main.main)\n");
+		} else {
+			frame__format(&g->start, buf, sizeof(buf));
+			fprintf(f, "           runs %s\n", buf);
+			frame__format(&g->created_at, buf, sizeof(buf));
+			fprintf(f, "           created by %s\n", buf);
+		}
 		for (int k = 1; k < g->spawn_depth; k++) {
 			frame__format(&g->spawn_stack[k], buf, sizeof(buf));
 			fprintf(f, "             %s\n", buf);
@@ -96,20 +101,6 @@ void go_tracker__text(struct go_tracker *t, FILE *f)
 	}
 	if (runtime)
 		fprintf(f, "  and %" PRIu64 " goroutines of the Go runtime itself\n", runtime);
-}
-
-static void frame_json(struct json *j, const char *key, const struct sym_frame *fr)
-{
-	char addr[32];
-
-	snprintf(addr, sizeof(addr), "0x%" PRIx64, fr->pc);
-	json__begin_object(j, key);
-	json__string(j, "function", fr->function);
-	json__string(j, "file", fr->file);
-	json__int(j, "line", fr->line);
-	json__string(j, "module", fr->module);
-	json__string(j, "address", addr);
-	json__end_object(j);
 }
 
 static void runtimes_json(struct go_tracker *t, struct json *j)
@@ -166,12 +157,9 @@ static void group_json(const struct go_group *g, struct json *j)
 		json__int(j, "site_spawned", g->site_spawned);
 		json__int(j, "site_exited", g->site_exited);
 	}
-	frame_json(j, "created_at", &g->created_at);
-	frame_json(j, "start", &g->start);
-	json__begin_array(j, "spawn_stack");
-	for (int k = 0; k < g->spawn_depth; k++)
-		frame_json(j, NULL, &g->spawn_stack[k]);
-	json__end_array(j);
+	frame__json(j, "created_at", &g->created_at);
+	frame__json(j, "start", &g->start);
+	stack__json(j, "spawn_stack", g->spawn_stack, g->spawn_depth);
 	json__begin_array(j, "evidence");
 	for (int k = 0; k < g->nevidence; k++)
 		json__string(j, NULL, g->evidence[k]);

@@ -9,7 +9,7 @@
 
 #define JSON_SCHEMA_VERSION 1
 
-static void frame_json(struct json *j, const char *key, const struct sym_frame *fr)
+void frame__json(struct json *j, const char *key, const struct sym_frame *fr)
 {
 	char addr[32];
 
@@ -44,23 +44,23 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	json__uint(j, "max_children_per_parent", s->max_children);
 	json__string(j, "start_routine", s->start_routine ? s->start_frame.function : NULL);
 	if (s->start_routine)
-		frame_json(j, "start_routine_frame", &s->start_frame);
+		frame__json(j, "start_routine_frame", &s->start_frame);
 	else
 		json__null(j, "start_routine_frame");
 	json__int(j, "spawn_frame_index", s->depth ? site__spawn_frame(s) : -1);
 	json__bool(j, "stack_truncated", s->truncated);
 	json__begin_array(j, "spawn_stack");
 	for (int i = 0; i < s->depth; i++)
-		frame_json(j, NULL, &s->stack[i]);
+		frame__json(j, NULL, &s->stack[i]);
 	json__end_array(j);
 	json__end_object(j);
 }
 
-static void stack_json(struct json *j, const char *key, const struct sym_frame *frames, int n)
+void stack__json(struct json *j, const char *key, const struct sym_frame *frames, int n)
 {
 	json__begin_array(j, key);
 	for (int i = 0; i < n; i++)
-		frame_json(j, NULL, &frames[i]);
+		frame__json(j, NULL, &frames[i]);
 	json__end_array(j);
 }
 
@@ -94,8 +94,8 @@ static void groups_json(struct json *j, const struct report *r)
 		json__bool(j, "since_before_attach", g->estimated);
 		snprintf(id, sizeof(id), "s%u", s ? s->id : 0);
 		json__string(j, "site", id);
-		stack_json(j, "spawn_stack", s ? s->stack : NULL, s ? s->depth : 0);
-		stack_json(j, "wait_stack", g->wait_stack, g->wait_depth);
+		stack__json(j, "spawn_stack", s ? s->stack : NULL, s ? s->depth : 0);
+		stack__json(j, "wait_stack", g->wait_stack, g->wait_depth);
 		json__begin_array(j, "evidence");
 		for (int e = 0; e < g->nevidence; e++)
 			json__string(j, NULL, g->evidence[e]);
