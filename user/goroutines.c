@@ -194,7 +194,7 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 }
 
 /* Which offsets the probes need: those of the layout, checked or inferred. */
-static void attach_probes(struct go_tracker *t, struct go_proc_state *st, uint64_t now)
+static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_layout *l = &st->gp.layout;
 	struct strand_go_config cfg = {
@@ -227,7 +227,6 @@ static void attach_probes(struct go_tracker *t, struct go_proc_state *st, uint64
 		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
 	st->probes = !err && offsets[GO_PROBE_PARK];
 	st->probes_ns = now_mono_ns();
-	(void)now;
 }
 
 /* A goroutine's exact wait, from the probes: -1 when unknown. */
@@ -508,7 +507,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 			snprintf(st->gp.problem, sizeof(st->gp.problem), "%s", strerror(-err));
 		/* probes first, then the snapshot: nothing falls between the two */
 		if (st->is_go)
-			attach_probes(t, st, now);
+			attach_probes(t, st);
 	}
 	if (!st->is_go)
 		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
