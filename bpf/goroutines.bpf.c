@@ -34,6 +34,15 @@ struct {
 	__type(value, struct strand_go_site);
 } go_sites SEC(".maps");
 
+/* Children per (site, parent): a parent long gone ages out (LRU), as the fan-out factor
+ * is about what one parent does in a burst. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct strand_go_fanout_key);
+	__type(value, __u64);
+} go_fanout SEC(".maps");
+
 static __always_inline const struct strand_go_config *go_config(__u32 tgid)
 {
 	if (!target_flags(tgid))
@@ -50,6 +59,32 @@ static __always_inline __u64 read_word(__u64 base, __s32 off)
 	return v;
 }
 
+/* How many children parent has created at gopc, this one included. */
+static __always_inline __u64 count_child(__u32 tgid, __u64 gopc, __u64 parent)
+{
+	struct strand_go_fanout_key key = {.tgid = tgid, .gopc = gopc, .parent_goid = parent};
+	__u64 one = 1, *n = bpf_map_lookup_elem(&go_fanout, &key);
+
+	if (n)
+		return __sync_fetch_and_add(n, 1) + 1;
+	if (!bpf_map_update_elem(&go_fanout, &key, &one, BPF_NOEXIST))
+		return 1;
+	n = bpf_map_lookup_elem(&go_fanout, &key); /* a racing first child */
+	return n ? __sync_fetch_and_add(n, 1) + 1 : 0;
+}
+
+static __always_inline void add_spawn(struct strand_go_site *site, __u64 children, __u64 parent)
+{
+	__sync_fetch_and_add(&site->spawned, 1);
+	if (children == 1)
+		__sync_fetch_and_add(&site->parents, 1);
+	/* racy, but only ever raised: the next spawn of a bigger fan-out corrects it */
+	if (children > site->max_children) {
+		site->max_children = children;
+		site->max_parent = parent;
+	}
+}
+
 /* At the CALL runtime.runqput in runtime.newproc.func1, on the system stack: the new g is
  * the second argument (RBX); R14 is g0, whose M runs the spawning goroutine (m.curg). */
 SEC("uprobe")
@@ -60,8 +95,8 @@ int go_create(struct pt_regs *ctx)
 	const struct strand_go_config *cfg = go_config(tgid);
 	struct strand_go_key key = {.tgid = tgid};
 	struct strand_go_state state = {.flags = STRAND_GO_CREATED};
-	struct strand_go_site *site, fresh = {.spawned = 1};
-	__u64 newg = ctx->bx, parent;
+	struct strand_go_site *site, fresh = {.spawned = 1, .parents = 1, .max_children = 1};
+	__u64 newg = ctx->bx, parent, children;
 	struct strand_go_site_event *ev;
 
 	if (!cfg || !newg)
@@ -73,14 +108,16 @@ int go_create(struct pt_regs *ctx)
 	if (bpf_map_update_elem(&go_states, &key, &state, BPF_ANY))
 		count(STRAND_CNT_GO_STATE_FULL);
 	key.addr = read_word(newg, cfg->gopc);
+	children = count_child(tgid, key.addr, state.parent_goid);
 	site = bpf_map_lookup_elem(&go_sites, &key);
 	if (site) {
-		__sync_fetch_and_add(&site->spawned, 1);
+		add_spawn(site, children, state.parent_goid);
 		return 0;
 	}
+	fresh.max_parent = state.parent_goid;
 	if (bpf_map_update_elem(&go_sites, &key, &fresh, BPF_NOEXIST)) {
 		if ((site = bpf_map_lookup_elem(&go_sites, &key))) /* a racing first spawn */
-			__sync_fetch_and_add(&site->spawned, 1);
+			add_spawn(site, children, state.parent_goid);
 		else
 			count(STRAND_CNT_MAP_FULL);
 		return 0;

@@ -205,6 +205,17 @@ struct strand_go_state {
 struct strand_go_site {
 	__u64 spawned;
 	__u64 exited;
+	__u64 parents;	    /* distinct goroutines that spawned here */
+	__u64 max_children; /* the fan-out factor: most spawned here by one parent */
+	__u64 max_parent;   /* that parent's goroutine id */
+};
+
+/* Children of one parent goroutine at one spawn site: the fan-out. */
+struct strand_go_fanout_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 gopc;
+	__u64 parent_goid;
 };
 
 #define STRAND_GO_MAX_FRAMES 64
@@ -232,6 +243,8 @@ _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "sl
 _Static_assert(sizeof(struct strand_go_config) == 24, "go config layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
 _Static_assert(sizeof(struct strand_go_state) == 24, "go state layout");
+_Static_assert(sizeof(struct strand_go_site) == 40, "go site layout");
+_Static_assert(sizeof(struct strand_go_fanout_key) == 24, "go fan-out key layout");
 _Static_assert(sizeof(struct strand_go_site_event) == 24 + 32 + 8 * STRAND_GO_MAX_FRAMES,
 	       "go site event layout");
 #endif

@@ -13,8 +13,8 @@
 
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
-	Dwarf_Die g, m, allgs, allglen, wait_reasons;
-	bool have_g, have_m, have_allgs, have_allglen, have_wait_reasons;
+	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons;
+	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -91,6 +91,10 @@ static void note_die(struct found *f, Dwarf_Die *die)
 	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.m") && !f->have_m) {
 		f->m = *die;
 		f->have_m = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.sudog") &&
+		   !f->have_sudog) {
+		f->sudog = *die;
+		f->have_sudog = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
 		f->allgs = *die;
 		f->have_allgs = true;
@@ -175,6 +179,15 @@ static void read_wait_reasons(Elf *elf, int fd, Dwarf_Die *var, struct go_layout
 	}
 }
 
+void golayout__init(struct go_layout *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->goid = l->gopc = l->startpc = l->atomicstatus = l->waitreason = l->parent_goid = -1;
+	l->sched_sp = l->sched_pc = l->sched_bp = l->sched_g = l->stack_lo = l->stack_hi = -1;
+	l->g_m = l->m_curg = -1;
+	l->g_waiting = l->sudog_waitlink = l->sudog_c = -1;
+}
+
 int golayout__from_dwarf(const char *path, struct go_layout *l)
 {
 	struct found f = {0};
@@ -182,7 +195,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	Elf *elf = NULL;
 	int fd, err = 0;
 
-	memset(l, 0, sizeof(*l));
+	golayout__init(l);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -219,6 +232,9 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	l->source = "DWARF";
 	l->stack_lo = nested_offset(&f.g, "stack", "lo");
 	l->stack_hi = nested_offset(&f.g, "stack", "hi");
+	l->g_waiting = member_offset(&f.g, "waiting", NULL);
+	l->sudog_waitlink = f.have_sudog ? member_offset(&f.sudog, "waitlink", NULL) : -1;
+	l->sudog_c = f.have_sudog ? member_offset(&f.sudog, "c", NULL) : -1;
 	if (variable_address(&f.allgs, &l->allgs) || variable_address(&f.allglen, &l->allglen) ||
 	    l->goid < 0 || l->atomicstatus < 0 || l->gopc < 0 || (int64_t)l->g_size <= 0) {
 		err = -ENODATA;

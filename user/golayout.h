@@ -21,6 +21,9 @@ struct go_layout {
 	int32_t sched_sp, sched_pc, sched_bp, sched_g, stack_lo, stack_hi;
 	int32_t g_m;	/* runtime.g.m: the M (thread) running it */
 	int32_t m_curg; /* runtime.m.curg: the goroutine an M runs */
+	/* channel waits: g.waiting is the goroutine's list of sudogs (one per channel of a
+	 * select), linked by sudog.waitlink, each naming its channel in sudog.c */
+	int32_t g_waiting, sudog_waitlink, sudog_c;
 	/* link-time addresses of runtime variables (add the load bias for PIE) */
 	uint64_t allgs, allglen;
 	/* runtime.waitReasonStrings, read from the file: index = the g's waitreason */
@@ -30,6 +33,9 @@ struct go_layout {
 	const char *source;
 	char version[32]; /* "go1.19.8", from .go.buildinfo; "" when unknown */
 };
+
+/* An empty layout: every offset unknown (-1), no addresses. */
+void golayout__init(struct go_layout *layout);
 
 /*
  * Fills layout from the DWARF of the Go binary at path. Returns 0, -ENODATA when the binary

@@ -2,15 +2,16 @@
 /*
  * Goroutines of traced Go processes. Two levels, combined when both are there:
  * - snapshots: at every scan the runtime's goroutine list is read from the target's memory
- *   (id, creation pc, start function, status, wait reason), grouped by (creation site,
- *   start function, state); no cost to the target;
+ *   (id, creation pc, start function, status, wait reason, the stack where it waits, the
+ *   channel it waits on), grouped by (creation site, state, wait site); no cost to the
+ *   target;
  * - probes on the runtime (create, exit, park, ready): exact park times (a goroutine never
  *   woken since it parked), the spawner's full stack once per site, the parent goroutine,
- *   spawned/exited counts per site.
- * Verdicts follow product.md: waits the runtime says can never end are stranded; leak-prone
- * waits (channels, select, sync) past the threshold and never woken are stranded when the
- * evidence supports it (several from one `go` statement, an exited spawner, a growing
- * group); network and timer waits are idle.
+ *   spawned/exited counts and the fan-out per site.
+ * Verdicts follow product.md (godetect.c): waits the runtime says can never end are
+ * stranded; leak-prone waits past the threshold never woken are stranded when the evidence
+ * supports it; network and timer waits are idle; a site fanning out by its input is a
+ * runaway.
  */
 #ifndef STRAND_GOROUTINES_H
 #define STRAND_GOROUTINES_H
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "runaway.h"
 #include "symbolize.h"
+#include "timeline.h"
 
 struct json;
 struct loader;
@@ -33,30 +36,57 @@ enum go_verdict {
 	GO_VERDICT_STRANDED, /* blocked for good, with the evidence below */
 };
 
-#define GO_MAX_EVIDENCE	    4
-#define GO_MAX_SPAWN_FRAMES 12
+const char *go_verdict__name(enum go_verdict v);
 
-struct go_group {
+#define GO_MAX_EVIDENCE	    6
+#define GO_MAX_SPAWN_FRAMES 12
+#define GO_MAX_WAIT_FRAMES  16
+
+/* One `go` statement of one process, while it is traced. */
+struct go_site {
 	pid_t pid;
-	bool runtime; /* the runtime's own goroutines (GC workers, finalizers, ...) */
-	enum go_verdict verdict;
-	char state[40];
+	uint32_t id;  /* printed "g<id>", stable within one trace */
+	bool runtime; /* started by the runtime for itself (GC workers, ...) */
+	uint64_t gopc;
 	struct sym_frame created_at; /* the `go` statement */
 	struct sym_frame start;	     /* the goroutine's function */
 	/* the spawner's stack from the create probe, `go` statement first (0: not seen) */
 	struct sym_frame spawn_stack[GO_MAX_SPAWN_FRAMES];
 	int spawn_depth;
+	uint64_t live, peak; /* goroutines from here in the last scan; the most in one scan */
+	uint64_t orphans;    /* of the live ones, created by a goroutine now gone */
+	/* while traced, from the create/exit probes (-1: no probes) */
+	int64_t spawned, exited;
+	uint64_t parents, max_children, max_parent_goid; /* the fan-out */
+	struct timeline live_over_time;
+	struct runaway_verdict runaway;
+};
+
+/* Goroutines of one site in one state, waiting at one place. */
+struct go_group {
+	pid_t pid;
+	uint32_t site; /* index in go_tracker__sites() */
+	bool runtime;
+	enum go_verdict verdict;
+	char state[40];
+	/* where they wait: the first member's stack, innermost first; wait_frame is the
+	 * frame of the program's own code that waits (-1: none found) */
+	struct sym_frame wait_stack[GO_MAX_WAIT_FRAMES];
+	int wait_depth, wait_frame;
 	uint64_t count;
-	uint64_t blocked_long; /* members blocked past the threshold, never woken since */
-	uint64_t orphans;      /* of those, how many were created by a goroutine now gone */
-	double oldest_wait_s;  /* seen by the scans in this state */
+	uint64_t blocked_long; /* blocked past the threshold, never woken since they parked */
+	uint64_t served;       /* blocked past it, on a channel others were woken from since */
+	uint64_t orphans;      /* of blocked_long, created by a goroutine now gone */
+	/* channels the blocked_long members wait on: how many distinct, the most members on
+	 * one, and members whose channel is unknown */
+	uint64_t objects, max_sharing, unknown_objects;
+	uint64_t stack_bytes; /* goroutine stacks the group pins */
+	double oldest_wait_s; /* seen by the scans in this state */
 	/* exact, from the park probe; "since before attach" counts from the attach */
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;
-	/* the creation site's totals while traced (create/exit probes); -1: no probes */
-	int64_t site_spawned, site_exited;
-	uint64_t peak; /* largest count seen for this group */
-	char evidence[GO_MAX_EVIDENCE][160];
+	uint64_t first, peak; /* the group's count at its first scan; its largest */
+	char evidence[GO_MAX_EVIDENCE][192];
 	int nevidence;
 	uint64_t goids[8];
 	int ngoids;
@@ -64,9 +94,10 @@ struct go_group {
 
 struct go_tracker;
 
-/* ld may be NULL (no probes); threshold_ns is what "blocked long" means. */
-struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld,
-				   uint64_t threshold_ns);
+/* ld may be NULL (no probes); threshold_ns is what "blocked long" means; runaway is the
+ * runaway-spawn threshold (tasks alive at once or children of one parent). */
+struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
+				   uint64_t runaway);
 void go_tracker__free(struct go_tracker *t);
 
 enum go_scan_result {
@@ -75,9 +106,11 @@ enum go_scan_result {
 	GO_UNSUPPORTED, /* a Go program whose runtime layout strand cannot read */
 };
 
-/* Reads pid's goroutines if it is a Go program; attaches the probes at the first scan. */
+/* Reads pid's goroutines if it is a Go program; attaches the probes at the first scan. The
+ * groups are rebuilt by go_tracker__regroup(), after every process was scanned. */
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now_ns);
-/* The process exec'd or exited: its probes are detached. */
+void go_tracker__regroup(struct go_tracker *t);
+/* The process exec'd or exited: its probes are detached, its sites kept for the report. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
 /* The create probe's record of a new spawn site (collector callback). */
 void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev);
@@ -86,8 +119,10 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev);
  * nothing. Valid until the process is forgotten. */
 const char *go_tracker__problem(struct go_tracker *t, pid_t pid);
 
-/* Groups of the last scan, stranded first, most goroutines first; valid until the next. */
+/* Groups of the last regroup, stranded first, most goroutines first; valid until the next. */
 const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n);
+/* Every site seen, in order of creation; valid until the next scan. */
+const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n);
 uint64_t go_tracker__stranded(struct go_tracker *t);
 /* Goroutines of all traced Go processes, and how many list entries failed validation. */
 void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid, int *processes);
@@ -98,10 +133,17 @@ struct go_runtime_info {
 	const struct go_layout *layout; /* NULL when not readable */
 	const char *problem;
 	bool probes; /* the runtime probes are attached */
+	bool exited;
 };
 size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, size_t max);
 
 void go_tracker__text(struct go_tracker *t, FILE *f);
 void go_tracker__json(struct go_tracker *t, struct json *j);
+
+/* Judges a group (godetect.c): its verdict and evidence, from its members' waits. */
+void go_group__judge(struct go_group *g, uint64_t threshold_ns);
+/* Whether a Go function belongs to the standard library (its package path's first element
+ * has no dot, and it is not package main): waits are attributed to the program's code. */
+bool go_function__is_std(const char *name);
 
 #endif /* STRAND_GOROUTINES_H */

@@ -13,10 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#define READ_BATCH     512 /* iovecs per process_vm_readv (IOV_MAX is 1024) */
 #define MAX_GOROUTINES (16u << 20)
 
 /* The lowest PT_LOAD address of the ELF: where the executable's first mapping starts. */
@@ -121,7 +119,7 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	if (err && pcln) {
 		struct go_layout dwarf = gp->layout;
 
-		memset(&gp->layout, 0, sizeof(gp->layout));
+		golayout__init(&gp->layout);
 		gp->layout.allgs = dwarf.allgs;
 		gp->layout.allglen = dwarf.allglen;
 		gp->layout.nwait_reasons = dwarf.nwait_reasons;
@@ -130,33 +128,6 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	}
 	gocode__version(exe, gp->layout.version, sizeof(gp->layout.version));
 	return err;
-}
-
-/* Reads count blocks of size bytes at addrs[] into out, batched; returns blocks read. */
-static size_t read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t size, uint8_t *out)
-{
-	struct iovec local[READ_BATCH], remote[READ_BATCH];
-	size_t done = 0;
-
-	while (done < count) {
-		size_t k = count - done < READ_BATCH ? count - done : READ_BATCH;
-		ssize_t n;
-
-		for (size_t i = 0; i < k; i++) {
-			local[i] = (struct iovec){out + (done + i) * size, size};
-			remote[i] = (struct iovec){(void *)(uintptr_t)addrs[done + i], size};
-		}
-		n = process_vm_readv(pid, local, k, remote, k, 0);
-		if (n <= 0)
-			break;
-		/* a partial read stops at the first block that failed */
-		done += (size_t)n / size;
-		if ((size_t)n < k * size) {
-			memset(out + done * size, 0, size);
-			done++; /* skip the unreadable one; its zeroes fail validation */
-		}
-	}
-	return done;
 }
 
 void go_gs__free(struct go_gs *gs)
@@ -187,7 +158,10 @@ int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, stru
 	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
 	gs->bytes = xcalloc(gs->listed, window);
 	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
-	gs->n = err ? 0 : read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
+	if (!err) { /* rows that cannot be read are zeroes: their goid 0 fails validation */
+		procfs__read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
+		gs->n = gs->listed;
+	}
 	return err;
 }
 
@@ -217,7 +191,8 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		struct go_g *out = &snap->g[snap->n];
 		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
-		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !gs.ptrs[i]) {
+		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !gs.ptrs[i] ||
+		    !go_gs__word(&gs, i, l->goid, 8)) {
 			snap->invalid++;
 			continue;
 		}
@@ -233,6 +208,9 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		out->sched_sp = go_gs__word(&gs, i, l->sched_sp, 8);
 		out->sched_pc = go_gs__word(&gs, i, l->sched_pc, 8);
 		out->sched_bp = go_gs__word(&gs, i, l->sched_bp, 8);
+		out->stack_lo = go_gs__word(&gs, i, l->stack_lo, 8);
+		out->stack_hi = go_gs__word(&gs, i, l->stack_hi, 8);
+		out->waiting = go_gs__word(&gs, i, l->g_waiting, 8);
 		snap->n++;
 	}
 	snap->invalid += gs.listed - gs.n;

@@ -17,6 +17,8 @@ struct go_g {
 	uint64_t goid, gopc, startpc, parent_goid;
 	uint32_t status, waitreason;
 	uint64_t sched_sp, sched_pc, sched_bp;
+	uint64_t stack_lo, stack_hi; /* the goroutine's stack: [lo, hi) */
+	uint64_t waiting;	     /* g.waiting: its first sudog while in a channel wait */
 };
 
 struct go_snapshot {

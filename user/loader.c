@@ -435,6 +435,26 @@ int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 	return err;
 }
 
+/* Deletes the entries of pid from a map whose keys start with the tgid: a process that is
+ * gone must not leave state a later process with its pid would inherit. */
+static void delete_pid_entries(struct bpf_map *map, pid_t pid)
+{
+	size_t ksize = bpf_map__key_size(map);
+	uint8_t key[64], next[64];
+	bool have_key = false; /* the last key kept: the iteration resumes after it */
+	uint32_t tgid;
+
+	if (ksize > sizeof(key) || ksize < sizeof(tgid))
+		return;
+	while (!bpf_map__get_next_key(map, have_key ? key : NULL, next, ksize)) {
+		memcpy(&tgid, next, sizeof(tgid));
+		if (tgid == (uint32_t)pid && !bpf_map__delete_elem(map, next, ksize, 0))
+			continue;
+		memcpy(key, next, ksize);
+		have_key = true;
+	}
+}
+
 void loader__detach_go(struct loader *ld, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
@@ -448,8 +468,12 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 			bpf_link__destroy(slot->links[k]);
 		memset(slot, 0, sizeof(*slot));
 	}
-	if (ld->go)
-		bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);
+	if (!ld->go)
+		return;
+	bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);
+	delete_pid_entries(ld->go->maps.go_states, pid);
+	delete_pid_entries(ld->go->maps.go_sites, pid);
+	delete_pid_entries(ld->go->maps.go_fanout, pid);
 }
 
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st)

@@ -141,3 +141,37 @@ int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 		return -errno;
 	return (size_t)n == len ? 0 : -EFAULT;
 }
+
+#define READ_BATCH 512 /* iovecs per process_vm_readv (IOV_MAX is 1024) */
+
+size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t size,
+			   uint8_t *out)
+{
+	struct iovec local[READ_BATCH], remote[READ_BATCH];
+	size_t done = 0, good = 0;
+
+	while (done < count) {
+		size_t k = count - done < READ_BATCH ? count - done : READ_BATCH;
+		ssize_t n;
+
+		for (size_t i = 0; i < k; i++) {
+			local[i] = (struct iovec){out + (done + i) * size, size};
+			remote[i] = (struct iovec){(void *)(uintptr_t)addrs[done + i], size};
+		}
+		n = process_vm_readv(pid, local, k, remote, k, 0);
+		if (n < 0 && errno == ESRCH)
+			break;
+		if (n < 0)
+			n = 0;
+		/* a partial read stops at the first block that failed: zero it, go on after */
+		done += (size_t)n / size;
+		good += (size_t)n / size;
+		if ((size_t)n < k * size) {
+			memset(out + done * size, 0, size);
+			done++;
+		}
+	}
+	if (done < count)
+		memset(out + done * size, 0, (count - done) * size);
+	return good;
+}

@@ -30,6 +30,12 @@ void procfs__comm(pid_t pid, char *buf, size_t size);
  * short) or -errno (-ESRCH: gone). */
 int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 
+/* Reads count blocks of size bytes at addrs[] into out (block i at out + i * size), a few
+ * hundred per system call; a block that cannot be read whole is zeroed. Returns the number
+ * read whole. */
+size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t size,
+			   uint8_t *out);
+
 /* Parses the fields strand needs from a /proc stat line; exposed for tests and fuzzing. */
 int procfs__parse_stat(const char *line, char *name, size_t name_size, char *state,
 		       uint64_t *start_ticks);

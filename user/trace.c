@@ -36,6 +36,7 @@ struct trace_opts {
 	bool json, live, verbose;
 	const char *output;
 	uint32_t max_tasks;
+	uint32_t runaway;
 };
 
 struct trace {
@@ -125,7 +126,14 @@ void trace__usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct trace_opts *o)
 {
-	enum { OPT_JSON = 256, OPT_INTERVAL, OPT_NO_LIVE, OPT_MAX_TASKS, OPT_NO_GO_PROBES };
+	enum {
+		OPT_JSON = 256,
+		OPT_INTERVAL,
+		OPT_NO_LIVE,
+		OPT_MAX_TASKS,
+		OPT_NO_GO_PROBES,
+		OPT_RUNAWAY,
+	};
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"for", required_argument, NULL, 'd'},
@@ -136,6 +144,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
+		{"runaway", required_argument, NULL, OPT_RUNAWAY},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -149,6 +158,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	o->threshold_ns = DEFAULT_THRESHOLD_NS;
 	o->live = true;
 	o->max_tasks = DEFAULT_MAX_TASKS;
+	o->runaway = RUNAWAY_DEFAULT;
 	optind = 1;
 	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
 	while ((c = getopt_long(argc, argv, "+p:d:o:t:qvh", longopts, NULL)) != -1) {
@@ -199,6 +209,13 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 				return STRAND_EXIT_USAGE;
 			}
 			break;
+		case OPT_RUNAWAY:
+			if (!parse_u32(optarg, &o->runaway) || o->runaway < 2) {
+				say("invalid --runaway '%s': expected a count of at least 2",
+				    optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
 		case 'q':
 			strand_quiet = true;
 			break;
@@ -228,6 +245,7 @@ static void on_process_exit(void *ctx, pid_t pid, int exit_code)
 {
 	struct trace *t = ctx;
 
+	go_tracker__forget(t->go, pid);
 	if (t->opts.pid == pid) {
 		t->target_gone = true;
 		note("pid %d exited during the trace (status %d); reporting what was seen", pid,
@@ -322,25 +340,39 @@ static int release_child(struct trace *t, int go_fd, int err_fd)
 	return 0;
 }
 
-/* Goroutines of the target, if it is a Go program: the first scan attaches the runtime
- * probes, so it runs before the attach is announced. */
+static void scan_go_process(struct trace *t, pid_t pid)
+{
+	enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
+	struct process *p = model__find_process(&t->model, pid);
+
+	t->is_go |= res == GO_TRACKED;
+	if (p && res != GO_NOT_GO)
+		p->go = true;
+	if (pid == (t->opts.pid ? t->opts.pid : t->child) && res == GO_UNSUPPORTED) {
+		t->go_unsupported = true;
+		snprintf(t->go_warning, sizeof(t->go_warning),
+			 "the target is a Go program whose goroutines strand cannot read (%s): "
+			 "only its threads are listed",
+			 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
+	}
+}
+
+/* Goroutines of every traced Go process (a command's children too: `go test` runs its
+ * test binaries as children): the first scan of a process attaches its runtime probes,
+ * so the target's runs before the attach is announced. */
 static void scan_goroutines(struct trace *t)
 {
-	if (t->opts.pid || t->child) {
-		pid_t pid = t->opts.pid ? t->opts.pid : t->child;
-		enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
-		struct process *p = model__find_process(&t->model, pid);
+	uint64_t pid;
+	void *val;
 
-		t->is_go |= res == GO_TRACKED;
-		t->go_unsupported = res == GO_UNSUPPORTED;
-		if (t->go_unsupported)
-			snprintf(t->go_warning, sizeof(t->go_warning),
-				 "the target is a Go program whose goroutines strand cannot read "
-				 "(%s): only its threads are listed",
-				 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
-		if (p && res != GO_NOT_GO)
-			p->go = true;
+	if (t->opts.pid) {
+		scan_go_process(t, t->opts.pid);
+	} else {
+		for (size_t i = 0; hashmap__next(&t->model.procs, &i, &pid, &val);)
+			if (!((struct process *)val)->exited)
+				scan_go_process(t, (pid_t)pid);
 	}
+	go_tracker__regroup(t->go);
 }
 
 static int setup_targets(struct trace *t)
@@ -564,7 +596,8 @@ int cmd_trace(int argc, char **argv)
 	collector__on_process_exit(t.col, on_process_exit, &t);
 	t.waits = wait_table__new(t.ld, t.col, &t.model, lopts.stack_after_ns);
 	t.detector = detector__new(&t.model, t.waits, (uint64_t)t.opts.threshold_ns);
-	t.go = go_tracker__new(collector__symbolizer(t.col), t.ld, (uint64_t)t.opts.threshold_ns);
+	t.go = go_tracker__new(collector__symbolizer(t.col), t.ld, (uint64_t)t.opts.threshold_ns,
+			       t.opts.runaway);
 	collector__on_go_site(t.col, go_tracker__on_site, t.go);
 	t.start_ns = now_mono_ns();
 	t.model.start_ns = t.start_ns;

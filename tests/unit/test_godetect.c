@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the goroutine verdicts, runaway spawn, timelines, frame-pointer walks and
+ * the channel wake table: the logic, without a process or a kernel. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "goroutines.h"
+#include "gostack.h"
+#include "gowait.h"
+#include "runaway.h"
+#include "timeline.h"
+#include "unit.h"
+
+static void test_std_packages(void)
+{
+	ASSERT_TRUE(go_function__is_std("runtime.gopark"));
+	ASSERT_TRUE(go_function__is_std("net/http.(*conn).serve"));
+	ASSERT_TRUE(go_function__is_std("internal/poll.(*FD).Read"));
+	ASSERT_TRUE(go_function__is_std("sync.(*Mutex).Lock"));
+	ASSERT_TRUE(go_function__is_std("vendor/golang.org/x/net/http2.(*Framer).ReadFrame"));
+	ASSERT_TRUE(!go_function__is_std("main.worker"));
+	ASSERT_TRUE(!go_function__is_std("main.(*server).handle.func1"));
+	ASSERT_TRUE(!go_function__is_std("github.com/acme/api/handler.(*Server).handleWebhook"));
+	ASSERT_TRUE(!go_function__is_std("golang.org/x/sync/errgroup.(*Group).Wait"));
+	ASSERT_TRUE(!go_function__is_std("example.com/svc.Run"));
+	ASSERT_TRUE(!go_function__is_std(""));
+	ASSERT_TRUE(!go_function__is_std(NULL));
+	ASSERT_TRUE(!go_function__is_std("nodot"));
+}
+
+/* A group of n goroutines blocked 40 s in state, past a 30 s threshold. */
+static struct go_group blocked(const char *state, uint64_t n)
+{
+	struct go_group g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.state, sizeof(g.state), "%s", state);
+	g.count = g.blocked_long = g.first = g.peak = n;
+	g.blocked_oldest_s = 40;
+	g.blocked_newest_s = 35;
+	g.wait_frame = -1;
+	return g;
+}
+
+#define THRESHOLD 30000000000ULL
+
+static void test_verdicts(void)
+{
+	struct go_group g;
+
+	/* select {} can never end, however few and however young */
+	g = blocked("select (no cases)", 1);
+	g.blocked_long = 0;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+	ASSERT_EQ(g.blocked_long, 1);
+
+	/* five each on a channel of its own: five forgotten requests */
+	g = blocked("chan receive", 5);
+	g.objects = 5;
+	g.max_sharing = 1;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+	ASSERT_TRUE(g.nevidence >= 2 && strstr(g.evidence[1], "channel of its own"));
+
+	/* four on one channel, flat, spawner alive: a pool between bursts */
+	g = blocked("chan receive", 4);
+	g.objects = 1;
+	g.max_sharing = 4;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
+	ASSERT_TRUE(strstr(g.evidence[0], "pool") != NULL);
+
+	/* the same pool shape, but its creator is gone: forgotten */
+	g = blocked("chan receive", 4);
+	g.objects = 1;
+	g.max_sharing = 4;
+	g.orphans = 4;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+
+	/* one goroutine on its own channel, spawner alive, flat: main waiting for a signal */
+	g = blocked("chan receive", 1);
+	g.objects = 1;
+	g.max_sharing = 1;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+
+	/* ... but growing it is a leak */
+	g = blocked("chan send", 3);
+	g.first = 1;
+	g.unknown_objects = 3;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+
+	/* a mutex waited on for 40 s */
+	g = blocked("sync.Mutex.Lock", 1);
+	g.unknown_objects = 1;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+
+	/* WaitGroup waiters (Go 1.19 calls it semacquire), several, channel unknown */
+	g = blocked("semacquire", 3);
+	g.unknown_objects = 3;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+
+	/* an idle connection and a sleeper are healthy */
+	g = blocked("IO wait", 10);
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
+	g = blocked("sleep", 10);
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
+
+	/* others on the same channel were woken since: served */
+	g = blocked("chan receive", 4);
+	g.served = 4;
+	g.blocked_long = 0;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
+
+	/* not blocked long: nothing to say */
+	g = blocked("chan receive", 5);
+	g.blocked_long = 0;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+
+	/* the runtime's own goroutines are never judged */
+	g = blocked("chan receive", 5);
+	g.runtime = true;
+	go_group__judge(&g, THRESHOLD);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+}
+
+static void test_timeline(void)
+{
+	struct timeline t;
+	uint32_t from, to;
+	char spark[256];
+
+	memset(&t, 0, sizeof(t));
+	for (uint32_t i = 0; i < 1000; i++)
+		timeline__add(&t, i * 1000000000ULL, i);
+	ASSERT_TRUE(t.n <= TIMELINE_CAP && t.n > TIMELINE_CAP / 2);
+	ASSERT_EQ(t.v[t.n - 1], 999); /* merged samples keep the larger */
+	ASSERT_TRUE(timeline__only_grew(&t, 5, 8, &from, &to));
+	ASSERT_EQ(to, 999);
+	timeline__sparkline(&t, 8, spark, sizeof(spark));
+	ASSERT_STREQ(spark, "▁▂▃▄▅▆▇█");
+
+	memset(&t, 0, sizeof(t));
+	for (uint32_t i = 0; i < 20; i++) /* a spike that came back down */
+		timeline__add(&t, i * 1000000000ULL, i < 10 ? 10 + i * 10 : 10);
+	ASSERT_TRUE(!timeline__only_grew(&t, 5, 8, &from, &to));
+
+	memset(&t, 0, sizeof(t));
+	for (uint32_t i = 0; i < 3; i++) /* too short to say */
+		timeline__add(&t, i * 1000000000ULL, i * 100);
+	ASSERT_TRUE(!timeline__only_grew(&t, 5, 8, &from, &to));
+	timeline__sparkline(&t, 8, spark, 4); /* too small a buffer: cut, terminated */
+	ASSERT_STREQ(spark, "▁");
+}
+
+static void test_runaway(void)
+{
+	struct runaway_input in = {
+		.threshold = 1000,
+		.live = 20000,
+		.peak = 20000,
+		.max_children = 20000,
+		.max_parent = 1,
+		.unit = "goroutines",
+		.parent_unit = "goroutine",
+	};
+	struct runaway_verdict v;
+
+	ASSERT_TRUE(runaway__judge(&in, &v));
+	ASSERT_TRUE(v.n == 2 && strstr(v.evidence[0], "created 20000 goroutines"));
+	in.live = in.peak = 40;
+	in.max_children = 40;
+	ASSERT_TRUE(!runaway__judge(&in, &v));
+	in.threshold = 0; /* off */
+	in.peak = 1u << 30;
+	ASSERT_TRUE(!runaway__judge(&in, &v));
+}
+
+static void put(uint8_t *mem, uint64_t lo, uint64_t addr, uint64_t v)
+{
+	memcpy(mem + (addr - lo), &v, sizeof(v));
+}
+
+static void test_frame_pointer_walk(void)
+{
+	uint8_t mem[512] = {0};
+	const uint64_t lo = 0xc000100000;
+	struct go_stack s;
+
+	/* three frames: bp chain lo+0x40 -> lo+0x80 -> lo+0xc0 (saved bp 0: the first frame) */
+	put(mem, lo, lo + 0x40, lo + 0x80);
+	put(mem, lo, lo + 0x48, 0x401111);
+	put(mem, lo, lo + 0x80, lo + 0xc0);
+	put(mem, lo, lo + 0x88, 0x402222);
+	put(mem, lo, lo + 0xc0, 0);
+	put(mem, lo, lo + 0xc8, 0x403333);
+	go_stack__walk_mem(mem, lo, sizeof(mem), 0x400000, lo + 0x40, &s);
+	ASSERT_EQ(s.depth, 4);
+	ASSERT_EQ(s.pcs[0], 0x400000);
+	ASSERT_EQ(s.pcs[3], 0x403333);
+	ASSERT_TRUE(!s.truncated);
+
+	/* a chain pointing down (garbage) stops, marked truncated */
+	put(mem, lo, lo + 0x80, lo + 0x10);
+	go_stack__walk_mem(mem, lo, sizeof(mem), 0x400000, lo + 0x40, &s);
+	ASSERT_EQ(s.depth, 3);
+	ASSERT_TRUE(s.truncated);
+
+	/* a frame pointer outside the memory read, or hostile values, never read out of it */
+	go_stack__walk_mem(mem, lo, sizeof(mem), 0x400000, lo + sizeof(mem) - 8, &s);
+	ASSERT_EQ(s.depth, 1);
+	go_stack__walk_mem(mem, lo, sizeof(mem), 0x400000, UINT64_MAX - 4, &s);
+	ASSERT_EQ(s.depth, 1);
+	go_stack__walk_mem(mem, lo, 8, 0x400000, lo, &s);
+	ASSERT_EQ(s.depth, 1);
+
+	/* a cycle cannot loop: each frame must lie above the last */
+	put(mem, lo, lo + 0x80, lo + 0x40);
+	go_stack__walk_mem(mem, lo, sizeof(mem), 0x400000, lo + 0x40, &s);
+	ASSERT_TRUE(s.depth <= GO_STACK_MAX && s.truncated);
+}
+
+static void test_chan_table(void)
+{
+	struct go_chan_table t;
+	uint64_t goids[] = {1, 2, 3}, objs[] = {0xa0, 0xa0, 0xb0}, parks[] = {100, 100, 100};
+
+	go_chan_table__init(&t);
+	go_chan_table__observe(&t, 1000, goids, objs, parks, 3);
+	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 0);
+	ASSERT_EQ(go_chan_table__waiters(&t, 0xa0), 2);
+	/* goroutine 1 parked again on the same channel: a wait on it ended */
+	parks[0] = 1500;
+	go_chan_table__observe(&t, 2000, goids, objs, parks, 3);
+	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 2000);
+	ASSERT_EQ(go_chan_table__last_wake(&t, 0xb0), 0);
+	/* goroutine 3 is gone: its channel was served, but nobody waits on it any more */
+	go_chan_table__observe(&t, 3000, goids, objs, parks, 2);
+	ASSERT_EQ(go_chan_table__last_wake(&t, 0xb0), 0);
+	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 2000);
+	go_chan_table__free(&t);
+}
+
+int main(void)
+{
+	test_std_packages();
+	test_verdicts();
+	test_timeline();
+	test_runaway();
+	test_frame_pointer_walk();
+	test_chan_table();
+	return unit_summary();
+}

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Verdicts on goroutine groups. A goroutine blocked long is not a leak by itself: a pool
+ * worker waits for work for minutes, a main goroutine waits for its shutdown signal all its
+ * life. A group is stranded when the wait can never end, or when it is leak-prone, nobody
+ * woke it or anyone else waiting on the same channel since it parked, and something else
+ * says it was forgotten: each member waits on a channel of its own (one per request), its
+ * spawner is gone, the group only grew, or it is a lock nobody holds that long on purpose.
+ * N goroutines sharing one channel, flat, with their spawner alive, are a pool: idle.
+ */
+#include "goroutines.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Waits the runtime itself says can never end. */
+static const char *const forever_reasons[] = {
+	"select (no cases)",
+	"chan receive (nil chan)",
+	"chan send (nil chan)",
+};
+
+/* Waits that a leak leaves behind: someone had to send, close, unlock, signal or Done. */
+static const char *const leak_prone_reasons[] = {
+	"chan receive",	     "chan send",	   "select",
+	"semacquire",	     "sync.Cond.Wait",	   "sync.Mutex.Lock",
+	"sync.RWMutex.Lock", "sync.RWMutex.RLock", "sync.WaitGroup.Wait",
+};
+
+/* Locks: healthy code does not hold a lock for the threshold (30 s by default). */
+static const char *const lock_reasons[] = {
+	"sync.Mutex.Lock",
+	"sync.RWMutex.Lock",
+	"sync.RWMutex.RLock",
+};
+
+/* Waits that are healthy when long: a connection with nothing to say, a timer. */
+static const char *const idle_reasons[] = {
+	"IO wait",
+	"sleep",
+	"timer goroutine (idle)",
+	"syscall",
+};
+
+static bool listed(const char *const *list, size_t n, const char *state)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], state))
+			return true;
+	return false;
+}
+
+const char *go_verdict__name(enum go_verdict v)
+{
+	return v == GO_VERDICT_STRANDED ? "stranded" : v == GO_VERDICT_IDLE ? "idle" : NULL;
+}
+
+bool go_function__is_std(const char *name)
+{
+	const char *slash, *pkg_end, *first_end;
+
+	if (!name || !*name)
+		return false;
+	/* the package path ends at the first dot after its last slash */
+	slash = strrchr(name, '/');
+	pkg_end = strchr(slash ? slash : name, '.');
+	if (!pkg_end)
+		return false;
+	if (!slash)
+		return pkg_end - name != 4 || strncmp(name, "main", 4);
+	/* a dot in the first path element is a module's host: not the standard library */
+	first_end = strchr(name, '/');
+	return !memchr(name, '.', (size_t)(first_end - name));
+}
+
+static void add(struct go_group *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct go_group *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g->nevidence == GO_MAX_EVIDENCE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(g->evidence[g->nevidence++], sizeof(g->evidence[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void say_blocked(struct go_group *g, uint64_t threshold_ns)
+{
+	double threshold = (double)threshold_ns / 1e9;
+
+	if (g->blocked_before_attach)
+		add(g,
+		    "%" PRIu64 " blocked in %s since before strand attached %.1f s ago, never "
+		    "woken since (threshold %.0f s)",
+		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+	else
+		add(g,
+		    "%" PRIu64 " blocked in %s for %.1f s (oldest), never woken since they "
+		    "parked (threshold %.0f s)",
+		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+}
+
+/* All blocked members on one channel, known for each: a pool waiting for work. */
+static bool pool_shaped(const struct go_group *g)
+{
+	return g->objects == 1 && !g->unknown_objects && g->max_sharing >= 2;
+}
+
+void go_group__judge(struct go_group *g, uint64_t threshold_ns)
+{
+	bool grew = g->first && g->count > g->first && g->count >= g->peak;
+	bool own_channels = g->objects >= 2 && g->max_sharing == 1 && !g->unknown_objects;
+
+	g->verdict = GO_VERDICT_NONE;
+	g->nevidence = 0;
+	if (g->runtime)
+		return;
+	if (listed(forever_reasons, ARRAY_SIZE(forever_reasons), g->state)) {
+		g->verdict = GO_VERDICT_STRANDED;
+		g->blocked_long = g->count;
+		add(g, "the runtime says this wait can never end (%s)", g->state);
+		return;
+	}
+	if (!g->blocked_long) {
+		if (g->served) {
+			g->verdict = GO_VERDICT_IDLE;
+			add(g,
+			    "%" PRIu64 " blocked past the threshold on channels others were woken "
+			    "from since: served, not forgotten",
+			    g->served);
+		}
+		return;
+	}
+	if (listed(idle_reasons, ARRAY_SIZE(idle_reasons), g->state)) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g,
+		    "blocked %.1f s in %s: a network, timer or system call wait, healthy when long",
+		    g->blocked_oldest_s, g->state);
+		return;
+	}
+	if (!listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
+		return;
+	if (pool_shaped(g) && !g->orphans && !grew) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g,
+		    "all %" PRIu64
+		    " wait on one channel, their spawner alive and their number flat: "
+		    "a pool waiting for work",
+		    g->blocked_long);
+		return;
+	}
+	if (listed(lock_reasons, ARRAY_SIZE(lock_reasons), g->state)) {
+		g->verdict = GO_VERDICT_STRANDED;
+		say_blocked(g, threshold_ns);
+		add(g,
+		    "a lock held this long is not released: whoever holds it returned or is stuck");
+	} else if (own_channels || g->orphans || grew || (g->count >= 2 && g->unknown_objects)) {
+		g->verdict = GO_VERDICT_STRANDED;
+		say_blocked(g, threshold_ns);
+	} else {
+		return; /* one goroutine, its spawner alive, nothing else known: not a verdict */
+	}
+	if (own_channels)
+		add(g,
+		    "each waits on a channel of its own (%" PRIu64
+		    " channels) that nothing was sent "
+		    "on or closed since: one forgotten per request",
+		    g->objects);
+	else if (g->count >= 2)
+		add(g, "%" PRIu64 " goroutines from the same go statement wait the same way",
+		    g->count);
+	if (g->orphans)
+		add(g, "the goroutine that created %" PRIu64 " of them has exited", g->orphans);
+	if (grew)
+		add(g, "the group grew from %" PRIu64 " to %" PRIu64 " during the trace", g->first,
+		    g->count);
+}

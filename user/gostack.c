@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "gostack.h"
+#include "golayout.h"
+#include "gosnap.h"
+#include "hashmap.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes read per round of the walk: the frames from gopark up to the goroutine's own code
+ * (gopark, chanrecv, chanrecv1, the caller) take a few hundred bytes. */
+#define WINDOW	   1024
+#define MAX_ROUNDS 4
+
+struct go_stack_cache {
+	struct hashmap by_g;	 /* goroutine key -> struct go_stack * (borrowed) */
+	struct hashmap by_stack; /* stack hash -> struct go_stack * (owned) */
+	uint64_t epoch;
+};
+
+struct go_stack_cache *go_stack_cache__new(void)
+{
+	struct go_stack_cache *c = xcalloc(1, sizeof(*c));
+
+	hashmap__init(&c->by_g);
+	hashmap__init(&c->by_stack);
+	return c;
+}
+
+void go_stack_cache__free(struct go_stack_cache *c)
+{
+	uint64_t key;
+	void *val;
+
+	if (!c)
+		return;
+	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);)
+		free(val);
+	hashmap__free(&c->by_stack);
+	hashmap__free(&c->by_g);
+	free(c);
+}
+
+static uint64_t word_at(const uint8_t *mem, uint64_t lo, uint64_t addr)
+{
+	uint64_t v;
+
+	memcpy(&v, mem + (addr - lo), sizeof(v));
+	return v;
+}
+
+/*
+ * Follows frame pointers from *bp while the frame record (saved bp, return address) lies in
+ * [lo, lo + len). Returns true when the walk is over (the goroutine's first frame, whose
+ * saved bp is 0, or a chain that does not hold); false when it left the window at *bp.
+ */
+static bool walk_window(const uint8_t *mem, uint64_t lo, size_t len, uint64_t *bp,
+			struct go_stack *out)
+{
+	while (out->depth < GO_STACK_MAX) {
+		uint64_t next, ret;
+
+		if (len < 16 || *bp < lo || *bp - lo > len - 16)
+			return false;
+		next = word_at(mem, lo, *bp);
+		ret = word_at(mem, lo, *bp + 8);
+		if (!ret)
+			return true;
+		out->pcs[out->depth++] = ret;
+		if (!next)
+			return true;
+		/* callers' frames lie above: a chain going down or sideways is garbage */
+		if (next <= *bp || (next & 7)) {
+			out->truncated = true;
+			return true;
+		}
+		*bp = next;
+	}
+	out->truncated = true;
+	return true;
+}
+
+static void stack_start(struct go_stack *out, uint64_t pc)
+{
+	memset(out, 0, sizeof(*out));
+	out->wait_frame = -1;
+	out->pcs[0] = pc;
+	out->depth = 1;
+}
+
+void go_stack__walk_mem(const uint8_t *mem, uint64_t lo, size_t len, uint64_t pc, uint64_t bp,
+			struct go_stack *out)
+{
+	stack_start(out, pc);
+	if (!walk_window(mem, lo, len, &bp, out))
+		out->truncated = true;
+}
+
+/* Where a stopped goroutine's walk starts. A parked or preempted one saved pc, sp and bp in
+ * g.sched; one in a system call saved only pc and sp (runtime.save), but its caller's frame
+ * pointer is where the callee's prologue pushed it, just below the return address. */
+static bool start_of(pid_t pid, const struct go_g *g, uint64_t *pc, uint64_t *bp)
+{
+	uint32_t status = g->status & ~(uint32_t)GO_SCAN;
+
+	*pc = g->sched_pc;
+	*bp = g->sched_bp;
+	if (status == GO_RUNNING || status == GO_DEAD || !g->sched_pc || !g->sched_sp)
+		return false;
+	if (g->sched_sp < g->stack_lo || g->sched_sp >= g->stack_hi)
+		return false;
+	if (status == GO_SYSCALL &&
+	    (g->sched_sp < 16 || procfs__read_mem(pid, g->sched_sp - 16, bp, sizeof(*bp))))
+		return false;
+	return true;
+}
+
+static uint64_t key_of(const struct go_g *g)
+{
+	uint64_t h = hash_combine(hash_u64(g->g), g->goid);
+
+	h = hash_combine(h, g->status);
+	h = hash_combine(h, g->sched_pc);
+	return hash_combine(hash_combine(h, g->sched_sp), g->sched_bp);
+}
+
+static uint64_t hash_of(const struct go_stack *s)
+{
+	uint64_t h = hash_u64((uint64_t)s->depth);
+
+	for (int i = 0; i < s->depth; i++)
+		h = hash_combine(h, s->pcs[i]);
+	return h;
+}
+
+/* The stored copy of s, added if new. */
+static struct go_stack *intern(struct go_stack_cache *c, const struct go_stack *s)
+{
+	uint64_t h = hash_of(s);
+	struct go_stack *have;
+
+	for (;; h++) { /* a 64-bit collision moves on to the next slot */
+		have = hashmap__get(&c->by_stack, h);
+		if (!have)
+			break;
+		if (have->depth == s->depth && have->truncated == s->truncated &&
+		    !memcmp(have->pcs, s->pcs, (size_t)s->depth * sizeof(s->pcs[0])))
+			return have;
+	}
+	have = xcalloc(1, sizeof(*have));
+	*have = *s;
+	have->hash = h;
+	hashmap__set(&c->by_stack, h, have);
+	return have;
+}
+
+struct pending {
+	size_t index; /* in the snapshot */
+	uint64_t bp, lo, hi;
+	struct go_stack stack;
+	bool done;
+};
+
+/* Walks the pending stacks: each round reads a window at every unfinished walk's frame
+ * pointer, all in a few system calls, and follows the chain as far as the window goes. */
+static void walk_all(pid_t pid, struct pending *p, size_t n)
+{
+	uint64_t *addrs = xcalloc(n ? n : 1, sizeof(*addrs));
+	size_t *which = xcalloc(n ? n : 1, sizeof(*which));
+	uint8_t *mem = xcalloc(n ? n : 1, WINDOW);
+
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t at;
+
+			if (p[i].done)
+				continue;
+			/* Go's stacks are at least 2 KiB; one smaller is not a stack */
+			if (p[i].hi < p[i].lo || p[i].hi - p[i].lo < WINDOW) {
+				p[i].done = p[i].stack.truncated = true;
+				continue;
+			}
+			if (p[i].bp < p[i].lo || p[i].bp > p[i].hi - 16) {
+				/* the chain left the goroutine's stack */
+				p[i].done = true;
+				p[i].stack.truncated = p[i].bp != 0;
+				continue;
+			}
+			/* end the window at the stack's top: past it may be unmapped */
+			at = p[i].bp > p[i].hi - WINDOW ? p[i].hi - WINDOW : p[i].bp;
+			addrs[k] = at;
+			which[k++] = i;
+		}
+		if (!k)
+			break;
+		procfs__read_blocks(pid, addrs, k, WINDOW, mem);
+		for (size_t j = 0; j < k; j++) {
+			struct pending *w = &p[which[j]];
+
+			w->done =
+				walk_window(mem + j * WINDOW, addrs[j], WINDOW, &w->bp, &w->stack);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!p[i].done)
+			p[i].stack.truncated = true;
+	free(mem);
+	free(which);
+	free(addrs);
+}
+
+size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
+			      struct go_stack **out)
+{
+	struct pending *p = xcalloc(snap->n ? snap->n : 1, sizeof(*p));
+	struct hashmap next;
+	size_t n = 0;
+	uint64_t key;
+	void *val;
+
+	c->epoch++;
+	hashmap__init(&next);
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct go_g *g = &snap->g[i];
+		struct go_stack *have;
+		uint64_t pc, bp;
+
+		out[i] = NULL;
+		if (!start_of(pid, g, &pc, &bp))
+			continue;
+		have = hashmap__get(&c->by_g, key_of(g));
+		if (have) {
+			out[i] = have;
+			have->epoch = c->epoch;
+			hashmap__set(&next, key_of(g), have);
+			continue;
+		}
+		p[n].index = i;
+		p[n].bp = bp;
+		p[n].lo = g->stack_lo;
+		p[n].hi = g->stack_hi;
+		stack_start(&p[n].stack, pc);
+		n++;
+	}
+	walk_all(pid, p, n);
+	for (size_t k = 0; k < n; k++) {
+		struct go_stack *s = intern(c, &p[k].stack);
+
+		s->epoch = c->epoch;
+		out[p[k].index] = s;
+		hashmap__set(&next, key_of(&snap->g[p[k].index]), s);
+	}
+	free(p);
+	hashmap__free(&c->by_g);
+	c->by_g = next;
+	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {
+		struct go_stack *s = val;
+
+		if (s->epoch != c->epoch) {
+			hashmap__del(&c->by_stack, key);
+			free(s);
+		}
+	}
+	return n;
+}

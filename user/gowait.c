@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "gowait.h"
+#include "golayout.h"
+#include "gosnap.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define G_WINDOW     768 /* bytes of each g searched for g.waiting */
+#define SUDOG_WINDOW 192 /* runtime.sudog is 88-96 bytes (Go 1.17-1.26) */
+#define HCHAN_WINDOW 128
+/* In every release hchan starts with qcount, dataqsiz, buf, elemsize+closed and elemtype:
+ * its wait queues (recvq, sendq: first and last sudog) come after those 40 bytes. */
+#define HCHAN_QUEUES_FROM 40
+#define SAMPLES		  16 /* goroutines each candidate offset is checked against */
+#define MAX_CHAIN	  64
+
+enum chan_kind { NOT_CHAN, CHAN_OP, CHAN_SELECT };
+
+static enum chan_kind chan_kind_of(const struct go_layout *l, uint32_t status, uint32_t reason)
+{
+	const char *name;
+
+	if ((status & ~(uint32_t)GO_SCAN) != GO_WAITING || reason >= (uint32_t)l->nwait_reasons)
+		return NOT_CHAN;
+	name = l->wait_reasons[reason];
+	if (!strcmp(name, "chan receive") || !strcmp(name, "chan send"))
+		return CHAN_OP;
+	return !strcmp(name, "select") ? CHAN_SELECT : NOT_CHAN;
+}
+
+static uint64_t word_of(const uint8_t *buf, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A select's channels as one object: their sorted set, hashed, low bit set. */
+static uint64_t set_object(uint64_t *chans, int n)
+{
+	uint64_t h = hash_u64((uint64_t)n);
+
+	qsort(chans, (size_t)n, sizeof(*chans), cmp_u64);
+	for (int i = 0; i < n; i++)
+		h = hash_combine(h, chans[i]);
+	return h | 1;
+}
+
+void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
+		      uint64_t *objs)
+{
+	size_t n = snap->n, k;
+	uint64_t *cur = xcalloc(n ? n : 1, sizeof(*cur)), *addrs, (*chans)[GO_SELECT_MAX_CASES];
+	size_t *which = xcalloc(n ? n : 1, sizeof(*which));
+	int *nchans = xcalloc(n ? n : 1, sizeof(*nchans));
+	uint8_t *mem;
+	size_t window =
+		(size_t)(l->sudog_c > l->sudog_waitlink ? l->sudog_c : l->sudog_waitlink) + 8;
+
+	memset(objs, 0, n * sizeof(*objs));
+	if (l->g_waiting < 0 || l->sudog_c < 0 || !n) {
+		free(cur);
+		free(which);
+		free(nchans);
+		return;
+	}
+	addrs = xcalloc(n, sizeof(*addrs));
+	chans = xcalloc(n, sizeof(*chans));
+	mem = xcalloc(n, window);
+	for (size_t i = 0; i < n; i++)
+		if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) != NOT_CHAN)
+			cur[i] = snap->g[i].waiting;
+	/* one round per sudog of the chain: the first of every goroutine, then the second of
+	 * every select, ...; each round is a few batched reads */
+	for (int round = 0; round < GO_SELECT_MAX_CASES; round++) {
+		k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (cur[i]) {
+				addrs[k] = cur[i];
+				which[k++] = i;
+			}
+		if (!k)
+			break;
+		procfs__read_blocks(pid, addrs, k, window, mem);
+		for (size_t j = 0; j < k; j++) {
+			const uint8_t *s = mem + j * window;
+			size_t i = which[j];
+			uint64_t c = word_of(s, (size_t)l->sudog_c);
+
+			cur[i] = 0;
+			/* the goroutine may have woken since its g was read: its sudog must still
+			 * name it, or it is not counted */
+			if (word_of(s, 0) != snap->g[i].g || !c) {
+				nchans[i] = -1;
+				continue;
+			}
+			chans[i][nchans[i]++] = c;
+			if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) ==
+				    CHAN_SELECT &&
+			    l->sudog_waitlink >= 0 && nchans[i] < GO_SELECT_MAX_CASES)
+				cur[i] = word_of(s, (size_t)l->sudog_waitlink);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (nchans[i] <= 0)
+			continue;
+		if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) == CHAN_OP)
+			objs[i] = chans[i][0];
+		else if (l->sudog_waitlink >= 0)
+			objs[i] = set_object(chans[i], nchans[i]);
+	}
+	free(mem);
+	free(chans);
+	free(addrs);
+	free(nchans);
+	free(which);
+	free(cur);
+}
+
+/* The goroutines in channel waits now, and the first bytes of each one's first sudog. */
+struct chan_waiters {
+	size_t n;
+	uint64_t g[SAMPLES], sudog[SAMPLES];
+	enum chan_kind kind[SAMPLES];
+	uint8_t gmem[SAMPLES][G_WINDOW];
+	uint8_t smem[SAMPLES][SUDOG_WINDOW];
+	size_t others; /* goroutines not in channel waits, sampled */
+	uint8_t omem[SAMPLES][G_WINDOW];
+};
+
+static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, struct chan_waiters *w)
+{
+	struct go_gs gs;
+	int err = go_gs__read(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
+
+	memset(w, 0, sizeof(*w));
+	if (err)
+		return err;
+	for (size_t i = 0; i < gs.n; i++) {
+		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
+		uint32_t reason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
+		enum chan_kind kind = chan_kind_of(l, status, reason);
+
+		if (!gs.ptrs[i] || (status & ~(uint32_t)GO_SCAN) == GO_DEAD)
+			continue;
+		if (kind != NOT_CHAN && w->n < SAMPLES) {
+			w->g[w->n] = gs.ptrs[i];
+			w->kind[w->n] = kind;
+			memcpy(w->gmem[w->n++], gs.bytes + i * G_WINDOW, G_WINDOW);
+		} else if (kind == NOT_CHAN && w->others < SAMPLES) {
+			memcpy(w->omem[w->others++], gs.bytes + i * G_WINDOW, G_WINDOW);
+		}
+	}
+	go_gs__free(&gs);
+	return w->n ? 0 : -ENODATA;
+}
+
+/* g.waiting: in every goroutine in a channel wait, a pointer to a sudog naming that
+ * goroutine (sudog.g is the first field); nil in goroutines outside channel waits. */
+static bool waiting_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
+{
+	size_t zero = 0;
+
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t s = word_of(w->gmem[i], (size_t)off), back;
+
+		if (!s || (s & 7) || s == w->g[i] ||
+		    procfs__read_mem(pid, s, &back, sizeof(back)) || back != w->g[i])
+			return false;
+	}
+	for (size_t i = 0; i < w->others; i++)
+		zero += !word_of(w->omem[i], (size_t)off);
+	return zero * 10 >= w->others * 9;
+}
+
+static void read_sudogs(pid_t pid, const struct go_layout *l, struct chan_waiters *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		w->sudog[i] = word_of(w->gmem[i], (size_t)l->g_waiting);
+		if (procfs__read_mem(pid, w->sudog[i], w->smem[i], SUDOG_WINDOW))
+			memset(w->smem[i], 0, SUDOG_WINDOW);
+	}
+}
+
+/* sudog.c: the channel, whose wait queues hold this very sudog (a plain channel operation
+ * queues exactly one). A neighbour in the queue (sudog.next, .prev) fails: the sudog it
+ * points to holds our address only in its first 40 bytes. */
+static bool chan_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
+{
+	int checked = 0;
+
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t c = word_of(w->smem[i], (size_t)off);
+		uint8_t h[HCHAN_WINDOW];
+		bool queued = false;
+
+		if (w->kind[i] != CHAN_OP)
+			continue;
+		if (!c || (c & 7) || procfs__read_mem(pid, c, h, sizeof(h)))
+			return false;
+		for (size_t k = HCHAN_QUEUES_FROM; k + 8 <= sizeof(h) && !queued; k += 8)
+			queued = word_of(h, k) == w->sudog[i];
+		if (!queued)
+			return false;
+		checked++;
+	}
+	return checked > 0;
+}
+
+/* sudog.waitlink: a select's sudogs, one per case (two at least: a select of one case is a
+ * plain channel operation), each naming the goroutine; nil after a plain operation's one. */
+static bool waitlink_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
+{
+	int selects = 0;
+
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t next = word_of(w->smem[i], (size_t)off), back;
+		int len = 1;
+
+		if (w->kind[i] == CHAN_OP) {
+			if (next)
+				return false;
+			continue;
+		}
+		for (; next && len < MAX_CHAIN; len++) {
+			uint64_t s[2];
+
+			if ((next & 7) || procfs__read_mem(pid, next, s, sizeof(s)))
+				return false;
+			back = s[0];
+			if (back != w->g[i])
+				return false;
+			if (procfs__read_mem(pid, next + (uint64_t)off, &next, sizeof(next)))
+				return false;
+		}
+		if (next || len < 2)
+			return false;
+		selects++;
+	}
+	return selects > 0;
+}
+
+static bool used(const struct go_layout *l, int32_t off)
+{
+	const int32_t known[] = {l->goid,     l->gopc,	   l->startpc,	l->atomicstatus,
+				 l->sched_sp, l->sched_pc, l->sched_bp, l->sched_g,
+				 l->stack_lo, l->stack_hi, l->g_m,	l->parent_goid};
+
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (known[i] >= 0 && off >= known[i] && off < known[i] + 8)
+			return true;
+	return false;
+}
+
+static bool has_select(const struct chan_waiters *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->kind[i] == CHAN_SELECT)
+			return true;
+	return false;
+}
+
+int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l)
+{
+	struct chan_waiters *w = xcalloc(1, sizeof(*w));
+	int known;
+
+	if (l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
+	    gather(pid, bias, l, w))
+		goto out;
+	for (int32_t off = 0; l->g_waiting < 0 && off + 8 <= G_WINDOW; off += 8)
+		if (!used(l, off) && waiting_holds(pid, w, off))
+			l->g_waiting = off;
+	if (l->g_waiting < 0)
+		goto out;
+	if ((uint32_t)l->g_waiting + 8 > l->g_size)
+		l->g_size = (uint32_t)l->g_waiting + 8;
+	read_sudogs(pid, l, w);
+	for (int32_t off = 8; l->sudog_c < 0 && off + 8 <= SUDOG_WINDOW; off += 8)
+		if (chan_holds(pid, w, off))
+			l->sudog_c = off;
+	for (int32_t off = 8; l->sudog_waitlink < 0 && has_select(w) && off + 8 <= SUDOG_WINDOW;
+	     off += 8)
+		if (off != l->sudog_c && waitlink_holds(pid, w, off))
+			l->sudog_waitlink = off;
+out:
+	free(w);
+	known = (l->g_waiting >= 0) + (l->sudog_c >= 0) + (l->sudog_waitlink >= 0);
+	return known;
+}
+
+void go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l)
+{
+	struct chan_waiters *w = xcalloc(1, sizeof(*w));
+
+	if (l->g_waiting < 0 || l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
+	    gather(pid, bias, l, w))
+		goto out;
+	if (!waiting_holds(pid, w, l->g_waiting)) {
+		l->g_waiting = l->sudog_c = l->sudog_waitlink = -1;
+		goto out;
+	}
+	read_sudogs(pid, l, w);
+	if (l->sudog_c >= 0 && !chan_holds(pid, w, l->sudog_c))
+		l->sudog_c = -1;
+	if (l->sudog_waitlink >= 0 && has_select(w) && !waitlink_holds(pid, w, l->sudog_waitlink))
+		l->sudog_waitlink = -1;
+out:
+	free(w);
+}
+
+/* --- which channels are served ------------------------------------------------------ */
+
+struct chan_waiter {
+	uint64_t obj, park;
+};
+
+void go_chan_table__init(struct go_chan_table *t)
+{
+	hashmap__init(&t->last_wake);
+	hashmap__init(&t->waiting);
+	hashmap__init(&t->waiters_of);
+}
+
+static void free_waiters(struct hashmap *m)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
+		free(val);
+	hashmap__free(m);
+}
+
+void go_chan_table__free(struct go_chan_table *t)
+{
+	hashmap__free(&t->last_wake);
+	hashmap__free(&t->waiters_of);
+	free_waiters(&t->waiting);
+}
+
+static bool still_waited(const struct go_chan_table *t, uint64_t obj)
+{
+	return hashmap__get(&t->waiters_of, obj) != NULL;
+}
+
+void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *goids,
+			    const uint64_t *objs, const uint64_t *parks, size_t n)
+{
+	struct hashmap next;
+	uint64_t key;
+	void *val;
+
+	hashmap__init(&next);
+	hashmap__free(&t->waiters_of);
+	hashmap__init(&t->waiters_of);
+	for (size_t i = 0; i < n; i++) {
+		struct chan_waiter *w;
+
+		if (!objs[i])
+			continue;
+		hashmap__set(&t->waiters_of, objs[i],
+			     (void *)((uintptr_t)hashmap__get(&t->waiters_of, objs[i]) + 1));
+		w = hashmap__del(&t->waiting, goids[i]);
+		if (w && (w->obj != objs[i] || w->park != parks[i]))
+			hashmap__set(&t->last_wake, w->obj, (void *)(uintptr_t)now_ns);
+		if (!w)
+			w = xcalloc(1, sizeof(*w));
+		w->obj = objs[i];
+		w->park = parks[i];
+		hashmap__set(&next, goids[i], w);
+	}
+	/* waiters of the last scan that are gone or no longer wait on a channel: woken */
+	for (size_t i = 0; hashmap__next(&t->waiting, &i, &key, &val);) {
+		struct chan_waiter *w = val;
+
+		hashmap__set(&t->last_wake, w->obj, (void *)(uintptr_t)now_ns);
+		free(w);
+	}
+	hashmap__free(&t->waiting);
+	t->waiting = next;
+	/* a wake-up matters only to those still waiting on the object: forget the others */
+	for (size_t i = 0; hashmap__next(&t->last_wake, &i, &key, &val);)
+		if (!still_waited(t, key))
+			hashmap__del(&t->last_wake, key);
+}
+
+uint64_t go_chan_table__last_wake(const struct go_chan_table *t, uint64_t obj)
+{
+	return (uintptr_t)hashmap__get(&t->last_wake, obj);
+}
+
+uint64_t go_chan_table__waiters(const struct go_chan_table *t, uint64_t obj)
+{
+	return (uintptr_t)hashmap__get(&t->waiters_of, obj);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What a goroutine parked on channels waits on, and whether anything was ever delivered
+ * there. A goroutine in a channel operation or a select lists its sudogs from g.waiting
+ * (linked by sudog.waitlink), each naming its channel (sudog.c): N goroutines each on a
+ * channel of its own are N forgotten requests; N goroutines on one channel are a pool.
+ * A channel is "served" once a wait on it is seen to end: waits on a served channel are
+ * not forgotten, however long they are.
+ */
+#ifndef STRAND_GOWAIT_H
+#define STRAND_GOWAIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hashmap.h"
+
+struct go_layout;
+struct go_snapshot;
+
+#define GO_SELECT_MAX_CASES 16 /* sudogs followed per select */
+
+/*
+ * The wait object of each goroutine of snap: objs[i] is the channel snap->g[i] waits on, a
+ * hash standing for the set of channels of a select (its low bit set, so it is never a
+ * channel's address), or 0 when it is not in a channel wait or the layout does not say.
+ */
+void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
+		      uint64_t *objs);
+
+/*
+ * Finds the offsets of g.waiting, sudog.waitlink and sudog.c missing from l, proved against
+ * the goroutines of pid now in channel waits (a sudog names its goroutine; the channel it
+ * names queues it). Fields without enough evidence yet stay -1: call again at a later scan.
+ * Returns how many offsets are known after the call (0 to 3).
+ */
+int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l);
+
+/* Checks offsets that came from DWARF the same way; clears those that do not hold. */
+void go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
+
+/* When a wait on each channel last ended, as the scans saw it. */
+struct go_chan_table {
+	struct hashmap last_wake;  /* object -> ns (as pointer) */
+	struct hashmap waiting;	   /* goid -> struct chan_waiter * (the last scan's waits) */
+	struct hashmap waiters_of; /* object -> goroutines waiting on it now (as pointer) */
+};
+
+void go_chan_table__init(struct go_chan_table *t);
+void go_chan_table__free(struct go_chan_table *t);
+/* One scan: for every goroutine, its object (0: none) and its park's identity (the park
+ * time, exact or first seen). A goroutine no longer waiting on the object it waited on
+ * (or parked there anew) ended a wait: the object is served as of now_ns. */
+void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *goids,
+			    const uint64_t *objs, const uint64_t *parks, size_t n);
+/* When a wait on obj last ended; 0: never seen to. */
+uint64_t go_chan_table__last_wake(const struct go_chan_table *t, uint64_t obj);
+/* How many goroutines wait on obj now. */
+uint64_t go_chan_table__waiters(const struct go_chan_table *t, uint64_t obj);
+
+#endif /* STRAND_GOWAIT_H */

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "runaway.h"
+#include "timeline.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A rising count is judged on this many scans at least, and must rise by this much: a
+ * handful of tasks growing over two seconds is noise, not a shape. */
+#define GROWTH_MIN_SAMPLES 5
+#define GROWTH_MIN_RISE	   8
+
+static void add(struct runaway_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add(struct runaway_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->n == RUNAWAY_MAX_EVIDENCE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->evidence[v->n++], sizeof(v->evidence[0]), fmt, ap);
+	va_end(ap);
+}
+
+bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
+{
+	uint32_t from, to;
+
+	memset(out, 0, sizeof(*out));
+	if (!in->threshold)
+		return false;
+	if (in->max_children >= in->threshold) {
+		out->runaway = true;
+		if (in->max_parent)
+			add(out,
+			    "one %s (%" PRIu64 ") created %" PRIu64 " %s here: a fan-out sized by "
+			    "its input, not bounded by design",
+			    in->parent_unit, in->max_parent, in->max_children, in->unit);
+		else
+			add(out, "one %s created %" PRIu64 " %s here: a fan-out sized by its input",
+			    in->parent_unit, in->max_children, in->unit);
+	}
+	if (in->peak >= in->threshold) {
+		out->runaway = true;
+		add(out, "%" PRIu64 " %s from this site alive at once (threshold %" PRIu64 ")",
+		    in->peak, in->unit, in->threshold);
+	}
+	if (in->live_over_time && timeline__only_grew(in->live_over_time, GROWTH_MIN_SAMPLES,
+						      GROWTH_MIN_RISE, &from, &to)) {
+		const struct timeline *t = in->live_over_time;
+
+		out->runaway = true;
+		add(out, "the live count only grew: %u -> %u %s over %.0f s, never coming down",
+		    from, to, in->unit, (double)(t->last_ns - t->first_ns) / 1e9);
+	}
+	if (out->runaway && in->orphans)
+		add(out,
+		    "%" PRIu64 " of the %" PRIu64 " live ones outlived the %s that created them",
+		    in->orphans, in->live, in->parent_unit);
+	return out->runaway;
+}
