@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Goroutine lifecycle in Go programs, from uprobes on the runtime: creation (the spawn
- * site's first goroutine brings the spawner's stack; every one is counted per site), exit,
+ * Goroutine lifecycle in Go programs, from uprobes on the runtime: creation (the first
+ * goroutine of each spawn site and caller brings the spawner's stack; every one is counted
+ * per site, caller and parent), exit,
  * park and ready (exact blocked-since times). Each probe sits on an instruction the kernel
  * emulates (the stack check's JBE a few bytes into a function, or a CALL), found and
  * verified by user space with a disassembler: a probe on a function's first instruction
@@ -42,6 +43,14 @@ struct {
 	__type(key, struct strand_go_fanout_key);
 	__type(value, __u64);
 } go_fanout SEC(".maps");
+
+/* Goroutines per (site, caller); a new pair brings its stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct strand_go_caller_key);
+	__type(value, __u64);
+} go_callers SEC(".maps");
 
 static __always_inline const struct strand_go_config *go_config(__u32 tgid)
 {
@@ -85,6 +94,39 @@ static __always_inline void add_spawn(struct strand_go_site *site, __u64 childre
 	}
 }
 
+/* Counts a spawn from caller at gopc; true for the pair's first spawn. */
+static __always_inline bool count_caller(__u32 tgid, __u64 gopc, __u64 caller)
+{
+	struct strand_go_caller_key key = {.tgid = tgid, .gopc = gopc, .caller = caller};
+	__u64 one = 1, *n = bpf_map_lookup_elem(&go_callers, &key);
+
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return false;
+	}
+	if (!bpf_map_update_elem(&go_callers, &key, &one, BPF_NOEXIST))
+		return true;
+	n = bpf_map_lookup_elem(&go_callers, &key); /* a racing first spawn */
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		count(STRAND_CNT_MAP_FULL);
+	return false;
+}
+
+/*
+ * Where the go statement's function was called from. runtime.newproc switched to the
+ * system stack through systemstack, which saved the goroutine's frame pointer in g.sched:
+ * newproc's frame, whose saved bp is the go statement's function's frame, whose return
+ * address is in its caller.
+ */
+static __always_inline __u64 caller_of(__u64 g, const struct strand_go_config *cfg)
+{
+	__u64 newproc_bp = read_word(g, cfg->sched_bp);
+
+	return read_word(read_word(newproc_bp, 0), 8);
+}
+
 /* At the CALL runtime.runqput in runtime.newproc.func1, on the system stack: the new g is
  * the second argument (RBX); R14 is g0, whose M runs the spawning goroutine (m.curg). */
 SEC("uprobe")
@@ -96,7 +138,7 @@ int go_create(struct pt_regs *ctx)
 	struct strand_go_key key = {.tgid = tgid};
 	struct strand_go_state state = {.flags = STRAND_GO_CREATED};
 	struct strand_go_site *site, fresh = {.spawned = 1, .parents = 1, .max_children = 1};
-	__u64 newg = ctx->bx, parent, children;
+	__u64 newg = ctx->bx, parent, children, caller;
 	struct strand_go_site_event *ev;
 
 	if (!cfg || !newg)
@@ -112,16 +154,18 @@ int go_create(struct pt_regs *ctx)
 	site = bpf_map_lookup_elem(&go_sites, &key);
 	if (site) {
 		add_spawn(site, children, state.parent_goid);
-		return 0;
+	} else {
+		fresh.max_parent = state.parent_goid;
+		if (bpf_map_update_elem(&go_sites, &key, &fresh, BPF_NOEXIST)) {
+			if ((site = bpf_map_lookup_elem(&go_sites, &key))) /* a racing first */
+				add_spawn(site, children, state.parent_goid);
+			else
+				count(STRAND_CNT_MAP_FULL);
+		}
 	}
-	fresh.max_parent = state.parent_goid;
-	if (bpf_map_update_elem(&go_sites, &key, &fresh, BPF_NOEXIST)) {
-		if ((site = bpf_map_lookup_elem(&go_sites, &key))) /* a racing first spawn */
-			add_spawn(site, children, state.parent_goid);
-		else
-			count(STRAND_CNT_MAP_FULL);
+	caller = caller_of(parent, cfg);
+	if (!count_caller(tgid, key.addr, caller))
 		return 0;
-	}
 	ev = reserve_event(sizeof(*ev));
 	if (!ev)
 		return 0;
@@ -129,6 +173,7 @@ int go_create(struct pt_regs *ctx)
 	ev->gopc = key.addr;
 	ev->startpc = read_word(newg, cfg->startpc);
 	ev->parent_goid = state.parent_goid;
+	ev->caller = caller;
 	ev->pad = 0;
 	/* frame pointers hold from the system stack back into the spawning goroutine's */
 	long n = bpf_get_stack(ctx, ev->ips, sizeof(ev->ips), BPF_F_USER_STACK);

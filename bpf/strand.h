@@ -178,7 +178,7 @@ struct strand_go_config {
 	__s32 goid, gopc, startpc; /* in runtime.g */
 	__s32 g_m;		   /* runtime.g.m */
 	__s32 m_curg;		   /* runtime.m.curg: the goroutine an M runs; -1: unknown */
-	__u32 pad;
+	__s32 sched_bp;		   /* runtime.g.sched.bp: a goroutine's saved frame pointer */
 };
 
 /* A goroutine (its g's address) or a spawn site (gopc) of one process. */
@@ -220,15 +220,26 @@ struct strand_go_fanout_key {
 
 #define STRAND_GO_MAX_FRAMES 64
 
-/* A spawn site's first goroutine: the spawner's stack, walked by frame pointers. */
+/* A spawn site's first goroutine from each caller: the spawner's stack, walked by frame
+ * pointers. */
 struct strand_go_site_event {
 	struct strand_event_hdr hdr;
 	__u64 gopc;
 	__u64 startpc;
 	__u64 parent_goid;
+	__u64 caller; /* return address into the function that called the go statement's */
 	__u32 nframes;
 	__u32 pad;
 	__u64 ips[STRAND_GO_MAX_FRAMES];
+};
+
+/* Goroutines created at one site (gopc) from one caller: a helper that spawns (a logger,
+ * a fire-and-forget wrapper) is one go statement called from many places. */
+struct strand_go_caller_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 gopc;
+	__u64 caller;
 };
 
 #ifndef __bpf__
@@ -245,8 +256,9 @@ _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
 _Static_assert(sizeof(struct strand_go_state) == 24, "go state layout");
 _Static_assert(sizeof(struct strand_go_site) == 40, "go site layout");
 _Static_assert(sizeof(struct strand_go_fanout_key) == 24, "go fan-out key layout");
-_Static_assert(sizeof(struct strand_go_site_event) == 24 + 32 + 8 * STRAND_GO_MAX_FRAMES,
+_Static_assert(sizeof(struct strand_go_site_event) == 24 + 40 + 8 * STRAND_GO_MAX_FRAMES,
 	       "go site event layout");
+_Static_assert(sizeof(struct strand_go_caller_key) == 24, "go caller key layout");
 #endif
 
 #endif /* STRAND_H */

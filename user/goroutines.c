@@ -246,22 +246,34 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	struct go_tracker *t = tracker;
 	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)ev->hdr.tgid);
 	struct go_site *s;
+	struct go_caller *c;
 	bool skipping = true;
 
 	if (!st || !st->is_go || st->exited)
 		return;
 	s = &t->sites[site_for(t, st, ev->gopc, ev->startpc)];
-	if (s->spawn_depth)
+	for (int i = 0; i < s->ncallers; i++)
+		if (s->callers[i].pc == ev->caller)
+			return;
+	if (s->ncallers == GO_MAX_CALLERS) {
+		s->more_callers++;
 		return;
+	}
+	c = &s->callers[s->ncallers++];
+	c->pc = ev->caller;
 	/* ips[0] is the probe in runtime.newproc.func1; the runtime's frames come first */
-	for (uint32_t i = 0; i < ev->nframes && s->spawn_depth < GO_MAX_SPAWN_FRAMES; i++) {
-		struct sym_frame *f = &s->spawn_stack[s->spawn_depth];
+	for (uint32_t i = 0; i < ev->nframes && c->depth < GO_MAX_SPAWN_FRAMES; i++) {
+		struct sym_frame *f = &c->stack[c->depth];
 
 		resolve_go(t, st, ev->ips[i], i > 0, f);
 		if (skipping && in_runtime(f->function))
 			continue;
 		skipping = false;
-		s->spawn_depth++;
+		c->depth++;
+	}
+	if (!s->spawn_depth) {
+		memcpy(s->spawn_stack, c->stack, sizeof(c->stack));
+		s->spawn_depth = c->depth;
 	}
 }
 
@@ -275,6 +287,7 @@ static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
 		.startpc = l->startpc,
 		.g_m = l->g_m,
 		.m_curg = l->m_curg,
+		.sched_bp = l->sched_bp,
 	};
 	uint64_t offsets[GO_PROBES] = {0}, vaddr[GO_PROBES];
 	struct go_probe_sites sites;
@@ -387,6 +400,9 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 			s->max_children = ks.max_children;
 			s->max_parent_goid = ks.max_parent;
 		}
+		for (int k = 0; st->probes && k < s->ncallers; k++)
+			loader__go_caller(t->ld, st->pid, gopc, s->callers[k].pc,
+					  &s->callers[k].spawned);
 	}
 }
 

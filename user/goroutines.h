@@ -42,6 +42,16 @@ const char *go_verdict__name(enum go_verdict v);
 #define GO_MAX_SPAWN_FRAMES 12
 #define GO_MAX_WAIT_FRAMES  16
 
+#define GO_MAX_CALLERS 8
+
+/* Where a go statement's function was called from, and the spawner's stack from there. */
+struct go_caller {
+	uint64_t pc;				     /* return address into the caller */
+	struct sym_frame stack[GO_MAX_SPAWN_FRAMES]; /* the go statement first */
+	int depth;
+	uint64_t spawned; /* while traced */
+};
+
 /* One `go` statement of one process, while it is traced. */
 struct go_site {
 	pid_t pid;
@@ -50,11 +60,16 @@ struct go_site {
 	uint64_t gopc;
 	struct sym_frame created_at; /* the `go` statement */
 	struct sym_frame start;	     /* the goroutine's function */
-	/* the spawner's stack from the create probe, `go` statement first (0: not seen) */
+	/* the spawner's stack from the create probe, `go` statement first (0: not seen):
+	 * the first caller's */
 	struct sym_frame spawn_stack[GO_MAX_SPAWN_FRAMES];
 	int spawn_depth;
-	uint64_t live, peak; /* goroutines from here in the last scan; the most in one scan */
-	uint64_t orphans;    /* of the live ones, created by a goroutine now gone */
+	/* each caller of the go statement's function (a helper spawning for many) */
+	struct go_caller callers[GO_MAX_CALLERS];
+	int ncallers;
+	uint64_t more_callers; /* callers beyond GO_MAX_CALLERS, not listed */
+	uint64_t live, peak;   /* goroutines from here in the last scan; the most in one scan */
+	uint64_t orphans;      /* of the live ones, created by a goroutine now gone */
 	/* while traced, from the create/exit probes (-1: no probes) */
 	int64_t spawned, exited;
 	uint64_t parents, max_children, max_parent_goid; /* the fan-out */

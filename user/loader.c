@@ -474,6 +474,7 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 	delete_pid_entries(ld->go->maps.go_states, pid);
 	delete_pid_entries(ld->go->maps.go_sites, pid);
 	delete_pid_entries(ld->go->maps.go_fanout, pid);
+	delete_pid_entries(ld->go->maps.go_callers, pid);
 }
 
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st)
@@ -495,6 +496,19 @@ int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_g
 		return -ENOTSUP;
 	return bpf_map__lookup_elem(ld->go->maps.go_sites, &key, sizeof(key), site, sizeof(*site),
 				    0)
+		       ? -errno
+		       : 0;
+}
+
+int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t caller,
+		      uint64_t *spawned)
+{
+	struct strand_go_caller_key key = {.tgid = (uint32_t)pid, .gopc = gopc, .caller = caller};
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__lookup_elem(ld->go->maps.go_callers, &key, sizeof(key), spawned,
+				    sizeof(*spawned), 0)
 		       ? -errno
 		       : 0;
 }

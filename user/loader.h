@@ -67,5 +67,8 @@ void loader__detach_go(struct loader *ld, pid_t pid);
 /* What the probes know of goroutine g (its address) / spawn site gopc of pid; -ENOENT. */
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st);
 int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site);
+/* Goroutines created at gopc when its function was called from caller. */
+int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t caller,
+		      uint64_t *spawned);
 
 #endif /* STRAND_LOADER_H */

@@ -188,8 +188,10 @@ void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_
 	if (children == 1)
 		site->parents++;
 	hashmap__set(&site->children, (uint64_t)parent_tid, (void *)(uintptr_t)children);
-	if (children > site->max_children)
+	if (children > site->max_children) {
 		site->max_children = children;
+		site->max_parent = parent_tid;
+	}
 	if (!t)
 		return;
 	t->kind = site->kind;
@@ -282,4 +284,12 @@ void task__clear_wait(struct task *t)
 	free(t->wait->stack);
 	free(t->wait);
 	t->wait = NULL;
+}
+
+void model__sample_sites(struct model *m, uint64_t now_ns)
+{
+	for (size_t i = 0; i < m->nsites; i++)
+		if (!m->sites[i]->before_attach)
+			timeline__add(&m->sites[i]->live_over_time, now_ns,
+				      (uint32_t)m->sites[i]->live);
 }

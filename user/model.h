@@ -13,6 +13,7 @@
 
 #include "hashmap.h"
 #include "symbolize.h"
+#include "timeline.h"
 
 enum task_kind {
 	TASK_THREAD,
@@ -36,7 +37,9 @@ struct site {
 	uint64_t first_ns, last_ns; /* first and last spawn, monotonic */
 	struct hashmap children;    /* parent tid -> children spawned here (as pointer) */
 	uint64_t max_children;
+	pid_t max_parent; /* the parent with max_children */
 	uint32_t parents;
+	struct timeline live_over_time; /* live tasks at every scan */
 };
 
 /* What a blocked task waits on, as far as it is known. */
@@ -148,6 +151,9 @@ void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_
 /* A task exited; exits of tasks never seen alive are counted in drops. */
 void model__exit(struct model *m, pid_t tid, uint64_t ts_ns);
 void model__process_exit(struct model *m, pid_t pid, int exit_code);
+
+/* Samples every site's live count (once per scan): the shape over time. */
+void model__sample_sites(struct model *m, uint64_t now_ns);
 
 /* Sites sorted for reports: most live first, then most spawned. Caller frees the array. */
 struct site **model__sorted_sites(struct model *m, size_t *n);

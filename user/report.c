@@ -57,3 +57,19 @@ double site__rate(const struct site *s, const struct report *r)
 		return 0;
 	return (double)s->spawned / r->duration_s;
 }
+
+bool site__runaway(const struct site *s, const struct report *r, struct runaway_verdict *v)
+{
+	struct runaway_input in = {
+		.threshold = s->before_attach ? 0 : r->runaway,
+		.live = s->live,
+		.peak = s->peak_live,
+		.max_children = s->max_children,
+		.max_parent = (uint64_t)s->max_parent,
+		.live_over_time = &s->live_over_time,
+		.unit = s->kind == TASK_PROCESS ? "processes" : "threads",
+		.parent_unit = "thread",
+	};
+
+	return runaway__judge(&in, v);
+}

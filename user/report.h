@@ -12,6 +12,7 @@
 #include "detect.h"
 #include "goroutines.h"
 #include "model.h"
+#include "runaway.h"
 #include "strand.h"
 
 #define REPORT_MAX_WARNINGS 16
@@ -27,6 +28,7 @@ struct report {
 	const struct detection *detection; /* NULL when waits were not scanned */
 	double detection_age_s;		   /* > 0: from the last scan before the target exited */
 	uint64_t threshold_ns;
+	uint64_t runaway;	       /* the runaway-spawn threshold */
 	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;
@@ -43,9 +45,13 @@ int site__spawn_frame(const struct site *s);
 /* "function (file.c:41)", "function [libfoo.so]", or "0x7f... [?]". */
 void frame__format(const struct sym_frame *f, char *buf, size_t size);
 double site__rate(const struct site *s, const struct report *r);
+/* Whether a thread site is a runaway (runaway.h), with its evidence. */
+bool site__runaway(const struct site *s, const struct report *r, struct runaway_verdict *v);
 struct json;
 /* A frame as a JSON object (docs/json-schema.md, "frame"); key NULL inside an array. */
 void frame__json(struct json *j, const char *key, const struct sym_frame *fr);
 void stack__json(struct json *j, const char *key, const struct sym_frame *frames, int n);
+void timeline__json(struct json *j, const char *key, const struct timeline *t);
+void runaway__json(struct json *j, const struct runaway_verdict *v);
 
 #endif /* STRAND_REPORT_H */

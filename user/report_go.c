@@ -19,6 +19,19 @@
 #define TEXT_SPAWN_FRAMES 6
 #define SPARK_WIDTH	  24
 
+/* The main goroutine is created by the runtime's start-up code, not by a go statement. */
+static bool is_main(const struct go_site *s)
+{
+	return s->start.function && !strcmp(s->start.function, "runtime.main");
+}
+
+/* The runtime's frames under a goroutine's first function: nothing to learn there. */
+static bool below_main(const struct sym_frame *f)
+{
+	return f->function &&
+	       (!strcmp(f->function, "runtime.main") || !strcmp(f->function, "runtime.goexit"));
+}
+
 static void text_runtimes(struct go_tracker *t, FILE *f)
 {
 	struct go_runtime_info rt[MAX_RUNTIMES];
@@ -76,8 +89,7 @@ static void text_group(const struct go_group *g, const struct go_site *s, FILE *
 		frame__format(&g->wait_stack[k], buf, sizeof(buf));
 		fprintf(f, "             %s\n", buf);
 	}
-	if (s->start.function && !strcmp(s->start.function, "runtime.main")) {
-		/* created by the runtime's start-up code, not by a go statement */
+	if (is_main(s)) {
 		fprintf(f, "           the main goroutine (runs main.main)\n");
 	} else {
 		frame__format(&s->created_at, buf, sizeof(buf));
@@ -107,13 +119,32 @@ static void text_site(const struct go_site *s, FILE *f)
 			s->parents, s->parents == 1 ? "" : "s");
 	timeline__sparkline(&s->live_over_time, SPARK_WIDTH, spark, sizeof(spark));
 	fprintf(f, "  %s\n", spark);
+	if (is_main(s)) {
+		fprintf(f, "       the main goroutine (runs main.main)\n");
+		return;
+	}
 	frame__format(&s->start, buf, sizeof(buf));
 	fprintf(f, "       runs %s\n", buf);
 	frame__format(&s->created_at, buf, sizeof(buf));
 	fprintf(f, "       created by %s\n", buf);
 	for (int k = 1; k < s->spawn_depth && k < TEXT_SPAWN_FRAMES; k++) {
+		if (below_main(&s->spawn_stack[k]))
+			break;
 		frame__format(&s->spawn_stack[k], buf, sizeof(buf));
 		fprintf(f, "         %s\n", buf);
+	}
+	if (s->ncallers > 1) {
+		fprintf(f, "       its function called from %d places%s:\n", s->ncallers,
+			s->more_callers ? " (and more)" : "");
+		for (int k = 0; k < s->ncallers; k++) {
+			const struct go_caller *c = &s->callers[k];
+
+			if (c->depth > 1)
+				frame__format(&c->stack[1], buf, sizeof(buf));
+			else
+				snprintf(buf, sizeof(buf), "0x%" PRIx64, c->pc);
+			fprintf(f, "         %6" PRIu64 "  %s\n", c->spawned, buf);
+		}
 	}
 	if (s->runaway.runaway) {
 		fprintf(f, "       RUNAWAY SPAWN:\n");
@@ -262,23 +293,20 @@ static void site_json(const struct go_site *s, struct json *j)
 		json__null(j, "spawned");
 		json__null(j, "exited");
 	}
-	json__bool(j, "runaway", s->runaway.runaway);
-	json__begin_array(j, "runaway_evidence");
-	for (int k = 0; k < s->runaway.n; k++)
-		json__string(j, NULL, s->runaway.evidence[k]);
-	json__end_array(j);
-	json__begin_object(j, "live_over_time");
-	json__double(j, "seconds",
-		     (double)(s->live_over_time.last_ns - s->live_over_time.first_ns) / 1e9);
-	json__uint(j, "scans_per_sample", s->live_over_time.per);
-	json__begin_array(j, "samples");
-	for (uint32_t k = 0; k < s->live_over_time.n; k++)
-		json__uint(j, NULL, s->live_over_time.v[k]);
-	json__end_array(j);
-	json__end_object(j);
+	runaway__json(j, &s->runaway);
+	timeline__json(j, "live_over_time", &s->live_over_time);
 	frame__json(j, "created_at", &s->created_at);
 	frame__json(j, "start", &s->start);
 	stack__json(j, "spawn_stack", s->spawn_stack, s->spawn_depth);
+	json__begin_array(j, "callers");
+	for (int k = 0; k < s->ncallers; k++) {
+		json__begin_object(j, NULL);
+		json__uint(j, "spawned", s->callers[k].spawned);
+		stack__json(j, "spawn_stack", s->callers[k].stack, s->callers[k].depth);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__uint(j, "callers_not_listed", s->more_callers);
 	json__end_object(j);
 }
 

@@ -24,6 +24,36 @@ void frame__json(struct json *j, const char *key, const struct sym_frame *fr)
 	json__end_object(j);
 }
 
+void timeline__json(struct json *j, const char *key, const struct timeline *t)
+{
+	json__begin_object(j, key);
+	json__double(j, "seconds", (double)(t->last_ns - t->first_ns) / 1e9);
+	json__uint(j, "scans_per_sample", t->per);
+	json__begin_array(j, "samples");
+	for (uint32_t k = 0; k < t->n; k++)
+		json__uint(j, NULL, t->v[k]);
+	json__end_array(j);
+	json__end_object(j);
+}
+
+void runaway__json(struct json *j, const struct runaway_verdict *v)
+{
+	json__bool(j, "runaway", v->runaway);
+	json__begin_array(j, "runaway_evidence");
+	for (int k = 0; k < v->n; k++)
+		json__string(j, NULL, v->evidence[k]);
+	json__end_array(j);
+}
+
+static void runaway_json(struct json *j, const struct report *r, const struct site *s)
+{
+	struct runaway_verdict v;
+
+	site__runaway(s, r, &v);
+	runaway__json(j, &v);
+	timeline__json(j, "live_over_time", &s->live_over_time);
+}
+
 static void site_json(struct json *j, const struct report *r, const struct site *s)
 {
 	char id[16];
@@ -48,6 +78,7 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	else
 		json__null(j, "start_routine_frame");
 	json__int(j, "spawn_frame_index", s->depth ? site__spawn_frame(s) : -1);
+	runaway_json(j, r, s);
 	json__bool(j, "stack_truncated", s->truncated);
 	json__begin_array(j, "spawn_stack");
 	for (int i = 0; i < s->depth; i++)

@@ -88,7 +88,8 @@ static void print_before_attach(FILE *f, const struct report *r, const struct si
 
 static void print_site(FILE *f, const struct report *r, const struct site *s)
 {
-	char buf[512];
+	char buf[512], spark[24 * 4 + 1];
+	struct runaway_verdict v;
 
 	fprintf(f, "  s%-3u pid %d  %" PRIu64 " live", s->id, s->pid, s->live);
 	if (s->before_attach) {
@@ -101,7 +102,13 @@ static void print_site(FILE *f, const struct report *r, const struct site *s)
 	if (s->parents)
 		fprintf(f, "  fan-out max %" PRIu64 " (%u parent%s)", s->max_children, s->parents,
 			s->parents == 1 ? "" : "s");
-	fprintf(f, "  %s\n", task_kind__name(s->kind));
+	timeline__sparkline(&s->live_over_time, 24, spark, sizeof(spark));
+	fprintf(f, "  %s  %s\n", task_kind__name(s->kind), spark);
+	if (site__runaway(s, r, &v)) {
+		fprintf(f, "      RUNAWAY SPAWN:\n");
+		for (int i = 0; i < v.n; i++)
+			fprintf(f, "        - %s\n", v.evidence[i]);
+	}
 	if (s->start_routine) {
 		frame__format(&s->start_frame, buf, sizeof(buf));
 		fprintf(f, "      start routine: %s\n", buf);

@@ -443,6 +443,7 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	loader__read_counters(t->ld, r->counters);
 	collector__stats(t->col, &r->stats);
 	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
+	r->runaway = t->opts.runaway;
 	r->detection = detector__last(t->detector);
 	r->goroutines = t->is_go ? t->go : NULL;
 	if (r->detection && (t->target_gone || t->child_done) && r->detection->at_ns < r->now_ns)
@@ -517,6 +518,7 @@ static void scan_waits(struct trace *t)
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
 	scan_goroutines(t);
+	model__sample_sites(&t->model, now_mono_ns());
 	detector__observe(t->detector, now_mono_ns());
 	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
 }
