@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Verdicts on goroutine groups. A goroutine blocked long is not a leak by itself: a pool
- * worker waits for work for minutes, a main goroutine waits for its shutdown signal all its
- * life. A group is stranded when the wait can never end, or when it is leak-prone, nobody
- * woke it or anyone else waiting on the same channel since it parked, and something else
- * says it was forgotten: each member waits on a channel of its own (one per request), its
- * spawner is gone, the group only grew, or it is a lock nobody holds that long on purpose.
- * N goroutines sharing one channel, flat, with their spawner alive, are a pool: idle.
+ * worker waits for work for minutes, a service goroutine waits for its context to end all
+ * its life (each on a channel of its own), main waits for its shutdown signal. A group is
+ * stranded when the wait can never end, or when it is leak-prone, nobody woke it or anyone
+ * else waiting on the same channel since it parked, and something else says it was
+ * forgotten: its spawner is gone, the group only grew, its members were created all along
+ * the process's life rather than at start-up, they are too many for any design, or it is a
+ * lock nobody holds that long on purpose. N goroutines sharing one channel, flat, with their
+ * spawner alive, are a pool: idle. False positives cost more trust than a missed leak.
  */
 #include "goroutines.h"
 #include "util.h"
@@ -105,16 +107,30 @@ static void say_blocked(struct go_group *g, uint64_t threshold_ns)
 		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
 }
 
+/* Members created over the process's life, not at start-up: their ids span at least half
+ * of all the ids it issued, and a thousand at least (a start-up set is a few dozen apart). */
+#define SPREAD_MIN_GOIDS 1000
+
+static bool spread_over_life(const struct go_group *g)
+{
+	uint64_t span = g->max_goid - g->min_goid;
+
+	return g->blocked_long >= 3 && g->max_goid > g->min_goid && span >= SPREAD_MIN_GOIDS &&
+	       span * 2 >= g->goids_issued;
+}
+
 /* All blocked members on one channel, known for each: a pool waiting for work. */
 static bool pool_shaped(const struct go_group *g)
 {
 	return g->objects == 1 && !g->unknown_objects && g->max_sharing >= 2;
 }
 
-void go_group__judge(struct go_group *g, uint64_t threshold_ns)
+void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 {
 	bool grew = g->first && g->count > g->first && g->count >= g->peak;
 	bool own_channels = g->objects >= 2 && g->max_sharing == 1 && !g->unknown_objects;
+	bool lock = listed(lock_reasons, ARRAY_SIZE(lock_reasons), g->state);
+	bool spread = spread_over_life(g), many = mass && g->blocked_long >= mass;
 
 	g->verdict = GO_VERDICT_NONE;
 	g->nevidence = 0;
@@ -154,29 +170,35 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns)
 		    g->blocked_long);
 		return;
 	}
-	if (listed(lock_reasons, ARRAY_SIZE(lock_reasons), g->state)) {
-		g->verdict = GO_VERDICT_STRANDED;
-		say_blocked(g, threshold_ns);
+	/* long and never woken is a candidate; only other evidence makes it a verdict */
+	if (!lock && !g->orphans && !grew && !spread && !many)
+		return;
+	g->verdict = GO_VERDICT_STRANDED;
+	say_blocked(g, threshold_ns);
+	if (lock)
 		add(g,
 		    "a lock held this long is not released: whoever holds it returned or is stuck");
-	} else if (own_channels || g->orphans || grew || (g->count >= 2 && g->unknown_objects)) {
-		g->verdict = GO_VERDICT_STRANDED;
-		say_blocked(g, threshold_ns);
-	} else {
-		return; /* one goroutine, its spawner alive, nothing else known: not a verdict */
-	}
-	if (own_channels)
-		add(g,
-		    "each waits on a channel of its own (%" PRIu64
-		    " channels) that nothing was sent "
-		    "on or closed since: one forgotten per request",
-		    g->objects);
-	else if (g->count >= 2)
-		add(g, "%" PRIu64 " goroutines from the same go statement wait the same way",
-		    g->count);
 	if (g->orphans)
 		add(g, "the goroutine that created %" PRIu64 " of them has exited", g->orphans);
 	if (grew)
 		add(g, "the group grew from %" PRIu64 " to %" PRIu64 " during the trace", g->first,
+		    g->count);
+	if (spread)
+		add(g,
+		    "created all along the process's life (goroutine ids %" PRIu64 " to %" PRIu64
+		    " of %" PRIu64 "), not at start-up: they accumulate",
+		    g->min_goid, g->max_goid, g->goids_issued);
+	if (many)
+		add(g,
+		    "%" PRIu64 " identical waits from one go statement: more than any design needs",
+		    g->blocked_long);
+	if (own_channels)
+		add(g,
+		    "each waits on a channel of its own (%" PRIu64
+		    " channels) that nothing was sent "
+		    "on or closed since",
+		    g->objects);
+	else if (g->count >= 2)
+		add(g, "%" PRIu64 " goroutines from the same go statement wait the same way",
 		    g->count);
 }

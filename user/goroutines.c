@@ -45,6 +45,7 @@ struct go_proc_state {
 	struct go_stack_cache *stacks;
 	struct go_chan_table chans;
 	uint64_t probes_ns;	 /* when the probes were attached */
+	uint64_t max_goid;	 /* the largest goroutine id seen: about how many were created */
 	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
 	struct hashmap live;	 /* goid -> 1, for the last snapshot */
 	struct hashmap site_of;	 /* gopc -> site index + 1 */
@@ -357,6 +358,8 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 
 		hashmap__set(&next, key, first ? first : (void *)(uintptr_t)now);
 		hashmap__set(&st->live, g->goid, (void *)1);
+		if (g->goid > st->max_goid)
+			st->max_goid = g->goid;
 	}
 	hashmap__free(&st->seen);
 	st->seen = next;
@@ -624,6 +627,10 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
 		grp->served++;
 	} else if (is_long) {
+		if (!grp->blocked_long || g->goid < grp->min_goid)
+			grp->min_goid = g->goid;
+		if (g->goid > grp->max_goid)
+			grp->max_goid = g->goid;
 		grp->blocked_long++;
 		grp->orphans += r->parent && !hashmap__get(&st->live, r->parent);
 		if (r->obj) {
@@ -732,7 +739,8 @@ void go_tracker__regroup(struct go_tracker *t)
 			hashmap__set(&st->peak_of, key, (void *)(uintptr_t)(peak = g->count));
 		g->first = first - 1;
 		g->peak = peak;
-		go_group__judge(g, t->threshold_ns);
+		g->goids_issued = st->max_goid;
+		go_group__judge(g, t->threshold_ns, t->runaway);
 	}
 	hashmap__free(&t->group_index);
 	hashmap__init(&t->group_index);

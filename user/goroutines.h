@@ -95,8 +95,10 @@ struct go_group {
 	/* channels the blocked_long members wait on: how many distinct, the most members on
 	 * one, and members whose channel is unknown */
 	uint64_t objects, max_sharing, unknown_objects;
-	uint64_t stack_bytes; /* goroutine stacks the group pins */
-	double oldest_wait_s; /* seen by the scans in this state */
+	uint64_t stack_bytes;	     /* goroutine stacks the group pins */
+	uint64_t min_goid, max_goid; /* of the blocked_long members: when they were created */
+	uint64_t goids_issued;	     /* by the process so far (its largest live id) */
+	double oldest_wait_s;	     /* seen by the scans in this state */
 	/* exact, from the park probe; "since before attach" counts from the attach */
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;
@@ -155,8 +157,9 @@ size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, s
 void go_tracker__text(struct go_tracker *t, FILE *f);
 void go_tracker__json(struct go_tracker *t, struct json *j);
 
-/* Judges a group (godetect.c): its verdict and evidence, from its members' waits. */
-void go_group__judge(struct go_group *g, uint64_t threshold_ns);
+/* Judges a group (godetect.c): its verdict and evidence, from its members' waits. mass is
+ * how many identical never-woken waits are a leak by their number alone. */
+void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass);
 /* Whether a Go function belongs to the standard library (its package path's first element
  * has no dot, and it is not package main): waits are attributed to the program's code. */
 bool go_function__is_std(const char *name);

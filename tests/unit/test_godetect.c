@@ -43,6 +43,7 @@ static struct go_group blocked(const char *state, uint64_t n)
 }
 
 #define THRESHOLD 30000000000ULL
+#define MASS	  1000
 
 static void test_verdicts(void)
 {
@@ -51,23 +52,56 @@ static void test_verdicts(void)
 	/* select {} can never end, however few and however young */
 	g = blocked("select (no cases)", 1);
 	g.blocked_long = 0;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 	ASSERT_EQ(g.blocked_long, 1);
 
-	/* five each on a channel of its own: five forgotten requests */
+	/* five each on a channel of its own, created together, spawner unknown, flat: as
+	 * likely service goroutines each waiting on its own context as five forgotten
+	 * requests: no verdict without more evidence */
 	g = blocked("chan receive", 5);
 	g.objects = 5;
 	g.max_sharing = 1;
-	go_group__judge(&g, THRESHOLD);
+	g.min_goid = 20;
+	g.max_goid = 24;
+	g.goids_issued = 100000;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+
+	/* the same, their creator gone: forgotten per request */
+	g.orphans = 5;
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
-	ASSERT_TRUE(g.nevidence >= 2 && strstr(g.evidence[1], "channel of its own"));
+	ASSERT_TRUE(g.nevidence >= 3 && strstr(g.evidence[2], "channel of its own"));
+
+	/* created all along the process's life: they accumulate */
+	g = blocked("chan send", 50);
+	g.unknown_objects = 50;
+	g.min_goid = 1200;
+	g.max_goid = 98000;
+	g.goids_issued = 100000;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+	ASSERT_TRUE(strstr(g.evidence[1], "all along") != NULL);
+
+	/* ... but a start-up set of a young process is not spread over its life */
+	g.min_goid = 10;
+	g.max_goid = 90;
+	g.goids_issued = 100;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+
+	/* thousands of identical never-woken waits are a leak by their number */
+	g = blocked("chan receive", 5000);
+	g.unknown_objects = 5000;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 
 	/* four on one channel, flat, spawner alive: a pool between bursts */
 	g = blocked("chan receive", 4);
 	g.objects = 1;
 	g.max_sharing = 4;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
 	ASSERT_TRUE(strstr(g.evidence[0], "pool") != NULL);
 
@@ -76,60 +110,64 @@ static void test_verdicts(void)
 	g.objects = 1;
 	g.max_sharing = 4;
 	g.orphans = 4;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 
 	/* one goroutine on its own channel, spawner alive, flat: main waiting for a signal */
 	g = blocked("chan receive", 1);
 	g.objects = 1;
 	g.max_sharing = 1;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
 
 	/* ... but growing it is a leak */
 	g = blocked("chan send", 3);
 	g.first = 1;
 	g.unknown_objects = 3;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 
 	/* a mutex waited on for 40 s */
 	g = blocked("sync.Mutex.Lock", 1);
 	g.unknown_objects = 1;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 
-	/* WaitGroup waiters (Go 1.19 calls it semacquire), several, channel unknown */
+	/* WaitGroup waiters (Go 1.19 calls it semacquire): a waiter per request, growing */
 	g = blocked("semacquire", 3);
 	g.unknown_objects = 3;
-	go_group__judge(&g, THRESHOLD);
+	g.first = 1;
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+	g.first = 3; /* flat: a batch waiting for long work, maybe */
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
 
 	/* an idle connection and a sleeper are healthy */
 	g = blocked("IO wait", 10);
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
 	g = blocked("sleep", 10);
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
 
 	/* others on the same channel were woken since: served */
 	g = blocked("chan receive", 4);
 	g.served = 4;
 	g.blocked_long = 0;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
 
 	/* not blocked long: nothing to say */
 	g = blocked("chan receive", 5);
 	g.blocked_long = 0;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
 
 	/* the runtime's own goroutines are never judged */
 	g = blocked("chan receive", 5);
 	g.runtime = true;
-	go_group__judge(&g, THRESHOLD);
+	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
 }
 
