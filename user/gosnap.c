@@ -2,6 +2,7 @@
 #include "gosnap.h"
 #include "gocode.h"
 #include "goinfer.h"
+#include "gominfer.h"
 #include "procfs.h"
 #include "procmaps.h"
 #include "util.h"
@@ -122,6 +123,7 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 		struct go_layout dwarf = gp->layout;
 
 		memset(&gp->layout, 0, sizeof(gp->layout));
+		golayout__forget_m(&gp->layout, "");
 		gp->layout.allgs = dwarf.allgs;
 		gp->layout.allglen = dwarf.allglen;
 		gp->layout.nwait_reasons = dwarf.nwait_reasons;
@@ -129,6 +131,10 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 		err = infer_layout(gp, pcln);
 	}
 	gocode__version(exe, gp->layout.version, sizeof(gp->layout.version));
+	/* the threads' layer is proved on its own: it may need a goroutine in a system call
+	 * or the runtime's threads started, and is no reason to doubt the goroutines' */
+	if (!err)
+		gominfer__resolve(pid, gp->bias, pcln, &gp->layout);
 	return err;
 }
 

@@ -35,7 +35,7 @@ uint64_t go_ms__word(const struct go_ms *ms, size_t i, int32_t off, size_t width
 }
 
 int go_ms__walk(go_read_fn read, void *ctx, uint64_t head, int32_t alllink, size_t window,
-		struct go_ms *ms)
+		size_t max, struct go_ms *ms)
 {
 	struct hashmap seen;
 	size_t cap = 0;
@@ -47,7 +47,7 @@ int go_ms__walk(go_read_fn read, void *ctx, uint64_t head, int32_t alllink, size
 		return -EINVAL;
 	hashmap__init(&seen);
 	for (uint64_t m = head; m && !err; m = go_ms__word(ms, ms->n - 1, alllink, 8)) {
-		if (ms->n == GO_MAX_MS) {
+		if (ms->n == max || ms->n == GO_MAX_MS) {
 			err = -E2BIG;
 			break;
 		}
@@ -184,7 +184,8 @@ int go_threads__read(pid_t pid, uint64_t bias, struct gopclntab *pcln, const str
 		err = procfs__read_mem(pid, l->allm + bias, &head, sizeof(head));
 		if (err)
 			return err == -ESRCH || !procfs__exists(pid) ? -ESRCH : err;
-		err = go_ms__walk(go_read__process, &pid, head, l->m_alllink, m_window(l), &ms);
+		err = go_ms__walk(go_read__process, &pid, head, l->m_alllink, m_window(l),
+				  GO_MAX_MS, &ms);
 		if (err == -ELOOP || err == -E2BIG)
 			err = -EBADMSG;
 		if (err)

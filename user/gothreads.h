@@ -70,12 +70,12 @@ struct go_ms {
 typedef int (*go_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 /*
- * Walks the list from head (the value of runtime.allm) through the word at alllink.
- * Returns 0, -EFAULT (an M is unreadable), -ELOOP (an M is seen twice), -E2BIG (longer
- * than any process's list), -EINVAL (alllink outside the window).
+ * Walks the list from head (the value of runtime.allm) through the word at alllink, at
+ * most max Ms (GO_MAX_MS for any process). Returns 0, -EFAULT (an M is unreadable), -ELOOP
+ * (an M is seen twice), -E2BIG (longer than max), -EINVAL (alllink outside the window).
  */
 int go_ms__walk(go_read_fn read, void *ctx, uint64_t head, int32_t alllink, size_t window,
-		struct go_ms *ms);
+		size_t max, struct go_ms *ms);
 /* A little-endian field of M i (0 when outside the window or off < 0). */
 uint64_t go_ms__word(const struct go_ms *ms, size_t i, int32_t off, size_t width);
 void go_ms__free(struct go_ms *ms);
