@@ -129,7 +129,7 @@ static bool status_holds(const struct evidence *e, int32_t off)
 	for (size_t i = 0; i < e->gs.n; i++) {
 		uint32_t s = status_at(e, i, off);
 
-		if (s > GO_PREEMPTED)
+		if (s > GO_DEAD_EXTRA) /* the highest state, Go 1.26 */
 			return false;
 		some_waiting |= s == GO_WAITING;
 	}

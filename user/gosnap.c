@@ -223,11 +223,14 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		struct go_g *out = &snap->g[snap->n];
 		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
-		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !gs.ptrs[i]) {
+		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !gs.ptrs[i]) {
 			snap->invalid++;
 			continue;
 		}
-		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD)
+		/* a cgo extra M's goroutine (Go >= 1.26) is as dead as a free one until a C
+		 * thread calls into Go */
+		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD ||
+		    (status & ~(uint32_t)GO_SCAN) == GO_DEAD_EXTRA)
 			continue;
 		out->g = gs.ptrs[i];
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
