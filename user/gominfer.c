@@ -666,24 +666,80 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	return 0;
 }
 
+/* The reasons in fresh's m_problem ("m.X unknown: why; ...") for the fields l still lacks. */
+static void keep_reasons(struct go_layout *l, const char *fresh)
+{
+	const struct {
+		const char *name;
+		int32_t off;
+	} optional[] = {
+		{"m.curg ", l->m_curg}, {"m.mstartfn ", l->m_mstartfn}, {"m.park ", l->m_park}};
+	char *out = l->m_problem;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (const char *seg = fresh; seg && *seg;) {
+		const char *end = strstr(seg, "; ");
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+
+		for (size_t i = 0; i < ARRAY_SIZE(optional); i++)
+			if (optional[i].off < 0 &&
+			    !strncmp(seg, optional[i].name, strlen(optional[i].name)) &&
+			    len < sizeof(l->m_problem))
+				len += (size_t)snprintf(out + len, sizeof(l->m_problem) - len,
+							"%s%.*s", len ? "; " : "", (int)n, seg);
+		seg = end ? end + 2 : NULL;
+	}
+}
+
+/* A layer inferred before keeps what was proved unless the process now contradicts it, and
+ * takes what can be proved now of the rest: a retry never loses a field to a quiet moment. */
+static int refill(const struct gom_facts *f, struct go_layout *l, char *why, size_t why_size)
+{
+	struct go_layout fresh = *l;
+	int err = gominfer__check(f, l, why, why_size);
+
+	if (err == -EBADMSG)
+		return -EBADMSG; /* the caller infers afresh */
+	if (err || (l->m_curg >= 0 && l->m_mstartfn >= 0 && l->m_park >= 0))
+		return 0;
+	if (gominfer__infer(f, &fresh, why, why_size) || fresh.m_alllink != l->m_alllink ||
+	    fresh.m_procid != l->m_procid)
+		return 0;
+	if (l->m_curg < 0)
+		l->m_curg = fresh.m_curg;
+	if (l->m_mstartfn < 0)
+		l->m_mstartfn = fresh.m_mstartfn;
+	if (l->m_park < 0)
+		l->m_park = fresh.m_park;
+	keep_reasons(l, fresh.m_problem);
+	return 0;
+}
+
 int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
 {
 	struct live lv = {.pid = pid, .bias = bias, .pcln = pcln};
 	bool dwarf = l->m_source && !strcmp(l->m_source, "DWARF");
+	bool inferred = l->m_source && !dwarf;
 	int32_t hints[GOCODE_ALLM_HINTS];
 	char why[128] = "";
 	int err, nhints = 0;
+	uint64_t allm;
 
 	if (!pcln || l->g_m < 0 || l->atomicstatus < 0 || !l->allgs) {
 		golayout__forget_m(l, "no .gopclntab or runtime.g layout to prove it with");
 		return -ENODATA;
 	}
 	if (!dwarf) {
-		golayout__forget_m(l, "");
-		if (gocode__find_allm(pid, bias, pcln, &l->allm, hints, &nhints)) {
+		if (gocode__find_allm(pid, bias, pcln, &allm, hints, &nhints)) {
 			golayout__forget_m(l, "runtime.allm not found in runtime.mcommoninit");
 			return -ENODATA;
 		}
+		if (!inferred || allm != l->allm) {
+			golayout__forget_m(l, "");
+			inferred = false;
+		}
+		l->allm = allm;
 		lv.f.hints = hints;
 		lv.f.nhints = nhints;
 	}
@@ -692,8 +748,8 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 		snprintf(why, sizeof(why), "the process could not be read (%s)", strerror(-err));
 		golayout__forget_m(l, why);
 	} else if (!dwarf) {
-		err = gominfer__infer(&lv.f, l, why, sizeof(why));
-		if (err)
+		err = inferred ? refill(&lv.f, l, why, sizeof(why)) : -EBADMSG;
+		if (err && (err = gominfer__infer(&lv.f, l, why, sizeof(why))))
 			golayout__forget_m(l, why);
 	} else if ((err = gominfer__check(&lv.f, l, why, sizeof(why))) == -ENODATA) {
 		/* nothing contradicts DWARF yet: keep it, and say it is unchecked */

@@ -28,8 +28,10 @@ struct go_layout;
  * Makes the M layer of layout (its g fields already set) trustworthy: checks the one from
  * DWARF, otherwise finds runtime.allm in the code and infers the offsets. Fills or clears
  * the M fields and says in layout->m_problem what is unknown and why. Returns 0, -ENODATA
- * (not proved yet: the runtime has not started its threads, nothing runs; call again
- * later), -EBADMSG (DWARF's layout does not fit the process: left unknown) or -errno.
+ * (not proved yet: the runtime has not started its threads; call again later), -EBADMSG
+ * (DWARF's layout does not fit the process: left unknown) or -errno. While m_problem is not
+ * empty a later call may prove more (a goroutine in a system call proves m.curg, a parked
+ * M m.park); what an inferred layer had proved is kept unless the process contradicts it.
  */
 int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout);
 
