@@ -43,7 +43,7 @@ struct go_layout {
 	int32_t m_spinning;   /* bool: out of work, looking for some; DWARF only */
 	int32_t m_park;	      /* note: the futex word an idle M sleeps on */
 	const char *m_source; /* "DWARF" or "inferred"; NULL while the M layer is unknown */
-	char m_problem[128];  /* why it is unknown, or which fields are and why */
+	char m_problem[256];  /* why it is unknown, or which fields are and why */
 };
 
 /*
