@@ -206,12 +206,17 @@ struct reg_track {
 	int nstores;
 };
 
-static void note_allm_insn(const cs_insn *insn, struct reg_track *t)
+static void note_allm_insn(const cs_insn *insn, struct reg_track *t, uint64_t atomicstorep)
 {
 	const cs_x86 *x = &insn->detail->x86;
 	const cs_x86_op *a = &x->operands[0], *b = &x->operands[1];
 	uint64_t rip = insn->address + insn->size;
 
+	/* not inlined (-gcflags=-l): the pointer's address is the first argument, in RAX
+	 * (ABIInternal, Go >= 1.17) */
+	if (insn->id == X86_INS_CALL && x->op_count == 1 && a->type == X86_OP_IMM && atomicstorep &&
+	    (uint64_t)a->imm == atomicstorep && t->address[X86_REG_RAX])
+		t->xchg_target = t->address[X86_REG_RAX];
 	if (x->op_count != 2)
 		return;
 	if (insn->id == X86_INS_XCHG && (a->type == X86_OP_MEM || b->type == X86_OP_MEM)) {
@@ -247,7 +252,7 @@ static void note_allm_insn(const cs_insn *insn, struct reg_track *t)
 int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t *allm,
 		      int32_t hints[GOCODE_ALLM_HINTS], int *nhints)
 {
-	uint64_t entry, end;
+	uint64_t entry, end, atomicstorep = 0, unused;
 	struct reg_track *t;
 	uint8_t *code;
 	size_t count;
@@ -256,6 +261,7 @@ int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t
 	int err = -ENODATA;
 
 	*nhints = 0;
+	gopclntab__function(pcln, "runtime.atomicstorep", &atomicstorep, &unused);
 	if (gopclntab__function(pcln, "runtime.mcommoninit", &entry, &end) ||
 	    end - entry > MAX_FUNCTION_BYTES)
 		return -ENODATA;
@@ -267,18 +273,20 @@ int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	count = cs_disasm(cs, code, end - entry, entry, 0, &insn);
 	for (size_t i = 0; i < count; i++) {
-		/* Straight through, branches and calls ignored: between the load and the
-		 * store lies only the write barrier (Go 1.26: `CALL gcWriteBarrier2` on the
-		 * path the store's test skips), which keeps the registers. A stale register
-		 * makes at worst a wrong hint, and every hint is proved on the process. */
-		note_allm_insn(&insn[i], t);
+		/* Straight through, branches not followed, calls taken to keep registers: the
+		 * load and the store have only the write barrier between them (Go 1.26: `CALL
+		 * gcWriteBarrier2`, on the path the test skips), which keeps them. A stale
+		 * register makes at worst a wrong hint, and every hint is proved on the process. */
+		note_allm_insn(&insn[i], t, atomicstorep);
 	}
 	cs_free(insn, count);
 	cs_close(&cs);
 	for (int i = 0; i < t->nstores && t->xchg_target; i++)
 		if (t->stores[i].var == t->xchg_target && *nhints < GOCODE_ALLM_HINTS)
 			hints[(*nhints)++] = t->stores[i].disp;
-	if (t->xchg_target && *nhints) {
+	/* no hint (the value spilled to the stack first, as unoptimized code does) leaves
+	 * the proof to search every offset */
+	if (t->xchg_target) {
 		*allm = t->xchg_target;
 		err = 0;
 	}
