@@ -191,6 +191,111 @@ int gocode__find_runtime(pid_t pid, uint64_t bias, struct gopclntab *pcln, struc
 	return 0;
 }
 
+/* What the walk of mcommoninit tracks per 64-bit register: the RIP-relative variable whose
+ * value (load) or address (lea) it holds since, 0 when none; and the stores of loaded
+ * values into structs. */
+#define MAX_STORES 16
+
+struct reg_track {
+	uint64_t loaded[X86_REG_ENDING], address[X86_REG_ENDING];
+	uint64_t xchg_target;
+	struct {
+		uint64_t var;
+		int32_t disp;
+	} stores[MAX_STORES];
+	int nstores;
+};
+
+static void note_allm_insn(const cs_insn *insn, struct reg_track *t, uint64_t atomicstorep)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	const cs_x86_op *a = &x->operands[0], *b = &x->operands[1];
+	uint64_t rip = insn->address + insn->size;
+
+	/* not inlined (-gcflags=-l): the pointer's address is the first argument, in RAX
+	 * (ABIInternal, Go >= 1.17) */
+	if (insn->id == X86_INS_CALL && x->op_count == 1 && a->type == X86_OP_IMM && atomicstorep &&
+	    (uint64_t)a->imm == atomicstorep && t->address[X86_REG_RAX])
+		t->xchg_target = t->address[X86_REG_RAX];
+	if (x->op_count != 2)
+		return;
+	if (insn->id == X86_INS_XCHG && (a->type == X86_OP_MEM || b->type == X86_OP_MEM)) {
+		const x86_op_mem *m = a->type == X86_OP_MEM ? &a->mem : &b->mem;
+
+		if (m->base == X86_REG_RIP)
+			t->xchg_target = rip + (uint64_t)m->disp;
+		else if (m->base != X86_REG_INVALID && m->base < X86_REG_ENDING && !m->disp &&
+			 m->index == X86_REG_INVALID && t->address[m->base])
+			t->xchg_target = t->address[m->base];
+	}
+	/* a store of a loaded value into a struct: `MOV reg, disp(base)` */
+	if (insn->id == X86_INS_MOV && a->type == X86_OP_MEM && b->type == X86_OP_REG &&
+	    b->size == 8 && b->reg < X86_REG_ENDING && t->loaded[b->reg] &&
+	    a->mem.base != X86_REG_RIP && a->mem.base != X86_REG_RSP &&
+	    a->mem.base != X86_REG_INVALID && a->mem.index == X86_REG_INVALID && a->mem.disp > 0 &&
+	    a->mem.disp < 4096 && t->nstores < MAX_STORES) {
+		t->stores[t->nstores].var = t->loaded[b->reg];
+		t->stores[t->nstores++].disp = (int32_t)a->mem.disp;
+	}
+	if (a->type != X86_OP_REG || a->size != 8 || a->reg >= X86_REG_ENDING)
+		return;
+	t->loaded[a->reg] = t->address[a->reg] = 0;
+	if (b->type == X86_OP_MEM && b->mem.base == X86_REG_RIP &&
+	    b->mem.index == X86_REG_INVALID) {
+		if (insn->id == X86_INS_MOV)
+			t->loaded[a->reg] = rip + (uint64_t)b->mem.disp;
+		else if (insn->id == X86_INS_LEA)
+			t->address[a->reg] = rip + (uint64_t)b->mem.disp;
+	}
+}
+
+int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t *allm,
+		      int32_t hints[GOCODE_ALLM_HINTS], int *nhints)
+{
+	uint64_t entry, end, atomicstorep = 0, unused;
+	struct reg_track *t;
+	uint8_t *code;
+	size_t count;
+	cs_insn *insn;
+	csh cs;
+	int err = -ENODATA;
+
+	*nhints = 0;
+	gopclntab__function(pcln, "runtime.atomicstorep", &atomicstorep, &unused);
+	if (gopclntab__function(pcln, "runtime.mcommoninit", &entry, &end) ||
+	    end - entry > MAX_FUNCTION_BYTES)
+		return -ENODATA;
+	code = xcalloc(end - entry + 1, 1);
+	t = xcalloc(1, sizeof(*t));
+	if (procfs__read_mem(pid, entry + bias, code, end - entry) ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		goto out;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	count = cs_disasm(cs, code, end - entry, entry, 0, &insn);
+	for (size_t i = 0; i < count; i++) {
+		/* Straight through, branches not followed, calls taken to keep registers: the
+		 * load and the store have only the write barrier between them (Go 1.26: `CALL
+		 * gcWriteBarrier2`, on the path the test skips), which keeps them. A stale
+		 * register makes at worst a wrong hint, and every hint is proved on the process. */
+		note_allm_insn(&insn[i], t, atomicstorep);
+	}
+	cs_free(insn, count);
+	cs_close(&cs);
+	for (int i = 0; i < t->nstores && t->xchg_target; i++)
+		if (t->stores[i].var == t->xchg_target && *nhints < GOCODE_ALLM_HINTS)
+			hints[(*nhints)++] = t->stores[i].disp;
+	/* no hint (the value spilled to the stack first, as unoptimized code does) leaves
+	 * the proof to search every offset */
+	if (t->xchg_target) {
+		*allm = t->xchg_target;
+		err = 0;
+	}
+out:
+	free(t);
+	free(code);
+	return err;
+}
+
 bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target)
 {
 	uint8_t insn[5];

@@ -30,6 +30,17 @@ int gocode__find_runtime(pid_t pid, uint64_t bias, struct gopclntab *pcln,
 			 struct go_layout *layout);
 
 /*
+ * runtime.allm, the list of Ms, from runtime.mcommoninit (Go 1.18-1.26: `mp.alllink = allm`
+ * then `atomicstorep(&allm, mp)`, an XCHG or a call): the variable exchanged. The
+ * displacements at which its loaded value is stored (m.alllink among them) are hints for
+ * the offset, *nhints of them, maybe none. Returns 0 or -ENODATA. The caller proves both
+ * on the process.
+ */
+#define GOCODE_ALLM_HINTS 4
+int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t *allm,
+		      int32_t hints[GOCODE_ALLM_HINTS], int *nhints);
+
+/*
  * Whether the instruction ending at pc (link-time) in pid's code is a CALL to target: how
  * a goroutine's creation pc (a return address after `CALL runtime.newproc`) is verified.
  */

@@ -4,7 +4,6 @@
 #include "golayout.h"
 #include "gopclntab.h"
 #include "gosnap.h"
-#include "procfs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -130,7 +129,7 @@ static bool status_holds(const struct evidence *e, int32_t off)
 	for (size_t i = 0; i < e->gs.n; i++) {
 		uint32_t s = status_at(e, i, off);
 
-		if (s > GO_PREEMPTED)
+		if (s > GO_DEAD_EXTRA) /* the highest state, Go 1.26 */
 			return false;
 		some_waiting |= s == GO_WAITING;
 	}
@@ -218,36 +217,9 @@ static bool parent_holds(const struct evidence *e, const struct go_layout *l, in
 	return with_parent >= 2;
 }
 
-/* g.m follows the stack bounds, guards, _panic and _defer in every release; an M running a
- * goroutine (or in a system call for it) points back at it from m.curg. */
+/* g.m follows the stack bounds, guards, _panic and _defer, Go 1.18 to 1.26; it is proved
+ * with the M layer (gominfer.c: every M's g0 points back at it), which finds m.curg too. */
 #define G_M_OFFSET 48
-#define M_WINDOW   1024
-
-static void infer_m_curg(const struct evidence *e, struct go_layout *l)
-{
-	int32_t found = -1;
-
-	l->g_m = G_M_OFFSET;
-	l->m_curg = -1;
-	for (size_t i = 0; i < e->gs.n && found != -2; i++) {
-		uint64_t m = word(e, i, G_M_OFFSET), mbuf[M_WINDOW / 8];
-		uint32_t s = status_at(e, i, l->atomicstatus);
-		int32_t here = -1;
-
-		if (!m || (s != GO_RUNNING && s != GO_SYSCALL) ||
-		    procfs__read_mem(e->pid, m, mbuf, sizeof(mbuf)))
-			continue;
-		for (int32_t k = 0; k < M_WINDOW / 8 && here < 0; k++)
-			if (mbuf[k] == e->gs.ptrs[i] && k * 8 != 0) /* m.g0 is first: not it */
-				here = k * 8;
-		if (here < 0 || (found >= 0 && here != found))
-			found = -2; /* inconsistent: leave it unknown */
-		else
-			found = here;
-	}
-	if (found >= 0)
-		l->m_curg = found;
-}
 
 static int gather(struct evidence *e, pid_t pid, uint64_t bias, struct gopclntab *pcln,
 		  const struct go_layout *l, size_t window)
@@ -364,7 +336,7 @@ int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
 	l->stack_lo = 0;
 	l->stack_hi = 8;
 	l->parent_goid = search(&e, l, l->goid + 8, 8, parent_at);
-	infer_m_curg(&e, l);
+	l->g_m = G_M_OFFSET;
 	const int32_t used[] = {l->startpc,	l->gopc,     l->goid,
 				l->parent_goid, l->sched_bp, l->waitreason};
 

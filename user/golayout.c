@@ -8,13 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
-	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons;
-	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons;
+	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm;
+	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -101,6 +102,9 @@ static void note_die(struct found *f, Dwarf_Die *die)
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allglen")) {
 		f->allglen = *die;
 		f->have_allglen = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allm")) {
+		f->allm = *die;
+		f->have_allm = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.waitReasonStrings")) {
 		f->wait_reasons = *die;
 		f->have_wait_reasons = true;
@@ -186,6 +190,38 @@ void golayout__init(struct go_layout *l)
 	l->sched_sp = l->sched_pc = l->sched_bp = l->sched_g = l->stack_lo = l->stack_hi = -1;
 	l->g_m = l->m_curg = -1;
 	l->g_waiting = l->sudog_waitlink = l->sudog_c = -1;
+	golayout__forget_m(l, "");
+}
+
+void golayout__forget_m(struct go_layout *l, const char *why)
+{
+	l->allm = 0;
+	l->m_curg = l->m_alllink = l->m_procid = l->m_mstartfn = l->m_spinning = l->m_park = -1;
+	l->m_source = NULL;
+	snprintf(l->m_problem, sizeof(l->m_problem), "%s", why);
+}
+
+/* All of the M layer or none of it: a list of Ms is no use without the thread ids. */
+static void m_layer_from_dwarf(struct found *f, struct go_layout *l)
+{
+	int32_t curg = l->m_curg;
+
+	golayout__forget_m(l, "");
+	l->m_curg = curg;
+	if (!f->have_m || !f->have_allm || variable_address(&f->allm, &l->allm)) {
+		golayout__forget_m(l, "no runtime.m or runtime.allm in DWARF");
+		return;
+	}
+	l->m_alllink = member_offset(&f->m, "alllink", NULL);
+	l->m_procid = member_offset(&f->m, "procid", NULL);
+	l->m_mstartfn = member_offset(&f->m, "mstartfn", NULL);
+	l->m_spinning = member_offset(&f->m, "spinning", NULL);
+	l->m_park = member_offset(&f->m, "park", NULL);
+	if (l->m_alllink < 0 || l->m_procid < 0) {
+		golayout__forget_m(l, "runtime.m in DWARF has no alllink or procid");
+		return;
+	}
+	l->m_source = "DWARF";
 }
 
 int golayout__from_dwarf(const char *path, struct go_layout *l)
@@ -196,6 +232,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	int fd, err = 0;
 
 	golayout__init(l);
+	golayout__forget_m(l, "no DWARF");
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -229,6 +266,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	l->sched_g = nested_offset(&f.g, "sched", "g");
 	l->g_m = member_offset(&f.g, "m", NULL);
 	l->m_curg = f.have_m ? member_offset(&f.m, "curg", NULL) : -1;
+	m_layer_from_dwarf(&f, l);
 	l->source = "DWARF";
 	l->stack_lo = nested_offset(&f.g, "stack", "lo");
 	l->stack_hi = nested_offset(&f.g, "stack", "hi");
@@ -297,6 +335,10 @@ const char *go_status__name(uint32_t status)
 		return "copystack";
 	case GO_PREEMPTED:
 		return "preempted";
+	case GO_LEAKED:
+		return "leaked";
+	case GO_DEAD_EXTRA:
+		return "dead (cgo extra M)";
 	default:
 		return "unknown";
 	}

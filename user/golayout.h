@@ -32,6 +32,21 @@ struct go_layout {
 	/* where it came from: "DWARF", or "inferred" for binaries without DWARF */
 	const char *source;
 	char version[32]; /* "go1.19.8", from .go.buildinfo; "" when unknown */
+
+	/*
+	 * The M layer: the runtime's OS threads (runtime.m, listed from runtime.allm through
+	 * m.alllink), read by gothreads.c. Offsets in runtime.m, -1 when unknown. From DWARF,
+	 * checked against the process, or inferred and proved by gominfer.c; m_curg above
+	 * belongs to this layer too.
+	 */
+	uint64_t allm;	      /* link-time address of runtime.allm; 0 when unknown */
+	int32_t m_alllink;    /* the next M on allm */
+	int32_t m_procid;     /* the thread id (gettid() on Linux) */
+	int32_t m_mstartfn;   /* func(): a pointer to a funcval whose first word is the code */
+	int32_t m_spinning;   /* bool: out of work, looking for some; DWARF only */
+	int32_t m_park;	      /* note: the futex word an idle M sleeps on */
+	const char *m_source; /* "DWARF" or "inferred"; NULL while the M layer is unknown */
+	char m_problem[256];  /* why it is unknown, or which fields are and why */
 };
 
 /* An empty layout: every offset unknown (-1), no addresses. */
@@ -42,6 +57,9 @@ void golayout__init(struct go_layout *layout);
  * has no DWARF (stripped) or lacks a needed type or variable, -ENOEXEC when it is not an ELF.
  */
 int golayout__from_dwarf(const char *path, struct go_layout *layout);
+
+/* Leaves the M layer unknown (every offset -1, m_curg too), saying why. */
+void golayout__forget_m(struct go_layout *l, const char *why);
 
 /* Reads count wait-reason names from the [count]string array at addr in pid's memory;
  * keeps them only if they look like the table (printable, "chan receive" among them). */
@@ -61,7 +79,9 @@ enum go_status {
 	GO_DEAD = 6,
 	GO_COPYSTACK = 8,
 	GO_PREEMPTED = 9,
-	GO_SCAN = 0x1000, /* a flag on the others: the GC is scanning the stack */
+	GO_LEAKED = 10,	    /* Go >= 1.26: found leaked by the GC (an experiment) */
+	GO_DEAD_EXTRA = 11, /* Go >= 1.26: the dead goroutine of a cgo extra M */
+	GO_SCAN = 0x1000,   /* a flag on the others: the GC is scanning the stack */
 };
 
 const char *go_status__name(uint32_t status);

@@ -2,6 +2,7 @@
 #include "gosnap.h"
 #include "gocode.h"
 #include "goinfer.h"
+#include "gominfer.h"
 #include "procfs.h"
 #include "procmaps.h"
 #include "util.h"
@@ -127,6 +128,10 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 		err = infer_layout(gp, pcln);
 	}
 	gocode__version(exe, gp->layout.version, sizeof(gp->layout.version));
+	/* the threads' layer is proved on its own: it may need a goroutine in a system call
+	 * or the runtime's threads started, and is no reason to doubt the goroutines' */
+	if (!err)
+		gominfer__resolve(pid, gp->bias, pcln, &gp->layout);
 	return err;
 }
 
@@ -191,12 +196,15 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		struct go_g *out = &snap->g[snap->n];
 		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
-		if ((status & ~(uint32_t)GO_SCAN) > GO_PREEMPTED || !gs.ptrs[i] ||
+		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !gs.ptrs[i] ||
 		    !go_gs__word(&gs, i, l->goid, 8)) {
 			snap->invalid++;
 			continue;
 		}
-		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD)
+		/* a cgo extra M's goroutine (Go >= 1.26) is as dead as a free one until a C
+		 * thread calls into Go */
+		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD ||
+		    (status & ~(uint32_t)GO_SCAN) == GO_DEAD_EXTRA)
 			continue;
 		out->g = gs.ptrs[i];
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
