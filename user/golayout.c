@@ -8,13 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
-	Dwarf_Die g, m, allgs, allglen, wait_reasons;
-	bool have_g, have_m, have_allgs, have_allglen, have_wait_reasons;
+	Dwarf_Die g, m, allgs, allglen, wait_reasons, pd;
+	bool have_g, have_m, have_allgs, have_allglen, have_wait_reasons, have_pd;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -91,6 +92,10 @@ static void note_die(struct found *f, Dwarf_Die *die)
 	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.m") && !f->have_m) {
 		f->m = *die;
 		f->have_m = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.pollDesc") &&
+		   !f->have_pd) {
+		f->pd = *die;
+		f->have_pd = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
 		f->allgs = *die;
 		f->have_allgs = true;
@@ -175,6 +180,34 @@ static void read_wait_reasons(Elf *elf, int fd, Dwarf_Die *var, struct go_layout
 	}
 }
 
+/* rg and wg are uintptrs (Go 1.18) or atomic.Uintptr, whose value is its only sized field
+ * (Go 1.19+): either way the word at the member's offset. */
+static void pd_from_dwarf(struct found *f, struct go_layout *l)
+{
+	if (!f->have_pd) {
+		golayout__forget_netpoll(l, "no runtime.pollDesc in DWARF");
+		return;
+	}
+	l->pd_fd = member_offset(&f->pd, "fd", NULL);
+	l->pd_rg = member_offset(&f->pd, "rg", NULL);
+	l->pd_wg = member_offset(&f->pd, "wg", NULL);
+	if (l->pd_fd < 0 || l->pd_rg < 0 || l->pd_wg < 0) {
+		golayout__forget_netpoll(l, "runtime.pollDesc in DWARF lacks fd, rg or wg");
+		return;
+	}
+	l->pd_dwarf = true;
+	snprintf(l->pd_problem, sizeof(l->pd_problem), "not yet checked against the process");
+}
+
+void golayout__forget_netpoll(struct go_layout *l, const char *why)
+{
+	l->pd_fd = l->pd_rg = l->pd_wg = l->pd_epfd = -1;
+	l->pd_dwarf = false;
+	l->pd_decoders = 0;
+	l->pd_source = NULL;
+	snprintf(l->pd_problem, sizeof(l->pd_problem), "%s", why);
+}
+
 int golayout__from_dwarf(const char *path, struct go_layout *l)
 {
 	struct found f = {0};
@@ -183,6 +216,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	int fd, err = 0;
 
 	memset(l, 0, sizeof(*l));
+	golayout__forget_netpoll(l, "no DWARF");
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -226,6 +260,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	}
 	if (f.have_wait_reasons)
 		read_wait_reasons(elf, fd, &f.wait_reasons, l);
+	pd_from_dwarf(&f, l);
 out:
 	if (dw)
 		dwarf_end(dw);

@@ -29,6 +29,21 @@ struct go_layout {
 	/* where it came from: "DWARF", or "inferred" for binaries without DWARF */
 	const char *source;
 	char version[32]; /* "go1.19.8", from .go.buildinfo; "" when unknown */
+
+	/*
+	 * The network poller: which fd a goroutine in "IO wait" waits on (gonetpoll.c).
+	 * Offsets in runtime.pollDesc (netpoll.go) of fd and of rg and wg, which hold the g
+	 * parked to read and to write (or pdReady 1, pdWait 2, 0); -1 when unknown. pd_dwarf:
+	 * DWARF gave them, still to be checked against the process. Usable only once
+	 * go_netpoll__prove has proved them and set pd_source; pd_epfd is then the runtime's
+	 * epoll set (runtime.epfd) and pd_decoders the ways of reading a *pollDesc out of its
+	 * epoll_event.data that the process fits (GO_PD_*).
+	 */
+	int32_t pd_fd, pd_rg, pd_wg, pd_epfd;
+	bool pd_dwarf;
+	uint32_t pd_decoders;
+	const char *pd_source; /* "DWARF" or "inferred"; NULL while unknown */
+	char pd_problem[128];  /* why it is unknown */
 };
 
 /*
@@ -36,6 +51,9 @@ struct go_layout {
  * has no DWARF (stripped) or lacks a needed type or variable, -ENOEXEC when it is not an ELF.
  */
 int golayout__from_dwarf(const char *path, struct go_layout *layout);
+
+/* Leaves the pollDesc layout unknown (offsets -1), saying why. */
+void golayout__forget_netpoll(struct go_layout *l, const char *why);
 
 /* Reads count wait-reason names from the [count]string array at addr in pid's memory;
  * keeps them only if they look like the table (printable, "chan receive" among them). */
