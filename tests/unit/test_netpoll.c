@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of epoll fdinfo parsing, on real fdinfo text and on epoll sets this test makes
- * in itself, laid out the way the Go runtime lays them. */
+/* Unit tests of epoll fdinfo parsing and of reading Go's poll descriptors, on epoll sets
+ * this test makes in itself, laid out the way the Go runtime lays them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "fdinfo.h"
+#include "golayout.h"
+#include "gonetpoll.h"
 #include "unit.h"
 #include "util.h"
 
@@ -60,6 +62,34 @@ static void test_parse_epoll_lines(void)
 	ASSERT_TRUE(e.tfd == 12 && e.data == 0);
 	ASSERT_EQ(fdinfo__parse_epoll_line(fdinfo_lines[8], &e), 0);
 	ASSERT_EQ(e.data, 0x7f00);
+}
+
+static void test_decode(void)
+{
+	char buf[160];
+
+	/* Go 1.19: the pointer itself */
+	ASSERT_EQ(go_pd__decode(0x7f9875fb3f48ULL, GO_PD_PLAIN), 0x7f9875fb3f48ULL);
+	/* Go 1.22 (esbuild 0.23.1): address << 16 | fdseq */
+	ASSERT_EQ(go_pd__decode(0x7f816148e8780002ULL, GO_PD_TAG16_ALIGN8), 0x7f816148e878ULL);
+	/* Go 1.26 (esbuild 0.28.2): address << 15 | fdseq, 512-byte aligned */
+	ASSERT_EQ(go_pd__decode(0x3ff753a184000002ULL, GO_PD_TAG15_ALIGN512), 0x7feea7430800ULL);
+	ASSERT_EQ(go_pd__decode(0x3ff753a184000002ULL, GO_PD_TAG15_ALIGN8), 0x7feea7430800ULL);
+	/* a tag past 18 bits reaches the address bits only the 512-byte alignment clears */
+	ASSERT_EQ(go_pd__decode(0x3ff753a184000002ULL | (1ULL << 20), GO_PD_TAG15_ALIGN512),
+		  0x7feea7430800ULL);
+	ASSERT_TRUE(go_pd__decode(0x3ff753a184000002ULL | (1ULL << 20), GO_PD_TAG15_ALIGN8) !=
+		    0x7feea7430800ULL);
+	/* what is no user address decodes to nothing */
+	ASSERT_EQ(go_pd__decode(0x3ff753a184000002ULL, GO_PD_PLAIN), 0);
+	ASSERT_EQ(go_pd__decode(0x800, GO_PD_PLAIN), 0);
+	ASSERT_EQ(go_pd__decode(0x8e3bc8, GO_PD_TAG16_ALIGN8), 0); /* below 4096 */
+	ASSERT_EQ(go_pd__decode(1, 1u << 30), 0);
+	ASSERT_STREQ(go_pd__describe(GO_PD_PLAIN, buf, sizeof(buf)), "plain pointer");
+	ASSERT_STREQ(go_pd__describe(0, buf, sizeof(buf)), "none");
+	ASSERT_STREQ(go_pd__describe(GO_PD_TAG15_ALIGN8 | GO_PD_TAG15_ALIGN512, buf, sizeof(buf)),
+		     "tagged pointer (address << 15) or tagged pointer (address << 15, 512-byte "
+		     "aligned)");
 }
 
 /* A pollDesc as Go 1.21+ lays it out: link, fd, fdseq, atomicInfo, rg, wg, ... */
@@ -118,6 +148,17 @@ static void fake_teardown(struct fake_runtime *rt)
 	}
 }
 
+static void fake_layout(struct go_layout *l, const struct fake_runtime *rt, uint32_t decoders)
+{
+	memset(l, 0, sizeof(*l));
+	l->pd_fd = 8;
+	l->pd_rg = 32;
+	l->pd_wg = 40;
+	l->pd_epfd = rt->epfd;
+	l->pd_decoders = decoders;
+	l->pd_source = "test";
+}
+
 static void test_epoll_entries(void)
 {
 	static struct fake_runtime rt;
@@ -147,9 +188,69 @@ static void test_epoll_entries(void)
 	fake_teardown(&rt);
 }
 
+static void test_netpoll_read(bool tagged)
+{
+	uint32_t decoders = tagged ? GO_PD_TAG15_ALIGN512 | GO_PD_TAG15_ALIGN8 : GO_PD_PLAIN;
+	static struct fake_runtime rt;
+	struct go_netwait *w;
+	struct go_layout l;
+	size_t n, unread, reads = 0, writes = 0;
+
+	if (!ASSERT_EQ(fake_setup(&rt, tagged), 0))
+		return;
+	rt.pd[0].rg = 0xc000007860; /* a goroutine reading the first pipe's read end */
+	rt.pd[1].rg = 1;	    /* pdReady */
+	rt.pd[1].wg = 0xc0000ce340; /* one writing its write end */
+	rt.pd[2].rg = 2;	    /* pdWait: parking, no goroutine yet */
+	fake_layout(&l, &rt, decoders);
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(unread, 0);
+	for (size_t i = 0; i < n; i++) {
+		reads += !w[i].write && w[i].g == 0xc000007860 && w[i].fd == rt.pipes[0][0];
+		writes += w[i].write && w[i].g == 0xc0000ce340 && w[i].fd == rt.pipes[0][1];
+	}
+	ASSERT_EQ(reads, 1);
+	ASSERT_EQ(writes, 1);
+	free(w);
+
+	/* a pollDesc reused for another fd while it was read: counted, not reported */
+	rt.pd[0].fd = 99;
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), 0);
+	ASSERT_TRUE(n == 1 && w[0].write);
+	ASSERT_EQ(unread, 1);
+	free(w);
+	/* most of them not holding their fd: the layout no longer fits */
+	rt.pd[1].fd = 98;
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), -EBADMSG);
+	ASSERT_TRUE(!w && !n);
+	rt.pd[0].fd = (uint64_t)rt.pipes[0][0];
+	rt.pd[1].fd = (uint64_t)rt.pipes[0][1];
+	/* what is no goroutine where one would be parked: not reported */
+	rt.pd[2].wg = 0xc0000ce341;
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), 0);
+	ASSERT_TRUE(n == 2 && unread == 1);
+	free(w);
+	/* the other encoding reads nothing that fits */
+	fake_layout(&l, &rt, tagged ? GO_PD_PLAIN : GO_PD_TAG16_ALIGN8);
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), -EBADMSG);
+	/* a layout not proved is not used */
+	fake_layout(&l, &rt, decoders);
+	l.pd_source = NULL;
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), -ENODATA);
+	/* an fd that is no epoll set */
+	fake_layout(&l, &rt, decoders);
+	l.pd_epfd = rt.pipes[1][1];
+	ASSERT_EQ(go_netpoll__read(getpid(), &l, &w, &n, &unread), -EBADMSG);
+	fake_teardown(&rt);
+}
+
 int main(void)
 {
 	test_parse_epoll_lines();
+	test_decode();
 	test_epoll_entries();
+	test_netpoll_read(false);
+	test_netpoll_read(true);
 	return unit_summary();
 }
