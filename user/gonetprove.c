@@ -36,6 +36,7 @@ struct epset {
 	struct epoll_entry *e;
 	size_t n;
 	bool *wakeup;			  /* per entry: data points at a word holding the fd */
+	bool cut;			  /* more entries than were read */
 	struct pd_rows rows[PD_DECODERS]; /* PD_WINDOW bytes at each decoded address */
 };
 
@@ -45,6 +46,10 @@ struct proof {
 	size_t nsets;
 	uint64_t *gs; /* goroutines in IO wait (or all, when wait reasons are unknown), sorted */
 	size_t ngs;
+	/* those in IO wait in both looks, before and after the sets were read: each is parked
+	 * in some pollDesc (NULL when wait reasons are unknown) */
+	uint64_t *stable;
+	size_t nstable;
 	/* what was found: the set, its decoders and the fd offset */
 	size_t set;
 	uint32_t decoders;
@@ -94,7 +99,8 @@ static int read_sets(struct proof *p)
 			continue; /* closed since it was listed */
 		p->nsets++;
 		s->epfd = fds[i];
-		if (s->n > PROVE_ENTRIES)
+		s->cut = s->n > PROVE_ENTRIES;
+		if (s->cut)
 			s->n = PROVE_ENTRIES;
 		s->wakeup = xcalloc(s->n ? s->n : 1, sizeof(*s->wakeup));
 		for (size_t k = 0; k < s->n; k++)
@@ -122,18 +128,33 @@ static int io_wait_reason(const struct go_layout *l)
 	return -1;
 }
 
-/* Adds the goroutines parked in IO wait now (all of them without wait reasons). */
-static int add_goroutines(struct proof *p)
+static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+	return bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
+}
+
+/* Takes a look at the goroutines parked in IO wait (all of them without wait reasons):
+ * the first look fills gs, the second adds to it and keeps in stable those in both. */
+static int look_at_goroutines(struct proof *p, bool second)
 {
 	struct go_snapshot snap = {0};
 	int io = io_wait_reason(&p->gp->layout);
 	int err = go_process__snapshot(p->gp, &snap);
+	size_t before = p->ngs;
 
 	p->gs = xrealloc(p->gs, (p->ngs + snap.n + 1) * sizeof(*p->gs));
-	for (size_t i = 0; i < snap.n; i++)
-		if (io < 0 || ((snap.g[i].status & ~(uint32_t)GO_SCAN) == GO_WAITING &&
-			       snap.g[i].waitreason == (uint32_t)io))
-			p->gs[p->ngs++] = snap.g[i].g;
+	if (second && io >= 0)
+		p->stable = xrealloc(p->stable, (snap.n + 1) * sizeof(*p->stable));
+	for (size_t i = 0; i < snap.n; i++) {
+		uint64_t g = snap.g[i].g;
+
+		if (io >= 0 && ((snap.g[i].status & ~(uint32_t)GO_SCAN) != GO_WAITING ||
+				snap.g[i].waitreason != (uint32_t)io))
+			continue;
+		if (second && io >= 0 && in_sorted(p->gs, before, g))
+			p->stable[p->nstable++] = g;
+		p->gs[p->ngs++] = g;
+	}
 	go_snapshot__free(&snap);
 	qsort(p->gs, p->ngs, sizeof(*p->gs), cmp_u64);
 	return err;
@@ -141,7 +162,7 @@ static int add_goroutines(struct proof *p)
 
 static bool is_goroutine(const struct proof *p, uint64_t v)
 {
-	return bsearch(&v, p->gs, p->ngs, sizeof(*p->gs), cmp_u64) != NULL;
+	return in_sorted(p->gs, p->ngs, v);
 }
 
 /* Offset off of the set's rows under decoder d holds every entry's fd, but for the one
@@ -324,6 +345,30 @@ static enum direction fd_direction(pid_t pid, int fd)
 	return DIR_UNKNOWN;
 }
 
+/* Every goroutine parked in IO wait throughout is parked in rg or wg of some pollDesc:
+ * only netpollblock parks for IO wait. */
+static bool covers(const struct proof *p, int32_t rg, int32_t wg)
+{
+	const struct epset *s = &p->sets[p->set];
+	uint64_t *held;
+	size_t n = 0;
+	bool ok = true;
+
+	if (s->cut || !p->stable)
+		return true; /* not every pollDesc was read, or IO wait is not told apart */
+	held = xcalloc(2 * s->n + 1, sizeof(*held));
+	for (size_t i = 0; i < s->n; i++)
+		if (is_pd(p, i)) {
+			held[n++] = pd_rows__word(p->rows, i, rg);
+			held[n++] = pd_rows__word(p->rows, i, wg);
+		}
+	qsort(held, n, sizeof(*held), cmp_u64);
+	for (size_t i = 0; i < p->nstable && ok; i++)
+		ok = in_sorted(held, n, p->stable[i]);
+	free(held);
+	return ok;
+}
+
 /* Checks the rg and wg DWARF gave. */
 static int check_g_fields(struct proof *p)
 {
@@ -336,6 +381,9 @@ static int check_g_fields(struct proof *p)
 	if (!g_holds(p, l->pd_wg, &parked))
 		return fail(l, -EBADMSG,
 			    "pollDesc.wg from DWARF holds what no parked goroutine is");
+	if (!covers(p, l->pd_rg, l->pd_wg))
+		return fail(l, -EBADMSG,
+			    "a goroutine in IO wait is in no pollDesc's rg or wg from DWARF");
 	return 0;
 }
 
@@ -401,6 +449,8 @@ static int infer_g_fields(struct proof *p, int32_t *rg, int32_t *wg)
 	if (!g_holds(p, *rg, &parked) || !g_holds(p, *wg, &parked))
 		return fail(l, -EBADMSG, "pollDesc.%s holds what no parked goroutine is",
 			    g_holds(p, *rg, &parked) ? "wg" : "rg");
+	if (!covers(p, *rg, *wg))
+		return fail(l, -EBADMSG, "a goroutine in IO wait is in no pollDesc's rg or wg");
 	return 0;
 }
 
@@ -415,12 +465,12 @@ static int attempt(struct proof *p, bool from_dwarf, int32_t *rg, int32_t *wg)
 		return fail(l, -EBADMSG, "pollDesc offsets from DWARF lie past the %d bytes read",
 			    PD_WINDOW);
 	free_sets(p);
-	p->ngs = 0;
-	err = add_goroutines(p);
+	p->ngs = p->nstable = 0;
+	err = look_at_goroutines(p, false);
 	if (!err)
 		err = read_sets(p);
 	if (!err)
-		err = add_goroutines(p); /* one that parked while the sets were read */
+		err = look_at_goroutines(p, true);
 	if (err)
 		return err == -ESRCH || !procfs__exists(p->gp->pid)
 			       ? fail(l, -ESRCH, "the process is gone")
@@ -485,5 +535,6 @@ int go_netpoll__prove(struct go_process *gp)
 	}
 	free_sets(&p);
 	free(p.gs);
+	free(p.stable);
 	return err;
 }
