@@ -137,6 +137,11 @@ struct tcp_entry {
 	int state;
 };
 
+struct tcp_state_query {
+	struct tcp_state *socks;
+	size_t n;
+};
+
 /* Calls match on every socket of pid's network namespace (IPv4, then IPv6) until it says
  * stop; returns whether it did. */
 static bool find_tcp_entry(pid_t pid, bool (*match)(const struct tcp_entry *, const void *),
@@ -193,43 +198,99 @@ static void describe_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
 	out->inbound = find_tcp_entry(pid, listens_on_port, e.local, &listener);
 }
 
-int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
+int fdinfo__identify(pid_t pid, int fd, struct fd_desc *out)
 {
 	char link[256];
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	out->write_end_fd = -1;
+	out->epoll_fds = -1;
 	err = fd_link(pid, fd, link, sizeof(link));
 	if (err)
 		return err;
 	out->flags = fd_flags(pid, fd);
 	snprintf(out->text, sizeof(out->text), "%.150s", link);
-	if (sscanf(link, "pipe:[%" SCNu64 "]", &out->inode) == 1) {
+	if (sscanf(link, "pipe:[%" SCNu64 "]", &out->inode) == 1)
 		out->kind = FD_PIPE;
-		out->write_end_fd = find_write_end(pid, fd, link);
-	} else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1) {
+	else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1)
 		out->kind = FD_SOCKET;
-		describe_tcp_socket(pid, out->inode, out);
-	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
+	else if (!strcmp(link, "anon_inode:[eventpoll]"))
 		out->kind = FD_EPOLL;
-		struct epoll_entry *entries = NULL;
-		size_t n = 0, more = 0;
+	else if (!strcmp(link, "anon_inode:[eventfd]"))
+		out->kind = FD_EVENTFD;
+	else if (!strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8))
+		out->kind = FD_TTY;
+	else if (link[0] == '/')
+		out->kind = FD_FILE;
+	else
+		out->kind = FD_OTHER;
+	return 0;
+}
 
+int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
+{
+	struct epoll_entry *entries = NULL;
+	size_t n = 0, more = 0;
+	char link[256];
+	int err = fdinfo__identify(pid, fd, out);
+
+	if (err)
+		return err;
+	switch (out->kind) {
+	case FD_PIPE:
+		snprintf(link, sizeof(link), "%s", out->text);
+		out->write_end_fd = find_write_end(pid, fd, link);
+		break;
+	case FD_SOCKET:
+		describe_tcp_socket(pid, out->inode, out);
+		break;
+	case FD_EPOLL:
 		out->epoll_fds =
 			fdinfo__epoll_entries(pid, fd, &entries, &n, &more) ? -1 : (int)(n + more);
 		free(entries);
 		snprintf(out->text, sizeof(out->text), "epoll set watching %d fd%s", out->epoll_fds,
 			 out->epoll_fds == 1 ? "" : "s");
-	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
-		out->kind = FD_EVENTFD;
-	} else if (!strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8)) {
-		out->kind = FD_TTY;
-	} else if (link[0] == '/') {
-		out->kind = FD_FILE;
-	} else {
-		out->kind = FD_OTHER;
+		break;
+	default:
+		break;
 	}
+	return 0;
+}
+
+static int cmp_tcp_state(const void *a, const void *b)
+{
+	const struct tcp_state *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* Fills the state of the socket the line is about, when it is one asked for; never stops
+ * the walk. */
+static bool note_tcp_state(const struct tcp_entry *e, const void *arg)
+{
+	const struct tcp_state *key = &(struct tcp_state){.inode = e->inode};
+	const struct tcp_state_query *q = arg;
+	struct tcp_state *found =
+		e->inode ? bsearch(key, q->socks, q->n, sizeof(*q->socks), cmp_tcp_state) : NULL;
+
+	if (found) {
+		found->state = e->state;
+		found->tx_queue = e->tx_queue;
+		found->rx_queue = e->rx_queue;
+	}
+	return false;
+}
+
+int fdinfo__tcp_states(pid_t pid, struct tcp_state *socks, size_t n)
+{
+	struct tcp_state_query q = {socks, n};
+	struct tcp_entry e;
+
+	for (size_t i = 0; i < n; i++)
+		socks[i].state = 0;
+	qsort(socks, n, sizeof(*socks), cmp_tcp_state);
+	find_tcp_entry(pid, note_tcp_state, &q, &e);
 	return 0;
 }
 

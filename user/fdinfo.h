@@ -42,6 +42,20 @@ struct fd_desc {
 /* Describes fd of pid; returns 0 or -errno (-ENOENT: no such fd). */
 int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out);
 
+/* The cheap part of describing: kind, inode, open flags and the link's text; no walk of
+ * /proc/net/tcp, no search for a pipe's write end. 0 or -errno. */
+int fdinfo__identify(pid_t pid, int fd, struct fd_desc *out);
+
+/* Many sockets looked up in one walk of /proc/PID/net/tcp{,6} (each describe walks it):
+ * fills the state and queues of each inode asked for (state 0: no TCP socket of pid's
+ * network namespace); sorts socks by inode. 0 or -errno. */
+struct tcp_state {
+	uint64_t inode;
+	int state;
+	uint64_t rx_queue, tx_queue;
+};
+int fdinfo__tcp_states(pid_t pid, struct tcp_state *socks, size_t n);
+
 /* Parses one line of /proc/net/tcp{,6}; exposed for tests and fuzzing. Addresses are
  * written as text ("127.0.0.1:80", "[::1]:80"). */
 int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_t local_size,
