@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,20 +38,6 @@ static long fd_flags(pid_t pid, int fd)
 		return -1;
 	p = strstr(buf, "flags:");
 	return p ? strtol(p + 6, NULL, 8) : -1;
-}
-
-static int count_epoll_fds(pid_t pid, int fd)
-{
-	char path[64], *buf = xcalloc(1, 65536), *p;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	if (read_small_file(path, buf, 65536) < 0)
-		n = -1;
-	for (p = buf; n >= 0 && (p = strstr(p, "tfd:")); p += 4)
-		n++;
-	free(buf);
-	return n;
 }
 
 /* Another fd of pid open for writing on the pipe inode: the pipe cannot report EOF. */
@@ -116,7 +103,8 @@ static void format_addr(const char *hex, bool v6, char *out, size_t size)
 }
 
 int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_t local_size,
-			   char *remote, size_t remote_size, int *state, uint64_t *rx_queue)
+			   char *remote, size_t remote_size, int *state, uint64_t *rx_queue,
+			   uint64_t *tx_queue)
 {
 	char l[64], r[64];
 	unsigned int st;
@@ -130,6 +118,7 @@ int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_
 	*inode = ino;
 	*state = (int)st;
 	*rx_queue = rx;
+	*tx_queue = tx;
 	format_addr(l, strlen(l) > 20, local, local_size);
 	format_addr(r, strlen(r) > 20, remote, remote_size);
 	return 0;
@@ -143,9 +132,14 @@ static const char *port_of(const char *addr)
 }
 
 struct tcp_entry {
-	uint64_t inode, rx_queue;
+	uint64_t inode, rx_queue, tx_queue;
 	char local[80], remote[80];
 	int state;
+};
+
+struct tcp_state_query {
+	struct tcp_state *socks;
+	size_t n;
 };
 
 /* Calls match on every socket of pid's network namespace (IPv4, then IPv6) until it says
@@ -167,7 +161,7 @@ static bool find_tcp_entry(pid_t pid, bool (*match)(const struct tcp_entry *, co
 		while (!found && fgets(line, sizeof(line), f))
 			found = !fdinfo__parse_tcp_line(line, &e->inode, e->local, sizeof(e->local),
 							e->remote, sizeof(e->remote), &e->state,
-							&e->rx_queue) &&
+							&e->rx_queue, &e->tx_queue) &&
 				match(e, arg);
 		fclose(f);
 	}
@@ -192,7 +186,9 @@ static void describe_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
 		return;
 	out->tcp = true;
 	out->listening = e.state == TCP_LISTEN;
+	out->tcp_state = e.state;
 	out->rx_queue = e.rx_queue;
+	out->tx_queue = e.tx_queue;
 	if (out->listening) {
 		snprintf(out->text, sizeof(out->text), "TCP listening on %.64s", e.local);
 		return;
@@ -202,36 +198,209 @@ static void describe_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
 	out->inbound = find_tcp_entry(pid, listens_on_port, e.local, &listener);
 }
 
-int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
+int fdinfo__identify(pid_t pid, int fd, struct fd_desc *out)
 {
 	char link[256];
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	out->write_end_fd = -1;
+	out->epoll_fds = -1;
 	err = fd_link(pid, fd, link, sizeof(link));
 	if (err)
 		return err;
+	out->flags = fd_flags(pid, fd);
 	snprintf(out->text, sizeof(out->text), "%.150s", link);
-	if (sscanf(link, "pipe:[%" SCNu64 "]", &out->inode) == 1) {
+	if (sscanf(link, "pipe:[%" SCNu64 "]", &out->inode) == 1)
 		out->kind = FD_PIPE;
-		out->write_end_fd = find_write_end(pid, fd, link);
-	} else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1) {
+	else if (sscanf(link, "socket:[%" SCNu64 "]", &out->inode) == 1)
 		out->kind = FD_SOCKET;
-		describe_tcp_socket(pid, out->inode, out);
-	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
+	else if (!strcmp(link, "anon_inode:[eventpoll]"))
 		out->kind = FD_EPOLL;
-		out->epoll_fds = count_epoll_fds(pid, fd);
+	else if (!strcmp(link, "anon_inode:[eventfd]"))
+		out->kind = FD_EVENTFD;
+	else if (!strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8))
+		out->kind = FD_TTY;
+	else if (link[0] == '/')
+		out->kind = FD_FILE;
+	else
+		out->kind = FD_OTHER;
+	return 0;
+}
+
+int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
+{
+	struct epoll_entry *entries = NULL;
+	size_t n = 0, more = 0;
+	char link[256];
+	int err = fdinfo__identify(pid, fd, out);
+
+	if (err)
+		return err;
+	switch (out->kind) {
+	case FD_PIPE:
+		snprintf(link, sizeof(link), "%s", out->text);
+		out->write_end_fd = find_write_end(pid, fd, link);
+		break;
+	case FD_SOCKET:
+		describe_tcp_socket(pid, out->inode, out);
+		break;
+	case FD_EPOLL:
+		out->epoll_fds =
+			fdinfo__epoll_entries(pid, fd, &entries, &n, &more) ? -1 : (int)(n + more);
+		free(entries);
 		snprintf(out->text, sizeof(out->text), "epoll set watching %d fd%s", out->epoll_fds,
 			 out->epoll_fds == 1 ? "" : "s");
-	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
-		out->kind = FD_EVENTFD;
-	} else if (!strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8)) {
-		out->kind = FD_TTY;
-	} else if (link[0] == '/') {
-		out->kind = FD_FILE;
-	} else {
-		out->kind = FD_OTHER;
+		break;
+	default:
+		break;
 	}
+	return 0;
+}
+
+static int cmp_tcp_state(const void *a, const void *b)
+{
+	const struct tcp_state *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* Fills the state of the socket the line is about, when it is one asked for; never stops
+ * the walk. */
+static bool note_tcp_state(const struct tcp_entry *e, const void *arg)
+{
+	const struct tcp_state *key = &(struct tcp_state){.inode = e->inode};
+	const struct tcp_state_query *q = arg;
+	struct tcp_state *found =
+		e->inode ? bsearch(key, q->socks, q->n, sizeof(*q->socks), cmp_tcp_state) : NULL;
+
+	if (found) {
+		found->state = e->state;
+		found->tx_queue = e->tx_queue;
+		found->rx_queue = e->rx_queue;
+	}
+	return false;
+}
+
+int fdinfo__tcp_states(pid_t pid, struct tcp_state *socks, size_t n)
+{
+	struct tcp_state_query q = {socks, n};
+	struct tcp_entry e;
+
+	for (size_t i = 0; i < n; i++)
+		socks[i].state = 0;
+	qsort(socks, n, sizeof(*socks), cmp_tcp_state);
+	find_tcp_entry(pid, note_tcp_state, &q, &e);
+	return 0;
+}
+
+/* Reads "<key> <number>" at *p in the given base; false unless it fits max. */
+static bool key_number(const char **p, const char *key, int base, uint64_t max, uint64_t *v)
+{
+	size_t klen = strlen(key);
+	char *end;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	if (strncmp(*p, key, klen))
+		return false;
+	*p += klen;
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	if (!isxdigit((unsigned char)**p))
+		return false;
+	errno = 0;
+	*v = strtoull(*p, &end, base);
+	if (errno || end == *p || *v > max || (*end && *end != ' ' && *end != '\n'))
+		return false;
+	*p = end;
+	return true;
+}
+
+int fdinfo__parse_epoll_line(const char *line, struct epoll_entry *e)
+{
+	uint64_t tfd, events, data;
+	const char *p = line;
+
+	/* fs/eventpoll.c: "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x" */
+	if (!key_number(&p, "tfd:", 10, INT32_MAX, &tfd) ||
+	    !key_number(&p, "events:", 16, UINT32_MAX, &events) ||
+	    !key_number(&p, "data:", 16, UINT64_MAX, &data))
+		return -EINVAL;
+	e->tfd = (int)tfd;
+	e->events = (uint32_t)events;
+	e->data = data;
+	return 0;
+}
+
+int fdinfo__epoll_entries(pid_t pid, int epfd, struct epoll_entry **out, size_t *n,
+			  size_t *left_out)
+{
+	char path[64], line[256];
+	size_t cap = 0, more = 0;
+	FILE *f;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, epfd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	/* a set of many fds is a long file: read it line by line, not into a fixed buffer */
+	while (fgets(line, sizeof(line), f)) {
+		struct epoll_entry e;
+
+		if (!strchr(line, '\n') && !feof(f)) { /* longer than any line the kernel writes */
+			int c;
+
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		if (fdinfo__parse_epoll_line(line, &e))
+			continue;
+		if (*n == FDINFO_MAX_EPOLL) {
+			more++;
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[(*n)++] = e;
+	}
+	fclose(f);
+	if (left_out)
+		*left_out = more;
+	return 0;
+}
+
+int fdinfo__epoll_fds(pid_t pid, int **out, size_t *n)
+{
+	char dir[64], link[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		uint32_t fd;
+
+		if (!parse_u32(de->d_name, &fd) || fd > INT32_MAX ||
+		    fd_link(pid, (int)fd, link, sizeof(link)) ||
+		    strcmp(link, "anon_inode:[eventpoll]"))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[(*n)++] = (int)fd;
+	}
+	closedir(d);
 	return 0;
 }

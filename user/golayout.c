@@ -14,8 +14,9 @@
 
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
-	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm;
-	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm;
+	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm, pd;
+	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm,
+		have_pd;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -96,6 +97,10 @@ static void note_die(struct found *f, Dwarf_Die *die)
 		   !f->have_sudog) {
 		f->sudog = *die;
 		f->have_sudog = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.pollDesc") &&
+		   !f->have_pd) {
+		f->pd = *die;
+		f->have_pd = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
 		f->allgs = *die;
 		f->have_allgs = true;
@@ -191,6 +196,7 @@ void golayout__init(struct go_layout *l)
 	l->g_m = l->m_curg = -1;
 	l->g_waiting = l->sudog_waitlink = l->sudog_c = -1;
 	golayout__forget_m(l, "");
+	golayout__forget_netpoll(l, "");
 }
 
 void golayout__forget_m(struct go_layout *l, const char *why)
@@ -224,6 +230,34 @@ static void m_layer_from_dwarf(struct found *f, struct go_layout *l)
 	l->m_source = "DWARF";
 }
 
+/* rg and wg are uintptrs (Go 1.18) or atomic.Uintptr, whose value is its only sized field
+ * (Go 1.19+): either way the word at the member's offset. */
+static void pd_from_dwarf(struct found *f, struct go_layout *l)
+{
+	if (!f->have_pd) {
+		golayout__forget_netpoll(l, "no runtime.pollDesc in DWARF");
+		return;
+	}
+	l->pd_fd = member_offset(&f->pd, "fd", NULL);
+	l->pd_rg = member_offset(&f->pd, "rg", NULL);
+	l->pd_wg = member_offset(&f->pd, "wg", NULL);
+	if (l->pd_fd < 0 || l->pd_rg < 0 || l->pd_wg < 0) {
+		golayout__forget_netpoll(l, "runtime.pollDesc in DWARF lacks fd, rg or wg");
+		return;
+	}
+	l->pd_dwarf = true;
+	snprintf(l->pd_problem, sizeof(l->pd_problem), "not yet checked against the process");
+}
+
+void golayout__forget_netpoll(struct go_layout *l, const char *why)
+{
+	l->pd_fd = l->pd_rg = l->pd_wg = l->pd_epfd = -1;
+	l->pd_dwarf = false;
+	l->pd_decoders = 0;
+	l->pd_source = NULL;
+	snprintf(l->pd_problem, sizeof(l->pd_problem), "%s", why);
+}
+
 int golayout__from_dwarf(const char *path, struct go_layout *l)
 {
 	struct found f = {0};
@@ -233,6 +267,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 
 	golayout__init(l);
 	golayout__forget_m(l, "no DWARF");
+	golayout__forget_netpoll(l, "no DWARF");
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -280,6 +315,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	}
 	if (f.have_wait_reasons)
 		read_wait_reasons(elf, fd, &f.wait_reasons, l);
+	pd_from_dwarf(&f, l);
 out:
 	if (dw)
 		dwarf_end(dw);

@@ -47,6 +47,21 @@ struct go_layout {
 	int32_t m_park;	      /* note: the futex word an idle M sleeps on */
 	const char *m_source; /* "DWARF" or "inferred"; NULL while the M layer is unknown */
 	char m_problem[256];  /* why it is unknown, or which fields are and why */
+
+	/*
+	 * The network poller: which fd a goroutine in "IO wait" waits on (gonetpoll.c).
+	 * Offsets in runtime.pollDesc (netpoll.go) of fd and of rg and wg, which hold the g
+	 * parked to read and to write (or pdReady 1, pdWait 2, 0); -1 when unknown. pd_dwarf:
+	 * DWARF gave them, still to be checked against the process. Usable only once
+	 * go_netpoll__prove has proved them and set pd_source; pd_epfd is then the runtime's
+	 * epoll set (runtime.epfd) and pd_decoders the ways of reading a *pollDesc out of its
+	 * epoll_event.data that the process fits (GO_PD_*).
+	 */
+	int32_t pd_fd, pd_rg, pd_wg, pd_epfd;
+	bool pd_dwarf;
+	uint32_t pd_decoders;
+	const char *pd_source; /* "DWARF" or "inferred"; NULL while unknown */
+	char pd_problem[128];  /* why it is unknown */
 };
 
 /* An empty layout: every offset unknown (-1), no addresses. */
@@ -60,6 +75,8 @@ int golayout__from_dwarf(const char *path, struct go_layout *layout);
 
 /* Leaves the M layer unknown (every offset -1, m_curg too), saying why. */
 void golayout__forget_m(struct go_layout *l, const char *why);
+/* Leaves the pollDesc layout unknown (offsets -1), saying why. */
+void golayout__forget_netpoll(struct go_layout *l, const char *why);
 
 /* Reads count wait-reason names from the [count]string array at addr in pid's memory;
  * keeps them only if they look like the table (printable, "chan receive" among them). */
