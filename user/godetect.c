@@ -129,7 +129,8 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 {
 	bool grew = g->first && g->count > g->first && g->count >= g->peak;
 	bool own_channels = g->objects >= 2 && g->max_sharing == 1 && !g->unknown_objects;
-	bool lock = listed(lock_reasons, ARRAY_SIZE(lock_reasons), g->state);
+	const char *wait = g->sync_wait[0] ? g->sync_wait : g->state;
+	bool lock = listed(lock_reasons, ARRAY_SIZE(lock_reasons), wait);
 	bool spread = spread_over_life(g), many = mass && g->blocked_long >= mass;
 
 	g->verdict = GO_VERDICT_NONE;

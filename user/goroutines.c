@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include "goroutines.h"
+#include "gotrack.h"
 #include "gocode.h"
 #include "gopclntab.h"
-#include "gosnap.h"
-#include "gostack.h"
-#include "gowait.h"
-#include "hashmap.h"
 #include "loader.h"
 #include "procfs.h"
 #include "util.h"
@@ -16,61 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LAYOUT_ATTEMPTS	     5	 /* scans: a process caught starting up has no goroutines yet */
-#define WAIT_LAYOUT_ATTEMPTS 60	 /* scans that look for channel waits to prove offsets with */
-#define MAX_FINAL_GROUPS     256 /* groups kept of a process that exited, with a verdict */
-#define MAX_STACK_BYTES	     (1ULL << 30)
-
-/* What one scan learned about each goroutine of the snapshot, beyond its g. */
-struct row {
-	struct go_stack *stack; /* NULL: running, or no saved context */
-	uint64_t obj;		/* the channel (or select's set) it waits on, 0: none */
-	uint64_t park;		/* when it parked: exact (probes) or first seen, 0: not waiting */
-	uint64_t parent;	/* its creator's goroutine id, 0: unknown */
-	double blocked;		/* exact wait in seconds, -1: unknown */
-	bool before_attach;	/* waiting since before the probes attached */
-	uint32_t site;		/* index in the tracker's sites */
-};
-
-struct go_proc_state {
-	pid_t pid;
-	bool is_go, maybe_go, probes, exited;
-	int attempts, wait_attempts;
-	char comm[16]; /* when it was tried: a new image (exec) is tried again */
-	struct go_process gp;
-	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
-	struct go_snapshot snap;
-	struct row *rows;
-	size_t rows_cap;
-	struct go_stack_cache *stacks;
-	struct go_chan_table chans;
-	uint64_t probes_ns;	 /* when the probes were attached */
-	uint64_t max_goid;	 /* the largest goroutine id seen: about how many were created */
-	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
-	struct hashmap live;	 /* goid -> 1, for the last snapshot */
-	struct hashmap site_of;	 /* gopc -> site index + 1 */
-	struct hashmap first_of; /* group key -> count + 1 at the first scan that saw it */
-	struct hashmap peak_of;	 /* group key -> largest count */
-	/* a process that exited: its groups with a verdict, as the last scan saw them */
-	struct go_group *final;
-	size_t nfinal;
-};
-
-struct go_tracker {
-	struct symbolizer *sym;
-	struct loader *ld;
-	uint64_t threshold_ns, runaway;
-	struct hashmap procs; /* pid -> struct go_proc_state */
-	struct go_site *sites;
-	size_t nsites, sites_cap;
-	struct go_group *groups;
-	size_t ngroups, cap;
-	struct hashmap group_index; /* group key -> index + 1, during a regroup */
-	struct hashmap strings;	    /* hash -> char * (owned): names outlive a process's table */
-	uint64_t stranded;
-	uint64_t now_ns;
-	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
-};
+#define LAYOUT_ATTEMPTS	     5	/* scans: a process caught starting up has no goroutines yet */
+#define WAIT_LAYOUT_ATTEMPTS 60 /* scans that look for channel waits to prove offsets with */
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
 				   uint64_t runaway)
@@ -87,8 +30,7 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 	return t;
 }
 
-/* The tracker's own copy of a name from a process's line table. */
-static const char *keep(struct go_tracker *t, const char *s)
+const char *go_keep(struct go_tracker *t, const char *s)
 {
 	uint64_t h;
 	char *have;
@@ -168,7 +110,7 @@ void go_tracker__free(struct go_tracker *t)
 	free(t);
 }
 
-static const char *state_of(const struct go_proc_state *st, const struct go_g *g)
+const char *go_state_name(const struct go_proc_state *st, const struct go_g *g)
 {
 	uint32_t status = g->status & ~(uint32_t)GO_SCAN;
 
@@ -180,8 +122,8 @@ static const char *state_of(const struct go_proc_state *st, const struct go_g *g
 
 /* A Go frame: the module from the symbolizer, function and file:line from .gopclntab (libdw
  * cannot map Go's line tables). A return address is looked up at pc - 1, its call. */
-static void resolve_go(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
-		       struct sym_frame *out)
+void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
+		      struct sym_frame *out)
 {
 	const char *fn, *file;
 	int line;
@@ -195,11 +137,11 @@ static void resolve_go(struct go_tracker *t, struct go_proc_state *st, uint64_t 
 		out->line = line;
 		out->inlined = false;
 	}
-	out->function = keep(t, out->function);
-	out->file = keep(t, out->file);
+	out->function = go_keep(t, out->function);
+	out->file = go_keep(t, out->file);
 }
 
-static const char *function_at(struct go_proc_state *st, uint64_t pc, bool is_return)
+const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return)
 {
 	const char *fn, *file;
 	int line;
@@ -210,14 +152,14 @@ static const char *function_at(struct go_proc_state *st, uint64_t pc, bool is_re
 	return fn;
 }
 
-static bool in_runtime(const char *fn)
+bool go_in_runtime(const char *fn)
 {
 	return fn && !strncmp(fn, "runtime.", 8);
 }
 
 /* The spawn site of gopc, created at its first sighting (a scan or the create probe). */
-static uint32_t site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t gopc,
-			 uint64_t startpc)
+uint32_t go_site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t gopc,
+		     uint64_t startpc)
 {
 	uintptr_t idx = (uintptr_t)hashmap__get(&st->site_of, gopc);
 	struct go_site *s;
@@ -234,10 +176,10 @@ static uint32_t site_for(struct go_tracker *t, struct go_proc_state *st, uint64_
 	s->id = (uint32_t)t->nsites + 1;
 	s->gopc = gopc;
 	s->spawned = s->exited = -1;
-	resolve_go(t, st, gopc, true, &s->created_at);
-	resolve_go(t, st, startpc, false, &s->start);
+	go_resolve_frame(t, st, gopc, true, &s->created_at);
+	go_resolve_frame(t, st, startpc, false, &s->start);
 	/* the main goroutine runs the program's main.main: it is the user's */
-	s->runtime = in_runtime(s->start.function) && strcmp(s->start.function, "runtime.main");
+	s->runtime = go_in_runtime(s->start.function) && strcmp(s->start.function, "runtime.main");
 	hashmap__set(&st->site_of, gopc, (void *)(uintptr_t)(t->nsites + 1));
 	return (uint32_t)t->nsites++;
 }
@@ -252,7 +194,7 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 
 	if (!st || !st->is_go || st->exited)
 		return;
-	s = &t->sites[site_for(t, st, ev->gopc, ev->startpc)];
+	s = &t->sites[go_site_for(t, st, ev->gopc, ev->startpc)];
 	for (int i = 0; i < s->ncallers; i++)
 		if (s->callers[i].pc == ev->caller)
 			return;
@@ -266,8 +208,8 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	for (uint32_t i = 0; i < ev->nframes && c->depth < GO_MAX_SPAWN_FRAMES; i++) {
 		struct sym_frame *f = &c->stack[c->depth];
 
-		resolve_go(t, st, ev->ips[i], i > 0, f);
-		if (skipping && in_runtime(f->function))
+		go_resolve_frame(t, st, ev->ips[i], i > 0, f);
+		if (skipping && go_in_runtime(f->function))
 			continue;
 		skipping = false;
 		c->depth++;
@@ -365,7 +307,7 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 	st->seen = next;
 }
 
-static uint64_t first_seen(const struct go_proc_state *st, const struct go_g *g)
+uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g)
 {
 	return (uintptr_t)hashmap__get(&st->seen,
 				       hash_combine(g->goid, g->status << 8 | g->waitreason));
@@ -411,20 +353,20 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 
 /* The frame of a stack where the program's own code waits: the first outside the standard
  * library, else the first outside the runtime. Worked out once per distinct stack. */
-static int wait_frame_of(struct go_proc_state *st, struct go_stack *s)
+int go_wait_frame(struct go_proc_state *st, struct go_stack *s)
 {
 	int fallback = -1;
 
 	if (s->wait_frame >= 0)
 		return s->wait_frame;
 	for (int i = 0; i < s->depth; i++) {
-		const char *fn = function_at(st, s->pcs[i], i > 0);
+		const char *fn = go_function_at(st, s->pcs[i], i > 0);
 
 		if (fn && !go_function__is_std(fn)) {
 			s->wait_frame = i;
 			return i;
 		}
-		if (fallback < 0 && fn && !in_runtime(fn))
+		if (fallback < 0 && fn && !go_in_runtime(fn))
 			fallback = i;
 	}
 	s->wait_frame = fallback >= 0 ? fallback : 0;
@@ -454,16 +396,16 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		memset(r, 0, sizeof(*r));
 		r->stack = stacks[i];
 		if (r->stack)
-			wait_frame_of(st, r->stack); /* part of the group's key */
+			go_wait_frame(st, r->stack); /* part of the group's key */
 		r->obj = objs[i];
 		r->parent = g->parent_goid;
 		r->blocked = -1;
 		if ((g->status & ~(uint32_t)GO_SCAN) == GO_WAITING) {
 			probe_wait(t, st, g, r);
 			if (!r->park)
-				r->park = first_seen(st, g);
+				r->park = go_first_seen(st, g);
 		}
-		r->site = site_for(t, st, g->gopc, g->startpc);
+		r->site = go_site_for(t, st, g->gopc, g->startpc);
 		goids[i] = g->goid;
 		parks[i] = r->park;
 	}
@@ -553,212 +495,6 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	return GO_TRACKED;
 }
 
-static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
-				 const struct go_g *g, const struct row *r, uint64_t key)
-{
-	uintptr_t idx = (uintptr_t)hashmap__get(&t->group_index, key);
-	struct go_group *grp;
-
-	if (idx)
-		return &t->groups[idx - 1];
-	if (t->ngroups == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 32;
-		t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
-	}
-	grp = &t->groups[t->ngroups++];
-	hashmap__set(&t->group_index, key, (void *)(uintptr_t)t->ngroups);
-	memset(grp, 0, sizeof(*grp));
-	grp->pid = st->pid;
-	grp->site = r->site;
-	grp->runtime = t->sites[r->site].runtime;
-	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
-	grp->wait_frame = -1;
-	snprintf(grp->state, sizeof(grp->state), "%s", state_of(st, g));
-	if (r->stack) {
-		/* the runtime's own frames at the top say nothing the state does not */
-		int wait = wait_frame_of(st, r->stack), from = 0;
-
-		while (from < wait && in_runtime(function_at(st, r->stack->pcs[from], from > 0)))
-			from++;
-		for (int i = from; i < r->stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES;
-		     i++) {
-			struct sym_frame *f = &grp->wait_stack[grp->wait_depth];
-
-			resolve_go(t, st, r->stack->pcs[i], i > 0, f);
-			if (f->function && !strcmp(f->function, "runtime.goexit"))
-				break;
-			if (i == wait)
-				grp->wait_frame = grp->wait_depth;
-			grp->wait_depth++;
-		}
-	}
-	return grp;
-}
-
-static uint64_t group_key(pid_t pid, const struct go_g *g, const struct row *r)
-{
-	uint64_t h = hash_combine(hash_u64((uint64_t)pid), g->gopc);
-	uint64_t where =
-		r->stack && r->stack->wait_frame >= 0 ? r->stack->pcs[r->stack->wait_frame] : 0;
-
-	h = hash_combine(h, g->startpc);
-	return hash_combine(hash_combine(h, g->status << 8 | g->waitreason), where);
-}
-
-static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
-		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
-		       uint64_t key)
-{
-	uint64_t first = first_seen(st, g);
-	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
-
-	grp->count++;
-	if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
-		grp->stack_bytes += g->stack_hi - g->stack_lo;
-	if (first && (double)(t->now_ns - first) / 1e9 > grp->oldest_wait_s)
-		grp->oldest_wait_s = (double)(t->now_ns - first) / 1e9;
-	if (r->blocked >= 0) {
-		if (r->blocked > grp->blocked_oldest_s)
-			grp->blocked_oldest_s = r->blocked;
-		if (grp->blocked_newest_s < 0 || r->blocked < grp->blocked_newest_s)
-			grp->blocked_newest_s = r->blocked;
-		grp->blocked_before_attach |= r->before_attach;
-	}
-	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
-		grp->served++;
-	} else if (is_long) {
-		if (!grp->blocked_long || g->goid < grp->min_goid)
-			grp->min_goid = g->goid;
-		if (g->goid > grp->max_goid)
-			grp->max_goid = g->goid;
-		grp->blocked_long++;
-		grp->orphans += r->parent && !hashmap__get(&st->live, r->parent);
-		if (r->obj) {
-			uint64_t k = hash_combine(key, r->obj);
-			uintptr_t n = (uintptr_t)hashmap__get(sharing, k) + 1;
-
-			hashmap__set(sharing, k, (void *)n);
-			grp->objects += n == 1;
-			if (n > grp->max_sharing)
-				grp->max_sharing = n;
-		} else {
-			grp->unknown_objects++;
-		}
-	}
-	if (grp->ngoids < (int)ARRAY_SIZE(grp->goids))
-		grp->goids[grp->ngoids++] = g->goid;
-}
-
-static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing)
-{
-	for (size_t i = 0; i < st->snap.n; i++) {
-		const struct go_g *g = &st->snap.g[i];
-		const struct row *r = &st->rows[i];
-		uint64_t key = group_key(st->pid, g, r);
-
-		add_member(t, st, group_of(t, st, g, r, key), g, r, sharing, key);
-	}
-}
-
-static int cmp_groups(const void *a, const void *b)
-{
-	const struct go_group *x = a, *y = b;
-
-	if (x->runtime != y->runtime)
-		return x->runtime ? 1 : -1;
-	if (x->verdict != y->verdict)
-		return x->verdict == GO_VERDICT_STRANDED   ? -1
-		       : y->verdict == GO_VERDICT_STRANDED ? 1
-		       : x->verdict == GO_VERDICT_IDLE	   ? -1
-		       : y->verdict == GO_VERDICT_IDLE	   ? 1
-							   : 0;
-	return x->count > y->count ? -1 : (x->count < y->count);
-}
-
-static void append_group(struct go_tracker *t, const struct go_group *g)
-{
-	if (t->ngroups == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 32;
-		t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
-	}
-	t->groups[t->ngroups++] = *g;
-}
-
-static void judge_sites(struct go_tracker *t)
-{
-	for (size_t i = 0; i < t->nsites; i++) {
-		struct go_site *s = &t->sites[i];
-		struct runaway_input in = {
-			.threshold = s->runtime ? 0 : t->runaway,
-			.live = s->live,
-			.peak = s->peak,
-			.max_children = s->max_children,
-			.max_parent = s->max_parent_goid,
-			.orphans = s->orphans,
-			.live_over_time = &s->live_over_time,
-			.unit = "goroutines",
-			.parent_unit = "goroutine",
-		};
-
-		runaway__judge(&in, &s->runaway);
-	}
-}
-
-void go_tracker__regroup(struct go_tracker *t)
-{
-	uint64_t pid, key, counters[STRAND_CNT__MAX];
-	struct hashmap sharing;
-	void *val;
-
-	t->ngroups = 0;
-	t->stranded = 0;
-	hashmap__free(&t->group_index);
-	hashmap__init(&t->group_index);
-	hashmap__init(&sharing);
-	if (t->ld) {
-		loader__read_counters(t->ld, counters);
-		t->states_lost = counters[STRAND_CNT_GO_STATE_FULL] > 0;
-	}
-	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
-		struct go_proc_state *st = val;
-
-		if (st->is_go && !st->exited)
-			add_to_groups(t, st, &sharing);
-	}
-	hashmap__free(&sharing);
-	/* each group's history, by its key */
-	for (size_t i = 0; hashmap__next(&t->group_index, &i, &key, &val);) {
-		struct go_group *g = &t->groups[(uintptr_t)val - 1];
-		struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)g->pid);
-		uint64_t first = (uintptr_t)hashmap__get(&st->first_of, key);
-		uint64_t peak = (uintptr_t)hashmap__get(&st->peak_of, key);
-
-		if (!first)
-			hashmap__set(&st->first_of, key, (void *)(uintptr_t)(first = g->count + 1));
-		if (g->count > peak)
-			hashmap__set(&st->peak_of, key, (void *)(uintptr_t)(peak = g->count));
-		g->first = first - 1;
-		g->peak = peak;
-		g->goids_issued = st->max_goid;
-		go_group__judge(g, t->threshold_ns, t->runaway);
-	}
-	hashmap__free(&t->group_index);
-	hashmap__init(&t->group_index);
-	/* processes that exited: as their last scan saw them */
-	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
-		struct go_proc_state *st = val;
-
-		for (size_t k = 0; st->exited && k < st->nfinal; k++)
-			append_group(t, &st->final[k]);
-	}
-	for (size_t i = 0; i < t->ngroups; i++)
-		if (t->groups[i].verdict == GO_VERDICT_STRANDED)
-			t->stranded += t->groups[i].blocked_long;
-	judge_sites(t);
-	if (t->ngroups)
-		qsort(t->groups, t->ngroups, sizeof(*t->groups), cmp_groups);
-}
-
 void go_tracker__forget(struct go_tracker *t, pid_t pid)
 {
 	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
@@ -789,21 +525,10 @@ const char *go_tracker__problem(struct go_tracker *t, pid_t pid)
 	return st && st->gp.problem[0] ? st->gp.problem : NULL;
 }
 
-const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n)
-{
-	*n = t->ngroups;
-	return t->groups;
-}
-
 const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n)
 {
 	*n = t->nsites;
 	return t->sites;
-}
-
-uint64_t go_tracker__stranded(struct go_tracker *t)
-{
-	return t->stranded;
 }
 
 void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid, int *processes)

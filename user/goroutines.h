@@ -84,6 +84,9 @@ struct go_group {
 	bool runtime;
 	enum go_verdict verdict;
 	char state[40];
+	/* what the wait stack says the wait is, when the state does not (Go 1.19 parks both
+	 * sync.Mutex.Lock and sync.WaitGroup.Wait as "semacquire"); "" otherwise */
+	char sync_wait[40];
 	/* where they wait: the first member's stack, innermost first; wait_frame is the
 	 * frame of the program's own code that waits (-1: none found) */
 	struct sym_frame wait_stack[GO_MAX_WAIT_FRAMES];

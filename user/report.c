@@ -66,6 +66,8 @@ bool site__runaway(const struct site *s, const struct report *r, struct runaway_
 		.peak = s->peak_live,
 		.max_children = s->max_children,
 		.max_parent = (uint64_t)s->max_parent,
+		.spawned = -1,
+		.exited = -1,
 		.live_over_time = &s->live_over_time,
 		.unit = s->kind == TASK_PROCESS ? "processes" : "threads",
 		.parent_unit = "thread",

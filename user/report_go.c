@@ -55,11 +55,17 @@ static void text_runtimes(struct go_tracker *t, FILE *f)
 
 static void text_wait(const struct go_group *g, FILE *f)
 {
+	char state[96];
+
+	if (g->sync_wait[0])
+		snprintf(state, sizeof(state), "%s in %s", g->state, g->sync_wait);
+	else
+		snprintf(state, sizeof(state), "%s", g->state);
 	if (g->blocked_oldest_s >= 0 && g->blocked_newest_s >= 0)
-		fprintf(f, "[%s, blocked %.1f s%s", g->state, g->blocked_oldest_s,
+		fprintf(f, "[%s, blocked %.1f s%s", state, g->blocked_oldest_s,
 			g->blocked_before_attach ? "+ (since before attach)" : "");
 	else
-		fprintf(f, "[%s, seen %.1f s", g->state, g->oldest_wait_s);
+		fprintf(f, "[%s, seen %.1f s", state, g->oldest_wait_s);
 	if (g->blocked_oldest_s >= 0 && g->blocked_newest_s >= 0 &&
 	    g->blocked_newest_s + 0.05 < g->blocked_oldest_s)
 		fprintf(f, " .. %.1f s", g->blocked_newest_s);
@@ -322,6 +328,7 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	json__bool(j, "runtime", g->runtime);
 	json__string(j, "verdict", go_verdict__name(g->verdict));
 	json__string(j, "state", g->state);
+	json__string(j, "sync_wait", g->sync_wait[0] ? g->sync_wait : NULL);
 	json__uint(j, "count", g->count);
 	json__uint(j, "blocked_long", g->blocked_long);
 	json__uint(j, "served", g->served);

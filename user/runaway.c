@@ -57,6 +57,17 @@ bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
 		add(out, "the live count only grew: %u -> %u %s over %.0f s, never coming down",
 		    from, to, in->unit, (double)(t->last_ns - t->first_ns) / 1e9);
 	}
+	/* every one of them outlived the task that made it, and none ended: not bounded by
+	 * the work that started them (a heartbeat left behind by each connection) */
+	if (!out->runaway && in->orphans >= 2 && in->orphans == in->live && in->spawned > 0 &&
+	    in->exited == 0) {
+		out->runaway = true;
+		add(out,
+		    "all %" PRIu64 " live %s outlived the %s that created them, and none of those "
+		    "created while traced has ended",
+		    in->live, in->unit, in->parent_unit);
+		return true;
+	}
 	if (out->runaway && in->orphans)
 		add(out,
 		    "%" PRIu64 " of the %" PRIu64 " live ones outlived the %s that created them",

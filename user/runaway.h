@@ -23,6 +23,7 @@ struct runaway_input {
 	uint64_t max_children;		       /* most tasks one parent created here while traced */
 	uint64_t max_parent;		       /* that parent (tid or goroutine id), 0: unknown */
 	uint64_t orphans;		       /* live tasks whose parent has exited, if known */
+	int64_t spawned, exited;	       /* while traced; -1: not known */
 	const struct timeline *live_over_time; /* may be NULL */
 	const char *unit;		       /* "threads", "goroutines" */
 	const char *parent_unit;	       /* "thread", "goroutine" */

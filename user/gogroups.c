@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Goroutine groups: the goroutines of each scan grouped by (spawn site, state, wait site),
+ * with what their waits say (how long, on which channels, created by whom), judged by
+ * godetect.c; sites judged for runaway spawn; what an exited process leaves behind. */
+#include "gotrack.h"
+#include "loader.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STACK_BYTES (1ULL << 30)
+
+/* The sync primitive a semaphore wait is under, from the frames of its stack. */
+static const char *sync_wait_of(const struct go_group *g)
+{
+	static const struct {
+		const char *frame, *wait;
+	} known[] = {
+		{"sync.(*Mutex).lockSlow", "sync.Mutex.Lock"},
+		{"sync.(*Mutex).Lock", "sync.Mutex.Lock"},
+		{"sync.(*RWMutex).Lock", "sync.RWMutex.Lock"},
+		{"sync.(*RWMutex).RLock", "sync.RWMutex.RLock"},
+		/* RLock is inlined into its caller: its semaphore call is what is left */
+		{"sync.runtime_SemacquireMutex", "sync.RWMutex.RLock"},
+		{"sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock"},
+		{"sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock"},
+		{"sync.(*WaitGroup).Wait", "sync.WaitGroup.Wait"},
+	};
+
+	if (strcmp(g->state, "semacquire"))
+		return "";
+	for (int i = 0; i < g->wait_depth; i++)
+		for (size_t k = 0; g->wait_stack[i].function && k < ARRAY_SIZE(known); k++)
+			if (!strcmp(g->wait_stack[i].function, known[k].frame))
+				return known[k].wait;
+	return "";
+}
+
+static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
+				 const struct go_g *g, const struct row *r, uint64_t key)
+{
+	uintptr_t idx = (uintptr_t)hashmap__get(&t->group_index, key);
+	struct go_group *grp;
+
+	if (idx)
+		return &t->groups[idx - 1];
+	if (t->ngroups == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
+	}
+	grp = &t->groups[t->ngroups++];
+	hashmap__set(&t->group_index, key, (void *)(uintptr_t)t->ngroups);
+	memset(grp, 0, sizeof(*grp));
+	grp->pid = st->pid;
+	grp->site = r->site;
+	grp->runtime = t->sites[r->site].runtime;
+	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
+	grp->wait_frame = -1;
+	snprintf(grp->state, sizeof(grp->state), "%s", go_state_name(st, g));
+	if (r->stack) {
+		/* the runtime's own frames at the top say nothing the state does not */
+		int wait = go_wait_frame(st, r->stack), from = 0;
+
+		while (from < wait &&
+		       go_in_runtime(go_function_at(st, r->stack->pcs[from], from > 0)))
+			from++;
+		for (int i = from; i < r->stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES;
+		     i++) {
+			struct sym_frame *f = &grp->wait_stack[grp->wait_depth];
+
+			go_resolve_frame(t, st, r->stack->pcs[i], i > 0, f);
+			if (f->function && !strcmp(f->function, "runtime.goexit"))
+				break;
+			if (i == wait)
+				grp->wait_frame = grp->wait_depth;
+			grp->wait_depth++;
+		}
+	}
+	snprintf(grp->sync_wait, sizeof(grp->sync_wait), "%s", sync_wait_of(grp));
+	return grp;
+}
+
+static uint64_t group_key(pid_t pid, const struct go_g *g, const struct row *r)
+{
+	uint64_t h = hash_combine(hash_u64((uint64_t)pid), g->gopc);
+	uint64_t where =
+		r->stack && r->stack->wait_frame >= 0 ? r->stack->pcs[r->stack->wait_frame] : 0;
+
+	h = hash_combine(h, g->startpc);
+	return hash_combine(hash_combine(h, g->status << 8 | g->waitreason), where);
+}
+
+static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
+		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
+		       uint64_t key)
+{
+	uint64_t first = go_first_seen(st, g);
+	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
+
+	grp->count++;
+	if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
+		grp->stack_bytes += g->stack_hi - g->stack_lo;
+	if (first && (double)(t->now_ns - first) / 1e9 > grp->oldest_wait_s)
+		grp->oldest_wait_s = (double)(t->now_ns - first) / 1e9;
+	if (r->blocked >= 0) {
+		if (r->blocked > grp->blocked_oldest_s)
+			grp->blocked_oldest_s = r->blocked;
+		if (grp->blocked_newest_s < 0 || r->blocked < grp->blocked_newest_s)
+			grp->blocked_newest_s = r->blocked;
+		grp->blocked_before_attach |= r->before_attach;
+	}
+	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
+		grp->served++;
+	} else if (is_long) {
+		if (!grp->blocked_long || g->goid < grp->min_goid)
+			grp->min_goid = g->goid;
+		if (g->goid > grp->max_goid)
+			grp->max_goid = g->goid;
+		grp->blocked_long++;
+		grp->orphans += r->parent && !hashmap__get(&st->live, r->parent);
+		if (r->obj) {
+			uint64_t k = hash_combine(key, r->obj);
+			uintptr_t n = (uintptr_t)hashmap__get(sharing, k) + 1;
+
+			hashmap__set(sharing, k, (void *)n);
+			grp->objects += n == 1;
+			if (n > grp->max_sharing)
+				grp->max_sharing = n;
+		} else {
+			grp->unknown_objects++;
+		}
+	}
+	if (grp->ngoids < (int)ARRAY_SIZE(grp->goids))
+		grp->goids[grp->ngoids++] = g->goid;
+}
+
+static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing)
+{
+	for (size_t i = 0; i < st->snap.n; i++) {
+		const struct go_g *g = &st->snap.g[i];
+		const struct row *r = &st->rows[i];
+		uint64_t key = group_key(st->pid, g, r);
+
+		add_member(t, st, group_of(t, st, g, r, key), g, r, sharing, key);
+	}
+}
+
+static int cmp_groups(const void *a, const void *b)
+{
+	const struct go_group *x = a, *y = b;
+
+	if (x->runtime != y->runtime)
+		return x->runtime ? 1 : -1;
+	if (x->verdict != y->verdict)
+		return x->verdict == GO_VERDICT_STRANDED   ? -1
+		       : y->verdict == GO_VERDICT_STRANDED ? 1
+		       : x->verdict == GO_VERDICT_IDLE	   ? -1
+		       : y->verdict == GO_VERDICT_IDLE	   ? 1
+							   : 0;
+	return x->count > y->count ? -1 : (x->count < y->count);
+}
+
+static void append_group(struct go_tracker *t, const struct go_group *g)
+{
+	if (t->ngroups == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->groups = xrealloc(t->groups, t->cap * sizeof(*t->groups));
+	}
+	t->groups[t->ngroups++] = *g;
+}
+
+static void judge_sites(struct go_tracker *t)
+{
+	for (size_t i = 0; i < t->nsites; i++) {
+		struct go_site *s = &t->sites[i];
+		struct runaway_input in = {
+			.threshold = s->runtime ? 0 : t->runaway,
+			.live = s->live,
+			.peak = s->peak,
+			.max_children = s->max_children,
+			.max_parent = s->max_parent_goid,
+			.orphans = s->orphans,
+			.spawned = s->spawned,
+			.exited = s->exited,
+			.live_over_time = &s->live_over_time,
+			.unit = "goroutines",
+			.parent_unit = "goroutine",
+		};
+
+		runaway__judge(&in, &s->runaway);
+	}
+}
+
+void go_tracker__regroup(struct go_tracker *t)
+{
+	uint64_t pid, key, counters[STRAND_CNT__MAX];
+	struct hashmap sharing;
+	void *val;
+
+	t->ngroups = 0;
+	t->stranded = 0;
+	hashmap__free(&t->group_index);
+	hashmap__init(&t->group_index);
+	hashmap__init(&sharing);
+	if (t->ld) {
+		loader__read_counters(t->ld, counters);
+		t->states_lost = counters[STRAND_CNT_GO_STATE_FULL] > 0;
+	}
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
+		struct go_proc_state *st = val;
+
+		if (st->is_go && !st->exited)
+			add_to_groups(t, st, &sharing);
+	}
+	hashmap__free(&sharing);
+	/* each group's history, by its key */
+	for (size_t i = 0; hashmap__next(&t->group_index, &i, &key, &val);) {
+		struct go_group *g = &t->groups[(uintptr_t)val - 1];
+		struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)g->pid);
+		uint64_t first = (uintptr_t)hashmap__get(&st->first_of, key);
+		uint64_t peak = (uintptr_t)hashmap__get(&st->peak_of, key);
+
+		if (!first)
+			hashmap__set(&st->first_of, key, (void *)(uintptr_t)(first = g->count + 1));
+		if (g->count > peak)
+			hashmap__set(&st->peak_of, key, (void *)(uintptr_t)(peak = g->count));
+		g->first = first - 1;
+		g->peak = peak;
+		g->goids_issued = st->max_goid;
+		go_group__judge(g, t->threshold_ns, t->runaway);
+	}
+	hashmap__free(&t->group_index);
+	hashmap__init(&t->group_index);
+	/* processes that exited: as their last scan saw them */
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
+		struct go_proc_state *st = val;
+
+		for (size_t k = 0; st->exited && k < st->nfinal; k++)
+			append_group(t, &st->final[k]);
+	}
+	for (size_t i = 0; i < t->ngroups; i++)
+		if (t->groups[i].verdict == GO_VERDICT_STRANDED)
+			t->stranded += t->groups[i].blocked_long;
+	judge_sites(t);
+	if (t->ngroups)
+		qsort(t->groups, t->ngroups, sizeof(*t->groups), cmp_groups);
+}
+
+const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n)
+{
+	*n = t->ngroups;
+	return t->groups;
+}
+
+uint64_t go_tracker__stranded(struct go_tracker *t)
+{
+	return t->stranded;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Inside the goroutine tracker: its per-process state, shared by goroutines.c (processes,
+ * probes, scans, sites) and gogroups.c (groups, verdicts, what an exited process leaves).
+ * Not for the rest of strand: goroutines.h is the interface.
+ */
+#ifndef STRAND_GOTRACK_H
+#define STRAND_GOTRACK_H
+
+#include "goroutines.h"
+#include "gosnap.h"
+#include "gostack.h"
+#include "gowait.h"
+#include "hashmap.h"
+
+struct gopclntab;
+
+#define MAX_FINAL_GROUPS 256 /* groups kept of a process that exited, with a verdict */
+
+/* What one scan learned about each goroutine of the snapshot, beyond its g. */
+struct row {
+	struct go_stack *stack; /* NULL: running, or no saved context */
+	uint64_t obj;		/* the channel (or select's set) it waits on, 0: none */
+	uint64_t park;		/* when it parked: exact (probes) or first seen, 0: not waiting */
+	uint64_t parent;	/* its creator's goroutine id, 0: unknown */
+	double blocked;		/* exact wait in seconds, -1: unknown */
+	bool before_attach;	/* waiting since before the probes attached */
+	uint32_t site;		/* index in the tracker's sites */
+};
+
+struct go_proc_state {
+	pid_t pid;
+	bool is_go, maybe_go, probes, exited;
+	int attempts, wait_attempts;
+	char comm[16]; /* when it was tried: a new image (exec) is tried again */
+	struct go_process gp;
+	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
+	struct go_snapshot snap;
+	struct row *rows;
+	size_t rows_cap;
+	struct go_stack_cache *stacks;
+	struct go_chan_table chans;
+	uint64_t probes_ns;	 /* when the probes were attached */
+	uint64_t max_goid;	 /* the largest goroutine id seen: about how many were created */
+	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
+	struct hashmap live;	 /* goid -> 1, for the last snapshot */
+	struct hashmap site_of;	 /* gopc -> site index + 1 */
+	struct hashmap first_of; /* group key -> count + 1 at the first scan that saw it */
+	struct hashmap peak_of;	 /* group key -> largest count */
+	/* a process that exited: its groups with a verdict, as the last scan saw them */
+	struct go_group *final;
+	size_t nfinal;
+};
+
+struct go_tracker {
+	struct symbolizer *sym;
+	struct loader *ld;
+	uint64_t threshold_ns, runaway;
+	struct hashmap procs; /* pid -> struct go_proc_state */
+	struct go_site *sites;
+	size_t nsites, sites_cap;
+	struct go_group *groups;
+	size_t ngroups, cap;
+	struct hashmap group_index; /* group key -> index + 1, during a regroup */
+	struct hashmap strings;	    /* hash -> char * (owned): names outlive a process's table */
+	uint64_t stranded;
+	uint64_t now_ns;
+	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
+};
+
+/* The tracker's own copy of a name from a process's line table. */
+const char *go_keep(struct go_tracker *t, const char *s);
+/* A Go frame: module from the symbolizer, function and file:line from .gopclntab; names kept. */
+void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
+		      struct sym_frame *out);
+/* The function holding pc in the process's line table (not kept: valid while it lives). */
+const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return);
+bool go_in_runtime(const char *fn);
+/* The wait reason, or the status, of g. */
+const char *go_state_name(const struct go_proc_state *st, const struct go_g *g);
+/* When g was first seen in its present state (ns), 0: not seen before. */
+uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g);
+/* The frame of a stack where the program's own code waits (computed once per stack). */
+int go_wait_frame(struct go_proc_state *st, struct go_stack *s);
+
+#endif /* STRAND_GOTRACK_H */
