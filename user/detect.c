@@ -55,6 +55,7 @@ void detection__free(struct detection *det)
 	for (size_t i = 0; i < det->n; i++)
 		free(det->groups[i].wait_stack);
 	free(det->groups);
+	hashmap__free(&det->group_of);
 	memset(det, 0, sizeof(*det));
 }
 
@@ -201,16 +202,29 @@ static void judge(struct detector *d, const struct task *t, uint64_t now, struct
 		add(j, "lock cycle: each waits for a mutex the next one holds: %s", chain);
 		return;
 	}
-	/* In a Go program a bare futex wait is the runtime parking an idle M (notesleep,
-	 * stopm); what goroutines wait on is judged at the goroutine level. A pthread mutex or
-	 * condvar from cgo code is still a futex of C: those keep their kind. */
+	/* In a Go program a bare futex wait is the runtime parking an M (notesleep, stopm)
+	 * and an M without a goroutine is the scheduler's (sysmon, idle, spinning): what
+	 * goroutines wait on is judged at the goroutine level. A thread in a system call or C
+	 * call for its goroutine is judged as any thread (the goroutine takes its verdict),
+	 * and so is a pthread mutex or condvar from cgo code (a futex of C keeps its kind) or
+	 * a thread C code started, which is no M at all. */
 	struct process *p = model__find_process(d->model, t->pid);
+	bool goroutine_thread = t->go_role && !strcmp(t->go_role, "syscall");
 
-	if (p && p->go && w->kind == WAIT_FUTEX) {
+	if (p && p->go && t->go_role && !goroutine_thread) {
+		j->verdict = VERDICT_IDLE;
+		add(j, "a thread of the Go runtime (its M is %s): goroutines are judged apart",
+		    t->go_role);
+		return;
+	}
+	if (p && p->go && w->kind == WAIT_FUTEX && (!p->go_threads_known || t->go_role)) {
 		j->verdict = VERDICT_IDLE;
 		add(j, "an OS thread of the Go runtime, parked (goroutines are judged apart)");
 		return;
 	}
+	if (goroutine_thread)
+		add(j, "it is goroutine %llu's thread (site g%u), in a system call or C call for it",
+		    (unsigned long long)t->goid, t->go_site);
 	if (!leak_prone(w)) {
 		j->verdict = VERDICT_IDLE;
 		add(j, "%s waits are expected to idle", wait_kind__name(w->kind));
@@ -346,15 +360,44 @@ static void record_history(struct detector *d, struct hashmap *counts)
 	}
 }
 
+/* Each judged thread's group, once the groups are sorted: found again by their first
+ * member, whose key says which group it is. */
+static void index_by_tid(struct detection *det, const struct hashmap *tids)
+{
+	struct hashmap index; /* group key -> sorted index + 1 */
+	uint64_t tid;
+	void *key;
+
+	hashmap__init(&index);
+	for (size_t i = 0; i < det->n; i++) {
+		const struct wait_group *g = &det->groups[i];
+		uint64_t k = (uintptr_t)hashmap__get(tids, (uint64_t)g->tids[0]);
+
+		hashmap__set(&index, k, (void *)(uintptr_t)(i + 1));
+	}
+	for (size_t i = 0; hashmap__next(tids, &i, &tid, &key);)
+		hashmap__set(&det->group_of, tid, hashmap__get(&index, (uintptr_t)key));
+	hashmap__free(&index);
+}
+
+const struct wait_group *detection__group_of(const struct detection *det, pid_t tid)
+{
+	uintptr_t i = det ? (uintptr_t)hashmap__get(&det->group_of, (uint64_t)tid) : 0;
+
+	return i ? &det->groups[i - 1] : NULL;
+}
+
 void detector__observe(struct detector *d, uint64_t now)
 {
 	size_t ntasks, cap = 0;
 	struct task **tasks = model__sorted_tasks(d->model, &ntasks);
 	uint64_t *keys = xcalloc(ntasks + 1, sizeof(*keys)); /* one per group at most */
 	struct detection det = {.at_ns = now};
-	struct hashmap counts;
+	struct hashmap counts, tids; /* tid -> its group's key */
 
 	hashmap__init(&counts);
+	hashmap__init(&tids);
+	hashmap__init(&det.group_of);
 	for (size_t i = 0; i < ntasks; i++) {
 		const struct task *t = tasks[i];
 		uint64_t key;
@@ -380,6 +423,7 @@ void detector__observe(struct detector *d, uint64_t now)
 			continue;
 		key = hash_combine(group_key(t), j.verdict);
 		add_to_group(d, find_group(&det, keys, key, &cap), t, &j, group_key(t), now);
+		hashmap__set(&tids, (uint64_t)t->tid, (void *)(uintptr_t)key);
 		if (j.verdict == VERDICT_IDLE)
 			det.idle++;
 		else if (j.verdict == VERDICT_STRANDED)
@@ -389,6 +433,8 @@ void detector__observe(struct detector *d, uint64_t now)
 	}
 	if (det.n)
 		qsort(det.groups, det.n, sizeof(*det.groups), cmp_groups);
+	index_by_tid(&det, &tids);
+	hashmap__free(&tids);
 	free(keys);
 	free(tasks);
 	detection__free(&d->last);

@@ -48,6 +48,7 @@ struct wait_group {
 struct detection {
 	struct wait_group *groups; /* deadlocks, then stranded, then idle; most tasks first */
 	size_t n;
+	struct hashmap group_of; /* tid -> index in groups + 1 */
 	uint64_t blocked, idle, stranded, deadlocked; /* tasks */
 	uint64_t at_ns;				      /* when it was computed */
 };
@@ -66,5 +67,7 @@ const struct detection *detector__last(struct detector *d);
 uint64_t detector__threshold(struct detector *d);
 
 void detection__free(struct detection *det);
+/* The group of thread tid in det, NULL when it has no verdict. */
+const struct wait_group *detection__group_of(const struct detection *det, pid_t tid);
 
 #endif /* STRAND_DETECT_H */

@@ -143,6 +143,15 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		add(g, "the runtime says this wait can never end (%s)", g->state);
 		return;
 	}
+	if (g->thread_stranded) {
+		g->verdict = GO_VERDICT_STRANDED;
+		g->blocked_long = g->thread_stranded;
+		add(g, "%" PRIu64 " in a system call or C call whose thread is stranded: tid %d, %s",
+		    g->thread_stranded, g->thread_tid, g->thread_reason);
+		for (int i = 0; i < g->nthread_evidence; i++)
+			add(g, "the thread: %s", g->thread_evidence[i]);
+		return;
+	}
 	if (!g->blocked_long) {
 		if (g->served) {
 			g->verdict = GO_VERDICT_IDLE;

@@ -3,6 +3,7 @@
  * with what their waits say (how long, on which channels, created by whom), judged by
  * godetect.c; sites judged for runaway spawn; what an exited process leaves behind. */
 #include "gotrack.h"
+#include "detect.h"
 #include "loader.h"
 #include "util.h"
 
@@ -91,6 +92,32 @@ static uint64_t group_key(pid_t pid, const struct go_g *g, const struct row *r)
 	return hash_combine(hash_combine(h, g->status << 8 | g->waitreason), where);
 }
 
+/* A goroutine in a system call or C call is as stuck as its thread: the thread's verdict
+ * (a read on a pipe nobody writes, a mutex of C nobody unlocks) is the goroutine's. */
+static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const struct row *r,
+			       const struct detection *det)
+{
+	const struct wait_group *w;
+
+	if ((g->status & ~(uint32_t)GO_SCAN) != GO_SYSCALL || !r->tid ||
+	    !(w = detection__group_of(det, r->tid)))
+		return;
+	if (w->verdict == VERDICT_IDLE) {
+		grp->thread_idle++;
+		return;
+	}
+	if (grp->thread_stranded++)
+		return;
+	grp->thread_tid = r->tid;
+	snprintf(grp->thread_reason, sizeof(grp->thread_reason), "%s", w->reason);
+	for (int i = 0; i < w->nevidence && grp->nthread_evidence < 3; i++) {
+		if (strstr(w->evidence[i], "goroutine")) /* the line that points back here */
+			continue;
+		snprintf(grp->thread_evidence[grp->nthread_evidence++],
+			 sizeof(grp->thread_evidence[0]), "%s", w->evidence[i]);
+	}
+}
+
 static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
 		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
 		       uint64_t key)
@@ -135,14 +162,17 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		grp->goids[grp->ngoids++] = g->goid;
 }
 
-static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing)
+static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing,
+			  const struct detection *det)
 {
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
 		const struct row *r = &st->rows[i];
 		uint64_t key = group_key(st->pid, g, r);
+		struct go_group *grp = group_of(t, st, g, r, key);
 
-		add_member(t, st, group_of(t, st, g, r, key), g, r, sharing, key);
+		add_member(t, st, grp, g, r, sharing, key);
+		add_thread_verdict(grp, g, r, det);
 	}
 }
 
@@ -192,7 +222,7 @@ static void judge_sites(struct go_tracker *t)
 	}
 }
 
-void go_tracker__regroup(struct go_tracker *t)
+void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 {
 	uint64_t pid, key, counters[STRAND_CNT__MAX];
 	struct hashmap sharing;
@@ -211,7 +241,7 @@ void go_tracker__regroup(struct go_tracker *t)
 		struct go_proc_state *st = val;
 
 		if (st->is_go && !st->exited)
-			add_to_groups(t, st, &sharing);
+			add_to_groups(t, st, &sharing, det);
 	}
 	hashmap__free(&sharing);
 	/* each group's history, by its key */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gotrack.h"
 #include "gocode.h"
+#include "gominfer.h"
 #include "gopclntab.h"
 #include "loader.h"
+#include "model.h"
 #include "procfs.h"
 #include "util.h"
 
@@ -14,6 +16,7 @@
 
 #define LAYOUT_ATTEMPTS	     5	/* scans: a process caught starting up has no goroutines yet */
 #define WAIT_LAYOUT_ATTEMPTS 60 /* scans that look for channel waits to prove offsets with */
+#define M_LAYOUT_ATTEMPTS    30 /* scans that look for busy goroutines and parked threads */
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
 				   uint64_t runaway)
@@ -78,6 +81,11 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->stacks = NULL;
 	go_chan_table__free(&st->chans);
 	go_chan_table__init(&st->chans);
+	free(st->threads);
+	st->threads = NULL;
+	st->nthreads = 0;
+	st->threads_read = false;
+	hashmap__free(&st->row_of);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
@@ -221,10 +229,9 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 }
 
 /* Which offsets the probes need: those of the layout, checked or inferred. */
-static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
+static struct strand_go_config probe_config(const struct go_layout *l)
 {
-	const struct go_layout *l = &st->gp.layout;
-	struct strand_go_config cfg = {
+	return (struct strand_go_config){
 		.goid = l->goid,
 		.gopc = l->gopc,
 		.startpc = l->startpc,
@@ -232,6 +239,11 @@ static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
 		.m_curg = l->m_curg,
 		.sched_bp = l->sched_bp,
 	};
+}
+
+static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
+{
+	struct strand_go_config cfg = probe_config(&st->gp.layout);
 	uint64_t offsets[GO_PROBES] = {0}, vaddr[GO_PROBES];
 	struct go_probe_sites sites;
 	char exe[64];
@@ -387,6 +399,15 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	parks = xcalloc(snap->n + 1, sizeof(*parks));
 	struct go_stack **stacks = xcalloc(snap->n + 1, sizeof(*stacks));
 
+	struct hashmap tid_of; /* g -> the thread running it or in its system call */
+
+	hashmap__init(&tid_of);
+	for (size_t i = 0; i < st->nthreads; i++)
+		if (st->threads[i].curg && st->threads[i].tid)
+			hashmap__set(&tid_of, st->threads[i].curg,
+				     (void *)(uintptr_t)st->threads[i].tid);
+	hashmap__free(&st->row_of);
+	hashmap__init(&st->row_of);
 	go_stack_cache__update(st->stacks, st->pid, snap, stacks);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	for (size_t i = 0; i < snap->n; i++) {
@@ -406,10 +427,13 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 				r->park = go_first_seen(st, g);
 		}
 		r->site = go_site_for(t, st, g->gopc, g->startpc);
+		r->tid = (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g);
+		hashmap__set(&st->row_of, g->g, (void *)(uintptr_t)(i + 1));
 		goids[i] = g->goid;
 		parks[i] = r->park;
 	}
 	go_chan_table__observe(&st->chans, t->now_ns, goids, objs, parks, snap->n);
+	hashmap__free(&tid_of);
 	free(stacks);
 	free(parks);
 	free(objs);
@@ -427,6 +451,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	hashmap__init(&st->seen);
 	hashmap__init(&st->live);
 	hashmap__init(&st->site_of);
+	hashmap__init(&st->row_of);
 	hashmap__init(&st->first_of);
 	hashmap__init(&st->peak_of);
 	go_chan_table__init(&st->chans);
@@ -436,6 +461,35 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	st->maybe_go = st->pcln || golayout__is_go(exe);
 	hashmap__set(&t->procs, (uint64_t)pid, st);
 	return st;
+}
+
+/* The M layer (threads to goroutines) may need a goroutine in a system call or a parked
+ * thread to be proved: tried again at later scans. A m.curg proved after the probes
+ * attached reaches them too: the create probe finds a new goroutine's parent through it. */
+static void find_m_layer(struct go_tracker *t, struct go_proc_state *st)
+{
+	struct go_layout *l = &st->gp.layout;
+	int32_t curg = l->m_curg;
+	struct strand_go_config cfg;
+
+	if ((l->m_source && !l->m_problem[0]) || st->m_attempts >= M_LAYOUT_ATTEMPTS ||
+	    !st->pcln)
+		return;
+	st->m_attempts++;
+	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
+	cfg = probe_config(l);
+	if (curg < 0 && l->m_curg >= 0 && st->probes)
+		loader__update_go_config(t->ld, st->pid, &cfg);
+}
+
+static void read_threads(struct go_proc_state *st)
+{
+	free(st->threads);
+	st->threads = NULL;
+	st->nthreads = 0;
+	st->threads_read = st->gp.layout.m_source &&
+			   !go_threads__read(st->pid, st->gp.bias, st->pcln, &st->gp.layout,
+					     &st->threads, &st->nthreads);
 }
 
 /* The channel-wait offsets: from DWARF, checked once there is something to check them
@@ -486,8 +540,10 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	if (!st->is_go)
 		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
 	find_wait_layout(st);
+	find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
+		read_threads(st);
 		update_seen(st, t->now_ns);
 		read_rows(t, st);
 		sample_sites(t, st);
@@ -569,4 +625,39 @@ size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, s
 		};
 	}
 	return n;
+}
+
+void go_tracker__annotate(struct go_tracker *t, struct model *m)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);) {
+		struct task *task = val;
+
+		task->go_role = NULL;
+		task->goid = 0;
+		task->go_site = 0;
+	}
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &key, &val);) {
+		struct go_proc_state *st = val;
+		struct process *p = model__find_process(m, st->pid);
+
+		if (!p || !st->is_go || st->exited)
+			continue;
+		p->go_threads_known = st->threads_read;
+		for (size_t k = 0; st->threads_read && k < st->nthreads; k++) {
+			const struct go_thread *th = &st->threads[k];
+			struct task *task = th->tid ? model__task(m, th->tid) : NULL;
+			uintptr_t row = th->curg ? (uintptr_t)hashmap__get(&st->row_of, th->curg) : 0;
+
+			if (!task || task->pid != st->pid)
+				continue;
+			task->go_role = go_thread_role__name(go_thread__role(th, &st->gp.layout));
+			if (row) {
+				task->goid = st->snap.g[row - 1].goid;
+				task->go_site = t->sites[st->rows[row - 1].site].id;
+			}
+		}
+	}
 }

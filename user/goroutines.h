@@ -106,6 +106,12 @@ struct go_group {
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;
 	uint64_t first, peak; /* the group's count at its first scan; its largest */
+	/* members in a system call or C call whose thread has a verdict of its own */
+	uint64_t thread_stranded, thread_idle;
+	pid_t thread_tid; /* the first stranded one's */
+	char thread_reason[192];
+	char thread_evidence[3][192];
+	int nthread_evidence;
 	char evidence[GO_MAX_EVIDENCE][192];
 	int nevidence;
 	uint64_t goids[8];
@@ -127,9 +133,16 @@ enum go_scan_result {
 };
 
 /* Reads pid's goroutines if it is a Go program; attaches the probes at the first scan. The
- * groups are rebuilt by go_tracker__regroup(), after every process was scanned. */
+ * groups are rebuilt by go_tracker__regroup(), after every process was scanned and the
+ * threads judged (det, may be NULL): a goroutine in a system call takes its thread's. */
+struct detection;
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now_ns);
-void go_tracker__regroup(struct go_tracker *t);
+void go_tracker__regroup(struct go_tracker *t, const struct detection *det);
+/* Tells each thread of a traced Go program what the runtime uses it for (its M): the
+ * goroutine it runs or is in a system call for, or sysmon, idle, ... (model.h, task). */
+struct model;
+void go_tracker__annotate(struct go_tracker *t, struct model *m);
+
 /* The process exec'd or exited: its probes are detached, its sites kept for the report. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
 /* The create probe's record of a new spawn site (collector callback). */

@@ -10,6 +10,7 @@
 #include "goroutines.h"
 #include "gosnap.h"
 #include "gostack.h"
+#include "gothreads.h"
 #include "gowait.h"
 #include "hashmap.h"
 
@@ -26,12 +27,13 @@ struct row {
 	double blocked;		/* exact wait in seconds, -1: unknown */
 	bool before_attach;	/* waiting since before the probes attached */
 	uint32_t site;		/* index in the tracker's sites */
+	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
 };
 
 struct go_proc_state {
 	pid_t pid;
 	bool is_go, maybe_go, probes, exited;
-	int attempts, wait_attempts;
+	int attempts, wait_attempts, m_attempts;
 	char comm[16]; /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
@@ -39,12 +41,16 @@ struct go_proc_state {
 	struct row *rows;
 	size_t rows_cap;
 	struct go_stack_cache *stacks;
+	struct go_thread *threads; /* the runtime's Ms at the last scan */
+	size_t nthreads;
+	bool threads_read;
 	struct go_chan_table chans;
 	uint64_t probes_ns;	 /* when the probes were attached */
 	uint64_t max_goid;	 /* the largest goroutine id seen: about how many were created */
 	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
 	struct hashmap live;	 /* goid -> 1, for the last snapshot */
 	struct hashmap site_of;	 /* gopc -> site index + 1 */
+	struct hashmap row_of;	 /* g address -> index in rows + 1, for the last snapshot */
 	struct hashmap first_of; /* group key -> count + 1 at the first scan that saw it */
 	struct hashmap peak_of;	 /* group key -> largest count */
 	/* a process that exited: its groups with a verdict, as the last scan saw them */

@@ -477,6 +477,18 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 	delete_pid_entries(ld->go->maps.go_callers, pid);
 }
 
+int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__update_elem(ld->go->maps.go_configs, &key, sizeof(key), cfg, sizeof(*cfg),
+				    BPF_EXIST)
+		       ? -errno
+		       : 0;
+}
+
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st)
 {
 	struct strand_go_key key = {.tgid = (uint32_t)pid, .addr = g};

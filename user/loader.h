@@ -64,6 +64,8 @@ enum go_probe {
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES]);
 void loader__detach_go(struct loader *ld, pid_t pid);
+/* New offsets for pid's probes (a field proved after they attached). */
+int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg);
 /* What the probes know of goroutine g (its address) / spawn site gopc of pid; -ENOENT. */
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st);
 int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site);

@@ -91,6 +91,10 @@ struct task {
 	char name[16];
 	char state;		/* from the last scan: R, S (blocked), D (uninterruptible) */
 	struct task_wait *wait; /* when blocked */
+	/* a thread of a Go program: what the runtime uses it for (its M), as of the last scan */
+	const char *go_role; /* "sysmon", "idle", "syscall", ...; NULL: not an M, or unknown */
+	uint64_t goid;	     /* the goroutine it runs or is in a system call for; 0: none */
+	uint32_t go_site;    /* that goroutine's spawn site (g<N>); 0: none */
 };
 
 struct process {
@@ -99,6 +103,7 @@ struct process {
 	bool exited;
 	int exit_code; /* as wait(2) encodes it */
 	bool go;       /* a Go program: its threads are the runtime's Ms */
+	bool go_threads_known; /* each thread's M was read: one without is not an M */
 	struct site *before_site;
 };
 

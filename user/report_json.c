@@ -172,6 +172,14 @@ static void tasks_json(struct json *j, const struct report *r)
 			json__null(j, "wait_object");
 			json__null(j, "blocked_seconds");
 		}
+		json__string(j, "go_role", t->go_role);
+		if (t->goid) {
+			char site[16];
+
+			snprintf(site, sizeof(site), "g%u", t->go_site);
+			json__uint(j, "goid", t->goid);
+			json__string(j, "go_site", site);
+		}
 		if (t->parent_tid)
 			json__int(j, "parent_tid", t->parent_tid);
 		else

@@ -61,6 +61,18 @@ static void print_stack(FILE *f, const struct site *s)
 	}
 }
 
+/* What the Go runtime uses a thread for: "[M: idle]", "[M: syscall for goroutine 42 (g7)]". */
+static void print_go_role(FILE *f, const struct task *t)
+{
+	if (!t->go_role)
+		return;
+	if (t->goid)
+		fprintf(f, "  [M: %s for goroutine %llu (g%u)]", t->go_role,
+			(unsigned long long)t->goid, t->go_site);
+	else
+		fprintf(f, "  [M: %s]", t->go_role);
+}
+
 static void print_before_attach(FILE *f, const struct report *r, const struct site *s)
 {
 	size_t n;
@@ -77,11 +89,13 @@ static void print_before_attach(FILE *f, const struct report *r, const struct si
 			fprintf(f, "        ... and %" PRIu64 " more\n", s->live - 10);
 			break;
 		}
-		fprintf(f, "        tid %-7d %-16s age %7.1f s  %s\n", t->tid, t->name,
+		fprintf(f, "        tid %-7d %-16s age %7.1f s  %s", t->tid, t->name,
 			(double)(r->now_ns - t->birth_ns) / 1e9,
 			t->wait		  ? t->wait->reason
 			: t->state == 'R' ? "running"
 					  : "");
+		print_go_role(f, t);
+		fputc('\n', f);
 	}
 	free(tasks);
 }

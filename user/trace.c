@@ -348,8 +348,10 @@ static void scan_go_process(struct trace *t, pid_t pid)
 	t->is_go |= res == GO_TRACKED;
 	if (p && res != GO_NOT_GO)
 		p->go = true;
-	if (pid == (t->opts.pid ? t->opts.pid : t->child) && res == GO_UNSUPPORTED) {
-		t->go_unsupported = true;
+	if (pid != (t->opts.pid ? t->opts.pid : t->child))
+		return;
+	t->go_unsupported = res == GO_UNSUPPORTED;
+	if (t->go_unsupported) {
 		snprintf(t->go_warning, sizeof(t->go_warning),
 			 "the target is a Go program whose goroutines strand cannot read (%s): "
 			 "only its threads are listed",
@@ -372,7 +374,7 @@ static void scan_goroutines(struct trace *t)
 			if (!((struct process *)val)->exited)
 				scan_go_process(t, (pid_t)pid);
 	}
-	go_tracker__regroup(t->go);
+	go_tracker__annotate(t->go, &t->model);
 }
 
 static int setup_targets(struct trace *t)
@@ -520,6 +522,7 @@ static void scan_waits(struct trace *t)
 	scan_goroutines(t);
 	model__sample_sites(&t->model, now_mono_ns());
 	detector__observe(t->detector, now_mono_ns());
+	go_tracker__regroup(t->go, detector__last(t->detector));
 	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
 }
 
