@@ -113,7 +113,10 @@ static bool is_futex(enum wait_kind k)
 static uint64_t group_key(const struct task *t)
 {
 	const struct task_wait *w = t->wait;
-	uint64_t h = hash_combine(hash_u64((uint64_t)t->pid), t->site ? t->site->id : 0);
+	/* a Go program's threads come from the runtime's few thread-creating paths: what
+	 * tells them apart is the goroutine they are in a system call for */
+	uint64_t spawned = t->go_site ? 1ULL << 32 | t->go_site : t->site ? t->site->id : 0;
+	uint64_t h = hash_combine(hash_u64((uint64_t)t->pid), spawned);
 
 	/* the wait site: the stack where there is one, the syscall and kind otherwise */
 	if (w->stack_hash)
@@ -223,8 +226,10 @@ static void judge(struct detector *d, const struct task *t, uint64_t now, struct
 		return;
 	}
 	if (goroutine_thread)
-		add(j, "it is goroutine %llu's thread (site g%u), in a system call or C call for it",
-		    (unsigned long long)t->goid, t->go_site);
+		add(j,
+		    "the thread of a goroutine of site g%u (goroutine %llu), in a system call or C "
+		    "call for it",
+		    t->go_site, (unsigned long long)t->goid);
 	if (!leak_prone(w)) {
 		j->verdict = VERDICT_IDLE;
 		add(j, "%s waits are expected to idle", wait_kind__name(w->kind));
@@ -298,6 +303,7 @@ static void add_to_group(struct detector *d, struct wait_group *g, const struct 
 		g->verdict = j->verdict;
 		g->pid = t->pid;
 		g->site = t->site;
+		g->go_site = t->go_site;
 		g->kind = w->kind;
 		snprintf(g->reason, sizeof(g->reason), "%s", w->reason);
 		if (w->depth) {

@@ -32,6 +32,7 @@ struct wait_group {
 	enum verdict verdict;
 	pid_t pid;
 	struct site *site; /* spawn site; sites live as long as the model */
+	uint32_t go_site;  /* Go: the site of the goroutines its threads are in syscalls for */
 	enum wait_kind kind;
 	char reason[192];
 	struct sym_frame *wait_stack; /* copied; strings owned by the symbolizer */

@@ -125,6 +125,12 @@ static void groups_json(struct json *j, const struct report *r)
 		json__bool(j, "since_before_attach", g->estimated);
 		snprintf(id, sizeof(id), "s%u", s ? s->id : 0);
 		json__string(j, "site", id);
+		if (g->go_site) {
+			snprintf(id, sizeof(id), "g%u", g->go_site);
+			json__string(j, "go_site", id);
+		} else {
+			json__null(j, "go_site");
+		}
 		stack__json(j, "spawn_stack", s ? s->stack : NULL, s ? s->depth : 0);
 		stack__json(j, "wait_stack", g->wait_stack, g->wait_depth);
 		json__begin_array(j, "evidence");

@@ -203,7 +203,10 @@ static void print_group(FILE *f, const struct wait_group *g)
 		fprintf(f, " %d", g->tids[i]);
 	fprintf(f, "%s\n", g->count > (uint64_t)g->ntids ? " ..." : "");
 	print_wait_stack(f, g);
-	if (s && !s->before_attach && s->depth) {
+	if (g->go_site) {
+		fprintf(f, "      threads of goroutines from site g%u, in system calls for them\n",
+			g->go_site);
+	} else if (s && !s->before_attach && s->depth) {
 		int first = site__spawn_frame(s);
 
 		frame__format(&s->stack[first], buf, sizeof(buf));
