@@ -38,7 +38,7 @@ ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit targets install clean format format-check bench
+.PHONY: all deps demo test unit targets install clean format format-check bench check-go-targets
 
 all: strand
 
@@ -119,6 +119,10 @@ $(OUT)/targets/go/%-stripped: $(GO_PROG_SRCS)
 $(OUT)/targets/go/%-cgo: $(GO_PROG_SRCS)
 	$(call msg,GO,$@)
 	$(Q)$(GO_ENV_ANY) CGO_ENABLED=1 $(GO) build -o $@ ./tests/targets/go/$*
+
+# Every mode of every Go program against the runtime's own goroutine dump (no strand, no root).
+check-go-targets: $(GO_TARGET_BINS)
+	$(Q)python3 tests/targets/go/validate.py --variants
 
 targets: $(TARGET_BINS) $(GO_TARGET_BINS)
 
