@@ -15,7 +15,8 @@ is a `// WAIT:` marker that must be a frame of every goroutine of the row, or `-
 runtime's wait reason (`-`: any); count is exact. Every goroutine of the dump must belong to
 a row, except the main goroutine (parked at `// WAIT: main`), os/signal's loop and the
 runtime's own goroutines (created by runtime.*). Each mode
-runs on the plain build, or on all four (plain, -pie, -stripped, -cgo) with --variants.
+runs on the plain build, or on all four (plain, -pie, -stripped, -cgo) with --variants, and
+once more to check that SIGTERM at the steady state exits 0.
 Prints one line per run, "ok" or what differs; exits 1 if any run failed.
 """
 
@@ -38,7 +39,7 @@ BASELINE_CREATORS = ("os/signal.Notify.func1.1",)
 
 # Flags given while validating, so the goroutines a dump counts are still alive when it is
 # taken; they change durations only, never a count of the tables.
-VALIDATE_ARGS = {}
+VALIDATE_ARGS = {("gorunaway", "items"): ["-sleep", "10s"]}
 
 # Modes that exit with a usage error unless built with cgo.
 CGO_ONLY = {("goleak", "cgo")}
@@ -70,11 +71,12 @@ def header_tables(path):
 
 
 def markers(progdir):
-    """{"SITE: x" or "WAIT: x": (file name, line)} over the program's .go files."""
+    """{"SITE: x", "WAIT: x" or "CALL: x": (file name, line)} over the program's .go files,
+    each marker once."""
     found = {}
     for f in sorted(progdir.glob("*.go")):
         for n, line in enumerate(f.read_text().splitlines(), 1):
-            m = re.search(r"// ((?:SITE|WAIT): [\w-]+)\s*$", line)
+            m = re.search(r"// ((?:SITE|WAIT|CALL): [\w-]+)\s*$", line)
             if m:
                 if m.group(1) in found:
                     raise SystemExit("%s: marker %r twice in %s" % (progdir, m.group(1), progdir))
@@ -247,7 +249,7 @@ def run_mode(prog, mode, variant, steady, rows, marks):
             problems.append("steady line %r, header says %r" % (got, line))
         if took > 1.5:
             problems.append("steady line %.2f s after SIGUSR1 (want ~1 s)" % took)
-        time.Sleep(SETTLE)  # the line's own write returns, the main goroutine parks
+        time.sleep(SETTLE)  # the line's own write returns, the main goroutine parks
         addr = r.wait_line(lambda l: l.startswith("listening "), 0)
         if addr:
             text, total = pprof_dump(addr.split()[1])
@@ -258,7 +260,23 @@ def run_mode(prog, mode, variant, steady, rows, marks):
         gs = parse_dump(r.dump())
         if not gs:
             return problems + ["no goroutine dump on SIGQUIT"]
-        return problems + check_dump(gs, rows, marks, prog)
+        return problems + check_dump(gs, rows, marks, prog) + check_term(exe, args, line)
+    finally:
+        r.kill()
+
+
+def check_term(exe, args, line):
+    """SIGTERM at the steady state: exit 0."""
+    r = Run(exe, args)
+    try:
+        if r.wait_line(lambda l: l == "ready", 5) is None:
+            return ["second run: no ready line"]
+        r.p.send_signal(signal.SIGUSR1)
+        if r.wait_line(lambda l: l.split()[:1] == line.split()[:1], 10) is None:
+            return ["second run: no steady line"]
+        r.p.send_signal(signal.SIGTERM)
+        rc = r.p.wait(timeout=10)
+        return [] if rc == 0 else ["SIGTERM at the steady state: exit %d, want 0" % rc]
     finally:
         r.kill()
 
