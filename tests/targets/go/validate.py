@@ -3,7 +3,7 @@
 root): for every mode, runs build/targets/go/PROG[VARIANT] MODE, sends SIGUSR1, waits for the
 steady-state line its header promises, takes the runtime's goroutine dump (SIGQUIT with
 GOTRACEBACK=all; for goservice, which serves net/http/pprof at its "listening ADDR",
-/debug/pprof/goroutine?debug=2, checked against ?debug=1, then SIGQUIT as well) and compares it with the header's table:
+/debug/pprof/goroutine?debug=2 and ?debug=1 instead) and compares it with the header's table:
 
     python3 tests/targets/go/validate.py [--variants] [PROG[:MODE]...]
 
@@ -214,13 +214,34 @@ def check_dump(gs, rows, marks, prog):
     return problems
 
 
-def pprof_dump(addr):
-    """debug=2 from the program's pprof endpoint, checked against debug=1's total."""
+def pprof_check(addr, rows, marks, prog):
+    """What differs between the rows and pprof's debug=2 (goroutines with their creators), and
+    between the rows and debug=1 (counts by stack: the goroutines whose stack holds each
+    WAIT line, and the total)."""
     url = "http://%s/debug/pprof/goroutine?debug=" % addr
-    text2 = urllib.request.urlopen(url + "2", timeout=10).read().decode()
+    gs = parse_dump(urllib.request.urlopen(url + "2", timeout=10).read().decode())
+    problems = check_dump(gs, rows, marks, prog)
     text1 = urllib.request.urlopen(url + "1", timeout=10).read().decode()
     total = int(re.search(r"goroutine profile: total (\d+)", text1).group(1))
-    return text2, total
+    if total != len(gs):
+        problems.append("debug=1 total %d, debug=2 lists %d" % (total, len(gs)))
+    stacks = []  # (count, {(file, line)})
+    for block in re.split(r"\n\s*\n", text1):
+        m = re.search(r"^(\d+) @", block, re.M)
+        if m:
+            locs = set((f.rsplit("/", 1)[-1], int(l))
+                       for f, l in re.findall(r"^#\s+0x\w+\s+\S+\s+(\S+):(\d+)", block, re.M))
+            stacks.append((int(m.group(1)), locs))
+    waits = {}
+    for r in rows:
+        if r["wait"] != "-":
+            waits[r["wait"]] = waits.get(r["wait"], 0) + r["count"]
+    for w, want in sorted(waits.items()):
+        loc = marks.get("WAIT: " + w)
+        got = sum(c for c, locs in stacks if loc in locs)
+        if got != want:
+            problems.append("debug=1: %d goroutines at WAIT: %s, header says %d" % (got, w, want))
+    return ["pprof: " + p for p in problems]
 
 
 def run_mode(prog, mode, variant, steady, rows, marks):
@@ -253,15 +274,14 @@ def run_mode(prog, mode, variant, steady, rows, marks):
         if took > 1.5:
             problems.append("steady line %.2f s after SIGUSR1 (want ~1 s)" % took)
         time.sleep(SETTLE)  # the line's own write returns, the main goroutine parks
-        addr = r.wait_line(lambda l: l.startswith("listening "), 0)
         if prog in PPROF_PROGS:
+            addr = r.wait_line(lambda l: l.startswith("listening "), 0)
             if not addr:
                 return problems + ["no 'listening ADDR' line before the steady line"]
-            text, total = pprof_dump(addr.split()[1])
-            gs = parse_dump(text)
-            if total != len(gs):
-                problems.append("pprof: debug=1 total %d, debug=2 lists %d" % (total, len(gs)))
-            problems += ["pprof: " + p for p in check_dump(gs, rows, marks, prog)]
+            problems += pprof_check(addr.split()[1], rows, marks, prog)
+            r.p.send_signal(signal.SIGTERM)
+            rc = r.p.wait(timeout=10)
+            return problems + ([] if rc == 0 else ["SIGTERM: exit %d, want 0" % rc])
         gs = parse_dump(r.dump())
         if not gs:
             return problems + ["no goroutine dump on SIGQUIT"]
