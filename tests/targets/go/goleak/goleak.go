@@ -29,7 +29,7 @@
 //     and returns when its reader sees EOF; the client opens and closes connections one after
 //     another: 5 at once, then one every -every up to -conns, so the heartbeats (all woken by
 //     their ticker) track cumulative connections, not open ones (scenario 12).
-//     [-conns 20 -every 200ms -beat 100ms]
+//     [-conns 20 -every 200ms -beat 500ms]
 //   - warmer: 4 requests (goroutines, returned) each start a cache warmer on a ticker (every
 //     -period) and cancel their context on return; the warmer never looks at it (scenario 13).
 //     [-n 4 -period 200ms]

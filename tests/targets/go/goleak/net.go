@@ -80,7 +80,7 @@ func openAndClose(addr string, closed chan struct{}) {
 func modeHeartbeat(fs *flag.FlagSet) func() {
 	conns := fs.Int("conns", 20, "connections opened and closed in all")
 	every := fs.Duration("every", 200*time.Millisecond, "time between connections after the first 5")
-	beat := fs.Duration("beat", 100*time.Millisecond, "heartbeat period")
+	beat := fs.Duration("beat", 500*time.Millisecond, "heartbeat period")
 	return func() {
 		s := &hbServer{ln: listenLocal(), beat: *beat, closed: make(chan struct{}, *conns)}
 		addr := s.ln.Addr().String()
