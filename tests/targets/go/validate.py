@@ -8,11 +8,12 @@ GOTRACEBACK=all; for goservice, which serves net/http/pprof at its "listening AD
     python3 tests/targets/go/validate.py [--variants] [PROG[:MODE]...]
 
 A header (the comment atop tests/targets/go/PROG/PROG.go) holds two tables, each a comment
-code block with a heading row: `mode  steady line  progress lines` and `mode  site  wait  state
-count  verdict` (columns separated by two or more spaces). In the second, site is a `// SITE:`
-marker of the program's directory or the function the runtime names after "created by"; wait
-is a `// WAIT:` marker that must be a frame of every goroutine of the row, or `-`; state is the
-runtime's wait reason (`-`: any); count is exact. Every goroutine of the dump must belong to
+code block with a heading row: `mode  steady line  progress lines` and `mode  site  created by
+wait  state  count  verdict` (columns separated by two or more spaces). In the second, site is
+a `// SITE:` marker of the program's directory (`-`: the goroutines created by the function
+of the next column, in the standard library); created by is the function the runtime names
+after "created by"; wait is a `// WAIT:` marker that must be a frame of every goroutine of
+the row, or `-`; state is the runtime's wait reason (`-`: any); count is exact. Every goroutine of the dump must belong to
 a row, except the main goroutine (parked at `// WAIT: main`), os/signal's loop and the
 runtime's own goroutines (created by runtime.*). Each mode
 runs on the plain build, or on all four (plain, -pie, -stripped, -cgo) with --variants, and
@@ -60,16 +61,16 @@ def header_tables(path):
         cols = re.split(r"\s{2,}", line[3:].strip())
         if cols[:2] == ["mode", "steady line"]:
             table = "steady"
-        elif cols[:3] == ["mode", "site", "wait"]:
+        elif cols[:3] == ["mode", "site", "created by"]:
             table = "rows"
         elif table == "steady":
             steady[cols[0]] = (cols[1], cols[2] if len(cols) > 2 else "-")
         elif table == "rows":
-            if len(cols) != 6:
+            if len(cols) != 7:
                 raise SystemExit("%s: bad row %r" % (path, line))
-            mode, site, wait, state, count, verdict = cols
-            rows.append(dict(mode=mode, site=site, wait=wait, state=state, count=int(count),
-                             verdict=verdict))
+            mode, site, creator, wait, state, count, verdict = cols
+            rows.append(dict(mode=mode, site=site, creator=creator, wait=wait, state=state,
+                             count=int(count), verdict=verdict))
     return steady, rows
 
 
@@ -171,17 +172,24 @@ def check_dump(gs, rows, marks, prog):
     claimed = set()
     by_site = {}
     for r in rows:
-        loc = site_loc(r["site"])
-        if loc is None and "." not in r["site"]:
-            problems.append("no marker SITE: %s" % r["site"])
-            continue
+        site = r["site"] if r["site"] != "-" else r["creator"]
+        loc = None
+        if r["site"] != "-":
+            loc = site_loc(r["site"])
+            if loc is None:
+                problems.append("no marker SITE: %s" % r["site"])
+                continue
         at_site = [g for g in gs if g["creator"] and
-                   ((g["creator"][1:] == loc) if loc else g["creator"][0] == r["site"])]
-        by_site.setdefault(r["site"], [0, at_site])[0] += r["count"]
+                   ((g["creator"][1:] == loc) if loc else g["creator"][0] == r["creator"])]
+        by_site.setdefault(site, [0, at_site])[0] += r["count"]
+        wrong = set(g["creator"][0] for g in at_site) - {r["creator"]}
+        if wrong:
+            problems.append("site %s: created by %s, header says %s" %
+                            (site, ", ".join(sorted(wrong)), r["creator"]))
         mine = [g for g in at_site if r["state"] in ("-", g["state"])]
         if len(mine) != r["count"]:
             problems.append("site %s state %s: %d goroutines, header says %d" %
-                            (r["site"], r["state"], len(mine), r["count"]))
+                            (site, r["state"], len(mine), r["count"]))
         if r["wait"] != "-":
             wloc = marks.get("WAIT: " + r["wait"])
             if wloc is None:
@@ -190,7 +198,7 @@ def check_dump(gs, rows, marks, prog):
                 off = [g["id"] for g in mine if not any(f[1:] == wloc for f in g["frames"])]
                 if off:
                     problems.append("site %s: goroutines %s not parked at WAIT: %s (%s:%d)" %
-                                    ((r["site"], off[:5], r["wait"]) + wloc))
+                                    ((site, off[:5], r["wait"]) + wloc))
         claimed.update(g["id"] for g in mine)
     for site, (want, at_site) in by_site.items():
         if len(at_site) != want:

@@ -41,27 +41,30 @@
 //	keepalive  blocked 4                  -
 //	spike      phase baseline live 50     phase spike live 250, phase baseline live 50
 //
-// What strand must report at the steady line. site: the go statement marked `// SITE: name`
-// in this directory, or, for goroutines net/http starts, the function that created them;
-// wait: the line marked `// WAIT: name` the goroutine is parked at (`-`: in the standard
-// library only); state: the wait reason as Go 1.19 names it. Every mode also has the main
-// goroutine (goroutine 1 in `chan receive`, WAIT: main) and os/signal's loop (`syscall`,
-// created by os/signal.Notify.func1.1). No goroutine here may ever be called stranded.
+// What strand must report at the steady line, a row per group. site: the go statement
+// marked `// SITE: name` in this directory (`-`: goroutines the standard library starts);
+// created by: the function holding it, as the runtime names it; wait: the line marked
+// `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
+// own); state: the wait reason as Go 1.19 names it; count: exact (0: every goroutine of
+// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
+// Every mode also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main) and
+// os/signal's loop (`syscall`, created by os/signal.Notify.func1.1). No goroutine here may
+// ever be called stranded.
 //
-//	mode       site                             wait       state         count  verdict
-//	pool       hpool                            hpool      chan receive  8      idle
-//	pool       hfeeder                          hfeeder    select        1      none
-//	errgroup   egspawner                        egacquire  chan send     1      none
-//	errgroup   egworker                         egwork     sleep         4      none
-//	sweeper    sweeper                          sweeper    select        1      idle
-//	metrics    metrics                          metrics    IO wait       1      idle
-//	keepalive  kaserve                          kaserve    IO wait       1      idle
-//	keepalive  net/http.(*Server).Serve         -          IO wait       1      idle
-//	keepalive  net/http.(*Transport).dialConn   -          IO wait       1      idle
-//	keepalive  net/http.(*Transport).dialConn   -          select        1      idle
-//	spike      spikebase                        spikebase  sleep         50     none
-//	spike      spikes                           spikes     sleep         1      none
-//	spike      spikeextra                       -          -             0      none
+//	mode       site        created by                      wait       state         count  verdict
+//	pool       hpool       main.startPool                  hpool      chan receive  8      idle
+//	pool       hfeeder     main.startPool                  hfeeder    select        1      none
+//	errgroup   egspawner   main.startLimited               egacquire  chan send     1      none
+//	errgroup   egworker    main.runLimited                 egwork     sleep         4      none
+//	sweeper    sweeper     main.startSweeper               sweeper    select        1      idle
+//	metrics    metrics     main.startMetrics               metrics    IO wait       1      idle
+//	keepalive  kaserve     main.startKeepAliveServer       kaserve    IO wait       1      idle
+//	keepalive  -           net/http.(*Server).Serve        -          IO wait       1      idle
+//	keepalive  -           net/http.(*Transport).dialConn  -          IO wait       1      idle
+//	keepalive  -           net/http.(*Transport).dialConn  -          select        1      idle
+//	spike      spikebase   main.startLoad                  spikebase  sleep         50     none
+//	spike      spikes      main.startLoad                  spikes     sleep         1      none
+//	spike      spikeextra  main.runSpikes                  -          -             0      none
 //
 // In mode spike, while the spike lasts, 200 more goroutines (SITE: spikeextra, WAIT:
 // spikeextra, `sleep`) are live: runaway spawn may be reported then, stranded never.
@@ -140,38 +143,63 @@ func fail(format string, args ...interface{}) {
 
 // --- pool: N workers started once, fed in bursts --------------------------------------------
 
+type pool struct {
+	jobs          chan int
+	wg            sync.WaitGroup
+	done          atomic.Int64  // jobs done
+	stop, stopped chan struct{} // the feeder's
+}
+
 //go:noinline
-func poolWorker(jobs chan int, wg *sync.WaitGroup, done *atomic.Int64) {
-	defer wg.Done()
-	for job := range jobs { // WAIT: hpool
+func (p *pool) worker() {
+	defer p.wg.Done()
+	for job := range p.jobs { // WAIT: hpool
 		time.Sleep(10 * time.Millisecond) // the job
 		_ = job
-		done.Add(1)
+		p.done.Add(1)
 	}
 }
 
 //go:noinline
-func feedBursts(jobs chan int, burst int, every time.Duration, done *atomic.Int64,
-	stop, stopped chan struct{}) {
-	defer close(stopped)
+func (p *pool) feed(burst int, every time.Duration) {
+	defer close(p.stopped)
 	for k := 1; ; k++ {
 		for j := 0; j < burst; j++ {
 			select {
-			case jobs <- j:
-			case <-stop:
+			case p.jobs <- j:
+			case <-p.stop:
 				return
 			}
 		}
-		waitFor(func() bool { return done.Load() == int64(k*burst) })
+		waitFor(func() bool { return p.done.Load() == int64(k*burst) })
 		if k > 1 {
 			fmt.Println("burst", k)
 		}
 		select { // WAIT: hfeeder
 		case <-time.After(every):
-		case <-stop:
+		case <-p.stop:
 			return
 		}
 	}
+}
+
+//go:noinline
+func startPool(n, burst int, every time.Duration) *pool {
+	p := &pool{jobs: make(chan int), stop: make(chan struct{}), stopped: make(chan struct{})}
+	p.wg.Add(n)
+	for i := 0; i < n; i++ {
+		go p.worker() // SITE: hpool
+	}
+	go p.feed(burst, every) // SITE: hfeeder
+	return p
+}
+
+// shutdown stops the feeder, then closes the pool and waits for its workers to return.
+func (p *pool) shutdown() {
+	close(p.stop)
+	<-p.stopped
+	close(p.jobs)
+	p.wg.Wait()
 }
 
 func modePool(fs *flag.FlagSet) func() {
@@ -179,25 +207,11 @@ func modePool(fs *flag.FlagSet) func() {
 	burst := fs.Int("burst", 16, "jobs per burst")
 	every := fs.Duration("every", 3*time.Second, "time between bursts")
 	return func() {
-		jobs := make(chan int)
-		stop, stopped := make(chan struct{}), make(chan struct{})
-		var wg sync.WaitGroup
-		var done atomic.Int64
-		wg.Add(*n)
-		for i := 0; i < *n; i++ {
-			go poolWorker(jobs, &wg, &done) // SITE: hpool
-		}
-		go feedBursts(jobs, *burst, *every, &done, stop, stopped) // SITE: hfeeder
-		waitFor(func() bool { return done.Load() == int64(*burst) })
+		p := startPool(*n, *burst, *every)
+		waitFor(func() bool { return p.done.Load() == int64(*burst) })
 		time.Sleep(20 * time.Millisecond) // every worker back in its receive
 		fmt.Println("blocked", *n)
-		// Shutdown: the feeder stops, then the pool is closed and its workers return.
-		atExit = append(atExit, func() {
-			close(stop)
-			<-stopped
-			close(jobs)
-			wg.Wait()
-		})
+		atExit = append(atExit, p.shutdown)
 	}
 }
 
@@ -224,13 +238,18 @@ func runLimited(items, limit int, sleep time.Duration, acquiring, running *atomi
 	fmt.Println("done", items)
 }
 
+//go:noinline
+func startLimited(items, limit int, sleep time.Duration, acquiring, running *atomic.Int64) {
+	go runLimited(items, limit, sleep, acquiring, running) // SITE: egspawner
+}
+
 func modeErrgroup(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 200, "items")
 	k := fs.Int("k", 4, "limit: workers at once")
 	sleep := fs.Duration("sleep", 200*time.Millisecond, "each item's work")
 	return func() {
 		var acquiring, running atomic.Int64
-		go runLimited(*n, *k, *sleep, &acquiring, &running) // SITE: egspawner
+		startLimited(*n, *k, *sleep, &acquiring, &running)
 		waitFor(func() bool { return acquiring.Load() == int64(*k+1) && running.Load() == int64(*k) })
 		time.Sleep(20 * time.Millisecond) // the spawner is parked on the full semaphore
 		fmt.Println("running", *k, "limit", *k)
@@ -270,12 +289,17 @@ func sweep(c *cache, period time.Duration, stop chan struct{}) {
 	}
 }
 
+//go:noinline
+func startSweeper(c *cache, period time.Duration, stop chan struct{}) {
+	go sweep(c, period, stop) // SITE: sweeper
+}
+
 func modeSweeper(fs *flag.FlagSet) func() {
 	period := fs.Duration("period", 2*time.Second, "sweep period")
 	return func() {
 		c := &cache{expires: map[string]time.Time{"a": time.Now(), "b": time.Now().Add(time.Hour)}}
 		stop := make(chan struct{})
-		go sweep(c, *period, stop) // SITE: sweeper
+		startSweeper(c, *period, stop)
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("blocked", 1)
 		atExit = append(atExit, func() { close(stop) })
@@ -322,6 +346,16 @@ func runSpikes(base, repeat int, calm, spike, req time.Duration) {
 	}
 }
 
+// startLoad starts the baseline workers and the goroutine that makes the spikes.
+//
+//go:noinline
+func startLoad(base, repeat int, calm, spike, req time.Duration) {
+	for i := 0; i < base; i++ {
+		go baseWorker(req) // SITE: spikebase
+	}
+	go runSpikes(base, repeat, calm, spike, req) // SITE: spikes
+}
+
 func modeSpike(fs *flag.FlagSet) func() {
 	base := fs.Int("base", 50, "baseline workers")
 	calm := fs.Duration("calm", time.Second, "time at the baseline before each spike")
@@ -329,10 +363,7 @@ func modeSpike(fs *flag.FlagSet) func() {
 	req := fs.Duration("req", 100*time.Millisecond, "each request's duration")
 	repeat := fs.Int("repeat", 1, "spikes")
 	return func() {
-		for i := 0; i < *base; i++ {
-			go baseWorker(*req) // SITE: spikebase
-		}
-		go runSpikes(*base, *repeat, *calm, *spike, *req) // SITE: spikes
+		startLoad(*base, *repeat, *calm, *spike, *req)
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("phase baseline live", *base)
 	}

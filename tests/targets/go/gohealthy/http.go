@@ -31,9 +31,14 @@ func serveMetrics(ln net.Listener) {
 	(&http.Server{Handler: mux}).Serve(ln) // WAIT: metrics
 }
 
+//go:noinline
+func startMetrics(ln net.Listener) {
+	go serveMetrics(ln) // SITE: metrics
+}
+
 func modeMetrics(fs *flag.FlagSet) func() {
 	return func() {
-		go serveMetrics(listenLocal()) // SITE: metrics
+		startMetrics(listenLocal())
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("blocked", 1)
 	}
@@ -48,10 +53,15 @@ func serveKeepAlive(ln net.Listener) {
 	})}).Serve(ln) // WAIT: kaserve
 }
 
+//go:noinline
+func startKeepAliveServer(ln net.Listener) {
+	go serveKeepAlive(ln) // SITE: kaserve
+}
+
 func modeKeepAlive(fs *flag.FlagSet) func() {
 	return func() {
 		ln := listenLocal()
-		go serveKeepAlive(ln) // SITE: kaserve
+		startKeepAliveServer(ln)
 		// No IdleConnTimeout: the idle connection stays open for the program's life.
 		client := &http.Client{Transport: &http.Transport{}}
 		resp, err := client.Get("http://" + ln.Addr().String() + "/")

@@ -66,14 +66,19 @@ func cgoRead(calling *atomic.Int64) {
 	C.read_forever() // WAIT: cgoread
 }
 
+//go:noinline
+func startCgoCalls(calling *atomic.Int64) {
+	go cgoLock(calling) // SITE: cgolock
+	go cgoRead(calling) // SITE: cgoread
+}
+
 func modeCgo(fs *flag.FlagSet) func() {
 	return func() {
 		if C.start_holder() != 0 {
 			fail("cgo: cannot start the C thread holding the mutex")
 		}
 		var calling atomic.Int64
-		go cgoLock(&calling) // SITE: cgolock
-		go cgoRead(&calling) // SITE: cgoread
+		startCgoCalls(&calling)
 		waitFor(func() bool { return calling.Load() == 2 })
 		time.Sleep(100 * time.Millisecond) // both threads are in C, blocked
 		fmt.Println("blocked", 2)

@@ -68,43 +68,45 @@
 //	retain      blocked 3 buffer 10485760  -
 //	cgo         blocked 2                  -
 //
-// What strand must report at the steady line. site: the go statement marked `// SITE: name`
-// in this directory (or, for goroutines the standard library starts, the function that
-// created them); wait: the line marked `// WAIT: name` the goroutine is parked at; state: the
-// wait reason as Go 1.19 names it (Go 1.19 says `semacquire` for both sync.WaitGroup.Wait and
-// sync.Mutex.Lock; a goroutine in a system call or in C is in state `syscall`). Every mode
-// also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main, never stranded)
-// and os/signal's loop (`syscall`, created by os/signal.Notify.func1.1).
+// What strand must report at the steady line, a row per group. site: the go statement
+// marked `// SITE: name` in this directory (`-`: goroutines the standard library starts);
+// created by: the function holding it, as the runtime names it; wait: the line marked
+// `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
+// own); state: the wait reason as Go 1.19 names it (`semacquire` for both
+// sync.WaitGroup.Wait and sync.Mutex.Lock in Go 1.19; `syscall` in a system call or in C); count: exact (0: every goroutine of
+// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
+// Every mode also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main, never
+// stranded) and os/signal's loop (`syscall`, created by os/signal.Notify.func1.1).
 //
-//	mode        site        wait        state                    count  verdict
-//	chan        chan        chan        chan receive             5      stranded
-//	forever     select      -           select (no cases)        2      stranded
-//	forever     nilchan     -           chan receive (nil chan)  1      stranded
-//	pool        pool        pool        chan receive             4      none
-//	pool        feeder      feeder      sleep                    1      none
-//	range       range       range       chan receive             4      stranded
-//	range       rangereq    -           -                        0      none
-//	timeout     timeout     timeout     chan send                6      stranded
-//	timeout     timeoutreq  -           -                        0      none
-//	timeoutbuf  timeoutbuf  -           -                        0      none
-//	timeoutbuf  bufreq      -           -                        0      none
-//	early       early       early       chan send                3      stranded
-//	heartbeat   heartbeat   heartbeat   select                   5      stranded
-//	heartbeat   hbaccept    hbaccept    IO wait                  1      idle
-//	heartbeat   hbclient    hbclient    sleep                    1      none
-//	heartbeat   serveconn   -           -                        0      none
-//	warmer      warmer      warmer      chan receive             4      stranded
-//	warmer      warmerreq   -           -                        0      none
-//	tcp         tcpcall     tcpcall     IO wait                  3      stranded
-//	tcp         tcpaccept   tcpaccept   IO wait                  1      idle
-//	wg          wgreq       wgwait      semacquire               3      stranded
-//	wg          wgworker    -           -                        0      none
-//	mutex       mutexreq    mutexlock   semacquire               20     stranded
-//	deadlock    deadlockab  deadlock    semacquire               1      stranded
-//	deadlock    deadlockba  deadlock    semacquire               1      stranded
-//	retain      retain      retain      chan receive             3      stranded
-//	cgo         cgolock     cgolock     syscall                  1      stranded
-//	cgo         cgoread     cgoread     syscall                  1      stranded
+//	mode        site        created by                     wait       state                    count  verdict
+//	chan        chan        main.handleRequest             chan       chan receive             5      stranded
+//	forever     select      main.spawnForever              -          select (no cases)        2      stranded
+//	forever     nilchan     main.spawnForever              -          chan receive (nil chan)  1      stranded
+//	pool        pool        main.startPool                 pool       chan receive             4      none
+//	pool        feeder      main.startPool                 feeder     sleep                    1      none
+//	range       range       main.handleJobs                range      chan receive             4      stranded
+//	range       rangereq    main.startJobRequests          -          -                        0      none
+//	timeout     timeout     main.fetchWithTimeout          timeout    chan send                6      stranded
+//	timeout     fetchreq    main.startFetches              -          -                        0      none
+//	timeoutbuf  timeoutbuf  main.fetchWithTimeoutBuffered  -          -                        0      none
+//	timeoutbuf  fetchreq    main.startFetches              -          -                        0      none
+//	early       early       main.loadProfile               early      chan send                3      stranded
+//	heartbeat   heartbeat   main.(*hbServer).serveConn     heartbeat  select                   5      stranded
+//	heartbeat   hbaccept    main.startHeartbeatServer      hbaccept   IO wait                  1      idle
+//	heartbeat   hbclient    main.connect                   hbclient   sleep                    1      none
+//	heartbeat   serveconn   main.(*hbServer).acceptLoop    -          -                        0      none
+//	warmer      warmer      main.handleWithCache           warmer     chan receive             4      stranded
+//	warmer      warmerreq   main.startCacheRequests        -          -                        0      none
+//	tcp         tcpcall     main.callPeers                 tcpcall    IO wait                  3      stranded
+//	tcp         tcpaccept   main.startSilentPeer           tcpaccept  IO wait                  1      idle
+//	wg          wgreq       main.startBatches              wgwait     semacquire               3      stranded
+//	wg          wgworker    main.handleBatch               -          -                        0      none
+//	mutex       mutexreq    main.startUpdates              mutexlock  semacquire               20     stranded
+//	deadlock    deadlockab  main.startTransfers            deadlock   semacquire               1      stranded
+//	deadlock    deadlockba  main.startTransfers            deadlock   semacquire               1      stranded
+//	retain      retain      main.retainBuffer              retain     chan receive             3      stranded
+//	cgo         cgolock     main.startCgoCalls             cgolock    syscall                  1      stranded
+//	cgo         cgoread     main.startCgoCalls             cgoread    syscall                  1      stranded
 //
 // A row with count 0 is a site whose goroutines have all exited by the steady line. The
 // heartbeats are woken by their ticker: their evidence is an exited spawner and a count that

@@ -31,13 +31,18 @@ func handleJobs(njobs int, returned *atomic.Int64) {
 	returned.Add(1) // and returns, without close(jobs)
 }
 
+//go:noinline
+func startJobRequests(n int, returned *atomic.Int64) {
+	for i := 1; i <= n; i++ {
+		go handleJobs(i, returned) // SITE: rangereq
+	}
+}
+
 func modeRange(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 4, "requests (request i sends i jobs)")
 	return func() {
 		var returned atomic.Int64
-		for i := 1; i <= *n; i++ {
-			go handleJobs(i, &returned) // SITE: rangereq
-		}
+		startJobRequests(*n, &returned)
 		waitFor(func() bool { return returned.Load() == int64(*n) })
 		time.Sleep(50 * time.Millisecond) // the last worker is back in its receive
 		fmt.Println("blocked", *n)
@@ -93,13 +98,20 @@ func handleFetch(fetch fetchFunc, id int, c, returned *atomic.Int64) {
 	returned.Add(1)
 }
 
+// startFetches: n requests, each a goroutine calling fetch (modes timeout and timeoutbuf).
+//
+//go:noinline
+func startFetches(n int, fetch fetchFunc, c, returned *atomic.Int64) {
+	for id := 0; id < n; id++ {
+		go handleFetch(fetch, id, c, returned) // SITE: fetchreq
+	}
+}
+
 func modeTimeout(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 6, "requests")
 	return func() {
 		var sending, returned atomic.Int64
-		for id := 0; id < *n; id++ {
-			go handleFetch(fetchWithTimeout, id, &sending, &returned) // SITE: timeoutreq
-		}
+		startFetches(*n, fetchWithTimeout, &sending, &returned)
 		waitFor(func() bool { return sending.Load() == int64(*n) && returned.Load() == int64(*n) })
 		time.Sleep(50 * time.Millisecond) // the last worker reaches its send
 		fmt.Println("blocked", *n)
@@ -110,9 +122,7 @@ func modeTimeoutBuf(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 6, "requests")
 	return func() {
 		var sent, returned atomic.Int64
-		for id := 0; id < *n; id++ {
-			go handleFetch(fetchWithTimeoutBuffered, id, &sent, &returned) // SITE: bufreq
-		}
+		startFetches(*n, fetchWithTimeoutBuffered, &sent, &returned)
 		waitFor(func() bool { return sent.Load() == int64(*n) && returned.Load() == int64(*n) })
 		time.Sleep(50 * time.Millisecond) // the last worker has exited
 		fmt.Println("blocked 0 exited", *n)
@@ -183,14 +193,19 @@ func serve(ctx context.Context, id int) {
 	}
 }
 
+//go:noinline
+func startCacheRequests(n int, period time.Duration, returned *atomic.Int64) {
+	for id := 0; id < n; id++ {
+		go handleWithCache(id, period, returned) // SITE: warmerreq
+	}
+}
+
 func modeWarmer(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 4, "requests")
 	period := fs.Duration("period", 200*time.Millisecond, "the warmers' ticker period")
 	return func() {
 		var returned atomic.Int64
-		for id := 0; id < *n; id++ {
-			go handleWithCache(id, *period, &returned) // SITE: warmerreq
-		}
+		startCacheRequests(*n, *period, &returned)
 		waitFor(func() bool { return returned.Load() == int64(*n) })
 		time.Sleep(50 * time.Millisecond)
 		fmt.Println("blocked", *n)
@@ -221,12 +236,17 @@ func handleBatch(size int, finished *atomic.Int64) {
 	wg.Wait() // WAIT: wgwait
 }
 
+//go:noinline
+func startBatches(sizes []int, finished *atomic.Int64) {
+	for _, size := range sizes {
+		go handleBatch(size, finished) // SITE: wgreq
+	}
+}
+
 func modeWaitGroup(fs *flag.FlagSet) func() {
 	return func() {
 		var finished atomic.Int64
-		for _, size := range []int{4, 8, 12} {
-			go handleBatch(size, &finished) // SITE: wgreq
-		}
+		startBatches([]int{4, 8, 12}, &finished)
 		waitFor(func() bool { return finished.Load() == 4+8+12 })
 		time.Sleep(50 * time.Millisecond)
 		fmt.Println("blocked", 3)
@@ -257,18 +277,25 @@ func handleUpdate(s *store, id int, locking *atomic.Int64) {
 	s.update(id)
 }
 
+// startUpdates: one request every 40 ms.
+//
+//go:noinline
+func startUpdates(s *store, ids []int, locking *atomic.Int64) {
+	for i, id := range ids {
+		go handleUpdate(s, id, locking) // SITE: mutexreq
+		if i < len(ids)-1 {
+			time.Sleep(40 * time.Millisecond)
+		}
+	}
+}
+
 func modeMutex(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 20, "requests blocked behind the failed one")
 	return func() {
 		s := &store{data: map[int]int{}}
 		var locking atomic.Int64
 		ids := append([]int{1, 2, -1}, make([]int, *n)...)
-		for i, id := range ids {
-			go handleUpdate(s, id, &locking) // SITE: mutexreq
-			if i < len(ids)-1 {
-				time.Sleep(40 * time.Millisecond)
-			}
-		}
+		startUpdates(s, ids, &locking)
 		waitFor(func() bool { return locking.Load() == int64(len(ids)) })
 		time.Sleep(50 * time.Millisecond)
 		fmt.Println("blocked", *n)
@@ -286,13 +313,18 @@ func transfer(from, to *sync.Mutex, holding *sync.WaitGroup) {
 	to.Lock() // WAIT: deadlock
 }
 
+//go:noinline
+func startTransfers(a, b *sync.Mutex) {
+	var holding sync.WaitGroup
+	holding.Add(2)
+	go transfer(a, b, &holding) // SITE: deadlockab
+	go transfer(b, a, &holding) // SITE: deadlockba
+}
+
 func modeDeadlock(fs *flag.FlagSet) func() {
 	return func() {
 		var a, b sync.Mutex
-		var holding sync.WaitGroup
-		holding.Add(2)
-		go transfer(&a, &b, &holding) // SITE: deadlockab
-		go transfer(&b, &a, &holding) // SITE: deadlockba
+		startTransfers(&a, &b)
 		time.Sleep(100 * time.Millisecond)
 		fmt.Println("blocked", 2)
 	}

@@ -77,26 +77,43 @@ func openAndClose(addr string, closed chan struct{}) {
 	<-closed // the server's reader saw EOF and returned
 }
 
+//go:noinline
+func startHeartbeatServer(beat time.Duration, conns int) *hbServer {
+	s := &hbServer{ln: listenLocal(), beat: beat, closed: make(chan struct{}, conns)}
+	go s.acceptLoop() // SITE: hbaccept
+	return s
+}
+
+// keepConnecting opens and closes a connection every period until there were conns.
+//
+//go:noinline
+func keepConnecting(s *hbServer, n, conns int, every time.Duration) {
+	for n < conns {
+		time.Sleep(every) // WAIT: hbclient
+		openAndClose(s.ln.Addr().String(), s.closed)
+		n++
+		fmt.Println("heartbeats", n)
+	}
+}
+
+// connect opens and closes the first 5 connections, and leaves the others to a goroutine.
+//
+//go:noinline
+func connect(s *hbServer, conns int, every time.Duration) int {
+	first := 0
+	for ; first < 5 && first < conns; first++ {
+		openAndClose(s.ln.Addr().String(), s.closed)
+	}
+	go keepConnecting(s, first, conns, every) // SITE: hbclient
+	return first
+}
+
 func modeHeartbeat(fs *flag.FlagSet) func() {
 	conns := fs.Int("conns", 20, "connections opened and closed in all")
 	every := fs.Duration("every", 200*time.Millisecond, "time between connections after the first 5")
 	beat := fs.Duration("beat", 500*time.Millisecond, "heartbeat period")
 	return func() {
-		s := &hbServer{ln: listenLocal(), beat: *beat, closed: make(chan struct{}, *conns)}
-		addr := s.ln.Addr().String()
-		go s.acceptLoop() // SITE: hbaccept
-		first := 0
-		for ; first < 5 && first < *conns; first++ {
-			openAndClose(addr, s.closed)
-		}
-		go func(n int) { // SITE: hbclient
-			for n < *conns {
-				time.Sleep(*every) // WAIT: hbclient
-				openAndClose(addr, s.closed)
-				n++
-				fmt.Println("heartbeats", n)
-			}
-		}(first)
+		first := connect(startHeartbeatServer(*beat, *conns), *conns, *every)
 		time.Sleep(50 * time.Millisecond) // the last heartbeat reaches its select
 		fmt.Println("blocked", first)
 	}
@@ -128,15 +145,25 @@ func callPeer(addr string, calling *atomic.Int64) {
 	c.Read(reply) // WAIT: tcpcall
 }
 
+//go:noinline
+func startSilentPeer() string {
+	ln := listenLocal()
+	go silentPeer(ln) // SITE: tcpaccept
+	return ln.Addr().String()
+}
+
+//go:noinline
+func callPeers(addr string, n int, calling *atomic.Int64) {
+	for i := 0; i < n; i++ {
+		go callPeer(addr, calling) // SITE: tcpcall
+	}
+}
+
 func modeTCP(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 3, "callers")
 	return func() {
-		ln := listenLocal()
-		go silentPeer(ln) // SITE: tcpaccept
 		var calling atomic.Int64
-		for i := 0; i < *n; i++ {
-			go callPeer(ln.Addr().String(), &calling) // SITE: tcpcall
-		}
+		callPeers(startSilentPeer(), *n, &calling)
 		waitFor(func() bool { return calling.Load() == int64(*n) })
 		time.Sleep(50 * time.Millisecond)
 		fmt.Println("blocked", *n)

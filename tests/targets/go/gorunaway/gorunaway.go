@@ -49,33 +49,37 @@
 //	logasync  spawned 60               exited 60
 //	syscall   blocked 50 threads T     released 50 (with -release)
 //
-// What strand must report at the steady line. site: the go statement marked `// SITE: name`
-// in this directory; wait: the line marked `// WAIT: name` the goroutine is parked at; state:
-// the wait reason as Go 1.19 names it (a goroutine in a system call is in state `syscall`).
+// What strand must report at the steady line, a row per group. site: the go statement
+// marked `// SITE: name` in this directory (`-`: goroutines the standard library starts);
+// created by: the function holding it, as the runtime names it; wait: the line marked
+// `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
+// own); state: the wait reason as Go 1.19 names it (`syscall`
+// in a system call); count: exact (0: every goroutine of
+// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
 // Every mode also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main) and
 // os/signal's loop (`syscall`, created by os/signal.Notify.func1.1); modes with an "exited"
 // line have one more goroutine, polling in `sleep` until the count is back to 0 (SITE: watch).
 //
-//	mode      site      wait      state         count  verdict
-//	items     item      item      sleep         20000  runaway spawn
-//	items     watch     watch     sleep         1      none
-//	fetch     fetch     fetch     sleep         1110   runaway spawn
-//	fetch     fetchreq  -         -             0      none
-//	fetch     watch     watch     sleep         1      none
-//	sem       sem       sem       chan send     196    runaway spawn
-//	sem       sem       semwork   sleep         4      runaway spawn
-//	sem       watch     watch     sleep         1      none
-//	nested    user      user      sleep         1024   runaway spawn
-//	nested    tenant    -         -             0      none
-//	nested    watch     watch     sleep         1      none
-//	tree      tree      tree      sleep         2046   runaway spawn
-//	tree      treeroot  tree      sleep         1      none
-//	tree      watch     watch     sleep         1      none
-//	waves     poller    poller    sleep         50     runaway spawn
-//	waves     waves     waves     chan receive  1      none
-//	logasync  logasync  logasync  sleep         60     runaway spawn
-//	logasync  watch     watch     sleep         1      none
-//	syscall   sysread   sysread   syscall       50     runaway spawn
+//	mode      site      created by            wait      state         count  verdict
+//	items     item      main.processAll       item      sleep         20000  runaway spawn
+//	items     watch     main.watch            watch     sleep         1      none
+//	fetch     fetch     main.handleIDs        fetch     sleep         1110   runaway spawn
+//	fetch     fetchreq  main.startRequests    -         -             0      none
+//	fetch     watch     main.watch            watch     sleep         1      none
+//	sem       sem       main.spawnSemWorkers  sem       chan send     196    runaway spawn
+//	sem       sem       main.spawnSemWorkers  semwork   sleep         4      runaway spawn
+//	sem       watch     main.watch            watch     sleep         1      none
+//	nested    user      main.serveTenant      user      sleep         1024   runaway spawn
+//	nested    tenant    main.startTenants     -         -             0      none
+//	nested    watch     main.watch            watch     sleep         1      none
+//	tree      tree      main.walk             tree      sleep         2046   runaway spawn
+//	tree      treeroot  main.startTree        tree      sleep         1      none
+//	tree      watch     main.watch            watch     sleep         1      none
+//	waves     poller    main.pollInWaves      poller    sleep         50     runaway spawn
+//	waves     waves     main.startWaves       waves     chan receive  1      none
+//	logasync  logasync  main.logAsync         logasync  sleep         60     runaway spawn
+//	logasync  watch     main.watch            watch     sleep         1      none
+//	syscall   sysread   main.startReaders     sysread   syscall       50     runaway spawn
 //
 // Fan-out per parent: items 20000 (main); fetch 10, 100, 1000 (three handlers, returned);
 // sem 200 (main); nested 32 (main) then 32 per tenant (tenants returned); tree 2 per node;
@@ -203,6 +207,18 @@ func handleIDs(ids []int, sleep time.Duration, live, handled *atomic.Int64) {
 	handled.Add(1) // fire and forget: the handler returns at once
 }
 
+// startRequests: a handler goroutine per request; returns the ids in all.
+//
+//go:noinline
+func startRequests(sizes []int, sleep time.Duration, live, handled *atomic.Int64) int {
+	total := 0
+	for _, size := range sizes {
+		total += size
+		go handleIDs(make([]int, size), sleep, live, handled) // SITE: fetchreq
+	}
+	return total
+}
+
 func modeFetch(fs *flag.FlagSet) func() {
 	sizes := []int{10, 100, 1000}
 	fs.Func("sizes", "ids per request, one request per number (default 10,100,1000)",
@@ -220,11 +236,7 @@ func modeFetch(fs *flag.FlagSet) func() {
 	sleep := fs.Duration("sleep", time.Second, "each fetch's duration")
 	return func() {
 		var live, handled atomic.Int64
-		total := 0
-		for _, size := range sizes {
-			total += size
-			go handleIDs(make([]int, size), *sleep, &live, &handled) // SITE: fetchreq
-		}
+		total := startRequests(sizes, *sleep, &live, &handled)
 		waitFor(func() bool { return handled.Load() == int64(len(sizes)) })
 		fmt.Println("spawned", total, "requests", len(sizes))
 		watch(&live, total)
@@ -246,6 +258,14 @@ func semWorker(sem chan struct{}, sleep time.Duration, k int, waiting, live, don
 	live.Add(-1)
 }
 
+//go:noinline
+func spawnSemWorkers(n int, sem chan struct{}, sleep time.Duration, waiting, live, done *atomic.Int64) {
+	for i := 0; i < n; i++ {
+		live.Add(1)
+		go semWorker(sem, sleep, cap(sem), waiting, live, done) // SITE: sem
+	}
+}
+
 func modeSem(fs *flag.FlagSet) func() {
 	n := fs.Int("n", 200, "goroutines spawned")
 	k := fs.Int("k", 4, "semaphore slots")
@@ -253,10 +273,7 @@ func modeSem(fs *flag.FlagSet) func() {
 	return func() {
 		sem := make(chan struct{}, *k)
 		var waiting, live, done atomic.Int64
-		for i := 0; i < *n; i++ {
-			live.Add(1)
-			go semWorker(sem, *sleep, *k, &waiting, &live, &done) // SITE: sem
-		}
+		spawnSemWorkers(*n, sem, *sleep, &waiting, &live, &done)
 		waitFor(func() bool { return waiting.Load() == int64(*n-*k) && len(sem) == *k })
 		time.Sleep(20 * time.Millisecond) // the last waiter is parked in its send
 		fmt.Println("spawned", *n, "running", *k)
@@ -281,15 +298,20 @@ func serveTenant(tenant, users int, sleep time.Duration, live, served *atomic.In
 	served.Add(1)
 }
 
+//go:noinline
+func startTenants(tenants, users int, sleep time.Duration, live, served *atomic.Int64) {
+	for t := 0; t < tenants; t++ {
+		go serveTenant(t, users, sleep, live, served) // SITE: tenant
+	}
+}
+
 func modeNested(fs *flag.FlagSet) func() {
 	tenants := fs.Int("tenants", 32, "tenants")
 	users := fs.Int("users", 32, "users per tenant")
 	sleep := fs.Duration("sleep", time.Second, "each user's service time")
 	return func() {
 		var live, served atomic.Int64
-		for t := 0; t < *tenants; t++ {
-			go serveTenant(t, *users, *sleep, &live, &served) // SITE: tenant
-		}
+		startTenants(*tenants, *users, *sleep, &live, &served)
 		waitFor(func() bool { return served.Load() == int64(*tenants) })
 		fmt.Println("spawned", *tenants**users, "tenants", *tenants)
 		watch(&live, *tenants**users)
@@ -311,14 +333,19 @@ func walk(depth int, sleep time.Duration, live, started *atomic.Int64) {
 	live.Add(-1)
 }
 
+//go:noinline
+func startTree(depth int, sleep time.Duration, live, started *atomic.Int64) {
+	live.Add(1)
+	go walk(depth, sleep, live, started) // SITE: treeroot
+}
+
 func modeTree(fs *flag.FlagSet) func() {
 	depth := fs.Int("depth", 10, "tree depth (2^(depth+1)-1 nodes)")
 	sleep := fs.Duration("sleep", time.Second, "each node's work")
 	return func() {
 		var live, started atomic.Int64
 		nodes := int64(1)<<(*depth+1) - 1
-		live.Add(1)
-		go walk(*depth, *sleep, &live, &started) // SITE: treeroot
+		startTree(*depth, *sleep, &live, &started)
 		waitFor(func() bool { return started.Load() == nodes })
 		fmt.Println("spawned", nodes, "depth", *depth)
 		watch(&live, int(nodes))

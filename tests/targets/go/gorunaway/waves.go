@@ -38,9 +38,12 @@ func modeWaves(fs *flag.FlagSet) func() {
 	size := fs.Int("size", 50, "pollers per wave")
 	life := fs.Duration("life", 3*time.Second, "each poller's lifetime")
 	waves := fs.Int("waves", 0, "waves in all (0: no end)")
-	return func() {
-		go pollInWaves(*period, *size, *life, *waves) // SITE: waves
-	}
+	return func() { startWaves(*period, *size, *life, *waves) }
+}
+
+//go:noinline
+func startWaves(period time.Duration, size int, life time.Duration, waves int) {
+	go pollInWaves(period, size, life, waves) // SITE: waves
 }
 
 // --- syscall: each goroutine blocked in read(2) holds an OS thread --------------------------
@@ -51,6 +54,23 @@ func blockInRead(fd int, entering, returned *atomic.Int64) {
 	entering.Add(1)
 	syscall.Read(fd, b[:]) // WAIT: sysread
 	returned.Add(1)
+}
+
+//go:noinline
+func startReaders(fd, n int, entering, returned *atomic.Int64) {
+	for i := 0; i < n; i++ {
+		go blockInRead(fd, entering, returned) // SITE: sysread
+	}
+}
+
+// releaseReaders writes a byte per reader after a while, and waits for the reads to return.
+//
+//go:noinline
+func releaseReaders(fd, n int, after time.Duration, returned *atomic.Int64) {
+	time.Sleep(after)
+	syscall.Write(fd, make([]byte, n))
+	waitFor(func() bool { return returned.Load() == int64(n) })
+	fmt.Println("released", n)
 }
 
 func threads() int {
@@ -71,20 +91,13 @@ func modeSyscall(fs *flag.FlagSet) func() {
 			os.Exit(1)
 		}
 		var entering, returned atomic.Int64
-		for i := 0; i < *n; i++ {
-			go blockInRead(p[0], &entering, &returned) // SITE: sysread
-		}
+		startReaders(p[0], *n, &entering, &returned)
 		// Each read holds its M; the runtime starts another for the Ps they leave.
 		waitFor(func() bool { return entering.Load() == int64(*n) && threads() >= *n+2 })
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("blocked", *n, "threads", threads())
 		if *release > 0 {
-			go func() { // SITE: release
-				time.Sleep(*release)
-				syscall.Write(p[1], make([]byte, *n))
-				waitFor(func() bool { return returned.Load() == int64(*n) })
-				fmt.Println("released", *n)
-			}()
+			go releaseReaders(p[1], *n, *release, &returned) // SITE: release
 		}
 	}
 }

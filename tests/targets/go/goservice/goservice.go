@@ -27,26 +27,29 @@
 //	mode   steady line         progress lines
 //	serve  blocked 6 live 14   -
 //
-// What strand must report at the steady line. site: the go statement marked `// SITE: name`
-// in this directory (or the function creating the goroutines net/http starts); wait: the line
-// marked `// WAIT: name` the goroutine is parked at (`-`: in the standard library only);
-// state: the wait reason as Go 1.19 names it. Besides the rows: the main goroutine (goroutine
-// 1 in `chan receive`, WAIT: main) and os/signal's loop (`syscall`, created by
-// os/signal.Notify.func1.1). The last two rows are the request for the dump itself: the
-// connection's goroutine, running the pprof handler, and the background reader net/http
-// starts for the handler's time (`IO wait` or runnable); pprof's view has them (its total is
-// then 16 for the 14 of the steady line), strand's, at another time, need not.
+// What strand must report at the steady line, a row per group. site: the go statement
+// marked `// SITE: name` in this directory (`-`: goroutines the standard library starts);
+// created by: the function holding it, as the runtime names it; wait: the line marked
+// `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
+// own); state: the wait reason as Go 1.19 names it; count: exact (0: every goroutine of
+// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
+// Besides the rows: the main goroutine (goroutine 1 in `chan receive`, WAIT: main) and
+// os/signal's loop (`syscall`, created by os/signal.Notify.func1.1). The last two rows are
+// the request for the dump itself: the connection's goroutine, running the pprof handler,
+// and the background reader net/http starts for the handler's time (`IO wait` or
+// runnable); pprof's view has them (its total is then 16 for the 14 of the steady line),
+// strand's, at another time, need not.
 //
-//	mode   site                                        wait        state         count  verdict
-//	serve  svctimeout                                  svctimeout  chan send     3      stranded
-//	serve  svcrange                                    svcrange    chan receive  2      stranded
-//	serve  svcbatch                                    svcbatch    semacquire    1      stranded
-//	serve  svcbatchitem                                -           -             0      none
-//	serve  svcpool                                     svcpool     chan receive  4      idle
-//	serve  svcsweeper                                  svcsweeper  select        1      idle
-//	serve  svcserve                                    svcserve    IO wait       1      idle
-//	serve  net/http.(*Server).Serve                    -           running       1      none
-//	serve  net/http.(*connReader).startBackgroundRead  -           -             1      none
+//	mode   site          created by                                  wait        state         count  verdict
+//	serve  svctimeout    main.fetchWithTimeout                       svctimeout  chan send     3      stranded
+//	serve  svcrange      main.handleJobs                             svcrange    chan receive  2      stranded
+//	serve  svcbatch      main.handleBatch                            svcbatch    semacquire    1      stranded
+//	serve  svcbatchitem  main.runBatch                               -           -             0      none
+//	serve  svcpool       main.serve                                  svcpool     chan receive  4      idle
+//	serve  svcsweeper    main.serve                                  svcsweeper  select        1      idle
+//	serve  svcserve      main.serve                                  svcserve    IO wait       1      idle
+//	serve  -             net/http.(*Server).Serve                    -           running       1      none
+//	serve  -             net/http.(*connReader).startBackgroundRead  -           -             1      none
 //
 // The leaks' spawners are the connections' goroutines (created by net/http.(*Server).Serve),
 // all returned by the steady line.
