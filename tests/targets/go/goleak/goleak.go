@@ -22,7 +22,7 @@
 //     send forever (scenario 10). [-n 6]
 //   - timeoutbuf: the control: the same with a result channel of capacity 1; every worker
 //     sends and exits, nothing is left at its site. [-n 6]
-//   - early: main calls loadProfile for ids 0..8; ids 0, 3, 6 fail validation and return
+//   - early: the main goroutine calls loadProfile for ids 0..8; ids 0, 3, 6 fail validation and return
 //     early, orphaning the goroutine meant to deliver their result (scenario 11).
 //   - heartbeat: a TCP server on 127.0.0.1 whose per-connection serveConn starts a heartbeat
 //     goroutine (ticker every -beat, select on the ticker and a stop channel nobody closes)
@@ -39,8 +39,8 @@
 //     4, 8, 12 items; every 4th item panics, its worker recovers but skips its Done (not
 //     deferred), so every handler waits forever; all the workers exit (scenario 15).
 //   - mutex: requests (one goroutine each, every 40 ms) update a store; the third request
-//     fails and returns with the store's mutex held, the -n after it pile up in Lock
-//     (scenario 16). [-n 20]
+//     fails and returns with the store's mutex held, the -n after it pile up in Lock, their
+//     count growing for ~0.9 s (scenario 16). [-n 20]
 //   - deadlock: two goroutines take two mutexes in opposite orders (scenario 16).
 //   - retain: 3 leaked goroutines each hold a 10 MiB buffer (written through, so resident)
 //     through their closure (scenario 18). [-n 3]
@@ -73,8 +73,9 @@
 // created by: the function holding it, as the runtime names it; wait: the line marked
 // `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
 // own); state: the wait reason as Go 1.19 names it (`semacquire` for both
-// sync.WaitGroup.Wait and sync.Mutex.Lock in Go 1.19; `syscall` in a system call or in C); count: exact (0: every goroutine of
-// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
+// sync.WaitGroup.Wait and sync.Mutex.Lock; `syscall` in a system call or in C); count:
+// exact (0: every goroutine of the site has exited); verdict: stranded, idle, runaway spawn
+// or none (nothing to report).
 // Every mode also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main, never
 // stranded) and os/signal's loop (`syscall`, created by os/signal.Notify.func1.1).
 //
@@ -108,8 +109,7 @@
 //	cgo         cgolock     main.startCgoCalls             cgolock    syscall                  1      stranded
 //	cgo         cgoread     main.startCgoCalls             cgoread    syscall                  1      stranded
 //
-// A row with count 0 is a site whose goroutines have all exited by the steady line. The
-// heartbeats are woken by their ticker: their evidence is an exited spawner and a count that
+// The heartbeats are woken by their ticker: their evidence is an exited spawner and a count that
 // only grows; the warmers' too (one per finished request). The stranded tcp callers and the
 // idle accept loops are both in `IO wait`: a read on an outbound connection versus accept.
 // In mode cgo the thread holding the C mutex (a pthread, not an M) is in pause() forever.

@@ -53,9 +53,9 @@
 // marked `// SITE: name` in this directory (`-`: goroutines the standard library starts);
 // created by: the function holding it, as the runtime names it; wait: the line marked
 // `// WAIT: name` the goroutine is parked at (`-`: no line of this directory, or the site's
-// own); state: the wait reason as Go 1.19 names it (`syscall`
-// in a system call); count: exact (0: every goroutine of
-// the site has exited); verdict: stranded, idle, runaway spawn or none (nothing to report).
+// own); state: the wait reason as Go 1.19 names it (`syscall` in a system call); count:
+// exact (0: every goroutine of the site has exited); verdict: stranded, idle, runaway spawn
+// or none (nothing to report).
 // Every mode also has the main goroutine (goroutine 1 in `chan receive`, WAIT: main) and
 // os/signal's loop (`syscall`, created by os/signal.Notify.func1.1); modes with an "exited"
 // line have one more goroutine, polling in `sleep` until the count is back to 0 (SITE: watch).
