@@ -50,7 +50,7 @@ CGO_ONLY = {("goleak", "cgo")}
 
 
 def header_tables(path):
-    """The two tables of a program's header: {mode: (steady, progress)} and its rows."""
+    """The two tables of a program's header: {mode: steady line} and its rows."""
     steady, rows, table = {}, [], None
     for line in path.read_text().splitlines():
         if not line.startswith("//"):
@@ -64,7 +64,7 @@ def header_tables(path):
         elif cols[:3] == ["mode", "site", "created by"]:
             table = "rows"
         elif table == "steady":
-            steady[cols[0]] = (cols[1], cols[2] if len(cols) > 2 else "-")
+            steady[cols[0]] = cols[1]
         elif table == "rows":
             if len(cols) != 7:
                 raise SystemExit("%s: bad row %r" % (path, line))
@@ -165,17 +165,16 @@ class Run:
             self.p.wait()
 
 
-def check_dump(gs, rows, marks, prog):
+def check_dump(gs, rows, marks):
     """What differs between a dump and the rows of one mode (empty: nothing)."""
     problems = []
-    site_loc = lambda s: marks.get("SITE: " + s)
     claimed = set()
     by_site = {}
     for r in rows:
         site = r["site"] if r["site"] != "-" else r["creator"]
         loc = None
         if r["site"] != "-":
-            loc = site_loc(r["site"])
+            loc = marks.get("SITE: " + r["site"])
             if loc is None:
                 problems.append("no marker SITE: %s" % r["site"])
                 continue
@@ -222,13 +221,13 @@ def check_dump(gs, rows, marks, prog):
     return problems
 
 
-def pprof_check(addr, rows, marks, prog):
+def pprof_check(addr, rows, marks):
     """What differs between the rows and pprof's debug=2 (goroutines with their creators), and
     between the rows and debug=1 (counts by stack: the goroutines whose stack holds each
     WAIT line, and the total)."""
     url = "http://%s/debug/pprof/goroutine?debug=" % addr
     gs = parse_dump(urllib.request.urlopen(url + "2", timeout=10).read().decode())
-    problems = check_dump(gs, rows, marks, prog)
+    problems = check_dump(gs, rows, marks)
     text1 = urllib.request.urlopen(url + "1", timeout=10).read().decode()
     total = int(re.search(r"goroutine profile: total (\d+)", text1).group(1))
     if total != len(gs):
@@ -252,7 +251,19 @@ def pprof_check(addr, rows, marks, prog):
     return ["pprof: " + p for p in problems]
 
 
-def run_mode(prog, mode, variant, steady, rows, marks):
+def start(exe, args, line):
+    """Runs exe, waits for "ready", sends SIGUSR1 and waits for the line that begins with the
+    steady line's first word: (the run, that line or None, seconds since SIGUSR1)."""
+    r = Run(exe, args)
+    if r.wait_line(lambda l: l == "ready", 5) is None:
+        return r, None, 0
+    t0 = time.monotonic()
+    r.p.send_signal(signal.SIGUSR1)
+    got = r.wait_line(lambda l: l.split()[:1] == line.split()[:1], 10)
+    return r, got, time.monotonic() - t0
+
+
+def run_mode(prog, mode, variant, line, rows, marks):
     exe = BIN / (prog + variant)
     args = [mode] + VALIDATE_ARGS.get((prog, mode), [])
     if (prog, mode) in CGO_ONLY and variant != "-cgo":
@@ -263,17 +274,10 @@ def run_mode(prog, mode, variant, steady, rows, marks):
             return []
         return ["without cgo: exit %d, stderr %r (want 2, 'needs a cgo build')" %
                 (p.returncode, err)]
-    line, _ = steady
     pat = re.compile("^" + " ".join(r"\S+" if re.fullmatch(r"[A-Z]+", w) else re.escape(w)
                                     for w in line.split()) + "$")
-    r = Run(exe, args)
+    r, got, took = start(exe, args, line)
     try:
-        if r.wait_line(lambda l: l == "ready", 5) is None:
-            return ["no ready line; stderr: %s" % r.err.decode()[-500:]]
-        t0 = time.monotonic()
-        r.p.send_signal(signal.SIGUSR1)
-        got = r.wait_line(lambda l: l.split()[:1] == line.split()[:1], 10)
-        took = time.monotonic() - t0
         if got is None:
             return ["no steady line %r; stdout %r" % (line, r.lines[-5:])]
         problems = []
@@ -286,26 +290,23 @@ def run_mode(prog, mode, variant, steady, rows, marks):
             addr = r.wait_line(lambda l: l.startswith("listening "), 0)
             if not addr:
                 return problems + ["no 'listening ADDR' line before the steady line"]
-            problems += pprof_check(addr.split()[1], rows, marks, prog)
+            problems += pprof_check(addr.split()[1], rows, marks)
             r.p.send_signal(signal.SIGTERM)
             rc = r.p.wait(timeout=10)
             return problems + ([] if rc == 0 else ["SIGTERM: exit %d, want 0" % rc])
         gs = parse_dump(r.dump())
         if not gs:
             return problems + ["no goroutine dump on SIGQUIT"]
-        return problems + check_dump(gs, rows, marks, prog) + check_term(exe, args, line)
+        return problems + check_dump(gs, rows, marks) + check_term(exe, args, line)
     finally:
         r.kill()
 
 
 def check_term(exe, args, line):
     """SIGTERM at the steady state: exit 0."""
-    r = Run(exe, args)
+    r, got, _ = start(exe, args, line)
     try:
-        if r.wait_line(lambda l: l == "ready", 5) is None:
-            return ["second run: no ready line"]
-        r.p.send_signal(signal.SIGUSR1)
-        if r.wait_line(lambda l: l.split()[:1] == line.split()[:1], 10) is None:
+        if got is None:
             return ["second run: no steady line"]
         r.p.send_signal(signal.SIGTERM)
         rc = r.p.wait(timeout=10)
