@@ -38,7 +38,7 @@ ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit targets install clean format format-check bench
+.PHONY: all deps demo test unit targets install clean format format-check bench check-go-targets
 
 all: strand
 
@@ -93,22 +93,36 @@ $(OUT)/targets/%-fp: tests/targets/%.c $(wildcard tests/targets/*.h) $(OUT)/targ
 	$(Q)gcc $(TARGET_CFLAGS) -fno-omit-frame-pointer $< -o $@ -L$(OUT)/targets -lspawnlib-fp \
 		-Wl,-rpath,'$$ORIGIN'
 
-# --- Go targets (goroutine snapshot tests): each built plain, PIE and stripped ------------
+# --- Go targets: each program is a directory tests/targets/go/PROG of package main files,
+# built plain, PIE, stripped and with cgo (CGO_ENABLED=1: dynamically linked, its threads made
+# by pthread_create); GOPATH mode builds a relative directory --------------------------------
 GO       ?= /usr/lib/go-1.19/bin/go
-GO_ENV   := GOCACHE=$(abspath $(OUT)/gocache) GOPATH=$(abspath $(OUT)/gopath) \
-	    GO111MODULE=off GOFLAGS= CGO_ENABLED=0
-GO_TARGET_SRCS := $(wildcard tests/targets/go/goleak*.go)
-GO_TARGET_BINS := $(foreach v,"" -pie -stripped,$(patsubst tests/targets/go/%.go,$(OUT)/targets/go/%$(subst ",,$(v)),$(GO_TARGET_SRCS)))
+GO_ENV_ANY := GOCACHE=$(abspath $(OUT)/gocache) GOPATH=$(abspath $(OUT)/gopath) \
+	      GO111MODULE=off GOFLAGS=
+GO_ENV   := $(GO_ENV_ANY) CGO_ENABLED=0
+GO_PROGS := $(sort $(patsubst tests/targets/go/%/,%,$(dir $(wildcard tests/targets/go/*/*.go))))
+GO_TARGET_BINS := $(foreach v,"" -pie -stripped -cgo,$(patsubst %,$(OUT)/targets/go/%$(subst ",,$(v)),$(GO_PROGS)))
 
-$(OUT)/targets/go/%: tests/targets/go/%.go
+# A program's prerequisites are its directory's .go files (the stem is the program's name).
+.SECONDEXPANSION:
+GO_PROG_SRCS = $$(wildcard tests/targets/go/$$*/*.go)
+
+$(OUT)/targets/go/%: $(GO_PROG_SRCS)
 	$(call msg,GO,$@)
-	$(Q)$(GO_ENV) $(GO) build -o $@ $<
-$(OUT)/targets/go/%-pie: tests/targets/go/%.go
+	$(Q)$(GO_ENV) $(GO) build -o $@ ./tests/targets/go/$*
+$(OUT)/targets/go/%-pie: $(GO_PROG_SRCS)
 	$(call msg,GO,$@)
-	$(Q)$(GO_ENV) $(GO) build -buildmode=pie -o $@ $<
-$(OUT)/targets/go/%-stripped: tests/targets/go/%.go
+	$(Q)$(GO_ENV) $(GO) build -buildmode=pie -o $@ ./tests/targets/go/$*
+$(OUT)/targets/go/%-stripped: $(GO_PROG_SRCS)
 	$(call msg,GO,$@)
-	$(Q)$(GO_ENV) $(GO) build -ldflags='-s -w' -o $@ $<
+	$(Q)$(GO_ENV) $(GO) build -ldflags='-s -w' -o $@ ./tests/targets/go/$*
+$(OUT)/targets/go/%-cgo: $(GO_PROG_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV_ANY) CGO_ENABLED=1 $(GO) build -o $@ ./tests/targets/go/$*
+
+# Every mode of every Go program against the runtime's own goroutine dump (no strand, no root).
+check-go-targets: $(GO_TARGET_BINS)
+	$(Q)python3 tests/targets/go/validate.py --variants
 
 targets: $(TARGET_BINS) $(GO_TARGET_BINS)
 
