@@ -49,7 +49,7 @@ struct wait_group {
 struct detection {
 	struct wait_group *groups; /* deadlocks, then stranded, then idle; most tasks first */
 	size_t n;
-	struct hashmap group_of; /* tid -> index in groups + 1 */
+	struct hashmap group_of;		      /* tid -> index in groups + 1 */
 	uint64_t blocked, idle, stranded, deadlocked; /* tasks */
 	uint64_t at_ns;				      /* when it was computed */
 };

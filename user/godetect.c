@@ -5,7 +5,8 @@
  * its life (each on a channel of its own), main waits for its shutdown signal. A group is
  * stranded when the wait can never end, or when it is leak-prone, nobody woke it or anyone
  * else waiting on the same channel since it parked, and something else says it was
- * forgotten: its spawner is gone, the group only grew, its members were created all along
+ * forgotten: several were made by calls that are over (their spawner gone, or returned from
+ * the function that made them), the group only grew, its members were created all along
  * the process's life rather than at start-up, they are too many for any design, or it is a
  * lock nobody holds that long on purpose. N goroutines sharing one channel, flat, with their
  * spawner alive, are a pool: idle. False positives cost more trust than a missed leak.
@@ -146,7 +147,8 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	if (g->thread_stranded) {
 		g->verdict = GO_VERDICT_STRANDED;
 		g->blocked_long = g->thread_stranded;
-		add(g, "%" PRIu64 " in a system call or C call whose thread is stranded: tid %d, %s",
+		add(g,
+		    "%" PRIu64 " in a system call or C call whose thread is stranded: tid %d, %s",
 		    g->thread_stranded, g->thread_tid, g->thread_reason);
 		for (int i = 0; i < g->nthread_evidence; i++)
 			add(g, "the thread: %s", g->thread_evidence[i]);
@@ -171,7 +173,7 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	}
 	if (!listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
 		return;
-	if (pool_shaped(g) && !g->orphans && !grew) {
+	if (pool_shaped(g) && !g->orphans && !g->creator_returned && !grew) {
 		g->verdict = GO_VERDICT_IDLE;
 		add(g,
 		    "all %" PRIu64
@@ -180,8 +182,13 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		    g->blocked_long);
 		return;
 	}
-	/* long and never woken is a candidate; only other evidence makes it a verdict */
-	if (!lock && !g->orphans && !grew && !spread && !many)
+	/* Long and never woken is a candidate; only other evidence makes it a verdict. A
+	 * creator gone (or returned from the function that made it) says little of one
+	 * goroutine: a constructor starts its object's loop and returns. Of several from one
+	 * go statement, each made by a call that is over, it says: one forgotten per call. */
+	bool gone = g->orphans || g->creator_returned;
+
+	if (!lock && !(gone && g->blocked_long >= 2) && !grew && !spread && !many)
 		return;
 	g->verdict = GO_VERDICT_STRANDED;
 	say_blocked(g, threshold_ns);
@@ -190,6 +197,11 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		    "a lock held this long is not released: whoever holds it returned or is stuck");
 	if (g->orphans)
 		add(g, "the goroutine that created %" PRIu64 " of them has exited", g->orphans);
+	if (g->creator_returned)
+		add(g,
+		    "the function that created %" PRIu64 " of them has returned: whatever it held "
+		    "for them went with it",
+		    g->creator_returned);
 	if (grew)
 		add(g, "the group grew from %" PRIu64 " to %" PRIu64 " during the trace", g->first,
 		    g->count);

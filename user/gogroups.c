@@ -31,9 +31,11 @@ static const char *sync_wait_of(const struct go_group *g)
 
 	if (strcmp(g->state, "semacquire"))
 		return "";
-	for (int i = 0; i < g->wait_depth; i++)
-		for (size_t k = 0; g->wait_stack[i].function && k < ARRAY_SIZE(known); k++)
-			if (!strcmp(g->wait_stack[i].function, known[k].frame))
+	/* in the table's order: the sync frames above a semaphore call say more than it */
+	for (size_t k = 0; k < ARRAY_SIZE(known); k++)
+		for (int i = 0; i < g->wait_depth; i++)
+			if (g->wait_stack[i].function &&
+			    !strcmp(g->wait_stack[i].function, known[k].frame))
 				return known[k].wait;
 	return "";
 }
@@ -118,6 +120,26 @@ static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const
 	}
 }
 
+/* Whether the creator of a goroutine of site s, alive, has left the function whose go
+ * statement made it: none of the frames of its stack is in that function. A creator that
+ * runs now (no stack to read) or is unknown is taken to be still there. */
+static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct row *r)
+{
+	uintptr_t prow = r->parent ? (uintptr_t)hashmap__get(&st->row_of_goid, r->parent) : 0;
+	const char *creator = t->sites[r->site].created_at.function;
+	const struct go_stack *ps;
+
+	if (!prow || !creator || !(ps = st->rows[prow - 1].stack) || ps->truncated)
+		return false;
+	for (int i = 0; i < ps->depth; i++) {
+		const char *fn = go_function_at(st, ps->pcs[i], i > 0);
+
+		if (!fn || !strcmp(fn, creator))
+			return false;
+	}
+	return true;
+}
+
 static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
 		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
 		       uint64_t key)
@@ -145,7 +167,10 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (g->goid > grp->max_goid)
 			grp->max_goid = g->goid;
 		grp->blocked_long++;
-		grp->orphans += r->parent && !hashmap__get(&st->live, r->parent);
+		if (r->parent && !hashmap__get(&st->live, r->parent))
+			grp->orphans++;
+		else if (creator_returned(t, st, r))
+			grp->creator_returned++;
 		if (r->obj) {
 			uint64_t k = hash_combine(key, r->obj);
 			uintptr_t n = (uintptr_t)hashmap__get(sharing, k) + 1;
@@ -213,6 +238,7 @@ static void judge_sites(struct go_tracker *t)
 			.orphans = s->orphans,
 			.spawned = s->spawned,
 			.exited = s->exited,
+			.stranded = s->stranded,
 			.live_over_time = &s->live_over_time,
 			.unit = "goroutines",
 			.parent_unit = "goroutine",
@@ -269,9 +295,14 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		for (size_t k = 0; st->exited && k < st->nfinal; k++)
 			append_group(t, &st->final[k]);
 	}
-	for (size_t i = 0; i < t->ngroups; i++)
-		if (t->groups[i].verdict == GO_VERDICT_STRANDED)
-			t->stranded += t->groups[i].blocked_long;
+	for (size_t i = 0; i < t->nsites; i++)
+		t->sites[i].stranded = 0;
+	for (size_t i = 0; i < t->ngroups; i++) {
+		if (t->groups[i].verdict != GO_VERDICT_STRANDED)
+			continue;
+		t->stranded += t->groups[i].blocked_long;
+		t->sites[t->groups[i].site].stranded += t->groups[i].blocked_long;
+	}
 	judge_sites(t);
 	if (t->ngroups)
 		qsort(t->groups, t->ngroups, sizeof(*t->groups), cmp_groups);

@@ -86,6 +86,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->nthreads = 0;
 	st->threads_read = false;
 	hashmap__free(&st->row_of);
+	hashmap__free(&st->row_of_goid);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
@@ -374,7 +375,10 @@ int go_wait_frame(struct go_proc_state *st, struct go_stack *s)
 	for (int i = 0; i < s->depth; i++) {
 		const char *fn = go_function_at(st, s->pcs[i], i > 0);
 
-		if (fn && !go_function__is_std(fn)) {
+		/* cgo's generated glue (main._Cfunc_f) is not where the program waits: its
+		 * caller is */
+		if (fn && !go_function__is_std(fn) && !strstr(fn, "._Cfunc_") &&
+		    !strstr(fn, "._cgo_")) {
 			s->wait_frame = i;
 			return i;
 		}
@@ -408,6 +412,8 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 				     (void *)(uintptr_t)st->threads[i].tid);
 	hashmap__free(&st->row_of);
 	hashmap__init(&st->row_of);
+	hashmap__free(&st->row_of_goid);
+	hashmap__init(&st->row_of_goid);
 	go_stack_cache__update(st->stacks, st->pid, snap, stacks);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	for (size_t i = 0; i < snap->n; i++) {
@@ -429,6 +435,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		r->site = go_site_for(t, st, g->gopc, g->startpc);
 		r->tid = (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g);
 		hashmap__set(&st->row_of, g->g, (void *)(uintptr_t)(i + 1));
+		hashmap__set(&st->row_of_goid, g->goid, (void *)(uintptr_t)(i + 1));
 		goids[i] = g->goid;
 		parks[i] = r->park;
 	}
@@ -452,6 +459,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	hashmap__init(&st->live);
 	hashmap__init(&st->site_of);
 	hashmap__init(&st->row_of);
+	hashmap__init(&st->row_of_goid);
 	hashmap__init(&st->first_of);
 	hashmap__init(&st->peak_of);
 	go_chan_table__init(&st->chans);
@@ -472,8 +480,7 @@ static void find_m_layer(struct go_tracker *t, struct go_proc_state *st)
 	int32_t curg = l->m_curg;
 	struct strand_go_config cfg;
 
-	if ((l->m_source && !l->m_problem[0]) || st->m_attempts >= M_LAYOUT_ATTEMPTS ||
-	    !st->pcln)
+	if ((l->m_source && !l->m_problem[0]) || st->m_attempts >= M_LAYOUT_ATTEMPTS || !st->pcln)
 		return;
 	st->m_attempts++;
 	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
@@ -497,18 +504,18 @@ static void read_threads(struct go_proc_state *st)
 static void find_wait_layout(struct go_proc_state *st)
 {
 	struct go_layout *l = &st->gp.layout;
+	bool all = l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0;
 
-	if (st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS ||
-	    (l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0 &&
-	     strcmp(l->source, "DWARF")))
+	if (st->wait_layout_done || st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS)
 		return;
 	st->wait_attempts++;
-	if (!strcmp(l->source, "DWARF")) {
-		go_wait__check(st->pid, st->gp.bias, l);
+	if (!strcmp(l->source, "DWARF") && all) {
+		/* proved once against real waits, DWARF is trusted from then on */
+		st->wait_layout_done = go_wait__check(st->pid, st->gp.bias, l) > 0;
 		if (l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0)
 			return;
 	}
-	go_wait__infer(st->pid, st->gp.bias, l);
+	st->wait_layout_done = go_wait__infer(st->pid, st->gp.bias, l) == 3;
 }
 
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
@@ -539,6 +546,13 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	}
 	if (!st->is_go)
 		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
+	if (!st->switch_known && st->pcln) {
+		uint64_t lo, hi;
+
+		st->switch_known = true;
+		if (!gopclntab__function(st->pcln, "runtime.systemstack_switch", &lo, &hi))
+			go_stack_cache__set_switch(st->stacks, lo + st->gp.bias, hi + st->gp.bias);
+	}
 	find_wait_layout(st);
 	find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
@@ -649,7 +663,8 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m)
 		for (size_t k = 0; st->threads_read && k < st->nthreads; k++) {
 			const struct go_thread *th = &st->threads[k];
 			struct task *task = th->tid ? model__task(m, th->tid) : NULL;
-			uintptr_t row = th->curg ? (uintptr_t)hashmap__get(&st->row_of, th->curg) : 0;
+			uintptr_t row =
+				th->curg ? (uintptr_t)hashmap__get(&st->row_of, th->curg) : 0;
 
 			if (!task || task->pid != st->pid)
 				continue;

@@ -70,6 +70,7 @@ struct go_site {
 	uint64_t more_callers; /* callers beyond GO_MAX_CALLERS, not listed */
 	uint64_t live, peak;   /* goroutines from here in the last scan; the most in one scan */
 	uint64_t orphans;      /* of the live ones, created by a goroutine now gone */
+	uint64_t stranded;     /* of the live ones, in stranded groups */
 	/* while traced, from the create/exit probes (-1: no probes) */
 	int64_t spawned, exited;
 	uint64_t parents, max_children, max_parent_goid; /* the fan-out */
@@ -95,6 +96,9 @@ struct go_group {
 	uint64_t blocked_long; /* blocked past the threshold, never woken since they parked */
 	uint64_t served;       /* blocked past it, on a channel others were woken from since */
 	uint64_t orphans;      /* of blocked_long, created by a goroutine now gone */
+	/* of blocked_long, created by a goroutine still alive but no longer in the function
+	 * that made them: the call returned, and with it whatever held their channels */
+	uint64_t creator_returned;
 	/* channels the blocked_long members wait on: how many distinct, the most members on
 	 * one, and members whose channel is unknown */
 	uint64_t objects, max_sharing, unknown_objects;

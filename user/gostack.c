@@ -18,7 +18,14 @@ struct go_stack_cache {
 	struct hashmap by_g;	 /* goroutine key -> struct go_stack * (borrowed) */
 	struct hashmap by_stack; /* stack hash -> struct go_stack * (owned) */
 	uint64_t epoch;
+	uint64_t switch_lo, switch_hi; /* runtime.systemstack_switch */
 };
+
+void go_stack_cache__set_switch(struct go_stack_cache *c, uint64_t lo, uint64_t hi)
+{
+	c->switch_lo = lo;
+	c->switch_hi = hi;
+}
 
 struct go_stack_cache *go_stack_cache__new(void)
 {
@@ -99,9 +106,11 @@ void go_stack__walk_mem(const uint8_t *mem, uint64_t lo, size_t len, uint64_t pc
 }
 
 /* Where a stopped goroutine's walk starts. A parked or preempted one saved pc, sp and bp in
- * g.sched; one in a system call saved only pc and sp (runtime.save), but its caller's frame
- * pointer is where the callee's prologue pushed it, just below the return address. */
-static bool start_of(pid_t pid, const struct go_g *g, uint64_t *pc, uint64_t *bp)
+ * g.sched, and so did one in a C call (asmcgocall, through systemstack_switch); one in a
+ * plain system call saved only pc and sp (runtime.save), but its caller's frame pointer is
+ * where the callee's prologue pushed it, just below the return address. */
+static bool start_of(const struct go_stack_cache *c, pid_t pid, const struct go_g *g, uint64_t *pc,
+		     uint64_t *bp)
 {
 	uint32_t status = g->status & ~(uint32_t)GO_SCAN;
 
@@ -111,10 +120,9 @@ static bool start_of(pid_t pid, const struct go_g *g, uint64_t *pc, uint64_t *bp
 		return false;
 	if (g->sched_sp < g->stack_lo || g->sched_sp >= g->stack_hi)
 		return false;
-	if (status == GO_SYSCALL &&
-	    (g->sched_sp < 16 || procfs__read_mem(pid, g->sched_sp - 16, bp, sizeof(*bp))))
-		return false;
-	return true;
+	if (status != GO_SYSCALL || (g->sched_pc >= c->switch_lo && g->sched_pc <= c->switch_hi))
+		return true;
+	return g->sched_sp >= 16 && !procfs__read_mem(pid, g->sched_sp - 16, bp, sizeof(*bp));
 }
 
 static uint64_t key_of(const struct go_g *g)
@@ -230,7 +238,7 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		uint64_t pc, bp;
 
 		out[i] = NULL;
-		if (!start_of(pid, g, &pc, &bp))
+		if (!start_of(c, pid, g, &pc, &bp))
 			continue;
 		have = hashmap__get(&c->by_g, key_of(g));
 		if (have) {

@@ -40,6 +40,11 @@ void go_stack_cache__free(struct go_stack_cache *c);
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
 			      struct go_stack **out);
 
+/* Where runtime.systemstack_switch is in the process: a goroutine in a C call (or on the
+ * system stack) saved pc there and a frame pointer that holds; one in a plain system call
+ * saved none. [0, 0): unknown. */
+void go_stack_cache__set_switch(struct go_stack_cache *c, uint64_t lo, uint64_t hi);
+
 /* Walks one stack whose words [lo, lo + len) are in mem (exposed for tests and fuzzing):
  * from pc and frame pointer bp, each frame's saved bp and return address above it. */
 void go_stack__walk_mem(const uint8_t *mem, uint64_t lo, size_t len, uint64_t pc, uint64_t bp,

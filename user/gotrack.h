@@ -34,7 +34,9 @@ struct go_proc_state {
 	pid_t pid;
 	bool is_go, maybe_go, probes, exited;
 	int attempts, wait_attempts, m_attempts;
-	char comm[16]; /* when it was tried: a new image (exec) is tried again */
+	bool wait_layout_done; /* the channel-wait offsets proved */
+	bool switch_known;     /* runtime.systemstack_switch looked up for the stack walks */
+	char comm[16];	       /* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
 	struct go_snapshot snap;
@@ -45,14 +47,15 @@ struct go_proc_state {
 	size_t nthreads;
 	bool threads_read;
 	struct go_chan_table chans;
-	uint64_t probes_ns;	 /* when the probes were attached */
-	uint64_t max_goid;	 /* the largest goroutine id seen: about how many were created */
-	struct hashmap seen;	 /* hash(goid, state) -> first scan that saw it so (ns) */
-	struct hashmap live;	 /* goid -> 1, for the last snapshot */
-	struct hashmap site_of;	 /* gopc -> site index + 1 */
-	struct hashmap row_of;	 /* g address -> index in rows + 1, for the last snapshot */
-	struct hashmap first_of; /* group key -> count + 1 at the first scan that saw it */
-	struct hashmap peak_of;	 /* group key -> largest count */
+	uint64_t probes_ns;	    /* when the probes were attached */
+	uint64_t max_goid;	    /* the largest goroutine id seen: about how many were created */
+	struct hashmap seen;	    /* hash(goid, state) -> first scan that saw it so (ns) */
+	struct hashmap live;	    /* goid -> 1, for the last snapshot */
+	struct hashmap site_of;	    /* gopc -> site index + 1 */
+	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
+	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */
+	struct hashmap first_of;    /* group key -> count + 1 at the first scan that saw it */
+	struct hashmap peak_of;	    /* group key -> largest count */
 	/* a process that exited: its groups with a verdict, as the last scan saw them */
 	struct go_group *final;
 	size_t nfinal;

@@ -169,20 +169,36 @@ static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, struct ch
 
 /* g.waiting: in every goroutine in a channel wait, a pointer to a sudog naming that
  * goroutine (sudog.g is the first field); nil in goroutines outside channel waits. */
+/* A sample that fails may only have woken since its g was read: its g.waiting (the word at
+ * off) is not what it was. Such a sample says nothing either way. */
+static bool moved_on(pid_t pid, const struct chan_waiters *w, size_t i, int32_t off)
+{
+	uint64_t now;
+
+	return procfs__read_mem(pid, w->g[i] + (uint64_t)off, &now, sizeof(now)) ||
+	       now != word_of(w->gmem[i], (size_t)off);
+}
+
+/* g.waiting: in every goroutine in a channel wait, a pointer to a sudog naming that
+ * goroutine (sudog.g is the first field); nil in goroutines outside channel waits. */
 static bool waiting_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
 {
-	size_t zero = 0;
+	size_t zero = 0, held = 0;
 
 	for (size_t i = 0; i < w->n; i++) {
 		uint64_t s = word_of(w->gmem[i], (size_t)off), back;
 
-		if (!s || (s & 7) || s == w->g[i] ||
-		    procfs__read_mem(pid, s, &back, sizeof(back)) || back != w->g[i])
+		if (s && !(s & 7) && s != w->g[i] &&
+		    !procfs__read_mem(pid, s, &back, sizeof(back)) && back == w->g[i]) {
+			held++;
+			continue;
+		}
+		if (!moved_on(pid, w, i, off))
 			return false;
 	}
 	for (size_t i = 0; i < w->others; i++)
 		zero += !word_of(w->omem[i], (size_t)off);
-	return zero * 10 >= w->others * 9;
+	return held && zero * 10 >= w->others * 9;
 }
 
 static void read_sudogs(pid_t pid, const struct go_layout *l, struct chan_waiters *w)
@@ -194,11 +210,28 @@ static void read_sudogs(pid_t pid, const struct go_layout *l, struct chan_waiter
 	}
 }
 
+/* A channel as every release lays one out: a heap object (never on the goroutine's own
+ * stack, where sudog.elem points for a receive), no more items queued than it has room for,
+ * closed or not. */
+static bool looks_like_hchan(const struct chan_waiters *w, size_t i, const struct go_layout *l,
+			     uint64_t c, const uint8_t *h)
+{
+	uint64_t lo = word_of(w->gmem[i], (size_t)l->stack_lo);
+	uint64_t hi = word_of(w->gmem[i], (size_t)l->stack_hi);
+	uint32_t closed;
+
+	memcpy(&closed, h + 28, sizeof(closed));
+	return !(c >= lo && c < hi) && word_of(h, 0) <= word_of(h, 8) &&
+	       word_of(h, 8) < (1ULL << 40) && closed <= 1;
+}
+
 /* sudog.c: the channel, whose wait queues hold this very sudog (a plain channel operation
  * queues exactly one). A neighbour in the queue (sudog.next, .prev) fails: the sudog it
  * points to holds our address only in its first 40 bytes. */
-static bool chan_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
+static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
+		       int32_t off)
 {
+	int32_t waiting = l->g_waiting;
 	int checked = 0;
 
 	for (size_t i = 0; i < w->n; i++) {
@@ -208,46 +241,54 @@ static bool chan_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
 
 		if (w->kind[i] != CHAN_OP)
 			continue;
-		if (!c || (c & 7) || procfs__read_mem(pid, c, h, sizeof(h)))
+		if (c && !(c & 7) && !procfs__read_mem(pid, c, h, sizeof(h)) &&
+		    looks_like_hchan(w, i, l, c, h))
+			for (size_t k = HCHAN_QUEUES_FROM; k + 8 <= sizeof(h) && !queued; k += 8)
+				queued = word_of(h, k) == w->sudog[i];
+		if (queued)
+			checked++;
+		else if (!moved_on(pid, w, i, waiting))
 			return false;
-		for (size_t k = HCHAN_QUEUES_FROM; k + 8 <= sizeof(h) && !queued; k += 8)
-			queued = word_of(h, k) == w->sudog[i];
-		if (!queued)
-			return false;
-		checked++;
 	}
 	return checked > 0;
 }
 
+/* Follows a select's sudogs from the first: each must name the goroutine; returns how many,
+ * or -1 when the chain does not hold (or does not end). */
+static int chain_length(pid_t pid, uint64_t first, uint64_t g, int32_t off)
+{
+	uint64_t next = first;
+	int len = 0;
+
+	while (next && len < MAX_CHAIN) {
+		uint64_t back;
+
+		if ((next & 7) || procfs__read_mem(pid, next, &back, sizeof(back)) || back != g ||
+		    procfs__read_mem(pid, next + (uint64_t)off, &next, sizeof(next)))
+			return -1;
+		len++;
+	}
+	return next ? -1 : len;
+}
+
 /* sudog.waitlink: a select's sudogs, one per case (two at least: a select of one case is a
  * plain channel operation), each naming the goroutine; nil after a plain operation's one. */
-static bool waitlink_holds(pid_t pid, const struct chan_waiters *w, int32_t off)
+static bool waitlink_holds(pid_t pid, const struct chan_waiters *w, int32_t waiting, int32_t off)
 {
 	int selects = 0;
 
 	for (size_t i = 0; i < w->n; i++) {
-		uint64_t next = word_of(w->smem[i], (size_t)off), back;
-		int len = 1;
+		uint64_t next = word_of(w->smem[i], (size_t)off);
+		bool holds;
 
-		if (w->kind[i] == CHAN_OP) {
-			if (next)
-				return false;
-			continue;
-		}
-		for (; next && len < MAX_CHAIN; len++) {
-			uint64_t s[2];
-
-			if ((next & 7) || procfs__read_mem(pid, next, s, sizeof(s)))
-				return false;
-			back = s[0];
-			if (back != w->g[i])
-				return false;
-			if (procfs__read_mem(pid, next + (uint64_t)off, &next, sizeof(next)))
-				return false;
-		}
-		if (next || len < 2)
+		if (w->kind[i] == CHAN_OP)
+			holds = !next;
+		else
+			holds = chain_length(pid, w->sudog[i], w->g[i], off) >= 2;
+		if (holds)
+			selects += w->kind[i] == CHAN_SELECT;
+		else if (!moved_on(pid, w, i, waiting))
 			return false;
-		selects++;
 	}
 	return selects > 0;
 }
@@ -289,11 +330,11 @@ int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l)
 		l->g_size = (uint32_t)l->g_waiting + 8;
 	read_sudogs(pid, l, w);
 	for (int32_t off = 8; l->sudog_c < 0 && off + 8 <= SUDOG_WINDOW; off += 8)
-		if (chan_holds(pid, w, off))
+		if (chan_holds(pid, w, l, off))
 			l->sudog_c = off;
 	for (int32_t off = 8; l->sudog_waitlink < 0 && has_select(w) && off + 8 <= SUDOG_WINDOW;
 	     off += 8)
-		if (off != l->sudog_c && waitlink_holds(pid, w, off))
+		if (off != l->sudog_c && waitlink_holds(pid, w, l->g_waiting, off))
 			l->sudog_waitlink = off;
 out:
 	free(w);
@@ -301,24 +342,34 @@ out:
 	return known;
 }
 
-void go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l)
+int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l)
 {
 	struct chan_waiters *w = xcalloc(1, sizeof(*w));
+	int res = 0;
 
 	if (l->g_waiting < 0 || l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
 	    gather(pid, bias, l, w))
 		goto out;
 	if (!waiting_holds(pid, w, l->g_waiting)) {
 		l->g_waiting = l->sudog_c = l->sudog_waitlink = -1;
+		res = -1;
 		goto out;
 	}
 	read_sudogs(pid, l, w);
-	if (l->sudog_c >= 0 && !chan_holds(pid, w, l->sudog_c))
+	if (l->sudog_c >= 0 && !chan_holds(pid, w, l, l->sudog_c)) {
 		l->sudog_c = -1;
-	if (l->sudog_waitlink >= 0 && has_select(w) && !waitlink_holds(pid, w, l->sudog_waitlink))
+		res = -1;
+	}
+	if (l->sudog_waitlink >= 0 && has_select(w) &&
+	    !waitlink_holds(pid, w, l->g_waiting, l->sudog_waitlink)) {
 		l->sudog_waitlink = -1;
+		res = -1;
+	}
+	if (!res)
+		res = has_select(w) ? 1 : 0; /* all three proved only with a select to prove on */
 out:
 	free(w);
+	return res;
 }
 
 /* --- which channels are served ------------------------------------------------------ */

@@ -38,8 +38,10 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
  */
 int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l);
 
-/* Checks offsets that came from DWARF the same way; clears those that do not hold. */
-void go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
+/* Checks offsets that came from DWARF the same way; clears those that do not hold. Returns
+ * 1 when all held against goroutines in channel waits and selects, 0 when there was not
+ * enough to check them on yet, -1 when one did not hold (cleared). */
+int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
 
 /* When a wait on each channel last ended, as the scans saw it. */
 struct go_chan_table {

@@ -101,8 +101,8 @@ struct process {
 	pid_t pid;
 	char comm[16];
 	bool exited;
-	int exit_code; /* as wait(2) encodes it */
-	bool go;       /* a Go program: its threads are the runtime's Ms */
+	int exit_code;	       /* as wait(2) encodes it */
+	bool go;	       /* a Go program: its threads are the runtime's Ms */
 	bool go_threads_known; /* each thread's M was read: one without is not an M */
 	struct site *before_site;
 };

@@ -59,8 +59,8 @@ bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
 	}
 	/* every one of them outlived the task that made it, and none ended: not bounded by
 	 * the work that started them (a heartbeat left behind by each connection) */
-	if (!out->runaway && in->orphans >= 2 && in->orphans == in->live && in->spawned > 0 &&
-	    in->exited == 0) {
+	if (!out->runaway && in->orphans >= 2 && in->orphans == in->live && !in->stranded &&
+	    in->spawned > 0 && in->exited == 0) {
 		out->runaway = true;
 		add(out,
 		    "all %" PRIu64 " live %s outlived the %s that created them, and none of those "

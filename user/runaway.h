@@ -19,11 +19,12 @@ struct timeline;
 
 struct runaway_input {
 	uint64_t threshold;
-	uint64_t live, peak;		       /* tasks of the site alive now, and at most */
-	uint64_t max_children;		       /* most tasks one parent created here while traced */
-	uint64_t max_parent;		       /* that parent (tid or goroutine id), 0: unknown */
-	uint64_t orphans;		       /* live tasks whose parent has exited, if known */
-	int64_t spawned, exited;	       /* while traced; -1: not known */
+	uint64_t live, peak;	 /* tasks of the site alive now, and at most */
+	uint64_t max_children;	 /* most tasks one parent created here while traced */
+	uint64_t max_parent;	 /* that parent (tid or goroutine id), 0: unknown */
+	uint64_t orphans;	 /* live tasks whose parent has exited, if known */
+	int64_t spawned, exited; /* while traced; -1: not known */
+	uint64_t stranded;	 /* live tasks already judged stranded: not a runaway for that */
 	const struct timeline *live_over_time; /* may be NULL */
 	const char *unit;		       /* "threads", "goroutines" */
 	const char *parent_unit;	       /* "thread", "goroutine" */

@@ -72,6 +72,21 @@ static void test_verdicts(void)
 	g.orphans = 5;
 	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
+
+	/* one goroutine whose creator returned: a constructor that started its loop */
+	g = blocked("select", 1);
+	g.objects = 1;
+	g.max_sharing = 1;
+	g.creator_returned = 1;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_NONE);
+	/* three of them, each from a call that is over: forgotten per call */
+	g = blocked("chan send", 3);
+	g.objects = 3;
+	g.max_sharing = 1;
+	g.creator_returned = 3;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 	ASSERT_TRUE(g.nevidence >= 3 && strstr(g.evidence[2], "channel of its own"));
 
 	/* created all along the process's life: they accumulate */
