@@ -52,20 +52,6 @@ struct {
 	__type(value, __u64);
 } go_callers SEC(".maps");
 
-/* The last exit each CPU saw: goexit1 runs its stack check again after growing the stack
- * (morestack restarts the function), and the probe on that branch must not count the same
- * goroutine's exit twice. */
-struct go_exit_seen {
-	__u64 g, goid;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct go_exit_seen);
-} go_last_exit SEC(".maps");
-
 static __always_inline const struct strand_go_config *go_config(__u32 tgid)
 {
 	if (!target_flags(tgid))
@@ -198,30 +184,31 @@ int go_create(struct pt_regs *ctx)
 	return 0;
 }
 
-/* runtime.goexit1: the exiting goroutine is the current one. */
+/*
+ * runtime.goexit1: the exiting goroutine is the current one. A site counts the exits of the
+ * goroutines it created while traced, once each: their state entry goes with the first
+ * exit seen, and goexit1 does run its stack check again after growing the stack (morestack
+ * restarts the function), which hits this probe a second time.
+ */
 SEC("uprobe")
 int go_exit(struct pt_regs *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	const struct strand_go_config *cfg = go_config(tgid);
 	struct strand_go_key key = {.tgid = tgid, .addr = ctx->r14};
+	struct strand_go_state *st;
 	struct strand_go_site *site;
-	struct go_exit_seen *last;
-	__u32 zero = 0;
-	__u64 goid;
+	bool created;
 
 	if (!cfg)
 		return 0;
-	goid = read_word(ctx->r14, cfg->goid);
-	last = bpf_map_lookup_elem(&go_last_exit, &zero);
-	if (last && last->g == ctx->r14 && last->goid == goid)
-		return 0;
-	if (last) {
-		last->g = ctx->r14;
-		last->goid = goid;
-	}
+	st = bpf_map_lookup_elem(&go_states, &key);
+	created = st && (st->flags & STRAND_GO_CREATED);
+	if (!st || bpf_map_delete_elem(&go_states, &key))
+		return 0; /* not created while traced, or its exit already counted */
 	count(STRAND_CNT_GO_EXITS);
-	bpf_map_delete_elem(&go_states, &key);
+	if (!created)
+		return 0;
 	key.addr = read_word(ctx->r14, cfg->gopc);
 	site = bpf_map_lookup_elem(&go_sites, &key);
 	if (site)

@@ -119,8 +119,9 @@ enum strand_counter {
 	STRAND_CNT_UNLEARNED,	  /* spawns sent with a coarse key only */
 	STRAND_CNT_SPAWNS_SEEN,	  /* spawns in traced processes */
 	STRAND_CNT_GO_SPAWNS,	  /* goroutines created in traced Go processes */
-	STRAND_CNT_GO_EXITS,	  /* goroutines that exited */
-	STRAND_CNT_GO_PARKS,	  /* goroutines that parked (gopark) */
+	STRAND_CNT_GO_EXITS, /* goroutines strand knew (created or parked while traced) that exited
+			      */
+	STRAND_CNT_GO_PARKS, /* goroutines that parked (gopark) */
 	STRAND_CNT_GO_STATE_FULL, /* goroutines whose park time could not be kept: map full */
 	STRAND_CNT__MAX,
 };

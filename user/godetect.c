@@ -173,7 +173,9 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	}
 	if (!listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
 		return;
-	if (pool_shaped(g) && !g->orphans && !g->creator_returned && !grew) {
+	/* a pool is typically started by a constructor that returned, even by a goroutine
+	 * that exited: one shared channel, flat, says pool whoever made it */
+	if (pool_shaped(g) && !grew) {
 		g->verdict = GO_VERDICT_IDLE;
 		add(g,
 		    "all %" PRIu64

@@ -120,11 +120,15 @@ static void test_verdicts(void)
 	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
 	ASSERT_TRUE(strstr(g.evidence[0], "pool") != NULL);
 
-	/* the same pool shape, but its creator is gone: forgotten */
+	/* the same pool shape, its constructor returned: still a pool */
 	g = blocked("chan receive", 4);
 	g.objects = 1;
 	g.max_sharing = 4;
-	g.orphans = 4;
+	g.creator_returned = 4;
+	go_group__judge(&g, THRESHOLD, MASS);
+	ASSERT_EQ(g.verdict, GO_VERDICT_IDLE);
+	/* ... but one that grows is no pool */
+	g.first = 2;
 	go_group__judge(&g, THRESHOLD, MASS);
 	ASSERT_EQ(g.verdict, GO_VERDICT_STRANDED);
 

@@ -1,0 +1,166 @@
+"""Goroutine leaks (scenarios 9-20, tests/targets/go/goleak): each mode's leaked goroutines
+are reported at their go statement and wait line, with the verdict and evidence its header
+names; its controls and its healthy goroutines are not. A goroutine stuck in a system call
+or a C call and its OS thread say the same thing."""
+
+import json
+
+from gohelp import describe, go_trace, group, numbers, site, site_groups
+from harness import check, expect_eq
+
+PROG = "goleak"
+
+
+def _stranded(g, count, rep):
+    expect_eq((g.get("count"), g.get("verdict")), (count, "stranded"), "group", describe(rep))
+    check(1.0 <= (g.get("blocked_oldest_seconds") or 0) < 5.0,
+          "exact blocked time from the park probe", json.dumps(g, indent=1)[:2000])
+
+
+def _evidence(g):
+    return " | ".join(g.get("evidence") or [])
+
+
+def test_range_over_channel_never_closed():
+    """Scenario 9: four handlers each start a worker ranging over their own channel and
+    return without closing it."""
+    rep, _ = go_trace(PROG, "range", expect_rc=10)
+    g = group(rep, PROG, "range", "chan receive", wait="range")
+    _stranded(g, 4, rep)
+    expect_eq((g.get("orphans"), g.get("objects"), g.get("max_sharing")), (4, 4, 1),
+              "four orphans, a channel each", describe(rep))
+    check("has exited" in _evidence(g), "evidence: the spawner exited", _evidence(g))
+    req = site(rep, PROG, "rangereq")
+    expect_eq((req.get("live"), req.get("spawned"), req.get("exited")), (0, 4, 4),
+              "the handlers all returned", describe(rep))
+
+
+def test_fetch_with_timeout_unbuffered_send_leaks():
+    """Scenario 10: the caller returns on ctx.Done(); the worker blocks in its send."""
+    rep, _ = go_trace(PROG, "timeout", expect_rc=10)
+    g = group(rep, PROG, "timeout", "chan send", wait="timeout")
+    _stranded(g, 6, rep)
+    expect_eq(g.get("orphans"), 6, "their callers returned", describe(rep))
+    expect_eq(site(rep, PROG, "timeout")["created_at"].get("function"), "main.fetchWithTimeout",
+              "created by")
+
+
+def test_control_fetch_with_timeout_buffered_is_clean():
+    """Scenario 10's control: a result channel of capacity 1; every worker sends and exits."""
+    rep, line = go_trace(PROG, "timeoutbuf", expect_rc=0, steady="blocked 0 exited")
+    s = site(rep, PROG, "timeoutbuf")
+    expect_eq((s.get("live"), s.get("spawned"), s.get("exited")), (0, 6, 6),
+              "workers all exited", describe(rep))
+    check(not site_groups(rep, PROG, "timeoutbuf"), "nothing left at the site", describe(rep))
+    check(not rep["goroutines"].get("stranded"), "no stranded goroutine", describe(rep))
+
+
+def test_early_return_orphans_the_result_sender():
+    """Scenario 11: three of nine calls fail validation and return early; the goroutine that
+    was to deliver their result blocks in its send. Their creator is main, alive: the calls
+    that made them are over."""
+    rep, _ = go_trace(PROG, "early", expect_rc=10)
+    g = group(rep, PROG, "early", "chan send", wait="early")
+    _stranded(g, 3, rep)
+    check("has returned" in _evidence(g), "evidence: the creating call returned", _evidence(g))
+    s = site(rep, PROG, "early")
+    expect_eq((s.get("spawned"), s.get("exited")), (9, 6), "six delivered, three stuck",
+              describe(rep))
+
+
+def test_heartbeat_outlives_its_connection():
+    """Scenario 12: a heartbeat per connection, never stopped: woken by its ticker (not
+    stranded), but its count tracks connections ever made, not open ones: a runaway whose
+    goroutines all outlived the connection handler that started them."""
+    rep, _ = go_trace(PROG, "heartbeat", ["-every", "100ms"], duration="3500ms", expect_rc=0,
+                      steady="blocked")
+    s = site(rep, PROG, "heartbeat")
+    check(s.get("runaway"), "the heartbeat site is a runaway", describe(rep))
+    ev = " | ".join(s.get("runaway_evidence") or [])
+    check("outlived" in ev, "evidence: they outlived their creators", ev)
+    check(s.get("live", 0) >= 10 and s.get("orphans") == s.get("live"),
+          "heartbeats of closed connections, all orphans", describe(rep))
+    samples = s["live_over_time"]["samples"]
+    check(samples == sorted(samples) and samples[-1] > samples[0], "the count only grew",
+          json.dumps(samples))
+    for g in site_groups(rep, PROG, "heartbeat"):
+        check(g.get("verdict") != "stranded", "a ticking heartbeat is not stranded",
+              describe(rep))
+    acc = group(rep, PROG, "hbaccept", "IO wait", wait="hbaccept")
+    check(acc.get("verdict") != "stranded", "the accept loop is healthy", describe(rep))
+
+
+def test_cache_warmer_outlives_its_cancelled_request():
+    """Scenario 13: each request starts a warmer on a ticker and cancels its context on
+    return; the warmer never looks at it."""
+    rep, _ = go_trace(PROG, "warmer", expect_rc=0)
+    s = site(rep, PROG, "warmer")
+    expect_eq((s.get("live"), s.get("orphans"), s.get("runaway")), (4, 4, True),
+              "warmers outlive their requests", describe(rep))
+    for g in site_groups(rep, PROG, "warmer"):
+        check(g.get("verdict") != "stranded", "a ticking warmer is not stranded",
+              describe(rep))
+
+
+def test_waitgroup_missing_done():
+    """Scenario 15: a worker panics, recovers and skips its Done; the handler waits forever
+    (Go 1.19 parks sync.WaitGroup.Wait as semacquire: the stack says which)."""
+    rep, _ = go_trace(PROG, "wg", expect_rc=10)
+    g = group(rep, PROG, "wgreq", "semacquire", wait="wgwait")
+    _stranded(g, 3, rep)
+    expect_eq(g.get("sync_wait"), "sync.WaitGroup.Wait", "the sync primitive", describe(rep))
+    w = site(rep, PROG, "wgworker")
+    expect_eq((w.get("live"), w.get("spawned"), w.get("exited")), (0, 24, 24),
+              "all the batch's workers exited", describe(rep))
+
+
+def test_mutex_left_locked_piles_up_waiters():
+    """Scenario 16: a request returns on an error path with the mutex held; the requests after
+    it pile up in Lock."""
+    rep, _ = go_trace(PROG, "mutex", expect_rc=10)
+    g = group(rep, PROG, "mutexreq", "semacquire", wait="mutexlock")
+    _stranded(g, 20, rep)
+    expect_eq(g.get("sync_wait"), "sync.Mutex.Lock", "the sync primitive", describe(rep))
+    check("lock held" in _evidence(g), "evidence: a lock held past the threshold", _evidence(g))
+
+
+def test_two_lock_deadlock():
+    """Scenario 16: two goroutines take two mutexes in opposite orders."""
+    rep, _ = go_trace(PROG, "deadlock", expect_rc=10)
+    for name in ("deadlockab", "deadlockba"):
+        g = group(rep, PROG, name, "semacquire", wait="deadlock")
+        _stranded(g, 1, rep)
+        expect_eq(g.get("sync_wait"), "sync.Mutex.Lock", "the sync primitive", describe(rep))
+
+
+def test_leak_retaining_a_buffer_reports_what_it_pins():
+    """Scenario 18: three leaked goroutines each hold a 10 MiB buffer through their closure;
+    their stacks are counted (what a closure references is not measured yet)."""
+    rep, line = go_trace(PROG, "retain", expect_rc=10)
+    expect_eq(numbers(line), [3, 10485760], "the target's steady line")
+    g = group(rep, PROG, "retain", "chan receive", wait="retain")
+    _stranded(g, 3, rep)
+    check(g.get("stack_bytes", 0) >= 3 * 2048, "the stacks the group pins", json.dumps(g))
+
+
+def test_goroutine_stuck_in_c_and_its_thread_agree():
+    """Scenario 20 (cgo build): one goroutine's C call locks a pthread mutex a C thread holds
+    forever, another's reads a pipe nobody writes. Each pins an OS thread: the thread is
+    stranded for what it waits on, names the goroutine it serves, and the goroutine takes
+    its thread's verdict and evidence."""
+    rep, _ = go_trace(PROG, "cgo", variant="-cgo", expect_rc=10)
+    lock = group(rep, PROG, "cgolock", "syscall", wait="cgolock")
+    read = group(rep, PROG, "cgoread", "syscall", wait="cgoread")
+    for g, what in ((lock, "pthread_mutex_lock"), (read, "pipe")):
+        expect_eq((g.get("count"), g.get("verdict")), (1, "stranded"), "goroutine in C",
+                  describe(rep))
+        check(what in _evidence(g), "the goroutine's evidence is its thread's", _evidence(g))
+    threads = {g.get("go_site"): g for g in rep.get("groups") or []
+               if g.get("verdict") == "stranded"}
+    for g in (lock, read):
+        t = threads.get(g["site"])
+        check(t is not None, "the goroutine's thread is stranded too, naming its site",
+              json.dumps(rep.get("groups"), indent=1)[:4000])
+    expect_eq(threads[lock["site"]].get("wait_kind"), "mutex", "the C mutex wait")
+    check("held by tid" in " ".join(threads[lock["site"]].get("evidence")),
+          "the C mutex's owner is named", json.dumps(threads[lock["site"]]))
