@@ -8,6 +8,7 @@ packages=(
 	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 	libmicrohttpd-dev libcapstone-dev
 	python3 golang-1.19-go
+	prometheus # a real-world Go service for the goroutine tests, and the daemon's scraper
 )
 
 missing=()
@@ -22,5 +23,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "strand: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# packages with a service (prometheus) must not start it: the tests start their own, on
+# loopback, and a build machine runs no daemons of ours
+guard=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	guard=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$guard"
+	chmod 755 "$guard"
+fi
+trap '[ -n "$guard" ] && rm -f "$guard"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
