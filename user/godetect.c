@@ -163,24 +163,36 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 			    g->served);
 		}
 		return;
-	}
-	if (listed(idle_reasons, ARRAY_SIZE(idle_reasons), g->state)) {
+	} /* In IO wait on connections this process made, and on nothing else: a call waiting for
+	   * its peer, maybe with no timeout. On a listener or an accepted connection it is a
+	   * server waiting for its clients, healthy however long. */
+	bool outbound = !strcmp(g->state, "IO wait") && g->net[NET_OUTBOUND] &&
+			!g->net[NET_LISTENING] && !g->net[NET_INBOUND];
+
+	if (!outbound && listed(idle_reasons, ARRAY_SIZE(idle_reasons), g->state)) {
 		g->verdict = GO_VERDICT_IDLE;
-		add(g,
-		    "blocked %.1f s in %s: a network, timer or system call wait, healthy when long",
-		    g->blocked_oldest_s, g->state);
+		if (g->net[NET_LISTENING] || g->net[NET_INBOUND])
+			add(g, "blocked %.1f s in IO wait on %s: %s, healthy when long",
+			    g->blocked_oldest_s, g->net_text,
+			    g->net[NET_LISTENING]
+				    ? "a listener in accept"
+				    : "an accepted connection waiting for its client");
+		else
+			add(g,
+			    "blocked %.1f s in %s: a network, timer or system call wait, healthy "
+			    "when long",
+			    g->blocked_oldest_s, g->state);
 		return;
 	}
-	if (!listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
+	if (!outbound && !listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
 		return;
 	/* a pool is typically started by a constructor that returned, even by a goroutine
 	 * that exited: one shared channel, flat, says pool whoever made it */
 	if (pool_shaped(g) && !grew) {
 		g->verdict = GO_VERDICT_IDLE;
 		add(g,
-		    "all %" PRIu64
-		    " wait on one channel, their spawner alive and their number flat: "
-		    "a pool waiting for work",
+		    "all %" PRIu64 " wait on one channel and their number is flat: a pool waiting "
+		    "for work",
 		    g->blocked_long);
 		return;
 	}
@@ -194,6 +206,8 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		return;
 	g->verdict = GO_VERDICT_STRANDED;
 	say_blocked(g, threshold_ns);
+	if (outbound)
+		add(g, "on a connection this process made, its peer silent: %s", g->net_text);
 	if (lock)
 		add(g,
 		    "a lock held this long is not released: whoever holds it returned or is stuck");

@@ -4,13 +4,15 @@
  * godetect.c; sites judged for runaway spawn; what an exited process leaves behind. */
 #include "gotrack.h"
 #include "detect.h"
+#include "fdinfo.h"
 #include "loader.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STACK_BYTES (1ULL << 30)
+#define MAX_STACK_BYTES	  (1ULL << 30)
+#define NET_DESCRIBED_MAX 8 /* IO waits described per group: describing walks the TCP table */
 
 /* The sync primitive a semaphore wait is under, from the frames of its stack. */
 static const char *sync_wait_of(const struct go_group *g)
@@ -140,6 +142,54 @@ static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, con
 	return true;
 }
 
+static enum net_kind net_kind_of(const struct fd_desc *d)
+{
+	if (d->kind == FD_PIPE)
+		return NET_PIPE;
+	if (d->kind != FD_SOCKET || !d->tcp)
+		return NET_OTHER;
+	return d->listening ? NET_LISTENING : d->inbound ? NET_INBOUND : NET_OUTBOUND;
+}
+
+/* What the fd of an IO wait is: described once per fd and inode (an fd number reused by
+ * another socket is described again). */
+static const struct net_fd *describe_fd(struct go_proc_state *st, int fd)
+{
+	struct net_fd *c = hashmap__get(&st->net_fds, (uint64_t)fd);
+	struct fd_desc d;
+
+	if (fdinfo__identify(st->pid, fd, &d))
+		return NULL;
+	if (c && c->inode == d.inode)
+		return c;
+	if (fdinfo__describe(st->pid, fd, &d))
+		return NULL;
+	if (!c) {
+		c = xcalloc(1, sizeof(*c));
+		hashmap__set(&st->net_fds, (uint64_t)fd, c);
+	}
+	c->inode = d.inode;
+	c->kind = net_kind_of(&d);
+	snprintf(c->text, sizeof(c->text), "%s", d.text);
+	return c;
+}
+
+static void add_netwait(struct go_proc_state *st, struct go_group *grp, const struct row *r)
+{
+	uint64_t described = 0;
+	const struct net_fd *c;
+
+	for (size_t k = 0; k < ARRAY_SIZE(grp->net); k++)
+		described += grp->net[k];
+	if (r->fd < 0 || described >= NET_DESCRIBED_MAX || !(c = describe_fd(st, r->fd))) {
+		grp->net[NET_UNKNOWN]++;
+		return;
+	}
+	if (!described)
+		snprintf(grp->net_text, sizeof(grp->net_text), "%.140s (fd %d)", c->text, r->fd);
+	grp->net[c->kind]++;
+}
+
 static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
 		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
 		       uint64_t key)
@@ -171,6 +221,8 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 			grp->orphans++;
 		else if (creator_returned(t, st, r))
 			grp->creator_returned++;
+		if (!strcmp(grp->state, "IO wait"))
+			add_netwait(st, grp, r);
 		if (r->obj) {
 			uint64_t k = hash_combine(key, r->obj);
 			uintptr_t n = (uintptr_t)hashmap__get(sharing, k) + 1;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gotrack.h"
 #include "gocode.h"
+#include "fdinfo.h"
 #include "gominfer.h"
+#include "gonetpoll.h"
 #include "gopclntab.h"
 #include "loader.h"
 #include "model.h"
@@ -17,6 +19,8 @@
 #define LAYOUT_ATTEMPTS	     5	/* scans: a process caught starting up has no goroutines yet */
 #define WAIT_LAYOUT_ATTEMPTS 60 /* scans that look for channel waits to prove offsets with */
 #define M_LAYOUT_ATTEMPTS    30 /* scans that look for busy goroutines and parked threads */
+#define NETPOLL_ATTEMPTS     20 /* tries at proving the netpoll layout, every NETPOLL_EVERY */
+#define NETPOLL_EVERY	     3	/* scans: a proof reads every polled fd (0.4 s on a busy server) */
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
 				   uint64_t runaway)
@@ -87,6 +91,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->threads_read = false;
 	hashmap__free(&st->row_of);
 	hashmap__free(&st->row_of_goid);
+	hashmap__free(&st->net_of);
+	free_values(&st->net_fds);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
@@ -419,6 +425,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
 		struct row *r = &st->rows[i];
+		uint64_t net;
 
 		memset(r, 0, sizeof(*r));
 		r->stack = stacks[i];
@@ -434,6 +441,9 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		}
 		r->site = go_site_for(t, st, g->gopc, g->startpc);
 		r->tid = (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g);
+		net = (uintptr_t)hashmap__get(&st->net_of, g->g);
+		r->fd = net ? (int)(net & 0x7fffffff) - 1 : -1;
+		r->fd_write = net >> 31;
 		hashmap__set(&st->row_of, g->g, (void *)(uintptr_t)(i + 1));
 		hashmap__set(&st->row_of_goid, g->goid, (void *)(uintptr_t)(i + 1));
 		goids[i] = g->goid;
@@ -460,6 +470,8 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	hashmap__init(&st->site_of);
 	hashmap__init(&st->row_of);
 	hashmap__init(&st->row_of_goid);
+	hashmap__init(&st->net_of);
+	hashmap__init(&st->net_fds);
 	hashmap__init(&st->first_of);
 	hashmap__init(&st->peak_of);
 	go_chan_table__init(&st->chans);
@@ -497,6 +509,33 @@ static void read_threads(struct go_proc_state *st)
 	st->threads_read = st->gp.layout.m_source &&
 			   !go_threads__read(st->pid, st->gp.bias, st->pcln, &st->gp.layout,
 					     &st->threads, &st->nthreads);
+}
+
+/* Which fd each goroutine in IO wait waits on, from the runtime's epoll set; the layout is
+ * proved first, again after a read finds it no longer fits. */
+static void read_netwaits(struct go_proc_state *st)
+{
+	struct go_netwait *w = NULL;
+	size_t n = 0;
+	int err;
+
+	hashmap__free(&st->net_of);
+	hashmap__init(&st->net_of);
+	if (!st->gp.layout.pd_source) {
+		if (st->np_attempts >= NETPOLL_ATTEMPTS * NETPOLL_EVERY ||
+		    st->np_attempts++ % NETPOLL_EVERY)
+			return;
+		if (go_netpoll__prove(&st->gp))
+			return;
+	}
+	err = go_netpoll__read(st->pid, &st->gp.layout, &w, &n, NULL);
+	if (err == -EBADMSG)
+		st->gp.layout.pd_source = NULL; /* the layout no longer fits: prove it again */
+	for (size_t i = 0; !err && i < n; i++)
+		hashmap__set(&st->net_of, w[i].g,
+			     (void *)(uintptr_t)((uint64_t)(w[i].fd + 1) |
+						 (w[i].write ? 1ULL << 31 : 0)));
+	free(w);
 }
 
 /* The channel-wait offsets: from DWARF, checked once there is something to check them
@@ -558,6 +597,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	t->now_ns = now_mono_ns();
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		read_threads(st);
+		read_netwaits(st);
 		update_seen(st, t->now_ns);
 		read_rows(t, st);
 		sample_sites(t, st);

@@ -38,6 +38,16 @@ enum go_verdict {
 
 const char *go_verdict__name(enum go_verdict v);
 
+/* What the fd of a goroutine in IO wait is. */
+enum net_kind {
+	NET_UNKNOWN,   /* not known: netpoll layout not proved, or not described */
+	NET_LISTENING, /* a listener: the goroutine is in accept */
+	NET_INBOUND,   /* a connection accepted here: waiting for its client */
+	NET_OUTBOUND,  /* a connection this process made: waiting for its peer */
+	NET_PIPE,
+	NET_OTHER, /* a Unix or UDP socket, a file, ... */
+};
+
 #define GO_MAX_EVIDENCE	    6
 #define GO_MAX_SPAWN_FRAMES 12
 #define GO_MAX_WAIT_FRAMES  16
@@ -102,7 +112,11 @@ struct go_group {
 	/* channels the blocked_long members wait on: how many distinct, the most members on
 	 * one, and members whose channel is unknown */
 	uint64_t objects, max_sharing, unknown_objects;
-	uint64_t stack_bytes;	     /* goroutine stacks the group pins */
+	uint64_t stack_bytes; /* goroutine stacks the group pins */
+	/* IO waits of blocked_long members, by what their fd is (enum net_kind), and the first
+	 * one's description ("TCP 127.0.0.1:40000, peer 127.0.0.1:8080") */
+	uint64_t net[6];
+	char net_text[160];
 	uint64_t min_goid, max_goid; /* of the blocked_long members: when they were created */
 	uint64_t goids_issued;	     /* by the process so far (its largest live id) */
 	double oldest_wait_s;	     /* seen by the scans in this state */

@@ -28,15 +28,27 @@ struct row {
 	bool before_attach;	/* waiting since before the probes attached */
 	uint32_t site;		/* index in the tracker's sites */
 	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
+	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
+	bool fd_write;		/* ... to write (or connect) rather than read (or accept) */
+};
+
+/* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
+struct net_fd {
+	uint64_t inode;
+	int kind; /* enum net_kind */
+	char text[160];
 };
 
 struct go_proc_state {
 	pid_t pid;
 	bool is_go, maybe_go, probes, exited;
 	int attempts, wait_attempts, m_attempts;
-	bool wait_layout_done; /* the channel-wait offsets proved */
-	bool switch_known;     /* runtime.systemstack_switch looked up for the stack walks */
-	char comm[16];	       /* when it was tried: a new image (exec) is tried again */
+	bool wait_layout_done;	/* the channel-wait offsets proved */
+	bool switch_known;	/* runtime.systemstack_switch looked up for the stack walks */
+	int np_attempts;	/* scans that tried to prove the network poller's layout */
+	struct hashmap net_of;	/* g -> fd + 1, write in bit 31, of the last scan's IO waits */
+	struct hashmap net_fds; /* fd -> struct net_fd * (owned) */
+	char comm[16];		/* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
 	struct go_snapshot snap;

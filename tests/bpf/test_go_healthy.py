@@ -36,7 +36,8 @@ def test_metrics_server_in_accept():
     no_stranded(rep, "a server in accept")
     idle = [g for g in rep["goroutines"]["groups"] if g.get("state") == "IO wait" and
             not g.get("runtime")]
-    check(idle, "the accept loop is listed, in IO wait", describe(rep))
+    check(len(idle) == 1 and "a listener in accept" in " ".join(idle[0]["evidence"]),
+          "the accept loop is listed, in IO wait on its listener", describe(rep))
 
 
 def test_http_keep_alive_connection():
@@ -44,6 +45,9 @@ def test_http_keep_alive_connection():
     connection loops (net/http's persistConn) all wait for long."""
     rep, _ = go_trace(PROG, "keepalive", steady="listening", duration="3s", expect_rc=0)
     no_stranded(rep, "an idle keep-alive connection")
+    ev = " ".join(e for g in rep["goroutines"]["groups"] for e in g.get("evidence") or [])
+    check("an accepted connection waiting for its client" in ev,
+          "the server's reader is known to wait on an accepted connection", describe(rep))
 
 
 def test_load_spike_that_comes_back_down():

@@ -102,6 +102,21 @@ def test_cache_warmer_outlives_its_cancelled_request():
               describe(rep))
 
 
+def test_outbound_call_to_a_silent_peer():
+    """Scenario 14: three calls write a request on a connection with no deadline to a local
+    server that accepts and never answers. All are in IO wait: the callers on the connections
+    they made (stranded), the server on its listener (idle). Which fd each waits on comes
+    from the runtime's epoll set and its poll descriptors."""
+    rep, _ = go_trace(PROG, "tcp", expect_rc=10)
+    g = group(rep, PROG, "tcpcall", "IO wait", wait="tcpcall")
+    _stranded(g, 3, rep)
+    check("on a connection this process made" in _evidence(g) and "peer 127.0.0.1:" in
+          _evidence(g), "evidence: the outbound connection and its peer", _evidence(g))
+    acc = group(rep, PROG, "tcpaccept", "IO wait", wait="tcpaccept")
+    expect_eq(acc.get("verdict"), "idle", "the silent server's accept", describe(rep))
+    check("a listener in accept" in _evidence(acc), "evidence: a listener", _evidence(acc))
+
+
 def test_waitgroup_missing_done():
     """Scenario 15: a worker panics, recovers and skips its Done; the handler waits forever
     (Go 1.19 parks sync.WaitGroup.Wait as semacquire: the stack says which)."""
