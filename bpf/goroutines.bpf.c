@@ -44,6 +44,14 @@ struct {
 	__type(value, __u64);
 } go_fanout SEC(".maps");
 
+/* m.curg as the create probe found it, per process (see strand.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __s32);
+} go_learned_curg SEC(".maps");
+
 /* Goroutines per (site, caller); a new pair brings its stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -94,6 +102,28 @@ static __always_inline void add_spawn(struct strand_go_site *site, __u64 childre
 	}
 }
 
+#define G_RUNNING 2 /* runtime._Grunning */
+
+/* The spawning goroutine, when m.curg is not known yet: the word of m pointing at a
+ * running goroutine whose m is m (Go's g0 is never running; m.tls holds g0 here). The
+ * offset found is left for user space, which checks it and sets it in the config. */
+static __always_inline __u64 learn_curg(__u32 tgid, __u64 m, const struct strand_go_config *cfg)
+{
+	for (__s32 off = STRAND_M_CURG_FROM; off < STRAND_M_CURG_TO; off += 8) {
+		__u64 p = read_word(m, off);
+		__u32 status = 0;
+
+		if (!p || cfg->atomicstatus < 0 || cfg->g_m < 0)
+			continue;
+		bpf_probe_read_user(&status, sizeof(status), (void *)(p + cfg->atomicstatus));
+		if ((status & ~0x1000u) != G_RUNNING || read_word(p, cfg->g_m) != m)
+			continue;
+		bpf_map_update_elem(&go_learned_curg, &tgid, &off, BPF_ANY);
+		return p;
+	}
+	return 0;
+}
+
 /* Counts a spawn from caller at gopc; true for the pair's first spawn. */
 static __always_inline bool count_caller(__u32 tgid, __u64 gopc, __u64 caller)
 {
@@ -138,13 +168,14 @@ int go_create(struct pt_regs *ctx)
 	struct strand_go_key key = {.tgid = tgid};
 	struct strand_go_state state = {.flags = STRAND_GO_CREATED};
 	struct strand_go_site *site, fresh = {.spawned = 1, .parents = 1, .max_children = 1};
-	__u64 newg = ctx->bx, parent, children, caller;
+	__u64 newg = ctx->bx, parent, children, caller, m;
 	struct strand_go_site_event *ev;
 
 	if (!cfg || !newg)
 		return 0;
 	count(STRAND_CNT_GO_SPAWNS);
-	parent = read_word(read_word(ctx->r14, cfg->g_m), cfg->m_curg);
+	m = read_word(ctx->r14, cfg->g_m);
+	parent = cfg->m_curg >= 0 ? read_word(m, cfg->m_curg) : learn_curg(tgid, m, cfg);
 	state.parent_goid = read_word(parent, cfg->goid);
 	key.addr = newg;
 	if (bpf_map_update_elem(&go_states, &key, &state, BPF_ANY))

@@ -180,7 +180,15 @@ struct strand_go_config {
 	__s32 g_m;		   /* runtime.g.m */
 	__s32 m_curg;		   /* runtime.m.curg: the goroutine an M runs; -1: unknown */
 	__s32 sched_bp;		   /* runtime.g.sched.bp: a goroutine's saved frame pointer */
+	__s32 atomicstatus;	   /* runtime.g.atomicstatus */
+	__u32 pad;
 };
+
+/* Where runtime.m.curg lies, learned by the create probe while user space does not know it:
+ * at a spawn the M runs the spawning goroutine, the one word of the M pointing at a running
+ * goroutine whose g.m points back. -1: not learned. */
+#define STRAND_M_CURG_FROM 128 /* m.curg is 184-192 in Go 1.19-1.26, after m.tls */
+#define STRAND_M_CURG_TO   256
 
 /* A goroutine (its g's address) or a spawn site (gopc) of one process. */
 struct strand_go_key {
@@ -252,7 +260,7 @@ _Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + 
 	       "spawn layout");
 _Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
-_Static_assert(sizeof(struct strand_go_config) == 24, "go config layout");
+_Static_assert(sizeof(struct strand_go_config) == 32, "go config layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
 _Static_assert(sizeof(struct strand_go_state) == 24, "go state layout");
 _Static_assert(sizeof(struct strand_go_site) == 40, "go site layout");

@@ -245,6 +245,7 @@ static struct strand_go_config probe_config(const struct go_layout *l)
 		.g_m = l->g_m,
 		.m_curg = l->m_curg,
 		.sched_bp = l->sched_bp,
+		.atomicstatus = l->atomicstatus,
 	};
 }
 
@@ -483,6 +484,39 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	return st;
 }
 
+/* Removes the "; "-separated clause of text starting with prefix. */
+static void drop_clause(char *text, const char *prefix)
+{
+	char *at = strstr(text, prefix), *end;
+
+	if (!at || (at != text && (at < text + 2 || at[-2] != ';')))
+		return;
+	end = strstr(at, "; ");
+	if (end)
+		memmove(at, end + 2, strlen(end + 2) + 1);
+	else if (at == text)
+		*at = '\0';
+	else
+		at[-2] = '\0';
+}
+
+static void learned_curg(struct go_tracker *t, struct go_proc_state *st)
+{
+	struct go_layout *l = &st->gp.layout;
+	int32_t off;
+
+	if (loader__go_learned_curg(t->ld, st->pid, &off) || off < l->m_mstartfn ||
+	    (l->m_alllink >= 0 && off == l->m_alllink) || off == l->m_procid)
+		return;
+	l->m_curg = off;
+	drop_clause(l->m_problem, "m.curg unknown");
+	if (!strstr(l->m_problem, "m.curg proved at a spawn"))
+		snprintf(l->m_problem + strlen(l->m_problem),
+			 sizeof(l->m_problem) - strlen(l->m_problem),
+			 "%sm.curg proved at a spawn by the create probe",
+			 l->m_problem[0] ? "; " : "");
+}
+
 /* The M layer (threads to goroutines) may need a goroutine in a system call or a parked
  * thread to be proved: tried again at later scans. A m.curg proved after the probes
  * attached reaches them too: the create probe finds a new goroutine's parent through it. */
@@ -496,6 +530,10 @@ static void find_m_layer(struct go_tracker *t, struct go_proc_state *st)
 		return;
 	st->m_attempts++;
 	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
+	/* an idle process may have no goroutine running when it is scanned: the create probe
+	 * saw one at a spawn (the spawner, pointing back at its M) */
+	if (l->m_curg < 0 && st->probes)
+		learned_curg(t, st);
 	cfg = probe_config(l);
 	if (curg < 0 && l->m_curg >= 0 && st->probes)
 		loader__update_go_config(t->ld, st->pid, &cfg);

@@ -222,12 +222,13 @@ static bool looks_like_hchan(const struct chan_waiters *w, size_t i, const struc
 
 	memcpy(&closed, h + 28, sizeof(closed));
 	return !(c >= lo && c < hi) && word_of(h, 0) <= word_of(h, 8) &&
-	       word_of(h, 8) < (1ULL << 40) && closed <= 1;
+	       word_of(h, 8) < (1ULL << 32) && closed <= 1;
 }
 
 /* sudog.c: the channel, whose wait queues hold this very sudog (a plain channel operation
- * queues exactly one). A neighbour in the queue (sudog.next, .prev) fails: the sudog it
- * points to holds our address only in its first 40 bytes. */
+ * queues exactly one): at the queue's head or tail, which the channel holds; a sudog in the
+ * middle of a queue of three or more is linked only from its neighbours, which says nothing
+ * either way. What is no channel at all fails. */
 static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
 		       int32_t off)
 {
@@ -241,13 +242,14 @@ static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_
 
 		if (w->kind[i] != CHAN_OP)
 			continue;
-		if (c && !(c & 7) && !procfs__read_mem(pid, c, h, sizeof(h)) &&
-		    looks_like_hchan(w, i, l, c, h))
-			for (size_t k = HCHAN_QUEUES_FROM; k + 8 <= sizeof(h) && !queued; k += 8)
-				queued = word_of(h, k) == w->sudog[i];
+		bool channel = c && !(c & 7) && !procfs__read_mem(pid, c, h, sizeof(h)) &&
+			       looks_like_hchan(w, i, l, c, h);
+
+		for (size_t k = HCHAN_QUEUES_FROM; channel && k + 8 <= sizeof(h) && !queued; k += 8)
+			queued = word_of(h, k) == w->sudog[i];
 		if (queued)
 			checked++;
-		else if (!moved_on(pid, w, i, waiting))
+		else if (!channel && !moved_on(pid, w, i, waiting))
 			return false;
 	}
 	return checked > 0;

@@ -475,6 +475,19 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 	delete_pid_entries(ld->go->maps.go_sites, pid);
 	delete_pid_entries(ld->go->maps.go_fanout, pid);
 	delete_pid_entries(ld->go->maps.go_callers, pid);
+	bpf_map__delete_elem(ld->go->maps.go_learned_curg, &key, sizeof(key), 0);
+}
+
+int loader__go_learned_curg(struct loader *ld, pid_t pid, int32_t *off)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__lookup_elem(ld->go->maps.go_learned_curg, &key, sizeof(key), off,
+				    sizeof(*off), 0)
+		       ? -errno
+		       : 0;
 }
 
 int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg)

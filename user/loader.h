@@ -64,6 +64,8 @@ enum go_probe {
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES]);
 void loader__detach_go(struct loader *ld, pid_t pid);
+/* The m.curg offset pid's create probe learned (strand.h), -ENOENT when none yet. */
+int loader__go_learned_curg(struct loader *ld, pid_t pid, int32_t *off);
 /* New offsets for pid's probes (a field proved after they attached). */
 int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg);
 /* What the probes know of goroutine g (its address) / spawn site gopc of pid; -ENOENT. */

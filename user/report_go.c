@@ -265,6 +265,20 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 			json__int(j, "c", l->sudog_c);
 			json__end_object(j);
 			json__int(j, "wait_reasons", l->nwait_reasons);
+			json__begin_object(j, "threads");
+			json__string(j, "layout", l->m_source);
+			json__string(j, "problem", l->m_problem[0] ? l->m_problem : NULL);
+			json__int(j, "m_curg", l->m_curg);
+			json__int(j, "m_procid", l->m_procid);
+			json__int(j, "m_alllink", l->m_alllink);
+			json__end_object(j);
+			json__begin_object(j, "netpoll");
+			json__string(j, "layout", l->pd_source);
+			json__string(j, "problem", l->pd_problem[0] ? l->pd_problem : NULL);
+			json__int(j, "pd_fd", l->pd_fd);
+			json__int(j, "pd_rg", l->pd_rg);
+			json__int(j, "pd_wg", l->pd_wg);
+			json__end_object(j);
 		}
 		json__end_object(j);
 	}
