@@ -346,7 +346,7 @@ int tcpdiag__query(pid_t netns_of, struct tcp_diag *socks, size_t n)
 	if (fd < 0)
 		return fd;
 	buf = xcalloc(1, DIAG_BUF_SIZE);
-	for (size_t f = 0; f < ARRAY_SIZE(families) && !err; f++) {
+	for (size_t f = 0, left = n; f < ARRAY_SIZE(families) && !err && left; f++) {
 		uint64_t at = now_mono_ns();
 
 		err = send_request(fd, families[f], (uint32_t)f + 1, NULL);
@@ -357,9 +357,13 @@ int tcpdiag__query(pid_t netns_of, struct tcp_diag *socks, size_t n)
 			err = 0;
 		else if (err == -ENOENT)
 			err = -EOPNOTSUPP; /* no inet_diag in this kernel */
+		/* each dump walks every bucket of the machine's table: skip the IPv6 one when
+		 * the IPv4 one found every socket asked about */
 		for (size_t i = 0; i < n; i++)
-			if (socks[i].found && !socks[i].at_ns)
+			if (socks[i].found && !socks[i].at_ns) {
 				socks[i].at_ns = at;
+				left--;
+			}
 	}
 	free(buf);
 	close(fd);
