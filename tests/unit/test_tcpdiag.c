@@ -2,7 +2,8 @@
 /* Unit tests of reading tcp_info through NETLINK_SOCK_DIAG: the parser on dumps captured
  * from Linux 6.18 (its tcp_info is longer than this build's headers know), on what older
  * kernels send (shorter tcp_info), on truncated and garbage replies; then live, on
- * connections this test makes in itself and in a network namespace of its own. */
+ * connections this test makes in itself (read directly and through fdinfo) and in a
+ * network namespace of its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdinfo.h"
 #include "tcpdiag.h"
 #include "unit.h"
 #include "util.h"
@@ -586,6 +588,8 @@ static void test_live(void)
 {
 	struct conn c;
 	struct tcp_diag s[3], one;
+	struct fd_desc fds[4];
+	int pipefd[2];
 
 	if (!ASSERT_EQ(conn__open(&c), 0))
 		return;
@@ -611,6 +615,31 @@ static void test_live(void)
 	ASSERT_EQ(tcpdiag__lookup(0, &c.ep, &one), -ENOENT);
 	ASSERT_TRUE(!one.found);
 
+	ASSERT_EQ(fdinfo__describe(getpid(), c.client, &fds[0]), 0);
+	ASSERT_TRUE(fds[0].tcp && !fds[0].inbound && fds[0].tcp_diag.found);
+	ASSERT_EQ(fds[0].tcp_diag.bytes_sent, 120);
+	ASSERT_EQ(fds[0].spoke_last, TCP_SPEAKER_US);
+	ASSERT_EQ(fdinfo__describe(getpid(), c.server, &fds[0]), 0);
+	ASSERT_TRUE(fds[0].inbound && fds[0].tcp_diag.found);
+	ASSERT_EQ(fds[0].spoke_last, TCP_SPEAKER_PEER);
+	ASSERT_EQ(fdinfo__describe(getpid(), c.listener, &fds[0]), 0);
+	ASSERT_TRUE(fds[0].listening && !fds[0].tcp_diag.found);
+
+	/* the batch: four fds, one of them a pipe, in one dump, in their order */
+	if (!ASSERT_EQ(pipe(pipefd), 0))
+		return;
+	fdinfo__identify(getpid(), c.listener, &fds[0]);
+	fdinfo__identify(getpid(), pipefd[0], &fds[1]);
+	fdinfo__identify(getpid(), c.client, &fds[2]);
+	fdinfo__identify(getpid(), c.server, &fds[3]);
+	ASSERT_EQ(fdinfo__tcp_diags(getpid(), fds, 4), 0);
+	ASSERT_TRUE(fds[0].tcp && fds[0].listening && fds[0].tcp_state == 10);
+	ASSERT_TRUE(fds[1].kind == FD_PIPE && !fds[1].tcp && !fds[1].tcp_diag.found);
+	ASSERT_TRUE(fds[2].tcp && fds[2].tcp_diag.found && fds[2].spoke_last == TCP_SPEAKER_US);
+	ASSERT_TRUE(fds[3].tcp && fds[3].rx_queue == 120 && fds[3].spoke_last == TCP_SPEAKER_PEER);
+	ASSERT_EQ(fdinfo__tcp_diags(getpid(), fds, 0), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
 	conn__close(&c);
 }
 
