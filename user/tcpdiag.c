@@ -29,6 +29,9 @@
  * (net/netlink/af_netlink.c); twice that leaves room, and MSG_TRUNC is still checked. */
 #define DIAG_BUF_SIZE (64 * 1024)
 
+/* what an errno can be (include/linux/err.h): a status past it is garbage */
+#define MAX_ERRNO 4095
+
 #define INFO_END(f) (offsetof(struct tcp_info, f) + sizeof(((struct tcp_info *)0)->f))
 
 /* How far into tcp_info a kernel must have written for each group of fields to be real. */
@@ -166,14 +169,14 @@ int tcpdiag__parse(const void *buf, size_t len, struct tcp_diag *socks, size_t n
 			if (h.nlmsg_len >= NLMSG_HDRLEN + sizeof(int)) {
 				memcpy(&err, p + off + NLMSG_HDRLEN, sizeof(err));
 				if (err < 0)
-					return err;
+					return err >= -MAX_ERRNO ? err : -EBADMSG;
 			}
 			return count;
 		case NLMSG_ERROR:
 			if (h.nlmsg_len < NLMSG_HDRLEN + sizeof(int))
 				return -EBADMSG;
 			memcpy(&err, p + off + NLMSG_HDRLEN, sizeof(err));
-			if (err > 0 || err < -4095)
+			if (err > 0 || err < -MAX_ERRNO)
 				return -EBADMSG;
 			if (!err) { /* an acknowledgement: nothing more comes */
 				*done = true;

@@ -451,6 +451,8 @@ static void test_bad_replies(void)
 	put_hdr(buf, NLMSG_HDRLEN + 4, NLMSG_DONE);
 	put_int(buf, -EINTR); /* a dump the kernel gave up on */
 	ASSERT_EQ(tcpdiag__parse(buf, NLMSG_HDRLEN + 4, s, ARRAY_SIZE(s), &done), -EINTR);
+	put_int(buf, -100000); /* no errno */
+	ASSERT_EQ(tcpdiag__parse(buf, NLMSG_HDRLEN + 4, s, ARRAY_SIZE(s), &done), -EBADMSG);
 	put_hdr(buf, NLMSG_HDRLEN, NLMSG_DONE); /* an old kernel's end, without a status */
 	ASSERT_EQ(tcpdiag__parse(buf, NLMSG_HDRLEN, s, ARRAY_SIZE(s), &done), 0);
 	ASSERT_TRUE(done);
