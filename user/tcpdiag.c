@@ -199,17 +199,17 @@ int tcpdiag__parse(const void *buf, size_t len, struct tcp_diag *socks, size_t n
 	return count;
 }
 
-/* A netlink socket of the network namespace of pid (0: the caller's). The socket stays in
- * the namespace it was made in, so the calling thread is in pid's only while making it. */
+/* A netlink socket of the network namespace of pid (0: strand's). The socket stays in the
+ * namespace it was made in, so the calling thread is in pid's only while making it. */
 static int diag_socket(pid_t pid)
 {
 	struct stat st_target, st_self;
 	int target, self, fd = -1, err = 0;
+	bool moved = false;
 	char path[64];
 
-	if (pid <= 0)
-		goto plain;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	/* strand's own is its main thread's, not necessarily the calling thread's: see below */
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid > 0 ? pid : getpid());
 	target = open(path, O_RDONLY | O_CLOEXEC);
 	if (target < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -220,35 +220,29 @@ static int diag_socket(pid_t pid)
 		close(target);
 		return err;
 	}
-	if (fstat(target, &st_target) || fstat(self, &st_self)) {
+	if (fstat(target, &st_target) || fstat(self, &st_self))
 		err = -errno;
-	} else if (st_target.st_dev == st_self.st_dev && st_target.st_ino == st_self.st_ino) {
-		close(target);
-		close(self);
-		goto plain;
+	else if (st_target.st_dev != st_self.st_dev || st_target.st_ino != st_self.st_ino) {
+		err = setns(target, CLONE_NEWNET) ? -errno : 0;
+		moved = !err;
 	}
-	if (!err && setns(target, CLONE_NEWNET))
-		err = -errno;
 	if (!err) {
 		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-		if (fd < 0)
-			err = -errno;
-		/* Should this fail, the thread stays in pid's namespace; no later query relies
-		 * on where it is, each one compares the target's with the thread's. */
-		if (setns(self, CLONE_NEWNET)) {
-			say("tcpdiag: cannot return to strand's own network namespace: %s",
-			    strerror(errno));
-			if (!err)
-				close(fd);
-			err = -EIO;
-		}
+		err = fd < 0 ? -errno : 0;
+	}
+	/* Should this fail, the thread stays in pid's namespace. Later queries still read the
+	 * right one: each compares its target's (strand's main thread's for pid 0) with the
+	 * calling thread's, and moves when they differ. */
+	if (moved && setns(self, CLONE_NEWNET)) {
+		say("tcpdiag: cannot return to strand's own network namespace: %s",
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		err = -EIO;
 	}
 	close(target);
 	close(self);
 	return err ? err : fd;
-plain:
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	return fd < 0 ? -errno : fd;
 }
 
 /* A request for family's sockets: all of them (id NULL, a dump), or the one at id. */

@@ -56,9 +56,9 @@ enum tcp_speaker {
 };
 
 /*
- * Reads the TCP sockets of the network namespace of process netns_of (0: strand's own),
- * IPv4 and IPv6, in one dump of each, and fills every entry of socks whose inode is among
- * them (found set); the others are left with found false. Sorts socks by inode. A target
+ * Reads the TCP sockets of the network namespace of process netns_of (0: strand's, that of
+ * its main thread), IPv4 and IPv6, in one dump of each, and fills every entry of socks whose inode
+ * is among them (found set); the others are left with found false. Sorts socks by inode. A target
  * in another namespace is entered with setns(2) (CAP_SYS_ADMIN) only for the time it takes
  * to open the netlink socket. 0 or -errno: -ESRCH (no such process), -EPERM, -EBADMSG (the
  * kernel's reply made no sense).

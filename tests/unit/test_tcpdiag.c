@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -661,6 +662,35 @@ static int lo_up(void)
 	return err;
 }
 
+struct elsewhere {
+	pid_t child;
+	uint64_t ours, theirs;
+	int moved, ours_found, theirs_found, stayed;
+};
+
+/* A thread of strand left in another namespace (by a failed return, say) still reads the
+ * right ones: strand's for pid 0, the target's for its pid. */
+static void *from_elsewhere(void *arg)
+{
+	struct elsewhere *e = arg;
+	struct stat before, after;
+	struct tcp_diag ours = {.inode = e->ours}, theirs = {.inode = e->theirs};
+	char path[64];
+	int ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", e->child);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	e->moved = ns >= 0 && !setns(ns, CLONE_NEWNET);
+	if (ns >= 0)
+		close(ns);
+	stat("/proc/thread-self/ns/net", &before);
+	e->ours_found = !tcpdiag__query(0, &ours, 1) && ours.found;
+	e->theirs_found = !tcpdiag__query(e->child, &theirs, 1) && theirs.found;
+	stat("/proc/thread-self/ns/net", &after);
+	e->stayed = before.st_ino == after.st_ino;
+	return NULL; /* the thread's namespace ends with it */
+}
+
 /* A child in a network namespace of its own makes the connection there; the sockets are
  * found through its pid, not in ours, and the thread comes back to its namespace. */
 static void test_other_netns(void)
@@ -708,6 +738,18 @@ static void test_other_netns(void)
 		ASSERT_TRUE(one.found && one.bytes_sent == 120);
 		one = (struct tcp_diag){.inode = c.ino_client};
 		ASSERT_EQ(tcpdiag__lookup(0, &c.ep, &one), -ENOENT);
+
+		struct conn mine;
+		struct elsewhere e = {.child = child, .theirs = c.ino_client};
+		pthread_t t;
+
+		if (ASSERT_EQ(conn__open(&mine), 0)) {
+			e.ours = mine.ino_client;
+			if (ASSERT_EQ(pthread_create(&t, NULL, from_elsewhere, &e), 0))
+				pthread_join(t, NULL);
+			ASSERT_TRUE(e.moved && e.ours_found && e.theirs_found && e.stayed);
+			conn__close(&mine);
+		}
 	}
 	if (child > 0) {
 		kill(child, SIGKILL);
