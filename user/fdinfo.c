@@ -78,6 +78,8 @@ static bool parse_hex_addr(const char *hex, bool v6, uint8_t addr[16], uint16_t 
 	if (!colon || colon - hex != (v6 ? 32 : 8))
 		return false;
 	sscanf(colon + 1, "%x", &p);
+	if (p > UINT16_MAX)
+		return false;
 	*port = (uint16_t)p;
 	for (int w = 0; w < (v6 ? 4 : 1); w++) {
 		char word[9];
@@ -91,13 +93,12 @@ static bool parse_hex_addr(const char *hex, bool v6, uint8_t addr[16], uint16_t 
 	return true;
 }
 
-static void format_addr(const char *hex, bool v6, char *out, size_t size)
+static void format_addr(bool ok, bool v6, const uint8_t addr[16], uint16_t port, char *out,
+			size_t size)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
-	uint8_t addr[16];
-	uint16_t port;
 
-	if (!parse_hex_addr(hex, v6, addr, &port))
+	if (!ok)
 		return (void)snprintf(out, size, "?");
 	inet_ntop(v6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", ip, port);
@@ -115,7 +116,7 @@ static int parse_tcp_entry(const char *line, struct tcp_entry *e)
 	char l[64], r[64];
 	unsigned int st;
 	unsigned long long tx, rx, ino;
-	bool v6;
+	bool v6, ok_l, ok_r;
 	int n;
 
 	n = sscanf(line, " %*d: %63s %63s %x %llx:%llx %*x:%*x %*x %*u %*u %llu", l, r, &st, &tx,
@@ -127,11 +128,13 @@ static int parse_tcp_entry(const char *line, struct tcp_entry *e)
 	e->rx_queue = rx;
 	e->tx_queue = tx;
 	v6 = strlen(l) > 20;
-	format_addr(l, v6, e->local, sizeof(e->local));
-	format_addr(r, strlen(r) > 20, e->remote, sizeof(e->remote));
 	memset(&e->ep, 0, sizeof(e->ep));
-	if (parse_hex_addr(l, v6, e->ep.local, &e->ep.local_port) &&
-	    parse_hex_addr(r, v6, e->ep.peer, &e->ep.peer_port))
+	ok_l = parse_hex_addr(l, v6, e->ep.local, &e->ep.local_port);
+	ok_r = parse_hex_addr(r, strlen(r) > 20, e->ep.peer, &e->ep.peer_port);
+	format_addr(ok_l, v6, e->ep.local, e->ep.local_port, e->local, sizeof(e->local));
+	format_addr(ok_r, strlen(r) > 20, e->ep.peer, e->ep.peer_port, e->remote,
+		    sizeof(e->remote));
+	if (ok_l && ok_r && v6 == (strlen(r) > 20))
 		e->ep.family = v6 ? AF_INET6 : AF_INET;
 	return 0;
 }

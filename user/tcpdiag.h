@@ -39,7 +39,7 @@ struct tcp_diag {
 	 * (49.7 days at HZ=1000). */
 	uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;
 	uint32_t unacked;	 /* segments sent and not yet acknowledged */
-	uint64_t bytes_acked;	 /* bytes we sent that the peer acknowledged (+1 for our SYN) */
+	uint64_t bytes_acked;	 /* bytes we sent the peer acknowledged; +1 for a SYN we sent */
 	uint64_t bytes_received; /* data bytes received from the peer */
 	uint64_t bytes_sent;	 /* data bytes we sent, retransmissions included */
 	uint32_t data_segs_in;	 /* data segments received */
