@@ -174,3 +174,27 @@ format-check:
 
 clean:
 	rm -rf $(OUT) strand
+
+# --- fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_NAME.c runs for FUZZ_TIME (seconds,
+# "30" or "30s"), from the seeds in tests/fuzz/corpus/fuzz_NAME; what it finds is kept in
+# build/fuzz/corpus/fuzz_NAME, a crash in ./crash-* ----------------------------------------
+FUZZ_TIME ?= 30s
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(OUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(USER_HDRS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< $(FUZZ_LIB_SRCS) -o $@
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); mkdir -p $(OUT)/fuzz/corpus/$$name; \
+		printf '  %-8s %s for %s\n' FUZZ $$name $(FUZZ_TIME); \
+		$$f -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
+			$(OUT)/fuzz/corpus/$$name tests/fuzz/corpus/$$name 2>$(OUT)/fuzz/$$name.log || \
+			{ tail -40 $(OUT)/fuzz/$$name.log; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log; \
+	done

@@ -68,59 +68,92 @@ static int find_write_end(pid_t pid, int self_fd, const char *link)
 	return found;
 }
 
-static void format_addr(const char *hex, bool v6, char *out, size_t size)
+/* An address as /proc/net/tcp{,6} prints it ("0100007F:1F90", or 32 hex digits for IPv6):
+ * the words of the address as they sit in memory, printed as numbers, and the port. */
+static bool parse_hex_addr(const char *hex, bool v6, uint8_t addr[16], uint16_t *port)
 {
-	unsigned int port = 0;
-	char ip[INET6_ADDRSTRLEN] = "?";
 	const char *colon = strchr(hex, ':');
+	unsigned int p = 0;
 
-	if (!colon)
-		return (void)snprintf(out, size, "?");
-	sscanf(colon + 1, "%x", &port);
-	if (!v6 && colon - hex == 8) {
-		struct in_addr a;
+	if (!colon || colon - hex != (v6 ? 32 : 8))
+		return false;
+	sscanf(colon + 1, "%x", &p);
+	if (p > UINT16_MAX)
+		return false;
+	*port = (uint16_t)p;
+	for (int w = 0; w < (v6 ? 4 : 1); w++) {
+		char word[9];
+		uint32_t v;
 
-		a.s_addr = (uint32_t)strtoul(hex, NULL, 16); /* as the kernel printed it */
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		snprintf(out, size, "%s:%u", ip, port);
-	} else if (v6 && colon - hex == 32) {
-		struct in6_addr a;
-
-		for (int w = 0; w < 4; w++) {
-			char word[9];
-			uint32_t v;
-
-			memcpy(word, hex + w * 8, 8);
-			word[8] = '\0';
-			v = (uint32_t)strtoul(word, NULL, 16);
-			memcpy(&a.s6_addr[w * 4], &v, 4);
-		}
-		inet_ntop(AF_INET6, &a, ip, sizeof(ip));
-		snprintf(out, size, "[%s]:%u", ip, port);
-	} else {
-		snprintf(out, size, "?");
+		memcpy(word, hex + w * 8, 8);
+		word[8] = '\0';
+		v = (uint32_t)strtoul(word, NULL, 16);
+		memcpy(&addr[w * 4], &v, 4);
 	}
+	return true;
 }
 
-int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_t local_size,
-			   char *remote, size_t remote_size, int *state, uint64_t *rx_queue,
-			   uint64_t *tx_queue)
+static void format_addr(bool ok, bool v6, const uint8_t addr[16], uint16_t port, char *out,
+			size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (!ok)
+		return (void)snprintf(out, size, "?");
+	inet_ntop(v6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+struct tcp_entry {
+	uint64_t inode, rx_queue, tx_queue;
+	char local[80], remote[80];
+	int state;
+	struct tcp_endpoints ep; /* family 0: the addresses did not parse */
+};
+
+static int parse_tcp_entry(const char *line, struct tcp_entry *e)
 {
 	char l[64], r[64];
 	unsigned int st;
 	unsigned long long tx, rx, ino;
+	bool v6, ok_l, ok_r;
 	int n;
 
 	n = sscanf(line, " %*d: %63s %63s %x %llx:%llx %*x:%*x %*x %*u %*u %llu", l, r, &st, &tx,
 		   &rx, &ino);
 	if (n != 6)
 		return -EINVAL;
-	*inode = ino;
-	*state = (int)st;
-	*rx_queue = rx;
-	*tx_queue = tx;
-	format_addr(l, strlen(l) > 20, local, local_size);
-	format_addr(r, strlen(r) > 20, remote, remote_size);
+	e->inode = ino;
+	e->state = (int)st;
+	e->rx_queue = rx;
+	e->tx_queue = tx;
+	v6 = strlen(l) > 20;
+	memset(&e->ep, 0, sizeof(e->ep));
+	ok_l = parse_hex_addr(l, v6, e->ep.local, &e->ep.local_port);
+	ok_r = parse_hex_addr(r, strlen(r) > 20, e->ep.peer, &e->ep.peer_port);
+	format_addr(ok_l, v6, e->ep.local, e->ep.local_port, e->local, sizeof(e->local));
+	format_addr(ok_r, strlen(r) > 20, e->ep.peer, e->ep.peer_port, e->remote,
+		    sizeof(e->remote));
+	if (ok_l && ok_r && v6 == (strlen(r) > 20))
+		e->ep.family = v6 ? AF_INET6 : AF_INET;
+	return 0;
+}
+
+int fdinfo__parse_tcp_line(const char *line, uint64_t *inode, char *local, size_t local_size,
+			   char *remote, size_t remote_size, int *state, uint64_t *rx_queue,
+			   uint64_t *tx_queue)
+{
+	struct tcp_entry e;
+	int err = parse_tcp_entry(line, &e);
+
+	if (err)
+		return err;
+	*inode = e.inode;
+	*state = e.state;
+	*rx_queue = e.rx_queue;
+	*tx_queue = e.tx_queue;
+	snprintf(local, local_size, "%s", e.local);
+	snprintf(remote, remote_size, "%s", e.remote);
 	return 0;
 }
 
@@ -130,12 +163,6 @@ static const char *port_of(const char *addr)
 
 	return colon ? colon + 1 : "";
 }
-
-struct tcp_entry {
-	uint64_t inode, rx_queue, tx_queue;
-	char local[80], remote[80];
-	int state;
-};
 
 struct tcp_state_query {
 	struct tcp_state *socks;
@@ -159,10 +186,7 @@ static bool find_tcp_entry(pid_t pid, bool (*match)(const struct tcp_entry *, co
 		if (!f)
 			continue;
 		while (!found && fgets(line, sizeof(line), f))
-			found = !fdinfo__parse_tcp_line(line, &e->inode, e->local, sizeof(e->local),
-							e->remote, sizeof(e->remote), &e->state,
-							&e->rx_queue, &e->tx_queue) &&
-				match(e, arg);
+			found = !parse_tcp_entry(line, e) && match(e, arg);
 		fclose(f);
 	}
 	return found;
@@ -196,6 +220,12 @@ static void describe_tcp_socket(pid_t pid, uint64_t inode, struct fd_desc *out)
 	snprintf(out->text, sizeof(out->text), "TCP %.64s, peer %.64s", e.local, e.remote);
 	/* a socket listening on its local port means it was accepted here */
 	out->inbound = find_tcp_entry(pid, listens_on_port, e.local, &listener);
+	/* one socket by its addresses; a dump when the lookup cannot name it (an IPv6
+	 * link-local peer needs the interface, which /proc/net/tcp6 does not print) */
+	out->tcp_diag.inode = inode;
+	if (!e.ep.family || tcpdiag__lookup(pid, &e.ep, &out->tcp_diag) == -ENOENT)
+		tcpdiag__query(pid, &out->tcp_diag, 1);
+	out->spoke_last = tcpdiag__last_speaker(&out->tcp_diag);
 }
 
 int fdinfo__identify(pid_t pid, int fd, struct fd_desc *out)
@@ -256,6 +286,13 @@ int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out)
 		break;
 	}
 	return 0;
+}
+
+static int cmp_tcp_diag(const void *a, const void *b)
+{
+	const struct tcp_diag *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
 static int cmp_tcp_state(const void *a, const void *b)
@@ -403,4 +440,33 @@ int fdinfo__epoll_fds(pid_t pid, int **out, size_t *n)
 	}
 	closedir(d);
 	return 0;
+}
+
+int fdinfo__tcp_diags(pid_t pid, struct fd_desc *fds, size_t n)
+{
+	struct tcp_diag *socks = xcalloc(n, sizeof(*socks)), key, *d;
+	size_t nsocks = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		if (fds[i].kind == FD_SOCKET && fds[i].inode)
+			socks[nsocks++].inode = fds[i].inode;
+	err = nsocks ? tcpdiag__query(pid, socks, nsocks) : 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		if (fds[i].kind != FD_SOCKET)
+			continue;
+		key.inode = fds[i].inode;
+		d = bsearch(&key, socks, nsocks, sizeof(*socks), cmp_tcp_diag);
+		if (!d || !d->found)
+			continue;
+		fds[i].tcp_diag = *d;
+		fds[i].spoke_last = tcpdiag__last_speaker(d);
+		fds[i].tcp = true;
+		fds[i].tcp_state = d->state;
+		fds[i].listening = d->state == TCP_LISTEN;
+		fds[i].rx_queue = d->rqueue;
+		fds[i].tx_queue = d->wqueue;
+	}
+	free(socks);
+	return err;
 }

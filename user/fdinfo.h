@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What a file descriptor of another process is, from /proc: a pipe and who holds its write
- * end, a TCP socket and its peer, an epoll set and how many fds it watches. Wait reasons
- * and their evidence are made of this.
+ * end, a TCP socket, its peer and who spoke last on it (tcpdiag), an epoll set and how many
+ * fds it watches. Wait reasons and their evidence are made of this.
  */
 #ifndef STRAND_FDINFO_H
 #define STRAND_FDINFO_H
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "tcpdiag.h"
 
 enum fd_kind {
 	FD_UNKNOWN,
@@ -35,6 +37,11 @@ struct fd_desc {
 	bool inbound;  /* an accepted connection: a socket listens on its local port */
 	int tcp_state; /* TCP_ESTABLISHED (1), TCP_LISTEN (10), ... as /proc/net/tcp says */
 	uint64_t rx_queue, tx_queue; /* bytes not yet read by the process, not yet acked */
+	/* TCP connections: what the kernel's tcp_info says (tcp_diag.found false: not read;
+	 * describe reads none for a listener), and who sent data last: we did for a call
+	 * waiting for its answer, the peer did for a quiet stream or an idle keep-alive */
+	struct tcp_diag tcp_diag;
+	enum tcp_speaker spoke_last;
 	/* epoll: file descriptors registered in the set */
 	int epoll_fds;
 };
@@ -45,6 +52,13 @@ int fdinfo__describe(pid_t pid, int fd, struct fd_desc *out);
 /* The cheap part of describing: kind, inode, open flags and the link's text; no walk of
  * /proc/net/tcp, no search for a pipe's write end. 0 or -errno. */
 int fdinfo__identify(pid_t pid, int fd, struct fd_desc *out);
+
+/* The tcp_info of the TCP sockets among fds (as fdinfo__identify or fdinfo__describe left
+ * them), in one dump of pid's network namespace however many there are: fills tcp_diag and
+ * spoke_last, and tcp, listening, tcp_state and the queues; not text, nor inbound. An fd
+ * that is no TCP socket of that namespace is left as it was. 0 or -errno as
+ * tcpdiag__query; fds are not reordered. */
+int fdinfo__tcp_diags(pid_t pid, struct fd_desc *fds, size_t n);
 
 /* Many sockets looked up in one walk of /proc/PID/net/tcp{,6} (each describe walks it):
  * fills the state and queues of each inode asked for (state 0: no TCP socket of pid's

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* libFuzzer: a line of /proc/net/tcp{,6} or of an epoll fd's fdinfo through fdinfo's
+ * parsers (each line a C string, as fgets leaves it). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fdinfo.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *line = malloc(size + 1), local[80], remote[80];
+	uint64_t inode, rx, tx;
+	struct epoll_entry e;
+	int state;
+
+	memcpy(line, data, size);
+	line[size] = '\0';
+	if (!fdinfo__parse_tcp_line(line, &inode, local, sizeof(local), remote, sizeof(remote),
+				    &state, &rx, &tx) &&
+	    (strlen(local) >= sizeof(local) || strlen(remote) >= sizeof(remote)))
+		abort();
+	/* a short buffer cuts the text, never overruns it */
+	fdinfo__parse_tcp_line(line, &inode, local, 4, remote, 1, &state, &rx, &tx);
+	fdinfo__parse_epoll_line(line, &e);
+	free(line);
+	return 0;
+}
