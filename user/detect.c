@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "detect.h"
 #include "fdinfo.h"
+#include "tcpdiag.h"
 #include "util.h"
 #include "waits.h"
 
@@ -83,6 +84,13 @@ const struct detection *detector__last(struct detector *d)
 	return d->have_last ? &d->last : NULL;
 }
 
+/* tcp_info says the peer spoke last (or in the same tick as we did): whatever we asked was
+ * answered, this read waits for more. */
+static bool tcp_answered(int speaker)
+{
+	return speaker == TCP_SPEAKER_PEER || speaker == TCP_SPEAKER_TIE;
+}
+
 /* Tasks whose wait's object is never expected to end by itself. */
 static bool leak_prone(const struct task_wait *w)
 {
@@ -94,9 +102,11 @@ static bool leak_prone(const struct task_wait *w)
 	case WAIT_FUTEX:
 		return true;
 	case WAIT_READ:
-		/* a pipe, or a call out to a peer; an accepted connection waiting for its
-		 * client's next request is a keep-alive reader: idle */
-		return w->fd_kind == FD_PIPE || (w->fd_kind == FD_SOCKET && !w->inbound);
+		/* a pipe, or a call out to a peer that did not answer; an accepted connection
+		 * waiting for its client's next request is a keep-alive reader, and a connection
+		 * whose peer spoke last a quiet stream or an idle pooled one: idle */
+		return w->fd_kind == FD_PIPE ||
+		       (w->fd_kind == FD_SOCKET && !w->inbound && !tcp_answered(w->tcp_speaker));
 	case WAIT_EPOLL:
 		return w->epoll_fds == 0;
 	default:
@@ -232,7 +242,11 @@ static void judge(struct detector *d, const struct task *t, uint64_t now, struct
 		    t->go_site, (unsigned long long)t->goid);
 	if (!leak_prone(w)) {
 		j->verdict = VERDICT_IDLE;
-		add(j, "%s waits are expected to idle", wait_kind__name(w->kind));
+		if (w->kind == WAIT_READ && w->fd_kind == FD_SOCKET && !w->inbound)
+			add(j, "the peer spoke last (%s): a quiet stream or an idle connection",
+			    w->tcp_talk);
+		else
+			add(j, "%s waits are expected to idle", wait_kind__name(w->kind));
 		return;
 	}
 	wakes = is_futex(w->kind)
@@ -259,7 +273,8 @@ static void judge(struct detector *d, const struct task *t, uint64_t now, struct
 		    "read cannot even see end-of-file",
 		    w->pipe_write_fd);
 	if (w->kind == WAIT_READ && w->fd_kind == FD_SOCKET)
-		add(j, "an outbound connection with no answer and no timeout");
+		add(j, "an outbound connection with no answer and no timeout%s%s",
+		    w->tcp_talk[0] ? ": " : "", w->tcp_talk);
 	parent = t->parent_tid ? model__task(d->model, t->parent_tid) : NULL;
 	if (t->parent_tid && !parent)
 		add(j, "its spawner (tid %d) has exited: an orphan", t->parent_tid);

@@ -168,6 +168,18 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	   * server waiting for its clients, healthy however long. */
 	bool outbound = !strcmp(g->state, "IO wait") && g->net[NET_OUTBOUND] &&
 			!g->net[NET_LISTENING] && !g->net[NET_INBOUND];
+	/* and, by tcp_info, the peer never answered what was sent (or nothing was ever said):
+	 * a call with no reply */
+	bool unanswered = outbound && g->net_unanswered == g->net[NET_OUTBOUND];
+
+	if (outbound && g->net_answered) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g,
+		    "blocked %.1f s in IO wait on %s, whose peer spoke last (%s): a quiet stream "
+		    "or an idle pooled connection",
+		    g->blocked_oldest_s, g->net_text, g->net_talk);
+		return;
+	}
 
 	if (!outbound && listed(idle_reasons, ARRAY_SIZE(idle_reasons), g->state)) {
 		g->verdict = GO_VERDICT_IDLE;
@@ -202,12 +214,13 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	 * go statement, each made by a call that is over, it says: one forgotten per call. */
 	bool gone = g->orphans || g->creator_returned;
 
-	if (!lock && !(gone && g->blocked_long >= 2) && !grew && !spread && !many)
+	if (!lock && !unanswered && !(gone && g->blocked_long >= 2) && !grew && !spread && !many)
 		return;
 	g->verdict = GO_VERDICT_STRANDED;
 	say_blocked(g, threshold_ns);
 	if (outbound)
-		add(g, "on a connection this process made, its peer silent: %s", g->net_text);
+		add(g, "on a connection this process made, its peer silent: %s%s%s", g->net_text,
+		    g->net_talk[0] ? "; " : "", g->net_talk);
 	if (lock)
 		add(g,
 		    "a lock held this long is not released: whoever holds it returned or is stuck");

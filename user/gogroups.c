@@ -170,7 +170,9 @@ static const struct net_fd *describe_fd(struct go_proc_state *st, int fd)
 	}
 	c->inode = d.inode;
 	c->kind = net_kind_of(&d);
+	c->speaker = d.spoke_last;
 	snprintf(c->text, sizeof(c->text), "%s", d.text);
+	tcpdiag__format(&d.tcp_diag, c->talk, sizeof(c->talk));
 	return c;
 }
 
@@ -185,9 +187,15 @@ static void add_netwait(struct go_proc_state *st, struct go_group *grp, const st
 		grp->net[NET_UNKNOWN]++;
 		return;
 	}
-	if (!described)
+	if (!described) {
 		snprintf(grp->net_text, sizeof(grp->net_text), "%.140s (fd %d)", c->text, r->fd);
+		snprintf(grp->net_talk, sizeof(grp->net_talk), "%s", c->talk);
+	}
 	grp->net[c->kind]++;
+	grp->net_answered += c->kind == NET_OUTBOUND &&
+			     (c->speaker == TCP_SPEAKER_PEER || c->speaker == TCP_SPEAKER_TIE);
+	grp->net_unanswered += c->kind == NET_OUTBOUND &&
+			       (c->speaker == TCP_SPEAKER_US || c->speaker == TCP_SPEAKER_NONE);
 }
 
 static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,

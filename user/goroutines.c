@@ -549,6 +549,31 @@ static void read_threads(struct go_proc_state *st)
 					     &st->threads, &st->nthreads);
 }
 
+/* Who spoke last on the outbound connections already described changes as their peers
+ * answer: read again at every scan, all in one dump of the TCP sockets. */
+static void refresh_conversations(struct go_proc_state *st, const struct go_netwait *w, size_t n)
+{
+	struct fd_desc *fds = xcalloc(n ? n : 1, sizeof(*fds));
+	struct net_fd **of = xcalloc(n ? n : 1, sizeof(*of));
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_fd *c = hashmap__get(&st->net_fds, (uint64_t)w[i].fd);
+
+		if (!c || c->kind != NET_OUTBOUND || fdinfo__identify(st->pid, w[i].fd, &fds[k]) ||
+		    fds[k].inode != c->inode)
+			continue;
+		of[k++] = c;
+	}
+	if (k && !fdinfo__tcp_diags(st->pid, fds, k))
+		for (size_t i = 0; i < k; i++) {
+			of[i]->speaker = fds[i].spoke_last;
+			tcpdiag__format(&fds[i].tcp_diag, of[i]->talk, sizeof(of[i]->talk));
+		}
+	free(of);
+	free(fds);
+}
+
 /* Which fd each goroutine in IO wait waits on, from the runtime's epoll set; the layout is
  * proved first, again after a read finds it no longer fits. */
 static void read_netwaits(struct go_proc_state *st)
@@ -573,6 +598,8 @@ static void read_netwaits(struct go_proc_state *st)
 		hashmap__set(&st->net_of, w[i].g,
 			     (void *)(uintptr_t)((uint64_t)(w[i].fd + 1) |
 						 (w[i].write ? 1ULL << 31 : 0)));
+	if (!err)
+		refresh_conversations(st, w, n);
 	free(w);
 }
 

@@ -117,6 +117,10 @@ struct go_group {
 	 * one's description ("TCP 127.0.0.1:40000, peer 127.0.0.1:8080") */
 	uint64_t net[6];
 	char net_text[160];
+	/* of the outbound ones, those whose peer spoke last (tcp_info): answered, waiting for
+	 * more; and the first one's conversation */
+	uint64_t net_answered, net_unanswered; /* ... and those that sent last, or nothing */
+	char net_talk[112];
 	uint64_t min_goid, max_goid; /* of the blocked_long members: when they were created */
 	uint64_t goids_issued;	     /* by the process so far (its largest live id) */
 	double oldest_wait_s;	     /* seen by the scans in this state */

@@ -35,8 +35,10 @@ struct row {
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {
 	uint64_t inode;
-	int kind; /* enum net_kind */
+	int kind;    /* enum net_kind */
+	int speaker; /* who spoke last on a TCP connection (enum tcp_speaker) */
 	char text[160];
+	char talk[112]; /* the conversation in words, from tcp_info */
 };
 
 struct go_proc_state {

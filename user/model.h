@@ -76,6 +76,8 @@ struct task_wait {
 	int epoll_fds;		 /* epoll: fds in the set, -1 unknown */
 	bool listening;		 /* sockets: a listening socket */
 	bool inbound;		 /* sockets: accepted by this host (its local port listens) */
+	int tcp_speaker;	 /* TCP: who spoke last on it (enum tcp_speaker), from tcp_info */
+	char tcp_talk[112];	 /* ... in words: "we sent 120 bytes, last 41.0 s ago; ..." */
 	pid_t lock_owner;	 /* mutexes: the owner tid from the mutex, 0 unknown */
 	struct sym_frame *stack; /* the user stack at the wait, innermost first */
 	int depth;

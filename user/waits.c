@@ -260,6 +260,8 @@ static void describe(struct task_wait *w, pid_t pid)
 		w->epoll_fds = fd.kind == FD_EPOLL ? fd.epoll_fds : -1;
 		w->listening = fd.listening;
 		w->inbound = fd.inbound;
+		w->tcp_speaker = fd.spoke_last;
+		tcpdiag__format(&fd.tcp_diag, w->tcp_talk, sizeof(w->tcp_talk));
 		snprintf(fd_text, sizeof(fd_text), " (%s)", fd.text);
 	}
 	switch (w->kind) {
