@@ -38,7 +38,7 @@ ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit targets install clean format format-check bench
+.PHONY: all deps demo test unit targets install clean format format-check bench go-fixtures
 
 all: strand
 
@@ -131,11 +131,39 @@ bench: deps
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 
-$(OUT)/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS)
+$(OUT)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN_LIB_OBJS)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
 
-unit: $(UNIT_BINS)
+# Go programs the unit tests read and run, built with Go's inlining on: plain, PIE, stripped,
+# and PIE linked by gcc (as with cgo: the table has no section of its own)
+UNIT_GO_SRCS := $(wildcard tests/unit/go/*.go)
+UNIT_GO_BINS := $(foreach v,"" -pie -stripped -extpie,$(patsubst tests/unit/go/%.go,$(OUT)/unit/go/%$(subst ",,$(v)),$(UNIT_GO_SRCS)))
+
+$(OUT)/unit/go/%: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -o $@ $<
+$(OUT)/unit/go/%-pie: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -buildmode=pie -o $@ $<
+$(OUT)/unit/go/%-stripped: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -ldflags='-s -w' -o $@ $<
+$(OUT)/unit/go/%-extpie: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) CGO_ENABLED=1 $(GO) build -buildmode=pie -ldflags=-linkmode=external -o $@ $<
+
+unit: $(UNIT_BINS) $(UNIT_GO_BINS)
+
+# Newer Go binaries for the unit tests, stripped: esbuild as npm ships it (Go 1.20.4, 1.22.4,
+# 1.23.1, 1.25.4, 1.26.5). Optional: test_gopclntab uses those it finds.
+GO_FIXTURE_ESBUILD := 0.17.19 0.23.0 0.24.0 0.27.0 0.28.2
+
+go-fixtures:
+	$(Q)for v in $(GO_FIXTURE_ESBUILD); do \
+		d=$(OUT)/unit/npm/$$v; mkdir -p $$d && echo '{}' > $$d/package.json && \
+		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$$v || exit 1; \
+	done
 
 # --- the two commands of the README ---------------------------------------------------------
 deps:
