@@ -66,6 +66,8 @@
 #define MD_GOFUNC_GO118 38
 #define MD_GOFUNC_GO120 40
 #define MAX_GOFUNC_LEN	(1ull << 30) /* more go:func.* than this is no real binary */
+/* where text ends past this, entry offsets (32 bits) would wrap around the address space */
+#define MAX_TEXT_START (UINT64_MAX - 2ull * UINT32_MAX)
 
 struct gopclntab {
 	uint8_t *data;
@@ -145,9 +147,9 @@ struct gopclntab *gopclntab__from_mem(const void *table, size_t len, uint64_t te
 	t->cu = hdr[4];
 	t->filetab = hdr[5];
 	t->pctab = hdr[6];
-	if (!get64(t, 64, &t->pcln) || t->nfunc > len / 8 || t->pcln > len ||
-	    (len - t->pcln) / 8 < t->nfunc + 1 || t->funcname > len || t->cu > len ||
-	    t->filetab > len || t->pctab > len)
+	if (!get64(t, 64, &t->pcln) || t->text_start > MAX_TEXT_START || t->nfunc > len / 8 ||
+	    t->pcln > len || (len - t->pcln) / 8 < t->nfunc + 1 || t->funcname > len ||
+	    t->cu > len || t->filetab > len || t->pctab > len)
 		goto fail;
 	*err = 0;
 	return t;
@@ -251,7 +253,7 @@ static bool attach_moduledata(struct gopclntab *t, struct elf_sect *sects, int n
 	uint64_t text, gofunc;
 
 	if (find_moduledata(t, sects, n, table_addr, &text, &gofunc) ||
-	    (t->header_text && text != t->text_start))
+	    (t->header_text && text != t->text_start) || text > MAX_TEXT_START)
 		return false;
 	t->text_start = text;
 	for (int i = 0; gofunc && i < n; i++) {
@@ -260,7 +262,7 @@ static bool attach_moduledata(struct gopclntab *t, struct elf_sect *sects, int n
 
 		if (gofunc < sects[i].addr || gofunc - sects[i].addr >= sects[i].size)
 			continue;
-		if (sects[i].addr <= table_addr && gofunc - table_addr < t->len) {
+		if (gofunc >= table_addr && gofunc - table_addr < t->len) {
 			/* Go 1.26 put go:func.* in .gopclntab: no second copy */
 			t->gofunc = t->data + (gofunc - table_addr);
 			t->gofunc_len = t->len - (gofunc - table_addr);
@@ -540,11 +542,16 @@ static bool inline_tables(const struct gopclntab *t, const struct func_info *fi,
 static void push(const struct gopclntab *t, const struct func_info *fi, uint64_t pc,
 		 const char *name, bool inlined, struct go_frame *out, int max, int *n)
 {
-	struct go_frame *f = &out[*n < max ? (*n)++ : max - 1];
+	int slot = *n < max ? (*n)++ : max - 1;
+	struct go_frame *f = &out[slot];
 
 	f->function = name;
 	f->inlined = inlined;
-	file_line(t, fi, pc, &f->file, &f->line);
+	f->file = NULL;
+	f->line = 0;
+	/* an inlined call in the last slot is overwritten by an outer frame: no need */
+	if (!inlined || slot < max - 1)
+		file_line(t, fi, pc, &f->file, &f->line);
 }
 
 int gopclntab__resolve_inline(struct gopclntab *t, uint64_t pc, struct go_frame *out, int max)
