@@ -165,6 +165,28 @@ go-fixtures:
 		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$$v || exit 1; \
 	done
 
+# --- fuzzing the .gopclntab reader with clang's libFuzzer: make fuzz-pclntab [FUZZ_TIME=30s].
+# Seeds: tests/fuzz/corpus/fuzz_pclntab (made by tests/fuzz/pclntab_seeds.py) and the Go
+# fixtures' ELF images; what it finds is kept in build/fuzz/corpus/fuzz_pclntab -------------
+FUZZ_TIME ?= 30s
+PCLN_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(OUT)/fuzz/fuzz_pclntab: tests/fuzz/fuzz_pclntab.c user/gopclntab.c user/gopclntab.h user/util.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(PCLN_FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< user/util.c \
+		-lelf -o $@
+
+.PHONY: fuzz-pclntab
+fuzz-pclntab: $(OUT)/fuzz/fuzz_pclntab $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
+	$(Q)d=$(OUT)/fuzz/corpus/fuzz_pclntab; mkdir -p $$d && \
+	for b in goinline-stripped goinline-extpie; do \
+		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $$d/elf-$$b; done && \
+	printf '  %-8s %s for %s\n' FUZZ fuzz_pclntab $(FUZZ_TIME) && \
+	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
+		$$d tests/fuzz/corpus/fuzz_pclntab 2>$(OUT)/fuzz/fuzz_pclntab.log || \
+		{ tail -40 $(OUT)/fuzz/fuzz_pclntab.log; exit 1; }; \
+	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/fuzz_pclntab.log
+
 # --- the two commands of the README ---------------------------------------------------------
 deps:
 	$(Q)scripts/deps.sh
