@@ -38,7 +38,8 @@ ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo test unit targets install clean format format-check bench check-go-targets
+.PHONY: all deps demo test unit targets install clean format format-check bench check-go-targets \
+	go-fixtures
 
 all: strand
 
@@ -145,11 +146,61 @@ bench: deps
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 
-$(OUT)/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS)
+$(OUT)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN_LIB_OBJS)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
 
-unit: $(UNIT_BINS)
+# Go programs the unit tests read and run, built with Go's inlining on: plain, PIE, stripped,
+# and PIE linked by gcc (as with cgo: the table has no section of its own)
+UNIT_GO_SRCS := $(wildcard tests/unit/go/*.go)
+UNIT_GO_BINS := $(foreach v,"" -pie -stripped -extpie,$(patsubst tests/unit/go/%.go,$(OUT)/unit/go/%$(subst ",,$(v)),$(UNIT_GO_SRCS)))
+
+$(OUT)/unit/go/%: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -o $@ $<
+$(OUT)/unit/go/%-pie: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -buildmode=pie -o $@ $<
+$(OUT)/unit/go/%-stripped: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) $(GO) build -ldflags='-s -w' -o $@ $<
+$(OUT)/unit/go/%-extpie: tests/unit/go/%.go
+	$(call msg,GO,$@)
+	$(Q)$(GO_ENV) CGO_ENABLED=1 $(GO) build -buildmode=pie -ldflags=-linkmode=external -o $@ $<
+
+unit: $(UNIT_BINS) $(UNIT_GO_BINS)
+
+# Newer Go binaries for the unit tests, stripped: esbuild as npm ships it (Go 1.20.4, 1.22.4,
+# 1.23.1, 1.25.4, 1.26.5). Optional: test_gopclntab uses those it finds.
+GO_FIXTURE_ESBUILD := 0.17.19 0.23.0 0.24.0 0.27.0 0.28.2
+
+go-fixtures:
+	$(Q)for v in $(GO_FIXTURE_ESBUILD); do \
+		d=$(OUT)/unit/npm/$$v; mkdir -p $$d && echo '{}' > $$d/package.json && \
+		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$$v || exit 1; \
+	done
+
+# --- fuzzing the .gopclntab reader with clang's libFuzzer: make fuzz-pclntab [FUZZ_TIME=30s].
+# Seeds: tests/fuzz/corpus/fuzz_pclntab (made by tests/fuzz/pclntab_seeds.py) and the Go
+# fixtures' ELF images; what it finds is kept in build/fuzz/corpus/fuzz_pclntab -------------
+FUZZ_TIME ?= 30s
+PCLN_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+$(OUT)/fuzz/fuzz_pclntab: tests/fuzz/fuzz_pclntab.c user/gopclntab.c user/gopclntab.h user/util.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(PCLN_FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< user/util.c \
+		-lelf -o $@
+
+.PHONY: fuzz-pclntab
+fuzz-pclntab: $(OUT)/fuzz/fuzz_pclntab $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
+	$(Q)d=$(OUT)/fuzz/corpus/fuzz_pclntab; mkdir -p $$d && \
+	for b in goinline-stripped goinline-extpie; do \
+		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $$d/elf-$$b; done && \
+	printf '  %-8s %s for %s\n' FUZZ fuzz_pclntab $(FUZZ_TIME) && \
+	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
+		$$d tests/fuzz/corpus/fuzz_pclntab 2>$(OUT)/fuzz/fuzz_pclntab.log || \
+		{ tail -40 $(OUT)/fuzz/fuzz_pclntab.log; exit 1; }; \
+	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/fuzz_pclntab.log
 
 # --- the two commands of the README ---------------------------------------------------------
 deps:

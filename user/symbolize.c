@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "symbolize.h"
+#include "gopclntab.h"
 #include "hashmap.h"
 #include "procmaps.h"
 #include "util.h"
@@ -38,8 +39,12 @@ struct symbolizer {
 	struct hashmap cache;	/* hash(modkey, rel) -> struct sym_entry */
 	struct hashmap strings; /* hash(string) -> chain of struct interned */
 	struct hashmap modules; /* modkey -> MOD_* */
+	struct hashmap gotabs;	/* modkey -> struct gopclntab *, or &not_go */
 	struct symbolizer_stats stats;
 };
+
+/* A module already looked at for a .gopclntab that has none. */
+static char not_go;
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -80,6 +85,7 @@ struct symbolizer *symbolizer__new(struct proc_maps *maps)
 	hashmap__init(&sym->cache);
 	hashmap__init(&sym->strings);
 	hashmap__init(&sym->modules);
+	hashmap__init(&sym->gotabs);
 	return sym;
 }
 
@@ -112,6 +118,10 @@ void symbolizer__free(struct symbolizer *sym)
 	}
 	hashmap__free(&sym->strings);
 	hashmap__free(&sym->modules);
+	for (size_t i = 0; hashmap__next(&sym->gotabs, &i, &k, &v);)
+		if (v != &not_go)
+			gopclntab__close(v);
+	hashmap__free(&sym->gotabs);
 	free(sym);
 }
 
@@ -226,13 +236,46 @@ static bool sym__dwarf(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr
 	return true;
 }
 
-static void sym__compute(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr,
-			 struct sym_entry *e)
+/* The Go table of the module, read once; NULL for a module that is not Go. */
+static struct gopclntab *sym__gotab(struct symbolizer *sym, Dwfl_Module *mod, uint64_t modkey)
+{
+	void *v = hashmap__get(&sym->gotabs, modkey);
+	struct gopclntab *t;
+	Dwarf_Addr bias;
+	Elf *elf;
+	int err;
+
+	if (v)
+		return v == &not_go ? NULL : v;
+	elf = dwfl_module_getelf(mod, &bias);
+	t = elf ? gopclntab__from_elf(elf, &err) : NULL;
+	hashmap__set(&sym->gotabs, modkey, t ? (void *)t : &not_go);
+	return t;
+}
+
+/* Frames from Go's own table, inlined calls expanded: libdw cannot map Go's line tables to
+ * addresses (no .debug_aranges) and stripped Go binaries have no DWARF at all. false when
+ * rel is not Go code (cgo's C, a C module). */
+static bool sym__go(struct symbolizer *sym, struct gopclntab *t, uint64_t rel, struct sym_entry *e)
+{
+	struct go_frame f[SYM_MAX_INLINE];
+	int n = t ? gopclntab__resolve_inline(t, rel, f, SYM_MAX_INLINE) : -1;
+
+	for (int i = 0; i < n; i++)
+		sym__push(e, sym, f[i].function, f[i].file, f[i].line, f[i].inlined);
+	return n > 0;
+}
+
+static void sym__compute(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr, uint64_t rel,
+			 uint64_t modkey, struct sym_entry *e)
 {
 	GElf_Off off;
 	GElf_Sym s;
-	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
+	const char *symname;
 
+	if (sym__go(sym, sym__gotab(sym, mod, modkey), rel, e))
+		return;
+	symname = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
 	if (!sym__dwarf(sym, mod, addr, symname, e))
 		sym__push(e, sym, symname, NULL, 0, false);
 }
@@ -243,7 +286,8 @@ static void sym__note_module(struct symbolizer *sym, Dwfl_Module *mod, uint64_t 
 
 	if (hashmap__get(&sym->modules, modkey))
 		return;
-	if (dwfl_module_getdwarf(mod, &bias)) {
+	/* a Go table is as good as debug info: function and file:line for every pc */
+	if (sym__gotab(sym, mod, modkey) || dwfl_module_getdwarf(mod, &bias)) {
 		hashmap__set(&sym->modules, modkey, (void *)(uintptr_t)MOD_DEBUGINFO);
 	} else {
 		hashmap__set(&sym->modules, modkey, (void *)(uintptr_t)MOD_NO_DEBUGINFO);
@@ -271,7 +315,7 @@ static const struct sym_entry *sym__lookup(struct symbolizer *sym, Dwfl_Module *
 	e = xcalloc(1, sizeof(*e) + SYM_MAX_INLINE * sizeof(e->f[0]));
 	e->modkey = modkey;
 	e->rel = rel;
-	sym__compute(sym, mod, addr, e);
+	sym__compute(sym, mod, addr, rel, modkey, e);
 	size = sizeof(*e) + e->n * sizeof(e->f[0]);
 	e = xrealloc(e, size);
 	hashmap__set(&sym->cache, key, e);

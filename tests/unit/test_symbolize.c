@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Symbolizes addresses of this test binary (DWARF, inlined frames) and of libc (symbol
- * tables), and feeds /proc/PID/maps lines, good and garbage, to the parser.
+ * Symbolizes addresses of this test binary (DWARF, inlined frames), of libc (symbol tables)
+ * and of running Go programs (.gopclntab, inlined calls expanded, PIE and stripped), and
+ * feeds /proc/PID/maps lines, good and garbage, to the parser.
  */
 #include "unit.h"
+#include "gotrace.h"
 #include "procmaps.h"
 #include "symbolize.h"
 
@@ -122,6 +124,67 @@ static void test_unknown_and_stats(struct symbolizer *sym)
 	ASSERT_TRUE(after.cache_hits - before.cache_hits >= 1);
 }
 
+/*
+ * The Go fixture, running: each frame of its own traceback, at its address in the process,
+ * symbolized as its runtime expands it. The symbolizer finds the module's table and bias.
+ */
+static void test_go_process(struct symbolizer *sym, const char *variant)
+{
+	char path[PATH_MAX + 64], *out, *argv[2] = {path, NULL}, *mainline;
+	struct symbolizer_stats before, after;
+	struct gopclntab *t;
+	struct gt_trace tr;
+	uint64_t entry, end, main_at = 0;
+	int to, from, status, err, matched = 0, inlined = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%sgo/goinline%s", gt_self_dir(), variant);
+	t = gopclntab__open(path, &err);
+	if (!ASSERT_TRUE(t) || !ASSERT_EQ(gopclntab__function(t, "main.main", &entry, &end), 0))
+		goto out_table;
+	pid = gt_spawn(argv, &to, &from, false);
+	out = gt_read(from, "end", 20000);
+	if ((mainline = strstr(out, "main.main 0x")))
+		main_at = strtoull(mainline + 10, NULL, 16);
+	gt_trace__parse(&tr, out);
+	symbolizer__stats(sym, &before);
+	for (int k = 0; main_at && k < tr.n; k++) {
+		const struct gt_group *g = &tr.g[k];
+		struct sym_frame sf[SYM_MAX_INLINE];
+		struct go_frame f[SYM_MAX_INLINE];
+		uint64_t fentry, pc;
+		int n;
+
+		if (g->created_by || gopclntab__function(t, g->f[g->n - 1].function, &fentry, &end))
+			continue;
+		pc = fentry + g->off + (main_at - entry);
+		n = symbolizer__resolve(sym, pid, pc, g->off > 0, sf, SYM_MAX_INLINE);
+		for (int i = 0; i < n; i++)
+			f[i] = (struct go_frame){sf[i].function, sf[i].file, sf[i].line,
+						 sf[i].inlined};
+		if (!ASSERT_TRUE(gt_frames_match(f, n, g, true))) {
+			gt_print_mismatch(f, n, g);
+			continue;
+		}
+		ASSERT_TRUE(sf[0].module && strstr(sf[0].module, "goinline"));
+		ASSERT_EQ(sf[0].rel_pc, pc - (main_at - entry));
+		matched++;
+		inlined += n - 1;
+	}
+	symbolizer__stats(sym, &after);
+	ASSERT_TRUE(matched >= 4);
+	ASSERT_TRUE(inlined >= 4);
+	ASSERT_EQ(after.unknown, before.unknown);
+	ASSERT_EQ(after.modules_without_debuginfo, before.modules_without_debuginfo);
+	close(to);
+	close(from);
+	waitpid(pid, &status, 0);
+	gt_trace__free(&tr);
+	free(out);
+out_table:
+	gopclntab__close(t);
+}
+
 static void test_map_line_valid(void)
 {
 	char l1[] = "55d0c8a00000-55d0c8a21000 r-xp 00001000 fd:01 1234567    /usr/bin/x y\n";
@@ -214,6 +277,10 @@ int main(void)
 	proc_maps__forget(pm, getpid());
 	proc_maps__forget(pm, getpid());
 	test_own_binary(sym);
+	test_go_process(sym, "");
+	test_go_process(sym, "-pie");
+	test_go_process(sym, "-stripped");
+	test_go_process(sym, "-extpie");
 	test_map_line_valid();
 	test_map_line_garbage();
 	symbolizer__free(sym);
