@@ -160,11 +160,22 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	if (state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) {
 		rec->flags |= STRAND_REC_BLOCKED;
 		if (!st->wait_since_ns) {
-			/* Blocked before strand attached. The scheduler's clock of the task's
-			 * last run, against the iterating task's (running now), gives the age. */
+			/* Blocked before strand attached: when the task last got a CPU, against
+			 * when the iterating task (running now) did, both by the runqueues'
+			 * clocks, gives the age. Not by se.exec_start: that is the task clock,
+			 * which leaves out steal time (paravirt time accounting), so two CPUs'
+			 * drift apart by seconds on a busy VM. */
 			struct task_struct *cur = bpf_get_current_task_btf();
-			__u64 cur_clock = cur->se.exec_start, its_clock = task->se.exec_start;
-			__u64 age = cur_clock > its_clock ? cur_clock - its_clock : 0;
+			__u64 cur_clock, its_clock, age;
+
+			if (bpf_core_field_exists(task->sched_info.last_arrival)) {
+				cur_clock = BPF_CORE_READ(cur, sched_info.last_arrival);
+				its_clock = BPF_CORE_READ(task, sched_info.last_arrival);
+			} else { /* CONFIG_SCHED_INFO off */
+				cur_clock = cur->se.exec_start;
+				its_clock = task->se.exec_start;
+			}
+			age = cur_clock > its_clock ? cur_clock - its_clock : 0;
 
 			st->wait_since_ns = now > age ? now - age : 1;
 			st->flags |= STRAND_TASK_SINCE_ESTIMATED;

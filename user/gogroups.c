@@ -73,13 +73,18 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 		for (int i = from; i < r->stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES;
 		     i++) {
 			struct sym_frame *f = &grp->wait_stack[grp->wait_depth];
+			int n = go_resolve_frames(t, st, r->stack->pcs[i], i > 0, f,
+						  GO_MAX_WAIT_FRAMES - grp->wait_depth);
 
-			go_resolve_frame(t, st, r->stack->pcs[i], i > 0, f);
-			if (f->function && !strcmp(f->function, "runtime.goexit"))
+			if (f[n - 1].function && !strcmp(f[n - 1].function, "runtime.goexit"))
 				break;
-			if (i == wait)
+			/* the wait site: the program's own frame among those of the wait pc */
+			for (int k = 0; i == wait && k < n && grp->wait_frame < 0; k++)
+				if (go_is_program_code(f[k].function))
+					grp->wait_frame = grp->wait_depth + k;
+			if (i == wait && grp->wait_frame < 0)
 				grp->wait_frame = grp->wait_depth;
-			grp->wait_depth++;
+			grp->wait_depth += n;
 		}
 	}
 	snprintf(grp->sync_wait, sizeof(grp->sync_wait), "%s", sync_wait_of(grp));
@@ -134,10 +139,14 @@ static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, con
 	if (!prow || !creator || !(ps = st->rows[prow - 1].stack) || ps->truncated)
 		return false;
 	for (int i = 0; i < ps->depth; i++) {
-		const char *fn = go_function_at(st, ps->pcs[i], i > 0);
+		const char *names[GO_MAX_INLINE_DEPTH];
+		int n = go_functions_at(st, ps->pcs[i], i > 0, names, GO_MAX_INLINE_DEPTH);
 
-		if (!fn || !strcmp(fn, creator))
+		if (!n)
 			return false;
+		for (int k = 0; k < n; k++)
+			if (!strcmp(names[k], creator))
+				return false;
 	}
 	return true;
 }

@@ -135,36 +135,80 @@ const char *go_state_name(const struct go_proc_state *st, const struct go_g *g)
 	return go_status__name(status);
 }
 
-/* A Go frame: the module from the symbolizer, function and file:line from .gopclntab (libdw
- * cannot map Go's line tables). A return address is looked up at pc - 1, its call. */
+/* The frames of pc from .gopclntab, inlined calls expanded, innermost first (libdw cannot
+ * map Go's line tables). A return address is looked up at pc - 1, its call. */
+static int pcln_frames(struct go_proc_state *st, uint64_t pc, bool is_return, struct go_frame *out,
+		       int max)
+{
+	if (!st->pcln || pc <= st->gp.bias)
+		return 0;
+	int n = gopclntab__resolve_inline(st->pcln, pc - st->gp.bias - (is_return ? 1 : 0), out,
+					  max);
+
+	return n > 0 ? n : 0;
+}
+
+int go_resolve_frames(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
+		      struct sym_frame *out, int max)
+{
+	struct go_frame gf[GO_MAX_INLINE_DEPTH];
+	struct sym_frame where;
+	int n = pcln_frames(st, pc, is_return, gf,
+			    max < GO_MAX_INLINE_DEPTH ? max : GO_MAX_INLINE_DEPTH);
+
+	if (max <= 0)
+		return 0;
+	/* the module (and, outside the table, the function) from the symbolizer */
+	symbolizer__resolve(t->sym, st->pid, pc, is_return, &where, 1);
+	if (!n) {
+		out[0] = where;
+		out[0].function = go_keep(t, where.function);
+		out[0].file = go_keep(t, where.file);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		out[i] = where;
+		out[i].function = go_keep(t, gf[i].function);
+		out[i].file = go_keep(t, gf[i].file);
+		out[i].line = gf[i].line;
+		out[i].inlined = gf[i].inlined;
+	}
+	return n;
+}
+
 void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
 		      struct sym_frame *out)
 {
-	const char *fn, *file;
-	int line;
+	struct sym_frame frames[GO_MAX_INLINE_DEPTH];
 
-	symbolizer__resolve(t->sym, st->pid, pc, is_return, out, 1);
-	if (st->pcln && pc > st->gp.bias &&
-	    !gopclntab__resolve(st->pcln, pc - st->gp.bias - (is_return ? 1 : 0), &fn, &file,
-				&line)) {
-		out->function = fn;
-		out->file = file;
-		out->line = line;
-		out->inlined = false;
-	}
-	out->function = go_keep(t, out->function);
-	out->file = go_keep(t, out->file);
+	go_resolve_frames(t, st, pc, is_return, frames, GO_MAX_INLINE_DEPTH);
+	*out = frames[0];
+}
+
+int go_functions_at(struct go_proc_state *st, uint64_t pc, bool is_return, const char **names,
+		    int max)
+{
+	struct go_frame gf[GO_MAX_INLINE_DEPTH];
+	int n = pcln_frames(st, pc, is_return, gf,
+			    max < GO_MAX_INLINE_DEPTH ? max : GO_MAX_INLINE_DEPTH);
+
+	for (int i = 0; i < n; i++)
+		names[i] = gf[i].function;
+	return n;
 }
 
 const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return)
 {
-	const char *fn, *file;
-	int line;
+	const char *names[GO_MAX_INLINE_DEPTH];
+	int n = go_functions_at(st, pc, is_return, names, GO_MAX_INLINE_DEPTH);
 
-	if (!st->pcln || pc <= st->gp.bias ||
-	    gopclntab__resolve(st->pcln, pc - st->gp.bias - (is_return ? 1 : 0), &fn, &file, &line))
-		return NULL;
-	return fn;
+	return n ? names[n - 1] : NULL;
+}
+
+bool go_is_program_code(const char *fn)
+{
+	/* cgo's generated glue (main._Cfunc_f) is not where the program waits: its caller is */
+	return fn && !go_function__is_std(fn) && !strstr(fn, "._Cfunc_") && !strstr(fn, "._cgo_");
 }
 
 bool go_in_runtime(const char *fn)
@@ -222,12 +266,13 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	/* ips[0] is the probe in runtime.newproc.func1; the runtime's frames come first */
 	for (uint32_t i = 0; i < ev->nframes && c->depth < GO_MAX_SPAWN_FRAMES; i++) {
 		struct sym_frame *f = &c->stack[c->depth];
+		int n = go_resolve_frames(t, st, ev->ips[i], i > 0, f,
+					  GO_MAX_SPAWN_FRAMES - c->depth);
 
-		go_resolve_frame(t, st, ev->ips[i], i > 0, f);
-		if (skipping && go_in_runtime(f->function))
+		if (skipping && go_in_runtime(f[n - 1].function))
 			continue;
 		skipping = false;
-		c->depth++;
+		c->depth += n;
 	}
 	if (!s->spawn_depth) {
 		memcpy(s->spawn_stack, c->stack, sizeof(c->stack));
@@ -380,17 +425,17 @@ int go_wait_frame(struct go_proc_state *st, struct go_stack *s)
 	if (s->wait_frame >= 0)
 		return s->wait_frame;
 	for (int i = 0; i < s->depth; i++) {
-		const char *fn = go_function_at(st, s->pcs[i], i > 0);
+		const char *names[GO_MAX_INLINE_DEPTH];
+		int n = go_functions_at(st, s->pcs[i], i > 0, names, GO_MAX_INLINE_DEPTH);
 
-		/* cgo's generated glue (main._Cfunc_f) is not where the program waits: its
-		 * caller is */
-		if (fn && !go_function__is_std(fn) && !strstr(fn, "._Cfunc_") &&
-		    !strstr(fn, "._cgo_")) {
-			s->wait_frame = i;
-			return i;
+		for (int k = 0; k < n; k++) {
+			if (go_is_program_code(names[k])) {
+				s->wait_frame = i;
+				return i;
+			}
+			if (fallback < 0 && !go_in_runtime(names[k]))
+				fallback = i;
 		}
-		if (fallback < 0 && fn && !go_in_runtime(fn))
-			fallback = i;
 	}
 	s->wait_frame = fallback >= 0 ? fallback : 0;
 	return s->wait_frame;

@@ -49,8 +49,8 @@ enum net_kind {
 };
 
 #define GO_MAX_EVIDENCE	    6
-#define GO_MAX_SPAWN_FRAMES 12
-#define GO_MAX_WAIT_FRAMES  16
+#define GO_MAX_SPAWN_FRAMES 16 /* inlined calls count as frames */
+#define GO_MAX_WAIT_FRAMES  24
 
 #define GO_MAX_CALLERS 8
 

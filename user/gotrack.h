@@ -7,6 +7,7 @@
 #ifndef STRAND_GOTRACK_H
 #define STRAND_GOTRACK_H
 
+#include "gopclntab.h"
 #include "goroutines.h"
 #include "gosnap.h"
 #include "gostack.h"
@@ -93,11 +94,20 @@ struct go_tracker {
 
 /* The tracker's own copy of a name from a process's line table. */
 const char *go_keep(struct go_tracker *t, const char *s);
-/* A Go frame: module from the symbolizer, function and file:line from .gopclntab; names kept. */
+/* The frames of pc, inlined calls expanded, innermost first, at most max (>= 1): module from
+ * the symbolizer, function and file:line from .gopclntab; names kept. Returns how many. */
+int go_resolve_frames(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
+		      struct sym_frame *out, int max);
+/* The innermost of them: where the code at pc is (a go statement in an inlined function). */
 void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
 		      struct sym_frame *out);
-/* The function holding pc in the process's line table (not kept: valid while it lives). */
+/* The functions of pc's frames, innermost first (not kept: valid while the process lives);
+ * and the physical one, the outermost. */
+int go_functions_at(struct go_proc_state *st, uint64_t pc, bool is_return, const char **names,
+		    int max);
 const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return);
+/* A function of the program (or a library it uses), not the standard library nor cgo glue. */
+bool go_is_program_code(const char *fn);
 bool go_in_runtime(const char *fn);
 /* The wait reason, or the status, of g. */
 const char *go_state_name(const struct go_proc_state *st, const struct go_g *g);
