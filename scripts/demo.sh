@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# make demo: start the bundled leaky service, let it run a moment, trace it, report.
+# make demo: start the bundled leaky services, let them run a moment, trace each, report.
+# A C service that leaks one thread per request, then a Go API (stripped, as services ship)
+# that leaks one goroutine per webhook.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/demo
 gcc -g -O2 -pthread demo/leaky_service.c -o build/demo/leaky_service
+GOCACHE="$PWD/build/gocache" GO111MODULE=off CGO_ENABLED=0 \
+	/usr/lib/go-1.19/bin/go build -ldflags='-s -w' -o build/demo/leaky_api demo/leaky_api.go
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true' EXIT
+
+# exit status 10 says stranded tasks were found: that is what the demo is for
+trace() {
+	./strand trace -p "$1" --for 5s --threshold 2s --no-live || [ $? -eq 10 ]
+}
 
 build/demo/leaky_service &
-demo_pid=$!
-trap 'kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null || true' EXIT
+pids+=($!)
 sleep 1
-echo "strand: tracing the demo service (pid $demo_pid) for 5 seconds, threshold 2 s"
+echo "strand: tracing the C demo service (pid ${pids[0]}) for 5 seconds, threshold 2 s"
 echo
-# exit status 10 says stranded threads were found: that is what the demo is for
-./strand trace -p "$demo_pid" --for 5s --threshold 2s --no-live || [ $? -eq 10 ]
+trace "${pids[0]}"
+
+build/demo/leaky_api >/dev/null &
+pids+=($!)
+sleep 2
+echo
+echo "strand: tracing the Go demo API (pid ${pids[1]}, a stripped binary) for 5 seconds"
+echo
+trace "${pids[1]}"

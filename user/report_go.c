@@ -191,7 +191,7 @@ void go_tracker__text(struct go_tracker *t, FILE *f)
 {
 	uint64_t live, invalid, runtime = 0;
 	int procs;
-	size_t n, nsites, nuser, shown = 0;
+	size_t n, nsites, nuser, shown = 0, shown_sites = 0, gone = 0;
 	const struct go_group *groups = go_tracker__groups(t, &n);
 	const struct go_site *sites = go_tracker__sites(t, &nsites);
 	const struct go_site **user;
@@ -226,10 +226,21 @@ void go_tracker__text(struct go_tracker *t, FILE *f)
 		"\nGoroutine spawn sites (go statements), runaways first, by live goroutines "
 		"(%zu)\n",
 		nuser);
-	for (size_t i = 0; i < nuser && i < TEXT_MAX_SITES; i++)
-		text_site(user[i], f);
-	if (nuser > TEXT_MAX_SITES)
-		fprintf(f, "  ... %zu more sites (use --json for all)\n", nuser - TEXT_MAX_SITES);
+	for (size_t i = 0; i < nuser; i++) {
+		/* a site all of whose goroutines came and went, unremarkably, is no news */
+		if (!user[i]->live && !user[i]->runaway.runaway) {
+			gone++;
+			continue;
+		}
+		if (shown_sites++ < TEXT_MAX_SITES)
+			text_site(user[i], f);
+	}
+	if (shown_sites > TEXT_MAX_SITES)
+		fprintf(f, "  ... %zu more sites (use --json for all)\n",
+			shown_sites - TEXT_MAX_SITES);
+	if (gone)
+		fprintf(f, "  and %zu sites whose goroutines all exited (use --json for them)\n",
+			gone);
 	free(user);
 }
 

@@ -49,8 +49,10 @@ bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
 		add(out, "%" PRIu64 " %s from this site alive at once (threshold %" PRIu64 ")",
 		    in->peak, in->unit, in->threshold);
 	}
-	if (in->live_over_time && timeline__only_grew(in->live_over_time, GROWTH_MIN_SAMPLES,
-						      GROWTH_MIN_RISE, &from, &to)) {
+	/* a count that grows with stranded tasks is the leak they already are, said there */
+	if (in->live_over_time && in->stranded * 2 < in->live &&
+	    timeline__only_grew(in->live_over_time, GROWTH_MIN_SAMPLES, GROWTH_MIN_RISE, &from,
+				&to)) {
 		const struct timeline *t = in->live_over_time;
 
 		out->runaway = true;
