@@ -73,10 +73,12 @@ bool go_function__is_std(const char *name)
 	if (!pkg_end)
 		return false;
 	if (!slash)
-		return pkg_end - name != 4 || strncmp(name, "main", 4);
-	/* a dot in the first path element is a module's host: not the standard library */
+		return (pkg_end - name != 4 || strncmp(name, "main", 4)) &&
+		       strncmp(name, "command-line-arguments.", 23);
+	/* a dot in the first path element is a module's host; "_" starts the path of a package
+	 * built outside GOPATH and modules: neither is the standard library */
 	first_end = strchr(name, '/');
-	return !memchr(name, '.', (size_t)(first_end - name));
+	return !memchr(name, '.', (size_t)(first_end - name)) && strncmp(name, "_/", 2);
 }
 
 static void add(struct go_group *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -127,16 +127,66 @@ static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const
 	}
 }
 
-/* Whether the creator of a goroutine of site s, alive, has left the function whose go
- * statement made it: none of the frames of its stack is in that function. A creator that
- * runs now (no stack to read) or is unknown is taken to be still there. */
-static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct row *r)
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = hash_u64(strlen(s));
+
+	for (; *s; s++)
+		h = hash_combine(h, (uint8_t)*s);
+	return h;
+}
+
+/* The functions on the stack of any goroutine not running now (each distinct stack read
+ * once), for the creators of goroutines created before the probes, whose parent Go before
+ * 1.21 does not record: a creating function on no stack has returned from every call that
+ * made them. complete: every goroutine's stack was read (none running, none truncated). */
+#define UNREAD_STACKS_MAX 4 /* goroutines running as they are scanned, whose stacks are not read   \
+			     */
+
+static void active_functions(struct go_proc_state *st, struct hashmap *names, bool *complete)
+{
+	struct hashmap seen;
+	size_t unread = 0;
+
+	hashmap__init(&seen);
+	for (size_t i = 0; i < st->snap.n; i++) {
+		const struct go_stack *s = st->rows[i].stack;
+
+		if (!s || s->truncated) {
+			unread++;
+			continue;
+		}
+		if (hashmap__get(&seen, (uintptr_t)s))
+			continue;
+		hashmap__set(&seen, (uintptr_t)s, (void *)1);
+		for (int k = 0; k < s->depth; k++) {
+			const char *fns[GO_MAX_INLINE_DEPTH];
+			int n = go_functions_at(st, s->pcs[k], k > 0, fns, GO_MAX_INLINE_DEPTH);
+
+			for (int f = 0; f < n; f++)
+				hashmap__set(names, name_hash(fns[f]), (void *)1);
+		}
+	}
+	hashmap__free(&seen);
+	*complete = unread <= UNREAD_STACKS_MAX;
+}
+
+/* Whether the creator of a goroutine has left the function whose go statement made it.
+ * Known creator (created while traced, or Go >= 1.21): none of the frames of its stack is
+ * in that function; one that runs now (no stack to read) is taken to be still there.
+ * Unknown creator: the function is on no goroutine's stack, all of them read. */
+static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct row *r,
+			     const struct hashmap *active, bool all_read)
 {
 	uintptr_t prow = r->parent ? (uintptr_t)hashmap__get(&st->row_of_goid, r->parent) : 0;
 	const char *creator = t->sites[r->site].created_at.function;
 	const struct go_stack *ps;
 
-	if (!prow || !creator || !(ps = st->rows[prow - 1].stack) || ps->truncated)
+	if (!creator)
+		return false;
+	if (!r->parent)
+		return all_read && !hashmap__get(active, name_hash(creator));
+	if (!prow || !(ps = st->rows[prow - 1].stack) || ps->truncated)
 		return false;
 	for (int i = 0; i < ps->depth; i++) {
 		const char *names[GO_MAX_INLINE_DEPTH];
@@ -207,10 +257,17 @@ static void add_netwait(struct go_proc_state *st, struct go_group *grp, const st
 			       (c->speaker == TCP_SPEAKER_US || c->speaker == TCP_SPEAKER_NONE);
 }
 
+/* What add_member needs of the whole process. */
+struct members {
+	struct hashmap *sharing; /* hash(group key, channel) -> members on it */
+	struct hashmap active;	 /* functions on some goroutine's stack */
+	bool all_read;
+};
+
 static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
-		       const struct go_g *g, const struct row *r, struct hashmap *sharing,
-		       uint64_t key)
+		       const struct go_g *g, const struct row *r, struct members *m, uint64_t key)
 {
+	struct hashmap *sharing = m->sharing;
 	uint64_t first = go_first_seen(st, g);
 	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
 
@@ -236,7 +293,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		grp->blocked_long++;
 		if (r->parent && !hashmap__get(&st->live, r->parent))
 			grp->orphans++;
-		else if (creator_returned(t, st, r))
+		else if (creator_returned(t, st, r, &m->active, m->all_read))
 			grp->creator_returned++;
 		if (!strcmp(grp->state, "IO wait"))
 			add_netwait(st, grp, r);
@@ -259,15 +316,20 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing,
 			  const struct detection *det)
 {
+	struct members m = {.sharing = sharing};
+
+	hashmap__init(&m.active);
+	active_functions(st, &m.active, &m.all_read);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
 		const struct row *r = &st->rows[i];
 		uint64_t key = group_key(st->pid, g, r);
 		struct go_group *grp = group_of(t, st, g, r, key);
 
-		add_member(t, st, grp, g, r, sharing, key);
+		add_member(t, st, grp, g, r, &m, key);
 		add_thread_verdict(grp, g, r, det);
 	}
+	hashmap__free(&m.active);
 }
 
 static int cmp_groups(const void *a, const void *b)

@@ -316,7 +316,8 @@ static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
 	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY])
 		offsets[GO_PROBE_PARK] = offsets[GO_PROBE_READY] = 0;
 	err = loader__attach_go(t->ld, st->pid, exe, &cfg, offsets);
-	if (err && err != -ENOTSUP)
+	/* a process gone meanwhile (go test's compilers come and go) is no news */
+	if (err && err != -ENOTSUP && procfs__exists(st->pid))
 		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
 	st->probes = !err && offsets[GO_PROBE_PARK];
 	st->probes_ns = now_mono_ns();

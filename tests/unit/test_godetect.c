@@ -23,6 +23,8 @@ static void test_std_packages(void)
 	ASSERT_TRUE(!go_function__is_std("github.com/acme/api/handler.(*Server).handleWebhook"));
 	ASSERT_TRUE(!go_function__is_std("golang.org/x/sync/errgroup.(*Group).Wait"));
 	ASSERT_TRUE(!go_function__is_std("example.com/svc.Run"));
+	ASSERT_TRUE(!go_function__is_std("_/tmp/leakpkg.fetch.func1"));
+	ASSERT_TRUE(!go_function__is_std("command-line-arguments.worker"));
 	ASSERT_TRUE(!go_function__is_std(""));
 	ASSERT_TRUE(!go_function__is_std(NULL));
 	ASSERT_TRUE(!go_function__is_std("nodot"));

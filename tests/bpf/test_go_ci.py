@@ -1,0 +1,53 @@
+"""strand in CI: `strand trace -t 1s -- go test ./pkg` fails with exit status 10 when the
+tests leave goroutines stranded (in the test binary go test runs as its child), naming the go
+statement and where they wait, and passes the tests' own result through otherwise: goleak
+for any package, with no change to its tests."""
+
+import json
+import os
+
+from gohelp import marker
+from harness import ROOT, Session, check, expect_eq, fail, split_report
+
+GO = "/usr/lib/go-1.19/bin/go"
+
+
+def _go_test(pkg):
+    env = dict(os.environ, GOCACHE=str(ROOT / "build" / "gocache"),
+               GOPATH=str(ROOT / "build" / "gopath"), GO111MODULE="off", GOFLAGS="",
+               CGO_ENABLED="0")
+    with Session() as s:
+        from harness import STRAND, Proc
+        p = Proc(s, [STRAND, "trace", "-t", "1s", "--json", "--", GO, "test", "-count=1",
+                     "./tests/gotest/%s" % pkg], env=env, label="strand")
+        rc = p.wait(90)
+        check(rc is not None, "strand trace -- go test did not finish", p.describe())
+        _, rep = split_report(p.stdout, p.describe())
+    return rc, rep, p
+
+
+def _stranded(rep):
+    return [g for g in (rep.get("goroutines") or {}).get("groups") or []
+            if g.get("verdict") == "stranded"]
+
+
+def test_go_test_with_a_leak_fails():
+    rc, rep, p = _go_test("leaky")
+    expect_eq(rc, 10, "exit status of a test run that leaks goroutines", p.describe())
+    gs = _stranded(rep)
+    check(len(gs) == 1, "one stranded group", json.dumps(gs, indent=1)[:3000])
+    g = gs[0]
+    expect_eq((g.get("count"), g.get("state")), (5, "chan send"), "the leaked workers")
+    where = marker("../../gotest/leaky", "fetch", "WAIT")
+    ws = g.get("wait_site") or {}
+    expect_eq(((ws.get("file") or "").rsplit("/", 1)[-1], ws.get("line")), where,
+              "where they wait", json.dumps(g, indent=1)[:3000])
+    rts = rep["goroutines"].get("runtimes") or []
+    check(any(r.get("exited") and r.get("layout") for r in rts),
+          "the test binary was read before it exited", json.dumps(rts, indent=1)[:3000])
+
+
+def test_go_test_without_a_leak_passes():
+    rc, rep, p = _go_test("clean")
+    expect_eq(rc, 0, "exit status of a clean test run", p.describe())
+    check(not _stranded(rep), "nothing stranded", json.dumps(rep.get("goroutines"))[:3000])
