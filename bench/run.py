@@ -42,12 +42,19 @@ NOTES = """Notes:
 - The Go workloads pause 2 s before their timed part so that strand, started with them,
   has attached its runtime probes (they attach at the first goroutine scan). Their ratios
   are large because the workloads do nothing but the probed operation (a goroutine
-  create+exit costs ~250 ns untraced); the added nanoseconds per operation are the figure
+  create+exit costs ~350 ns untraced); the added nanoseconds per operation are the figure
   that matters. Each probe hit is a uprobe trap on an instruction the kernel emulates (the
-  stack-check JBE, the CALL runqput): measured here at ~4 us per hit on create/exit and
-  ~6 us on park/ready, against ~20 us for the same probes on the functions' first
-  (single-stepped) instruction (bpftrace, same run). Cheaper hits are issue 7's work
-  (sampling park/ready in the daemon; --no-go-probes turns them off).
+  stack-check JBE, the CALL runqput), not a function's first instruction, which is
+  single-stepped (~20 us a hit here).
+- The trap alone, measured by hand on 2026-12-01 (gochurn spawn 200000, 5 interleaved runs,
+  medians): untraced 0.072 s; two tracefs uprobes with no program on strand's create and
+  exit sites (`echo 'p:floor/exit BIN:OFF' >> /sys/kernel/tracing/uprobe_events`, tracing
+  off) 0.477 s, i.e. 2.0 us per goroutine; strand 0.785 s, 3.6 us. strand's programs add
+  ~1.5 us per goroutine on top of the traps (per create: the goroutine's state, the site,
+  its fan-out per parent and its callers, each a map update; per exit: a lookup, a delete,
+  the site). On this VM the traps alone exceed issue 7's 1 us per goroutine: that target
+  needs fewer traps (sampling in the daemon), not cheaper programs. `--no-go-probes` turns
+  them off: snapshots only, no cost per event.
 - Not measured yet: the empty-program floor and bpftrace doing the same job, the epoll and
   service-mix workloads, and scale runs (issue 7).
 """
