@@ -358,6 +358,7 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	json__uint(j, "blocked_long", g->blocked_long);
 	json__uint(j, "served", g->served);
 	json__uint(j, "orphans", g->orphans);
+	json__uint(j, "creator_returned", g->creator_returned);
 	json__uint(j, "objects", g->objects);
 	json__uint(j, "max_sharing", g->max_sharing);
 	json__uint(j, "unknown_objects", g->unknown_objects);
@@ -381,6 +382,29 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	else
 		json__null(j, "wait_site");
 	stack__json(j, "wait_stack", g->wait_stack, g->wait_depth);
+	if (!strcmp(g->state, "IO wait")) {
+		static const char *const kinds[] = {"unknown", "listening", "inbound",
+						    "outbound", "pipe", "other"};
+
+		json__begin_object(j, "io");
+		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+			json__uint(j, kinds[k], g->net[k]);
+		json__uint(j, "answered", g->net_answered);
+		json__uint(j, "unanswered", g->net_unanswered);
+		json__string(j, "first", g->net_text[0] ? g->net_text : NULL);
+		json__string(j, "conversation", g->net_talk[0] ? g->net_talk : NULL);
+		json__end_object(j);
+	}
+	if (g->thread_stranded || g->thread_idle) {
+		json__begin_object(j, "threads");
+		json__uint(j, "stranded", g->thread_stranded);
+		json__uint(j, "idle", g->thread_idle);
+		if (g->thread_stranded) {
+			json__int(j, "tid", g->thread_tid);
+			json__string(j, "wait_reason", g->thread_reason);
+		}
+		json__end_object(j);
+	}
 	json__begin_array(j, "evidence");
 	for (int k = 0; k < g->nevidence; k++)
 		json__string(j, NULL, g->evidence[k]);
