@@ -140,8 +140,9 @@ static uint64_t name_hash(const char *s)
  * once), for the creators of goroutines created before the probes, whose parent Go before
  * 1.21 does not record: a creating function on no stack has returned from every call that
  * made them. complete: every goroutine's stack was read (none running, none truncated). */
-#define UNREAD_STACKS_MAX 4 /* goroutines running as they are scanned, whose stacks are not read   \
-			     */
+#define UNREAD_STACKS_MAX                                                                          \
+	4 /* goroutines running as they are scanned, whose stacks are not read                     \
+	   */
 
 static void active_functions(struct go_proc_state *st, struct hashmap *names, bool *complete)
 {

@@ -2,8 +2,8 @@
 #include "goinfer.h"
 #include "gocode.h"
 #include "golayout.h"
+#include "golist.h"
 #include "gopclntab.h"
-#include "gosnap.h"
 #include "util.h"
 
 #include <errno.h>

@@ -2,8 +2,8 @@
 #include "gominfer.h"
 #include "gocode.h"
 #include "golayout.h"
+#include "golist.h"
 #include "gopclntab.h"
-#include "gosnap.h"
 #include "procfs.h"
 #include "util.h"
 

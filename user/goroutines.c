@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gotrack.h"
-#include "gocode.h"
-#include "fdinfo.h"
-#include "gominfer.h"
-#include "gonetpoll.h"
 #include "gopclntab.h"
 #include "loader.h"
 #include "model.h"
@@ -16,11 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LAYOUT_ATTEMPTS	     5	/* scans: a process caught starting up has no goroutines yet */
-#define WAIT_LAYOUT_ATTEMPTS 60 /* scans that look for channel waits to prove offsets with */
-#define M_LAYOUT_ATTEMPTS    30 /* scans that look for busy goroutines and parked threads */
-#define NETPOLL_ATTEMPTS     20 /* tries at proving the netpoll layout, every NETPOLL_EVERY */
-#define NETPOLL_EVERY	     3	/* scans: a proof reads every polled fd (0.4 s on a busy server) */
+#define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
 				   uint64_t runaway)
@@ -35,28 +27,6 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 	hashmap__init(&t->group_index);
 	hashmap__init(&t->strings);
 	return t;
-}
-
-const char *go_keep(struct go_tracker *t, const char *s)
-{
-	uint64_t h;
-	char *have;
-
-	if (!s)
-		return NULL;
-	h = hash_u64(strlen(s));
-	for (const char *c = s; *c; c++)
-		h = hash_combine(h, (uint8_t)*c);
-	for (;; h++) {
-		have = hashmap__get(&t->strings, h);
-		if (!have || !strcmp(have, s))
-			break;
-	}
-	if (!have) {
-		have = xstrdup(s);
-		hashmap__set(&t->strings, h, have);
-	}
-	return have;
 }
 
 static void free_values(struct hashmap *m)
@@ -125,97 +95,6 @@ void go_tracker__free(struct go_tracker *t)
 	free(t);
 }
 
-const char *go_state_name(const struct go_proc_state *st, const struct go_g *g)
-{
-	uint32_t status = g->status & ~(uint32_t)GO_SCAN;
-
-	if (status == GO_WAITING && g->waitreason < (uint32_t)st->gp.layout.nwait_reasons &&
-	    st->gp.layout.wait_reasons[g->waitreason][0])
-		return st->gp.layout.wait_reasons[g->waitreason];
-	return go_status__name(status);
-}
-
-/* The frames of pc from .gopclntab, inlined calls expanded, innermost first (libdw cannot
- * map Go's line tables). A return address is looked up at pc - 1, its call. */
-static int pcln_frames(struct go_proc_state *st, uint64_t pc, bool is_return, struct go_frame *out,
-		       int max)
-{
-	if (!st->pcln || pc <= st->gp.bias)
-		return 0;
-	int n = gopclntab__resolve_inline(st->pcln, pc - st->gp.bias - (is_return ? 1 : 0), out,
-					  max);
-
-	return n > 0 ? n : 0;
-}
-
-int go_resolve_frames(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
-		      struct sym_frame *out, int max)
-{
-	struct go_frame gf[GO_MAX_INLINE_DEPTH];
-	struct sym_frame where;
-	int n = pcln_frames(st, pc, is_return, gf,
-			    max < GO_MAX_INLINE_DEPTH ? max : GO_MAX_INLINE_DEPTH);
-
-	if (max <= 0)
-		return 0;
-	/* the module (and, outside the table, the function) from the symbolizer */
-	symbolizer__resolve(t->sym, st->pid, pc, is_return, &where, 1);
-	if (!n) {
-		out[0] = where;
-		out[0].function = go_keep(t, where.function);
-		out[0].file = go_keep(t, where.file);
-		return 1;
-	}
-	for (int i = 0; i < n; i++) {
-		out[i] = where;
-		out[i].function = go_keep(t, gf[i].function);
-		out[i].file = go_keep(t, gf[i].file);
-		out[i].line = gf[i].line;
-		out[i].inlined = gf[i].inlined;
-	}
-	return n;
-}
-
-void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t pc, bool is_return,
-		      struct sym_frame *out)
-{
-	struct sym_frame frames[GO_MAX_INLINE_DEPTH];
-
-	go_resolve_frames(t, st, pc, is_return, frames, GO_MAX_INLINE_DEPTH);
-	*out = frames[0];
-}
-
-int go_functions_at(struct go_proc_state *st, uint64_t pc, bool is_return, const char **names,
-		    int max)
-{
-	struct go_frame gf[GO_MAX_INLINE_DEPTH];
-	int n = pcln_frames(st, pc, is_return, gf,
-			    max < GO_MAX_INLINE_DEPTH ? max : GO_MAX_INLINE_DEPTH);
-
-	for (int i = 0; i < n; i++)
-		names[i] = gf[i].function;
-	return n;
-}
-
-const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return)
-{
-	const char *names[GO_MAX_INLINE_DEPTH];
-	int n = go_functions_at(st, pc, is_return, names, GO_MAX_INLINE_DEPTH);
-
-	return n ? names[n - 1] : NULL;
-}
-
-bool go_is_program_code(const char *fn)
-{
-	/* cgo's generated glue (main._Cfunc_f) is not where the program waits: its caller is */
-	return fn && !go_function__is_std(fn) && !strstr(fn, "._Cfunc_") && !strstr(fn, "._cgo_");
-}
-
-bool go_in_runtime(const char *fn)
-{
-	return fn && !strncmp(fn, "runtime.", 8);
-}
-
 /* The spawn site of gopc, created at its first sighting (a scan or the create probe). */
 uint32_t go_site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t gopc,
 		     uint64_t startpc)
@@ -278,77 +157,6 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 		memcpy(s->spawn_stack, c->stack, sizeof(c->stack));
 		s->spawn_depth = c->depth;
 	}
-}
-
-/* Which offsets the probes need: those of the layout, checked or inferred. */
-static struct strand_go_config probe_config(const struct go_layout *l)
-{
-	return (struct strand_go_config){
-		.goid = l->goid,
-		.gopc = l->gopc,
-		.startpc = l->startpc,
-		.g_m = l->g_m,
-		.m_curg = l->m_curg,
-		.sched_bp = l->sched_bp,
-		.atomicstatus = l->atomicstatus,
-	};
-}
-
-static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
-{
-	struct strand_go_config cfg = probe_config(&st->gp.layout);
-	uint64_t offsets[GO_PROBES] = {0}, vaddr[GO_PROBES];
-	struct go_probe_sites sites;
-	char exe[64];
-	int err;
-
-	if (!t->ld || !st->pcln || gocode__probe_sites(st->pid, st->gp.bias, st->pcln, &sites))
-		return;
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", st->pid);
-	vaddr[GO_PROBE_CREATE] = sites.create;
-	vaddr[GO_PROBE_EXIT] = sites.exit;
-	vaddr[GO_PROBE_PARK] = sites.park;
-	vaddr[GO_PROBE_READY] = sites.ready;
-	for (int i = 0; i < GO_PROBES; i++)
-		if (vaddr[i] && gocode__file_offset(exe, vaddr[i], &offsets[i]))
-			offsets[i] = 0;
-	/* park times are only exact with both ends of a wait probed */
-	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY])
-		offsets[GO_PROBE_PARK] = offsets[GO_PROBE_READY] = 0;
-	err = loader__attach_go(t->ld, st->pid, exe, &cfg, offsets);
-	/* a process gone meanwhile (go test's compilers come and go) is no news */
-	if (err && err != -ENOTSUP && procfs__exists(st->pid))
-		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
-	st->probes = !err && offsets[GO_PROBE_PARK];
-	st->probes_ns = now_mono_ns();
-}
-
-/* A waiting goroutine's exact wait and creator, from the probes. */
-static void probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
-		       struct row *r)
-{
-	struct strand_go_state s;
-	int err;
-
-	r->blocked = -1;
-	if (!st->probes)
-		return;
-	err = loader__go_state(t->ld, st->pid, g->g, &s);
-	if (!err) {
-		if (s.flags & STRAND_GO_CREATED)
-			r->parent = s.parent_goid;
-		if (s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns) {
-			r->blocked = (double)(t->now_ns - s.park_ns) / 1e9;
-			r->park = s.park_ns;
-		}
-		return;
-	}
-	/* never parked nor created while probed: waiting since before the attach */
-	if (err != -ENOENT || t->states_lost || t->now_ns < st->probes_ns)
-		return;
-	r->before_attach = true;
-	r->blocked = (double)(t->now_ns - st->probes_ns) / 1e9;
-	r->park = st->probes_ns;
 }
 
 /* Remembers when each goroutine was first seen in its present state, and which are live. */
@@ -417,31 +225,6 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 	}
 }
 
-/* The frame of a stack where the program's own code waits: the first outside the standard
- * library, else the first outside the runtime. Worked out once per distinct stack. */
-int go_wait_frame(struct go_proc_state *st, struct go_stack *s)
-{
-	int fallback = -1;
-
-	if (s->wait_frame >= 0)
-		return s->wait_frame;
-	for (int i = 0; i < s->depth; i++) {
-		const char *names[GO_MAX_INLINE_DEPTH];
-		int n = go_functions_at(st, s->pcs[i], i > 0, names, GO_MAX_INLINE_DEPTH);
-
-		for (int k = 0; k < n; k++) {
-			if (go_is_program_code(names[k])) {
-				s->wait_frame = i;
-				return i;
-			}
-			if (fallback < 0 && !go_in_runtime(names[k]))
-				fallback = i;
-		}
-	}
-	s->wait_frame = fallback >= 0 ? fallback : 0;
-	return s->wait_frame;
-}
-
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
@@ -482,7 +265,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		r->parent = g->parent_goid;
 		r->blocked = -1;
 		if ((g->status & ~(uint32_t)GO_SCAN) == GO_WAITING) {
-			probe_wait(t, st, g, r);
+			go_probe_wait(t, st, g, r);
 			if (!r->park)
 				r->park = go_first_seen(st, g);
 		}
@@ -530,144 +313,6 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	return st;
 }
 
-/* Removes the "; "-separated clause of text starting with prefix. */
-static void drop_clause(char *text, const char *prefix)
-{
-	char *at = strstr(text, prefix), *end;
-
-	if (!at || (at != text && (at < text + 2 || at[-2] != ';')))
-		return;
-	end = strstr(at, "; ");
-	if (end)
-		memmove(at, end + 2, strlen(end + 2) + 1);
-	else if (at == text)
-		*at = '\0';
-	else
-		at[-2] = '\0';
-}
-
-static void learned_curg(struct go_tracker *t, struct go_proc_state *st)
-{
-	struct go_layout *l = &st->gp.layout;
-	int32_t off;
-
-	if (loader__go_learned_curg(t->ld, st->pid, &off) || off < l->m_mstartfn ||
-	    (l->m_alllink >= 0 && off == l->m_alllink) || off == l->m_procid)
-		return;
-	l->m_curg = off;
-	drop_clause(l->m_problem, "m.curg unknown");
-	if (!strstr(l->m_problem, "m.curg proved at a spawn"))
-		snprintf(l->m_problem + strlen(l->m_problem),
-			 sizeof(l->m_problem) - strlen(l->m_problem),
-			 "%sm.curg proved at a spawn by the create probe",
-			 l->m_problem[0] ? "; " : "");
-}
-
-/* The M layer (threads to goroutines) may need a goroutine in a system call or a parked
- * thread to be proved: tried again at later scans. A m.curg proved after the probes
- * attached reaches them too: the create probe finds a new goroutine's parent through it. */
-static void find_m_layer(struct go_tracker *t, struct go_proc_state *st)
-{
-	struct go_layout *l = &st->gp.layout;
-	int32_t curg = l->m_curg;
-	struct strand_go_config cfg;
-
-	if ((l->m_source && !l->m_problem[0]) || st->m_attempts >= M_LAYOUT_ATTEMPTS || !st->pcln)
-		return;
-	st->m_attempts++;
-	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
-	/* an idle process may have no goroutine running when it is scanned: the create probe
-	 * saw one at a spawn (the spawner, pointing back at its M) */
-	if (l->m_curg < 0 && st->probes)
-		learned_curg(t, st);
-	cfg = probe_config(l);
-	if (curg < 0 && l->m_curg >= 0 && st->probes)
-		loader__update_go_config(t->ld, st->pid, &cfg);
-}
-
-static void read_threads(struct go_proc_state *st)
-{
-	free(st->threads);
-	st->threads = NULL;
-	st->nthreads = 0;
-	st->threads_read = st->gp.layout.m_source &&
-			   !go_threads__read(st->pid, st->gp.bias, st->pcln, &st->gp.layout,
-					     &st->threads, &st->nthreads);
-}
-
-/* Who spoke last on the outbound connections already described changes as their peers
- * answer: read again at every scan, all in one dump of the TCP sockets. */
-static void refresh_conversations(struct go_proc_state *st, const struct go_netwait *w, size_t n)
-{
-	struct fd_desc *fds = xcalloc(n ? n : 1, sizeof(*fds));
-	struct net_fd **of = xcalloc(n ? n : 1, sizeof(*of));
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		struct net_fd *c = hashmap__get(&st->net_fds, (uint64_t)w[i].fd);
-
-		if (!c || c->kind != NET_OUTBOUND || fdinfo__identify(st->pid, w[i].fd, &fds[k]) ||
-		    fds[k].inode != c->inode)
-			continue;
-		of[k++] = c;
-	}
-	if (k && !fdinfo__tcp_diags(st->pid, fds, k))
-		for (size_t i = 0; i < k; i++) {
-			of[i]->speaker = fds[i].spoke_last;
-			tcpdiag__format(&fds[i].tcp_diag, of[i]->talk, sizeof(of[i]->talk));
-		}
-	free(of);
-	free(fds);
-}
-
-/* Which fd each goroutine in IO wait waits on, from the runtime's epoll set; the layout is
- * proved first, again after a read finds it no longer fits. */
-static void read_netwaits(struct go_proc_state *st)
-{
-	struct go_netwait *w = NULL;
-	size_t n = 0;
-	int err;
-
-	hashmap__free(&st->net_of);
-	hashmap__init(&st->net_of);
-	if (!st->gp.layout.pd_source) {
-		if (st->np_attempts >= NETPOLL_ATTEMPTS * NETPOLL_EVERY ||
-		    st->np_attempts++ % NETPOLL_EVERY)
-			return;
-		if (go_netpoll__prove(&st->gp))
-			return;
-	}
-	err = go_netpoll__read(st->pid, &st->gp.layout, &w, &n, NULL);
-	if (err == -EBADMSG)
-		st->gp.layout.pd_source = NULL; /* the layout no longer fits: prove it again */
-	for (size_t i = 0; !err && i < n; i++)
-		hashmap__set(&st->net_of, w[i].g,
-			     (void *)(uintptr_t)((uint64_t)(w[i].fd + 1) |
-						 (w[i].write ? 1ULL << 31 : 0)));
-	if (!err)
-		refresh_conversations(st, w, n);
-	free(w);
-}
-
-/* The channel-wait offsets: from DWARF, checked once there is something to check them
- * against; inferred otherwise, as soon as goroutines in channel waits show what is what. */
-static void find_wait_layout(struct go_proc_state *st)
-{
-	struct go_layout *l = &st->gp.layout;
-	bool all = l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0;
-
-	if (st->wait_layout_done || st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS)
-		return;
-	st->wait_attempts++;
-	if (!strcmp(l->source, "DWARF") && all) {
-		/* proved once against real waits, DWARF is trusted from then on */
-		st->wait_layout_done = go_wait__check(st->pid, st->gp.bias, l) > 0;
-		if (l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0)
-			return;
-	}
-	st->wait_layout_done = go_wait__infer(st->pid, st->gp.bias, l) == 3;
-}
-
 enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t now)
 {
 	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
@@ -692,7 +337,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 			snprintf(st->gp.problem, sizeof(st->gp.problem), "%s", strerror(-err));
 		/* probes first, then the snapshot: nothing falls between the two */
 		if (st->is_go)
-			attach_probes(t, st);
+			go_attach_probes(t, st);
 	}
 	if (!st->is_go)
 		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
@@ -703,12 +348,12 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		if (!gopclntab__function(st->pcln, "runtime.systemstack_switch", &lo, &hi))
 			go_stack_cache__set_switch(st->stacks, lo + st->gp.bias, hi + st->gp.bias);
 	}
-	find_wait_layout(st);
-	find_m_layer(t, st);
+	go_find_wait_layout(st);
+	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
-		read_threads(st);
-		read_netwaits(st);
+		go_read_threads(st);
+		go_read_netwaits(st);
 		update_seen(st, t->now_ns);
 		read_rows(t, st);
 		sample_sites(t, st);

@@ -16,8 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_GOROUTINES (16u << 20)
-
 /* The lowest PT_LOAD address of the ELF: where the executable's first mapping starts. */
 static int first_load_vaddr(const char *path, uint64_t *vaddr)
 {
@@ -133,50 +131,6 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	if (!err)
 		gominfer__resolve(pid, gp->bias, pcln, &gp->layout);
 	return err;
-}
-
-void go_gs__free(struct go_gs *gs)
-{
-	free(gs->ptrs);
-	free(gs->bytes);
-	memset(gs, 0, sizeof(*gs));
-}
-
-int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
-{
-	uint64_t hdr[3], len;
-	int err;
-
-	memset(gs, 0, sizeof(*gs));
-	gs->window = window;
-	/* allgs is a []*g: pointer, length, capacity */
-	err = procfs__read_mem(pid, allgs, hdr, sizeof(hdr));
-	if (!err)
-		err = procfs__read_mem(pid, allglen, &len, sizeof(len));
-	if (err)
-		return err == -ESRCH || !procfs__exists(pid) ? -ESRCH : err;
-	gs->listed = hdr[1] < len ? hdr[1] : len;
-	if (gs->listed > MAX_GOROUTINES || hdr[1] > hdr[2])
-		return -EBADMSG; /* not a slice header: the layout does not fit this process */
-	if (!gs->listed)
-		return 0;
-	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
-	gs->bytes = xcalloc(gs->listed, window);
-	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
-	if (!err) { /* rows that cannot be read are zeroes: their goid 0 fails validation */
-		procfs__read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
-		gs->n = gs->listed;
-	}
-	return err;
-}
-
-uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width)
-{
-	uint64_t v = 0;
-
-	if (off >= 0 && (size_t)off + width <= gs->window)
-		memcpy(&v, gs->bytes + i * gs->window + off, width);
-	return v;
 }
 
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)

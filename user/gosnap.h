@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "golayout.h"
+#include "golist.h"
 
 struct go_g {
 	uint64_t g; /* the runtime.g's address in the target */
@@ -50,18 +51,5 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp);
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap);
 
 void go_snapshot__free(struct go_snapshot *snap);
-
-/* The raw goroutine list: each g's address and its first `window` bytes. */
-struct go_gs {
-	uint64_t *ptrs;
-	uint8_t *bytes; /* n rows of window bytes; an unreadable g reads as zeroes */
-	size_t n, listed, window;
-};
-
-/* Reads the list at the runtime addresses of allgs and allglen. 0 or -errno. */
-int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs);
-/* A little-endian field of row i (0 when outside the window). */
-uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width);
-void go_gs__free(struct go_gs *gs);
 
 #endif /* STRAND_GOSNAP_H */

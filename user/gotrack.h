@@ -116,4 +116,17 @@ uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g);
 /* The frame of a stack where the program's own code waits (computed once per stack). */
 int go_wait_frame(struct go_proc_state *st, struct go_stack *s);
 
+/* goruntime.c: the layers of a process's runtime, each tried until proved. */
+/* Attaches the runtime probes (first scan): probes first, then the snapshot, so nothing
+ * falls between the two. */
+void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
+/* A waiting goroutine's exact wait and creator, from the probes, into r. */
+void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
+		   struct row *r);
+void go_find_wait_layout(struct go_proc_state *st);
+void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st);
+/* The Ms and the IO waits' fds of the scan, once their layouts are proved. */
+void go_read_threads(struct go_proc_state *st);
+void go_read_netwaits(struct go_proc_state *st);
+
 #endif /* STRAND_GOTRACK_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gowait.h"
 #include "golayout.h"
+#include "golist.h"
 #include "gosnap.h"
 #include "procfs.h"
 #include "util.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "report.h"
+#include "json_writer.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -74,4 +75,48 @@ bool site__runaway(const struct site *s, const struct report *r, struct runaway_
 	};
 
 	return runaway__judge(&in, v);
+}
+
+void frame__json(struct json *j, const char *key, const struct sym_frame *fr)
+{
+	char addr[32];
+
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)fr->pc);
+	json__begin_object(j, key);
+	json__string(j, "function", fr->function);
+	json__string(j, "file", fr->file);
+	json__int(j, "line", fr->line);
+	json__string(j, "module", fr->module);
+	json__string(j, "address", addr);
+	json__bool(j, "inlined", fr->inlined);
+	json__end_object(j);
+}
+
+void timeline__json(struct json *j, const char *key, const struct timeline *t)
+{
+	json__begin_object(j, key);
+	json__double(j, "seconds", (double)(t->last_ns - t->first_ns) / 1e9);
+	json__uint(j, "scans_per_sample", t->per);
+	json__begin_array(j, "samples");
+	for (uint32_t k = 0; k < t->n; k++)
+		json__uint(j, NULL, t->v[k]);
+	json__end_array(j);
+	json__end_object(j);
+}
+
+void runaway__json(struct json *j, const struct runaway_verdict *v)
+{
+	json__bool(j, "runaway", v->runaway);
+	json__begin_array(j, "runaway_evidence");
+	for (int k = 0; k < v->n; k++)
+		json__string(j, NULL, v->evidence[k]);
+	json__end_array(j);
+}
+
+void stack__json(struct json *j, const char *key, const struct sym_frame *frames, int n)
+{
+	json__begin_array(j, key);
+	for (int i = 0; i < n; i++)
+		frame__json(j, NULL, &frames[i]);
+	json__end_array(j);
 }

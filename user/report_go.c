@@ -383,8 +383,8 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 		json__null(j, "wait_site");
 	stack__json(j, "wait_stack", g->wait_stack, g->wait_depth);
 	if (!strcmp(g->state, "IO wait")) {
-		static const char *const kinds[] = {"unknown", "listening", "inbound",
-						    "outbound", "pipe", "other"};
+		static const char *const kinds[] = {"unknown",	"listening", "inbound",
+						    "outbound", "pipe",	     "other"};
 
 		json__begin_object(j, "io");
 		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)

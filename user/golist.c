@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "golist.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_GOROUTINES (16u << 20)
+
+void go_gs__free(struct go_gs *gs)
+{
+	free(gs->ptrs);
+	free(gs->bytes);
+	memset(gs, 0, sizeof(*gs));
+}
+
+int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+{
+	uint64_t hdr[3], len;
+	int err;
+
+	memset(gs, 0, sizeof(*gs));
+	gs->window = window;
+	/* allgs is a []*g: pointer, length, capacity */
+	err = procfs__read_mem(pid, allgs, hdr, sizeof(hdr));
+	if (!err)
+		err = procfs__read_mem(pid, allglen, &len, sizeof(len));
+	if (err)
+		return err == -ESRCH || !procfs__exists(pid) ? -ESRCH : err;
+	gs->listed = hdr[1] < len ? hdr[1] : len;
+	if (gs->listed > MAX_GOROUTINES || hdr[1] > hdr[2])
+		return -EBADMSG; /* not a slice header: the layout does not fit this process */
+	if (!gs->listed)
+		return 0;
+	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
+	gs->bytes = xcalloc(gs->listed, window);
+	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
+	if (!err) { /* rows that cannot be read are zeroes: their goid 0 fails validation */
+		procfs__read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
+		gs->n = gs->listed;
+	}
+	return err;
+}
+
+uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width)
+{
+	uint64_t v = 0;
+
+	if (off >= 0 && (size_t)off + width <= gs->window)
+		memcpy(&v, gs->bytes + i * gs->window + off, width);
+	return v;
+}
