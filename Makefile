@@ -170,15 +170,18 @@ $(OUT)/unit/go/%-extpie: tests/unit/go/%.go
 
 unit: $(UNIT_BINS) $(UNIT_GO_BINS)
 
-# Newer Go binaries for the unit tests, stripped: esbuild as npm ships it (Go 1.20.4, 1.22.4,
-# 1.23.1, 1.25.4, 1.26.5). Optional: test_gopclntab uses those it finds.
+# Newer Go binaries for the tests, stripped: esbuild as npm ships it (Go 1.20.4, 1.22.4,
+# 1.23.1, 1.25.4, 1.26.5), fetched once by make test; test_gopclntab and the BPF tests of a
+# Go release newer than Debian's need them.
 GO_FIXTURE_ESBUILD := 0.17.19 0.23.0 0.24.0 0.27.0 0.28.2
+ESBUILD = $(OUT)/unit/npm/$(1)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-go-fixtures:
-	$(Q)for v in $(GO_FIXTURE_ESBUILD); do \
-		d=$(OUT)/unit/npm/$$v; mkdir -p $$d && echo '{}' > $$d/package.json && \
-		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$$v || exit 1; \
-	done
+$(call ESBUILD,%):
+	$(call msg,NPM,@esbuild/linux-x64@$*)
+	$(Q)d=$(OUT)/unit/npm/$*; mkdir -p $$d && echo '{}' > $$d/package.json && \
+		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$* && touch $@
+
+go-fixtures: $(foreach v,$(GO_FIXTURE_ESBUILD),$(call ESBUILD,$(v)))
 
 # --- fuzzing the .gopclntab reader with clang's libFuzzer: make fuzz-pclntab [FUZZ_TIME=30s].
 # Seeds: tests/fuzz/corpus/fuzz_pclntab (made by tests/fuzz/pclntab_seeds.py) and the Go
@@ -207,7 +210,7 @@ deps:
 	$(Q)scripts/deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory strand $(OUT)/strand-asan targets unit
+	$(Q)$(MAKE) --no-print-directory strand $(OUT)/strand-asan targets unit go-fixtures
 	$(Q)python3 tests/run.py --strand $(OUT)/strand-asan $(TESTS)
 
 demo: deps

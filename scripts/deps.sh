@@ -11,6 +11,10 @@ packages=(
 	prometheus # a real-world Go service for the goroutine tests, and the daemon's scraper
 )
 
+# npm, for the test fixtures of newer Go releases (esbuild's stripped binaries); the
+# machine's own Node.js may bring it
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -102,10 +102,12 @@ static bool leak_prone(const struct task_wait *w)
 	case WAIT_FUTEX:
 		return true;
 	case WAIT_READ:
-		/* a pipe, or a call out to a peer that did not answer; an accepted connection
+		/* a pipe whose write end this very process holds (and nothing writes: another
+		 * process's writer, as in a shell pipeline, is just not done), or a call out to
+		 * a peer that did not answer; an accepted connection
 		 * waiting for its client's next request is a keep-alive reader, and a connection
 		 * whose peer spoke last a quiet stream or an idle pooled one: idle */
-		return w->fd_kind == FD_PIPE ||
+		return (w->fd_kind == FD_PIPE && w->pipe_write_fd >= 0) ||
 		       (w->fd_kind == FD_SOCKET && !w->inbound && !tcp_answered(w->tcp_speaker));
 	case WAIT_EPOLL:
 		return w->epoll_fds == 0;

@@ -3,6 +3,7 @@
 #include "gocode.h"
 #include "golayout.h"
 #include "golist.h"
+#include "procfs.h"
 #include "gopclntab.h"
 #include "util.h"
 
@@ -199,6 +200,30 @@ static bool sched_holds(const struct evidence *e, const struct go_layout *l, int
 	return parked > 0;
 }
 
+/* gobuf.bp of a parked goroutine is gopark's frame pointer: in its stack, above its sp, and
+ * the frame record there returns into a function of the program (gopark's caller). gobuf
+ * lost its ret field in Go 1.24 (sp pc g ctxt ret lr bp, then sp pc g ctxt lr bp): the one
+ * offset that holds is taken. */
+static bool sched_bp_holds(const struct evidence *e, const struct go_layout *l, int32_t off)
+{
+	int parked = 0;
+
+	for (size_t i = 0; i < e->gs.n && parked < 16; i++) {
+		uint64_t bp = word(e, i, off), sp = word(e, i, l->sched_sp), frame[2];
+		const char *fn, *file;
+		int line;
+
+		if (status_at(e, i, l->atomicstatus) != GO_WAITING)
+			continue;
+		if (bp <= sp || bp >= word(e, i, 8) || (bp & 7) ||
+		    procfs__read_mem(e->pid, bp, frame, sizeof(frame)) || frame[1] <= e->bias ||
+		    gopclntab__resolve(e->pcln, frame[1] - e->bias - 1, &fn, &file, &line))
+			return false;
+		parked++;
+	}
+	return parked > 0;
+}
+
 /* Go >= 1.21: the creator's id, smaller than the goroutine's own; 0 for the main one. */
 static bool parent_holds(const struct evidence *e, const struct go_layout *l, int32_t off)
 {
@@ -207,14 +232,22 @@ static bool parent_holds(const struct evidence *e, const struct go_layout *l, in
 	if (e->main_row == SIZE_MAX || word(e, e->main_row, off) != 0 ||
 	    e->forcegc_row == SIZE_MAX || word(e, e->forcegc_row, off) != 1)
 		return false;
+	int later = 0;
+
 	for (size_t i = 0; i < e->gs.n; i++) {
 		uint64_t p = word(e, i, off), id = word(e, i, l->goid);
 
-		if (p && p >= id)
+		/* a dead g kept for reuse may hold its last parent and no id (Go 1.26) */
+		if (!id || status_at(e, i, l->atomicstatus) == GO_DEAD)
+			continue;
+		if (p >= MAX_GOID)
 			return false;
+		/* ids come from per-P caches of 16, so a child may have a smaller id than its
+		 * parent now and then; most are created after it */
+		later += p && p >= id;
 		with_parent += p != 0;
 	}
-	return with_parent >= 2;
+	return with_parent >= 2 && later * 10 <= with_parent;
 }
 
 /* g.m follows the stack bounds, guards, _panic and _defer, Go 1.18 to 1.26; it is proved
@@ -332,7 +365,15 @@ int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
 			l->sched_pc = off;
 	l->sched_sp = l->sched_pc < 0 ? -1 : l->sched_pc - 8;
 	l->sched_g = l->sched_pc < 0 ? -1 : l->sched_pc + 8;
-	l->sched_bp = l->sched_pc < 0 ? -1 : l->sched_pc + 40; /* gobuf: sp pc g ctxt ret lr bp */
+	l->sched_bp = -1;
+	for (int32_t off = l->sched_pc + 32; l->sched_pc >= 0 && off <= l->sched_pc + 40; off += 8)
+		if (sched_bp_holds(&e, l, off)) {
+			if (l->sched_bp >= 0) { /* both hold: say neither */
+				l->sched_bp = -1;
+				break;
+			}
+			l->sched_bp = off;
+		}
 	l->stack_lo = 0;
 	l->stack_hi = 8;
 	l->parent_goid = search(&e, l, l->goid + 8, 8, parent_at);
@@ -349,6 +390,24 @@ int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
 out:
 	go_gs__free(&e.gs);
 	return err;
+}
+
+int goinfer__parent(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+{
+	struct evidence e;
+	int err;
+
+	if (l->parent_goid >= 0 || l->goid < 0 || l->startpc < 0)
+		return 0;
+	err = gather(&e, pid, bias, pcln, l, WINDOW);
+	if (!err) {
+		note_runtime_rows(&e, l->startpc);
+		l->parent_goid = search(&e, l, l->goid + 8, 8, parent_at);
+		if (l->parent_goid >= 0 && (uint32_t)l->parent_goid + 8 > l->g_size)
+			l->g_size = (uint32_t)l->parent_goid + 8;
+	}
+	go_gs__free(&e.gs);
+	return l->parent_goid >= 0 ? 0 : -ENODATA;
 }
 
 int goinfer__check(pid_t pid, uint64_t bias, struct gopclntab *pcln, const struct go_layout *l,

@@ -22,6 +22,10 @@ struct go_layout;
 int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout,
 		    char *why, size_t why_size);
 
+/* Looks again for g.parentGoid (Go >= 1.21) when the first look found too few goroutines
+ * with a creator to prove it by. 0 when known, -ENODATA otherwise. */
+int goinfer__parent(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout);
+
 /* Checks a layout against the process: 0, or -EBADMSG with the first field that does not
  * hold what it should in why. */
 int goinfer__check(pid_t pid, uint64_t bias, struct gopclntab *pcln, const struct go_layout *layout,

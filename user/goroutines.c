@@ -349,6 +349,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 			go_stack_cache__set_switch(st->stacks, lo + st->gp.bias, hi + st->gp.bias);
 	}
 	go_find_wait_layout(st);
+	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {

@@ -6,6 +6,7 @@
 #include "gotrack.h"
 #include "fdinfo.h"
 #include "gocode.h"
+#include "goinfer.h"
 #include "gominfer.h"
 #include "gonetpoll.h"
 #include "loader.h"
@@ -20,6 +21,7 @@
 #define WAIT_LAYOUT_ATTEMPTS 60 /* scans that look for channel waits to prove offsets with */
 #define M_LAYOUT_ATTEMPTS    30 /* scans that look for busy goroutines and parked threads */
 #define NETPOLL_ATTEMPTS     20 /* tries at proving the netpoll layout, every NETPOLL_EVERY */
+#define PARENT_ATTEMPTS	     20 /* scans that look for goroutines with creators */
 #define NETPOLL_EVERY	     3	/* scans: a proof reads every polled fd (0.4 s on a busy server) */
 
 /* Which offsets the probes need: those of the layout, checked or inferred. */
@@ -214,6 +216,19 @@ void go_read_netwaits(struct go_proc_state *st)
 
 /* The channel-wait offsets: from DWARF, checked once there is something to check them
  * against; inferred otherwise, as soon as goroutines in channel waits show what is what. */
+/* g.parentGoid is proved by goroutines with creators: a process caught starting may have
+ * too few. Only inferred layouts miss it: DWARF says whether the release has the field. */
+void go_find_parent(struct go_proc_state *st)
+{
+	struct go_layout *l = &st->gp.layout;
+
+	if (l->parent_goid >= 0 || st->parent_attempts >= PARENT_ATTEMPTS ||
+	    strcmp(l->source, "inferred") || !st->pcln)
+		return;
+	st->parent_attempts++;
+	goinfer__parent(st->pid, st->gp.bias, st->pcln, l);
+}
+
 void go_find_wait_layout(struct go_proc_state *st)
 {
 	struct go_layout *l = &st->gp.layout;

@@ -45,7 +45,7 @@ struct net_fd {
 struct go_proc_state {
 	pid_t pid;
 	bool is_go, maybe_go, probes, exited;
-	int attempts, wait_attempts, m_attempts;
+	int attempts, wait_attempts, m_attempts, parent_attempts;
 	bool wait_layout_done;	/* the channel-wait offsets proved */
 	bool switch_known;	/* runtime.systemstack_switch looked up for the stack walks */
 	int np_attempts;	/* scans that tried to prove the network poller's layout */
@@ -124,6 +124,7 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r);
 void go_find_wait_layout(struct go_proc_state *st);
+void go_find_parent(struct go_proc_state *st);
 void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st);
 /* The Ms and the IO waits' fds of the scan, once their layouts are proved. */
 void go_read_threads(struct go_proc_state *st);

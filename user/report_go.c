@@ -269,6 +269,7 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 			json__int(j, "waitreason", l->waitreason);
 			json__int(j, "parent_goid", l->parent_goid);
 			json__int(j, "sched_pc", l->sched_pc);
+			json__int(j, "sched_bp", l->sched_bp);
 			json__int(j, "waiting", l->g_waiting);
 			json__end_object(j);
 			json__begin_object(j, "sudog_offsets");

@@ -1,0 +1,72 @@
+"""A Go release newer than anything Debian's toolchain builds: esbuild's stripped binaries as
+npm ships them (make test fetches them; Go 1.20 to 1.26), serving a directory on loopback.
+Nothing in strand's tables knows these layouts: every offset is inferred from the live
+process and proved (gobuf lost a field in 1.24, the epoll data became a tagged pointer in
+1.21 and changed again in 1.25, parentGoid arrived in 1.21). strand must read their
+goroutines, tie their threads to their Ms, find the fd of the accept loop's IO wait, walk
+the stacks to esbuild's own code, and call nothing stranded but what is: the goroutine
+reading stdin (esbuild serves until stdin closes), whose thread reads a pipe a process of
+the test holds the write end of, is not."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+from harness import ROOT, Session, Proc, check, expect_eq, fail
+
+NPM = ROOT / "build" / "unit" / "npm"
+BIN = "node_modules/@esbuild/linux-x64/bin/esbuild"
+
+
+def _serve(version):
+    exe = NPM / version / BIN
+    check(exe.exists(), "%s missing: make test fetches it (make go-fixtures)" % exe)
+    with tempfile.TemporaryDirectory(prefix="strand-esbuild-") as www, Session() as s:
+        p = Proc(s, [str(exe), "--serve=127.0.0.1:0", "--servedir=%s" % www],
+                 stdin=subprocess.PIPE, label="esbuild")
+        p.err.wait_for(lambda ls: any("127.0.0.1:" in l for l in ls), 10)
+        st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
+        rep = st.report(expect_rc=0)
+        check(p.popen.poll() is None, "esbuild died under tracing", p.describe())
+    return rep
+
+
+def _check(version, go):
+    rep = _serve(version)
+    g = rep.get("goroutines") or {}
+    rts = g.get("runtimes") or []
+    check(len(rts) == 1, "one Go runtime", json.dumps(rts))
+    rt = rts[0]
+    expect_eq((rt.get("layout"), rt.get("probes")), ("inferred", True),
+              "a stripped binary of Go %s: layout inferred, probes attached" % go,
+              json.dumps(rt, indent=1))
+    offs = rt["g_offsets"]
+    check(all(offs.get(k, -1) >= 0 for k in ("goid", "gopc", "startpc", "atomicstatus",
+                                              "waitreason", "sched_pc", "sched_bp")),
+          "every g offset the snapshots need proved", json.dumps(rt, indent=1))
+    check(offs.get("parent_goid", -1) >= 0, "Go >= 1.21 records a goroutine's creator",
+          json.dumps(rt, indent=1))
+    expect_eq((rt["threads"].get("layout"), rt["netpoll"].get("layout")), ("inferred", "inferred"),
+              "the M layer and the network poller proved", json.dumps(rt, indent=1))
+    groups = [x for x in g.get("groups") or [] if not x.get("runtime")]
+    acc = [x for x in groups if x.get("state") == "IO wait"]
+    check(len(acc) == 1 and "a listener in accept" in " ".join(acc[0].get("evidence") or []),
+          "the accept loop in IO wait on its listener", json.dumps(groups, indent=1)[:4000])
+    ws = acc[0].get("wait_site") or {}
+    check("esbuild" in (ws.get("file") or "") and ws.get("line", 0) > 0,
+          "the wait site in esbuild's own code, with file:line", json.dumps(acc[0], indent=1))
+    bad = [x for x in groups if x.get("verdict") == "stranded"]
+    check(not bad, "nothing stranded in a serving esbuild", json.dumps(bad, indent=1)[:3000])
+    roles = {t.get("go_role") for t in rep.get("tasks") or []}
+    check("sysmon" in roles, "each thread's M read: sysmon among them", json.dumps(sorted(
+        r for r in roles if r)))
+
+
+def test_go_1_26():
+    _check("0.28.2", "1.26")
+
+
+def test_go_1_22():
+    _check("0.23.0", "1.22")
