@@ -129,10 +129,14 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	struct go_site *s;
 	struct go_caller *c;
 	bool skipping = true;
+	uint32_t idx;
 
 	if (!st || !st->is_go || st->exited)
 		return;
-	s = &t->sites[go_site_for(t, st, ev->gopc, ev->startpc)];
+	/* two statements: go_site_for may move t->sites, and C does not say whether the
+	 * array is read before or after the call in t->sites[go_site_for(...)] */
+	idx = go_site_for(t, st, ev->gopc, ev->startpc);
+	s = &t->sites[idx];
 	for (int i = 0; i < s->ncallers; i++)
 		if (s->callers[i].pc == ev->caller)
 			return;
