@@ -5,8 +5,9 @@ the sites and groups its header contract names by marker (`// SITE: name` at a g
 
 import json
 import re
+import signal
 
-from harness import ROOT, Session, check, fail
+from harness import ROOT, Session, check, expect_eq, fail
 
 GO_SRC = ROOT / "tests" / "targets" / "go"
 
@@ -45,6 +46,9 @@ def go_trace(prog, mode, args=(), variant="", duration="3s", threshold="1s", ext
             after_steady(t)
         rep = st.report(expect_rc=expect_rc)
         check(t.popen.poll() is None, "the target died under tracing", t.describe())
+        # unharmed: it still ends as it would have, on SIGTERM with status 0
+        t.signal(signal.SIGTERM)
+        expect_eq(t.wait(5), 0, "the target's exit status after tracing", t.describe())
     check(rep.get("goroutines") is not None, "no goroutines in the report of a Go program",
           json.dumps(rep.get("warnings")))
     return rep, line
