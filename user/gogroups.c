@@ -5,6 +5,7 @@
 #include "gotrack.h"
 #include "detect.h"
 #include "fdinfo.h"
+#include "gomem.h"
 #include "loader.h"
 #include "util.h"
 
@@ -287,6 +288,11 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
 		grp->served++;
 	} else if (is_long) {
+		if (grp->nsamples < (int)ARRAY_SIZE(grp->sample_sp) && g->sched_sp &&
+		    g->stack_hi > g->sched_sp) {
+			grp->sample_sp[grp->nsamples] = g->sched_sp;
+			grp->sample_hi[grp->nsamples++] = g->stack_hi;
+		}
 		if (!grp->blocked_long || g->goid < grp->min_goid)
 			grp->min_goid = g->goid;
 		if (g->goid > grp->max_goid)
@@ -312,6 +318,46 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	}
 	if (grp->ngoids < (int)ARRAY_SIZE(grp->goids))
 		grp->goids[grp->ngoids++] = g->goid;
+}
+
+#define HEAP_EVERY 5 /* scans between two measures of one group's heap: it changes slowly */
+#define HEAP_DEPTH 3 /* the stack, a closure or struct it points at, the buffer they hold */
+
+struct heap_measure {
+	uint64_t bytes;
+	int measured, age;
+};
+
+/* What a stranded group keeps on the heap: measured on its sampled members' stacks (each
+ * object once), scaled to all of them. DWARF only: the heap's index comes from it. */
+static void measure_heap(struct go_proc_state *st, struct go_group *g, uint64_t key)
+{
+	struct heap_measure *m = hashmap__get(&st->heap_of, key);
+	struct hashmap seen;
+	uint64_t bytes = 0;
+
+	if (!st->heap_tried && st->snap.n) {
+		st->heap_tried = true;
+		st->heap = go_heap__open(st->pid, st->gp.bias, &st->gp.layout, st->snap.g[0].g);
+	}
+	if (!st->heap || !g->nsamples)
+		return;
+	if (!m) {
+		m = xcalloc(1, sizeof(*m));
+		hashmap__set(&st->heap_of, key, m);
+	}
+	if (!m->measured || ++m->age >= HEAP_EVERY) {
+		hashmap__init(&seen);
+		for (int i = 0; i < g->nsamples; i++)
+			bytes += go_heap__reachable(st->heap, g->sample_sp[i], g->sample_hi[i],
+						    HEAP_DEPTH, &seen);
+		hashmap__free(&seen);
+		m->bytes = bytes / (uint64_t)g->nsamples * g->blocked_long;
+		m->measured = g->nsamples;
+		m->age = 0;
+	}
+	g->heap_bytes = m->bytes;
+	g->heap_measured = m->measured;
 }
 
 static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct hashmap *sharing,
@@ -417,6 +463,8 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		g->peak = peak;
 		g->goids_issued = st->max_goid;
 		go_group__judge(g, t->threshold_ns, t->runaway);
+		if (g->verdict == GO_VERDICT_STRANDED)
+			measure_heap(st, g, key);
 	}
 	hashmap__free(&t->group_index);
 	hashmap__init(&t->group_index);

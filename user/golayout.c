@@ -14,9 +14,10 @@
 
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
-	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm, pd;
+	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm, pd, mheap, mheap_var, arena,
+		span;
 	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm,
-		have_pd;
+		have_pd, have_mheap, have_mheap_var, have_arena, have_span;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -101,6 +102,21 @@ static void note_die(struct found *f, Dwarf_Die *die)
 		   !f->have_pd) {
 		f->pd = *die;
 		f->have_pd = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.mheap") &&
+		   !f->have_mheap) {
+		f->mheap = *die;
+		f->have_mheap = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.heapArena") &&
+		   !f->have_arena) {
+		f->arena = *die;
+		f->have_arena = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.mspan") &&
+		   !f->have_span) {
+		f->span = *die;
+		f->have_span = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.mheap_")) {
+		f->mheap_var = *die;
+		f->have_mheap_var = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allgs")) {
 		f->allgs = *die;
 		f->have_allgs = true;
@@ -197,6 +213,8 @@ void golayout__init(struct go_layout *l)
 	l->g_waiting = l->sudog_waitlink = l->sudog_c = -1;
 	golayout__forget_m(l, "");
 	golayout__forget_netpoll(l, "");
+	l->mheap_arenas = l->arena_spans = l->span_start = l->span_npages = l->span_elemsize =
+		l->span_state = -1;
 }
 
 void golayout__forget_m(struct go_layout *l, const char *why)
@@ -228,6 +246,27 @@ static void m_layer_from_dwarf(struct found *f, struct go_layout *l)
 		return;
 	}
 	l->m_source = "DWARF";
+}
+
+/* The Go heap's index (what measures the memory a stranded goroutine keeps): DWARF only,
+ * all of it or nothing. */
+static void heap_from_dwarf(struct found *f, struct go_layout *l)
+{
+	l->mheap = 0;
+	l->mheap_arenas = l->arena_spans = l->span_start = l->span_npages = l->span_elemsize =
+		l->span_state = -1;
+	if (!f->have_mheap || !f->have_mheap_var || !f->have_arena || !f->have_span ||
+	    variable_address(&f->mheap_var, &l->mheap))
+		return;
+	l->mheap_arenas = member_offset(&f->mheap, "arenas", NULL);
+	l->arena_spans = member_offset(&f->arena, "spans", NULL);
+	l->span_start = member_offset(&f->span, "startAddr", NULL);
+	l->span_npages = member_offset(&f->span, "npages", NULL);
+	l->span_elemsize = member_offset(&f->span, "elemsize", NULL);
+	l->span_state = member_offset(&f->span, "state", NULL);
+	if (l->mheap_arenas < 0 || l->arena_spans < 0 || l->span_start < 0 || l->span_npages < 0 ||
+	    l->span_elemsize < 0 || l->span_state < 0)
+		l->mheap = 0;
 }
 
 /* rg and wg are uintptrs (Go 1.18) or atomic.Uintptr, whose value is its only sized field
@@ -316,6 +355,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	if (f.have_wait_reasons)
 		read_wait_reasons(elf, fd, &f.wait_reasons, l);
 	pd_from_dwarf(&f, l);
+	heap_from_dwarf(&f, l);
 out:
 	if (dw)
 		dwarf_end(dw);

@@ -62,9 +62,17 @@ struct go_layout {
 	uint32_t pd_decoders;
 	const char *pd_source; /* "DWARF" or "inferred"; NULL while unknown */
 	char pd_problem[128];  /* why it is unknown */
+
+	/*
+	 * The Go heap's index, from DWARF only (mheap_ is 0 without it): runtime.mheap_.arenas
+	 * leads to each arena's heapArena, whose spans[] name the mspan of every page; an
+	 * mspan says where its objects start and how big they are (gomem.c).
+	 */
+	uint64_t mheap; /* link-time address of runtime.mheap_ */
+	int32_t mheap_arenas, arena_spans, span_start, span_npages, span_elemsize, span_state;
 };
 
-/* An empty layout: every offset unknown (-1), no addresses. */
+/* An empty layout: every offset unknown (-1), no addresses (the heap's included). */
 void golayout__init(struct go_layout *layout);
 
 /*

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gotrack.h"
 #include "gopclntab.h"
+#include "gomem.h"
 #include "loader.h"
 #include "model.h"
 #include "procfs.h"
@@ -63,6 +64,9 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->row_of_goid);
 	hashmap__free(&st->net_of);
 	free_values(&st->net_fds);
+	free_values(&st->heap_of);
+	go_heap__free(st->heap);
+	st->heap = NULL;
 	hashmap__free(&st->seen);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
@@ -306,6 +310,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	hashmap__init(&st->row_of_goid);
 	hashmap__init(&st->net_of);
 	hashmap__init(&st->net_fds);
+	hashmap__init(&st->heap_of);
 	hashmap__init(&st->first_of);
 	hashmap__init(&st->peak_of);
 	go_chan_table__init(&st->chans);

@@ -122,8 +122,14 @@ struct go_group {
 	uint64_t net_answered, net_unanswered; /* ... and those that sent last, or nothing */
 	char net_talk[112];
 	uint64_t min_goid, max_goid; /* of the blocked_long members: when they were created */
-	uint64_t goids_issued;	     /* by the process so far (its largest live id) */
-	double oldest_wait_s;	     /* seen by the scans in this state */
+	/* the heap a stranded group keeps (gomem.c), measured on a few members' stacks and
+	 * scaled to all of them; heap_measured 0: not measured (no DWARF, or not stranded) */
+	uint64_t heap_bytes;
+	int heap_measured;
+	uint64_t sample_sp[4], sample_hi[4]; /* stacks of blocked_long members to measure */
+	int nsamples;
+	uint64_t goids_issued; /* by the process so far (its largest live id) */
+	double oldest_wait_s;  /* seen by the scans in this state */
 	/* exact, from the park probe; "since before attach" counts from the attach */
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;

@@ -16,6 +16,7 @@
 #include "hashmap.h"
 
 struct gopclntab;
+struct go_heap;
 
 #define MAX_FINAL_GROUPS 256 /* groups kept of a process that exited, with a verdict */
 
@@ -51,6 +52,9 @@ struct go_proc_state {
 	int np_attempts;	/* scans that tried to prove the network poller's layout */
 	struct hashmap net_of;	/* g -> fd + 1, write in bit 31, of the last scan's IO waits */
 	struct hashmap net_fds; /* fd -> struct net_fd * (owned) */
+	struct go_heap *heap;	/* its heap's index, for what stranded goroutines keep */
+	bool heap_tried;
+	struct hashmap heap_of; /* group key -> struct heap_measure * (owned) */
 	char comm[16];		/* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */

@@ -75,7 +75,7 @@ static void text_wait(const struct go_group *g, FILE *f)
 static void text_bytes(FILE *f, uint64_t bytes)
 {
 	if (bytes >= 10u << 20)
-		fprintf(f, "%" PRIu64 " MiB", bytes >> 20);
+		fprintf(f, "%" PRIu64 " MiB", (bytes + (1u << 19)) >> 20);
 	else
 		fprintf(f, "%" PRIu64 " KiB", (bytes + 1023) >> 10);
 }
@@ -104,7 +104,13 @@ static void text_group(const struct go_group *g, const struct go_site *s, FILE *
 	if (g->verdict == GO_VERDICT_STRANDED && g->stack_bytes) {
 		fprintf(f, "           pins ");
 		text_bytes(f, g->stack_bytes);
-		fprintf(f, " of goroutine stacks\n");
+		fprintf(f, " of goroutine stacks");
+		if (g->heap_measured) {
+			fprintf(f, " and about ");
+			text_bytes(f, g->heap_bytes);
+			fprintf(f, " of heap they point at (measured on %d)", g->heap_measured);
+		}
+		fputc('\n', f);
 	}
 	if (g->nevidence)
 		fprintf(f, "           evidence:\n");
@@ -364,6 +370,12 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	json__uint(j, "max_sharing", g->max_sharing);
 	json__uint(j, "unknown_objects", g->unknown_objects);
 	json__uint(j, "stack_bytes", g->stack_bytes);
+	if (g->heap_measured) {
+		json__uint(j, "heap_bytes", g->heap_bytes);
+		json__int(j, "heap_measured", g->heap_measured);
+	} else {
+		json__null(j, "heap_bytes");
+	}
 	json__uint(j, "peak", g->peak);
 	json__double(j, "seen_seconds", g->oldest_wait_s);
 	if (g->blocked_oldest_s >= 0) {

@@ -149,13 +149,25 @@ def test_two_lock_deadlock():
 
 
 def test_leak_retaining_a_buffer_reports_what_it_pins():
-    """Scenario 18: three leaked goroutines each hold a 10 MiB buffer through their closure;
-    their stacks are counted (what a closure references is not measured yet)."""
+    """Scenario 18: three leaked goroutines each hold a 10 MiB buffer through their closure:
+    the group pins its stacks and, found from them through the heap's own index as the
+    garbage collector finds objects, the 30 MiB they keep alive."""
     rep, line = go_trace(PROG, "retain", expect_rc=10)
     expect_eq(numbers(line), [3, 10485760], "the target's steady line")
     g = group(rep, PROG, "retain", "chan receive", wait="retain")
     _stranded(g, 3, rep)
     check(g.get("stack_bytes", 0) >= 3 * 2048, "the stacks the group pins", json.dumps(g))
+    heap = g.get("heap_bytes") or 0
+    check(30 << 20 <= heap < 32 << 20, "the heap the group keeps: %d bytes" % heap,
+          json.dumps(g, indent=1)[:3000])
+
+
+def test_leak_without_a_buffer_keeps_little():
+    """The control of scenario 18: goroutines that hold nothing keep little heap."""
+    rep, _ = go_trace(PROG, "chan", expect_rc=10)
+    g = group(rep, PROG, "chan", "chan receive", wait="chan")
+    check(g.get("heap_measured") and (g.get("heap_bytes") or 0) < 64 << 10,
+          "five idle workers keep a few channels, not megabytes", json.dumps(g, indent=1)[:3000])
 
 
 def test_goroutine_stuck_in_c_and_its_thread_agree():
