@@ -84,6 +84,22 @@ struct symbolizer *collector__symbolizer(struct collector *c)
 }
 
 /* Symbolizes an unwound stack, inlined frames expanded; the caller owns *frames. */
+/*
+ * The Go runtime's functions at the bottom of a stack: where Go's own traceback stops
+ * (TOPFRAME, and mcall, which moves to g0 for good). Past one, frame pointers lead into
+ * another stack (the goroutine mcall left) or nowhere: frames that would only be noise.
+ */
+static bool ends_go_stack(const char *fn)
+{
+	static const char *const bottoms[] = {"runtime.goexit", "runtime.mstart", "runtime.rt0_go",
+					      "runtime.mcall"};
+
+	for (size_t i = 0; fn && i < sizeof(bottoms) / sizeof(bottoms[0]); i++)
+		if (!strcmp(fn, bottoms[i]))
+			return true;
+	return false;
+}
+
 static int symbolize_stack(struct collector *c, pid_t pid, const struct unwound_stack *st,
 			   struct sym_frame **frames)
 {
@@ -100,6 +116,8 @@ static int symbolize_stack(struct collector *c, pid_t pid, const struct unwound_
 		}
 		memcpy(*frames + depth, inl, (size_t)n * sizeof(*inl));
 		depth += n;
+		if (n > 0 && ends_go_stack(inl[n - 1].function))
+			break;
 	}
 	return depth;
 }
