@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *task_kind__name(enum task_kind kind)
 {
@@ -30,8 +31,10 @@ void model__free(struct model *m)
 		task__clear_wait(val);
 		free(val);
 	}
-	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);)
+	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
+		free(((struct process *)val)->exe);
 		free(val);
+	}
 	for (size_t i = 0; i < m->nsites; i++) {
 		hashmap__free(&m->sites[i]->children);
 		free(m->sites[i]->stack);
@@ -54,8 +57,15 @@ struct process *model__process(struct model *m, pid_t pid, const char *comm)
 	struct process *p = model__find_process(m, pid);
 
 	if (!p) {
+		char path[64], exe[4096];
+		ssize_t n;
+
 		p = xcalloc(1, sizeof(*p));
 		p->pid = pid;
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0)
+			p->exe = strndup(exe, (size_t)n);
 		hashmap__set(&m->procs, (uint64_t)pid, p);
 	}
 	if (comm && *comm)

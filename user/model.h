@@ -102,6 +102,7 @@ struct task {
 struct process {
 	pid_t pid;
 	char comm[16];
+	char *exe; /* /proc/PID/exe when first seen (NULL: unreadable), for reports read later */
 	bool exited;
 	int exit_code;	       /* as wait(2) encodes it */
 	bool go;	       /* a Go program: its threads are the runtime's Ms */
