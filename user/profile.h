@@ -67,8 +67,9 @@ struct prof_series {
 };
 
 struct profile {
-	const char *title;    /* "strand: pid 4242 (leaky_api), 5.0 s" */
-	const char *subtitle; /* what was traced, when: free text */
+	const char *title;	 /* "strand: pid 4242 (leaky_api), 5.0 s" */
+	const char *subtitle;	 /* what was traced, when: free text */
+	const char *main_module; /* the traced program's file (pprof's main mapping), or NULL */
 	enum prof_view view;
 	struct prof_sample *samples;
 	size_t n;
@@ -78,6 +79,9 @@ struct profile {
 	uint64_t start_unix_ns;	       /* when it began (wall clock), 0: unknown */
 	uint64_t threshold_ns;	       /* what blocked long meant */
 	uint64_t totals[PROF_CLASSES]; /* tasks per class, for the legend */
+	/* what the builder allocated (frames, names), freed with the profile */
+	void **owned;
+	size_t nowned;
 };
 
 /* folded stacks: "frame;frame;frame count" per line (flamegraph.pl, speedscope), root first;
