@@ -6,9 +6,12 @@ set -euo pipefail
 packages=(
 	clang llvm make gcc pkg-config
 	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
-	libmicrohttpd-dev libcapstone-dev
+	libmicrohttpd-dev libcapstone-dev libjansson-dev
 	python3 golang-1.19-go
 	prometheus # a real-world Go service for the goroutine tests, and the daemon's scraper
+	# the SVG flame graph's check: a screenshot in headless Chromium, with the fonts its
+	# style names (Chromium brings none of its own)
+	chromium fonts-dejavu-core
 )
 
 # npm, for the test fixtures of newer Go releases (esbuild's stripped binaries); the
