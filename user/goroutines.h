@@ -198,7 +198,6 @@ struct go_runtime_info {
 };
 size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, size_t max);
 
-void go_tracker__text(struct go_tracker *t, FILE *f);
 void go_tracker__json(struct go_tracker *t, struct json *j);
 
 /* Judges a group (godetect.c): its verdict and evidence, from its members' waits. mass is

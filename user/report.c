@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "report.h"
 #include "json_writer.h"
+#include "util.h"
+
+#include <stdlib.h>
 
 #include <inttypes.h>
 #include <string.h>

@@ -29,6 +29,7 @@ struct report {
 	double detection_age_s;		   /* > 0: from the last scan before the target exited */
 	uint64_t threshold_ns;
 	uint64_t runaway;	       /* the runaway-spawn threshold */
+	double started_unix_s;	       /* wall clock at the trace's start */
 	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;
@@ -36,8 +37,10 @@ struct report {
 
 void report__warn(struct report *r, const char *warning);
 
-void report__text(FILE *f, const struct report *r);
 void report__json(FILE *f, const struct report *r);
+/* The same, parsed: the document every other format is rendered from. 0 or -errno. */
+struct report_doc;
+int report__doc(const struct report *r, struct report_doc *doc);
 
 /* Shared by the formats. */
 /* Index of the first frame outside the C library's thread-creation code: the spawn site. */

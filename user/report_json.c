@@ -2,10 +2,14 @@
 /* The JSON report: an API, documented in docs/json-schema.md; names here are stable. */
 #include "json_writer.h"
 #include "report.h"
+#include "report_doc.h"
 #include "util.h"
 #include "waits.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #define JSON_SCHEMA_VERSION 1
 
@@ -57,7 +61,9 @@ static void groups_json(struct json *j, const struct report *r)
 	char id[16];
 
 	json__begin_object(j, "verdicts");
+	json__bool(j, "scanned", d != NULL);
 	json__double(j, "threshold_seconds", (double)r->threshold_ns / 1e9);
+	json__uint(j, "runaway_threshold", r->runaway);
 	json__uint(j, "blocked", d ? d->blocked : 0);
 	json__uint(j, "deadlock", d ? d->deadlocked : 0);
 	json__uint(j, "stranded", d ? d->stranded : 0);
@@ -173,6 +179,23 @@ static void drops_json(struct json *j, const struct report *r)
 	json__end_object(j);
 }
 
+/* Where and when the trace ran: a report read back weeks later on another machine says. */
+static void host_json(struct json *j, const struct report *r)
+{
+	struct utsname u;
+	char host[256] = "";
+
+	json__begin_object(j, "host");
+	gethostname(host, sizeof(host) - 1);
+	json__string(j, "name", host);
+	if (!uname(&u)) {
+		json__string(j, "kernel", u.release);
+		json__string(j, "machine", u.machine);
+	}
+	json__double(j, "started_unix_seconds", r->started_unix_s);
+	json__end_object(j);
+}
+
 void report__json(FILE *f, const struct report *r)
 {
 	const struct model *m = r->model;
@@ -188,6 +211,8 @@ void report__json(FILE *f, const struct report *r)
 	json__string(&j, "strand_version", STRAND_VERSION);
 	json__bool(&j, "final", r->final);
 	json__double(&j, "duration_seconds", r->duration_s);
+	json__bool(&j, "all_processes", r->all_processes);
+	host_json(&j, r);
 	json__begin_array(&j, "targets");
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
 		const struct process *p = val;
@@ -195,6 +220,10 @@ void report__json(FILE *f, const struct report *r)
 		json__begin_object(&j, NULL);
 		json__int(&j, "pid", p->pid);
 		json__string(&j, "comm", p->comm);
+		if (p->exe)
+			json__string(&j, "exe", p->exe);
+		else
+			json__null(&j, "exe");
 		json__bool(&j, "exited", p->exited);
 		if (p->exited)
 			json__int(&j, "exit_code", p->exit_code >> 8);
@@ -232,4 +261,25 @@ void report__json(FILE *f, const struct report *r)
 	json__end_object(&j);
 	free(sites);
 	fflush(f);
+}
+
+int report__doc(const struct report *r, struct report_doc *doc)
+{
+	char *buf = NULL, why[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int err;
+
+	if (!f)
+		return -errno;
+	report__json(f, r);
+	if (fclose(f)) {
+		free(buf);
+		return -EIO;
+	}
+	err = report_doc__parse(doc, buf, len, why, sizeof(why));
+	if (err)
+		say("internal error: the report does not parse: %s", why);
+	free(buf);
+	return err;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The terminal report: summary, spawn sites by live count with their stacks, drops. */
-#include "report.h"
+/* The terminal report, from the report document: summary, drops, blocked threads by
+ * verdict, goroutines, spawn sites by live count with their stacks. */
+#include "report_doc.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -9,125 +10,277 @@
 
 #define TEXT_MAX_SITES	12
 #define TEXT_MAX_FRAMES 16
+#define TEXT_WAIT_LINES 6
+#define SPARK_WIDTH	24
 
-static void print_summary(FILE *f, const struct report *r)
+static const char *basename_of(const char *path)
 {
-	const struct model *m = r->model;
-	uint64_t key;
-	void *val;
+	const char *slash = path ? strrchr(path, '/') : NULL;
 
-	fprintf(f, "strand: %s after %.1f s\n", r->final ? "final report" : "tracing",
-		r->duration_s);
-	size_t exited = 0;
-
-	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
-		const struct process *p = val;
-
-		if (!p->exited)
-			continue;
-		exited++;
-		if (!r->all_processes)
-			fprintf(f, "  process %d (%s) exited during the trace, status %d\n", p->pid,
-				p->comm, p->exit_code >> 8);
-	}
-	if (r->all_processes)
-		fprintf(f, "  processes: %zu traced, %zu exited during the trace\n", m->procs.len,
-			exited);
-	fprintf(f,
-		"  threads: %zu live (%" PRIu64 " from before attach), %" PRIu64
-		" spawned and %" PRIu64 " exited during the trace\n",
-		m->tasks.len, m->before_attach, m->spawned, m->exited);
+	return slash ? slash + 1 : path;
 }
 
-static void print_stack(FILE *f, const struct site *s)
+/* The C library's own frames between a call and the kernel (clone3, pthread_create,
+ * futex_wait): the same for every thread, they say nothing about who. */
+static bool libc_frame(const json_t *fr)
 {
-	int first = site__spawn_frame(s), shown = 0;
+	const char *mod = basename_of(doc_str(fr, "module"));
+
+	return mod && (!strncmp(mod, "libc.so", 7) || !strncmp(mod, "libc-", 5) ||
+		       !strncmp(mod, "libpthread", 10) || !strncmp(mod, "ld-linux", 8));
+}
+
+static void print_summary(FILE *f, const json_t *r)
+{
+	const json_t *targets = doc_arr(r, "targets"), *p, *tot = doc_obj(r, "totals");
+	size_t i, exited = 0;
+
+	fprintf(f, "strand: %s after %.1f s\n", doc_bool(r, "final") ? "final report" : "tracing",
+		doc_num(r, "duration_seconds"));
+	json_array_foreach (targets, i, p) {
+		if (!doc_bool(p, "exited"))
+			continue;
+		exited++;
+		if (!doc_bool(r, "all_processes"))
+			fprintf(f,
+				"  process %" PRId64
+				" (%s) exited during the trace, status %" PRId64 "\n",
+				doc_int(p, "pid"), doc_str(p, "comm") ?: "?",
+				doc_int(p, "exit_code"));
+	}
+	if (doc_bool(r, "all_processes"))
+		fprintf(f, "  processes: %zu traced, %zu exited during the trace\n",
+			json_array_size(targets), exited);
+	fprintf(f,
+		"  threads: %" PRId64 " live (%" PRId64 " from before attach), %" PRId64
+		" spawned and %" PRId64 " exited during the trace\n",
+		doc_int(tot, "live"), doc_int(tot, "before_attach"), doc_int(tot, "spawned"),
+		doc_int(tot, "exited"));
+}
+
+static void print_drops(FILE *f, const json_t *r)
+{
+	static const struct {
+		const char *key, *what;
+	} drops[] = {
+		{"ringbuf", "events lost (ring buffer full)"},
+		{"stack_copy_failures", "stack copies failed"},
+		{"map_full", "kernel map updates refused (map full)"},
+		{"unwind_failures", "stacks not unwound"},
+		{"coarse_attributed", "spawns attributed by coarse site key"},
+		{"unresolved_spawns", "spawns with unknown stack"},
+		{"unknown_exits", "exits of threads never seen"},
+		{"task_limit", "threads not tracked (limit reached)"},
+		{"bad_records", "malformed records"},
+	};
+	const json_t *d = doc_obj(r, "drops"), *w;
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(drops); i++) {
+		int64_t n = doc_int(d, drops[i].key);
+
+		if (n <= 0)
+			continue;
+		fprintf(f, "%s%" PRId64 " %s", any ? ", " : "  drops: ", n, drops[i].what);
+		any = true;
+	}
+	fprintf(f, any ? "\n" : "  drops: none\n");
+	json_array_foreach (doc_arr(r, "warnings"), i, w)
+		if (json_is_string(w))
+			fprintf(f, "  warning: %s\n", json_string_value(w));
+}
+
+/* Frames of a wait stack from the first one outside the C library (the one before it
+ * named as where the call went), up to the thread's own start. */
+static void print_wait_stack(FILE *f, const json_t *g)
+{
+	const json_t *stack = doc_arr(g, "wait_stack");
+	size_t n = json_array_size(stack), first = 0;
 	char buf[512];
 
-	for (int i = first; i < s->depth && shown < TEXT_MAX_FRAMES; i++, shown++) {
-		frame__format(&s->stack[i], buf, sizeof(buf));
+	if (!n) {
+		fprintf(f, "      waiting at: (stack not captured)\n");
+		return;
+	}
+	while (first < n && libc_frame(json_array_get(stack, first)))
+		first++;
+	if (first == n)
+		first = 0;
+	fprintf(f, "      waiting at:\n");
+	if (first > 0) {
+		doc_frame__format(json_array_get(stack, first - 1), buf, sizeof(buf));
+		fprintf(f, "        %s\n", buf);
+	}
+	for (size_t i = first, shown = 0; i < n && shown < TEXT_WAIT_LINES; i++, shown++) {
+		const json_t *fr = json_array_get(stack, i);
+
+		if (libc_frame(fr))
+			break; /* start_thread, clone3: the thread's own start */
+		doc_frame__format(fr, buf, sizeof(buf));
+		fprintf(f, "        %s\n", buf);
+	}
+}
+
+static void print_group(FILE *f, const json_t *r, const json_t *g)
+{
+	const json_t *s = doc_by_id(doc_arr(r, "sites"), doc_str(g, "site")), *v;
+	int64_t count = doc_int(g, "count");
+	char buf[512];
+	size_t i;
+
+	fprintf(f, "  %-8s %" PRId64 " thread%s of pid %" PRId64 ", %s\n",
+		doc_str(g, "verdict") ?: "blocked", count, count == 1 ? "" : "s", doc_int(g, "pid"),
+		doc_str(g, "wait_reason") ?: "?");
+	fprintf(f, "      blocked for %.1f s (oldest) to %.1f s (newest)%s; tids",
+		doc_num(g, "oldest_seconds"), doc_num(g, "newest_seconds"),
+		doc_bool(g, "since_before_attach") ? ", some since before attach" : "");
+	json_array_foreach (doc_arr(g, "tids"), i, v)
+		fprintf(f, " %" PRId64, (int64_t)json_integer_value(v));
+	fprintf(f, "%s\n", (size_t)count > json_array_size(doc_arr(g, "tids")) ? " ..." : "");
+	print_wait_stack(f, g);
+	if (doc_str(g, "go_site")) {
+		fprintf(f, "      threads of goroutines from site %s, in system calls for them\n",
+			doc_str(g, "go_site"));
+	} else if (s && !doc_bool(s, "before_attach") &&
+		   json_array_size(doc_arr(s, "spawn_stack"))) {
+		int64_t first = doc_int(s, "spawn_frame_index");
+
+		doc_frame__format(json_array_get(doc_arr(s, "spawn_stack"), first > 0 ? first : 0),
+				  buf, sizeof(buf));
+		fprintf(f, "      spawned at: %s (site %s)\n", buf, doc_str(s, "id"));
+	} else if (s && doc_bool(s, "before_attach")) {
+		fprintf(f, "      spawned before strand attached\n");
+	}
+	fprintf(f, "      evidence:\n");
+	json_array_foreach (doc_arr(g, "evidence"), i, v)
+		fprintf(f, "        - %s\n", json_string_value(v) ?: "");
+}
+
+static void print_detection(FILE *f, const json_t *r)
+{
+	const json_t *v = doc_obj(r, "verdicts"), *g;
+	size_t i;
+
+	if (!doc_bool(v, "scanned"))
+		return;
+	fprintf(f,
+		"  blocked now: %" PRId64 " threads; past the %.0f s threshold: %" PRId64
+		" deadlocked, %" PRId64 " stranded, %" PRId64 " idle\n",
+		doc_int(v, "blocked"), doc_num(v, "threshold_seconds"), doc_int(v, "deadlock"),
+		doc_int(v, "stranded"), doc_int(v, "idle"));
+	if (doc_num(v, "seen_seconds_before_exit") > 0)
+		fprintf(f, "  (as the last scan saw them, %.1f s before the target exited)\n",
+			doc_num(v, "seen_seconds_before_exit"));
+	for (int pass = 0; pass < 2; pass++) {
+		bool any = false;
+
+		json_array_foreach (doc_arr(r, "groups"), i, g) {
+			const char *verdict = doc_str(g, "verdict");
+			bool idle = verdict && !strcmp(verdict, "idle");
+
+			if ((pass == 0) == idle)
+				continue;
+			if (!any)
+				fprintf(f, "\n%s\n",
+					pass == 0 ? "Stranded and deadlocked threads"
+						  : "Idle threads (blocked long, healthy)");
+			any = true;
+			print_group(f, r, g);
+		}
+	}
+}
+
+static void print_stack(FILE *f, const json_t *s)
+{
+	const json_t *stack = doc_arr(s, "spawn_stack");
+	int64_t n = (int64_t)json_array_size(stack), first = doc_int(s, "spawn_frame_index");
+	char buf[512];
+
+	if (first < 0 || first >= n)
+		first = 0;
+	for (int64_t i = first, shown = 0; i < n && shown < TEXT_MAX_FRAMES; i++, shown++) {
+		const json_t *fr = json_array_get(stack, (size_t)i);
+		const char *fn = doc_str(fr, "function");
+
+		doc_frame__format(fr, buf, sizeof(buf));
 		fprintf(f, "        %s\n", buf);
 		/* below main is the C runtime's start-up: nothing to learn there */
-		if (s->stack[i].function && strcmp(s->stack[i].function, "main") == 0)
+		if (fn && !strcmp(fn, "main"))
 			break;
 	}
-	if (s->depth - first > TEXT_MAX_FRAMES)
-		fprintf(f, "        ... %d more frames\n", s->depth - first - TEXT_MAX_FRAMES);
-	if (s->truncated)
+	if (n - first > TEXT_MAX_FRAMES)
+		fprintf(f, "        ... %" PRId64 " more frames\n", n - first - TEXT_MAX_FRAMES);
+	if (doc_bool(s, "stack_truncated"))
 		fprintf(f, "        (stack truncated: copy too short or no unwind info)\n");
 	if (first > 0) {
-		frame__format(&s->stack[first - 1], buf, sizeof(buf));
+		doc_frame__format(json_array_get(stack, (size_t)first - 1), buf, sizeof(buf));
 		fprintf(f, "      via %s\n", buf);
 	}
 }
 
 /* What the Go runtime uses a thread for: "[M: idle]", "[M: syscall for goroutine 42 (g7)]". */
-static void print_go_role(FILE *f, const struct task *t)
+static void print_go_role(FILE *f, const json_t *t)
 {
-	if (!t->go_role)
+	if (!doc_str(t, "go_role"))
 		return;
-	if (t->goid)
-		fprintf(f, "  [M: %s for goroutine %llu (g%u)]", t->go_role,
-			(unsigned long long)t->goid, t->go_site);
+	if (doc_int(t, "goid"))
+		fprintf(f, "  [M: %s for goroutine %" PRId64 " (%s)]", doc_str(t, "go_role"),
+			doc_int(t, "goid"), doc_str(t, "go_site") ?: "?");
 	else
-		fprintf(f, "  [M: %s]", t->go_role);
+		fprintf(f, "  [M: %s]", doc_str(t, "go_role"));
 }
 
-static void print_before_attach(FILE *f, const struct report *r, const struct site *s)
+static void print_before_attach(FILE *f, const json_t *r, const json_t *s)
 {
-	size_t n;
-	struct task **tasks = model__sorted_tasks(r->model, &n);
+	const char *id = doc_str(s, "id");
+	const json_t *t;
 	int shown = 0;
+	size_t i;
 
 	fprintf(f, "      threads that existed before strand attached:\n");
-	for (size_t i = 0; i < n; i++) {
-		const struct task *t = tasks[i];
+	json_array_foreach (doc_arr(r, "tasks"), i, t) {
+		const char *state = doc_str(t, "state");
 
-		if (t->site != s)
+		if (!id || !doc_str(t, "site") || strcmp(doc_str(t, "site"), id))
 			continue;
 		if (shown++ == 10) {
-			fprintf(f, "        ... and %" PRIu64 " more\n", s->live - 10);
+			fprintf(f, "        ... and %" PRId64 " more\n", doc_int(s, "live") - 10);
 			break;
 		}
-		fprintf(f, "        tid %-7d %-16s age %7.1f s  %s", t->tid, t->name,
-			(double)(r->now_ns - t->birth_ns) / 1e9,
-			t->wait		  ? t->wait->reason
-			: t->state == 'R' ? "running"
-					  : "");
+		fprintf(f, "        tid %-7" PRId64 " %-16s age %7.1f s  %s", doc_int(t, "tid"),
+			doc_str(t, "name") ?: "?", doc_num(t, "age_seconds"),
+			doc_str(t, "wait_reason")      ? doc_str(t, "wait_reason")
+			: state && !strcmp(state, "R") ? "running"
+						       : "");
 		print_go_role(f, t);
 		fputc('\n', f);
 	}
-	free(tasks);
 }
 
-static void print_site(FILE *f, const struct report *r, const struct site *s)
+static void print_site(FILE *f, const json_t *s)
 {
-	char buf[512], spark[24 * 4 + 1];
-	struct runaway_verdict v;
+	char buf[512], spark[SPARK_WIDTH * 4 + 1];
 
-	fprintf(f, "  s%-3u pid %d  %" PRIu64 " live", s->id, s->pid, s->live);
-	if (s->before_attach) {
+	fprintf(f, "  %-4s pid %" PRId64 "  %" PRId64 " live", doc_str(s, "id") ?: "?",
+		doc_int(s, "pid"), doc_int(s, "live"));
+	if (doc_bool(s, "before_attach")) {
 		fprintf(f, "  (before attach)\n");
-		print_before_attach(f, r, s);
 		return;
 	}
-	fprintf(f, "  %" PRIu64 " spawned  %" PRIu64 " exited  peak %" PRIu64 "  %.1f/s",
-		s->spawned, s->exited, s->peak_live, site__rate(s, r));
-	if (s->parents)
-		fprintf(f, "  fan-out max %" PRIu64 " (%u parent%s)", s->max_children, s->parents,
-			s->parents == 1 ? "" : "s");
-	timeline__sparkline(&s->live_over_time, 24, spark, sizeof(spark));
-	fprintf(f, "  %s  %s\n", task_kind__name(s->kind), spark);
-	if (site__runaway(s, r, &v)) {
-		fprintf(f, "      RUNAWAY SPAWN:\n");
-		for (int i = 0; i < v.n; i++)
-			fprintf(f, "        - %s\n", v.evidence[i]);
-	}
-	if (s->start_routine) {
-		frame__format(&s->start_frame, buf, sizeof(buf));
+	fprintf(f, "  %" PRId64 " spawned  %" PRId64 " exited  peak %" PRId64 "  %.1f/s",
+		doc_int(s, "spawned"), doc_int(s, "exited"), doc_int(s, "peak_live"),
+		doc_num(s, "spawn_rate"));
+	doc_print_fanout(f, s);
+	doc_sparkline(doc_obj(s, "live_over_time"), SPARK_WIDTH, spark, sizeof(spark));
+	fprintf(f, "  %s  %s\n", doc_str(s, "kind") ?: "thread", spark);
+	if (doc_bool(s, "runaway"))
+		doc_print_list(f, "RUNAWAY SPAWN:", doc_arr(s, "runaway_evidence"), "      ");
+	if (doc_has(s, "start_routine_frame")) {
+		doc_frame__format(doc_obj(s, "start_routine_frame"), buf, sizeof(buf));
 		fprintf(f, "      start routine: %s\n", buf);
 	}
-	if (s->unresolved) {
+	if (!doc_bool(s, "stack_known")) {
 		fprintf(f, "      spawn stack unknown (sample lost or not unwindable)\n");
 		return;
 	}
@@ -135,136 +288,24 @@ static void print_site(FILE *f, const struct report *r, const struct site *s)
 	print_stack(f, s);
 }
 
-static void print_drops(FILE *f, const struct report *r)
+void report_doc__text(const struct report_doc *d, FILE *f)
 {
-	const struct model_drops *d = &r->model->drops;
-	const struct {
-		const char *what;
-		uint64_t n;
-	} drops[] = {
-		{"events lost (ring buffer full)", r->counters[STRAND_CNT_RINGBUF_DROPS]},
-		{"stack copies failed", r->counters[STRAND_CNT_STACK_FAILS]},
-		{"kernel map updates refused (map full)", r->counters[STRAND_CNT_MAP_FULL]},
-		{"stacks not unwound", d->unwind_failures},
-		{"spawns attributed by coarse site key", d->coarse_attributed},
-		{"spawns with unknown stack", d->unresolved_spawns},
-		{"exits of threads never seen", d->unknown_exits},
-		{"threads not tracked (limit reached)", d->task_limit},
-		{"malformed records", r->stats.bad_records},
-	};
-	bool any = false;
-
-	for (size_t i = 0; i < ARRAY_SIZE(drops); i++) {
-		if (!drops[i].n)
-			continue;
-		fprintf(f, "%s%" PRIu64 " %s", any ? ", " : "  drops: ", drops[i].n, drops[i].what);
-		any = true;
-	}
-	fprintf(f, any ? "\n" : "  drops: none\n");
-	for (int i = 0; i < r->nwarnings; i++)
-		fprintf(f, "  warning: %s\n", r->warnings[i]);
-}
-
-/* Frames of a wait stack from the first one outside the C library, up to the thread's
- * start (the spawn stack says where it came from). */
-static void print_wait_stack(FILE *f, const struct wait_group *g)
-{
-	struct site view = {.stack = g->wait_stack, .depth = g->wait_depth};
-	int first = site__spawn_frame(&view), shown = 0;
-	char buf[512];
-
-	if (!g->wait_depth) {
-		fprintf(f, "      waiting at: (stack not captured)\n");
-		return;
-	}
-	fprintf(f, "      waiting at:\n");
-	if (first > 0) {
-		frame__format(&g->wait_stack[first - 1], buf, sizeof(buf));
-		fprintf(f, "        %s\n", buf);
-	}
-	for (int i = first; i < g->wait_depth && shown < 6; i++, shown++) {
-		if (g->wait_stack[i].module && strstr(g->wait_stack[i].module, "/libc.so"))
-			break; /* start_thread, clone3: the thread's own start */
-		frame__format(&g->wait_stack[i], buf, sizeof(buf));
-		fprintf(f, "        %s\n", buf);
-	}
-}
-
-static void print_group(FILE *f, const struct wait_group *g)
-{
-	const struct site *s = g->site;
-	char buf[512];
-
-	fprintf(f, "  %-8s %" PRIu64 " thread%s of pid %d, %s\n", verdict__name(g->verdict),
-		g->count, g->count == 1 ? "" : "s", g->pid, g->reason);
-	fprintf(f, "      blocked for %.1f s (oldest) to %.1f s (newest)%s; tids", g->oldest_s,
-		g->newest_s, g->estimated ? ", some since before attach" : "");
-	for (int i = 0; i < g->ntids; i++)
-		fprintf(f, " %d", g->tids[i]);
-	fprintf(f, "%s\n", g->count > (uint64_t)g->ntids ? " ..." : "");
-	print_wait_stack(f, g);
-	if (g->go_site) {
-		fprintf(f, "      threads of goroutines from site g%u, in system calls for them\n",
-			g->go_site);
-	} else if (s && !s->before_attach && s->depth) {
-		int first = site__spawn_frame(s);
-
-		frame__format(&s->stack[first], buf, sizeof(buf));
-		fprintf(f, "      spawned at: %s (site s%u)\n", buf, s->id);
-	} else if (s && s->before_attach) {
-		fprintf(f, "      spawned before strand attached\n");
-	}
-	fprintf(f, "      evidence:\n");
-	for (int i = 0; i < g->nevidence; i++)
-		fprintf(f, "        - %s\n", g->evidence[i]);
-}
-
-static void print_detection(FILE *f, const struct report *r)
-{
-	const struct detection *d = r->detection;
-
-	if (!d)
-		return;
-	fprintf(f,
-		"  blocked now: %" PRIu64 " threads; past the %.0f s threshold: %" PRIu64
-		" deadlocked, %" PRIu64 " stranded, %" PRIu64 " idle\n",
-		d->blocked, (double)r->threshold_ns / 1e9, d->deadlocked, d->stranded, d->idle);
-	if (r->detection_age_s > 0)
-		fprintf(f, "  (as the last scan saw them, %.1f s before the target exited)\n",
-			r->detection_age_s);
-	for (int pass = 0; pass < 2; pass++) {
-		bool any = false;
-
-		for (size_t i = 0; i < d->n; i++) {
-			const struct wait_group *g = &d->groups[i];
-
-			if ((pass == 0) != (g->verdict != VERDICT_IDLE))
-				continue;
-			if (!any)
-				fprintf(f, "\n%s\n",
-					pass == 0 ? "Stranded and deadlocked threads"
-						  : "Idle threads (blocked long, healthy)");
-			any = true;
-			print_group(f, g);
-		}
-	}
-}
-
-void report__text(FILE *f, const struct report *r)
-{
-	size_t n;
-	struct site **sites = model__sorted_sites(r->model, &n);
+	const json_t *r = d->root, *sites = doc_arr(r, "sites"), *s;
+	size_t n = json_array_size(sites), i;
 
 	print_summary(f, r);
 	print_drops(f, r);
 	print_detection(f, r);
-	if (r->goroutines)
-		go_tracker__text(r->goroutines, f);
+	report_doc__go_text(d, f);
 	fprintf(f, "\nSpawn sites, by live threads (%zu)\n", n);
-	for (size_t i = 0; i < n && i < TEXT_MAX_SITES; i++)
-		print_site(f, r, sites[i]);
+	json_array_foreach (sites, i, s) {
+		if (i == TEXT_MAX_SITES)
+			break;
+		print_site(f, s);
+		if (doc_bool(s, "before_attach"))
+			print_before_attach(f, r, s);
+	}
 	if (n > TEXT_MAX_SITES)
 		fprintf(f, "  ... %zu more sites (use --json for all)\n", n - TEXT_MAX_SITES);
-	free(sites);
 	fflush(f);
 }
