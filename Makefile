@@ -23,7 +23,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -g -O2
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser
-LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone
+LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -183,28 +183,6 @@ $(call ESBUILD,%):
 
 go-fixtures: $(foreach v,$(GO_FIXTURE_ESBUILD),$(call ESBUILD,$(v)))
 
-# --- fuzzing the .gopclntab reader with clang's libFuzzer: make fuzz-pclntab [FUZZ_TIME=30s].
-# Seeds: tests/fuzz/corpus/fuzz_pclntab (made by tests/fuzz/pclntab_seeds.py) and the Go
-# fixtures' ELF images; what it finds is kept in build/fuzz/corpus/fuzz_pclntab -------------
-FUZZ_TIME ?= 30s
-PCLN_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-
-$(OUT)/fuzz/fuzz_pclntab: tests/fuzz/fuzz_pclntab.c user/gopclntab.c user/gopclntab.h user/util.c
-	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(PCLN_FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< user/util.c \
-		-lelf -o $@
-
-.PHONY: fuzz-pclntab
-fuzz-pclntab: $(OUT)/fuzz/fuzz_pclntab $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
-	$(Q)d=$(OUT)/fuzz/corpus/fuzz_pclntab; mkdir -p $$d && \
-	for b in goinline-stripped goinline-extpie; do \
-		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $$d/elf-$$b; done && \
-	printf '  %-8s %s for %s\n' FUZZ fuzz_pclntab $(FUZZ_TIME) && \
-	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
-		$$d tests/fuzz/corpus/fuzz_pclntab 2>$(OUT)/fuzz/fuzz_pclntab.log || \
-		{ tail -40 $(OUT)/fuzz/fuzz_pclntab.log; exit 1; }; \
-	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/fuzz_pclntab.log
-
 # --- the two commands of the README ---------------------------------------------------------
 deps:
 	$(Q)scripts/deps.sh
@@ -221,34 +199,47 @@ install: strand
 	install -D -m 0755 strand $(DESTDIR)$(PREFIX)/bin/strand
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c tests/fuzz/*.c
 
 format-check:
-	clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c
+	clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(OUT) strand
 
 # --- fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_NAME.c runs for FUZZ_TIME (seconds,
 # "30" or "30s"), from the seeds in tests/fuzz/corpus/fuzz_NAME; what it finds is kept in
-# build/fuzz/corpus/fuzz_NAME, a crash in ./crash-* ----------------------------------------
+# build/fuzz/corpus/fuzz_NAME, a crash in ./crash-*. `make fuzz-NAME` runs one. ---------------
 FUZZ_TIME ?= 30s
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# what each target links beyond its own file
+FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
+FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
+	report_gotext.c report_profile.c report_diff.c report_out.c profile.c folded.c \
+	flamegraph.c flamegraph_js.c flamegraph_page.c pprof.c pprof_pb.c pprof_text.c \
+	speedscope.c json_writer.c hashmap.c timeline.c util.c) -ljansson -lz
 
-$(OUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(USER_HDRS)
+$(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< $(FUZZ_LIB_SRCS) -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< $(FUZZ_LIBS_$*) -o $@
 
-.PHONY: fuzz
-fuzz: $(FUZZ_BINS)
-	$(Q)for f in $(FUZZ_BINS); do \
-		name=$$(basename $$f); mkdir -p $(OUT)/fuzz/corpus/$$name; \
-		printf '  %-8s %s for %s\n' FUZZ $$name $(FUZZ_TIME); \
-		$$f -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
-			$(OUT)/fuzz/corpus/$$name tests/fuzz/corpus/$$name 2>$(OUT)/fuzz/$$name.log || \
-			{ tail -40 $(OUT)/fuzz/$$name.log; exit 1; }; \
-		grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log; \
-	done
+# The .gopclntab reader's seeds also include whole Go ELF images (first byte: the mode).
+$(OUT)/fuzz/corpus/fuzz_pclntab/.elf: $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
+	$(Q)mkdir -p $(@D) && for b in goinline-stripped goinline-extpie; do \
+		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $(@D)/elf-$$b; done && touch $@
+$(OUT)/fuzz/corpus/%/.elf:
+	$(Q)mkdir -p $(@D) && touch $@
+
+FUZZ_RUNS := $(addprefix fuzz-,$(patsubst fuzz_%,%,$(FUZZ_NAMES)))
+.PHONY: fuzz $(FUZZ_RUNS)
+fuzz: $(FUZZ_RUNS)
+$(FUZZ_RUNS): fuzz-%: $(OUT)/fuzz/fuzz_% $(OUT)/fuzz/corpus/fuzz_%/.elf
+	$(Q)name=fuzz_$*; printf '  %-8s %s for %s\n' FUZZ $$name $(FUZZ_TIME); \
+	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
+		$(OUT)/fuzz/corpus/$$name tests/fuzz/corpus/$$name 2>$(OUT)/fuzz/$$name.log || \
+		{ tail -40 $(OUT)/fuzz/$$name.log; exit 1; }; \
+	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_report.h"
 #include "trace.h"
 #include "util.h"
 
@@ -15,14 +16,16 @@ struct command {
 
 static const struct command commands[] = {
 	{"trace", cmd_trace, "trace a process, a command, or every process, and report"},
+	{"report", cmd_report, "render a recording again (text, JSON, SVG, pprof), or compare two"},
 };
 
 static void usage(FILE *f)
 {
 	fputs("Usage: strand COMMAND [OPTIONS]\n"
 	      "\n"
-	      "strand finds the threads a process spawns without bound or leaves stranded,\n"
-	      "and the spawn sites that created them, in any running process, unchanged.\n"
+	      "strand finds the threads and goroutines a process spawns without bound or\n"
+	      "leaves stranded, the spawn sites that created them and why they are stuck, in\n"
+	      "any running process, unchanged.\n"
 	      "\n"
 	      "Commands:\n",
 	      f);

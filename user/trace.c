@@ -17,14 +17,18 @@
 #include "model.h"
 #include "procfs.h"
 #include "report.h"
+#include "recording.h"
+#include "report_doc.h"
+#include "report_out.h"
 #include "trace.h"
 #include "util.h"
 #include "waits.h"
 
-#define NSEC		     1000000000LL
-#define DEFAULT_INTERVAL_NS  (2 * NSEC)
-#define DEFAULT_THRESHOLD_NS (30 * NSEC)
-#define DEFAULT_MAX_TASKS    (1u << 20)
+#define NSEC			1000000000LL
+#define DEFAULT_INTERVAL_NS	(2 * NSEC)
+#define DEFAULT_THRESHOLD_NS	(30 * NSEC)
+#define DEFAULT_MAX_TASKS	(1u << 20)
+#define DEFAULT_RECORD_EVERY_NS (5 * NSEC)
 
 struct trace_opts {
 	pid_t pid;	      /* -p */
@@ -35,6 +39,11 @@ struct trace_opts {
 	bool no_go_probes;
 	bool json, live, verbose;
 	const char *output;
+	const char *record;	 /* --record FILE */
+	int64_t record_every_ns; /* a snapshot this often */
+	struct report_outputs outs;
+	int argc;
+	char **argv;
 	uint32_t max_tasks;
 	uint32_t runaway;
 };
@@ -55,6 +64,10 @@ struct trace {
 	bool child_done;
 	bool target_gone;
 	uint64_t start_ns;
+	double started_unix_s;
+	struct recorder *recorder;
+	uint64_t next_record_ns;
+	bool record_failed;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -79,7 +92,14 @@ void trace__usage(FILE *f)
 	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
 	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
 	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
-	      "  -t, --threshold DURATION  blocked this long makes a thread a stranded\n"
+	      "      --record FILE      keep the trace in FILE, a snapshot of the report every\n"
+	      "                         5s and the final one, to render later with 'strand\n"
+	      "                         report' (any format, any machine); a crash loses at\n"
+	      "                         most the last 5s\n"
+	      "      --record-every DURATION  snapshot period of --record (default 5s)\n",
+	      f);
+	fputs(report_outputs__help, f);
+	fputs("  -t, --threshold DURATION  blocked this long makes a thread a stranded\n"
 	      "                         candidate (default 30s)\n"
 	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
 	      "      --no-live          no live refresh, only the final report\n"
@@ -119,6 +139,8 @@ void trace__usage(FILE *f)
 	      "Examples:\n"
 	      "  strand trace -p $(pidof myserver) --for 30s\n"
 	      "  strand trace --json -o report.json -- ./integration-tests\n"
+	      "  strand trace -p $(pidof api) --for 1m --svg leaks.svg --pprof leaks.pb.gz\n"
+	      "  strand trace -p $(pidof api) --record api.strand   # strand report api.strand\n"
 	      "  strand trace --for 10s            # every process on the machine\n"
 	      "\n"
 	      "Exit status:\n"
@@ -142,6 +164,8 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_MAX_TASKS,
 		OPT_NO_GO_PROBES,
 		OPT_RUNAWAY,
+		OPT_RECORD,
+		OPT_RECORD_EVERY,
 	};
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},
@@ -154,6 +178,9 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"runaway", required_argument, NULL, OPT_RUNAWAY},
+		{"record", required_argument, NULL, OPT_RECORD},
+		{"record-every", required_argument, NULL, OPT_RECORD_EVERY},
+		REPORT_OUT_OPTIONS,
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -168,10 +195,29 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	o->live = true;
 	o->max_tasks = DEFAULT_MAX_TASKS;
 	o->runaway = RUNAWAY_DEFAULT;
+	o->record_every_ns = DEFAULT_RECORD_EVERY_NS;
+	o->argc = argc;
+	o->argv = argv;
 	optind = 1;
 	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
 	while ((c = getopt_long(argc, argv, "+p:d:o:t:qvh", longopts, NULL)) != -1) {
+		int taken = report_outputs__option(&o->outs, c, optarg);
+
+		if (taken < 0)
+			return STRAND_EXIT_USAGE;
+		if (taken)
+			continue;
 		switch (c) {
+		case OPT_RECORD:
+			o->record = optarg;
+			break;
+		case OPT_RECORD_EVERY:
+			o->record_every_ns = duration__parse(optarg);
+			if (o->record_every_ns < 100000000) {
+				say("invalid --record-every '%s': expected at least 100ms", optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
 		case 'p':
 			if (!parse_u32(optarg, &u) || u == 0 || u > 4194304) {
 				say("invalid pid '%s': expected a process id", optarg);
@@ -247,7 +293,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	}
 	if (o->json || o->output || !isatty(STDOUT_FILENO))
 		o->live = false;
-	return 0;
+	return report_outputs__check(&o->outs);
 }
 
 static void on_process_exit(void *ctx, pid_t pid, int exit_code)
@@ -455,6 +501,7 @@ static void build_report(struct trace *t, struct report *r, bool final)
 	collector__stats(t->col, &r->stats);
 	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
 	r->runaway = t->opts.runaway;
+	r->started_unix_s = t->started_unix_s;
 	r->detection = detector__last(t->detector);
 	r->goroutines = t->is_go ? t->go : NULL;
 	if (r->detection && (t->target_gone || t->child_done) && r->detection->at_ns < r->now_ns)
@@ -467,20 +514,63 @@ static void build_report(struct trace *t, struct report *r, bool final)
 		report__warn(r, t->go_warning);
 }
 
+/* The text report is rendered from the report document, as `strand report` renders a
+ * recording: what a trace says live is what its recording says later. */
+static void render_text(const struct report *r, FILE *f)
+{
+	struct report_doc doc;
+
+	if (report__doc(r, &doc))
+		return;
+	report_doc__text(&doc, f);
+	report_doc__free(&doc);
+}
+
 static void render_live(struct trace *t)
 {
 	struct report r;
 
 	build_report(t, &r, false);
 	fputs("\033[H\033[2J", stdout);
-	report__text(stdout, &r);
+	render_text(&r, stdout);
 }
 
-static int render_final(struct trace *t)
+/* A full disk ends the recording, not the trace: the report at the end still comes. */
+static void record_snapshot(struct trace *t, const struct report_doc *doc, bool final)
 {
-	FILE *out = stdout;
+	int err;
+
+	if (!t->recorder || t->record_failed)
+		return;
+	err = recorder__write(t->recorder, doc, (double)(now_mono_ns() - t->start_ns) / 1e9, final);
+	if (err) {
+		say("recording to '%s' stopped: %s", t->opts.record, strerror(-err));
+		t->record_failed = true;
+	}
+	t->next_record_ns = now_mono_ns() + (uint64_t)t->opts.record_every_ns;
+}
+
+static void record_live(struct trace *t)
+{
+	struct report_doc doc;
 	struct report r;
 
+	build_report(t, &r, false);
+	if (report__doc(&r, &doc)) {
+		t->next_record_ns = now_mono_ns() + (uint64_t)t->opts.record_every_ns;
+		return;
+	}
+	record_snapshot(t, &doc, false);
+	report_doc__free(&doc);
+}
+
+static int write_report(struct trace *t, const struct report *r, const struct report_doc *doc)
+{
+	FILE *out = stdout;
+
+	/* an output file sent to stdout takes the place of the text report there */
+	if (!t->opts.output && !t->opts.json && report_outputs__to_stdout(&t->opts.outs))
+		return 0;
 	if (t->opts.output) {
 		out = fopen(t->opts.output, "we");
 		if (!out) {
@@ -488,16 +578,43 @@ static int render_final(struct trace *t)
 			return STRAND_EXIT_ERROR;
 		}
 	}
-	build_report(t, &r, true);
 	if (t->opts.json)
-		report__json(out, &r);
+		report__json(out, r);
 	else
-		report__text(out, &r);
+		report_doc__text(doc, out);
 	if (out != stdout && fclose(out)) {
 		say("cannot write '%s': %s", t->opts.output, strerror(errno));
 		return STRAND_EXIT_ERROR;
 	}
 	return 0;
+}
+
+static int render_final(struct trace *t)
+{
+	struct report_doc doc;
+	struct report r;
+	int code;
+
+	build_report(t, &r, true);
+	if (report__doc(&r, &doc)) {
+		say("cannot build the report document");
+		return STRAND_EXIT_ERROR;
+	}
+	record_snapshot(t, &doc, true);
+	code = write_report(t, &r, &doc);
+	if (!code)
+		code = report_outputs__write(&t->opts.outs, &doc);
+	report_doc__free(&doc);
+	if (t->recorder) {
+		int err = recorder__close(t->recorder);
+
+		t->recorder = NULL;
+		if (err && !t->record_failed)
+			say("cannot write '%s': %s", t->opts.record, strerror(-err));
+		if ((err || t->record_failed) && !code)
+			code = STRAND_EXIT_ERROR;
+	}
+	return code;
 }
 
 static bool should_stop(struct trace *t)
@@ -552,6 +669,8 @@ static int run_loop(struct trace *t)
 			render_live(t);
 			next_render = now_mono_ns() + (uint64_t)t->opts.interval_ns;
 		}
+		if (t->recorder && now_mono_ns() >= t->next_record_ns)
+			record_live(t);
 	}
 	/* events of the last moments, the target's exit among them; a last look at the waits
 	 * of a target still there (one that exited is reported as its last scan saw it) */
@@ -582,6 +701,14 @@ int cmd_trace(int argc, char **argv)
 	if (t.opts.pid && !procfs__exists(t.opts.pid)) {
 		say("cannot attach to pid %d: no such process", t.opts.pid);
 		return STRAND_EXIT_NO_TARGET;
+	}
+	if (t.opts.record) {
+		t.recorder = recorder__open(t.opts.record, t.opts.argc, t.opts.argv,
+					    (double)t.opts.record_every_ns / 1e9, &err);
+		if (!t.recorder) {
+			say("cannot write '%s': %s", t.opts.record, strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -614,7 +741,9 @@ int cmd_trace(int argc, char **argv)
 			       t.opts.runaway);
 	collector__on_go_site(t.col, go_tracker__on_site, t.go);
 	t.start_ns = now_mono_ns();
+	t.started_unix_s = now_wall();
 	t.model.start_ns = t.start_ns;
+	t.next_record_ns = t.start_ns + (uint64_t)t.opts.record_every_ns;
 	code = setup_targets(&t);
 	if (code)
 		goto out;
@@ -626,6 +755,8 @@ int cmd_trace(int argc, char **argv)
 	else if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
 		code = WEXITSTATUS(t.child_status);
 out:
+	if (t.recorder)
+		recorder__close(t.recorder);
 	if (t.child && !t.child_done)
 		stop_child(t.child);
 	go_tracker__free(t.go);
