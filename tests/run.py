@@ -6,7 +6,8 @@
 Runs, in this order:
   - every unit test binary build/unit/test_* (one test each: passes iff it exits 0);
   - every function test_* of the modules tests/bpf/test_*.py (a function marked with
-    harness.both_builds runs twice, as NAME[nofp] and NAME[fp]);
+    harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
+    (recordings and the formats rendered from them: these trace real targets too);
   - a final check, bpf/no_leftovers: no BPF program of strand still loaded, no strand or target
     process started by this run still alive.
 A NAME_FILTER selects the tests whose name contains it (names as printed, e.g.
@@ -31,6 +32,8 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS / "bpf"))
+sys.path.insert(0, str(TESTS / "report"))
+TEST_DIRS = ("bpf", "report")
 
 import harness  # noqa: E402
 
@@ -90,12 +93,13 @@ def run_unit(runner):
 def collect_bpf(runner):
     """[(name, callable or None, error text)] for the selected BPF tests."""
     tests = []
-    for path in sorted((TESTS / "bpf").glob("test_*.py")):
-        modname = path.stem
+    paths = [p for d in TEST_DIRS for p in sorted((TESTS / d).glob("test_*.py"))]
+    for path in paths:
+        modname, group = path.stem, path.parent.name
         try:
             mod = importlib.import_module(modname)
         except Exception:
-            name = "bpf/%s" % modname
+            name = "%s/%s" % (group, modname)
             if runner.selected(name):
                 tests.append((name, None, "cannot import:\n" + traceback.format_exc()))
             continue
@@ -104,7 +108,8 @@ def collect_bpf(runner):
         funcs.sort(key=lambda f: f.__code__.co_firstlineno)
         for f in funcs:
             for suffix, kwargs in getattr(f, "variants", [("", {})]):
-                name = "bpf/%s.%s%s" % (modname, f.__name__, "[%s]" % suffix if suffix else "")
+                name = "%s/%s.%s%s" % (group, modname, f.__name__,
+                                       "[%s]" % suffix if suffix else "")
                 if runner.selected(name):
                     tests.append((name, (lambda f=f, kw=kwargs: f(**kw)), None))
     return tests
