@@ -14,7 +14,9 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true' EXIT
 
 # exit status 10 says stranded tasks were found: that is what the demo is for
 trace() {
-	./strand trace -p "$1" --for 5s --threshold 2s --no-live || [ $? -eq 10 ]
+	local pid=$1
+	shift
+	./strand trace -p "$pid" --for 5s --threshold 2s --no-live "$@" || [ $? -eq 10 ]
 }
 
 build/demo/leaky_service &
@@ -28,6 +30,19 @@ build/demo/leaky_api >/dev/null &
 pids+=($!)
 sleep 2
 echo
-echo "strand: tracing the Go demo API (pid ${pids[1]}, a stripped binary) for 5 seconds"
+echo "strand: tracing the Go demo API (pid ${pids[1]}, a stripped binary) for 5 seconds,"
+echo "        recorded to build/demo/leaky_api.strand"
 echo
-trace "${pids[1]}"
+rm -f build/demo/leaky_api*.strand
+trace "${pids[1]}" --record build/demo/leaky_api-first.strand >/dev/null
+trace "${pids[1]}" --record build/demo/leaky_api.strand
+
+# the postmortem, from the recording alone: a flame graph, a pprof profile, and what grew
+# since the first recording
+./strand report --svg build/demo/leaky_api.svg --pprof build/demo/leaky_api.pb.gz \
+	build/demo/leaky_api.strand
+echo
+./strand report --base build/demo/leaky_api-first.strand build/demo/leaky_api.strand
+echo
+echo "strand: from the recording, a flame graph: build/demo/leaky_api.svg (open it in a browser),"
+echo "        a pprof profile: go tool pprof -top build/demo/leaky_api.pb.gz"
