@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "collector.h"
-#include "detect.h"
+#include "engine.h"
 #include "goroutines.h"
 #include "loader.h"
 #include "model.h"
@@ -22,7 +22,6 @@
 #include "report_out.h"
 #include "trace.h"
 #include "util.h"
-#include "waits.h"
 
 #define NSEC			1000000000LL
 #define DEFAULT_INTERVAL_NS	(2 * NSEC)
@@ -50,21 +49,13 @@ struct trace_opts {
 
 struct trace {
 	struct trace_opts opts;
-	struct loader *ld;
-	struct collector *col;
-	struct model model;
-	struct wait_table *waits;
-	struct detector *detector;
-	struct go_tracker *go;
-	bool is_go, go_unsupported;
+	struct engine e;
+	bool go_unsupported;
 	char go_warning[256];
-	uint64_t scan_every_ns, next_scan_ns;
 	pid_t child; /* the command started with -- */
 	int child_status;
 	bool child_done;
 	bool target_gone;
-	uint64_t start_ns;
-	double started_unix_s;
 	struct recorder *recorder;
 	uint64_t next_record_ns;
 	bool record_failed;
@@ -300,24 +291,11 @@ static void on_process_exit(void *ctx, pid_t pid, int exit_code)
 {
 	struct trace *t = ctx;
 
-	go_tracker__forget(t->go, pid);
 	if (t->opts.pid == pid) {
 		t->target_gone = true;
 		note("pid %d exited during the trace (status %d); reporting what was seen", pid,
 		     exit_code >> 8);
 	}
-}
-
-static void add_existing(void *ctx, pid_t pid, const struct proc_thread *th)
-{
-	struct trace *t = ctx;
-	char comm[16];
-
-	if (!model__find_process(&t->model, pid)) {
-		procfs__comm(pid, comm, sizeof(comm));
-		model__process(&t->model, pid, comm);
-	}
-	model__add_existing(&t->model, pid, th->tid, th->name, th->birth_ns);
 }
 
 /*
@@ -395,14 +373,11 @@ static int release_child(struct trace *t, int go_fd, int err_fd)
 	return 0;
 }
 
-static void scan_go_process(struct trace *t, pid_t pid)
+/* Whether the target is a Go program whose goroutines cannot be read: the report says so. */
+static void on_go_scan(void *ctx, pid_t pid, int res)
 {
-	enum go_scan_result res = go_tracker__scan(t->go, pid, now_mono_ns());
-	struct process *p = model__find_process(&t->model, pid);
+	struct trace *t = ctx;
 
-	t->is_go |= res == GO_TRACKED;
-	if (p && res != GO_NOT_GO)
-		p->go = true;
 	if (pid != (t->opts.pid ? t->opts.pid : t->child))
 		return;
 	t->go_unsupported = res == GO_UNSUPPORTED;
@@ -410,26 +385,8 @@ static void scan_go_process(struct trace *t, pid_t pid)
 		snprintf(t->go_warning, sizeof(t->go_warning),
 			 "the target is a Go program whose goroutines strand cannot read (%s): "
 			 "only its threads are listed",
-			 go_tracker__problem(t->go, pid) ?: "unknown runtime layout");
+			 go_tracker__problem(t->e.go, pid) ?: "unknown runtime layout");
 	}
-}
-
-/* Goroutines of every traced Go process (a command's children too: `go test` runs its
- * test binaries as children): the first scan of a process attaches its runtime probes,
- * so the target's runs before the attach is announced. */
-static void scan_goroutines(struct trace *t)
-{
-	uint64_t pid;
-	void *val;
-
-	if (t->opts.pid) {
-		scan_go_process(t, t->opts.pid);
-	} else {
-		for (size_t i = 0; hashmap__next(&t->model.procs, &i, &pid, &val);)
-			if (!((struct process *)val)->exited)
-				scan_go_process(t, (pid_t)pid);
-	}
-	go_tracker__annotate(t->go, &t->model);
 }
 
 static int setup_targets(struct trace *t)
@@ -441,9 +398,9 @@ static int setup_targets(struct trace *t)
 			say("cannot attach to pid %d: no such process", t->opts.pid);
 			return STRAND_EXIT_NO_TARGET;
 		}
-		err = loader__add_target(t->ld, t->opts.pid, STRAND_TARGET_TRACE);
+		err = loader__add_target(t->e.ld, t->opts.pid, STRAND_TARGET_TRACE);
 		if (!err)
-			err = procfs__threads(t->opts.pid, add_existing, t) < 0 ? -ESRCH : 0;
+			err = engine__add_existing(&t->e, t->opts.pid) < 0 ? -ESRCH : 0;
 		if (err == -ESRCH) {
 			say("cannot attach to pid %d: no such process", t->opts.pid);
 			return STRAND_EXIT_NO_TARGET;
@@ -452,13 +409,13 @@ static int setup_targets(struct trace *t)
 			say("cannot trace pid %d: %s", t->opts.pid, strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
-		collector__prefetch(t->col, t->opts.pid);
-		err = loader__attach_pthread_probe(t->ld, t->opts.pid);
+		collector__prefetch(t->e.col, t->opts.pid);
+		err = loader__attach_pthread_probe(t->e.ld, t->opts.pid);
 	} else if (t->opts.command) {
 		err = start_child(t, &go_fd, &err_fd);
 		if (err)
 			return err;
-		err = loader__add_target(t->ld, t->child,
+		err = loader__add_target(t->e.ld, t->child,
 					 STRAND_TARGET_TRACE | STRAND_TARGET_FOLLOW_FORKS |
 						 STRAND_TARGET_STOP_FOR_MAPS);
 		if (err) {
@@ -467,47 +424,32 @@ static int setup_targets(struct trace *t)
 			waitpid(t->child, NULL, 0);
 			return STRAND_EXIT_ERROR;
 		}
-		procfs__threads(t->child, add_existing, t);
-		err = loader__attach_pthread_probe(t->ld, -1);
+		engine__add_existing(&t->e, t->child);
+		err = loader__attach_pthread_probe(t->e.ld, -1);
 	} else {
-		procfs__all_threads(add_existing, t);
-		err = loader__attach_pthread_probe(t->ld, -1);
+		engine__add_existing(&t->e, 0);
+		err = loader__attach_pthread_probe(t->e.ld, -1);
 	}
 	if (err)
 		note("start routines unknown: no pthread_create probe (%s)", strerror(-err));
 	if (t->opts.pid) {
-		struct process *p = model__find_process(&t->model, t->opts.pid);
+		struct process *p = model__find_process(&t->e.model, t->opts.pid);
 
-		scan_goroutines(t);
+		engine__scan(&t->e);
 		note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
 	} else if (t->opts.command) {
 		note("attached; starting '%s' as pid %d", t->opts.command[0], t->child);
 		return release_child(t, go_fd, err_fd);
 	} else {
-		note("attached to every process (%zu threads already running)", t->model.tasks.len);
+		note("attached to every process (%zu threads already running)",
+		     t->e.model.tasks.len);
 	}
 	return 0;
 }
 
 static void build_report(struct trace *t, struct report *r, bool final)
 {
-	memset(r, 0, sizeof(*r));
-	r->model = &t->model;
-	r->now_ns = now_mono_ns();
-	r->duration_s = (double)(r->now_ns - t->start_ns) / 1e9;
-	r->final = final;
-	r->all_processes = !t->opts.pid && !t->opts.command;
-	loader__read_counters(t->ld, r->counters);
-	collector__stats(t->col, &r->stats);
-	r->threshold_ns = (uint64_t)t->opts.threshold_ns;
-	r->runaway = t->opts.runaway;
-	r->started_unix_s = t->started_unix_s;
-	r->detection = detector__last(t->detector);
-	r->goroutines = t->is_go ? t->go : NULL;
-	if (r->detection && (t->target_gone || t->child_done) && r->detection->at_ns < r->now_ns)
-		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
-	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
-		report__warn(r, "events were lost: the ring buffer was full; counts are low");
+	engine__report(&t->e, r, final, t->target_gone || t->child_done);
 	if (t->target_gone)
 		report__warn(r, "the target exited during the trace");
 	if (t->go_unsupported)
@@ -542,7 +484,8 @@ static void record_snapshot(struct trace *t, const struct report_doc *doc, bool 
 
 	if (!t->recorder || t->record_failed)
 		return;
-	err = recorder__write(t->recorder, doc, (double)(now_mono_ns() - t->start_ns) / 1e9, final);
+	err = recorder__write(t->recorder, doc, (double)(now_mono_ns() - t->e.start_ns) / 1e9,
+			      final);
 	if (err) {
 		say("recording to '%s' stopped: %s", t->opts.record, strerror(-err));
 		t->record_failed = true;
@@ -623,7 +566,7 @@ static bool should_stop(struct trace *t)
 
 	if (stop_requested)
 		return true;
-	if (t->opts.duration_ns && now - t->start_ns >= (uint64_t)t->opts.duration_ns)
+	if (t->opts.duration_ns && now - t->e.start_ns >= (uint64_t)t->opts.duration_ns)
 		return true;
 	if (t->child && !t->child_done && waitpid(t->child, &t->child_status, WNOHANG) == t->child)
 		t->child_done = true;
@@ -636,35 +579,17 @@ static bool should_stop(struct trace *t)
 	return false;
 }
 
-/* Events first, so that every thread the scan sees is known, then the scan. */
-static void scan_waits(struct trace *t)
-{
-	int n;
-
-	collector__drain(t->col);
-	n = wait_table__scan(t->waits);
-	if (n < 0 && n != -ESRCH)
-		note("scanning threads failed: %s", strerror(-n));
-	scan_goroutines(t);
-	model__sample_sites(&t->model, now_mono_ns());
-	detector__observe(t->detector, now_mono_ns());
-	go_tracker__regroup(t->go, detector__last(t->detector));
-	t->next_scan_ns = now_mono_ns() + t->scan_every_ns;
-}
-
 static int run_loop(struct trace *t)
 {
-	uint64_t next_render = t->start_ns + (uint64_t)t->opts.interval_ns;
+	uint64_t next_render = t->e.start_ns + (uint64_t)t->opts.interval_ns;
 	int err;
 
 	while (!should_stop(t)) {
-		err = collector__poll(t->col, 100);
+		err = engine__poll(&t->e, 100);
 		if (err) {
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
-		if (now_mono_ns() >= t->next_scan_ns)
-			scan_waits(t);
 		if (t->opts.live && now_mono_ns() >= next_render) {
 			render_live(t);
 			next_render = now_mono_ns() + (uint64_t)t->opts.interval_ns;
@@ -674,23 +599,15 @@ static int run_loop(struct trace *t)
 	}
 	/* events of the last moments, the target's exit among them; a last look at the waits
 	 * of a target still there (one that exited is reported as its last scan saw it) */
-	collector__drain(t->col);
+	collector__drain(t->e.col);
 	if (!t->target_gone && !t->child_done)
-		scan_waits(t);
+		engine__scan(&t->e);
 	return 0;
-}
-
-static bool leaks_remain(struct trace *t)
-{
-	const struct detection *det = detector__last(t->detector);
-
-	return (det && (det->stranded || det->deadlocked)) ||
-	       (t->is_go && go_tracker__stranded(t->go));
 }
 
 int cmd_trace(int argc, char **argv)
 {
-	struct loader_opts lopts = {0};
+	struct engine_opts eopts = {0};
 	struct trace t = {0};
 	struct sigaction sa = {.sa_handler = on_signal};
 	int err, code = STRAND_EXIT_OK;
@@ -713,44 +630,28 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	model__init(&t.model, t.opts.max_tasks);
-	lopts.trace_all = !t.opts.pid && !t.opts.command;
-	lopts.only_pid = t.opts.pid;
-	lopts.verbose = t.opts.verbose;
-	lopts.go_probes = !t.opts.no_go_probes;
-	/* waits half the threshold old get their stack and details: ready when it matters */
-	lopts.stack_after_ns = (uint64_t)t.opts.threshold_ns / 2;
-	if (lopts.stack_after_ns > 5 * NSEC)
-		lopts.stack_after_ns = 5 * NSEC;
-	t.scan_every_ns = (uint64_t)t.opts.threshold_ns / 4;
-	if (t.scan_every_ns > NSEC)
-		t.scan_every_ns = NSEC;
-	t.ld = loader__start(&lopts, &code);
-	if (!t.ld)
+	eopts.all = !t.opts.pid && !t.opts.command;
+	eopts.only_pid = t.opts.pid;
+	eopts.threshold_ns = t.opts.threshold_ns;
+	eopts.max_tasks = t.opts.max_tasks;
+	eopts.runaway = t.opts.runaway;
+	eopts.go_probes = !t.opts.no_go_probes;
+	eopts.verbose = t.opts.verbose;
+	code = engine__start(&t.e, &eopts);
+	if (code)
 		goto out;
-	t.col = collector__new(t.ld, &t.model);
-	if (!t.col) {
-		say("cannot read the BPF ring buffer: %s", strerror(errno));
-		code = STRAND_EXIT_ERROR;
-		goto out;
-	}
-	collector__on_process_exit(t.col, on_process_exit, &t);
-	t.waits = wait_table__new(t.ld, t.col, &t.model, lopts.stack_after_ns);
-	t.detector = detector__new(&t.model, t.waits, (uint64_t)t.opts.threshold_ns);
-	t.go = go_tracker__new(collector__symbolizer(t.col), t.ld, (uint64_t)t.opts.threshold_ns,
-			       t.opts.runaway);
-	collector__on_go_site(t.col, go_tracker__on_site, t.go);
-	t.start_ns = now_mono_ns();
-	t.started_unix_s = now_wall();
-	t.model.start_ns = t.start_ns;
-	t.next_record_ns = t.start_ns + (uint64_t)t.opts.record_every_ns;
+	t.e.on_exit = on_process_exit;
+	t.e.on_exit_ctx = &t;
+	t.e.on_go_scan = on_go_scan;
+	t.e.on_go_scan_ctx = &t;
+	t.next_record_ns = t.e.start_ns + (uint64_t)t.opts.record_every_ns;
 	code = setup_targets(&t);
 	if (code)
 		goto out;
 	code = run_loop(&t);
 	if (!code)
 		code = render_final(&t);
-	if (!code && leaks_remain(&t))
+	if (!code && engine__leaks_remain(&t.e))
 		code = STRAND_EXIT_STRANDED;
 	else if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
 		code = WEXITSTATUS(t.child_status);
@@ -759,11 +660,6 @@ out:
 		recorder__close(t.recorder);
 	if (t.child && !t.child_done)
 		stop_child(t.child);
-	go_tracker__free(t.go);
-	detector__free(t.detector);
-	wait_table__free(t.waits);
-	collector__free(t.col);
-	loader__stop(t.ld);
-	model__free(&t.model);
+	engine__stop(&t.e);
 	return code;
 }

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "engine.h"
+#include "collector.h"
+#include "detect.h"
+#include "goroutines.h"
+#include "loader.h"
+#include "procfs.h"
+#include "report.h"
+#include "util.h"
+#include "waits.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define NSEC 1000000000ULL
+
+static void on_process_exit(void *ctx, pid_t pid, int exit_code)
+{
+	struct engine *e = ctx;
+
+	go_tracker__forget(e->go, pid);
+	if (e->on_exit)
+		e->on_exit(e->on_exit_ctx, pid, exit_code);
+}
+
+int engine__start(struct engine *e, const struct engine_opts *opts)
+{
+	struct loader_opts lopts = {0};
+	int code = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->opts = *opts;
+	model__init(&e->model, opts->max_tasks);
+	lopts.trace_all = opts->all;
+	lopts.only_pid = opts->only_pid;
+	lopts.verbose = opts->verbose;
+	lopts.go_probes = opts->go_probes;
+	lopts.ringbuf_bytes = opts->ringbuf_bytes;
+	/* waits half the threshold old get their stack and details: ready when it matters */
+	lopts.stack_after_ns = (uint64_t)opts->threshold_ns / 2;
+	if (lopts.stack_after_ns > 5 * NSEC)
+		lopts.stack_after_ns = 5 * NSEC;
+	e->scan_every_ns = (uint64_t)opts->threshold_ns / 4;
+	if (e->scan_every_ns > NSEC)
+		e->scan_every_ns = NSEC;
+	e->ld = loader__start(&lopts, &code);
+	if (!e->ld)
+		return code;
+	e->col = collector__new(e->ld, &e->model);
+	if (!e->col) {
+		say("cannot read the BPF ring buffer: %s", strerror(errno));
+		return STRAND_EXIT_ERROR;
+	}
+	collector__on_process_exit(e->col, on_process_exit, e);
+	e->waits = wait_table__new(e->ld, e->col, &e->model, lopts.stack_after_ns);
+	e->detector = detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns);
+	e->go = go_tracker__new(collector__symbolizer(e->col), e->ld, (uint64_t)opts->threshold_ns,
+				opts->runaway);
+	collector__on_go_site(e->col, go_tracker__on_site, e->go);
+	e->start_ns = now_mono_ns();
+	e->started_unix_s = now_wall();
+	e->model.start_ns = e->start_ns;
+	return 0;
+}
+
+void engine__stop(struct engine *e)
+{
+	go_tracker__free(e->go);
+	detector__free(e->detector);
+	wait_table__free(e->waits);
+	collector__free(e->col);
+	loader__stop(e->ld);
+	model__free(&e->model);
+	memset(e, 0, sizeof(*e));
+}
+
+static void add_thread(void *ctx, pid_t pid, const struct proc_thread *th)
+{
+	struct engine *e = ctx;
+	char comm[16];
+
+	if (!model__find_process(&e->model, pid)) {
+		procfs__comm(pid, comm, sizeof(comm));
+		model__process(&e->model, pid, comm);
+	}
+	model__add_existing(&e->model, pid, th->tid, th->name, th->birth_ns);
+}
+
+int engine__add_existing(struct engine *e, pid_t pid)
+{
+	return pid ? procfs__threads(pid, add_thread, e) : procfs__all_threads(add_thread, e);
+}
+
+static void scan_go_process(struct engine *e, pid_t pid)
+{
+	enum go_scan_result res = go_tracker__scan(e->go, pid, now_mono_ns());
+	struct process *p = model__find_process(&e->model, pid);
+
+	e->is_go |= res == GO_TRACKED;
+	if (p && res != GO_NOT_GO)
+		p->go = true;
+	if (e->on_go_scan)
+		e->on_go_scan(e->on_go_scan_ctx, pid, (int)res);
+}
+
+/* Goroutines of every traced Go process (a command's children too: `go test` runs its
+ * test binaries as children): the first scan of a process attaches its runtime probes. */
+static void scan_goroutines(struct engine *e)
+{
+	uint64_t pid;
+	void *val;
+
+	if (e->opts.only_pid) {
+		scan_go_process(e, e->opts.only_pid);
+	} else {
+		for (size_t i = 0; hashmap__next(&e->model.procs, &i, &pid, &val);)
+			if (!((struct process *)val)->exited)
+				scan_go_process(e, (pid_t)pid);
+	}
+	go_tracker__annotate(e->go, &e->model);
+}
+
+void engine__scan(struct engine *e)
+{
+	int n;
+
+	collector__drain(e->col);
+	n = wait_table__scan(e->waits);
+	if (n < 0 && n != -ESRCH)
+		note("scanning threads failed: %s", strerror(-n));
+	scan_goroutines(e);
+	model__sample_sites(&e->model, now_mono_ns());
+	detector__observe(e->detector, now_mono_ns());
+	go_tracker__regroup(e->go, detector__last(e->detector));
+	e->next_scan_ns = now_mono_ns() + e->scan_every_ns;
+}
+
+int engine__poll(struct engine *e, int ms)
+{
+	int err = collector__poll(e->col, ms);
+
+	if (err)
+		return err;
+	if (now_mono_ns() >= e->next_scan_ns)
+		engine__scan(e);
+	return 0;
+}
+
+void engine__report(struct engine *e, struct report *r, bool final, bool frozen)
+{
+	memset(r, 0, sizeof(*r));
+	r->model = &e->model;
+	r->now_ns = now_mono_ns();
+	r->duration_s = (double)(r->now_ns - e->start_ns) / 1e9;
+	r->final = final;
+	r->all_processes = e->opts.all;
+	loader__read_counters(e->ld, r->counters);
+	collector__stats(e->col, &r->stats);
+	r->threshold_ns = (uint64_t)e->opts.threshold_ns;
+	r->runaway = e->opts.runaway;
+	r->started_unix_s = e->started_unix_s;
+	r->detection = detector__last(e->detector);
+	r->goroutines = e->is_go ? e->go : NULL;
+	if (r->detection && frozen && r->detection->at_ns < r->now_ns)
+		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
+	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
+		report__warn(r, "events were lost: the ring buffer was full; counts are low");
+}
+
+bool engine__leaks_remain(struct engine *e)
+{
+	const struct detection *det = detector__last(e->detector);
+
+	return (det && (det->stranded || det->deadlocked)) ||
+	       (e->is_go && go_tracker__stranded(e->go));
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The tracing engine both commands run: the BPF programs loaded, the ring buffer read into
+ * the model, the waits scanned and judged, the goroutines of Go processes tracked. `strand
+ * trace` drives it for one trace and a report; `strand daemon` forever, forgetting the
+ * processes that are gone.
+ */
+#ifndef STRAND_ENGINE_H
+#define STRAND_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct loader;
+struct collector;
+struct wait_table;
+struct detector;
+struct go_tracker;
+struct report;
+
+struct engine_opts {
+	bool all;	      /* every process on the machine (else: the targets added) */
+	pid_t only_pid;	      /* -p: scans visit this process only */
+	int64_t threshold_ns; /* blocked this long: a stranded candidate */
+	uint32_t max_tasks, runaway;
+	bool go_probes, verbose;
+	uint32_t ringbuf_bytes; /* 0: the loader's default */
+};
+
+struct engine {
+	struct engine_opts opts;
+	struct loader *ld;
+	struct collector *col;
+	struct model model;
+	struct wait_table *waits;
+	struct detector *detector;
+	struct go_tracker *go;
+	bool is_go; /* some traced process is a Go program whose goroutines are read */
+	uint64_t scan_every_ns, next_scan_ns;
+	uint64_t start_ns;
+	double started_unix_s;
+	/* told of each process that exits (after the engine forgot its runtime probes) */
+	void (*on_exit)(void *ctx, pid_t pid, int exit_code);
+	void *on_exit_ctx;
+	/* told of the result of each Go scan of a process (enum go_scan_result) */
+	void (*on_go_scan)(void *ctx, pid_t pid, int result);
+	void *on_go_scan_ctx;
+};
+
+/* Loads and attaches everything; 0, or an exit code with the reason said. Nothing is traced
+ * until targets are added. */
+int engine__start(struct engine *e, const struct engine_opts *opts);
+void engine__stop(struct engine *e);
+
+/* The threads alive in pid now (or in every process, pid 0), as tasks from before attach.
+ * Negative when pid is gone. */
+int engine__add_existing(struct engine *e, pid_t pid);
+
+/* Reads the ring buffer for at most ms, then scans the waits when a scan is due. 0 or
+ * -errno. */
+int engine__poll(struct engine *e, int ms);
+/* Events first, so every thread the scan sees is known, then the scan and the verdicts. */
+void engine__scan(struct engine *e);
+
+/* The report as of now (final: the one at the end); frozen: the targets are gone, so the
+ * verdicts are those of the last scan, as old as they are. */
+void engine__report(struct engine *e, struct report *r, bool final, bool frozen);
+/* Stranded or deadlocked threads, or stranded goroutines, at the last scan. */
+bool engine__leaks_remain(struct engine *e);
+
+#endif /* STRAND_ENGINE_H */
