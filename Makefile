@@ -23,7 +23,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -g -O2
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser
-LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson
+LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson -lmicrohttpd
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

@@ -92,7 +92,11 @@ static __always_inline __u64 count_child(__u32 tgid, __u64 gopc, __u64 parent)
 
 static __always_inline void add_spawn(struct strand_go_site *site, __u64 children, __u64 parent)
 {
-	__sync_fetch_and_add(&site->spawned, 1);
+	__u64 live = __sync_fetch_and_add(&site->spawned, 1) + 1 - site->exited;
+
+	/* racy like the fan-out below: only ever raised, by the next spawn that sees more */
+	if (live > site->peak_live)
+		site->peak_live = live;
 	if (children == 1)
 		__sync_fetch_and_add(&site->parents, 1);
 	/* racy, but only ever raised: the next spawn of a bigger fan-out corrects it */
@@ -167,7 +171,8 @@ int go_create(struct pt_regs *ctx)
 	const struct strand_go_config *cfg = go_config(tgid);
 	struct strand_go_key key = {.tgid = tgid};
 	struct strand_go_state state = {.flags = STRAND_GO_CREATED};
-	struct strand_go_site *site, fresh = {.spawned = 1, .parents = 1, .max_children = 1};
+	struct strand_go_site *site,
+		fresh = {.spawned = 1, .parents = 1, .max_children = 1, .peak_live = 1};
 	__u64 newg = ctx->bx, parent, children, caller, m;
 	struct strand_go_site_event *ev;
 

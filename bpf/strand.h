@@ -150,6 +150,7 @@ enum strand_record_flags {
 	STRAND_REC_ESTIMATED = 1 << 2,	/* since_ns estimated (blocked before attach) */
 	STRAND_REC_HAS_STACK = 1 << 3,	/* stack_len bytes of user stack follow the record */
 	STRAND_REC_EXITING = 1 << 4,
+	STRAND_REC_ON_CPU = 1 << 5, /* running on a CPU now (else, if runnable, waiting for one) */
 };
 
 struct strand_task_record {
@@ -217,6 +218,8 @@ struct strand_go_site {
 	__u64 parents;	    /* distinct goroutines that spawned here */
 	__u64 max_children; /* the fan-out factor: most spawned here by one parent */
 	__u64 max_parent;   /* that parent's goroutine id */
+	__u64 peak_live;    /* most alive at once of those created while traced (spawned -
+			     * exited at each spawn): exact where scans would miss a burst */
 };
 
 /* Children of one parent goroutine at one spawn site: the fan-out. */
@@ -263,7 +266,7 @@ _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "sl
 _Static_assert(sizeof(struct strand_go_config) == 32, "go config layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
 _Static_assert(sizeof(struct strand_go_state) == 24, "go state layout");
-_Static_assert(sizeof(struct strand_go_site) == 40, "go site layout");
+_Static_assert(sizeof(struct strand_go_site) == 48, "go site layout");
 _Static_assert(sizeof(struct strand_go_fanout_key) == 24, "go fan-out key layout");
 _Static_assert(sizeof(struct strand_go_site_event) == 24 + 40 + 8 * STRAND_GO_MAX_FRAMES,
 	       "go site event layout");

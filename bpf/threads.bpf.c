@@ -15,9 +15,10 @@
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 #define SIGSTOP	   19
 
-/* coarse key -> learned return-address slots */
+/* coarse key -> learned return-address slots. LRU: the keys carry the pid, and a daemon
+ * outlives many processes; a live site's slots evicted are learned again from a sample. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct strand_site_slots);

@@ -140,6 +140,8 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 	if (task->flags & PF_EXITING)
 		rec->flags |= STRAND_REC_EXITING;
+	if (task->on_cpu)
+		rec->flags |= STRAND_REC_ON_CPU;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	regs_to_dwarf(rec->regs, regs);

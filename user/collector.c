@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 struct collector {
 	struct loader *ld;
@@ -27,6 +28,8 @@ struct collector {
 	void *on_exit_ctx;
 	go_site_fn on_go_site;
 	void *on_go_site_ctx;
+	pid_reuse_fn on_reuse;
+	void *on_reuse_ctx;
 	struct collector_stats stats;
 };
 
@@ -260,8 +263,14 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 
 	c->stats.spawns++;
 	model__process(c->model, pid, ev->comm);
-	if (kind == TASK_PROCESS)
+	if (kind == TASK_PROCESS) {
+		struct process *old = model__find_process(c->model, (pid_t)ev->hdr.tgid);
+
+		/* a pid is forked again only once its process is gone: its exit may be lost */
+		if (old && c->on_reuse)
+			c->on_reuse(c->on_reuse_ctx, (pid_t)ev->hdr.tgid);
 		model__process(c->model, (pid_t)ev->hdr.tgid, ev->comm);
+	}
 	if (ev->flags & STRAND_SPAWN_STOPPED)
 		hold_for_maps(c, pid);
 	if (ev->flags & STRAND_SPAWN_HAS_STACK)
@@ -358,6 +367,12 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+void collector__on_pid_reuse(struct collector *c, pid_reuse_fn fn, void *ctx)
+{
+	c->on_reuse = fn;
+	c->on_reuse_ctx = ctx;
+}
+
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx)
 {
 	c->on_go_site = fn;
@@ -369,6 +384,14 @@ int collector__poll(struct collector *c, int timeout_ms)
 	int n = ring_buffer__poll(c->rb, timeout_ms);
 
 	return n == -EINTR ? 0 : (n < 0 ? n : 0);
+}
+
+int collector__wait(struct collector *c, int timeout_ms)
+{
+	struct epoll_event ev;
+	int n = epoll_wait(ring_buffer__epoll_fd(c->rb), &ev, 1, timeout_ms);
+
+	return n < 0 && errno != EINTR ? -errno : 0;
 }
 
 int collector__drain(struct collector *c)

@@ -30,11 +30,19 @@ struct collector *collector__new(struct loader *ld, struct model *m);
 void collector__free(struct collector *c);
 void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx);
+/* Called when a new process takes the pid of one still in the model (exited, or whose exit
+ * was lost), before the new one is entered: a daemon drops the old one then, so the two
+ * never mix. */
+typedef void (*pid_reuse_fn)(void *ctx, pid_t pid);
+void collector__on_pid_reuse(struct collector *c, pid_reuse_fn fn, void *ctx);
 
 /* Waits up to timeout_ms for records and handles all that are there; -errno on error. */
 int collector__poll(struct collector *c, int timeout_ms);
 /* Handles what is left in the ring buffer without waiting. */
 int collector__drain(struct collector *c);
+/* Waits up to timeout_ms for records without handling them (the daemon waits unlocked,
+ * then drains under its lock); 0 or -errno. */
+int collector__wait(struct collector *c, int timeout_ms);
 
 /* Reads pid's memory map now, so its stacks can be symbolized even after it exits. */
 void collector__prefetch(struct collector *c, pid_t pid);

@@ -15,6 +15,7 @@
 struct history {
 	uint64_t first, last, peak;
 	bool shrank;
+	pid_t pid;
 };
 
 struct detector {
@@ -352,7 +353,7 @@ static void add_to_group(struct detector *d, struct wait_group *g, const struct 
 		g->tids[g->ntids++] = t->tid;
 }
 
-static void record_history(struct detector *d, struct hashmap *counts)
+static void record_history(struct detector *d, struct hashmap *counts, struct hashmap *pids)
 {
 	uint64_t key;
 	void *val;
@@ -364,6 +365,7 @@ static void record_history(struct detector *d, struct hashmap *counts)
 		if (!h) {
 			h = xcalloc(1, sizeof(*h));
 			h->first = n;
+			h->pid = (pid_t)(uintptr_t)hashmap__get(pids, key);
 			hashmap__set(&d->history, key, h);
 		}
 		if (n < h->last)
@@ -416,9 +418,10 @@ void detector__observe(struct detector *d, uint64_t now)
 	struct task **tasks = model__sorted_tasks(d->model, &ntasks);
 	uint64_t *keys = xcalloc(ntasks + 1, sizeof(*keys)); /* one per group at most */
 	struct detection det = {.at_ns = now};
-	struct hashmap counts, tids; /* tid -> its group's key */
+	struct hashmap counts, pids, tids; /* tid -> its group's key */
 
 	hashmap__init(&counts);
+	hashmap__init(&pids);
 	hashmap__init(&tids);
 	hashmap__init(&det.group_of);
 	for (size_t i = 0; i < ntasks; i++) {
@@ -430,9 +433,11 @@ void detector__observe(struct detector *d, uint64_t now)
 		det.blocked++;
 		key = group_key(t);
 		hashmap__set(&counts, key, (void *)((uintptr_t)hashmap__get(&counts, key) + 1));
+		hashmap__set(&pids, key, (void *)(uintptr_t)t->pid);
 	}
-	record_history(d, &counts);
+	record_history(d, &counts, &pids);
 	hashmap__free(&counts);
+	hashmap__free(&pids);
 
 	for (size_t i = 0; i < ntasks; i++) {
 		const struct task *t = tasks[i];
@@ -463,4 +468,14 @@ void detector__observe(struct detector *d, uint64_t now)
 	detection__free(&d->last);
 	d->last = det;
 	d->have_last = true;
+}
+
+void detector__forget(struct detector *d, pid_t pid)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&d->history, &i, &key, &val);)
+		if (((struct history *)val)->pid == pid)
+			free(hashmap__del(&d->history, key));
 }

@@ -58,6 +58,8 @@ struct detector;
 
 struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t threshold_ns);
 void detector__free(struct detector *d);
+/* Drops the history of pid's groups: the daemon, once pid is gone. */
+void detector__forget(struct detector *d, pid_t pid);
 
 /* After every scan: records how each (spawn site, wait site) group evolves, and keeps the
  * detection as it stood, so that a target that exits is reported as it was. */

@@ -115,7 +115,7 @@ uint32_t go_site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t go
 	s = &t->sites[t->nsites];
 	memset(s, 0, sizeof(*s));
 	s->pid = st->pid;
-	s->id = (uint32_t)t->nsites + 1;
+	s->id = ++t->next_site_id;
 	s->gopc = gopc;
 	s->spawned = s->exited = -1;
 	go_resolve_frame(t, st, gopc, true, &s->created_at);
@@ -226,6 +226,8 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 			s->parents = ks.parents;
 			s->max_children = ks.max_children;
 			s->max_parent_goid = ks.max_parent;
+			if (ks.peak_live > s->peak)
+				s->peak = ks.peak_live;
 		}
 		for (int k = 0; st->probes && k < s->ncallers; k++)
 			loader__go_caller(t->ld, st->pid, gopc, s->callers[k].pc,
@@ -481,4 +483,58 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m)
 			}
 		}
 	}
+}
+
+/* Site indices are held by every process's site_of and rows, and by the groups: each is
+ * moved to where its site went once the purged process's sites are gone. */
+void go_tracker__purge(struct go_tracker *t, pid_t pid)
+{
+	struct go_proc_state *st;
+	uint32_t *to = xcalloc(t->nsites + 1, sizeof(*to));
+	size_t n = 0;
+	uint64_t key;
+	void *val;
+
+	go_tracker__forget(t, pid);
+	st = hashmap__del(&t->procs, (uint64_t)pid);
+	if (st)
+		free_state(t, st);
+	for (size_t i = 0; i < t->nsites; i++) {
+		if (t->sites[i].pid == pid)
+			continue;
+		to[i] = (uint32_t)n + 1;
+		t->sites[n++] = t->sites[i];
+	}
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &key, &val);) {
+		struct go_proc_state *p = val;
+
+		size_t nk = 0;
+		uint64_t *keys = xcalloc(p->site_of.len + 1, sizeof(*keys));
+
+		/* set after the walk: a set may grow the table under it */
+		for (size_t k = 0; hashmap__next(&p->site_of, &k, &key, &val);)
+			keys[nk++] = key;
+		for (size_t k = 0; k < nk; k++) {
+			uintptr_t was = (uintptr_t)hashmap__get(&p->site_of, keys[k]);
+
+			hashmap__set(&p->site_of, keys[k], (void *)(uintptr_t)to[was - 1]);
+		}
+		free(keys);
+		for (size_t k = 0; k < p->snap.n; k++)
+			p->rows[k].site = to[p->rows[k].site] - 1;
+		for (size_t k = 0; k < p->nfinal; k++)
+			p->final[k].site = to[p->final[k].site] - 1;
+	}
+	/* the groups are the last regroup's: those of pid go, the others follow their site */
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->ngroups; i++) {
+		if (t->groups[i].pid == pid)
+			continue;
+		t->groups[kept] = t->groups[i];
+		t->groups[kept++].site = to[t->groups[i].site] - 1;
+	}
+	t->ngroups = kept;
+	t->nsites = n;
+	free(to);
 }

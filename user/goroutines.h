@@ -173,6 +173,9 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m);
 
 /* The process exec'd or exited: its probes are detached, its sites kept for the report. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
+/* And then all of it dropped, its sites too (the daemon, once the process has been
+ * reported gone): what a long run keeps is bounded by the processes alive. */
+void go_tracker__purge(struct go_tracker *t, pid_t pid);
 /* The create probe's record of a new spawn site (collector callback). */
 void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev);
 

@@ -87,6 +87,7 @@ struct go_tracker {
 	struct hashmap procs; /* pid -> struct go_proc_state */
 	struct go_site *sites;
 	size_t nsites, sites_cap;
+	uint32_t next_site_id; /* ids stay unique when a purged process's sites go */
 	struct go_group *groups;
 	size_t ngroups, cap;
 	struct hashmap group_index; /* group key -> index + 1, during a regroup */

@@ -36,6 +36,7 @@ struct loader {
 	uint8_t *scan_buf;
 	size_t scan_cap;
 	bool btf_tracepoints;
+	int stats_fd; /* BPF_ENABLE_STATS while it is open; 0: not asked */
 	struct bpf_link *uprobes[MAX_UPROBES];
 	char uprobe_paths[MAX_UPROBES][PATH_MAX];
 	int nuprobes;
@@ -225,6 +226,8 @@ void loader__stop(struct loader *ld)
 		if (ld->go_links[i].pid)
 			loader__detach_go(ld, ld->go_links[i].pid);
 	goroutines_bpf__destroy(ld->go);
+	if (ld->stats_fd > 0)
+		close(ld->stats_fd);
 	bpf_link__destroy(ld->iter);
 	waits_bpf__destroy(ld->waits);
 	threads_bpf__destroy(ld->threads);
@@ -536,4 +539,105 @@ int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t call
 				    sizeof(*spawned), 0)
 		       ? -errno
 		       : 0;
+}
+
+int loader__enable_stats(struct loader *ld)
+{
+	int fd = ld->stats_fd > 0 ? ld->stats_fd : bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	if (fd < 0)
+		return fd;
+	ld->stats_fd = fd;
+	return 0;
+}
+
+static struct bpf_object *const *loader_objects(const struct loader *ld, size_t *n)
+{
+	static struct bpf_object *objs[3];
+
+	*n = 0;
+	if (ld->threads)
+		objs[(*n)++] = ld->threads->obj;
+	if (ld->waits)
+		objs[(*n)++] = ld->waits->obj;
+	if (ld->go)
+		objs[(*n)++] = ld->go->obj;
+	return objs;
+}
+
+void loader__prog_stats(struct loader *ld, prog_stats_fn fn, void *ctx)
+{
+	size_t n;
+	struct bpf_object *const *objs = loader_objects(ld, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, objs[i])
+		{
+			struct bpf_prog_info info = {0};
+			__u32 len = sizeof(info);
+			int fd = bpf_program__fd(p);
+
+			if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+				continue;
+			fn(ctx, bpf_program__name(p), info.run_cnt, info.run_time_ns);
+		}
+	}
+}
+
+/* Keys of a hash map, counted a batch at a time (values not copied out). */
+static int64_t count_entries(int fd, uint32_t key_size, uint32_t value_size, uint32_t max)
+{
+	size_t bytes = (size_t)4096 * (key_size + value_size);
+	uint8_t *keys = malloc((size_t)4096 * key_size), *vals = malloc(bytes);
+	uint64_t in = 0, out = 0;
+	int64_t total = 0;
+	bool first = true;
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -1;
+	}
+	for (;;) {
+		__u32 count = 4096;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
+					       NULL);
+
+		total += count;
+		if (err || total >= max)
+			break;
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return total;
+}
+
+void loader__map_stats(struct loader *ld, map_stats_fn fn, void *ctx)
+{
+	size_t n;
+	struct bpf_object *const *objs = loader_objects(ld, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_map *m;
+
+		bpf_object__for_each_map(m, objs[i])
+		{
+			enum bpf_map_type type = bpf_map__type(m);
+			bool hash = type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_LRU_HASH;
+			const char *name = bpf_map__name(m);
+
+			if (strstr(name, ".rodata") || strstr(name, ".bss") ||
+			    strstr(name, ".data"))
+				continue;
+			fn(ctx, name,
+			   hash ? count_entries(bpf_map__fd(m), bpf_map__key_size(m),
+						bpf_map__value_size(m), bpf_map__max_entries(m))
+				: -1,
+			   bpf_map__max_entries(m));
+		}
+	}
 }

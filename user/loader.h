@@ -75,4 +75,14 @@ int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_g
 int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t caller,
 		      uint64_t *spawned);
 
+/* Self-observation (the daemon's metrics). */
+/* Asks the kernel to count the BPF programs' run time (until loader__stop); 0 or -errno. */
+int loader__enable_stats(struct loader *ld);
+/* Each loaded program's name, run count and run time (zero unless stats are enabled). */
+typedef void (*prog_stats_fn)(void *ctx, const char *prog, uint64_t runs, uint64_t run_ns);
+void loader__prog_stats(struct loader *ld, prog_stats_fn fn, void *ctx);
+/* Each map's name, entries in use (hash maps; -1 for arrays and the ring buffer) and size. */
+typedef void (*map_stats_fn)(void *ctx, const char *map, int64_t entries, uint32_t max);
+void loader__map_stats(struct loader *ld, map_stats_fn fn, void *ctx);
+
 #endif /* STRAND_LOADER_H */

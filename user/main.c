@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd_report.h"
+#include "daemon.h"
 #include "trace.h"
 #include "util.h"
 
@@ -17,6 +18,8 @@ struct command {
 static const struct command commands[] = {
 	{"trace", cmd_trace, "trace a process, a command, or every process, and report"},
 	{"report", cmd_report, "render a recording again (text, JSON, SVG, pprof), or compare two"},
+	{"daemon", cmd_daemon,
+	 "trace every process, serve Prometheus metrics and reports over HTTP"},
 };
 
 static void usage(FILE *f)

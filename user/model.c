@@ -77,7 +77,7 @@ static struct site *new_site(struct model *m, pid_t pid, enum task_kind kind)
 {
 	struct site *s = xcalloc(1, sizeof(*s));
 
-	s->id = (uint32_t)m->nsites + 1;
+	s->id = ++m->next_site_id;
 	s->pid = pid;
 	s->kind = kind;
 	hashmap__init(&s->children);
@@ -302,4 +302,56 @@ void model__sample_sites(struct model *m, uint64_t now_ns)
 		if (!m->sites[i]->before_attach)
 			timeline__add(&m->sites[i]->live_over_time, now_ns,
 				      (uint32_t)m->sites[i]->live);
+}
+
+/* A site of pid that nothing alive comes from any more (a forked child outlives its
+ * parent: its task still points at the parent's site). */
+static bool site_gone(const struct site *s, pid_t pid)
+{
+	return s->pid == pid && !s->live;
+}
+
+/* Deletes the entries of a key -> site map whose site goes (a deletion leaves a
+ * tombstone, so the walk may go on). */
+static void drop_sites_of(struct hashmap *map, pid_t pid)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(map, &i, &key, &val);)
+		if (site_gone(val, pid))
+			hashmap__del(map, key);
+}
+
+void model__forget_process(struct model *m, pid_t pid)
+{
+	struct process *p = hashmap__del(&m->procs, (uint64_t)pid);
+	uint64_t key;
+	void *val;
+	size_t n = 0;
+
+	if (p) {
+		free(p->exe);
+		free(p);
+	}
+	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);) {
+		struct task *t = val;
+
+		if (t->pid == pid) /* its exit was lost: it exits now, its site counts it */
+			model__exit(m, t->tid, now_mono_ns());
+	}
+	drop_sites_of(&m->site_by_key, pid);
+	drop_sites_of(&m->site_by_path, pid);
+	for (size_t i = 0; i < m->nsites; i++) {
+		struct site *s = m->sites[i];
+
+		if (!site_gone(s, pid)) {
+			m->sites[n++] = s;
+			continue;
+		}
+		hashmap__free(&s->children);
+		free(s->stack);
+		free(s);
+	}
+	m->nsites = n;
 }

@@ -92,6 +92,7 @@ struct task {
 	bool before_attach;
 	char name[16];
 	char state;		/* from the last scan: R, S (blocked), D (uninterruptible) */
+	bool on_cpu;		/* R: running on a CPU at the last scan (else waiting for one) */
 	struct task_wait *wait; /* when blocked */
 	/* a thread of a Go program: what the runtime uses it for (its M), as of the last scan */
 	const char *go_role; /* "sysmon", "idle", "syscall", ...; NULL: not an M, or unknown */
@@ -125,6 +126,7 @@ struct model {
 	struct hashmap procs;	     /* pid -> process */
 	struct site **sites;
 	size_t nsites, sites_cap;
+	uint32_t next_site_id;
 	uint64_t spawned, exited, before_attach;
 	uint64_t start_ns, end_ns; /* monotonic bounds of the trace */
 	size_t max_tasks;
@@ -136,6 +138,9 @@ void model__free(struct model *m);
 
 struct process *model__process(struct model *m, pid_t pid, const char *comm);
 struct process *model__find_process(struct model *m, pid_t pid);
+/* Drops a process and all that is left of it (tasks whose exit was lost, its spawn sites):
+ * the daemon, once it was reported gone. */
+void model__forget_process(struct model *m, pid_t pid);
 
 /* A task alive when the trace began. */
 void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name,

@@ -180,3 +180,79 @@ void doc_print_list(FILE *f, const char *head, const json_t *list, const char *i
 	json_array_foreach (list, i, v)
 		fprintf(f, "%s  - %s\n", indent, json_string_value(v) ?: "");
 }
+
+/* Drops the elements of the array at key whose "pid" is not pid. */
+static json_t *keep_pid(json_t *obj, const char *key, int64_t pid)
+{
+	json_t *arr = json_object_get(obj, key);
+
+	for (size_t i = json_array_size(arr); i-- > 0;)
+		if (doc_int(json_array_get(arr, i), "pid") != pid)
+			json_array_remove(arr, i);
+	return arr;
+}
+
+static int64_t sum_where(const json_t *arr, const char *what, const char *key, const char *is)
+{
+	const json_t *v;
+	int64_t n = 0;
+	size_t i;
+
+	json_array_foreach (arr, i, v) {
+		const char *s = key ? doc_str(v, key) : NULL;
+
+		if (!key || (s && !strcmp(s, is)))
+			n += what ? doc_int(v, what) : 1;
+	}
+	return n;
+}
+
+void report_doc__only_pid(struct report_doc *d, int64_t pid)
+{
+	json_t *r = d->root, *gr = json_object_get(r, "goroutines");
+	json_t *totals = json_object_get(r, "totals"), *verdicts = json_object_get(r, "verdicts");
+	json_t *tasks, *sites, *groups;
+
+	keep_pid(r, "targets", pid);
+	tasks = keep_pid(r, "tasks", pid);
+	sites = keep_pid(r, "sites", pid);
+	groups = keep_pid(r, "groups", pid);
+	json_object_set_new(r, "all_processes", json_false());
+	if (json_is_object(totals)) {
+		const json_t *t;
+		int64_t before = 0;
+		size_t i;
+
+		json_array_foreach (tasks, i, t)
+			before += doc_bool(t, "before_attach");
+		json_object_set_new(totals, "live",
+				    json_integer(sum_where(tasks, NULL, NULL, NULL)));
+		json_object_set_new(totals, "spawned",
+				    json_integer(sum_where(sites, "spawned", NULL, NULL)));
+		json_object_set_new(totals, "exited",
+				    json_integer(sum_where(sites, "exited", NULL, NULL)));
+		json_object_set_new(totals, "before_attach", json_integer(before));
+	}
+	if (json_is_object(verdicts)) {
+		const char *const v[] = {"deadlock", "stranded", "idle"};
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+			json_object_set_new(
+				verdicts, v[i],
+				json_integer(sum_where(groups, "count", "verdict", v[i])));
+		json_object_set_new(verdicts, "blocked",
+				    json_integer(sum_where(tasks, NULL, "state", "S") +
+						 sum_where(tasks, NULL, "state", "D")));
+	}
+	if (json_is_object(gr)) {
+		json_t *runtimes = keep_pid(gr, "runtimes", pid), *gg;
+
+		keep_pid(gr, "sites", pid);
+		gg = keep_pid(gr, "groups", pid);
+		json_object_set_new(gr, "processes",
+				    json_integer((json_int_t)json_array_size(runtimes)));
+		json_object_set_new(gr, "live", json_integer(sum_where(gg, "count", NULL, NULL)));
+		json_object_set_new(gr, "stranded",
+				    json_integer(sum_where(gg, "count", "verdict", "stranded")));
+	}
+}

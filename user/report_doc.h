@@ -24,6 +24,9 @@ struct report_doc {
 int report_doc__parse(struct report_doc *d, const char *text, size_t len, char *why,
 		      size_t why_size);
 void report_doc__free(struct report_doc *d);
+/* Keeps what is pid's only (its tasks, sites, groups, goroutines), the totals and verdict
+ * counts made again from what is left: one process's report out of a machine's. */
+void report_doc__only_pid(struct report_doc *d, int64_t pid);
 
 /* Accessors: the value at key of obj, or the default when absent or of another type. */
 const char *doc_str(const json_t *obj, const char *key); /* NULL */

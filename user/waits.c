@@ -18,6 +18,7 @@
 
 struct wake {
 	uint64_t count, last_ns;
+	pid_t pid;
 };
 
 struct wait_table {
@@ -180,6 +181,7 @@ static void note_wake(struct wait_table *wt, pid_t pid, const struct task_wait *
 	wk = hashmap__get(&wt->wakes, wake_key(pid, w->object));
 	if (!wk) {
 		wk = xcalloc(1, sizeof(*wk));
+		wk->pid = pid;
 		hashmap__set(&wt->wakes, wake_key(pid, w->object), wk);
 	}
 	wk->count++;
@@ -332,6 +334,7 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 	if (!t || t->pid != (pid_t)rec->tgid || (rec->flags & STRAND_REC_EXITING))
 		return;
 	memcpy(t->name, rec->comm, sizeof(t->name) - 1);
+	t->on_cpu = rec->flags & STRAND_REC_ON_CPU;
 	if (!(rec->flags & STRAND_REC_BLOCKED)) {
 		t->state = 'R';
 		if (t->wait)
@@ -367,4 +370,14 @@ int wait_table__scan(struct wait_table *wt)
 {
 	wt->scan_ns = now_mono_ns();
 	return loader__scan_tasks(wt->ld, on_record, wt);
+}
+
+void wait_table__forget(struct wait_table *wt, pid_t pid)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&wt->wakes, &i, &key, &val);)
+		if (((struct wake *)val)->pid == pid)
+			free(hashmap__del(&wt->wakes, key));
 }

@@ -20,6 +20,8 @@ struct wait_table;
 struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
 				   uint64_t detail_after_ns);
 void wait_table__free(struct wait_table *wt);
+/* Drops what is known of pid's futexes (its wake-ups): the daemon, once pid is gone. */
+void wait_table__forget(struct wait_table *wt, pid_t pid);
 
 /* Runs one scan; returns the number of threads seen or a negative errno. */
 int wait_table__scan(struct wait_table *wt);
