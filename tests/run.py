@@ -33,7 +33,8 @@ ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS / "bpf"))
 sys.path.insert(0, str(TESTS / "report"))
-TEST_DIRS = ("bpf", "report")
+sys.path.insert(0, str(TESTS / "daemon"))
+TEST_DIRS = ("bpf", "report", "daemon")
 
 import harness  # noqa: E402
 

@@ -1,0 +1,310 @@
+"""`strand daemon`: its metrics for real leaking and healthy targets, scraped by a real
+Prometheus (Debian's) whose alert rule fires; its HTTP answers to good and bad requests;
+processes that exit or reuse a pid leave no stale series; process churn leaves its memory
+flat."""
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from harness import Session, check, expect_eq, fail, marker_line, run_strand, target_path
+from gohelp import marker
+from daemonhelp import DEPLOY, Daemon, Prometheus, describe, promtool, value
+
+import svgcheck
+
+
+def _goleak_site():
+    _, line = marker("goleak", "chan")
+    return "main.handleRequest (goleak.go:%d)" % line
+
+
+def test_metrics_of_leaks_and_a_healthy_pool():
+    """A Go leak (goleak chan), a C leak (waits mutex) and a healthy Go pool (goleak pool):
+    stranded counts by wait reason, the leak's spawn site, one process_info per process,
+    nothing stranded for the pool; promtool accepts the exposition."""
+    with Session() as s:
+        leak = s.start_target("go/goleak", ["chan", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        pool = s.start_target("go/goleak-pie", ["pool", "--now"])
+        pool.wait_line("blocked", timeout=8)
+        cleak = s.start_target("waits", ["mutex", "--now"])
+        cleak.wait_line("blocked", timeout=8)
+        d = Daemon(s)
+        got = d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="goleak",
+                                         kind="goroutine") == 5 and
+                         value(x, "strand_stranded_tasks", comm="waits") == 3,
+                         what="stranded goroutines of goleak and threads of waits")
+        expect_eq(value(got, "strand_stranded_tasks", comm="goleak", kind="goroutine",
+                        wait_reason="chan receive"), 5, "goleak: 5 in chan receive")
+        expect_eq(value(got, "strand_stranded_tasks", comm="waits", kind="thread",
+                        wait_reason="mutex"), 3, "waits: 3 on a mutex")
+        expect_eq(value(got, "strand_site_tasks", comm="goleak", kind="goroutine",
+                        site=_goleak_site()), 5, "the leak's go statement, 5 live")
+        exe = target_path("go/goleak-pie")
+        expect_eq(value(got, "strand_stranded_tasks", exe=str(exe)), None,
+                  "the healthy pool: nothing stranded",
+                  "\n".join(describe(got, "goleak")))
+        _, line = marker("goleak", "pool")
+        expect_eq(value(got, "strand_site_tasks", exe=str(exe), kind="goroutine",
+                        site="main.startPool (goleak.go:%d)" % line), 4, "the pool's 4 workers")
+        check(value(got, "strand_tasks", exe=str(exe), kind="goroutine", state="blocked") >= 7,
+              "the pool's goroutines (4 workers, feeder, main, signal loop) blocked")
+        for t in (leak, pool, cleak):
+            infos = [l for n, l, _ in got if n == "strand_process_info" and
+                     l.get("pid") == str(t.pid)]
+            expect_eq(len(infos), 1, "one strand_process_info for pid %d" % t.pid)
+        check(not any("pid" in l for n, l, _ in got if n != "strand_process_info"),
+              "the pid is on strand_process_info only")
+        check(value(got, "strand_process_info", pid=str(d.proc.pid)) is None,
+              "strand does not export itself")
+        check(value(got, "strand_events_total") is not None and
+              value(got, "strand_bpf_program_runs_total", program="switch_btf") > 0,
+              "self-metrics: events, BPF program runs")
+        rc, out = promtool("check", "metrics", stdin=d.metrics())
+        expect_eq(rc, 0, "promtool check metrics accepts it", out)
+        d.stop()
+
+
+def test_prometheus_scrapes_it_and_the_alert_fires():
+    """A stock Prometheus scraping the daemon: the leak's stranded count and spawn site
+    series are queryable with their values, and deploy/prometheus/strand-alerts.yml (made
+    fast: 'for' of 2 s) fires StrandedTasks for the leak and not for the healthy pool."""
+    rules = (DEPLOY / "prometheus" / "strand-alerts.yml").read_text()
+    rc, out = promtool("check", "rules", str(DEPLOY / "prometheus" / "strand-alerts.yml"))
+    expect_eq(rc, 0, "promtool check rules", out)
+    fast = re.sub(r"for: \d+m", "for: 2s", rules)
+    with Session() as s:
+        leak = s.start_target("go/goleak", ["chan", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        pool = s.start_target("go/goleak", ["pool", "--now"])
+        pool.wait_line("blocked", timeout=8)
+        d = Daemon(s, ["--comm", "goleak"])
+        prom = Prometheus(s, d, fast)
+        try:
+            stranded = prom.wait_query('strand_stranded_tasks{comm="goleak"}',
+                                       lambda r: sum(r.values()) == 5, timeout=40)
+            check(all(json.loads(k)["wait_reason"] == "chan receive" for k in stranded),
+                  "by wait reason", stranded)
+            sites = prom.query('strand_site_tasks{site="%s"}' % _goleak_site())
+            expect_eq(list(sites.values()), [5.0], "the leak's site series", sites)
+            info = prom.query("strand_process_info")
+            expect_eq(sorted(json.loads(k)["pid"] for k in info),
+                      sorted([str(leak.pid), str(pool.pid)]),
+                      "--comm goleak: both goleak processes, nothing else")
+            deadline = time.monotonic() + 40
+            while True:
+                alerts = [a for a in prom.api("/api/v1/alerts")["alerts"]
+                          if a["labels"]["alertname"] == "StrandedTasks"]
+                if any(a["state"] == "firing" for a in alerts) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            firing = [a for a in alerts if a["state"] == "firing"]
+            expect_eq(len(firing), 1, "StrandedTasks fires once (the leak, not the pool)",
+                      json.dumps(alerts, indent=1))
+            expect_eq(firing[0]["labels"].get("wait_reason"), "chan receive",
+                      "the alert says what they wait on")
+        finally:
+            prom.close()
+        d.stop()
+
+
+def test_http_answers():
+    """/healthz, /report in every format for a traced pid, and errors that say what is
+    wrong: 404 for unknown paths and untraced pids, 400 for bad parameters, 405 for POST."""
+    with Session() as s:
+        leak = s.start_target("go/goleak", ["chan", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        d = Daemon(s)
+        d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="goleak") == 5)
+        expect_eq(d.get("/healthz")[:2], (200, b"ok\n"), "/healthz")
+        rep = "/report?pid=%d" % leak.pid
+        status, body, _ = d.get(rep + "&format=json")
+        expect_eq(status, 200, "/report json")
+        doc = json.loads(body)
+        expect_eq([t["pid"] for t in doc["targets"]], [leak.pid], "only the pid asked for")
+        check(all(t["pid"] == leak.pid for t in doc["tasks"]), "its tasks only")
+        expect_eq(doc["goroutines"]["stranded"], 5, "its stranded goroutines")
+        status, body, _ = d.get(rep)
+        check(status == 200 and b"stranded     5" in body, "/report text", body[:2000])
+        status, body, ctype = d.get(rep + "&format=svg")
+        check(status == 200 and ctype == "image/svg+xml", "/report svg", status, ctype)
+        path = os.path.join("/tmp", "strand-daemon-%d.svg" % os.getpid())
+        try:
+            with open(path, "wb") as f:
+                f.write(body)
+            frames = svgcheck.frames(path)
+        finally:
+            os.unlink(path)
+        check(any(n == "main.worker" and w == 5 for n, w, _ in frames), "the SVG's leak frame")
+        status, body, _ = d.get(rep + "&format=pprof&view=wait")
+        check(status == 200 and gzip.decompress(body), "/report pprof is gzip")
+        status, body, _ = d.get(rep + "&format=folded")
+        check(status == 200 and b"main.worker (goleak.go:" in body, "/report folded", body)
+
+        for path, code, says in (
+                ("/nope", 404, b"not found"),
+                ("/report", 400, b"pid=N"),
+                ("/report?pid=abc", 400, b"pid=N"),
+                ("/report?pid=-3", 400, b"pid=N"),
+                ("/report?pid=%d&format=gif" % leak.pid, 400, b"format:"),
+                ("/report?pid=%d&view=up" % leak.pid, 400, b"view:"),
+                ("/report?pid=4194000", 404, b"not traced"),
+                ("/report?pid=%d" % d.proc.pid, 404, b"not traced")):
+            status, body, _ = d.get(path)
+            check(status == code and says in body, "GET %s: %d saying %r" % (path, code, says),
+                  status, body)
+        req = urllib.request.Request(d.base + "/metrics", data=b"x", method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            fail("POST /metrics was accepted")
+        except urllib.error.HTTPError as e:
+            expect_eq(e.code, 405, "POST is refused")
+        errors = value(d.series(), "strand_http_errors_total")
+        check(errors >= 8, "errors are counted", errors)
+        d.stop()
+
+
+def test_refusals():
+    """Not on a non-loopback address without --allow-remote; a config file's bad line
+    named with its file and line; bad values refused."""
+    rc, _, err = run_strand(["daemon", "--listen", "0.0.0.0:9464"])
+    check(rc == 2 and "--allow-remote" in err, "0.0.0.0 needs --allow-remote", rc, err)
+    rc, _, err = run_strand(["daemon", "--listen", "nohost"])
+    check(rc == 2 and "HOST:PORT" in err, "a bad --listen", rc, err)
+    rc, _, err = run_strand(["daemon", "--top-sites", "-1"])
+    check(rc == 2 and "--top-sites" in err, "a bad --top-sites", rc, err)
+    path = "/tmp/strand-daemon-%d.conf" % os.getpid()
+    try:
+        with open(path, "w") as f:
+            f.write("# strand\ncomm goleak\nlisten 127.0.0.1:1\nbogus 3\n")
+        rc, _, err = run_strand(["daemon", "--config", path])
+        check(rc == 2 and "%s:4: unknown option 'bogus'" % path in err, "the config's bad line",
+              rc, err)
+        with open(path, "w") as f:
+            f.write("go-only yes\n")
+        rc, _, err = run_strand(["daemon", "-c", path])
+        check(rc == 2 and "takes no value" in err, "a flag with a value", rc, err)
+    finally:
+        os.unlink(path)
+    rc, out, _ = run_strand(["daemon", "--help"])
+    check(rc == 0 and "/metrics" in out and "--allow-remote" in out, "--help teaches", out)
+
+
+def test_exited_processes_leave_and_churn_stays_flat():
+    """A leak that exits leaves the metrics after the next scrape; then rounds of 150 short
+    processes (each spawning and joining threads) leave no series behind and the daemon's
+    memory and fds as they were after the first round."""
+    with Session() as s:
+        leak = s.start_target("waits", ["mutex", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        d = Daemon(s, ["--comm", "waits", "--comm", "churn", "--comm", "sh"])
+        d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3)
+        leak.kill()
+        d.wait_for(lambda x: value(x, "strand_process_info", pid=str(leak.pid)) is None,
+                   timeout=15, what="the exited process's series gone")
+        got = d.series()
+        expect_eq(value(got, "strand_stranded_tasks", comm="waits"), None,
+                  "no stranded series of the exited leak")
+
+        churn = str(target_path("churn"))
+        script = "for i in $(seq 150); do %s --now 8 4 >/dev/null || exit 1; done" % churn
+        marks = []
+        for _ in range(3):
+            p = subprocess.run(["sh", "-c", script], timeout=120, check=False)
+            expect_eq(p.returncode, 0, "the churn round ran")
+            # forgotten once a scrape has seen them exited
+            got = d.wait_for(lambda x: value(x, "strand_tracked", what="processes") < 50,
+                             timeout=20, what="the churned processes forgotten")
+            check(value(got, "strand_process_info", comm="churn") is None, "no churn series")
+            marks.append((d.rss_kib(), d.fds(), value(got, "strand_tracked", what="processes"),
+                          value(got, "strand_tracked", what="thread_sites")))
+        (rss1, fds1, procs1, sites1), _, (rss3, fds3, procs3, sites3) = marks
+        check(rss3 <= rss1 + 4096, "RSS flat after the first round (KiB)", marks)
+        expect_eq(fds3, fds1, "fds flat", marks)
+        check(procs3 <= procs1 and sites3 <= sites1, "tracked processes and sites flat", marks)
+        check(procs3 < 150, "the churned processes are not kept", marks)
+        d.stop()
+
+
+def _start_with_pid(session, name, args, pid, tries=20):
+    """Starts target name with the given pid (the kernel's next pid set just before, through
+    /proc/sys/kernel/ns_last_pid); None when another process took it first every time."""
+    for _ in range(tries):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        t = session.start_target(name, args, wait_ready=False)
+        if t.pid == pid:
+            t.wait_ready()
+            return t
+        t.kill()
+    return None
+
+
+def test_pid_reuse_does_not_mix_two_processes():
+    """A leaking process exits and a healthy one takes its pid at once (before any scrape):
+    the pid's series and report are the new process's only, none of the leak's remain."""
+    with Session() as s:
+        d = Daemon(s, ["--comm", "waits", "--comm", "pool"])
+        leak = s.start_target("waits", ["mutex", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3)
+        pid = leak.pid
+        leak.kill()
+        healthy = _start_with_pid(s, "pool", ["4"], pid)
+        check(healthy is not None, "the pid was taken again (ns_last_pid)")
+        got = d.wait_for(lambda x: value(x, "strand_process_info", pid=str(pid), comm="pool")
+                         and value(x, "strand_tasks", comm="waits") is None, timeout=20,
+                         what="pid %d as pool, the leak gone" % pid)
+        expect_eq(value(got, "strand_stranded_tasks"), None, "nothing stranded left")
+        expect_eq(value(got, "strand_tasks", comm="pool", kind="thread"), 5,
+                  "the pool's 5 threads (main and 4 workers), none of the leak's")
+        status, body, _ = d.get("/report?pid=%d&format=json" % pid)
+        doc = json.loads(body)
+        expect_eq(status, 200, "its report")
+        expect_eq([t["comm"] for t in doc["targets"]], ["pool"], "the report is pool's")
+        expect_eq(doc["verdicts"]["stranded"], 0, "with nothing stranded")
+        d.stop()
+
+
+def _capabilities(pid):
+    status = open("/proc/%d/status" % pid).read()
+    return int(re.search(r"^CapEff:\s*(\w+)", status, re.M).group(1), 16)
+
+
+def test_runs_with_only_its_capabilities():
+    """The systemd unit's capability set is enough for a C and a Go leak to be reported
+    stranded; without CAP_SYS_ADMIN (uprobes refused) threads still are, and the daemon
+    says the goroutine probes could not attach."""
+    unit = (DEPLOY / "systemd" / "strand.service").read_text()
+    caps = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M).group(1).split()
+    check("CAP_SYS_ADMIN" in caps and "CAP_NET_ADMIN" not in caps, "the unit's set", caps)
+    for keep in (caps, [c for c in caps if c != "CAP_SYS_ADMIN"]):
+        bounding = ",".join("+" + c[len("CAP_"):].lower() for c in keep)
+        with Session() as s:
+            cleak = s.start_target("waits", ["mutex", "--now"])
+            cleak.wait_line("blocked", timeout=8)
+            leak = s.start_target("go/goleak", ["chan", "--now"])
+            leak.wait_line("blocked", timeout=8)
+            d = Daemon(s, ["--comm", "waits", "--comm", "goleak"],
+                       wrap=["setpriv", "--bounding-set=-all," + bounding, "--inh-caps=-all"])
+            eff = _capabilities(d.pid())
+            expect_eq(bool(eff & (1 << 21)), "CAP_SYS_ADMIN" in keep,
+                      "the daemon has CAP_SYS_ADMIN only when given it")
+            expect_eq(eff & (1 << 12), 0, "and no CAP_NET_ADMIN")
+            if "CAP_SYS_ADMIN" in keep:
+                d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3 and
+                           value(x, "strand_stranded_tasks", comm="goleak") == 5,
+                           what="both leaks, with the unit's capabilities")
+            else:
+                d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3,
+                           what="the C leak, without CAP_SYS_ADMIN")
+                ok = d.proc.err.wait_for(lambda ls: any(
+                    "goroutine probes not attached" in l for l in ls), 10)
+                check(ok, "says the Go probes are not attached", d.proc.describe())
+            d.stop()
