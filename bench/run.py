@@ -1,98 +1,192 @@
 #!/usr/bin/env python3
-"""strand's benchmarks: each workload untraced and under `strand trace`, runs interleaved
-(A B A B ...), medians and spread, as ratios to untraced. Every workload prints its own
-elapsed time; that is what is compared, so strand's start-up is not counted.
+"""strand's benchmarks: each workload untraced, under the floor (empty programs on strand's
+hooks), under `strand trace`, under `strand daemon` and under a bpftrace script doing the
+same job; runs interleaved (A B C D E, A B C D E, ...), medians and spread, as ratios to
+untraced. Every workload prints its own elapsed time: that is what is compared, so no
+tool's start-up is counted. Also strand's own CPU time and peak RSS, the events it read and
+dropped, and how far its added cost is above the floor's.
 
-    python3 bench/run.py [--runs N] [--strand PATH] [--out bench/RESULTS.md]
+    python3 bench/run.py [--runs N] [--strand PATH] [--out bench/RESULTS.md] [--only NAME]
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
+import shlex
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.path.join(ROOT, "build", "bench")
+MODES = ("untraced", "floor", "strand", "daemon", "bpftrace")
 
-# name, command, what it stresses, operations (for the added cost per operation)
+
+def b(name):
+    return os.path.join(BIN, name)
+
+
+# name, command, what it stresses, operations (for the added cost per operation), Go binary
 WORKLOADS = [
-    ("futex ping-pong (1 CPU)", ["taskset", "-c", "0", os.path.join(BIN, "futex_pingpong"),
-                                 "500000"], "a block and a wake-up per hand-off", 500000),
-    ("thread spawn storm", [os.path.join(BIN, "spawn_storm"), "100000"],
-     "pthread_create + join, batches of 64", 100000),
-    ("Go goroutine churn", [os.path.join(BIN, "gochurn"), "spawn", "200000"],
-     "goroutine create + exit (create, exit probes)", 200000),
-    ("Go channel ping-pong", [os.path.join(BIN, "gochurn"), "pingpong", "200000"],
-     "2 park + 2 ready per round trip (park, ready probes)", 200000),
+    ("futex ping-pong (1 CPU)", ["taskset", "-c", "0", b("futex_pingpong"), "200000"],
+     "a block and a wake-up per hand-off", 200000, None),
+    ("epoll wake-ups", [b("epoll_wakeups"), "100000"],
+     "epoll_wait woken by an eventfd, answered on another", 100000, None),
+    ("thread spawn storm", [b("spawn_storm"), "30000"],
+     "pthread_create + join, batches of 64", 30000, None),
+    ("service mix", [b("service_mix"), "100000", "64"],
+     "64 workers, a bounded queue, sleeps, helper threads", 100000, None),
+    ("Go goroutine churn", [b("gochurn"), "spawn", "200000"],
+     "goroutine create + exit", 200000, b("gochurn")),
+    ("Go channel ping-pong", [b("gochurn"), "pingpong", "100000"],
+     "2 park + 2 ready per round trip", 100000, b("gochurn")),
+    ("Go HTTP server", [b("gohttp"), "20000"],
+     "net/http on loopback, 16 keep-alive clients", 20000, b("gohttp")),
 ]
-
-NOTES = """Notes:
-- The futex ping-pong is the worst case for wait tracking: every round trip blocks and
-  wakes two traced threads, so every context switch runs the `sched_switch` program and
-  writes the thread's task-local storage. No syscall is hooked, so processes strand does
-  not trace pay only the `sched_switch` program's early exit.
-- The spawn storm's untraced runs vary by several percent from run to run on this VM
-  (thread creation is slow here: about 150 µs per create+join); the median ratio is within
-  that noise. Its cost per spawn is a small ring-buffer record for the create and the
-  exit, and user space's bookkeeping; stacks are copied once per call path.
-- The Go workloads pause 2 s before their timed part so that strand, started with them,
-  has attached its runtime probes (they attach at the first goroutine scan). Their ratios
-  are large because the workloads do nothing but the probed operation (a goroutine
-  create+exit costs ~350 ns untraced); the added nanoseconds per operation are the figure
-  that matters. Each probe hit is a uprobe trap on an instruction the kernel emulates (the
-  stack-check JBE, the CALL runqput), not a function's first instruction, which is
-  single-stepped (~20 us a hit here).
-- The trap alone, measured by hand on 2026-12-01 (gochurn spawn 200000, 5 interleaved runs,
-  medians): untraced 0.072 s; two tracefs uprobes with no program on strand's create and
-  exit sites (`echo 'p:floor/exit BIN:OFF' >> /sys/kernel/tracing/uprobe_events`, tracing
-  off) 0.477 s, i.e. 2.0 us per goroutine; strand 0.785 s, 3.6 us. strand's programs add
-  ~1.5 us per goroutine on top of the traps (per create: the goroutine's state, the site,
-  its fan-out per parent and its callers, each a map update; per exit: a lookup, a delete,
-  the site). On this VM the traps alone exceed issue 7's 1 us per goroutine: that target
-  needs fewer traps (sampling in the daemon), not cheaper programs. `--no-go-probes` turns
-  them off: snapshots only, no cost per event.
-- Not measured yet: the empty-program floor and bpftrace doing the same job, the epoll and
-  service-mix workloads, and scale runs (issue 7).
-"""
 
 TIME_RE = re.compile(r" in ([0-9.]+) s")
 
 
-def run_once(cmd, strand):
-    if strand:
-        cmd = [strand, "trace", "-q", "--no-live", "-o", "/dev/null", "--"] + cmd
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         timeout=300)
-    m = TIME_RE.search(out.stdout)
-    if out.returncode != 0 or not m:
-        sys.exit("benchmark run failed: %s\n%s%s" % (" ".join(cmd), out.stdout, out.stderr))
+def workload_time(text, cmd):
+    m = TIME_RE.search(text)
+    if not m:
+        sys.exit("benchmark run failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
     return float(m.group(1))
+
+
+def bpftrace_script(go_bin, path):
+    with open(os.path.join(HERE, "strand.bt")) as f:
+        text = f.read()
+    if go_bin:
+        text = text.replace("@GO@", "").replace("@BIN@", go_bin)
+    else:
+        text = "\n".join(l for l in text.splitlines() if not l.startswith("@GO@"))
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_rss(pid):
+    """(CPU seconds, peak RSS KiB) of a live process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                rss = int(line.split()[1])
+    return cpu, rss
+
+
+class Daemon:
+    def __init__(self, strand):
+        self.port = free_port()
+        self.proc = subprocess.Popen([strand, "daemon", "--listen", "127.0.0.1:%d" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stderr.readline()
+        while line and "serving on" not in line:
+            line = self.proc.stderr.readline()
+        if "serving on" not in line:
+            sys.exit("strand daemon did not start")
+        self.cpu0, _ = proc_cpu_rss(self.proc.pid)
+
+    def stop(self):
+        cpu, rss = proc_cpu_rss(self.proc.pid)
+        metrics = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/metrics" % self.port],
+                                 capture_output=True, text=True, timeout=30).stdout
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+        drops = sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()
+                    if l.startswith("strand_events_dropped_total"))
+        events = sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()
+                     if l.startswith("strand_events_total"))
+        return cpu - self.cpu0, rss, events, drops
+
+
+def run_once(mode, cmd, go_bin, strand, floor, scratch):
+    """(workload seconds, extra dict) of one run in mode."""
+    extra = {}
+    if mode == "untraced":
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        return workload_time(out.stdout, cmd), extra
+    if mode == "floor":
+        out = subprocess.run([floor, "--"] + cmd, capture_output=True, text=True, timeout=600)
+        return workload_time(out.stdout, cmd), extra
+    if mode == "strand":
+        rep = os.path.join(scratch, "report.json")
+        out = subprocess.run([strand, "trace", "-q", "--no-live", "--json", "-o", rep, "--"] +
+                             cmd, capture_output=True, text=True, timeout=600)
+        with open(rep) as f:
+            doc = json.load(f)
+        st = doc["stats"]
+        extra = {"cpu": st.get("cpu_seconds", 0.0), "rss": st.get("max_rss_kib", 0),
+                 "events": st.get("records", 0),
+                 "drops": sum(v for v in doc["drops"].values() if isinstance(v, (int, float)))}
+        return workload_time(out.stdout, cmd), extra
+    if mode == "daemon":
+        d = Daemon(strand)
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        finally:
+            cpu, rss, events, drops = d.stop()
+        extra = {"cpu": cpu, "rss": rss, "events": events, "drops": drops}
+        return workload_time(out.stdout, cmd), extra
+    script = os.path.join(scratch, "job.bt")
+    bpftrace_script(go_bin, script)
+    out = subprocess.run(["bpftrace", script, "-c", shlex.join(cmd)], capture_output=True,
+                         text=True, timeout=600)
+    return workload_time(out.stdout, cmd), extra
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--strand", default=os.path.join(ROOT, "strand"))
+    ap.add_argument("--floor", default=b("floor"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--only", help="run the workloads whose name contains this")
     args = ap.parse_args()
 
     rows = []
-    for name, cmd, what, ops in WORKLOADS:
-        bare, traced = [], []
-        for _ in range(args.runs):  # interleaved, so drift hits both alike
-            bare.append(run_once(cmd, None))
-            traced.append(run_once(cmd, args.strand))
-        mb, mt = statistics.median(bare), statistics.median(traced)
-        per_op_ns = (mt - mb) / ops * 1e9
-        rows.append((name, what, mb, min(bare), max(bare), mt, min(traced), max(traced),
-                     mt / mb, per_op_ns))
-        print("%-26s untraced %.3f s  strand %.3f s  ratio %.2fx  added %.0f ns/op" %
-              (name, mb, mt, mt / mb, per_op_ns), flush=True)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="strand-bench-") as scratch:
+        for name, cmd, what, ops, go_bin in WORKLOADS:
+            if args.only and args.only not in name:
+                continue
+            times = {m: [] for m in MODES}
+            extras = {m: [] for m in MODES}
+            for _ in range(args.runs):  # interleaved, so drift hits every mode alike
+                for mode in MODES:
+                    s, extra = run_once(mode, cmd, go_bin, args.strand, args.floor, scratch)
+                    times[mode].append(s)
+                    if extra:
+                        extras[mode].append(extra)
+            rows.append((name, what, ops, times, extras))
+            base = med(times["untraced"])
+            print("%-24s %s" % (name, "  ".join("%s %.3f s (%.2fx)" % (
+                m, med(times[m]), med(times[m]) / base) for m in MODES)), flush=True)
+    write(args, rows, time.monotonic() - t0)
 
+
+def write(args, rows, elapsed):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -102,25 +196,82 @@ def main():
     lines = [
         "# strand benchmark results",
         "",
-        "Produced by `make bench` (`python3 bench/run.py --runs %d`) on %s." %
-        (args.runs, datetime.date.today().isoformat()),
+        "Produced by `make bench` (`python3 bench/run.py --runs %d`) on %s, in %.0f s." %
+        (args.runs, datetime.date.today().isoformat(), elapsed),
         "Machine: %s, %d CPUs, kernel %s." % (cpu, os.cpu_count(), platform.release()),
         "",
-        "Each workload prints its own elapsed time; runs alternate untraced and under",
-        "`strand trace -- CMD` (threads, waits and the task scan all on, default settings).",
-        "Medians of %d runs, [min, max] beside them." % args.runs,
+        "Each workload prints its own elapsed time. Runs are interleaved: untraced, then under",
+        "the floor (`build/bench/floor -- CMD`: empty BPF programs on every hook strand uses),",
+        "`strand trace -- CMD` (every feature on, default settings), `strand daemon` (running",
+        "while the workload runs, every process traced) and bpftrace (`bench/strand.bt`: spawn",
+        "stacks by site, blocked threads with stacks, goroutine create/exit by site), then",
+        "again. Medians of %d runs, ratios to untraced; [min, max] of the runs beside them." %
+        args.runs,
         "",
-        "| workload | stresses | untraced (s) | strand (s) | ratio | added per op |",
-        "|---|---|---|---|---|---|",
+        "| workload | stresses | untraced (s) | floor | strand | daemon | bpftrace |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, what, mb, lb, hb, mt, lt, ht, ratio, per_op in rows:
-        lines.append("| %s | %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | **%.2fx** | %.0f ns |" %
-                     (name, what, mb, lb, hb, mt, lt, ht, ratio, per_op))
+    for name, what, ops, times, _ in rows:
+        base = med(times["untraced"])
+        cells = ["%.3f [%.3f, %.3f]" % (base, min(times["untraced"]), max(times["untraced"]))]
+        for m in MODES[1:]:
+            cells.append("**%.2fx** [%.2f, %.2f]" % (med(times[m]) / base,
+                                                      min(times[m]) / base,
+                                                      max(times[m]) / base))
+        lines.append("| %s | %s | %s |" % (name, what, " | ".join(cells)))
+    lines += [
+        "",
+        "Added time per operation (median traced minus median untraced, over the operations),",
+        "and strand's added cost against the floor's and bpftrace's:",
+        "",
+        "| workload | floor | strand | daemon | bpftrace | strand / floor | bpftrace / strand |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, what, ops, times, _ in rows:
+        base = med(times["untraced"])
+        added = {m: (med(times[m]) - base) / ops * 1e9 for m in MODES[1:]}
+        ratio_floor = added["strand"] / added["floor"] if added["floor"] > 0 else float("inf")
+        ratio_bt = added["bpftrace"] / added["strand"] if added["strand"] > 0 else float("inf")
+        lines.append("| %s | %.0f ns | %.0f ns | %.0f ns | %.0f ns | %.2f | %.1f |" % (
+            name, added["floor"], added["strand"], added["daemon"], added["bpftrace"],
+            ratio_floor, ratio_bt))
+    lines += [
+        "",
+        "strand itself (medians over the runs): CPU time, peak RSS, events read and dropped:",
+        "",
+        "| workload | trace CPU (s) | trace RSS (MiB) | trace events/s | trace drops | daemon CPU (s) | daemon RSS (MiB) | daemon drops |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, what, ops, times, extras in rows:
+        tr, dm = extras["strand"], extras["daemon"]
+        ev = med([e["events"] for e in tr]) / med(times["strand"]) if tr else 0
+        lines.append("| %s | %.2f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f |" % (
+            name, med([e["cpu"] for e in tr]), med([e["rss"] for e in tr]) / 1024, ev,
+            med([e["drops"] for e in tr]), med([e["cpu"] for e in dm]),
+            med([e["rss"] for e in dm]) / 1024, med([e["drops"] for e in dm])))
     lines += ["", NOTES]
     with open(args.out, "w") as f:
-        f.write("\n".join(lines))
+        f.write("\n".join(lines) + "\n")
     print("wrote", args.out)
 
+
+NOTES = """Notes:
+- The floor is what the hooks cost by being there: the kernel's dispatch to an empty
+  program on every context switch, fork, exit and exec, a task iterator read once a
+  second, and a uprobe trap at pthread_create and (Go) at the runtime's create, exit, park
+  and ready sites strand itself chooses (found by strand's own code, bench/floor.c).
+  strand's own work is what it adds above the floor.
+- The Go workloads pause 2 s before their timed part so that the tools, started with
+  them, have attached their uprobes (strand and the floor attach at their first look at
+  the process). A goroutine create+exit costs ~350 ns untraced here, so their ratios are
+  large; the added nanoseconds per operation are the figure that matters. bpftrace's
+  uprobes sit on the functions' first instructions, which the kernel single-steps
+  (~12 us a hit); strand's on instructions the kernel emulates (~0.6 us).
+- The daemon traces every process of the machine, the benchmark runner included; its CPU
+  and RSS are its own while the workload ran.
+- Not measured yet (issue 7): scale runs (100k threads, 1M goroutines, a 100 MB binary),
+  an idle process with 100k parked goroutines, and the optimizations the targets ask for.
+"""
 
 if __name__ == "__main__":
     main()

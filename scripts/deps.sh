@@ -12,6 +12,7 @@ packages=(
 	# the SVG flame graph's check: a screenshot in headless Chromium, with the fonts its
 	# style names (Chromium brings none of its own)
 	chromium fonts-dejavu-core
+	bpftrace # make bench: the same job done by the tool users would write it in
 )
 
 # npm, for the test fixtures of newer Go releases (esbuild's stripped binaries); the

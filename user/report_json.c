@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -202,6 +203,7 @@ void report__json(FILE *f, const struct report *r)
 	struct json j;
 	size_t n;
 	struct site **sites = model__sorted_sites(r->model, &n);
+	struct rusage ru;
 	uint64_t key;
 	void *val;
 
@@ -245,6 +247,11 @@ void report__json(FILE *f, const struct report *r)
 	json__double(&j, "unwind_seconds", (double)r->stats.unwind_ns / 1e9);
 	json__uint(&j, "kernel_spawns_seen", r->counters[STRAND_CNT_SPAWNS_SEEN]);
 	json__uint(&j, "kernel_unlearned_spawns", r->counters[STRAND_CNT_UNLEARNED]);
+	getrusage(RUSAGE_SELF, &ru);
+	json__double(&j, "cpu_seconds",
+		     (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	json__uint(&j, "max_rss_kib", (uint64_t)ru.ru_maxrss);
 	json__end_object(&j);
 	json__begin_array(&j, "warnings");
 	for (int i = 0; i < r->nwarnings; i++)
