@@ -11,6 +11,7 @@ CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 ARCH     := x86
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(V),1)
 Q :=
@@ -149,8 +150,9 @@ $(OUT)/bench/%: bench/go/%.go
 	$(Q)$(GO_ENV) $(GO) build -o $@ $<
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory strand $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) strand $(BENCH_BINS)
 	$(Q)python3 bench/run.py
+	$(Q)python3 bench/scale.py
 
 # --- unit tests (no kernel needed), always under ASan+UBSan --------------------------------
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -198,7 +200,7 @@ deps:
 	$(Q)scripts/deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory strand $(OUT)/strand-asan targets unit go-fixtures
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) strand $(OUT)/strand-asan targets unit go-fixtures
 	$(Q)python3 tests/run.py --strand $(OUT)/strand-asan $(TESTS)
 
 demo: deps

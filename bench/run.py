@@ -13,8 +13,10 @@ import datetime
 import json
 import os
 import platform
+import random
 import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -29,13 +31,16 @@ BIN = os.path.join(ROOT, "build", "bench")
 MODES = ("untraced", "floor", "strand", "daemon", "bpftrace")
 
 
+TASKSET = shutil.which("taskset") or "taskset"  # a full path: bpftrace -c wants one
+
+
 def b(name):
     return os.path.join(BIN, name)
 
 
 # name, command, what it stresses, operations (for the added cost per operation), Go binary
 WORKLOADS = [
-    ("futex ping-pong (1 CPU)", ["taskset", "-c", "0", b("futex_pingpong"), "200000"],
+    ("futex ping-pong (1 CPU)", [TASKSET, "-c", "0", b("futex_pingpong"), "200000"],
      "a block and a wake-up per hand-off", 200000, None),
     ("epoll wake-ups", [b("epoll_wakeups"), "100000"],
      "epoll_wait woken by an eventfd, answered on another", 100000, None),
@@ -52,6 +57,9 @@ WORKLOADS = [
 ]
 
 TIME_RE = re.compile(r" in ([0-9.]+) s")
+# a pause before each run: what a tool's exit leaves the kernel to do (freeing programs and
+# maps, unregistering uprobes) must not fall on the next run
+SETTLE_S = 0.5
 
 
 def workload_time(text, cmd):
@@ -173,8 +181,12 @@ def main():
                 continue
             times = {m: [] for m in MODES}
             extras = {m: [] for m in MODES}
+            rng = random.Random(name)
             for _ in range(args.runs):  # interleaved, so drift hits every mode alike
-                for mode in MODES:
+                order = list(MODES)
+                rng.shuffle(order)  # and none always runs right after another's teardown
+                for mode in order:
+                    time.sleep(SETTLE_S)
                     s, extra = run_once(mode, cmd, go_bin, args.strand, args.floor, scratch)
                     times[mode].append(s)
                     if extra:
@@ -200,13 +212,13 @@ def write(args, rows, elapsed):
         (args.runs, datetime.date.today().isoformat(), elapsed),
         "Machine: %s, %d CPUs, kernel %s." % (cpu, os.cpu_count(), platform.release()),
         "",
-        "Each workload prints its own elapsed time. Runs are interleaved: untraced, then under",
-        "the floor (`build/bench/floor -- CMD`: empty BPF programs on every hook strand uses),",
-        "`strand trace -- CMD` (every feature on, default settings), `strand daemon` (running",
-        "while the workload runs, every process traced) and bpftrace (`bench/strand.bt`: spawn",
-        "stacks by site, blocked threads with stacks, goroutine create/exit by site), then",
-        "again. Medians of %d runs, ratios to untraced; [min, max] of the runs beside them." %
-        args.runs,
+        "Each workload prints its own elapsed time. Runs are interleaved, each round the five",
+        "modes in a shuffled order with a 0.5 s pause before each: untraced, under the floor",
+        "(`build/bench/floor -- CMD`: empty BPF programs on every hook strand uses), `strand",
+        "trace -- CMD` (every feature on, default settings), `strand daemon` (running while",
+        "the workload runs, every process traced) and bpftrace (`bench/strand.bt`: spawn",
+        "stacks by site, blocked threads with stacks, goroutine create/exit by site). Medians",
+        "of %d runs, ratios to untraced; [min, max] of the runs beside them." % args.runs,
         "",
         "| workload | stresses | untraced (s) | floor | strand | daemon | bpftrace |",
         "|---|---|---|---|---|---|---|",
@@ -249,10 +261,58 @@ def write(args, rows, elapsed):
             name, med([e["cpu"] for e in tr]), med([e["rss"] for e in tr]) / 1024, ev,
             med([e["drops"] for e in tr]), med([e["cpu"] for e in dm]),
             med([e["rss"] for e in dm]) / 1024, med([e["drops"] for e in dm])))
+    lines += ["", "Issue 7's targets, from the tables above (the scale targets are below):", ""]
+    lines += targets(rows)
     lines += ["", NOTES]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote", args.out)
+
+
+def targets(rows):
+    by = {name: (ops, times, extras) for name, what, ops, times, extras in rows}
+    out = []
+
+    def ratio(name, mode):
+        ops, times, _ = by[name]
+        return med(times[mode]) / med(times["untraced"])
+
+    def added(name, mode):
+        ops, times, _ = by[name]
+        return (med(times[mode]) - med(times["untraced"])) / ops * 1e9
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    for name, limit in (("futex ping-pong (1 CPU)", 1.35), ("epoll wake-ups", 1.25),
+                        ("thread spawn storm", 1.05)):
+        if name in by:
+            r = ratio(name, "strand")
+            out.append("- %s <= %.2fx: %.2fx, %s" % (name, limit, r, verdict(r <= limit)))
+    if "service mix" in by:
+        gap = ratio("service mix", "strand") - ratio("service mix", "floor")
+        out.append("- service mix within 0.05 of the floor: %+.2f, %s (5 pairs, not 10)" %
+                   (gap, verdict(gap <= 0.05)))
+    for name in by:
+        f, st, bt = added(name, "floor"), added(name, "strand"), added(name, "bpftrace")
+        if f > 50:
+            out.append("- %s: strand's added cost %.2fx the floor's (<= 1.5): %s" %
+                       (name, st / f, verdict(st <= 1.5 * f)))
+        else:
+            out.append("- %s: the floor's added cost is within the noise (%.0f ns/op); "
+                       "strand adds %.0f ns/op" % (name, f, st))
+        if st > 50:
+            out.append("  - against bpftrace: it adds %.1fx what strand adds (>= 5): %s" %
+                       (bt / st, verdict(bt >= 5 * st)))
+    if "Go goroutine churn" in by:
+        a = added("Go goroutine churn", "strand")
+        out.append("- Go goroutine churn <= 1 us per goroutine: %.2f us, %s" %
+                   (a / 1000, verdict(a <= 1000)))
+    drops = [(n, e["drops"]) for n, (_, _, ex) in by.items() for m in ("strand", "daemon")
+             for e in ex[m] if e["drops"]]
+    out.append("- zero drops: %s" % ("met (none in any run)" if not drops else
+                                     "**not met**: %s" % drops[:4]))
+    return out
 
 
 NOTES = """Notes:
