@@ -102,17 +102,20 @@ def run_threads(strand, n, scratch):
 def run_big_binary(strand, scratch):
     exe = "/usr/lib/chromium/chromium"
     size = os.path.getsize(exe) / 2**20
-    with tempfile.TemporaryDirectory(prefix="strand-chromium-") as profile:
+    # its helper processes write the profile until they are gone: the whole group is killed
+    with tempfile.TemporaryDirectory(prefix="strand-chromium-",
+                                     ignore_cleanup_errors=True) as profile:
         p = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu",
                               "--user-data-dir=" + profile, "--remote-debugging-port=0",
                               "about:blank"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(3)
         try:
             attach, detach, rep = measure(strand, p.pid, scratch)
         finally:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+            time.sleep(0.5)
     return ("Chromium (%.0f MB binary, headless)" % size, attach, detach, rep,
             "threads seen: %d, spawn sites: %d" % (rep["totals"]["live"], len(rep["sites"])))
 
