@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define INFER_ROWS   65536
 #define WINDOW	     768 /* bytes of each g searched: runtime.g is ~400-600 bytes */
 #define CALL_SAMPLES 12	 /* creation pcs whose CALL is decoded per candidate offset */
 #define MAX_GOID     (1ULL << 40)
@@ -270,7 +271,14 @@ static int gather(struct evidence *e, pid_t pid, uint64_t bias, struct gopclntab
 	    gopclntab__function(pcln, "runtime.newproc", &e->newproc_fn, &end) ||
 	    gopclntab__function(pcln, "runtime.gopark", &e->gopark_lo, &e->gopark_hi))
 		return -ENODATA;
-	err = go_gs__read(pid, l->allgs + bias, l->allglen + bias, window, &e->gs);
+	/* the offsets are proved on the first INFER_ROWS goroutines: evidence enough, and a
+	 * million goroutines' g structs would be hundreds of megabytes */
+	err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, window, &e->gs);
+	if (!err) {
+		if (e->gs.n > INFER_ROWS)
+			e->gs.n = INFER_ROWS;
+		go_gs__read_rows(pid, &e->gs, 0, e->gs.n);
+	}
 	return err ? err : e->gs.n ? 0 : -ENODATA;
 }
 

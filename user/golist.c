@@ -16,7 +16,7 @@ void go_gs__free(struct go_gs *gs)
 	memset(gs, 0, sizeof(*gs));
 }
 
-int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+int go_gs__read_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
 {
 	uint64_t hdr[3], len;
 	int err;
@@ -35,12 +35,35 @@ int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, stru
 	if (!gs->listed)
 		return 0;
 	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
-	gs->bytes = xcalloc(gs->listed, window);
 	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
-	if (!err) { /* rows that cannot be read are zeroes: their goid 0 fails validation */
-		procfs__read_blocks(pid, gs->ptrs, gs->listed, window, gs->bytes);
+	if (!err)
 		gs->n = gs->listed;
+	return err;
+}
+
+void go_gs__read_rows(pid_t pid, struct go_gs *gs, size_t from, size_t count)
+{
+	if (from > gs->n)
+		from = gs->n;
+	if (count > gs->n - from)
+		count = gs->n - from;
+	if (count > gs->rows || !gs->bytes) {
+		free(gs->bytes);
+		gs->bytes = xcalloc(count ? count : 1, gs->window);
 	}
+	gs->base = from;
+	gs->rows = count;
+	/* rows that cannot be read are zeroes: their goid 0 fails validation */
+	memset(gs->bytes, 0, count * gs->window);
+	procfs__read_blocks(pid, gs->ptrs + from, count, gs->window, gs->bytes);
+}
+
+int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+{
+	int err = go_gs__read_list(pid, allgs, allglen, window, gs);
+
+	if (!err)
+		go_gs__read_rows(pid, gs, 0, gs->n);
 	return err;
 }
 
@@ -48,7 +71,8 @@ uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width
 {
 	uint64_t v = 0;
 
-	if (off >= 0 && (size_t)off + width <= gs->window)
-		memcpy(&v, gs->bytes + i * gs->window + off, width);
+	if (off >= 0 && (size_t)off + width <= gs->window && i >= gs->base &&
+	    i - gs->base < gs->rows)
+		memcpy(&v, gs->bytes + (i - gs->base) * gs->window + off, width);
 	return v;
 }

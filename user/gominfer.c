@@ -646,13 +646,17 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	/* the threads listed before and after the goroutines are read: an M seen on the list
 	 * had its thread then (mexit unlinks it first) */
 	add_tids(lv);
-	err = go_gs__read(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias, (size_t)window, &gs);
+	err = go_gs__read_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias, (size_t)window,
+			       &gs);
 	if (err)
 		return err;
 	lv->gs = xcalloc(gs.n ? gs.n : 1, sizeof(*lv->gs));
-	for (size_t i = 0; i < gs.n; i++)
+	for (size_t i = 0; i < gs.n; i++) {
+		if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
+			go_gs__read_rows(lv->pid, &gs, i, GS_CHUNK);
 		lv->gs[i] = (struct gom_g){gs.ptrs[i], go_gs__word(&gs, i, l->g_m, 8),
 					   (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4)};
+	}
 	lv->f.gs = lv->gs;
 	lv->f.ngs = gs.n;
 	lv->f.allgs = l->allgs + lv->bias;

@@ -133,11 +133,14 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	return err;
 }
 
+#define SNAPSHOT_CHUNK 4096 /* goroutines read together: 1-2 MiB of their g structs */
+
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
 	struct go_gs gs;
-	int err = go_gs__read(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias, l->g_size, &gs);
+	int err = go_gs__read_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias, l->g_size,
+				   &gs);
 
 	snap->n = 0;
 	snap->listed = gs.listed;
@@ -148,7 +151,11 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	}
 	for (size_t i = 0; i < gs.n; i++) {
 		struct go_g *out = &snap->g[snap->n];
-		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
+		uint32_t status;
+
+		if (i % SNAPSHOT_CHUNK == 0) /* the gs' bytes a chunk at a time */
+			go_gs__read_rows(gp->pid, &gs, i, SNAPSHOT_CHUNK);
+		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
 		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !gs.ptrs[i] ||
 		    !go_gs__word(&gs, i, l->goid, 8)) {

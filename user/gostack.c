@@ -12,6 +12,7 @@
 /* Bytes read per round of the walk: the frames from gopark up to the goroutine's own code
  * (gopark, chanrecv, chanrecv1, the caller) take a few hundred bytes. */
 #define WINDOW	   1024
+#define WALK_CHUNK 4096 /* stacks walked together: 4 MiB of windows */
 #define MAX_ROUNDS 4
 
 struct go_stack_cache {
@@ -173,7 +174,7 @@ struct pending {
 
 /* Walks the pending stacks: each round reads a window at every unfinished walk's frame
  * pointer, all in a few system calls, and follows the chain as far as the window goes. */
-static void walk_all(pid_t pid, struct pending *p, size_t n)
+static void walk_chunk(pid_t pid, struct pending *p, size_t n)
 {
 	uint64_t *addrs = xcalloc(n ? n : 1, sizeof(*addrs));
 	size_t *which = xcalloc(n ? n : 1, sizeof(*which));
@@ -221,12 +222,27 @@ static void walk_all(pid_t pid, struct pending *p, size_t n)
 	free(addrs);
 }
 
+/* The walks of p[0..n), their stacks interned and entered as the snapshot's. */
+static void finish_walks(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
+			 struct pending *p, size_t n, struct hashmap *next, struct go_stack **out)
+{
+	walk_chunk(pid, p, n);
+	for (size_t k = 0; k < n; k++) {
+		struct go_stack *s = intern(c, &p[k].stack);
+
+		s->epoch = c->epoch;
+		out[p[k].index] = s;
+		hashmap__set(next, key_of(&snap->g[p[k].index]), s);
+	}
+}
+
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
 			      struct go_stack **out)
 {
-	struct pending *p = xcalloc(snap->n ? snap->n : 1, sizeof(*p));
+	/* WALK_CHUNK walks at a time: a million goroutines' windows at once would be 1 GiB */
+	struct pending *p = xcalloc(WALK_CHUNK, sizeof(*p));
 	struct hashmap next;
-	size_t n = 0;
+	size_t n = 0, walked = 0;
 	uint64_t key;
 	void *val;
 
@@ -247,21 +263,20 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 			hashmap__set(&next, key_of(g), have);
 			continue;
 		}
+		memset(&p[n], 0, sizeof(p[n]));
 		p[n].index = i;
 		p[n].bp = bp;
 		p[n].lo = g->stack_lo;
 		p[n].hi = g->stack_hi;
 		stack_start(&p[n].stack, pc);
-		n++;
+		if (++n == WALK_CHUNK) {
+			finish_walks(c, pid, snap, p, n, &next, out);
+			walked += n;
+			n = 0;
+		}
 	}
-	walk_all(pid, p, n);
-	for (size_t k = 0; k < n; k++) {
-		struct go_stack *s = intern(c, &p[k].stack);
-
-		s->epoch = c->epoch;
-		out[p[k].index] = s;
-		hashmap__set(&next, key_of(&snap->g[p[k].index]), s);
-	}
+	finish_walks(c, pid, snap, p, n, &next, out);
+	walked += n;
 	free(p);
 	hashmap__free(&c->by_g);
 	c->by_g = next;
@@ -273,5 +288,5 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 			free(s);
 		}
 	}
-	return n;
+	return walked;
 }

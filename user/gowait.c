@@ -59,10 +59,10 @@ static uint64_t set_object(uint64_t *chans, int n)
 	return h | 1;
 }
 
-void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
-		      uint64_t *objs)
+static void objects_of(pid_t pid, const struct go_layout *l, const struct go_g *gs, size_t n,
+		       uint64_t *objs)
 {
-	size_t n = snap->n, k;
+	size_t k;
 	uint64_t *cur = xcalloc(n ? n : 1, sizeof(*cur)), *addrs, (*chans)[GO_SELECT_MAX_CASES];
 	size_t *which = xcalloc(n ? n : 1, sizeof(*which));
 	int *nchans = xcalloc(n ? n : 1, sizeof(*nchans));
@@ -81,8 +81,8 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
 	chans = xcalloc(n, sizeof(*chans));
 	mem = xcalloc(n, window);
 	for (size_t i = 0; i < n; i++)
-		if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) != NOT_CHAN)
-			cur[i] = snap->g[i].waiting;
+		if (chan_kind_of(l, gs[i].status, gs[i].waitreason) != NOT_CHAN)
+			cur[i] = gs[i].waiting;
 	/* one round per sudog of the chain: the first of every goroutine, then the second of
 	 * every select, ...; each round is a few batched reads */
 	for (int round = 0; round < GO_SELECT_MAX_CASES; round++) {
@@ -103,13 +103,12 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
 			cur[i] = 0;
 			/* the goroutine may have woken since its g was read: its sudog must still
 			 * name it, or it is not counted */
-			if (word_of(s, 0) != snap->g[i].g || !c) {
+			if (word_of(s, 0) != gs[i].g || !c) {
 				nchans[i] = -1;
 				continue;
 			}
 			chans[i][nchans[i]++] = c;
-			if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) ==
-				    CHAN_SELECT &&
+			if (chan_kind_of(l, gs[i].status, gs[i].waitreason) == CHAN_SELECT &&
 			    l->sudog_waitlink >= 0 && nchans[i] < GO_SELECT_MAX_CASES)
 				cur[i] = word_of(s, (size_t)l->sudog_waitlink);
 		}
@@ -117,7 +116,7 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
 	for (size_t i = 0; i < n; i++) {
 		if (nchans[i] <= 0)
 			continue;
-		if (chan_kind_of(l, snap->g[i].status, snap->g[i].waitreason) == CHAN_OP)
+		if (chan_kind_of(l, gs[i].status, gs[i].waitreason) == CHAN_OP)
 			objs[i] = chans[i][0];
 		else if (l->sudog_waitlink >= 0)
 			objs[i] = set_object(chans[i], nchans[i]);
@@ -128,6 +127,20 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
 	free(nchans);
 	free(which);
 	free(cur);
+}
+
+/* A chunk of goroutines at a time: for a million, the sudog windows and the channels of
+ * every select at once would be hundreds of megabytes. */
+#define OBJECTS_CHUNK 4096
+
+void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
+		      uint64_t *objs)
+{
+	if (!snap->n)
+		return;
+	for (size_t at = 0; at < snap->n; at += OBJECTS_CHUNK)
+		objects_of(pid, l, snap->g + at,
+			   snap->n - at < OBJECTS_CHUNK ? snap->n - at : OBJECTS_CHUNK, objs + at);
 }
 
 /* The goroutines in channel waits now, and the first bytes of each one's first sudog. */
@@ -144,24 +157,29 @@ struct chan_waiters {
 static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, struct chan_waiters *w)
 {
 	struct go_gs gs;
-	int err = go_gs__read(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
+	int err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
 
 	memset(w, 0, sizeof(*w));
 	if (err)
 		return err;
-	for (size_t i = 0; i < gs.n; i++) {
-		uint32_t status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
-		uint32_t reason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
-		enum chan_kind kind = chan_kind_of(l, status, reason);
+	for (size_t i = 0; i < gs.n && (w->n < SAMPLES || w->others < SAMPLES); i++) {
+		uint32_t status, reason;
+		enum chan_kind kind;
+
+		if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
+			go_gs__read_rows(pid, &gs, i, GS_CHUNK);
+		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
+		reason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
+		kind = chan_kind_of(l, status, reason);
 
 		if (!gs.ptrs[i] || (status & ~(uint32_t)GO_SCAN) == GO_DEAD)
 			continue;
 		if (kind != NOT_CHAN && w->n < SAMPLES) {
 			w->g[w->n] = gs.ptrs[i];
 			w->kind[w->n] = kind;
-			memcpy(w->gmem[w->n++], gs.bytes + i * G_WINDOW, G_WINDOW);
+			memcpy(w->gmem[w->n++], gs.bytes + (i - gs.base) * G_WINDOW, G_WINDOW);
 		} else if (kind == NOT_CHAN && w->others < SAMPLES) {
-			memcpy(w->omem[w->others++], gs.bytes + i * G_WINDOW, G_WINDOW);
+			memcpy(w->omem[w->others++], gs.bytes + (i - gs.base) * G_WINDOW, G_WINDOW);
 		}
 	}
 	go_gs__free(&gs);
