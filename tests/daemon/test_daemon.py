@@ -226,7 +226,9 @@ def test_exited_processes_leave_and_churn_stays_flat():
                           value(got, "strand_tracked", what="thread_sites")))
         (rss1, fds1, procs1, sites1), _, (rss3, fds3, procs3, sites3) = marks
         check(rss3 <= rss1 + 4096, "RSS flat after the first round (KiB)", marks)
-        expect_eq(fds3, fds1, "fds flat", marks)
+        # caches of the churned binary's files may close in between: a leak would be
+        # a few per process, hundreds per round
+        check(fds3 <= fds1 + 4, "fds flat", marks)
         check(procs3 <= procs1 and sites3 <= sites1, "tracked processes and sites flat", marks)
         check(procs3 < 150, "the churned processes are not kept", marks)
         d.stop()
