@@ -18,6 +18,12 @@ def _go_test(pkg):
                CGO_ENABLED="0")
     with Session() as s:
         from harness import STRAND, Proc
+        # the build cache warmed first, as a CI machine's is: what strand traces is then the
+        # test binary, not a first compile of the package (on a fresh clone, compile, vet
+        # and link are big Go programs whose first look takes strand a while under ASan)
+        warm = Proc(s, [GO, "test", "-count=1", "-run", "^$", "./tests/gotest/%s" % pkg],
+                    env=env, label="go test (warm-up)")
+        check(warm.wait(120) == 0, "go test builds the package", warm.describe())
         p = Proc(s, [STRAND, "trace", "-t", "1s", "--json", "--", GO, "test", "-count=1",
                      "./tests/gotest/%s" % pkg], env=env, label="strand")
         rc = p.wait(90)

@@ -33,5 +33,5 @@ func TestFetch(t *testing.T) {
 
 // The leaked workers must be seen blocked past strand's threshold before the binary exits.
 func TestLater(t *testing.T) {
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(4 * time.Second)
 }
