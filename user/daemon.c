@@ -152,19 +152,6 @@ static const struct {
 	{"speedscope", "application/json", profile__speedscope},
 };
 
-static int parse_view(const char *v, enum prof_view *out)
-{
-	if (!v || !strcmp(v, "combined"))
-		*out = PROF_VIEW_COMBINED;
-	else if (!strcmp(v, "spawn"))
-		*out = PROF_VIEW_SPAWN;
-	else if (!strcmp(v, "wait"))
-		*out = PROF_VIEW_WAIT;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static void render_doc(struct report_doc *doc, const char *format, enum prof_view view,
 		       struct http_response *res)
 {
@@ -200,20 +187,19 @@ static void serve_report(struct daemon *d, struct http_request *req, struct http
 {
 	const char *pid_s = http_request__arg(req, "pid");
 	const char *format = http_request__arg(req, "format") ?: "text";
-	enum prof_view view;
+	const char *view_s = http_request__arg(req, "view");
+	enum prof_view view = PROF_VIEW_COMBINED;
 	struct report_doc doc;
 	struct report r;
 	bool known = false;
-	char *end;
-	long pid;
+	uint32_t pid;
 	int err;
 
-	pid = pid_s ? strtol(pid_s, &end, 10) : 0;
-	if (!pid_s || *end || end == pid_s || pid <= 0 || pid > 1 << 22) {
+	if (!parse_u32(pid_s, &pid) || !pid || pid > 1 << 22) {
 		http_response__text(res, 400, "give pid=N, the process to report\n");
 		return;
 	}
-	if (parse_view(http_request__arg(req, "view"), &view)) {
+	if (view_s && prof_view__parse(view_s, &view)) {
 		http_response__text(res, 400, "view: spawn, wait or combined\n");
 		return;
 	}
@@ -236,7 +222,7 @@ static void serve_report(struct daemon *d, struct http_request *req, struct http
 	pthread_mutex_unlock(&d->lock);
 	if (!known) {
 		http_response__text(res, 404,
-				    "pid %ld is not traced (no such process, or filtered)\n", pid);
+				    "pid %u is not traced (no such process, or filtered)\n", pid);
 		return;
 	}
 	if (err) {
@@ -325,11 +311,8 @@ static void reap_lost_exits(struct daemon *d)
 	for (size_t i = 0; hashmap__next(&d->e.model.procs, &i, &pid, &val);) {
 		struct process *p = val;
 
-		if (!p->exited && !procfs__exists((pid_t)pid)) {
-			model__process_exit(&d->e.model, (pid_t)pid, 0);
-			go_tracker__forget(d->e.go, (pid_t)pid);
-			on_process_exit(d, (pid_t)pid, 0);
-		}
+		if (!p->exited && !procfs__exists((pid_t)pid))
+			collector__process_exit(d->e.col, (pid_t)pid, 0);
 	}
 }
 
@@ -387,14 +370,13 @@ static const struct option longopts[] = {
 
 static bool parse_count(const char *what, const char *arg, long lo, long hi, long *out)
 {
-	char *end;
+	uint32_t v;
 
-	errno = 0;
-	*out = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || *out < lo || *out > hi) {
+	if (!parse_u32(arg, &v) || v < lo || v > hi) {
 		say("invalid %s '%s': expected a number from %ld to %ld", what, arg, lo, hi);
 		return false;
 	}
+	*out = v;
 	return true;
 }
 

@@ -2,6 +2,7 @@
 /* What every profile format shares: a frame's one line of text, the classes' names. */
 #include "profile.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -40,4 +41,17 @@ void prof_frame__format(const struct prof_frame *fr, char *buf, size_t size)
 		snprintf(buf, size, "%s [%s]", fr->function, mod);
 	else
 		snprintf(buf, size, "0x%" PRIx64 " [%s]", fr->address, mod);
+}
+
+int prof_view__parse(const char *name, enum prof_view *out)
+{
+	if (!strcmp(name, "spawn"))
+		*out = PROF_VIEW_SPAWN;
+	else if (!strcmp(name, "wait"))
+		*out = PROF_VIEW_WAIT;
+	else if (!strcmp(name, "combined"))
+		*out = PROF_VIEW_COMBINED;
+	else
+		return -EINVAL;
+	return 0;
 }

@@ -43,6 +43,9 @@ enum prof_view {
 			     * top: like Go's "created by" under a goroutine's stack */
 };
 
+/* "spawn", "wait" or "combined" to its view; -EINVAL for another name. */
+int prof_view__parse(const char *name, enum prof_view *out);
+
 /* Some tasks with the same stack, kind and state. */
 struct prof_sample {
 	const struct prof_frame *const *frames; /* root (outermost) first */

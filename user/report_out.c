@@ -34,13 +34,7 @@ int report_outputs__option(struct report_outputs *o, int opt, const char *arg)
 		return 1;
 	case 0x304:
 		o->view_given = true;
-		if (!strcmp(arg, "spawn"))
-			o->view = PROF_VIEW_SPAWN;
-		else if (!strcmp(arg, "wait"))
-			o->view = PROF_VIEW_WAIT;
-		else if (!strcmp(arg, "combined"))
-			o->view = PROF_VIEW_COMBINED;
-		else {
+		if (prof_view__parse(arg, &o->view)) {
 			say("invalid --view '%s': expected spawn, wait or combined", arg);
 			return -1;
 		}
