@@ -303,14 +303,18 @@ static void handle_exit(struct collector *c, const struct strand_exit_event *ev)
 
 	c->stats.exits++;
 	model__exit(c->model, (pid_t)ev->hdr.tid, ev->hdr.ts_ns);
-	if (!ev->group_dead)
-		return;
-	model__process_exit(c->model, pid, (int)ev->exit_code);
+	if (ev->group_dead)
+		collector__process_exit(c, pid, (int)ev->exit_code);
+}
+
+void collector__process_exit(struct collector *c, pid_t pid, int exit_code)
+{
+	model__process_exit(c->model, pid, exit_code);
 	unwinder__forget(c->unwinder, pid);
 	symbolizer__forget(c->sym, pid);
 	proc_maps__forget(c->maps, pid);
 	if (c->on_exit)
-		c->on_exit(c->on_exit_ctx, pid, (int)ev->exit_code);
+		c->on_exit(c->on_exit_ctx, pid, exit_code);
 }
 
 static void handle_exec(struct collector *c, const struct strand_exec_event *ev)

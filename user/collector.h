@@ -44,6 +44,10 @@ int collector__drain(struct collector *c);
  * then drains under its lock); 0 or -errno. */
 int collector__wait(struct collector *c, int timeout_ms);
 
+/* pid's last thread exited (its event, or found gone when the event was lost): the model
+ * told, the caches of it dropped, the exit callback called. */
+void collector__process_exit(struct collector *c, pid_t pid, int exit_code);
+
 /* Reads pid's memory map now, so its stacks can be symbolized even after it exits. */
 void collector__prefetch(struct collector *c, pid_t pid);
 
