@@ -216,11 +216,13 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 	for (size_t i = 0; hashmap__next(&st->site_of, &i, &gopc, &val);) {
 		struct go_site *s = &t->sites[(uintptr_t)val - 1];
 		struct strand_go_site ks;
+		bool have_ks = false;
 
 		if (s->live > s->peak)
 			s->peak = s->live;
 		timeline__add(&s->live_over_time, t->now_ns, (uint32_t)s->live);
 		if (st->probes && !loader__go_site(t->ld, st->pid, gopc, &ks)) {
+			have_ks = true;
 			s->spawned = (int64_t)ks.spawned;
 			s->exited = (int64_t)ks.exited;
 			s->parents = ks.parents;
@@ -230,8 +232,8 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 				s->peak = ks.peak_live;
 		}
 		for (int k = 0; st->probes && k < s->ncallers; k++)
-			loader__go_caller(t->ld, st->pid, gopc, s->callers[k].pc,
-					  &s->callers[k].spawned);
+			loader__go_caller(t->ld, st->pid, have_ks ? &ks : NULL, gopc,
+					  s->callers[k].pc, &s->callers[k].spawned);
 	}
 }
 

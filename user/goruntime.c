@@ -77,7 +77,7 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 	r->blocked = -1;
 	if (!st->probes)
 		return;
-	err = loader__go_state(t->ld, st->pid, g->g, &s);
+	err = loader__go_state(t->ld, st->pid, g->goid, &s);
 	if (!err) {
 		if (s.flags & STRAND_GO_CREATED)
 			r->parent = s.parent_goid;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "loader.h"
 #include "elfsym.h"
+#include "goslots.h"
 #include "procmaps.h"
 #include "util.h"
 #include "goroutines.skel.h"
@@ -31,6 +32,7 @@ struct loader {
 	struct threads_bpf *threads;
 	struct waits_bpf *waits;
 	struct goroutines_bpf *go; /* NULL: Go probes unavailable, snapshots only */
+	struct go_slots go_slots;  /* the probes' goroutine states, mapped */
 	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
 	uint8_t *scan_buf;
@@ -131,20 +133,22 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 static int start_go(struct loader *ld, const struct loader_opts *opts)
 {
 	struct goroutines_bpf *g = goroutines_bpf__open();
+	uint32_t buckets = go_slots__buckets_for(opts->go_states);
 	int err;
 
 	if (!g)
 		return -errno;
 	g->rodata->trace_all = opts->trace_all;
 	g->rodata->self_tgid = (uint32_t)getpid();
-	if (opts->go_states)
-		bpf_map__set_max_entries(g->maps.go_states, opts->go_states);
+	g->rodata->go_slot_mask = buckets - 1;
+	bpf_map__set_max_entries(g->maps.go_slots, buckets);
 	if ((err = bpf_map__reuse_fd(g->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(g->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
 	    (err = bpf_map__reuse_fd(g->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
 	    (err = bpf_map__reuse_fd(g->maps.task_states,
 				     bpf_map__fd(ld->threads->maps.task_states))) ||
-	    (err = goroutines_bpf__load(g))) {
+	    (err = goroutines_bpf__load(g)) ||
+	    (err = go_slots__map(&ld->go_slots, bpf_map__fd(g->maps.go_slots), buckets))) {
 		goroutines_bpf__destroy(g);
 		return err;
 	}
@@ -225,6 +229,7 @@ void loader__stop(struct loader *ld)
 	for (int i = 0; i < MAX_GO_PROCS; i++)
 		if (ld->go_links[i].pid)
 			loader__detach_go(ld, ld->go_links[i].pid);
+	go_slots__unmap(&ld->go_slots);
 	goroutines_bpf__destroy(ld->go);
 	if (ld->stats_fd > 0)
 		close(ld->stats_fd);
@@ -474,7 +479,7 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 	if (!ld->go)
 		return;
 	bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);
-	delete_pid_entries(ld->go->maps.go_states, pid);
+	go_slots__clear_pid(&ld->go_slots, pid);
 	delete_pid_entries(ld->go->maps.go_sites, pid);
 	delete_pid_entries(ld->go->maps.go_fanout, pid);
 	delete_pid_entries(ld->go->maps.go_callers, pid);
@@ -505,15 +510,11 @@ int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_g
 		       : 0;
 }
 
-int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st)
+int loader__go_state(struct loader *ld, pid_t pid, uint64_t goid, struct strand_go_state *st)
 {
-	struct strand_go_key key = {.tgid = (uint32_t)pid, .addr = g};
-
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__lookup_elem(ld->go->maps.go_states, &key, sizeof(key), st, sizeof(*st), 0)
-		       ? -errno
-		       : 0;
+	return go_slots__find(&ld->go_slots, pid, goid, st) ? 0 : -ENOENT;
 }
 
 int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site)
@@ -528,11 +529,15 @@ int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_g
 		       : 0;
 }
 
-int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t caller,
-		      uint64_t *spawned)
+int loader__go_caller(struct loader *ld, pid_t pid, const struct strand_go_site *site,
+		      uint64_t gopc, uint64_t caller, uint64_t *spawned)
 {
 	struct strand_go_caller_key key = {.tgid = (uint32_t)pid, .gopc = gopc, .caller = caller};
 
+	if (site && site->caller0 == caller) { /* the site's first caller: counted in the site */
+		*spawned = site->caller0_spawned;
+		return 0;
+	}
 	if (!ld->go)
 		return -ENOTSUP;
 	return bpf_map__lookup_elem(ld->go->maps.go_callers, &key, sizeof(key), spawned,
@@ -633,6 +638,11 @@ void loader__map_stats(struct loader *ld, map_stats_fn fn, void *ctx)
 			if (strstr(name, ".rodata") || strstr(name, ".bss") ||
 			    strstr(name, ".data"))
 				continue;
+			if (ld->go && m == ld->go->maps.go_slots) { /* occupancy in ways */
+				fn(ctx, name, (int64_t)go_slots__used(&ld->go_slots),
+				   (ld->go_slots.mask + 1) * STRAND_GO_WAYS);
+				continue;
+			}
 			fn(ctx, name,
 			   hash ? count_entries(bpf_map__fd(m), bpf_map__key_size(m),
 						bpf_map__value_size(m), bpf_map__max_entries(m))

@@ -68,12 +68,12 @@ void loader__detach_go(struct loader *ld, pid_t pid);
 int loader__go_learned_curg(struct loader *ld, pid_t pid, int32_t *off);
 /* New offsets for pid's probes (a field proved after they attached). */
 int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg);
-/* What the probes know of goroutine g (its address) / spawn site gopc of pid; -ENOENT. */
-int loader__go_state(struct loader *ld, pid_t pid, uint64_t g, struct strand_go_state *st);
+/* What the probes know of goroutine goid / spawn site gopc of pid; -ENOENT. */
+int loader__go_state(struct loader *ld, pid_t pid, uint64_t goid, struct strand_go_state *st);
 int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_go_site *site);
-/* Goroutines created at gopc when its function was called from caller. */
-int loader__go_caller(struct loader *ld, pid_t pid, uint64_t gopc, uint64_t caller,
-		      uint64_t *spawned);
+/* Goroutines spawned at gopc from caller; site (NULL: not read) holds the first caller's. */
+int loader__go_caller(struct loader *ld, pid_t pid, const struct strand_go_site *site,
+		      uint64_t gopc, uint64_t caller, uint64_t *spawned);
 
 /* Self-observation (the daemon's metrics). */
 /* Asks the kernel to count the BPF programs' run time (until loader__stop); 0 or -errno. */
