@@ -32,13 +32,36 @@ struct {
 	__type(value, __u8);
 } sites_seen SEC(".maps");
 
-/* tid -> what its pthread_create call said, consumed by the clone that follows */
+/* Per thread: what its pthread_create call said, consumed by the clone that follows. Task
+ * storage goes with the thread, where a tid-keyed map wanted a delete per exit. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct strand_pending_create);
 } pending_create SEC(".maps");
+
+#define SLOT_WINDOW 2048 /* bytes above sp read at once for a site's return-address slots */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[SLOT_WINDOW / 8]);
+} slot_scratch SEC(".maps");
+
+/* A field of a task: loaded directly where the pointer is trusted (tp_btf), read through
+ * bpf_probe_read_kernel where it is not (raw_tp). Every helper call costs ~100 ns on kernels
+ * that route returns through mitigation thunks, so the BTF flavour avoids them. */
+#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
+
+static __always_inline void read_comm(bool btf, char *dst, struct task_struct *t)
+{
+	if (btf)
+		__builtin_memcpy(dst, t->comm, STRAND_COMM_LEN);
+	else
+		bpf_probe_read_kernel_str(dst, STRAND_COMM_LEN, t->comm);
+}
 
 /*
  * Copies as much of the user stack above sp as can be read: a thread spawning from a
@@ -64,12 +87,33 @@ static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp)
 	return 0;
 }
 
-/* Fine key: the coarse key plus the return addresses found at the learned slots. */
+/* Fine key: the coarse key plus the return addresses found at the learned slots, read in
+ * one copy of the stack when they lie within SLOT_WINDOW of sp (as they do but for frames
+ * with large locals), else one read each. */
 static __always_inline __u64 fine_key(__u64 coarse, struct strand_site_slots *slots, __u64 sp)
 {
-	__u64 key = coarse;
-	__u32 n = slots->nslots;
+	__u32 zero = 0, n = slots->nslots;
+	__u64 *win = bpf_map_lookup_elem(&slot_scratch, &zero), key = coarse;
+	__s32 hi = 0, odd = 0;
+	__u32 len;
 
+	for (int i = 0; i < STRAND_MAX_SLOTS; i++) {
+		if (i >= n)
+			break;
+		hi = slots->offset[i] > hi ? slots->offset[i] : hi;
+		odd |= slots->offset[i] & 7;
+		odd |= slots->offset[i] < 0;
+	}
+	len = (__u32)hi + 8;
+	if (win && !odd && len <= SLOT_WINDOW && !bpf_probe_read_user(win, len, (void *)sp)) {
+		for (int i = 0; i < STRAND_MAX_SLOTS; i++) {
+			if (i >= n)
+				break;
+			key = mix64(key,
+				    win[((__u32)slots->offset[i] >> 3) & (SLOT_WINDOW / 8 - 1)]);
+		}
+		return key;
+	}
 	for (int i = 0; i < STRAND_MAX_SLOTS; i++) {
 		__u64 ret = 0;
 
@@ -81,23 +125,25 @@ static __always_inline __u64 fine_key(__u64 coarse, struct strand_site_slots *sl
 	return key;
 }
 
-static __always_inline int handle_fork(struct task_struct *parent, struct task_struct *child)
+/* Returns whether the child is traced. */
+static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
+					struct task_struct *child)
 {
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	__u32 ptid = BPF_CORE_READ(parent, pid);
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	__u32 ctid = BPF_CORE_READ(child, pid);
+	__u32 ptgid = TASK_READ(btf, parent, tgid);
+	__u32 ptid = TASK_READ(btf, parent, pid);
+	__u32 ctgid = TASK_READ(btf, child, tgid);
+	__u32 ctid = TASK_READ(btf, child, pid);
 	__u32 flags = target_flags(ptgid);
 	__u32 spawn_flags = 0;
 
 	if (!(flags & STRAND_TARGET_TRACE))
-		return 0;
+		return false;
 	/* kernel threads have no user stack to attribute (whole-machine mode) */
-	if (BPF_CORE_READ(parent, flags) & PF_KTHREAD)
-		return 0;
+	if (TASK_READ(btf, parent, flags) & PF_KTHREAD)
+		return false;
 	if (ctgid != ptgid) {
 		if (!(flags & STRAND_TARGET_FOLLOW_FORKS) && !trace_all)
-			return 0;
+			return false;
 		__u32 child_flags = flags & ~STRAND_TARGET_MAPS_REQUESTED;
 
 		if (!trace_all && bpf_map_update_elem(&targets, &ctgid, &child_flags, BPF_ANY))
@@ -108,15 +154,15 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	__u64 ip = BPF_CORE_READ(regs, ip);
-	__u64 sp = BPF_CORE_READ(regs, sp);
+	__u64 ip = TASK_READ(btf, regs, ip);
+	__u64 sp = TASK_READ(btf, regs, sp);
 	__u64 start = 0, caller = 0;
-	struct strand_pending_create *pending = bpf_map_lookup_elem(&pending_create, &ptid);
+	struct strand_pending_create *pending = bpf_task_storage_get(&pending_create, cur, 0, 0);
 
-	if (pending) {
+	if (pending && pending->start_routine) {
 		start = pending->start_routine;
 		caller = pending->caller_ret;
-		bpf_map_delete_elem(&pending_create, &ptid);
+		pending->start_routine = 0; /* consumed */
 		spawn_flags |= STRAND_SPAWN_PTHREAD;
 	}
 
@@ -157,7 +203,7 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	if (!ev) {
 		if (want_stack) /* let the next spawn from this site try again */
 			bpf_map_delete_elem(&sites_seen, &key);
-		return 0;
+		return true;
 	}
 	fill_hdr(&ev->hdr, STRAND_EV_SPAWN, ctgid, ctid);
 	ev->parent_tid = ptid;
@@ -166,7 +212,7 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	ev->coarse_key = coarse;
 	ev->start_routine = start;
 	ev->stack_len = 0;
-	bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), parent->comm);
+	read_comm(btf, ev->comm, parent);
 	if (want_stack && (flags & STRAND_TARGET_STOP_FOR_MAPS) &&
 	    !(flags & STRAND_TARGET_MAPS_REQUESTED)) {
 		__u32 requested = flags | STRAND_TARGET_MAPS_REQUESTED;
@@ -188,25 +234,24 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 		bpf_ringbuf_submit(ev, 0);
 	else
 		submit_lazy(ev);
-	return 0;
+	return true;
 }
 
-static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
+static __always_inline int handle_exit(bool btf, struct task_struct *task, bool group_dead)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-	__u32 tid = BPF_CORE_READ(task, pid);
+	__u32 tgid = TASK_READ(btf, task, tgid);
+	__u32 tid = TASK_READ(btf, task, pid);
 
 	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
 		return 0;
-	bpf_map_delete_elem(&pending_create, &tid);
 
 	struct strand_exit_event *ev = reserve_event(sizeof(*ev));
 
 	if (ev) {
 		fill_hdr(&ev->hdr, STRAND_EV_EXIT, tgid, tid);
-		ev->exit_code = BPF_CORE_READ(task, exit_code);
+		ev->exit_code = TASK_READ(btf, task, exit_code);
 		ev->group_dead = group_dead;
-		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), task->comm);
+		read_comm(btf, ev->comm, task);
 		/* the end of a whole process is news: -p traces stop on it */
 		if (group_dead)
 			bpf_ringbuf_submit(ev, 0);
@@ -224,9 +269,9 @@ static __always_inline int handle_exit(struct task_struct *task, bool group_dead
 	return 0;
 }
 
-static __always_inline int handle_exec(struct task_struct *task)
+static __always_inline int handle_exec(bool btf, struct task_struct *task)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = TASK_READ(btf, task, tgid);
 	__u32 flags = target_flags(tgid);
 
 	if (!(flags & STRAND_TARGET_TRACE))
@@ -239,8 +284,8 @@ static __always_inline int handle_exec(struct task_struct *task)
 	struct strand_exec_event *ev = reserve_event(sizeof(*ev));
 
 	if (ev) {
-		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, BPF_CORE_READ(task, pid));
-		bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), task->comm);
+		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, TASK_READ(btf, task, pid));
+		read_comm(btf, ev->comm, task);
 		bpf_ringbuf_submit(ev, 0);
 	}
 	return 0;
@@ -250,11 +295,10 @@ static __always_inline int handle_exec(struct task_struct *task)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	handle_fork(parent, child);
 	/* Give a new thread of a traced process its state now, so that its first wait is
 	 * timed exactly (without it the task iterator creates it at its next scan). Only the
 	 * BTF flavour may: raw tracepoint arguments are not trusted task pointers. */
-	if (target_flags(child->tgid) & STRAND_TARGET_TRACE)
+	if (handle_fork(true, parent, child))
 		bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	return 0;
 }
@@ -262,31 +306,32 @@ int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(exit_btf, struct task_struct *task, bool group_dead)
 {
-	return handle_exit(task, group_dead);
+	return handle_exit(true, task, group_dead);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *task)
 {
-	return handle_exec(task);
+	return handle_exec(true, task);
 }
 
 SEC("raw_tp/sched_process_fork")
 int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
 {
-	return handle_fork(parent, child);
+	handle_fork(false, parent, child);
+	return 0;
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(exit_raw, struct task_struct *task, bool group_dead)
 {
-	return handle_exit(task, group_dead);
+	return handle_exit(false, task, group_dead);
 }
 
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(exec_raw, struct task_struct *task)
 {
-	return handle_exec(task);
+	return handle_exec(false, task);
 }
 
 /*
@@ -299,14 +344,19 @@ SEC("uprobe") /* BPF_UPROBE arrived after libbpf 1.1; BPF_KPROBE is the same */
 int BPF_KPROBE(pthread_create_entry, void *thread, void *attr, void *start_routine)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	struct strand_pending_create pending = {.start_routine = (__u64)start_routine};
+	__u32 tgid = pid_tgid >> 32;
+	struct strand_pending_create *pending;
 
 	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
 		return 0;
-	bpf_probe_read_user(&pending.caller_ret, sizeof(pending.caller_ret),
-			    (void *)PT_REGS_SP(ctx));
-	if (bpf_map_update_elem(&pending_create, &tid, &pending, BPF_ANY))
+	pending = bpf_task_storage_get(&pending_create, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!pending) {
 		count(STRAND_CNT_MAP_FULL);
+		return 0;
+	}
+	bpf_probe_read_user(&pending->caller_ret, sizeof(pending->caller_ret),
+			    (void *)PT_REGS_SP(ctx));
+	pending->start_routine = (__u64)start_routine;
 	return 0;
 }
