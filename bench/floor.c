@@ -60,7 +60,7 @@ static void attach_go(struct floor_bpf *skel, pid_t pid)
 		uint64_t vaddr[] = {sites.create, sites.exit, sites.park, sites.ready}, off;
 
 		for (size_t i = 0; i < sizeof(vaddr) / sizeof(vaddr[0]); i++)
-			if (vaddr[i] && !gocode__file_offset(exe, vaddr[i], &off))
+			if (vaddr[i] && !elfsym__file_offset(exe, vaddr[i], &off))
 				keep(bpf_program__attach_uprobe(skel->progs.floor_uprobe, false,
 								pid, exe, off),
 				     "a Go runtime uprobe");

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
@@ -44,51 +45,79 @@ static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
 	return -ENOENT;
 }
 
-static int vaddr_to_offset(Elf *elf, GElf_Addr vaddr, uint64_t *offset)
+/* The file offset of code at vaddr, inside the file: a uprobe goes there. */
+static int vaddr_to_offset(Elf *elf, int fd, GElf_Addr vaddr, uint64_t *offset)
 {
+	struct stat st;
 	size_t n;
 
-	if (elf_getphdrnum(elf, &n))
+	if (elf_getphdrnum(elf, &n) || fstat(fd, &st))
 		return -ENOEXEC;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
 			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
+			uint64_t off = vaddr - ph.p_vaddr + ph.p_offset;
+
+			if (off < ph.p_offset || off >= (uint64_t)st.st_size)
+				return -ENOEXEC; /* headers that point past the file */
+			*offset = off;
 			return 0;
 		}
 	}
 	return -ENOEXEC;
 }
 
+static Elf *open_elf(const char *path, int *fd)
+{
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	elf = elf_begin(*fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		close(*fd);
+		errno = ENOEXEC;
+		return NULL;
+	}
+	return elf;
+}
+
+int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset)
+{
+	int fd, err;
+	Elf *elf = open_elf(path, &fd);
+
+	if (!elf)
+		return -errno;
+	err = vaddr_to_offset(elf, fd, vaddr, offset);
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
 int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset)
 {
 	GElf_Addr vaddr = 0;
 	uint8_t insn[4];
-	Elf *elf;
 	int fd, err;
+	Elf *elf = open_elf(path, &fd);
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!elf)
 		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto out;
-	}
 	err = find_symbol(elf, name, &vaddr);
 	if (!err)
-		err = vaddr_to_offset(elf, vaddr, offset);
+		err = vaddr_to_offset(elf, fd, vaddr, offset);
 	if (!err && pread(fd, insn, sizeof(insn), (off_t)*offset) == sizeof(insn) &&
 	    memcmp(insn, endbr64, sizeof(insn)) == 0)
 		*offset += sizeof(endbr64);
-out:
-	if (elf)
-		elf_end(elf);
+	elf_end(elf);
 	close(fd);
 	return err;
 }

@@ -12,5 +12,8 @@
  * the symbol is absent, -ENOEXEC when the file is not a usable ELF).
  */
 int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset);
+/* File offset of the code at link-time address vaddr (an executable PT_LOAD segment's,
+ * inside the file); 0 or a negative errno. */
+int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
 
 #endif /* STRAND_ELFSYM_H */

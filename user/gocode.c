@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gocode.h"
+#include "elfsym.h"
 #include "golayout.h"
 #include "gopclntab.h"
 #include "procfs.h"
@@ -85,6 +86,26 @@ struct decoded {
 	int64_t first_cmp_imm; /* -1: none */
 };
 
+/* Code bytes at link-time address addr of pid's executable. A uprobe (another strand's,
+ * any tool's) or a debugger's breakpoint is an int3 (0xcc) in the code in memory: where
+ * one may be, the bytes come from the file, which they never touch. */
+static int read_code(pid_t pid, uint64_t bias, uint64_t addr, void *buf, size_t len)
+{
+	int err = procfs__read_mem(pid, addr + bias, buf, len), fd;
+	char exe[64];
+	uint64_t off;
+
+	if (err || !memchr(buf, 0xcc, len))
+		return err;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	if (!elfsym__file_offset(exe, addr, &off) && (fd = open(exe, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (pread(fd, buf, len, (off_t)off) != (ssize_t)len)
+			err = procfs__read_mem(pid, addr + bias, buf, len);
+		close(fd);
+	}
+	return err;
+}
+
 /* Decodes the function called name from pid's memory, collecting its RIP-relative operands. */
 static int decode_function(pid_t pid, uint64_t bias, struct gopclntab *pcln, const char *name,
 			   struct decoded *out)
@@ -101,7 +122,7 @@ static int decode_function(pid_t pid, uint64_t bias, struct gopclntab *pcln, con
 	if (gopclntab__function(pcln, name, &entry, &end) || end - entry > MAX_FUNCTION_BYTES)
 		return -ENOENT;
 	code = xcalloc(end - entry + 1, 1);
-	err = procfs__read_mem(pid, entry + bias, code, end - entry);
+	err = read_code(pid, bias, entry, code, end - entry);
 	if (err || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
 		free(code);
 		return err ? err : -ENOSYS;
@@ -267,7 +288,7 @@ int gocode__find_allm(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64_t
 		return -ENODATA;
 	code = xcalloc(end - entry + 1, 1);
 	t = xcalloc(1, sizeof(*t));
-	if (procfs__read_mem(pid, entry + bias, code, end - entry) ||
+	if (read_code(pid, bias, entry, code, end - entry) ||
 	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		goto out;
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
@@ -301,7 +322,7 @@ bool gocode__is_call_to(pid_t pid, uint64_t bias, uint64_t pc, uint64_t target)
 	uint8_t insn[5];
 	int32_t rel;
 
-	if (pc < 5 || procfs__read_mem(pid, pc - 5 + bias, insn, sizeof(insn)) || insn[0] != 0xe8)
+	if (pc < 5 || read_code(pid, bias, pc - 5, insn, sizeof(insn)) || insn[0] != 0xe8)
 		return false;
 	memcpy(&rel, insn + 1, sizeof(rel));
 	return pc + (uint64_t)(int64_t)rel == target;
@@ -321,7 +342,7 @@ static int stack_check_branch(pid_t pid, uint64_t bias, struct gopclntab *pcln, 
 	int err = -ENOENT;
 
 	if (gopclntab__function(pcln, name, &entry, &end) || end - entry < sizeof(code) ||
-	    procfs__read_mem(pid, entry + bias, code, sizeof(code)) ||
+	    read_code(pid, bias, entry, code, sizeof(code)) ||
 	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return -ENOENT;
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
@@ -361,7 +382,7 @@ static int runqput_call(pid_t pid, uint64_t bias, struct gopclntab *pcln, uint64
 	    end - entry > MAX_FUNCTION_BYTES)
 		return -ENOENT;
 	code = xcalloc(end - entry + 1, 1);
-	if (procfs__read_mem(pid, entry + bias, code, end - entry) ||
+	if (read_code(pid, bias, entry, code, end - entry) ||
 	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
 		free(code);
 		return -ENOENT;
@@ -392,30 +413,4 @@ int gocode__probe_sites(pid_t pid, uint64_t bias, struct gopclntab *pcln,
 	stack_check_branch(pid, bias, pcln, "runtime.gopark", &sites->park);
 	stack_check_branch(pid, bias, pcln, "runtime.ready", &sites->ready);
 	return sites->create || sites->exit || sites->park || sites->ready ? 0 : -ENOENT;
-}
-
-int gocode__file_offset(const char *path, uint64_t vaddr, uint64_t *offset)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = -ENOENT;
-	size_t n;
-	Elf *elf;
-
-	if (fd < 0)
-		return -errno;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (elf && !elf_getphdrnum(elf, &n)) {
-		for (size_t i = 0; i < n && err; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
-			    vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
-				*offset = vaddr - ph.p_vaddr + ph.p_offset;
-				err = 0;
-			}
-		}
-	}
-	elf_end(elf);
-	close(fd);
-	return err;
 }

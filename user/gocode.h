@@ -58,7 +58,4 @@ struct go_probe_sites {
 int gocode__probe_sites(pid_t pid, uint64_t bias, struct gopclntab *pcln,
 			struct go_probe_sites *sites);
 
-/* The file offset of link-time address vaddr in the ELF at path (what a uprobe takes). */
-int gocode__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
-
 #endif /* STRAND_GOCODE_H */

@@ -4,6 +4,7 @@
  * offsets updated), the M layer (each thread's M), the network poller (which fd an IO wait
  * is on, and who spoke last on it), the offsets of channel waits. */
 #include "gotrack.h"
+#include "elfsym.h"
 #include "fdinfo.h"
 #include "gocode.h"
 #include "goinfer.h"
@@ -54,7 +55,7 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st)
 	vaddr[GO_PROBE_PARK] = sites.park;
 	vaddr[GO_PROBE_READY] = sites.ready;
 	for (int i = 0; i < GO_PROBES; i++)
-		if (vaddr[i] && gocode__file_offset(exe, vaddr[i], &offsets[i]))
+		if (vaddr[i] && elfsym__file_offset(exe, vaddr[i], &offsets[i]))
 			offsets[i] = 0;
 	/* park times are only exact with both ends of a wait probed */
 	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY])

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "json_writer.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -9,27 +10,6 @@ void json__init(struct json *j, FILE *f)
 	j->f = f;
 	j->depth = 0;
 	j->first[0] = true;
-}
-
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629), 0 when it is not one. */
-static int utf8_length(const unsigned char *p)
-{
-	int n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
-	uint32_t cp;
-
-	if (p[0] < 0xc2 || p[0] > 0xf4)
-		return 0;
-	for (int i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	cp = n == 2   ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
-	     : n == 3 ? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)
-		      : (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 | (p[2] & 0x3fu) << 6 |
-				(p[3] & 0x3fu);
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
 }
 
 /* Strings come from the traced system (thread names, paths, symbols): any bytes. JSON
@@ -60,7 +40,7 @@ static void put_escaped(FILE *f, const char *s)
 			} else if (*p < 0x80) {
 				fputc(*p, f);
 			} else {
-				int n = utf8_length(p);
+				int n = utf8_seq_len(p);
 
 				if (n) {
 					fwrite(p, 1, (size_t)n, f);

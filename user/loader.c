@@ -2,6 +2,7 @@
 #include "loader.h"
 #include "elfsym.h"
 #include "goslots.h"
+#include "procfs.h"
 #include "procmaps.h"
 #include "util.h"
 #include "goroutines.skel.h"
@@ -12,6 +13,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -263,14 +265,15 @@ int loader__remove_target(struct loader *ld, pid_t pid)
  * in libc.so.6, older ones in libpthread.so.0). */
 static int find_libc(pid_t pid, char *path, size_t size)
 {
-	char maps_path[64], line[PATH_MAX + 256];
+	char dir[64], maps_path[80], line[PATH_MAX + 256];
 	int found = -ENOENT;
 	FILE *f;
 
 	if (pid > 0)
-		snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
+		procfs__dir(pid, dir, sizeof(dir));
 	else
-		snprintf(maps_path, sizeof(maps_path), "/proc/self/maps");
+		snprintf(dir, sizeof(dir), "/proc/self");
+	snprintf(maps_path, sizeof(maps_path), "%s/maps", dir);
 	f = fopen(maps_path, "re");
 	if (!f)
 		return -errno;
@@ -285,9 +288,14 @@ static int find_libc(pid_t pid, char *path, size_t size)
 		if (strncmp(base, "libpthread", 10) && strncmp(base, "libc.so", 7) &&
 		    strncmp(base, "libc-", 5))
 			continue;
-		/* through the process's root, so a container's own libc is the one probed */
-		if (pid > 0)
-			snprintf(path, size, "/proc/%d/root%s", pid, ml.path);
+		/* through the process's root, so a container's own libc is the one probed; a
+		 * library replaced on disk since (an upgrade) through the mapping itself: the
+		 * file at the path is another one, where the offset would be wrong */
+		if (pid > 0 && str_ends_with(ml.path, " (deleted)"))
+			snprintf(path, size, "%s/map_files/%" PRIx64 "-%" PRIx64, dir, ml.start,
+				 ml.end);
+		else if (pid > 0)
+			snprintf(path, size, "%s/root%s", dir, ml.path);
 		else
 			snprintf(path, size, "%s", ml.path);
 		found = 0;

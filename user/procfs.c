@@ -122,6 +122,75 @@ bool procfs__exists(pid_t pid)
 	return access(path, F_OK) == 0;
 }
 
+/* The state letter and the flags of /proc/PATH/stat ("PID (comm) S ppid ... flags"); the
+ * comm may hold spaces and parentheses, the last ')' ends it. */
+static bool stat_state(const char *path, char *state, unsigned long *flags)
+{
+	char buf[1024];
+	const char *p;
+
+	if (read_small_file(path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return false;
+	return sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", state, flags) == 2;
+}
+
+#define PF_KTHREAD 0x00200000UL
+
+/* A thread of pid that has not exited, 0 when none (the process is gone or a zombie). */
+static pid_t live_thread(pid_t pid)
+{
+	char path[64], state;
+	unsigned long flags;
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && !tid && (de = readdir(dir))) {
+		char task[300];
+		uint32_t t;
+
+		if (!parse_u32(de->d_name, &t))
+			continue;
+		snprintf(task, sizeof(task), "/proc/%d/task/%u/stat", pid, t);
+		if (stat_state(task, &state, &flags) && state != 'Z' && state != 'X')
+			tid = (pid_t)t;
+	}
+	if (dir)
+		closedir(dir);
+	return tid;
+}
+
+void procfs__dir(pid_t pid, char *buf, size_t size)
+{
+	char path[64], state = 0;
+	unsigned long flags;
+	pid_t tid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (stat_state(path, &state, &flags) && state == 'Z' && (tid = live_thread(pid)))
+		snprintf(buf, size, "/proc/%d/task/%d", pid, tid);
+	else
+		snprintf(buf, size, "/proc/%d", pid);
+}
+
+const char *procfs__untraceable(pid_t pid)
+{
+	char path[64], state;
+	unsigned long flags;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!stat_state(path, &state, &flags))
+		return "no such process";
+	if (flags & PF_KTHREAD)
+		return "it is a kernel thread, with no user space to trace";
+	/* a leader that left with pthread_exit is a zombie whose threads live on */
+	if ((state == 'Z' || state == 'X') && !live_thread(pid))
+		return "it is a zombie (it has exited; its parent has not reaped it)";
+	return NULL;
+}
+
 void procfs__comm(pid_t pid, char *buf, size_t size)
 {
 	char path[64];

@@ -23,6 +23,12 @@ int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
 int procfs__all_threads(proc_thread_fn fn, void *ctx);
 
 bool procfs__exists(pid_t pid);
+/* Why pid cannot be traced ("no such process", a zombie, a kernel thread); NULL if it can. */
+const char *procfs__untraceable(pid_t pid);
+/* The /proc directory to read pid's memory map and files through: /proc/PID, or a live
+ * thread's /proc/PID/task/TID when the leader has exited and others live on (a zombie
+ * leader's maps are empty, its root and map_files gone). */
+void procfs__dir(pid_t pid, char *buf, size_t size);
 /* The process's comm, "" when gone. */
 void procfs__comm(pid_t pid, char *buf, size_t size);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "procmaps.h"
 #include "hashmap.h"
+#include "procfs.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -123,12 +124,13 @@ int map_line__parse(char *line, struct map_line *out)
 /* The file of the mapping starting at start, even when deleted or replaced on disk. */
 static int pm__open_map_file(pid_t pid, uint64_t start, char *path, size_t size)
 {
-	char dir[64], prefix[32];
+	char base[64], dir[80], prefix[32];
 	struct dirent *de;
 	int fd = -1;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)pid);
+	procfs__dir(pid, base, sizeof(base));
+	snprintf(dir, sizeof(dir), "%s/map_files", base);
 	snprintf(prefix, sizeof(prefix), "%" PRIx64 "-", start);
 	d = opendir(dir);
 	if (!d)
@@ -148,9 +150,7 @@ static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, 
 			char **file_name, Elf **elfp)
 {
 	const struct pm_entry *e = *userdata;
-	static const char deleted[] = " (deleted)";
-	size_t len = strlen(modname), dl = sizeof(deleted) - 1;
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[64];
 	int fd = -1;
 	Elf *elf;
 
@@ -159,9 +159,9 @@ static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, 
 		return -1;
 	/* Through the process's root so that files of other mount namespaces (containers) are
 	 * the ones it mapped, not the host's files of the same name. */
-	if (modname[0] == '/' && !(len > dl && !strcmp(modname + len - dl, deleted)) &&
-	    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)e->pid, modname) <
-		    sizeof(path))
+	procfs__dir(e->pid, dir, sizeof(dir));
+	if (modname[0] == '/' && !str_ends_with(modname, " (deleted)") &&
+	    (size_t)snprintf(path, sizeof(path), "%s/root%s", dir, modname) < sizeof(path))
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fd = pm__open_map_file(e->pid, base, path, sizeof(path));
@@ -249,12 +249,13 @@ static int pm__open_module(Dwfl_Module *mod, void **userdata, const char *name, 
 static int pm__read_maps(struct pm_entry *e)
 {
 	struct pm_groups gs = {0};
-	char fname[64], *line = NULL;
+	char base[64], fname[80], *line = NULL;
 	size_t cap = 0;
 	int err = 0;
 	FILE *f;
 
-	snprintf(fname, sizeof(fname), "/proc/%d/maps", (int)e->pid);
+	procfs__dir(e->pid, base, sizeof(base));
+	snprintf(fname, sizeof(fname), "%s/maps", base);
 	f = fopen(fname, "re");
 	if (!f)
 		return -errno;

@@ -615,8 +615,8 @@ int cmd_trace(int argc, char **argv)
 	err = parse_opts(argc, argv, &t.opts);
 	if (err)
 		return err;
-	if (t.opts.pid && !procfs__exists(t.opts.pid)) {
-		say("cannot attach to pid %d: no such process", t.opts.pid);
+	if (t.opts.pid && procfs__untraceable(t.opts.pid)) {
+		say("cannot attach to pid %d: %s", t.opts.pid, procfs__untraceable(t.opts.pid));
 		return STRAND_EXIT_NO_TARGET;
 	}
 	if (t.opts.record) {

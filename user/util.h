@@ -37,6 +37,11 @@ int64_t duration__parse(const char *s);
 /* Checked decimal parse of a positive pid/int; false on any junk. */
 bool parse_u32(const char *s, uint32_t *out);
 
+bool str_ends_with(const char *s, const char *suffix);
+/* The length of the well-formed UTF-8 sequence (RFC 3629) of 2-4 bytes at p, 0 when it is
+ * not one (an ASCII byte included); never reads past a NUL. */
+int utf8_seq_len(const unsigned char *p);
+
 uint64_t now_mono_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 uint64_t now_boot_ns(void); /* CLOCK_BOOTTIME, for /proc start times */
 double now_wall(void);	    /* seconds since the epoch */

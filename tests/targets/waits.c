@@ -19,6 +19,10 @@
  *   vfork       a thread in vfork() while its child sleeps: an uninterruptible (D) wait
  * (recv's server, blocked in accept for a second client, is a healthy control too.)
  *
+ * "leader-exits" after MODE: once the threads are in place the main thread leaves with
+ * pthread_exit, as some daemons' do, and prints "leader gone" first; the process lives on
+ * (a zombie leader with live threads) until SIGTERM, taken by a thread of its own.
+ *
  * Every thread is created by spawn() (SITE: spawn), called from start_MODE (SITE: MODE).
  * After the spawn phase it prints "blocked N" once the N threads are in place. */
 #include "target.h"
@@ -304,6 +308,13 @@ static const struct {
 	{"preblocked", start_mutex}, {"vfork", start_vfork},
 };
 
+static void *hold_signals(void *arg)
+{
+	(void)arg;
+	target_hold();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int (*start)(void) = NULL;
@@ -329,6 +340,14 @@ int main(int argc, char **argv)
 		n = start();
 	settle();
 	target_say("blocked %d", n);
+	if (target.nargs > 1 && !strcmp(target.args[1], "leader-exits")) {
+		pthread_t holder;
+
+		if (pthread_create(&holder, NULL, hold_signals, NULL))
+			target_die("pthread_create failed");
+		target_say("leader gone");
+		pthread_exit(NULL);
+	}
 	if (target.exit_after) /* leave with the threads still stuck, a while later */
 		usleep((useconds_t)target_count(1, 0) * 1000);
 	target_hold();

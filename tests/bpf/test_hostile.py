@@ -1,0 +1,283 @@
+"""Hostile situations (issue 8): what strand meets on production machines, each with the
+outcome docs/safety.md promises. A process that is a zombie, or whose main thread is gone;
+a process in another PID namespace; binaries and libraries deleted or replaced on disk
+while they run; a binary with no symbols at all; Ctrl-C or SIGTERM at any moment of a
+trace; two strands on one process. Every test also checks the target came out unharmed.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import gohelp
+from harness import (ROOT, Session, Target, caller_frames, check, expect_eq, fail, marker_line,
+                     run_strand, target_path)
+
+THRESHOLD = "1s"
+
+
+def _stranded_mutex(rep, where):
+    """The 3 workers of waits' mutex mode, stranded on pthread_mutex_lock at WAIT: mutex."""
+    gs = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    check(len(gs) == 1, "%s: expected one stranded group, found %d" % (where, len(gs)),
+          json.dumps(rep.get("groups"), indent=1)[:3000])
+    g = gs[0]
+    expect_eq((g.get("count"), g.get("wait_reason")), (3, "pthread_mutex_lock"),
+              "%s: stranded count and wait reason" % where)
+    return g
+
+
+def _wait_line_of(g, function, marker):
+    for f in g.get("wait_stack") or []:
+        if f.get("function") == function:
+            return os.path.basename(f.get("file") or ""), f.get("line")
+    return None
+
+
+def _trace(s, pid, duration="3s", extra=()):
+    st = s.start_strand(["trace", "-p", str(pid), "--for", duration, "--json", "-t", THRESHOLD] +
+                        list(extra))
+    st.wait_attached()
+    return st
+
+
+def _stat_state(pid):
+    return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_zombie_is_refused_with_a_reason():
+    """A process that has exited and not been reaped: nothing to trace, said in one line."""
+    z = subprocess.Popen(["true"])
+    try:
+        for _ in range(100):
+            if _stat_state(z.pid) == "Z":
+                break
+            time.sleep(0.02)
+        expect_eq(_stat_state(z.pid), "Z", "the child's state")
+        rc, out, err = run_strand(["trace", "-p", str(z.pid), "--for", "1s", "--json"])
+        expect_eq(rc, 3, "exit status for a zombie", "stderr:\n" + err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(len(lines) == 1 and "zombie" in lines[0] and str(z.pid) in lines[0],
+              "expected one line saying pid %d is a zombie" % z.pid, "stderr:\n" + err)
+    finally:
+        z.wait()
+
+
+def test_process_whose_main_thread_exited():
+    """The leader left with pthread_exit, its threads live on: they are traced and judged."""
+    with Session() as s:
+        t = s.start_target("waits", ["mutex", "leader-exits", "--now"])
+        t.wait_line("leader gone")
+        for _ in range(100):
+            if _stat_state(t.pid) == "Z":
+                break
+            time.sleep(0.02)
+        expect_eq(_stat_state(t.pid), "Z", "the leader's state")
+        rep = _trace(s, t.pid).report(expect_rc=10)
+        g = _stranded_mutex(rep, "zombie leader")
+        expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
+                  ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")
+        check(Path("/proc/%d" % t.pid).exists(), "the target died under tracing", t.describe())
+
+
+def _host_child(pid, timeout=5.0):
+    """The only child of pid (unshare's), as the host sees it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        kids = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
+        if kids:
+            return int(kids[0])
+        time.sleep(0.02)
+    fail("unshare started no child")
+
+
+def test_c_process_in_another_pid_namespace():
+    """A process in its own PID namespace (as in a container), traced by its host pid; its
+    threads are created after the attach, so their spawn site is known."""
+    with Session() as s:
+        u = Target(s, ["unshare", "--pid", "--fork", "--mount-proc", str(target_path("waits")),
+                       "mutex"], label="unshare")
+        u.wait_ready()
+        pid = _host_child(u.pid)
+        check(Path("/proc/%d/status" % pid).read_text().count("NSpid:") == 1 and
+              "\t1\n" in [l for l in Path("/proc/%d/status" % pid).read_text().splitlines(True)
+                          if l.startswith("NSpid:")][0],
+              "the target is not pid 1 of a namespace of its own")
+        st = _trace(s, pid)
+        os.kill(pid, signal.SIGUSR1)
+        u.wait_line("blocked 3")
+        rep = st.report(expect_rc=10)
+        g = _stranded_mutex(rep, "pid namespace")
+        expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
+                  ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")
+        site = {x["id"]: x for x in rep.get("sites") or []}.get(g.get("site"))
+        frames = caller_frames(site) if site else []
+        check(frames and frames[0].get("function") == "spawn" and
+              frames[0].get("line") == marker_line("waits.c", "SITE: spawn"),
+              "the spawn site in the namespaced process", json.dumps(frames[:3]))
+
+
+def test_go_process_in_another_pid_namespace():
+    """goleak chan in its own PID namespace: goroutine probes attach by host pid."""
+    with Session() as s:
+        u = Target(s, ["unshare", "--pid", "--fork", "--mount-proc",
+                       str(target_path("go/goleak")), "chan", "--now"], label="unshare")
+        u.wait_line("blocked", timeout=8)
+        pid = _host_child(u.pid)
+        rep = _trace(s, pid).report(expect_rc=10)
+    g = gohelp.group(rep, "goleak", "chan", "chan receive", wait="chan")
+    expect_eq((g.get("count"), g.get("verdict")), (5, "stranded"), "goroutine leak",
+              gohelp.describe(rep))
+    check(1.0 <= g.get("blocked_oldest_seconds", 0) < 5.0,
+          "exact blocked time (the probes saw them park)", json.dumps(g)[:2000])
+
+
+def _probes_attached(rep, where):
+    rts = rep.get("goroutines", {}).get("runtimes") or []
+    check(len(rts) == 1 and rts[0].get("probes") is True,
+          "%s: the goroutine probes did not attach" % where, json.dumps(rts)[:2000])
+
+
+def _copy_to(tmp, src, name):
+    dst = Path(tmp) / name
+    shutil.copy2(src, dst)
+    return dst
+
+
+def test_binary_deleted_after_start():
+    """The C binary is deleted while it runs: symbols and lines come from the mapping."""
+    with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
+        exe = _copy_to(tmp, target_path("waits"), "waits")
+        t = Target(s, [exe, "mutex", "--now"], label="waits-deleted")
+        t.wait_line("blocked 3")
+        exe.unlink()
+        rep = _trace(s, t.pid).report(expect_rc=10)
+        g = _stranded_mutex(rep, "deleted binary")
+        expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
+                  ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")
+
+
+def test_go_binary_replaced_after_start():
+    """The Go binary's path now holds another program: the probes and the symbols are the
+    running image's (through /proc/PID/exe), and the new file's users are untouched."""
+    with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
+        exe = _copy_to(tmp, target_path("go/goleak"), "goleak")
+        t = Target(s, [exe, "chan", "--now"], label="goleak-replaced")
+        t.wait_line("blocked", timeout=8)
+        other = _copy_to(tmp, target_path("go/gohealthy"), "other")
+        os.rename(other, exe)
+        rep = _trace(s, t.pid).report(expect_rc=10)
+        # the new program at the old path runs as ever
+        p = subprocess.run([str(exe), "nosuchmode"], capture_output=True, timeout=10)
+        expect_eq(p.returncode, 2, "the replacing program's exit status (unknown mode)",
+                  p.stderr.decode(errors="replace"))
+    g = gohelp.group(rep, "goleak", "chan", "chan receive", wait="chan")
+    expect_eq((g.get("count"), g.get("verdict")), (5, "stranded"), "goroutine leak",
+              gohelp.describe(rep))
+    _probes_attached(rep, "replaced binary")
+
+
+def test_libc_replaced_after_start():
+    """The C library the process mapped is replaced on disk (an upgrade): pthread_create is
+    probed in the mapped file, so threads created after the attach still name their start
+    routine and spawn site."""
+    libc = next(p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6")
+                if os.path.exists(p))
+    with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
+        _copy_to(tmp, libc, "libc.so.6")
+        env = dict(os.environ, LD_LIBRARY_PATH=tmp)
+        t = Target(s, [target_path("waits"), "mutex"], env=env, label="waits-libc")
+        t.wait_ready()
+        maps = Path("/proc/%d/maps" % t.pid).read_text()
+        check(tmp in maps, "the target did not map the copied libc", maps[:2000])
+        os.rename(_copy_to(tmp, "/bin/true", "junk"), Path(tmp) / "libc.so.6")
+        st = _trace(s, t.pid)
+        t.go()
+        t.wait_line("blocked 3")
+        rep = st.report(expect_rc=10)
+    g = _stranded_mutex(rep, "replaced libc")
+    site = {x["id"]: x for x in rep.get("sites") or []}.get(g.get("site")) or {}
+    expect_eq(site.get("start_routine"), "mutex_worker",
+              "start routine (from the pthread_create probe)", json.dumps(site)[:2000])
+
+
+def test_binary_without_any_symbols():
+    """strip --strip-all: no symbol table, no DWARF. The leak is still found and judged; the
+    binary's own frames are module+offset, libc's named."""
+    with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
+        exe = _copy_to(tmp, target_path("waits"), "waits-stripped")
+        subprocess.run(["strip", "--strip-all", str(exe)], check=True)
+        t = Target(s, [exe, "mutex", "--now"], label="waits-stripped")
+        t.wait_line("blocked 3")
+        rep = _trace(s, t.pid).report(expect_rc=10)
+    g = _stranded_mutex(rep, "stripped binary")
+    own = [f for f in g.get("wait_stack") or [] if "waits-stripped" in (f.get("module") or "")]
+    check(own, "no frame of the stripped binary in the wait stack",
+          json.dumps(g.get("wait_stack"), indent=1))
+    check(all(not f.get("file") for f in own), "a stripped frame with a source line",
+          json.dumps(own, indent=1))
+
+
+def _strand_links():
+    """BPF links of strand's programs (bpftool), and the uprobe_events lines."""
+    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True,
+                         timeout=10).stdout or "[]"
+    progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                           timeout=10).stdout or "[]"
+    names = {p.get("id"): p.get("name") for p in json.loads(progs)}
+    ours = [l for l in json.loads(out)
+            if names.get(l.get("prog_id"), "").startswith(("go_", "fork_", "exit_", "exec_",
+                                                             "switch_", "dump_tasks",
+                                                             "pthread_create"))]
+    events = Path("/sys/kernel/tracing/uprobe_events").read_text()
+    return ours, events
+
+
+def test_interrupted_at_any_moment_leaves_nothing():
+    """SIGINT or SIGTERM while strand loads, attaches, first scans or traces a Go process:
+    it exits promptly, detaches every probe, and the target runs on unharmed."""
+    before_links, before_events = _strand_links()
+    check(not before_links, "strand's links loaded before the test", json.dumps(before_links))
+    with Session() as s:
+        t = s.start_target("go/goleak", ["chan", "--now"])
+        t.wait_line("blocked", timeout=8)
+        for i, delay in enumerate((0.0, 0.05, 0.15, 0.3, 0.6, 1.2, 2.0)):
+            sig = signal.SIGINT if i % 2 == 0 else signal.SIGTERM
+            st = s.start_strand(["trace", "-p", str(t.pid), "--for", "30s", "--json", "-q"])
+            time.sleep(delay)
+            st.signal(sig)
+            rc = st.wait(15)
+            check(rc is not None, "strand did not exit %.2fs in, on %s" % (delay, sig.name),
+                  st.describe())
+            check(rc in (0, 10, 128 + sig, -sig),
+                  "strand's exit status %s on %s %.2fs in" % (rc, sig.name, delay), st.describe())
+            links, events = _strand_links()
+            check(not links, "links left after %s %.2fs in" % (sig.name, delay),
+                  json.dumps(links))
+            expect_eq(events, before_events, "uprobe_events after %s %.2fs in" % (sig.name, delay))
+            check(t.popen.poll() is None, "the target died", t.describe())
+        t.signal(signal.SIGTERM)
+        expect_eq(t.wait(5), 0, "the target's exit status after 7 interrupted traces",
+                  t.describe())
+
+
+def test_two_strands_on_one_process():
+    """Two traces of one process at once (a daemon and a person, say): each sees it all."""
+    with Session() as s:
+        t = s.start_target("go/goleak", ["chan", "--now"])
+        t.wait_line("blocked", timeout=8)
+        a = _trace(s, t.pid, duration="3s")
+        b = _trace(s, t.pid, duration="3s")
+        reps = [a.report(expect_rc=10), b.report(expect_rc=10)]
+        check(t.popen.poll() is None, "the target died under two strands", t.describe())
+    for name, rep in zip("ab", reps):
+        # the second finds the first's uprobes (int3) in the code it verifies
+        _probes_attached(rep, "strand " + name)
+        g = gohelp.group(rep, "goleak", "chan", "chan receive", wait="chan")
+        expect_eq((g.get("count"), g.get("verdict")), (5, "stranded"),
+                  "strand %s: the goroutine leak" % name, gohelp.describe(rep))
