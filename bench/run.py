@@ -118,8 +118,11 @@ class Daemon:
                                  capture_output=True, text=True, timeout=30).stdout
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(30)
-        drops = sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()
-                    if l.startswith("strand_events_dropped_total"))
+        drops = {}
+        for l in metrics.splitlines():
+            m = re.match(r'strand_events_dropped_total\{reason="([^"]*)"\} (\S+)', l)
+            if m and float(m.group(2)):
+                drops[m.group(1)] = float(m.group(2))
         events = sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()
                      if l.startswith("strand_events_total"))
         return cpu - self.cpu0, rss, events, drops
@@ -143,7 +146,8 @@ def run_once(mode, cmd, go_bin, strand, floor, scratch):
         st = doc["stats"]
         extra = {"cpu": st.get("cpu_seconds", 0.0), "rss": st.get("max_rss_kib", 0),
                  "events": st.get("records", 0),
-                 "drops": sum(v for v in doc["drops"].values() if isinstance(v, (int, float)))}
+                 "drops": {k: v for k, v in doc["drops"].items()
+                           if isinstance(v, (int, float)) and v}}
         return workload_time(out.stdout, cmd), extra
     if mode == "daemon":
         d = Daemon(strand)
@@ -208,7 +212,8 @@ def write(args, rows, elapsed):
     lines = [
         "# strand benchmark results",
         "",
-        "Produced by `make bench` (`python3 bench/run.py --runs %d`) on %s, in %.0f s." %
+        "Produced by `make bench` (`python3 bench/run.py --runs %d`, then `python3 bench/scale.py`, "
+        "whose table is below) on %s; the first took %.0f s." %
         (args.runs, datetime.date.today().isoformat(), elapsed),
         "Machine: %s, %d CPUs, kernel %s." % (cpu, os.cpu_count(), platform.release()),
         "",
@@ -259,8 +264,8 @@ def write(args, rows, elapsed):
         ev = med([e["events"] for e in tr]) / med(times["strand"]) if tr else 0
         lines.append("| %s | %.2f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f |" % (
             name, med([e["cpu"] for e in tr]), med([e["rss"] for e in tr]) / 1024, ev,
-            med([e["drops"] for e in tr]), med([e["cpu"] for e in dm]),
-            med([e["rss"] for e in dm]) / 1024, med([e["drops"] for e in dm])))
+            med([sum(e["drops"].values()) for e in tr]), med([e["cpu"] for e in dm]),
+            med([e["rss"] for e in dm]) / 1024, med([sum(e["drops"].values()) for e in dm])))
     lines += ["", "Issue 7's targets, from the tables above (the scale targets are below):", ""]
     lines += targets(rows)
     lines += ["", NOTES]
@@ -308,7 +313,7 @@ def targets(rows):
         a = added("Go goroutine churn", "strand")
         out.append("- Go goroutine churn <= 1 us per goroutine: %.2f us, %s" %
                    (a / 1000, verdict(a <= 1000)))
-    drops = [(n, e["drops"]) for n, (_, _, ex) in by.items() for m in ("strand", "daemon")
+    drops = [(n, m, e["drops"]) for n, (_, _, ex) in by.items() for m in ("strand", "daemon")
              for e in ex[m] if e["drops"]]
     out.append("- zero drops: %s" % ("met (none in any run)" if not drops else
                                      "**not met**: %s" % drops[:4]))
@@ -326,18 +331,38 @@ NOTES = """Notes:
   the process). A goroutine create+exit costs ~350 ns untraced here, so their ratios are
   large; the added nanoseconds per operation are the figure that matters. bpftrace's
   uprobes sit on the functions' first instructions, which the kernel single-steps
-  (~12 us a hit); strand's on instructions the kernel emulates (~0.6 us).
+  (~12 us a hit); strand's on instructions the kernel emulates. The floor's two traps per
+  goroutine alone cost ~2 us on this VM, twice the 1 us target: it cannot be met with a
+  probe at both the create and the exit, and dropping the exit probe would make live
+  counts per site wait for a scan.
+- Where strand's own cost goes, from the kernel's BPF statistics (kernel.bpf_stats_enabled):
+  this kernel routes every return through a mitigation thunk (SRSO "Safe RET"), so each
+  helper call costs ~100 ns, a bpf_probe_read_user as much as a map lookup. The probes
+  were cut to the fewest calls: go_create 1622 -> ~1200 ns a run and go_exit 960 -> ~450
+  (goroutine states in a set-associative array indexed by goid, not a hash map keyed by g:
+  the hash map's update and delete at a random bucket of a 25 MB table were ~0.7 us a
+  goroutine; nearby fields in one read; a site's first caller counted in the site);
+  fork_btf 4126 -> ~2500-3000 ns and exit_btf 1224 -> ~600 (direct loads from trusted task
+  pointers instead of bpf_probe_read_kernel, pthread_create's note in task storage instead
+  of a tid-keyed map, a site's return-address slots in one stack read). Of fork_btf's
+  remaining cost ~1.1 us is allocating the new thread's task storage, which times its
+  first wait exactly.
+- Side by side, old (before those changes) and new strand in one run (bench/ab.py, 7
+  shuffled rounds, medians): the spawn storm's added time 21 -> 12.5 us a thread; Go churn
+  3.7 -> 3.3 us a goroutine.
 - The daemon traces every process of the machine, the benchmark runner included; its CPU
-  and RSS are its own while the workload ran.
+  and RSS are its own while the workload ran. The trace's RSS includes the goroutine
+  state table it maps (10 MiB, shared with the kernel).
 - The VM is noisy: runs of one mode spread by 10-50 %, and the floor comes out below 1x or
   well above it, which empty programs cannot do by themselves; the per-op figures of the
-  thread workloads are within that noise more often than not. Where strand is clearly above
-  the floor: the futex ping-pong (its sched_switch program records every block and wake
-  in task storage), the spawn storm (a record per create and exit, and user space's
-  bookkeeping), the Go probes (~1.7 us above the traps per goroutine).
-- What issue 7 still asks, not done yet: fewer Go traps (sampling, or probing only create
-  and exit in the daemon), cheaper per-goroutine state at scale (1.5 KiB per parked
-  goroutine now; 1M take 20 s to snapshot), 10 pairs for the service mix.
+  thread workloads are within that noise more often than not.
+- Not met and why: the spawn storm (a record per create and exit, the new thread's task
+  storage, user space's bookkeeping; the floor itself reads 1.06-1.09x); 5x below bpftrace
+  on every workload (bpftrace's script keeps less: no fine spawn sites, no goroutine
+  states, and where its single-stepped uprobes are not hit it costs next to nothing);
+  1 us per goroutine (see above); 1M goroutines in 1 s and 256 MB (each scan reads every
+  g and walks every stack through process_vm_readv, ~45 % of strand's CPU there, and
+  keeps several per-goroutine indexes; an incremental scan is the next step).
 """
 
 if __name__ == "__main__":
