@@ -200,7 +200,8 @@ deps:
 	$(Q)scripts/deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) strand $(OUT)/strand-asan targets unit go-fixtures
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) strand $(OUT)/strand-asan targets unit go-fixtures \
+		fuzz-bins
 	$(Q)python3 tests/run.py --strand $(OUT)/strand-asan $(TESTS)
 
 demo: deps
@@ -228,8 +229,13 @@ FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # what each target links beyond its own file
 FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c
-FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/procfs.c user/hashmap.c \
+	user/util.c -ldw -lelf
 FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
+FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
+	util.c) -ldw -lelf -lcapstone
+FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
+	util.c) -lmicrohttpd
 FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
 	report_gotext.c report_profile.c report_diff.c report_out.c profile.c folded.c \
 	flamegraph.c flamegraph_js.c flamegraph_page.c pprof.c pprof_pb.c pprof_text.c \
@@ -237,21 +243,30 @@ FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_te
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser $< $(FUZZ_LIBS_$*) -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf $< $(FUZZ_LIBS_$*) -o $@
 
-# The .gopclntab reader's seeds also include whole Go ELF images (first byte: the mode).
-$(OUT)/fuzz/corpus/fuzz_pclntab/.elf: $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
+# Seeds made from binaries built here, in $(OUT)/fuzz/seeds/NAME (binaries are not
+# committed): the .gopclntab reader's include whole Go ELF images (first byte: the mode);
+# the ELF reader's C and Go programs, a library, stripped copies and truncated ones.
+$(OUT)/fuzz/seeds/fuzz_pclntab/.elf: $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
 	$(Q)mkdir -p $(@D) && for b in goinline-stripped goinline-extpie; do \
 		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $(@D)/elf-$$b; done && touch $@
-$(OUT)/fuzz/corpus/%/.elf:
+$(OUT)/fuzz/seeds/fuzz_elf/.elf: $(OUT)/targets/waits $(OUT)/targets/libspawnlib.so \
+		$(OUT)/unit/go/goinline $(OUT)/unit/go/goinline-stripped
+	$(Q)mkdir -p $(@D) && cp $^ $(@D)/ && strip --strip-all -o $(@D)/waits-strip-all $< && \
+	for n in 64 1024 16384; do head -c $$n $< > $(@D)/waits-head-$$n; done && touch $@
+$(OUT)/fuzz/seeds/%/.elf:
 	$(Q)mkdir -p $(@D) && touch $@
 
 FUZZ_RUNS := $(addprefix fuzz-,$(patsubst fuzz_%,%,$(FUZZ_NAMES)))
-.PHONY: fuzz $(FUZZ_RUNS)
+.PHONY: fuzz fuzz-bins $(FUZZ_RUNS)
+# the targets and their seeds: `make test` replays every seed (tests/run.py)
+fuzz-bins: $(addprefix $(OUT)/fuzz/,$(FUZZ_NAMES)) $(patsubst %,$(OUT)/fuzz/seeds/%/.elf,$(FUZZ_NAMES))
 fuzz: $(FUZZ_RUNS)
-$(FUZZ_RUNS): fuzz-%: $(OUT)/fuzz/fuzz_% $(OUT)/fuzz/corpus/fuzz_%/.elf
-	$(Q)name=fuzz_$*; printf '  %-8s %s for %s\n' FUZZ $$name $(FUZZ_TIME); \
-	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 \
-		$(OUT)/fuzz/corpus/$$name tests/fuzz/corpus/$$name 2>$(OUT)/fuzz/$$name.log || \
+$(FUZZ_RUNS): fuzz-%: $(OUT)/fuzz/fuzz_% $(OUT)/fuzz/seeds/fuzz_%/.elf
+	$(Q)name=fuzz_$*; printf '  %-8s %s for %s\n' FUZZ $$name $(FUZZ_TIME); mkdir -p $(OUT)/fuzz/corpus/$$name; \
+	$< -max_total_time=$(patsubst %s,%,$(FUZZ_TIME)) -print_final_stats=1 -max_len=16777216 \
+		$(OUT)/fuzz/corpus/$$name tests/fuzz/corpus/$$name $(OUT)/fuzz/seeds/$$name \
+		2>$(OUT)/fuzz/$$name.log || \
 		{ tail -40 $(OUT)/fuzz/$$name.log; exit 1; }; \
 	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log

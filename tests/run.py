@@ -4,7 +4,9 @@
     python3 tests/run.py --strand PATH [NAME_FILTER...]
 
 Runs, in this order:
-  - every unit test binary build/unit/test_* (one test each: passes iff it exits 0);
+  - every unit test binary build/unit/test_* (one test each: passes iff it exits 0), then
+    every fuzz target build/fuzz/fuzz_* replaying tests/fuzz/corpus/fuzz_* (its seeds and
+    the inputs that once crashed it) and the seeds made from binaries in build/fuzz/seeds;
   - every function test_* of the modules tests/bpf/test_*.py (a function marked with
     harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
     (recordings and the formats rendered from them: these trace real targets too);
@@ -66,16 +68,30 @@ class Runner:
             sys.stdout.flush()
 
 
-def run_unit(runner):
+def unit_commands():
+    """[(name, argv)]: the unit tests, then each fuzz target replaying its corpus (the seeds
+    and every input that once crashed it, kept in tests/fuzz/corpus/NAME)."""
+    cmds = []
     for exe in sorted((ROOT / "build" / "unit").glob("test_*")):
-        if not exe.is_file() or not os.access(exe, os.X_OK):
-            continue
-        name = "unit/" + exe.name
+        if exe.is_file() and os.access(exe, os.X_OK):
+            cmds.append(("unit/" + exe.name, [str(exe)]))
+    for exe in sorted((ROOT / "build" / "fuzz").glob("fuzz_*")):
+        dirs = [d for d in (TESTS / "fuzz" / "corpus" / exe.name,
+                            ROOT / "build" / "fuzz" / "seeds" / exe.name) if d.is_dir()]
+        if exe.is_file() and os.access(exe, os.X_OK) and dirs:
+            # whole binaries are seeds: no cut to libFuzzer's default 1 MiB
+            cmds.append(("fuzz/" + exe.name, [str(exe), "-runs=0", "-max_len=16777216"] +
+                         [str(d) for d in dirs]))
+    return cmds
+
+
+def run_unit(runner):
+    for name, argv in unit_commands():
         if not runner.selected(name):
             continue
         t0 = time.monotonic()
         try:
-            p = subprocess.run([str(exe)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=UNIT_TIMEOUT, cwd=str(ROOT))
             out = p.stdout.decode("utf-8", "replace")
             if p.returncode == 0:

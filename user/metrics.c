@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "metrics.h"
+#include "promtext.h"
 #include "detect.h"
 #include "engine.h"
 #include "goroutines.h"
@@ -272,26 +273,6 @@ static void goroutine_series(struct engine *e, struct hashmap *exported)
 	}
 }
 
-void metrics__label(FILE *f, const char *value, int max)
-{
-	int n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)value; *p;) {
-		int len = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-
-		if (n + len > max || strnlen((const char *)p, (size_t)len) < (size_t)len)
-			break;
-		n += len;
-		if (*p == '\\' || *p == '"')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else
-			fwrite(p, 1, (size_t)len, f);
-		p += len;
-	}
-}
-
 static void identity_labels(FILE *f, const struct proc_identity *id, int max)
 {
 	const char *names[] = {"comm", "exe", "cgroup", "pod_uid", "container_id"};
@@ -301,7 +282,7 @@ static void identity_labels(FILE *f, const struct proc_identity *id, int max)
 		if (i >= 3 && !*values[i])
 			continue;
 		fprintf(f, "%s%s=\"", i ? "," : "", names[i]);
-		metrics__label(f, values[i], max);
+		prom__label(f, values[i], max);
 		fputc('"', f);
 	}
 }
@@ -370,7 +351,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 		fputs("strand_stranded_tasks{", f);
 		identity_labels(f, &a->id, max);
 		fprintf(f, ",kind=\"%s\",wait_reason=\"", kind_names[a->reasons[i].kind]);
-		metrics__label(f, a->reasons[i].label, max);
+		prom__label(f, a->reasons[i].label, max);
 		fprintf(f, "\"} %" PRIu64 "\n", a->reasons[i].n);
 	}
 	family(f, "strand_oldest_blocked_seconds", "gauge",
@@ -394,7 +375,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 			fputs("strand_site_tasks{", f);
 			identity_labels(f, &a->id, max);
 			fprintf(f, ",kind=\"%s\",site=\"", kind_names[a->sites[i].kind]);
-			metrics__label(f, a->sites[i].label, max);
+			prom__label(f, a->sites[i].label, max);
 			fprintf(f, "\"} %" PRIu64 "\n", a->sites[i].n);
 		}
 	}

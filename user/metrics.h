@@ -53,8 +53,4 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
  * write but one. */
 void metrics__retire(struct metrics *m, struct engine *e, pid_t pid);
 
-/* Label value escaping and bounding, exposed for the tests: at most max bytes (never
- * cutting a UTF-8 sequence), \ " and newline escaped. */
-void metrics__label(FILE *f, const char *value, int max);
-
 #endif /* STRAND_METRICS_H */

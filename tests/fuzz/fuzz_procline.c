@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* libFuzzer: a line of /proc/net/tcp{,6} or of an epoll fd's fdinfo through fdinfo's
- * parsers (each line a C string, as fgets leaves it). */
+/* libFuzzer: a line of /proc/net/tcp{,6}, of an epoll fd's fdinfo or of /proc/PID/maps
+ * through their parsers (each line a C string, as fgets leaves it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fdinfo.h"
+#include "procmaps.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *line = malloc(size + 1), local[80], remote[80];
 	uint64_t inode, rx, tx;
 	struct epoll_entry e;
+	struct map_line ml;
 	int state;
 
 	memcpy(line, data, size);
@@ -23,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a short buffer cuts the text, never overruns it */
 	fdinfo__parse_tcp_line(line, &inode, local, 4, remote, 1, &state, &rx, &tx);
 	fdinfo__parse_epoll_line(line, &e);
+	if (!map_line__parse(line, &ml) &&
+	    (ml.start > ml.end || strnlen(ml.perms, sizeof(ml.perms)) == sizeof(ml.perms) ||
+	     (ml.path && (ml.path < line || ml.path > line + size))))
+		abort();
 	free(line);
 	return 0;
 }

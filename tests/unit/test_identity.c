@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "identity.h"
-#include "metrics.h"
+#include "promtext.h"
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define UID "0b7e8a46-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -74,7 +74,7 @@ static void label(const char *in, int max, const char *want)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	metrics__label(f, in, max);
+	prom__label(f, in, max);
 	fclose(f);
 	UNIT_CHECK(!strcmp(buf, want), "label '%s' (max %d): '%s', expected '%s'", in, max, buf,
 		   want);
@@ -89,6 +89,15 @@ static void test_labels(void)
 	/* never half a UTF-8 sequence: "é" is two bytes */
 	label("ab\xc3\xa9", 3, "ab");
 	label("ab\xc3\xa9", 4, "ab\xc3\xa9");
+	/* the exposition is UTF-8: a stray byte, a cut sequence, an overlong one each U+FFFD */
+	label("a\xff"
+	      "b",
+	      100,
+	      "a\xef\xbf\xbd"
+	      "b");
+	label("a\xc3", 100, "a\xef\xbf\xbd");
+	label("\xc0\xaf", 100, "\xef\xbf\xbd\xef\xbf\xbd");
+	label("ab\xff", 4, "ab");
 }
 
 int main(void)
