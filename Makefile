@@ -126,7 +126,15 @@ $(OUT)/targets/go/%-cgo: $(GO_PROG_SRCS)
 check-go-targets: $(GO_TARGET_BINS)
 	$(Q)python3 tests/targets/go/validate.py --variants
 
-targets: $(TARGET_BINS) $(GO_TARGET_BINS)
+# The Go standard library's own tests, compiled: real test suites to run under strand (the
+# target must come out unharmed: same results traced and untraced).
+GO_STD_TESTS := sync context
+GO_STD_TEST_BINS := $(patsubst %,$(OUT)/targets/gostd/%.test,$(GO_STD_TESTS))
+$(OUT)/targets/gostd/%.test:
+	$(call msg,GO-TEST,$@)
+	$(Q)mkdir -p $(@D) && $(GO_ENV) $(GO) test -c -o $@ $*
+
+targets: $(TARGET_BINS) $(GO_TARGET_BINS) $(GO_STD_TEST_BINS)
 
 # --- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c))) \

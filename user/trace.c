@@ -44,6 +44,7 @@ struct trace_opts {
 	int argc;
 	char **argv;
 	uint32_t max_tasks;
+	uint32_t ringbuf_bytes; /* 0: the default */
 	uint32_t runaway;
 };
 
@@ -95,6 +96,8 @@ void trace__usage(FILE *f)
 	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
 	      "      --no-live          no live refresh, only the final report\n"
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
+	      "      --ringbuf SIZE     the kernel's event buffer (default 8M, a power of two);\n"
+	      "                         what overflows it is counted and reported as dropped\n"
 	      "      --runaway N        a spawn site with N tasks alive at once, or one parent\n"
 	      "                         spawning N there, is a runaway (default 1000)\n"
 	      "      --no-go-probes     Go programs: read goroutines by snapshots only, no\n"
@@ -153,6 +156,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_INTERVAL,
 		OPT_NO_LIVE,
 		OPT_MAX_TASKS,
+		OPT_RINGBUF,
 		OPT_NO_GO_PROBES,
 		OPT_RUNAWAY,
 		OPT_RECORD,
@@ -168,6 +172,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
+		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
 		{"runaway", required_argument, NULL, OPT_RUNAWAY},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"record-every", required_argument, NULL, OPT_RECORD_EVERY},
@@ -248,6 +253,15 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case OPT_NO_GO_PROBES:
 			o->no_go_probes = true;
+			break;
+		case OPT_RINGBUF:
+			if (!parse_size(optarg, &o->ringbuf_bytes) || o->ringbuf_bytes < 4096 ||
+			    (o->ringbuf_bytes & (o->ringbuf_bytes - 1))) {
+				say("invalid --ringbuf '%s': expected a power of two from 4K, like "
+				    "8M",
+				    optarg);
+				return STRAND_EXIT_USAGE;
+			}
 			break;
 		case OPT_MAX_TASKS:
 			if (!parse_u32(optarg, &o->max_tasks) || !o->max_tasks) {
@@ -634,6 +648,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.only_pid = t.opts.pid;
 	eopts.threshold_ns = t.opts.threshold_ns;
 	eopts.max_tasks = t.opts.max_tasks;
+	eopts.ringbuf_bytes = t.opts.ringbuf_bytes;
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
 	eopts.verbose = t.opts.verbose;

@@ -117,6 +117,33 @@ bool parse_u32(const char *s, uint32_t *out)
 	return true;
 }
 
+bool parse_size(const char *s, uint32_t *out)
+{
+	unsigned long long v = 0;
+	int shift = 0;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned long long)(*p - '0');
+		if (v > 0xffffffffULL)
+			return false;
+	}
+	if (*p == 'K' || *p == 'k')
+		shift = 10;
+	else if (*p == 'M' || *p == 'm')
+		shift = 20;
+	else if (*p == 'G' || *p == 'g')
+		shift = 30;
+	if (shift)
+		p++;
+	if (*p || (v << shift) > 0xffffffffULL)
+		return false;
+	*out = (uint32_t)(v << shift);
+	return true;
+}
+
 bool str_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);

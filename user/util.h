@@ -37,6 +37,9 @@ int64_t duration__parse(const char *s);
 /* Checked decimal parse of a positive pid/int; false on any junk. */
 bool parse_u32(const char *s, uint32_t *out);
 
+/* A size: digits, then K, M or G (powers of 1024) or nothing; false on junk or > 4G-1. */
+bool parse_size(const char *s, uint32_t *out);
+
 bool str_ends_with(const char *s, const char *suffix);
 /* The length of the well-formed UTF-8 sequence (RFC 3629) of 2-4 bytes at p, 0 when it is
  * not one (an ASCII byte included); never reads past a NUL. */

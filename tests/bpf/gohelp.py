@@ -27,7 +27,7 @@ def marker(prog, name, kind="SITE"):
     return hits[0]
 
 
-def go_trace(prog, mode, args=(), variant="", duration="3s", threshold="1s", extra=(),
+def go_trace(prog, mode, args=(), variant="", duration="2s", threshold="1s", extra=(),
              expect_rc=None, before_attach=False, steady="blocked", after_steady=None):
     """Traces PROG MODE ARGS with strand -p for DURATION; the mode starts after strand
     attached (SIGUSR1), or before it with before_attach (--now). Returns (report, the

@@ -310,3 +310,106 @@ def test_runs_with_only_its_capabilities():
                     "goroutine probes not attached" in l for l in ls), 10)
                 check(ok, "says the Go probes are not attached", d.proc.describe())
             d.stop()
+
+
+def _connect_from(src, port):
+    """A TCP connection to the daemon from loopback address src (the per-address limit
+    counts by source address)."""
+    import socket
+    c = socket.socket()
+    c.settimeout(5)
+    c.bind((src, 0))
+    c.connect(("127.0.0.1", port))
+    return c
+
+
+def _timed_metrics(d):
+    t0 = time.monotonic()
+    status, body, _ = d.get("/metrics", timeout=5)
+    return status, time.monotonic() - t0
+
+
+def _abuse(d):
+    """One round: 40 slow clients from 127.0.0.2, a 256 KiB header from 127.0.0.3, and a
+    flood of 4 x 150 requests from 127.0.0.4-7, /metrics asked from 127.0.0.1 throughout."""
+    import threading
+    port = d.port
+    slow = []
+    for _ in range(40):
+        try:
+            c = _connect_from("127.0.0.2", port)
+            c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(c)
+        except OSError:
+            pass
+    for c in slow:
+        try:
+            c.sendall(b"a")
+        except OSError:
+            pass
+    status, took = _timed_metrics(d)
+    check(status == 200 and took < 1.0,
+          "/metrics under 40 slow clients: %s in %.2fs" % (status, took))
+    big = _connect_from("127.0.0.3", port)
+    try:
+        big.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (256 << 10) +
+                    b"\r\n\r\n")
+    except OSError:
+        pass  # the daemon may close it before all of it is sent
+    try:
+        answer = big.recv(4096)
+    except OSError:
+        answer = b""
+    big.close()
+    check(not answer.startswith(b"HTTP/1.1 200"), "a 256 KiB header was answered 200",
+          answer[:200])
+    results = []
+
+    def flood(src):
+        ok = refused = 0
+        for i in range(150):
+            try:
+                c = _connect_from(src, port)
+                path = "/metrics" if i % 2 else "/report?pid=%d&format=json" % d.proc.pid
+                c.sendall(("GET %s HTTP/1.0\r\n\r\n" % path).encode())
+                got = c.recv(64)
+                c.close()
+                ok += got.startswith(b"HTTP/1.")
+            except OSError:
+                refused += 1
+        results.append((ok, refused))
+
+    floods = [threading.Thread(target=flood, args=("127.0.0.%d" % i,)) for i in range(4, 8)]
+    for t in floods:
+        t.start()
+    worst = 0.0
+    while any(t.is_alive() for t in floods):
+        status, took = _timed_metrics(d)
+        check(status == 200, "/metrics during the flood: %s" % status)
+        worst = max(worst, took)
+    for t in floods:
+        t.join()
+    check(worst < 2.0, "/metrics took %.2fs during the flood" % worst)
+    check(sum(r[0] for r in results) >= 300, "the flood's requests mostly answered", results)
+    for c in slow:
+        c.close()
+    time.sleep(0.5)
+    status, took = _timed_metrics(d)
+    check(status == 200 and took < 1.0, "/metrics after: %s in %.2fs" % (status, took))
+
+
+def test_http_survives_slow_clients_huge_headers_and_floods():
+    """Slow clients that never finish their request, a 256 KiB header and a flood of
+    requests from other addresses: the daemon bounds each (connections per address, memory
+    per connection), keeps answering /metrics to its scraper within a second or two, and a
+    second round of it all leaves its memory where the first did."""
+    with Session() as s:
+        d = Daemon(s)
+        expect_eq(d.get("/healthz")[0], 200, "/healthz before")
+        _abuse(d)
+        rss1 = d.rss_kib()
+        _abuse(d)
+        rss2 = d.rss_kib()
+        check(rss2 <= rss1 + 4096, "RSS %d -> %d KiB from the first round to the second" %
+              (rss1, rss2))
+        d.stop()

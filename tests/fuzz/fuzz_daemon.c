@@ -2,8 +2,9 @@
 /*
  * libFuzzer: what the daemon reads that others write. The input's first byte picks: a
  * config file (through the same reader `strand daemon -c` uses), a --listen address, a
- * metric label value (what comes out must be UTF-8, escaped and bounded), or the text of
- * /proc/PID/cgroup and the cgroup path it names (pod UID, container ID).
+ * metric label value (what comes out must be UTF-8, escaped and bounded), the text of
+ * /proc/PID/cgroup and the cgroup path it names (pod UID, container ID), or a number,
+ * size or duration as /report's pid= and the options take them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -87,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = malloc(size);
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		config(data + 1, size - 1);
 		break;
@@ -97,6 +98,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		label(s);
 		break;
+	case 4: {
+		uint32_t v;
+		int64_t d = duration__parse(s);
+
+		if (parse_u32(s, &v) && !*s)
+			abort();
+		if (parse_size(s, &v) && !*s)
+			abort();
+		if (d < -1)
+			abort();
+		break;
+	}
 	default:
 		if (!identity__cgroup_of(s, size - 1, cg, sizeof(cg)) &&
 		    strnlen(cg, sizeof(cg)) == sizeof(cg))
