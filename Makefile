@@ -255,13 +255,17 @@ $(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
 
 # Seeds made from binaries built here, in $(OUT)/fuzz/seeds/NAME (binaries are not
 # committed): the .gopclntab reader's include whole Go ELF images (first byte: the mode);
-# the ELF reader's C and Go programs, a library, stripped copies and truncated ones.
+# the ELF reader's C and Go programs, a library, stripped copies and truncated ones, and
+# Debian's own gofmt and libc.
+GO_ROOT_BIN := $(dir $(GO))
+LIBC_SO := $(firstword $(wildcard /lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libc.so.6))
 $(OUT)/fuzz/seeds/fuzz_pclntab/.elf: $(OUT)/unit/go/goinline-stripped $(OUT)/unit/go/goinline-extpie
 	$(Q)mkdir -p $(@D) && for b in goinline-stripped goinline-extpie; do \
 		{ printf '\001'; cat $(OUT)/unit/go/$$b; } > $(@D)/elf-$$b; done && touch $@
 $(OUT)/fuzz/seeds/fuzz_elf/.elf: $(OUT)/targets/waits $(OUT)/targets/libspawnlib.so \
 		$(OUT)/unit/go/goinline $(OUT)/unit/go/goinline-stripped
 	$(Q)mkdir -p $(@D) && cp $^ $(@D)/ && strip --strip-all -o $(@D)/waits-strip-all $< && \
+	cp $(GO_ROOT_BIN)/gofmt $(@D)/debian-gofmt && cp $(LIBC_SO) $(@D)/debian-libc.so.6 && \
 	for n in 64 1024 16384; do head -c $$n $< > $(@D)/waits-head-$$n; done && touch $@
 $(OUT)/fuzz/seeds/%/.elf:
 	$(Q)mkdir -p $(@D) && touch $@

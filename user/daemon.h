@@ -6,6 +6,5 @@
 #include <stdio.h>
 
 int cmd_daemon(int argc, char **argv);
-void daemon__usage(FILE *f);
 
 #endif /* STRAND_DAEMON_H */

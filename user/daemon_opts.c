@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "daemon_opts.h"
-#include "daemon.h"
 #include "http.h"
 #include "util.h"
 

@@ -20,6 +20,7 @@ struct daemon_opts {
 	int nowned;
 };
 
+void daemon__usage(FILE *f);
 void daemon_opts__defaults(struct daemon_opts *o);
 /* The config file (if -c/--config names one), then the command line over it; 0 or an exit
  * code (said). --help prints the usage and exits. */

@@ -222,15 +222,30 @@ fail:
 	return NULL;
 }
 
+static void destroy_go_links(struct loader *ld, pid_t pid)
+{
+	for (int i = 0; i < MAX_GO_PROCS; i++) {
+		struct go_links *slot = &ld->go_links[i];
+
+		if (slot->pid != pid)
+			continue;
+		for (int k = 0; k < GO_PROBES; k++)
+			bpf_link__destroy(slot->links[k]);
+		memset(slot, 0, sizeof(*slot));
+	}
+}
+
 void loader__stop(struct loader *ld)
 {
 	if (!ld)
 		return;
 	for (int i = 0; i < ld->nuprobes; i++)
 		bpf_link__destroy(ld->uprobes[i]);
+	/* the links only: the maps go with the objects (clearing the state table would touch
+	 * every page of it) */
 	for (int i = 0; i < MAX_GO_PROCS; i++)
 		if (ld->go_links[i].pid)
-			loader__detach_go(ld, ld->go_links[i].pid);
+			destroy_go_links(ld, ld->go_links[i].pid);
 	go_slots__unmap(&ld->go_slots);
 	goroutines_bpf__destroy(ld->go);
 	if (ld->stats_fd > 0)
@@ -475,15 +490,7 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
 
-	for (int i = 0; i < MAX_GO_PROCS; i++) {
-		struct go_links *slot = &ld->go_links[i];
-
-		if (slot->pid != pid)
-			continue;
-		for (int k = 0; k < GO_PROBES; k++)
-			bpf_link__destroy(slot->links[k]);
-		memset(slot, 0, sizeof(*slot));
-	}
+	destroy_go_links(ld, pid);
 	if (!ld->go)
 		return;
 	bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);

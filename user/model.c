@@ -16,6 +16,7 @@ void model__init(struct model *m, size_t max_tasks)
 {
 	memset(m, 0, sizeof(*m));
 	hashmap__init(&m->tasks);
+	hashmap__init(&m->untracked);
 	hashmap__init(&m->site_by_key);
 	hashmap__init(&m->site_by_path);
 	hashmap__init(&m->procs);
@@ -42,6 +43,7 @@ void model__free(struct model *m)
 	}
 	free(m->sites);
 	hashmap__free(&m->tasks);
+	hashmap__free(&m->untracked);
 	hashmap__free(&m->site_by_key);
 	hashmap__free(&m->site_by_path);
 	hashmap__free(&m->procs);
@@ -202,8 +204,11 @@ void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_
 		site->max_children = children;
 		site->max_parent = parent_tid;
 	}
-	if (!t)
+	if (!t) { /* past the limit: ~24 bytes instead of a task, so its site's counts hold */
+		hashmap__set(&m->untracked, (uint64_t)tid, site);
+		site_born(site, ts_ns);
 		return;
+	}
 	t->kind = site->kind;
 	t->site = site;
 	t->parent_tid = parent_tid;
@@ -217,7 +222,15 @@ void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
 
 	(void)ts_ns;
 	if (!t) {
-		m->drops.unknown_exits++;
+		struct site *s = hashmap__del(&m->untracked, (uint64_t)tid);
+
+		if (!s) {
+			m->drops.unknown_exits++;
+			return;
+		}
+		m->exited++;
+		s->live--;
+		s->exited++;
 		return;
 	}
 	m->exited++;
@@ -340,6 +353,9 @@ void model__forget_process(struct model *m, pid_t pid)
 		if (t->pid == pid) /* its exit was lost: it exits now, its site counts it */
 			model__exit(m, t->tid, now_mono_ns());
 	}
+	for (size_t i = 0; hashmap__next(&m->untracked, &i, &key, &val);)
+		if (((struct site *)val)->pid == pid)
+			model__exit(m, (pid_t)key, now_mono_ns());
 	drop_sites_of(&m->site_by_key, pid);
 	drop_sites_of(&m->site_by_path, pid);
 	for (size_t i = 0; i < m->nsites; i++) {

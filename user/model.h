@@ -121,6 +121,7 @@ struct model_drops {
 
 struct model {
 	struct hashmap tasks;	     /* tid -> task */
+	struct hashmap untracked;    /* tid -> site of a task past max_tasks: its exit counts */
 	struct hashmap site_by_key;  /* hash(pid, kernel key) -> site */
 	struct hashmap site_by_path; /* hash(pid, start routine, path) -> site */
 	struct hashmap procs;	     /* pid -> process */

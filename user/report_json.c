@@ -235,7 +235,7 @@ void report__json(FILE *f, const struct report *r)
 	}
 	json__end_array(&j);
 	json__begin_object(&j, "totals");
-	json__uint(&j, "live", m->tasks.len);
+	json__uint(&j, "live", m->tasks.len + m->untracked.len);
 	json__uint(&j, "spawned", m->spawned);
 	json__uint(&j, "exited", m->exited);
 	json__uint(&j, "before_attach", m->before_attach);

@@ -7,6 +7,7 @@ trace; two strands on one process. Every test also checks the target came out un
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,8 +16,8 @@ import time
 from pathlib import Path
 
 import gohelp
-from harness import (ROOT, Session, Target, caller_frames, check, expect_eq, fail, marker_line,
-                     run_strand, target_path)
+from harness import (Session, Target, caller_frames, check, expect_eq, fail, marker_line,
+                     run_strand, split_report, target_path)
 
 THRESHOLD = "1s"
 
@@ -300,3 +301,45 @@ def test_command_that_execs_another_binary():
     expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
               ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")
     _spawned_at_spawn(rep, g, "the exec'd image")
+
+
+def test_task_limit_says_so_and_keeps_counts():
+    """--max-tasks 5 under batches of 20 threads: the rest are not tracked, the report says
+    how many in a line of its own, and the site's counts stay exact (200 spawned, 200
+    exited, none live)."""
+    churn = str(target_path("churn"))
+    rc, out, err = run_strand(["trace", "--max-tasks", "5", "--", churn, "--now", "200", "20"],
+                              timeout=30)
+    expect_eq(rc, 0, "strand's exit status", err[-2000:])
+    line = next((l for l in out.splitlines() if "not tracked (limit reached)" in l), None)
+    check(line is not None and int(re.findall(r"\d+", line)[0]) > 0,
+          "no 'N threads not tracked (limit reached)' line", out[-3000:])
+    rc, out, err = run_strand(["trace", "--json", "--max-tasks", "5", "--", churn, "--now",
+                               "200", "20"], timeout=30)
+    _, rep = split_report(out, err[-2000:])
+    check(rep["drops"]["task_limit"] > 0, "no task_limit drop", json.dumps(rep["drops"]))
+    sites = [x for x in rep.get("sites") or [] if x.get("spawned")]
+    expect_eq([(x["spawned"], x["exited"], x["live"]) for x in sites], [(200, 200, 0)],
+              "the churn site's counts", json.dumps(sites)[:2000])
+    expect_eq(rep["drops"]["unknown_exits"], 0, "exits of untracked threads lost")
+
+
+def test_huge_binary():
+    """A 100+ MB binary (waits with a 100 MiB section added): symbols and DWARF are read
+    lazily, the leak is found and placed at its line as in the small binary."""
+    with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
+        pad = Path(tmp) / "pad"
+        with open(pad, "wb") as f:
+            f.truncate(100 << 20)
+        exe = Path(tmp) / "waits-huge"
+        subprocess.run(["objcopy", "--add-section", ".strand_pad=%s" % pad,
+                        "--set-section-flags", ".strand_pad=readonly", str(target_path("waits")),
+                        str(exe)], check=True, timeout=60)
+        pad.unlink()
+        check(exe.stat().st_size > 100 << 20, "the binary is not huge", exe.stat().st_size)
+        t = Target(s, [exe, "mutex", "--now"], label="waits-huge")
+        t.wait_line("blocked 3")
+        rep = _trace(s, t.pid).report(expect_rc=10)
+    g = _stranded_mutex(rep, "huge binary")
+    expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
+              ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")

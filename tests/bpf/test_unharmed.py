@@ -1,5 +1,6 @@
 """The target is unharmed (issue 8): real test suites (the Go standard library's own tests
-for sync and context) pass under `strand trace --` exactly as they do untraced, a suite
+for sync and context, strand's own C unit suites) pass under `strand trace --` exactly as
+they do untraced, a suite
 keeps passing while strand attaches and detaches over and over, and a ring buffer far too
 small loses records that are counted and reported, with no wrong verdict from it."""
 
@@ -7,8 +8,8 @@ import json
 import re
 import time
 
-from harness import (TARGET_BIN, Session, Target, check, expect_eq, run_strand, split_report,
-                     target_path)
+from harness import (ROOT, TARGET_BIN, Session, Target, check, expect_eq, run_strand,
+                     split_report, target_path)
 
 PASS_LINE = re.compile(r"^\s*--- PASS: (\S+)", re.M)
 
@@ -40,6 +41,24 @@ def test_go_std_test_suites_pass_traced_as_untraced():
               "%s.test under strand: PASS and no FAIL" % pkg, out[-3000:])
         expect_eq(_passed(out), _passed(untraced), "%s: the tests that passed" % pkg)
         check(len(_passed(out)) >= 20, "too few %s tests ran" % pkg, out[-2000:])
+
+
+def test_c_test_suites_pass_traced_as_untraced():
+    """C suites (strand's own unwinder, flame graph and pprof tests, ASan builds with
+    thousands of checks each): the same summary line traced and untraced."""
+    for name in ("test_unwind", "test_flamegraph", "test_pprof"):
+        exe = str(ROOT / "build" / "unit" / name)
+        with Session() as s:
+            plain = Target(s, [exe], label=name)
+            rc = plain.wait(60)
+            untraced = plain.stdout + plain.stderr
+        expect_eq(rc, 0, "%s untraced" % name, untraced[-2000:])
+        rc, out, err = run_strand(["trace", "-q", "--json", "-o", "/dev/null", "--", exe],
+                                  timeout=90)
+        expect_eq(rc, 0, "%s under strand" % name, err[-2000:])
+        summary = [l for l in (out + err).splitlines() if l.startswith("unit:")]
+        expect_eq(summary, [l for l in untraced.splitlines() if l.startswith("unit:")],
+                  "%s: its summary line" % name)
 
 
 def test_attach_and_detach_over_and_over_while_a_suite_runs():

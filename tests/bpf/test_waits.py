@@ -12,7 +12,7 @@ from harness import (Session, both_builds, caller_frames, check, expect_eq, fail
                      run_strand, split_report)
 
 THRESHOLD = "1s"
-TRACE_FOR = "3s"
+TRACE_FOR = "2500ms"
 BAD = ("stranded", "deadlock")
 
 
