@@ -323,6 +323,7 @@ int cmd_daemon(int argc, char **argv)
 	eopts.all = true;
 	eopts.threshold_ns = d->opts.threshold_ns;
 	eopts.max_tasks = d->opts.max_tasks;
+	eopts.max_goroutines = d->opts.max_goroutines;
 	eopts.runaway = d->opts.runaway;
 	eopts.go_probes = d->opts.go_probes;
 	eopts.verbose = d->opts.verbose;

@@ -9,10 +9,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NSEC		  1000000000LL
-#define DEFAULT_LISTEN	  "127.0.0.1:9464"
-#define DEFAULT_THRESHOLD (30 * NSEC)
-#define DEFAULT_MAX_TASKS (1u << 20)
+#define NSEC		       1000000000LL
+#define DEFAULT_LISTEN	       "127.0.0.1:9464"
+#define DEFAULT_THRESHOLD      (30 * NSEC)
+#define DEFAULT_MAX_TASKS      (1u << 20)
+#define DEFAULT_MAX_GOROUTINES (1u << 21)
 
 void daemon__usage(FILE *f)
 {
@@ -40,6 +41,8 @@ void daemon__usage(FILE *f)
 	      "                         (default 30s)\n"
 	      "      --runaway N        runaway spawn threshold (default 1000)\n"
 	      "      --max-tasks N      tasks tracked at most; more are counted as dropped\n"
+	      "      --max-goroutines N  goroutines of a process kept in full (default\n"
+	      "                         2097152); more are counted at their spawn sites only\n"
 	      "      --no-go-probes     Go programs: snapshots only, no runtime uprobes\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
@@ -69,6 +72,7 @@ enum {
 	OPT_LABEL_MAX,
 	OPT_RUNAWAY,
 	OPT_MAX_TASKS,
+	OPT_MAX_GOROUTINES,
 	OPT_NO_GO_PROBES,
 };
 
@@ -85,6 +89,7 @@ static const struct option longopts[] = {
 	{"threshold", required_argument, NULL, 't'},
 	{"runaway", required_argument, NULL, OPT_RUNAWAY},
 	{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
+	{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
 	{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -162,6 +167,11 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		if (!parse_count("--max-tasks", arg, 1, 1L << 30, &n))
 			return STRAND_EXIT_USAGE;
 		o->max_tasks = (uint32_t)n;
+		break;
+	case OPT_MAX_GOROUTINES:
+		if (!parse_count("--max-goroutines", arg, 1, 1L << 30, &n))
+			return STRAND_EXIT_USAGE;
+		o->max_goroutines = (uint32_t)n;
 		break;
 	case OPT_NO_GO_PROBES:
 		o->go_probes = false;
@@ -295,6 +305,7 @@ void daemon_opts__defaults(struct daemon_opts *o)
 		.listen = DEFAULT_LISTEN,
 		.threshold_ns = DEFAULT_THRESHOLD,
 		.max_tasks = DEFAULT_MAX_TASKS,
+		.max_goroutines = DEFAULT_MAX_GOROUTINES,
 		.runaway = 1000,
 		.go_probes = true,
 	};

@@ -13,7 +13,7 @@ struct daemon_opts {
 	const char *listen;
 	bool allow_remote;
 	int64_t threshold_ns;
-	uint32_t max_tasks, runaway;
+	uint32_t max_tasks, runaway, max_goroutines;
 	bool go_probes, verbose;
 	struct metrics_opts metrics;
 	char *owned[64]; /* the config file's values the options point at */

@@ -55,7 +55,7 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	e->waits = wait_table__new(e->ld, e->col, &e->model, lopts.stack_after_ns);
 	e->detector = detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns);
 	e->go = go_tracker__new(collector__symbolizer(e->col), e->ld, (uint64_t)opts->threshold_ns,
-				opts->runaway);
+				opts->runaway, opts->max_goroutines);
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);
 	e->start_ns = now_mono_ns();
 	e->started_unix_s = now_wall();

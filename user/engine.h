@@ -26,6 +26,7 @@ struct engine_opts {
 	pid_t only_pid;	      /* -p: scans visit this process only */
 	int64_t threshold_ns; /* blocked this long: a stranded candidate */
 	uint32_t max_tasks, runaway;
+	uint32_t max_goroutines; /* per process, kept in full; 0: no limit */
 	bool go_probes, verbose;
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
 };

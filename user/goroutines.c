@@ -16,7 +16,7 @@
 #define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
-				   uint64_t runaway)
+				   uint64_t runaway, size_t max_goroutines)
 {
 	struct go_tracker *t = xcalloc(1, sizeof(*t));
 
@@ -24,6 +24,7 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 	t->ld = ld;
 	t->threshold_ns = threshold_ns;
 	t->runaway = runaway;
+	t->max_goroutines = max_goroutines;
 	hashmap__init(&t->procs);
 	hashmap__init(&t->group_index);
 	hashmap__init(&t->strings);
@@ -213,6 +214,13 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 		s->live++;
 		s->orphans += parent && !hashmap__get(&st->live, parent);
 	}
+	/* those past the limit, at the sites the kept ones made known */
+	for (size_t i = 0; hashmap__next(&st->snap.untracked_gopc, &i, &gopc, &val);) {
+		void *site = hashmap__get(&st->site_of, gopc);
+
+		if (site)
+			t->sites[(uintptr_t)site - 1].live += (uintptr_t)val;
+	}
 	for (size_t i = 0; hashmap__next(&st->site_of, &i, &gopc, &val);) {
 		struct go_site *s = &t->sites[(uintptr_t)val - 1];
 		struct strand_go_site ks;
@@ -365,6 +373,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
+	st->gp.max_goroutines = t->max_goroutines;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		go_read_threads(st);
 		go_read_netwaits(st);
@@ -411,12 +420,13 @@ const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n)
 	return t->sites;
 }
 
-void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid, int *processes)
+void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
+			uint64_t *untracked, int *processes)
 {
 	uint64_t pid;
 	void *val;
 
-	*live = *invalid = 0;
+	*live = *invalid = *untracked = 0;
 	*processes = 0;
 	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
 		const struct go_proc_state *st = val;
@@ -424,8 +434,9 @@ void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
 		if (!st->is_go)
 			continue;
 		(*processes)++;
-		*live += st->snap.n;
+		*live += st->snap.n + st->snap.untracked;
 		*invalid += st->snap.invalid;
+		*untracked += st->snap.untracked;
 	}
 }
 

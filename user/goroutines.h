@@ -149,9 +149,10 @@ struct go_group {
 struct go_tracker;
 
 /* ld may be NULL (no probes); threshold_ns is what "blocked long" means; runaway is the
- * runaway-spawn threshold (tasks alive at once or children of one parent). */
+ * runaway-spawn threshold (tasks alive at once or children of one parent); a process's
+ * goroutines past max_goroutines (0: no limit) are counted by spawn site only. */
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
-				   uint64_t runaway);
+				   uint64_t runaway, size_t max_goroutines);
 void go_tracker__free(struct go_tracker *t);
 
 enum go_scan_result {
@@ -188,8 +189,10 @@ const struct go_group *go_tracker__groups(struct go_tracker *t, size_t *n);
 /* Every site seen, in order of creation; valid until the next scan. */
 const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n);
 uint64_t go_tracker__stranded(struct go_tracker *t);
-/* Goroutines of all traced Go processes, and how many list entries failed validation. */
-void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid, int *processes);
+/* Goroutines of all traced Go processes, how many list entries failed validation, and how
+ * many live ones were past the limit (in live too, counted by spawn site only). */
+void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
+			uint64_t *untracked, int *processes);
 
 /* What strand knows of one Go process's runtime. */
 struct go_runtime_info {

@@ -142,12 +142,17 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	int err = go_gs__read_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias, l->g_size,
 				   &gs);
 
+	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
+
 	snap->n = 0;
 	snap->listed = gs.listed;
 	snap->invalid = 0;
-	if (snap->cap < gs.n) {
-		snap->cap = gs.n;
-		snap->g = xrealloc(snap->g, gs.n * sizeof(*snap->g));
+	snap->untracked = 0;
+	hashmap__free(&snap->untracked_gopc);
+	hashmap__init(&snap->untracked_gopc);
+	if (snap->cap < keep) {
+		snap->cap = keep;
+		snap->g = xrealloc(snap->g, keep * sizeof(*snap->g));
 	}
 	for (size_t i = 0; i < gs.n; i++) {
 		struct go_g *out = &snap->g[snap->n];
@@ -167,6 +172,14 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD ||
 		    (status & ~(uint32_t)GO_SCAN) == GO_DEAD_EXTRA)
 			continue;
+		if (snap->n == keep) { /* the limit: its site counts it, nothing else is kept */
+			uint64_t gopc = go_gs__word(&gs, i, l->gopc, 8);
+			uintptr_t c = (uintptr_t)hashmap__get(&snap->untracked_gopc, gopc);
+
+			hashmap__set(&snap->untracked_gopc, gopc, (void *)(c + 1));
+			snap->untracked++;
+			continue;
+		}
 		out->g = gs.ptrs[i];
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
 		out->status = status;
@@ -190,5 +203,6 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 void go_snapshot__free(struct go_snapshot *snap)
 {
 	free(snap->g);
+	hashmap__free(&snap->untracked_gopc);
 	memset(snap, 0, sizeof(*snap));
 }

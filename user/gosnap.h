@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "golayout.h"
+#include "hashmap.h"
 #include "golist.h"
 
 struct go_g {
@@ -27,13 +28,17 @@ struct go_snapshot {
 	size_t n, cap;
 	uint64_t listed;  /* entries in allgs */
 	uint64_t invalid; /* entries that failed validation (unreadable, bad status, ...) */
+	/* live goroutines past the process's max_goroutines: counted by spawn site only */
+	uint64_t untracked;
+	struct hashmap untracked_gopc; /* gopc -> how many of them */
 };
 
 struct go_process {
 	pid_t pid;
 	struct go_layout layout;
-	uint64_t bias;	   /* load bias of the executable (PIE), 0 otherwise */
-	char problem[128]; /* why the layout could not be had, or why DWARF was not trusted */
+	uint64_t bias;	       /* load bias of the executable (PIE), 0 otherwise */
+	char problem[128];     /* why the layout could not be had, or why DWARF was not trusted */
+	size_t max_goroutines; /* snapshots keep at most this many; 0: no limit */
 };
 
 struct gopclntab;

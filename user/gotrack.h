@@ -84,7 +84,8 @@ struct go_tracker {
 	struct symbolizer *sym;
 	struct loader *ld;
 	uint64_t threshold_ns, runaway;
-	struct hashmap procs; /* pid -> struct go_proc_state */
+	size_t max_goroutines; /* per process; 0: no limit */
+	struct hashmap procs;  /* pid -> struct go_proc_state */
 	struct go_site *sites;
 	size_t nsites, sites_cap;
 	uint32_t next_site_id; /* ids stay unique when a purged process's sites go */

@@ -421,12 +421,12 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	uint64_t counters[STRAND_CNT__MAX];
 	struct collector_stats cs;
 	struct self_ctx c = {.f = f};
-	uint64_t live, invalid;
+	uint64_t live, invalid, untracked;
 	int procs;
 
 	loader__read_counters(e->ld, counters);
 	collector__stats(e->col, &cs);
-	go_tracker__totals(e->go, &live, &invalid, &procs);
+	go_tracker__totals(e->go, &live, &invalid, &untracked, &procs);
 	family(f, "strand_events_total", "counter", "Records strand's BPF programs sent.");
 	fprintf(f, "strand_events_total %" PRIu64 "\n", counters[STRAND_CNT_EVENTS]);
 	family(f, "strand_events_dropped_total", "counter",
@@ -442,7 +442,7 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	fprintf(f, "strand_tracked{what=\"processes\"} %zu\n", e->model.procs.len);
 	fprintf(f, "strand_tracked{what=\"threads\"} %zu\n", e->model.tasks.len);
 	fprintf(f, "strand_tracked{what=\"thread_sites\"} %zu\n", e->model.nsites);
-	fprintf(f, "strand_tracked{what=\"goroutines\"} %" PRIu64 "\n", live);
+	fprintf(f, "strand_tracked{what=\"goroutines\"} %" PRIu64 "\n", live - untracked);
 	fprintf(f, "strand_tracked{what=\"identities\"} %zu\n", identities);
 	family(f, "strand_bpf_map_entries", "gauge", "Entries in use in strand's BPF hash maps.");
 	loader__map_stats(e->ld, map_line, &c);

@@ -194,17 +194,18 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 
 void go_tracker__json(struct go_tracker *t, struct json *j)
 {
-	uint64_t live, invalid;
+	uint64_t live, invalid, untracked;
 	int procs;
 	size_t n, nsites;
 	const struct go_group *groups = go_tracker__groups(t, &n);
 	const struct go_site *sites = go_tracker__sites(t, &nsites);
 
-	go_tracker__totals(t, &live, &invalid, &procs);
+	go_tracker__totals(t, &live, &invalid, &untracked, &procs);
 	json__begin_object(j, "goroutines");
 	json__int(j, "processes", procs);
 	json__uint(j, "live", live);
 	json__uint(j, "invalid_entries", invalid);
+	json__uint(j, "untracked", untracked);
 	json__uint(j, "stranded", go_tracker__stranded(t));
 	runtimes_json(t, j);
 	json__begin_array(j, "sites");

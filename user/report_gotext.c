@@ -230,6 +230,11 @@ void report_doc__go_text(const struct report_doc *d, FILE *f)
 		fprintf(f, " (%" PRId64 " list entries unreadable)",
 			doc_int(gr, "invalid_entries"));
 	fprintf(f, ", by spawn site, state and wait site\n");
+	if (doc_int(gr, "untracked"))
+		fprintf(f,
+			"  %" PRId64 " goroutines not tracked (limit reached, --max-goroutines): "
+			"counted at their spawn sites, not in the groups below\n",
+			doc_int(gr, "untracked"));
 	text_runtimes(gr, f);
 	json_array_foreach (doc_arr(gr, "groups"), i, g) {
 		if (doc_bool(g, "runtime")) {

@@ -27,6 +27,7 @@
 #define DEFAULT_INTERVAL_NS	(2 * NSEC)
 #define DEFAULT_THRESHOLD_NS	(30 * NSEC)
 #define DEFAULT_MAX_TASKS	(1u << 20)
+#define DEFAULT_MAX_GOROUTINES	(1u << 21)
 #define DEFAULT_RECORD_EVERY_NS (5 * NSEC)
 
 struct trace_opts {
@@ -45,6 +46,7 @@ struct trace_opts {
 	char **argv;
 	uint32_t max_tasks;
 	uint32_t ringbuf_bytes; /* 0: the default */
+	uint32_t max_goroutines;
 	uint32_t runaway;
 };
 
@@ -96,6 +98,8 @@ void trace__usage(FILE *f)
 	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
 	      "      --no-live          no live refresh, only the final report\n"
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
+	      "      --max-goroutines N  goroutines of a process kept in full (default 2097152);\n"
+	      "                         more are counted at their spawn sites only\n"
 	      "      --ringbuf SIZE     the kernel's event buffer (default 8M, a power of two);\n"
 	      "                         what overflows it is counted and reported as dropped\n"
 	      "      --runaway N        a spawn site with N tasks alive at once, or one parent\n"
@@ -157,6 +161,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_NO_LIVE,
 		OPT_MAX_TASKS,
 		OPT_RINGBUF,
+		OPT_MAX_GOROUTINES,
 		OPT_NO_GO_PROBES,
 		OPT_RUNAWAY,
 		OPT_RECORD,
@@ -173,6 +178,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
+		{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
 		{"runaway", required_argument, NULL, OPT_RUNAWAY},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"record-every", required_argument, NULL, OPT_RECORD_EVERY},
@@ -190,6 +196,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	o->threshold_ns = DEFAULT_THRESHOLD_NS;
 	o->live = true;
 	o->max_tasks = DEFAULT_MAX_TASKS;
+	o->max_goroutines = DEFAULT_MAX_GOROUTINES;
 	o->runaway = RUNAWAY_DEFAULT;
 	o->record_every_ns = DEFAULT_RECORD_EVERY_NS;
 	o->argc = argc;
@@ -260,6 +267,12 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 				say("invalid --ringbuf '%s': expected a power of two from 4K, like "
 				    "8M",
 				    optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case OPT_MAX_GOROUTINES:
+			if (!parse_u32(optarg, &o->max_goroutines) || !o->max_goroutines) {
+				say("invalid --max-goroutines '%s'", optarg);
 				return STRAND_EXIT_USAGE;
 			}
 			break;
@@ -649,6 +662,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.threshold_ns = t.opts.threshold_ns;
 	eopts.max_tasks = t.opts.max_tasks;
 	eopts.ringbuf_bytes = t.opts.ringbuf_bytes;
+	eopts.max_goroutines = t.opts.max_goroutines;
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
 	eopts.verbose = t.opts.verbose;

@@ -343,3 +343,27 @@ def test_huge_binary():
     g = _stranded_mutex(rep, "huge binary")
     expect_eq(_wait_line_of(g, "mutex_worker", "WAIT: mutex"),
               ("waits.c", marker_line("waits.c", "WAIT: mutex")), "wait site")
+
+
+def test_goroutine_limit_says_so_and_keeps_counts():
+    """--max-goroutines 500 on a process with 3000 goroutines at one site: 500 kept in full,
+    the others counted at their spawn site, which still says 3000 live, and a line says how
+    many were not tracked."""
+    with Session() as s:
+        t = s.start_target("go/gorunaway", ["sem", "-n", "3000", "-k", "1", "-sleep", "30s",
+                                            "--now"])
+        t.wait_line("spawned 3000", timeout=8)
+        rep = _trace(s, t.pid, duration="2s", extra=["--max-goroutines", "500"]).report(
+            expect_rc=None)
+        st = s.start_strand(["trace", "-p", str(t.pid), "--for", "1s", "--max-goroutines",
+                             "500"])
+        rc, text, err = st.finish(timeout=20)
+    g = rep["goroutines"]
+    check(g["untracked"] >= 2500 and g["live"] >= 3000,
+          "untracked %s, live %s" % (g["untracked"], g["live"]))
+    expect_eq(sum(x["count"] for x in g["groups"]), 500, "goroutines kept in the groups")
+    site = max(g["sites"], key=lambda x: x.get("live", 0))
+    expect_eq((site.get("live"), (site.get("created_at") or {}).get("function")),
+              (3000, "main.spawnSemWorkers"), "the site's live count")
+    check(re.search(r"^  \d+ goroutines not tracked \(limit reached", text, re.M),
+          "no 'goroutines not tracked (limit reached' line", text[:3000])
