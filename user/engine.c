@@ -36,6 +36,7 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	lopts.verbose = opts->verbose;
 	lopts.go_probes = opts->go_probes;
 	lopts.ringbuf_bytes = opts->ringbuf_bytes;
+	lopts.go_states = opts->go_states;
 	/* waits half the threshold old get their stack and details: ready when it matters */
 	lopts.stack_after_ns = (uint64_t)opts->threshold_ns / 2;
 	if (lopts.stack_after_ns > 5 * NSEC)

@@ -29,6 +29,7 @@ struct engine_opts {
 	uint32_t max_goroutines; /* per process, kept in full; 0: no limit */
 	bool go_probes, verbose;
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
+	uint32_t go_states;	/* goroutine state table's size; 0: the loader's default */
 };
 
 struct engine {

@@ -176,6 +176,7 @@ static void drops_json(struct json *j, const struct report *r)
 	json__uint(j, "unresolved_spawns", d->unresolved_spawns);
 	json__uint(j, "unknown_exits", d->unknown_exits);
 	json__uint(j, "task_limit", d->task_limit);
+	json__uint(j, "goroutine_states_full", r->counters[STRAND_CNT_GO_STATE_FULL]);
 	json__uint(j, "bad_records", r->stats.bad_records);
 	json__end_object(j);
 }

@@ -71,6 +71,8 @@ static void print_drops(FILE *f, const json_t *r)
 		{"unresolved_spawns", "spawns with unknown stack"},
 		{"unknown_exits", "exits of threads never seen"},
 		{"task_limit", "threads not tracked (limit reached)"},
+		{"goroutine_states_full",
+		 "goroutines whose waits are timed by scans only (state table full, --go-states)"},
 		{"bad_records", "malformed records"},
 	};
 	const json_t *d = doc_obj(r, "drops"), *w;

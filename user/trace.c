@@ -47,6 +47,7 @@ struct trace_opts {
 	uint32_t max_tasks;
 	uint32_t ringbuf_bytes; /* 0: the default */
 	uint32_t max_goroutines;
+	uint32_t go_states; /* 0: the default */
 	uint32_t runaway;
 };
 
@@ -100,6 +101,9 @@ void trace__usage(FILE *f)
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
 	      "      --max-goroutines N  goroutines of a process kept in full (default 2097152);\n"
 	      "                         more are counted at their spawn sites only\n"
+	      "      --go-states N      goroutines whose waits the probes time exactly, all\n"
+	      "                         processes together (default 262144, 40 bytes each of\n"
+	      "                         kernel memory); the rest are timed by the scans\n"
 	      "      --ringbuf SIZE     the kernel's event buffer (default 8M, a power of two);\n"
 	      "                         what overflows it is counted and reported as dropped\n"
 	      "      --runaway N        a spawn site with N tasks alive at once, or one parent\n"
@@ -162,6 +166,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_MAX_TASKS,
 		OPT_RINGBUF,
 		OPT_MAX_GOROUTINES,
+		OPT_GO_STATES,
 		OPT_NO_GO_PROBES,
 		OPT_RUNAWAY,
 		OPT_RECORD,
@@ -179,6 +184,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
 		{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
+		{"go-states", required_argument, NULL, OPT_GO_STATES},
 		{"runaway", required_argument, NULL, OPT_RUNAWAY},
 		{"record", required_argument, NULL, OPT_RECORD},
 		{"record-every", required_argument, NULL, OPT_RECORD_EVERY},
@@ -267,6 +273,13 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 				say("invalid --ringbuf '%s': expected a power of two from 4K, like "
 				    "8M",
 				    optarg);
+				return STRAND_EXIT_USAGE;
+			}
+			break;
+		case OPT_GO_STATES:
+			if (!parse_u32(optarg, &o->go_states) || o->go_states < 4 ||
+			    o->go_states > (1u << 26)) {
+				say("invalid --go-states '%s': expected 4 to 67108864", optarg);
 				return STRAND_EXIT_USAGE;
 			}
 			break;
@@ -663,6 +676,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.max_tasks = t.opts.max_tasks;
 	eopts.ringbuf_bytes = t.opts.ringbuf_bytes;
 	eopts.max_goroutines = t.opts.max_goroutines;
+	eopts.go_states = t.opts.go_states;
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
 	eopts.verbose = t.opts.verbose;

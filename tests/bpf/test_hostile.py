@@ -367,3 +367,25 @@ def test_goroutine_limit_says_so_and_keeps_counts():
               (3000, "main.spawnSemWorkers"), "the site's live count")
     check(re.search(r"^  \d+ goroutines not tracked \(limit reached", text, re.M),
           "no 'goroutines not tracked (limit reached' line", text[:3000])
+
+
+def test_goroutine_state_table_full_is_counted_not_misjudged():
+    """--go-states 4 (one bucket): most goroutines created after the attach find no room
+    for their exact state. The report counts them, the leak is still judged stranded (its
+    waits timed by the scans), the healthy pool is not."""
+    with Session() as s:
+        leak = s.start_target("go/goleak", ["chan"])
+        pool = s.start_target("go/gohealthy", ["pool", "-every", "500ms"])
+        extra = ["--go-states", "4"]
+        a = _trace(s, leak.pid, duration="3s", extra=extra)
+        b = _trace(s, pool.pid, duration="3s", extra=extra)
+        leak.go()
+        pool.go()
+        reps = [a.report(expect_rc=None), b.report(expect_rc=None)]
+    for rep in reps:
+        check(rep["drops"].get("goroutine_states_full", 0) > 0,
+              "no goroutine_states_full drop with a table of 4", json.dumps(rep["drops"]))
+    g = gohelp.group(reps[0], "goleak", "chan", "chan receive", wait="chan")
+    expect_eq((g.get("count"), g.get("verdict")), (5, "stranded"), "the leak, table full",
+              gohelp.describe(reps[0]))
+    gohelp.no_stranded(reps[1], "the healthy pool, table full")
