@@ -242,6 +242,8 @@ FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/pr
 FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
 FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
 	util.c) -ldw -lelf -lcapstone
+FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c procmaps.c procfs.c gopclntab.c \
+	hashmap.c util.c) -ldw -lelf
 FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
 	util.c) -lmicrohttpd
 FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
@@ -267,6 +269,9 @@ $(OUT)/fuzz/seeds/fuzz_elf/.elf: $(OUT)/targets/waits $(OUT)/targets/libspawnlib
 	$(Q)mkdir -p $(@D) && cp $^ $(@D)/ && strip --strip-all -o $(@D)/waits-strip-all $< && \
 	cp $(GO_ROOT_BIN)/gofmt $(@D)/debian-gofmt && cp $(LIBC_SO) $(@D)/debian-libc.so.6 && \
 	for n in 64 1024 16384; do head -c $$n $< > $(@D)/waits-head-$$n; done && touch $@
+$(OUT)/fuzz/seeds/fuzz_symbolize/.elf: $(OUT)/fuzz/seeds/fuzz_elf/.elf
+	$(Q)mkdir -p $(@D) && cp $(<D)/waits $(<D)/waits-strip-all $(<D)/libspawnlib.so \
+		$(<D)/goinline $(<D)/waits-head-16384 $(@D)/ && touch $@
 $(OUT)/fuzz/seeds/%/.elf:
 	$(Q)mkdir -p $(@D) && touch $@
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import gohelp
+import harness
 from harness import (Session, Target, caller_frames, check, expect_eq, fail, marker_line,
                      run_strand, split_report, target_path)
 
@@ -389,3 +390,48 @@ def test_goroutine_state_table_full_is_counted_not_misjudged():
     expect_eq((g.get("count"), g.get("verdict")), (5, "stranded"), "the leak, table full",
               gohelp.describe(reps[0]))
     gohelp.no_stranded(reps[1], "the healthy pool, table full")
+
+
+def _memory_cgroup(limit):
+    """A memory cgroup (v2, else v1) capped at limit bytes: the kernel charges BPF map
+    memory to the cgroup of the process that creates the map."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists() and "memory" in v2.read_text().split():
+        base, limit_file = "/sys/fs/cgroup", "memory.max"
+    elif Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
+        base, limit_file = "/sys/fs/cgroup/memory", "memory.limit_in_bytes"
+    else:
+        fail("no memory cgroup to cap BPF map memory with")
+    d = tempfile.mkdtemp(prefix="strand-test-", dir=base)
+    Path(d, limit_file).write_text(str(limit))
+    return d
+
+
+def test_bpf_maps_that_cannot_be_allocated():
+    """strand in a cgroup capped at 256 MiB: a 1 GiB ring buffer cannot be had, said in one
+    line with the kernel's reason; a goroutine state table too large costs the goroutine
+    probes only (said), and the trace goes on."""
+    strand = harness.STRAND
+    cg = _memory_cgroup(256 << 20)
+    join = "echo $$ > %s/cgroup.procs && exec " % cg
+    try:
+        p = subprocess.run(["sh", "-c", join + "%s trace --ringbuf 1G --for 1s -- true" %
+                            strand], capture_output=True, text=True, timeout=30)
+        expect_eq(p.returncode, 1, "exit status without memory for the ring buffer", p.stderr)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        check(len(lines) == 1 and "cannot load the BPF programs" in lines[0] and
+              "Cannot allocate memory" in lines[0], "one line with the reason", p.stderr)
+        p = subprocess.run(["sh", "-c", join + "%s trace --go-states 67108864 --for 1s -- %s "
+                            "chan --now" % (strand, target_path("go/goleak"))],
+                           capture_output=True, text=True, timeout=30)
+        check("goroutine probes unavailable (Cannot allocate memory)" in p.stderr,
+              "the goroutine probes' failure is not said", p.stderr)
+        check("Goroutines:" in p.stdout, "the trace did not go on without the probes",
+              p.stdout[-2000:], p.stderr[-2000:])
+    finally:
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)
