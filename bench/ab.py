@@ -9,18 +9,16 @@ and the time each strand adds over the untraced median.
 """
 
 import random
-import re
 import statistics
 import subprocess
 import sys
 
+from run import workload_time
+
 
 def elapsed(argv):
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
-    m = re.search(r" in ([0-9.]+) s", out)
-    if not m:
-        sys.exit("no elapsed time in the output of %s:\n%s" % (" ".join(argv), out[-2000:]))
-    return float(m.group(1))
+    return workload_time(out, argv)
 
 
 def main():

@@ -67,13 +67,20 @@ def sysctl(name, value=None):
     return old
 
 
-def run_goroutines(strand, n, scratch):
-    p, made = start([os.path.join(BIN, "goidle"), str(n)], "ready")
+def measure_program(strand, argv, scratch):
+    """Starts argv, measures strand on it once it is ready, kills it:
+    (attach s, report+detach s, report, seconds it took to get ready)."""
+    p, made = start(argv, "ready")
     try:
-        attach, detach, rep = measure(strand, p.pid, scratch)
+        return measure(strand, p.pid, scratch) + (made,)
     finally:
         p.kill()
         p.wait()
+
+
+def run_goroutines(strand, n, scratch):
+    attach, detach, rep, made = measure_program(strand, [os.path.join(BIN, "goidle"), str(n)],
+                                                scratch)
     gr = rep.get("goroutines") or {}
     return ("%d parked goroutines (Go 1.19)" % n, attach, detach, rep,
             "goroutines seen: %d (made in %.1f s)" % (gr.get("live", 0), made))
@@ -86,12 +93,8 @@ def run_threads(strand, n, scratch):
         if int(sysctl(name)) < need:
             saved[name] = sysctl(name, need)
     try:
-        p, made = start([os.path.join(BIN, "manythreads"), str(n)], "ready")
-        try:
-            attach, detach, rep = measure(strand, p.pid, scratch)
-        finally:
-            p.kill()
-            p.wait()
+        attach, detach, rep, made = measure_program(
+            strand, [os.path.join(BIN, "manythreads"), str(n)], scratch)
     finally:
         for name, old in saved.items():
             sysctl(name, old)

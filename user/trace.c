@@ -655,8 +655,10 @@ int cmd_trace(int argc, char **argv)
 	err = parse_opts(argc, argv, &t.opts);
 	if (err)
 		return err;
-	if (t.opts.pid && procfs__untraceable(t.opts.pid)) {
-		say("cannot attach to pid %d: %s", t.opts.pid, procfs__untraceable(t.opts.pid));
+	const char *untraceable = t.opts.pid ? procfs__untraceable(t.opts.pid) : NULL;
+
+	if (untraceable) {
+		say("cannot attach to pid %d: %s", t.opts.pid, untraceable);
 		return STRAND_EXIT_NO_TARGET;
 	}
 	if (t.opts.record) {
