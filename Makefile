@@ -249,7 +249,7 @@ FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c pr
 FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
 	report_gotext.c report_profile.c report_diff.c report_out.c profile.c folded.c \
 	flamegraph.c flamegraph_js.c flamegraph_page.c pprof.c pprof_pb.c pprof_text.c \
-	speedscope.c json_writer.c hashmap.c timeline.c util.c) -ljansson -lz
+	speedscope.c json_writer.c hashmap.c timeline.c output.c util.c) -ljansson -lz
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
 	$(call msg,FUZZ-CC,$@)

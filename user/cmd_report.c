@@ -4,6 +4,7 @@
 #include "cmd_report.h"
 #include "recording.h"
 #include "report_doc.h"
+#include "output.h"
 #include "report_out.h"
 #include "util.h"
 
@@ -98,9 +99,9 @@ int cmd_report(int argc, char **argv)
 	struct report_outputs outs = {0};
 	struct recording rec, base = {0};
 	const char *output = NULL, *base_path = NULL;
-	bool text = false, json = false;
+	bool text = false, json = false, json_failed = false;
 	int upto = 0, base_upto = 0;
-	FILE *out = stdout;
+	struct output out;
 	int c, code;
 
 	optind = 1;
@@ -158,7 +159,7 @@ int cmd_report(int argc, char **argv)
 		    base_path ? "diff" : "report");
 		return STRAND_EXIT_USAGE;
 	}
-	if ((code = report_outputs__check(&outs)))
+	if ((code = report_outputs__check(&outs)) || (output && (code = output__check(output))))
 		return code;
 	if ((code = read_doc(argv[optind], upto, &rec)))
 		return code;
@@ -166,23 +167,23 @@ int cmd_report(int argc, char **argv)
 		recording__free(&rec);
 		return code;
 	}
-	if (output && !(out = fopen(output, "we"))) {
-		say("cannot write '%s': %s", output, strerror(errno));
-		code = STRAND_EXIT_ERROR;
+	if ((code = output__open(&out, output)))
 		goto done;
-	}
 	if (base_path)
-		report_doc__diff(&base.last, &rec.last, out);
-	else if (json) {
-		json_dumpf(rec.last.root, out, JSON_INDENT(2));
-		fputc('\n', out);
-	} else if (text || !report_outputs__any(&outs))
-		report_doc__text(&rec.last, out);
-	code = report_outputs__write(&outs, &rec.last);
-	if (out != stdout && fclose(out)) {
-		say("cannot write '%s': %s", output, strerror(errno));
+		report_doc__diff(&base.last, &rec.last, out.f);
+	else if (json && json_dumpf(rec.last.root, out.f, JSON_INDENT(2)) == 0)
+		fputc('\n', out.f);
+	else if (json && !out.err)
+		json_failed = true; /* jansson's own failure: a write's is in out.err */
+	else if (!json && (text || !report_outputs__any(&outs)))
+		report_doc__text(&rec.last, out.f);
+	code = output__close(&out);
+	if (json_failed && !code) {
+		say("cannot write the JSON report: the JSON writer failed");
 		code = STRAND_EXIT_ERROR;
 	}
+	if (!code)
+		code = report_outputs__write(&outs, &rec.last);
 done:
 	recording__free(&rec);
 	recording__free(&base);

@@ -79,7 +79,11 @@ static void serve_metrics(struct daemon *d, struct http_response *res)
 	d->self.scrapes++;
 	d->self.last_scrape_s = (double)(now_mono_ns() - t0) / 1e9;
 	pthread_mutex_unlock(&d->lock);
-	fclose(f);
+	if (fclose(f) || !res->body) {
+		free(res->body);
+		http_response__text(res, 500, "cannot render the metrics: out of memory\n");
+		return;
+	}
 	res->status = 200;
 	res->type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -98,18 +102,18 @@ static void render_doc(struct report_doc *doc, const char *format, enum prof_vie
 		       struct http_response *res)
 {
 	FILE *f = open_memstream(&res->body, &res->len);
+	int err = 0;
 
 	if (!f) {
 		http_response__text(res, 500, "out of memory\n");
 		return;
 	}
-	res->status = 200;
 	if (!strcmp(format, "text")) {
 		res->type = "text/plain; charset=utf-8";
 		report_doc__text(doc, f);
 	} else if (!strcmp(format, "json")) {
 		res->type = "application/json";
-		json_dumpf(doc->root, f, JSON_INDENT(2));
+		err = json_dumpf(doc->root, f, JSON_INDENT(2));
 	} else {
 		struct profile p;
 
@@ -117,12 +121,17 @@ static void render_doc(struct report_doc *doc, const char *format, enum prof_vie
 			if (strcmp(format, formats[i].name))
 				continue;
 			report_doc__profile(doc, view, &p);
-			formats[i].render(&p, f);
+			err = formats[i].render(&p, f);
 			profile__free(&p);
 			res->type = formats[i].type;
 		}
 	}
-	fclose(f);
+	if (fclose(f) || err || !res->body) {
+		free(res->body);
+		http_response__text(res, 500, "cannot render the report\n");
+		return;
+	}
+	res->status = 200;
 }
 
 static void serve_report(struct daemon *d, struct http_request *req, struct http_response *res)
@@ -286,14 +295,18 @@ static int run(struct daemon *d)
 			return STRAND_EXIT_ERROR;
 		}
 		pthread_mutex_lock(&d->lock);
-		collector__drain(d->e.col);
-		if (now_mono_ns() >= d->e.next_scan_ns) {
-			engine__scan(&d->e);
+		if (now_mono_ns() < d->e.next_scan_ns) {
+			err = collector__drain(d->e.col);
+		} else if (!(err = engine__scan(&d->e))) {
 			if (++d->scans % LOST_EXIT_SCANS == 0)
 				reap_lost_exits(d);
 			purge_gone(d);
 		}
 		pthread_mutex_unlock(&d->lock);
+		if (err) {
+			say("reading events failed: %s", strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
 	}
 	return 0;
 }
@@ -341,8 +354,16 @@ int cmd_daemon(int argc, char **argv)
 		note("start routines unknown: no pthread_create probe (%s)", strerror(-code));
 	code = 0;
 	d->metrics = metrics__new(&d->opts.metrics);
-	engine__add_existing(&d->e, 0);
-	engine__scan(&d->e);
+	if ((code = engine__add_existing(&d->e, 0)) < 0) {
+		say("cannot list the processes in /proc: %s", strerror(-code));
+		code = STRAND_EXIT_ERROR;
+		goto out;
+	}
+	if ((code = engine__scan(&d->e))) {
+		say("reading events failed: %s", strerror(-code));
+		code = STRAND_EXIT_ERROR;
+		goto out;
+	}
 	http = http__start(d->opts.listen, on_request, d, why, sizeof(why));
 	if (!http) {
 		say("%s", why);

@@ -121,11 +121,12 @@ static void scan_goroutines(struct engine *e)
 	go_tracker__annotate(e->go, &e->model);
 }
 
-void engine__scan(struct engine *e)
+int engine__scan(struct engine *e)
 {
-	int n;
+	int n = collector__drain(e->col);
 
-	collector__drain(e->col);
+	if (n < 0)
+		return n;
 	n = wait_table__scan(e->waits);
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
@@ -134,6 +135,7 @@ void engine__scan(struct engine *e)
 	detector__observe(e->detector, now_mono_ns());
 	go_tracker__regroup(e->go, detector__last(e->detector));
 	e->next_scan_ns = now_mono_ns() + e->scan_every_ns;
+	return 0;
 }
 
 int engine__poll(struct engine *e, int ms)
@@ -143,7 +145,7 @@ int engine__poll(struct engine *e, int ms)
 	if (err)
 		return err;
 	if (now_mono_ns() >= e->next_scan_ns)
-		engine__scan(e);
+		return engine__scan(e);
 	return 0;
 }
 

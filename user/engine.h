@@ -64,8 +64,9 @@ int engine__add_existing(struct engine *e, pid_t pid);
 /* Reads the ring buffer for at most ms, then scans the waits when a scan is due. 0 or
  * -errno. */
 int engine__poll(struct engine *e, int ms);
-/* Events first, so every thread the scan sees is known, then the scan and the verdicts. */
-void engine__scan(struct engine *e);
+/* Events first, so every thread the scan sees is known, then the scan and the verdicts.
+ * 0, or -errno when the ring buffer cannot be read. */
+int engine__scan(struct engine *e);
 
 /* The report as of now (final: the one at the end); frozen: the targets are gone, so the
  * verdicts are those of the last scan, as old as they are. */

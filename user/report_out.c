@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "report_out.h"
+#include "output.h"
 #include "report_doc.h"
 #include "util.h"
 
@@ -60,18 +61,6 @@ bool report_outputs__to_stdout(const struct report_outputs *o)
 	       is_stdout(o->speedscope);
 }
 
-/* Whether path could be created: its directory exists and is writable (errno when not). */
-static bool writable(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-
-	if (!slash)
-		return access(".", W_OK | X_OK) == 0;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ?: 1, path);
-	return access(dir, W_OK | X_OK) == 0;
-}
-
 int report_outputs__check(const struct report_outputs *o)
 {
 	const char *const paths[] = {o->folded, o->svg, o->pprof, o->speedscope};
@@ -84,11 +73,8 @@ int report_outputs__check(const struct report_outputs *o)
 			on_stdout++;
 			continue;
 		}
-		if (!*paths[i] || !writable(paths[i])) {
-			say("cannot write '%s': %s", paths[i],
-			    *paths[i] ? strerror(errno) : "an empty file name");
+		if (output__check(paths[i]))
 			return STRAND_EXIT_ERROR;
-		}
 	}
 	if (on_stdout > 1) {
 		say("only one output can go to stdout ('-')");
@@ -100,24 +86,20 @@ int report_outputs__check(const struct report_outputs *o)
 static int write_one(const char *path, const char *what, const struct profile *p,
 		     int (*render)(const struct profile *, FILE *))
 {
-	FILE *f;
-	int err;
+	struct output out;
+	int err, code;
 
 	if (!path)
 		return 0;
-	f = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	if (!f) {
-		say("cannot write the %s to '%s': %s", what, path, strerror(errno));
-		return STRAND_EXIT_ERROR;
-	}
-	err = render(p, f);
-	if (f == stdout ? fflush(f) : fclose(f))
-		err = err ? err : -errno;
-	if (err) {
+	if ((code = output__open(&out, path)))
+		return code;
+	err = render(p, out.f);
+	code = output__close(&out);
+	if (err && !code) { /* the renderer's own failure, not a write's */
 		say("cannot write the %s to '%s': %s", what, path, strerror(-err));
-		return STRAND_EXIT_ERROR;
+		code = STRAND_EXIT_ERROR;
 	}
-	return 0;
+	return code;
 }
 
 int report_outputs__write(const struct report_outputs *o, const struct report_doc *doc)

@@ -19,6 +19,7 @@
 #include "report.h"
 #include "recording.h"
 #include "report_doc.h"
+#include "output.h"
 #include "report_out.h"
 #include "trace.h"
 #include "util.h"
@@ -324,6 +325,10 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	}
 	if (o->json || o->output || !isatty(STDOUT_FILENO))
 		o->live = false;
+	if (o->output && output__check(o->output))
+		return STRAND_EXIT_ERROR;
+	if (o->record && output__check(o->record))
+		return STRAND_EXIT_ERROR;
 	return report_outputs__check(&o->outs);
 }
 
@@ -464,10 +469,20 @@ static int setup_targets(struct trace *t)
 			waitpid(t->child, NULL, 0);
 			return STRAND_EXIT_ERROR;
 		}
-		engine__add_existing(&t->e, t->child);
+		/* the child waits for its go-ahead: only a /proc it cannot be read from fails */
+		if ((err = engine__add_existing(&t->e, t->child)) < 0) {
+			say("cannot read the threads of '%s' (pid %d): %s", t->opts.command[0],
+			    t->child, strerror(-err));
+			kill(t->child, SIGKILL);
+			waitpid(t->child, NULL, 0);
+			return STRAND_EXIT_ERROR;
+		}
 		err = loader__attach_pthread_probe(t->e.ld, -1);
 	} else {
-		engine__add_existing(&t->e, 0);
+		if ((err = engine__add_existing(&t->e, 0)) < 0) {
+			say("cannot list the processes in /proc: %s", strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
 		err = loader__attach_pthread_probe(t->e.ld, -1);
 	}
 	if (err)
@@ -475,7 +490,10 @@ static int setup_targets(struct trace *t)
 	if (t->opts.pid) {
 		struct process *p = model__find_process(&t->e.model, t->opts.pid);
 
-		engine__scan(&t->e);
+		if ((err = engine__scan(&t->e))) {
+			say("reading events failed: %s", strerror(-err));
+			return STRAND_EXIT_ERROR;
+		}
 		note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
 	} else if (t->opts.command) {
 		note("attached; starting '%s' as pid %d", t->opts.command[0], t->child);
@@ -549,27 +567,19 @@ static void record_live(struct trace *t)
 
 static int write_report(struct trace *t, const struct report *r, const struct report_doc *doc)
 {
-	FILE *out = stdout;
+	struct output out;
+	int code;
 
 	/* an output file sent to stdout takes the place of the text report there */
 	if (!t->opts.output && !t->opts.json && report_outputs__to_stdout(&t->opts.outs))
 		return 0;
-	if (t->opts.output) {
-		out = fopen(t->opts.output, "we");
-		if (!out) {
-			say("cannot write '%s': %s", t->opts.output, strerror(errno));
-			return STRAND_EXIT_ERROR;
-		}
-	}
+	if ((code = output__open(&out, t->opts.output)))
+		return code;
 	if (t->opts.json)
-		report__json(out, r);
+		report__json(out.f, r);
 	else
-		report_doc__text(doc, out);
-	if (out != stdout && fclose(out)) {
-		say("cannot write '%s': %s", t->opts.output, strerror(errno));
-		return STRAND_EXIT_ERROR;
-	}
-	return 0;
+		report_doc__text(doc, out.f);
+	return output__close(&out);
 }
 
 static int render_final(struct trace *t)
@@ -639,9 +649,11 @@ static int run_loop(struct trace *t)
 	}
 	/* events of the last moments, the target's exit among them; a last look at the waits
 	 * of a target still there (one that exited is reported as its last scan saw it) */
-	collector__drain(t->e.col);
-	if (!t->target_gone && !t->child_done)
-		engine__scan(&t->e);
+	err = t->target_gone || t->child_done ? collector__drain(t->e.col) : engine__scan(&t->e);
+	if (err) {
+		say("reading events failed: %s", strerror(-err));
+		return STRAND_EXIT_ERROR;
+	}
 	return 0;
 }
 
