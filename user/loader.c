@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "loader.h"
 #include "elfsym.h"
+#include "load_error.h"
 #include "goslots.h"
 #include "procfs.h"
 #include "procmaps.h"
@@ -49,13 +50,49 @@ struct loader {
 
 static bool libbpf_verbose;
 
+/* The tail of what libbpf said at warning level (the verifier's log among it): printed when
+ * a failure is strand's own, kept quiet otherwise. */
+static char libbpf_log[4096];
+static size_t libbpf_log_len;
+
+static void keep_libbpf_log(const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (libbpf_log_len + (size_t)n >= sizeof(libbpf_log)) {
+		/* keep the newest: drop the oldest half */
+		size_t keep = libbpf_log_len / 2;
+
+		memmove(libbpf_log, libbpf_log + libbpf_log_len - keep, keep);
+		libbpf_log_len = keep;
+	}
+	if (libbpf_log_len + (size_t)n < sizeof(libbpf_log)) {
+		memcpy(libbpf_log + libbpf_log_len, line, (size_t)n);
+		libbpf_log_len += (size_t)n;
+		libbpf_log[libbpf_log_len] = '\0';
+	}
+}
+
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !libbpf_verbose))
-		return 0;
-	if (!libbpf_verbose && level == LIBBPF_WARN)
-		return 0; /* strand says what failed in its own words */
-	return vfprintf(stderr, fmt, ap);
+	if (libbpf_verbose && level != LIBBPF_DEBUG)
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_WARN)
+		keep_libbpf_log(fmt, ap); /* strand says what failed in its own words */
+	return 0;
+}
+
+static int classify_error(int err, const char *what)
+{
+	struct bpf_features f;
+
+	bpf_features__probe(&f);
+	return load_error__explain(err, what, &f, libbpf_verbose ? NULL : libbpf_log);
 }
 
 /* tp_btf needs the tracepoint's BTF type; raw_tp works on any kernel with BPF. */
@@ -69,26 +106,6 @@ static bool have_btf_tracepoints(void)
 	ok = btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_fork", BTF_KIND_TYPEDEF) > 0;
 	btf__free(vmlinux);
 	return ok;
-}
-
-static int classify_error(int err, const char *what)
-{
-	err = err < 0 ? -err : err;
-	if (err == EPERM || err == EACCES) {
-		say("cannot %s: operation not permitted (run as root, or grant CAP_BPF, "
-		    "CAP_PERFMON and CAP_SYS_PTRACE)",
-		    what);
-		return STRAND_EXIT_PERM;
-	}
-	if (err == ENOSYS || err == EOPNOTSUPP || err == EINVAL || err == ENOENT) {
-		say("cannot %s: %s (this kernel lacks BPF features strand needs: BTF, ring "
-		    "buffers, "
-		    "raw tracepoints, uprobes)",
-		    what, strerror(err));
-		return STRAND_EXIT_NO_BPF;
-	}
-	say("cannot %s: %s", what, strerror(err));
-	return STRAND_EXIT_ERROR;
 }
 
 /* The wait programs share the thread programs' maps: one target filter, one ring buffer,
