@@ -33,11 +33,17 @@ TARGET_BIN = ROOT / "build" / "targets"
 
 STRAND = None  # path of the strand binary under test, set by run.py
 
-# Every process any Session started and has not reaped yet: run.py kills them all when a test
-# overruns its timeout (which also unblocks the test's pipes), and checks none survive.
-_live_lock = threading.Lock()
-_live = {}  # pid -> Popen
-started_strand_pids = []  # every strand pid started, for the final "nothing left" check
+# A Session kills every process it started on its way out. run.py runs each test in a process
+# of its own and is told of every process the test starts (through REPORT_FD), so that a test
+# that overruns its timeout is ended with all it started, and one that leaves a process
+# running is failed.
+REPORT_FD = None  # set by run.py in a test's process
+
+
+def note_started(pid, label):
+    """Tells run.py that the test started pid (a strand when label is "strand")."""
+    if REPORT_FD is not None:
+        os.write(REPORT_FD, ("PID %d %s\n" % (pid, label)).encode())
 
 _deadline = None  # absolute time.monotonic() the current test must finish by
 
@@ -179,8 +185,7 @@ class Proc:
                                       stderr=subprocess.PIPE, start_new_session=True, env=env,
                                       cwd=str(ROOT))
         self.pid = self.popen.pid
-        with _live_lock:
-            _live[self.pid] = self.popen
+        note_started(self.pid, self.label)
         session.procs.append(self)
         self.out = _Reader(self.popen.stdout, self.label + " stdout")
         self.err = _Reader(self.popen.stderr, self.label + " stderr")
@@ -242,8 +247,6 @@ class Proc:
                 f.close()
             except OSError:
                 pass
-        with _live_lock:
-            _live.pop(self.pid, None)
 
 
 class Target(Proc):
@@ -312,9 +315,7 @@ class Session:
 
     def start_strand(self, args):
         check(STRAND is not None, "no strand binary given (--strand)")
-        s = Strand(self, [STRAND] + list(args), label="strand")
-        started_strand_pids.append(s.pid)
-        return s
+        return Strand(self, [STRAND] + list(args), label="strand")
 
     def trace_pid(self, target, duration="3s", extra=()):
         """strand trace -p PID --for DURATION --json, started and attached."""
@@ -332,25 +333,60 @@ def run_strand(args, timeout=10.0):
         return st.finish(timeout)
 
 
-def live_pids():
-    with _live_lock:
-        return {pid: p for pid, p in _live.items()}
+# --- BPF programs left behind ------------------------------------------------------------
 
 
-def kill_all_live():
-    """Used by run.py when a test overruns: kill every process still registered."""
-    for pid, p in live_pids().items():
-        for fn in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-            try:
-                fn()
-            except (ProcessLookupError, PermissionError):
-                pass
+def strand_programs():
+    """The names of every BPF program strand can load: the progs of the built skeletons."""
+    names = set()
+    for skel in (ROOT / "build").glob("*.skel.h"):
+        names.update(re.findall(r"struct bpf_program \*(\w+);", skel.read_text()))
+    return sorted(names)
+
+
+def bpf_prog_holders():
+    """{BPF program id: pids holding it}, through a program's or a link's fd (bpftool here
+    is built without the pid iterator, so fdinfo it is)."""
+    holders = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
         try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        with _live_lock:
-            _live.pop(pid, None)
+            fds = os.listdir(d / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if not os.readlink(d / "fd" / fd).startswith(("anon_inode:bpf-prog",
+                                                               "anon_inode:bpf_link")):
+                    continue
+                info = (d / "fdinfo" / fd).read_text()
+            except OSError:
+                continue
+            m = re.search(r"^prog_id:\s*(\d+)", info, re.M)
+            if m:
+                holders.setdefault(int(m.group(1)), set()).add(int(d.name))
+    return holders
+
+
+def leftover_programs(pids=()):
+    """[(id, name, holders)] of strand's programs loaded with nothing holding them, or held by
+    one of pids (processes that should be gone): what a strand that exited left behind.
+    Another strand's programs, held by it, are not. Raises on a bpftool failure."""
+    ours = strand_programs()
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, timeout=20,
+                         check=True).stdout
+    holders = bpf_prog_holders()
+    left = []
+    for p in json.loads(out or b"[]"):
+        name = p.get("name") or ""
+        # the kernel cuts names to 15 characters (pthread_create_entry -> pthread_create_)
+        if not any(name == n or (len(name) == 15 and n.startswith(name)) for n in ours):
+            continue
+        held = holders.get(p.get("id"), set())
+        if not held or held & set(pids):
+            left.append((p.get("id"), name, sorted(held)))
+    return left
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -10,12 +10,15 @@ Runs, in this order:
   - every function test_* of the modules tests/bpf/test_*.py (a function marked with
     harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
     (recordings and the formats rendered from them: these trace real targets too);
-  - a final check, bpf/no_leftovers: no BPF program of strand still loaded, no strand or target
+  - a final check, bpf/no_leftovers: no BPF program strand loads (every program of the built
+    objects build/*.bpf.o, read from their skeletons) still loaded, no strand or target
     process started by this run still alive.
 A NAME_FILTER selects the tests whose name contains it (names as printed, e.g.
-"unit/test_hashmap", "bpf/test_threads.test_churn_pid[fp]"). Each test is isolated and has a
-timeout. Prints "PASS name (1.2s)" or "FAIL name: reason" per test, then "N passed, N failed";
-exits 1 if any failed, 2 on a usage error.
+"unit/test_hashmap", "bpf/test_threads.test_churn_pid[fp]"). Each BPF test runs in a process
+of its own (forked, in its own process group) that tells the runner of every process it
+starts; at its timeout that process, its group and everything it started are killed, and a
+test that leaves a process running fails. Prints "PASS name (1.2s)" or "FAIL name: reason"
+per test, then "N passed, N failed"; exits 1 if any failed, 2 on a usage error.
 """
 
 import argparse
@@ -23,9 +26,11 @@ import importlib
 import inspect
 import json
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -42,8 +47,7 @@ import harness  # noqa: E402
 
 UNIT_TIMEOUT = 60.0
 BPF_TIMEOUT = 30.0  # per test; tests are meant to take < 15 s
-STRAND_PROGS = ("fork_btf", "exit_btf", "exec_btf", "fork_raw", "exit_raw", "exec_raw",
-                "pthread_create_entry")
+GRACE = 5.0  # after the timeout, for the test's own cleanup before it is killed
 
 
 class Runner:
@@ -132,36 +136,96 @@ def collect_bpf(runner):
     return tests
 
 
-def run_one(runner, name, fn, timeout):
-    result = {}
-
-    def body():
+def _kill_group(pid):
+    for fn in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
             fn()
-            result["ok"] = True
-        except harness.TestFailure as e:
-            result["err"] = str(e)
-        except Exception:
-            result["err"] = traceback.format_exc()
+        except (ProcessLookupError, PermissionError):
+            pass
 
+
+def _in_test(fn, timeout, wfd):
+    """The body of a test's process: runs fn, writes "RESULT <json>" to wfd, never returns."""
+    result = {}
+    try:
+        os.setpgid(0, 0)
+        harness.REPORT_FD = wfd
+        harness.set_deadline(time.monotonic() + timeout)
+        fn()
+        result["ok"] = True
+    except harness.TestFailure as e:
+        result["err"] = str(e)
+    except BaseException:
+        result["err"] = traceback.format_exc()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(wfd, ("RESULT %s\n" % json.dumps(result)).encode())
+    finally:
+        os._exit(0)
+
+
+def run_one(runner, name, fn, timeout, started):
+    """Runs fn in a forked process of its own; started collects (pid, label, start time) of
+    every process the test started, for the final check."""
+    rfd, wfd = os.pipe()
     t0 = time.monotonic()
-    harness.set_deadline(t0 + timeout)
-    th = threading.Thread(target=body, daemon=True)
-    th.start()
-    th.join(timeout + 5)
-    if th.is_alive():
-        # Killing the test's processes closes its pipes, which unblocks its waits.
-        harness.kill_all_live()
-        th.join(10)
-        result = {"err": "timed out after %.0fs" % timeout}
-    harness.set_deadline(None)
-    leftover = harness.live_pids()
-    if leftover:
-        harness.kill_all_live()
-        result.setdefault("err", "")
-        result["err"] = ("test left processes running: %s\n" % sorted(leftover)) + result["err"]
-        result.pop("ok", None)
+    sys.stdout.flush()  # or the child's copy of the buffer is printed twice
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        os.close(rfd)
+        _in_test(fn, timeout, wfd)
+    os.close(wfd)
+    try:
+        os.setpgid(child, child)  # also here: the kill below must not race the child's own
+    except OSError:
+        pass
+    buf, result, mine = b"", None, []
+    deadline = t0 + timeout + GRACE
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([rfd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            text = line.decode("utf-8", "replace")
+            if text.startswith("PID "):
+                _, pid, label = text.split(" ", 2)
+                mine.append((int(pid), label, _starttime(int(pid))))
+            elif text.startswith("RESULT "):
+                result = json.loads(text[7:])
+    os.close(rfd)
+    if result is None:
+        result = {"err": "timed out after %.0fs: the test, and every process it started, "
+                         "were killed" % timeout}
+        if time.monotonic() < deadline:
+            result = {"err": "the test's process ended without a result"}
+    _kill_group(child)
+    os.waitpid(child, 0)
+    left = [(pid, label) for pid, label, st in mine
+            if st is not None and _starttime(pid) == st and not _is_zombie(pid)]
+    for pid, _ in left:
+        _kill_group(pid)
+    if left and result.get("ok"):
+        result = {"err": "test left processes running: %s" % sorted(left)}
+    started.extend(mine)
     runner.report(name, result.get("ok", False), time.monotonic() - t0, result.get("err", ""))
+
+
+def _is_zombie(pid):
+    try:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
 
 
 def _starttime(pid):
@@ -181,32 +245,27 @@ def _cmdline(pid):
         return "?"
 
 
-def check_no_leftovers(strand, since):
+def check_no_leftovers(strand, since, started):
     problems = []
     # 1. BPF programs (freed asynchronously after their last fd closes: allow a moment).
-    names = []
+    # Another strand on the machine (a daemon, a person tracing) holds its own: a program is
+    # left over when nothing holds it, or only a process this run started.
+    if not harness.strand_programs():
+        problems.append("no skeleton in build/: the names of strand's programs are unknown")
+    left = []
     for _ in range(20):
         try:
-            p = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=20)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            problems.append("cannot run bpftool: %s" % e)
+            left = harness.leftover_programs({pid for pid, _, _ in started})
+        except (OSError, subprocess.SubprocessError, ValueError) as e:
+            problems.append("cannot list BPF programs with bpftool: %s" % e)
             break
-        if p.returncode != 0:
-            problems.append("bpftool failed: %s" % p.stderr.decode("utf-8", "replace"))
-            break
-        progs = json.loads(p.stdout or b"[]")
-        # Kernel names are cut to 15 characters (pthread_create_entry -> pthread_create_).
-        names = [(pr.get("id"), pr.get("name")) for pr in progs
-                 if any(pr.get("name") == n or (len(pr.get("name") or "") == 15 and
-                                                n.startswith(pr.get("name")))
-                        for n in STRAND_PROGS)]
-        if not names:
+        if not left:
             break
         time.sleep(0.25)
-    if names:
-        problems.append("strand BPF programs still loaded (id, name): %s" % names)
-    # 2. Processes: strand binaries or targets started since this run began.
+    if left:
+        problems.append("strand BPF programs still loaded (id, name, holders): %s" % left)
+    # 2. Processes: strand binaries or targets started since this run began, and every
+    # process a test said it started.
     watched = set()
     if strand:
         watched.add(os.path.realpath(strand))
@@ -223,16 +282,11 @@ def check_no_leftovers(strand, since):
             st = _starttime(pid)
             if st is not None and since is not None and st >= since:
                 problems.append("process still running: pid %d: %s" % (pid, _cmdline(pid)))
-    for pid in harness.started_strand_pids:
-        if Path("/proc/%d" % pid).exists() and _starttime(pid) is not None:
-            try:
-                exe = os.path.realpath(os.readlink("/proc/%d/exe" % pid))
-            except OSError:
-                exe = ""
-            if exe in watched:
-                msg = "process still running: pid %d: %s" % (pid, _cmdline(pid))
-                if msg not in problems:
-                    problems.append(msg)
+    for pid, label, st in started:
+        if st is not None and _starttime(pid) == st and not _is_zombie(pid):
+            msg = "process still running: pid %d: %s" % (pid, _cmdline(pid))
+            if msg not in problems:
+                problems.append(msg)
     if problems:
         raise harness.TestFailure("\n".join(problems))
 
@@ -258,15 +312,17 @@ def main():
             runner.report(name, False, 0, "strand binary %s not found or not executable"
                           % strand)
         tests = []
+    started = []
     for name, fn, err in tests:
         if fn is None:
             runner.report(name, False, 0, err)
         else:
-            run_one(runner, name, fn, args.timeout)
+            run_one(runner, name, fn, args.timeout, started)
 
     final = "bpf/no_leftovers"
     if tests or (args.filters and runner.selected(final)):
-        run_one(runner, final, lambda: check_no_leftovers(strand, since), args.timeout)
+        run_one(runner, final, lambda: check_no_leftovers(strand, since, started),
+                args.timeout, [])
 
     print("%d passed, %d failed" % (runner.passed, runner.failed), flush=True)
     return 1 if runner.failed else 0

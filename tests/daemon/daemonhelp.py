@@ -53,7 +53,6 @@ class Daemon:
                                                      "quarantine_size_mb=8"]))
         # wrap: a command strand runs under (setpriv), strand its last argument
         self.proc = Proc(session, list(wrap) + [harness.STRAND] + argv, env=env, label="strand")
-        harness.started_strand_pids.append(self.proc.pid)
         ok = self.proc.err.wait_for(lambda ls: any("serving on" in l for l in ls), 30)
         if not ok:
             fail("the daemon did not start serving", self.proc.describe())
