@@ -28,10 +28,13 @@ def marker(prog, name, kind="SITE"):
 
 
 def go_trace(prog, mode, args=(), variant="", duration="2s", threshold="1s", extra=(),
-             expect_rc=None, before_attach=False, steady="blocked", after_steady=None):
+             expect_rc=None, before_attach=False, steady="blocked", after_steady=None,
+             after_report=None):
     """Traces PROG MODE ARGS with strand -p for DURATION; the mode starts after strand
     attached (SIGUSR1), or before it with before_attach (--now). Returns (report, the
-    target's steady line). after_steady(target), if given, runs once the line is there."""
+    target's steady line). after_steady(target), if given, runs once the line is there;
+    after_report(target) once strand exited with its report, the target still running (what
+    it says then is what strand's last scan, a moment before, saw)."""
     with Session() as s:
         argv = [mode] + list(args) + (["--now"] if before_attach else [])
         t = s.start_target("go/%s%s" % (prog, variant), argv)
@@ -46,6 +49,8 @@ def go_trace(prog, mode, args=(), variant="", duration="2s", threshold="1s", ext
             after_steady(t)
         rep = st.report(expect_rc=expect_rc)
         check(t.popen.poll() is None, "the target died under tracing", t.describe())
+        if after_report:
+            after_report(t)
         # unharmed: it still ends as it would have, on SIGTERM with status 0
         t.signal(signal.SIGTERM)
         expect_eq(t.wait(5), 0, "the target's exit status after tracing", t.describe())
@@ -96,6 +101,19 @@ def group(rep, prog, name, state=None, wait=None):
         fail("expected one group of SITE: %s (state %s, WAIT: %s), found %d" %
              (name, state, wait, len(gs)), describe(rep))
     return gs[0]
+
+
+def seen(rep, prog, name, state, wait, live, at_least=None):
+    """A healthy control was seen, not merely not judged: the site SITE: name has `live`
+    goroutines, and they wait in state at WAIT: wait, `at_least` of them (default: all) at
+    strand's last scan. Returns the group."""
+    s = site(rep, prog, name)
+    expect_eq(s.get("live"), live, "live goroutines of SITE: %s" % name, describe(rep))
+    g = group(rep, prog, name, state, wait)
+    want = live if at_least is None else at_least
+    check(g.get("count", 0) >= want, "SITE: %s: %s of %d seen in %s at WAIT: %s, expected %d"
+          % (name, g.get("count"), live, state, wait, want), describe(rep))
+    return g
 
 
 def judged(rep):

@@ -2,9 +2,10 @@
 come out with no stranded goroutine and no stranded thread, with a 1 s threshold shorter
 than their idle periods: a pool idle between bursts, a limit taken before spawning, a
 sweeper on a ticker, a server in accept, a keep-alive connection, a load spike that comes
-back down."""
+back down. Each also asserts the healthy goroutines were seen (count, site, wait): a trace
+that saw nothing would judge nothing."""
 
-from gohelp import describe, go_trace, group, no_stranded, site
+from gohelp import describe, go_trace, group, no_stranded, seen, site
 from harness import check, expect_eq
 
 PROG = "gohealthy"
@@ -15,8 +16,8 @@ def test_worker_pool_idle_between_bursts():
     longer than the threshold, woken when work comes."""
     rep, _ = go_trace(PROG, "pool", duration="4500ms", expect_rc=0)
     no_stranded(rep, "a bounded pool")
-    g = group(rep, PROG, "hpool", "chan receive", wait="hpool")
-    expect_eq(g.get("count"), 8, "the pool's workers", describe(rep))
+    seen(rep, PROG, "hpool", "chan receive", "hpool", live=8)
+    seen(rep, PROG, "hfeeder", "select", "hfeeder", live=1)
     check(not site(rep, PROG, "hpool").get("runaway"), "a pool is no runaway", describe(rep))
 
 
@@ -24,16 +25,24 @@ def test_limit_acquired_before_spawning():
     """errgroup-style SetLimit: a semaphore acquired before each go statement."""
     rep, _ = go_trace(PROG, "errgroup", steady="running", expect_rc=0)
     no_stranded(rep, "a limited group")
+    # workers come and go every 200 ms: the limit held all along, one or more sleeping now
+    w = site(rep, PROG, "egworker")
+    check(w.get("peak_live") == 4 and 1 <= w.get("live", 0) <= 4 and w.get("spawned", 0) > 4,
+          "egworker: at most 4 alive at once, many spawned", describe(rep))
+    seen(rep, PROG, "egworker", "sleep", "egwork", live=w.get("live"), at_least=1)
+    check(site(rep, PROG, "egspawner").get("live") == 1, "the spawner is alive", describe(rep))
 
 
 def test_sweeper_on_a_ticker():
     rep, _ = go_trace(PROG, "sweeper", duration="3s", expect_rc=0)
     no_stranded(rep, "a sweeper")
+    seen(rep, PROG, "sweeper", "select", "sweeper", live=1)
 
 
 def test_metrics_server_in_accept():
     rep, _ = go_trace(PROG, "metrics", steady="listening", expect_rc=0)
     no_stranded(rep, "a server in accept")
+    seen(rep, PROG, "metrics", "IO wait", "metrics", live=1)
     idle = [g for g in rep["goroutines"]["groups"] if g.get("state") == "IO wait" and
             not g.get("runtime")]
     check(len(idle) == 1 and "a listener in accept" in " ".join(idle[0]["evidence"]),
@@ -45,6 +54,7 @@ def test_http_keep_alive_connection():
     connection loops (net/http's persistConn) all wait for long."""
     rep, _ = go_trace(PROG, "keepalive", steady="listening", duration="3s", expect_rc=0)
     no_stranded(rep, "an idle keep-alive connection")
+    seen(rep, PROG, "kaserve", "IO wait", "kaserve", live=1)
     ev = " ".join(e for g in rep["goroutines"]["groups"] for e in g.get("evidence") or [])
     check("an accepted connection waiting for its client" in ev,
           "the server's reader is known to wait on an accepted connection", describe(rep))
@@ -55,3 +65,9 @@ def test_load_spike_that_comes_back_down():
     spike, stranded never."""
     rep, _ = go_trace(PROG, "spike", steady="phase baseline", duration="4500ms", expect_rc=0)
     no_stranded(rep, "a load spike")
+    # back at the baseline by the end: its workers asleep between requests (a few may be
+    # running one at the moment of the scan)
+    seen(rep, PROG, "spikebase", "sleep", "spikebase", live=50, at_least=40)
+    extra = site(rep, PROG, "spikeextra")
+    check(extra.get("spawned") == 200 and extra.get("live") == 0,
+          "the spike's 200 extra workers came and went", describe(rep))

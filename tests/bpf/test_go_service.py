@@ -80,13 +80,13 @@ def _service(variant):
     dumps = {}
 
     def fetch(t):
+        # right after strand's last scan, the service in its steady state all along
         addr = t.wait_line("listening").split()[1]
-        time.sleep(0.5)  # past strand's next scan: both see the steady state
         dumps["d2"] = _get(addr, "/debug/pprof/goroutine?debug=2")
         dumps["d1"] = _get(addr, "/debug/pprof/goroutine?debug=1")
 
     rep, line = go_trace(PROG, "serve", variant=variant, duration="3s", expect_rc=10,
-                         after_steady=fetch)
+                         after_report=fetch)
     pp, st = pprof_counts(dumps["d2"]), strand_counts(rep)
     compare(pp, st)
     total = int(re.search(r"goroutine profile: total (\d+)", dumps["d1"]).group(1))
@@ -144,9 +144,9 @@ def test_debian_prometheus_matches_its_own_profile():
                       "prometheus did not become ready", p.describe())
                 time.sleep(0.2)
             st = s.trace_pid(p, duration="3s", extra=["-t", "1s"])
-            time.sleep(2)
-            d2 = _get(addr, "/debug/pprof/goroutine?debug=2")
             rep = st.report(expect_rc=0)
+            # right after strand's last scan: both views of one moment, or nearly
+            d2 = _get(addr, "/debug/pprof/goroutine?debug=2")
             check(p.popen.poll() is None, "prometheus died under tracing", p.describe())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

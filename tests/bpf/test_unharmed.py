@@ -5,6 +5,7 @@ keeps passing while strand attaches and detaches over and over, and a ring buffe
 small loses records that are counted and reported, with no wrong verdict from it."""
 
 import json
+import os
 import re
 import time
 
@@ -68,7 +69,11 @@ def test_attach_and_detach_over_and_over_while_a_suite_runs():
     argv = [_std_test("sync"), "-test.short", "-test.count=200"]
     with Session() as s:
         t = Target(s, argv, label="sync.test")
-        time.sleep(0.3)
+        # attach once the Go runtime is up (its sysmon and first Ms are threads)
+        deadline = time.monotonic() + 10
+        while t.popen.poll() is None and time.monotonic() < deadline and \
+                len(os.listdir("/proc/%d/task" % t.pid)) < 3:
+            time.sleep(0.02)
         cycles, t0 = 0, time.monotonic()
         while t.popen.poll() is None and time.monotonic() - t0 < 8:
             st = s.start_strand(["trace", "-p", str(t.pid), "--for", "200ms", "-q", "--json",

@@ -207,26 +207,42 @@ def test_uninterruptible_wait():
     _no_bad(rep)
 
 
-def _healthy(mode):
+def _healthy(mode, start_routine, count, waits):
+    """Traces a healthy control in both builds: nothing judged stranded or deadlocked, and
+    its threads were seen all the same: `count` live from start_MODE's spawn site (SITE:
+    MODE), each running or waiting in one of `waits` (wait reasons' beginnings) at the last scan."""
     for fp in (False, True):
         _, rep = _trace_mode(mode, fp, expect_rc=0)
         _no_bad(rep)
+        site = [x for x in rep.get("sites") or [] if x.get("start_routine") == start_routine]
+        check(len(site) == 1, "one site of %s" % start_routine, _describe(rep))
+        expect_eq(site[0].get("live"), count, "live threads of %s" % start_routine,
+                  _describe(rep))
+        _spawn_site(rep, {"site": site[0]["id"]}, "start_" + mode, "SITE: " + mode)
+        tasks = [t for t in rep.get("tasks") or [] if t.get("site") == site[0]["id"]]
+        expect_eq(len(tasks), count, "tasks of %s" % start_routine, tasks)
+        states = [t.get("wait_reason") if t.get("state") in ("S", "D") else "running"
+                  for t in tasks]
+        check(all(w.startswith(waits + ("running",)) for w in states) and
+              any(w.startswith(waits) for w in states),
+              "%s: waits %s, expected %s" % (start_routine, states, waits), tasks)
     return rep
 
 
 def test_control_pool_signalled():
     """A pool on a condition variable signalled every 300 ms: never stranded."""
-    _healthy("pool")
+    # a wait younger than half the threshold has no stack read yet: a bare futex wait
+    _healthy("pool", "pool_worker", 4, ("pthread_cond_wait", "futex wait"))
 
 
 def test_control_accept_server():
-    rep = _healthy("accept")
+    rep = _healthy("accept", "acceptor", 1, ("accept on fd",))
     g = _one_group(rep, ("idle",), "accept")
     _wait_frame(g, "acceptor", "WAIT: accept")
 
 
 def test_control_timer_loop():
-    _healthy("timer")
+    _healthy("timer", "sleeper", 3, ("nanosleep", "clock_nanosleep"))
 
 
 def test_ci_exit_code_command():

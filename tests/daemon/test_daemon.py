@@ -203,7 +203,9 @@ def test_exited_processes_leave_and_churn_stays_flat():
     with Session() as s:
         leak = s.start_target("waits", ["mutex", "--now"])
         leak.wait_line("blocked", timeout=8)
-        d = Daemon(s, ["--comm", "waits", "--comm", "churn", "--comm", "sh"])
+        # only this test's programs: every other process on the machine (a shell, a build,
+        # another suite) comes and goes with threads of its own
+        d = Daemon(s, ["--comm", "waits", "--comm", "churn"])
         d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3)
         leak.kill()
         d.wait_for(lambda x: value(x, "strand_process_info", pid=str(leak.pid)) is None,
@@ -393,8 +395,13 @@ def _abuse(d):
     check(sum(r[0] for r in results) >= 300, "the flood's requests mostly answered", results)
     for c in slow:
         c.close()
-    time.sleep(0.5)
-    status, took = _timed_metrics(d)
+    # the daemon sees the closed connections in its own time: ask until it answers promptly
+    deadline = time.monotonic() + 10
+    while True:
+        status, took = _timed_metrics(d)
+        if (status == 200 and took < 1.0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     check(status == 200 and took < 1.0, "/metrics after: %s in %.2fs" % (status, took))
 
 

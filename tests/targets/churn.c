@@ -2,9 +2,9 @@
  *
  *   churn [--now] [--exit] [COUNT [BATCH]]     (defaults 100 and 10)
  *
- * After SIGUSR1 (at once with "--now"), run_batch() creates BATCH threads running short_task
- * and joins them, until COUNT threads have run. "--now" implies "--exit": the target then
- * exits 0 by itself, which is what `strand trace -- churn --now` needs.
+ * After SIGUSR1 (at once with "--now"), run_batch() creates BATCH threads running short_task,
+ * all alive at once (a barrier), and joins them, until COUNT threads have run. "--now" implies
+ * "--exit": the target then exits 0 by itself, which is what `strand trace -- churn --now` needs.
  * Expected from strand: one site (SITE: churn, start routine short_task) with spawned COUNT,
  * exited COUNT, live 0.
  *
@@ -13,9 +13,13 @@
 
 #define MAX_BATCH 64
 
+/* A batch's threads are all alive at once: each waits here until the last is created. */
+static pthread_barrier_t batch_alive;
+
 /* Start routine: a tiny bit of work whose result main checks. */
 __attribute__((noipa)) static void *short_task(void *arg)
 {
+	pthread_barrier_wait(&batch_alive);
 	return (void *)((long)arg * 2);
 }
 
@@ -27,6 +31,8 @@ __attribute__((noipa)) static long run_batch(int first, int n)
 	long sum = 0;
 	int i, rc;
 
+	if ((rc = pthread_barrier_init(&batch_alive, NULL, (unsigned)n + 1)))
+		target_die("pthread_barrier_init: %s", strerror(rc));
 	for (i = 0; i < n; i++) {
 		void *item = (void *)(long)(first + i);
 
@@ -34,12 +40,14 @@ __attribute__((noipa)) static long run_batch(int first, int n)
 		if (rc != 0)
 			target_die("pthread_create: %s", strerror(rc));
 	}
+	pthread_barrier_wait(&batch_alive);
 	for (i = 0; i < n; i++) {
 		rc = pthread_join(tids[i], &ret);
 		if (rc != 0)
 			target_die("pthread_join: %s", strerror(rc));
 		sum += (long)ret / 2;
 	}
+	pthread_barrier_destroy(&batch_alive);
 	return sum;
 }
 
