@@ -168,6 +168,7 @@ def test_a_recording_still_being_written():
                              "--record", rec, "--record-every", "300ms", "--json", "-o",
                              sc.path("final.json")])
         st.wait_attached()
+        attached = time.monotonic()
         t.go()
         t.wait_line("blocked")
 
@@ -178,7 +179,8 @@ def test_a_recording_still_being_written():
         # the snapshots come every 300 ms: read the recording until one judged the waiters
         deadline = time.monotonic() + 10
         while True:
-            out, err = report(["--json", rec])
+            # before the first snapshot is written the recording holds none (exit 3)
+            out, err = report(["--json", rec], expect_rc=None)
             rep = json.loads(out) if out.strip() else {}
             if stranded3(rep) or time.monotonic() > deadline:
                 break
@@ -191,6 +193,7 @@ def test_a_recording_still_being_written():
         data = open(rec, "rb").read()
         st.signal(signal.SIGINT)
         st.finish()
+        traced = time.monotonic() - attached
         t.kill()
 
         lines, _ = snapshots(rec)
@@ -205,7 +208,8 @@ def test_a_recording_still_being_written():
         # the final recording has more snapshots than the copy taken while it ran
         out, _ = report(["--json", rec])
         expect_eq(json.loads(out).get("final"), True, "the finished recording is final")
-        check(count >= 7, "snapshots every 300 ms", "%d snapshots" % count)
+        check(count >= max(3, int(traced / 0.3) - 3), "snapshots every 300 ms",
+              "%d snapshots in %.1f s" % (count, traced))
 
 
 def test_what_is_not_a_recording():
