@@ -326,7 +326,8 @@ int fdinfo__tcp_states(pid_t pid, struct tcp_state *socks, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		socks[i].state = 0;
-	qsort(socks, n, sizeof(*socks), cmp_tcp_state);
+	if (n)
+		qsort(socks, n, sizeof(*socks), cmp_tcp_state);
 	find_tcp_entry(pid, note_tcp_state, &q, &e);
 	return 0;
 }

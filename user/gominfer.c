@@ -561,7 +561,8 @@ static void sort_tids(struct live *lv)
 {
 	size_t n = 0;
 
-	qsort(lv->tids, lv->f.ntids, sizeof(*lv->tids), cmp_pid);
+	if (lv->f.ntids)
+		qsort(lv->tids, lv->f.ntids, sizeof(*lv->tids), cmp_pid);
 	for (size_t i = 0; i < lv->f.ntids; i++)
 		if (!n || lv->tids[i] != lv->tids[n - 1])
 			lv->tids[n++] = lv->tids[i];
@@ -585,7 +586,8 @@ static void read_futexes(struct live *lv)
 		    !gominfer__parse_syscall(line, &nr, &uaddr) && nr == SYS_FUTEX)
 			lv->futex[n++] = (struct gom_futex){lv->tids[i], uaddr};
 	}
-	qsort(lv->futex, n, sizeof(*lv->futex), cmp_futex);
+	if (n)
+		qsort(lv->futex, n, sizeof(*lv->futex), cmp_futex);
 	lv->f.futex = lv->futex;
 	lv->f.nfutex = n;
 }
@@ -661,7 +663,8 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	lv->f.ngs = gs.n;
 	lv->f.allgs = l->allgs + lv->bias;
 	lv->f.allgs_listed = gs.n;
-	qsort(lv->gs, gs.n, sizeof(*lv->gs), cmp_gom_g);
+	if (gs.n)
+		qsort(lv->gs, gs.n, sizeof(*lv->gs), cmp_gom_g);
 	go_gs__free(&gs);
 	add_tids(lv);
 	sort_tids(lv);

@@ -107,7 +107,8 @@ static void note_gone(pid_t pid, struct epset *s)
 	s->gone = xcalloc(s->n ? s->n : 1, sizeof(*s->gone));
 	if (fdinfo__epoll_entries(pid, s->epfd, &now, &n, NULL))
 		n = 0; /* the set itself is gone: so is every entry */
-	qsort(now, n, sizeof(*now), cmp_entry);
+	if (n)
+		qsort(now, n, sizeof(*now), cmp_entry);
 	for (size_t i = 0; i < s->n; i++)
 		s->gone[i] = !bsearch(&s->e[i], now, n, sizeof(*now), cmp_entry);
 	free(now);
@@ -189,7 +190,8 @@ static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
 
 static void sort_u64(uint64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_u64);
 }
 
 /* Takes a look at the goroutines: the first look fills gs and io, the second adds to them

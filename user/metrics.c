@@ -370,7 +370,8 @@ static void write_identity_series(struct metrics *m, FILE *f)
 	{
 		if (!a->present)
 			continue;
-		qsort(a->sites, a->nsites, sizeof(*a->sites), by_count);
+		if (a->nsites) /* none yet: a process seen only by its exit, say */
+			qsort(a->sites, a->nsites, sizeof(*a->sites), by_count);
 		for (size_t i = 0; i < a->nsites && (int)i < m->o.top_sites; i++) {
 			fputs("strand_site_tasks{", f);
 			identity_labels(f, &a->id, max);
