@@ -454,7 +454,11 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)g->pid);
 		uint64_t first = (uintptr_t)hashmap__get(&st->first_of, key);
 		uint64_t peak = (uintptr_t)hashmap__get(&st->peak_of, key);
+		uint64_t returned = (uintptr_t)hashmap__get(&st->returned_of, key);
 
+		hashmap__set(&st->returned_of, key, (void *)(uintptr_t)(g->creator_returned + 1));
+		if (g->creator_returned > (returned ? returned - 1 : 0))
+			g->creator_returned = returned ? returned - 1 : 0;
 		if (!first)
 			hashmap__set(&st->first_of, key, (void *)(uintptr_t)(first = g->count + 1));
 		if (g->count > peak)

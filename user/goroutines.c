@@ -71,6 +71,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->seen);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
+	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
 }
 
@@ -324,6 +325,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	hashmap__init(&st->net_fds);
 	hashmap__init(&st->heap_of);
 	hashmap__init(&st->first_of);
+	hashmap__init(&st->returned_of);
 	hashmap__init(&st->peak_of);
 	go_chan_table__init(&st->chans);
 	st->stacks = go_stack_cache__new();

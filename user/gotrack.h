@@ -74,6 +74,9 @@ struct go_proc_state {
 	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
 	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */
 	struct hashmap first_of;    /* group key -> count + 1 at the first scan that saw it */
+	/* group key -> creator_returned + 1 at the last scan: a creator is taken to have returned
+	 * only when two scans in a row say so (a stack read racing its goroutine says wrong) */
+	struct hashmap returned_of;
 	struct hashmap peak_of;	    /* group key -> largest count */
 	/* a process that exited: its groups with a verdict, as the last scan saw them */
 	struct go_group *final;
