@@ -70,6 +70,8 @@ def fail(msg, *details):
     for d in details:
         if d is None:
             continue
+        if isinstance(d, (bytes, bytearray)):
+            d = d.decode("utf-8", "replace")
         if not isinstance(d, str):
             d = json.dumps(d, indent=1, sort_keys=True)
         d = clip(d, 6000)

@@ -230,6 +230,18 @@ def test_binary_without_any_symbols():
           json.dumps(own, indent=1))
 
 
+def _wait_exec(pid, exe, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if os.path.realpath(os.readlink("/proc/%d/exe" % pid)) == os.path.realpath(exe):
+                return
+        except OSError:
+            return  # gone already: the exit status will say
+        time.sleep(0.001)
+    fail("pid %d did not exec %s" % (pid, exe))
+
+
 def test_interrupted_at_any_moment_leaves_nothing():
     """SIGINT or SIGTERM while strand loads, attaches, first scans or traces a Go process:
     it exits promptly, leaves none of its programs loaded (its uprobes are perf-event links:
@@ -240,7 +252,10 @@ def test_interrupted_at_any_moment_leaves_nothing():
         for i, delay in enumerate((0.0, 0.1, 0.4, 1.0, 2.0)):
             sig = signal.SIGINT if i % 2 == 0 else signal.SIGTERM
             st = s.start_strand(["trace", "-p", str(t.pid), "--for", "30s", "--json", "-q"])
-            time.sleep(delay)  # the moment of the interruption, not a synchronisation
+            # from strand's exec on (a signal before it lands on the forked Python child,
+            # whose handler swallows it): then the moment of the interruption
+            _wait_exec(st.pid, harness.STRAND)
+            time.sleep(delay)
             st.signal(sig)
             rc = st.wait(15)
             check(rc is not None, "strand did not exit %.2fs in, on %s" % (delay, sig.name),
