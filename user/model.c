@@ -196,13 +196,18 @@ void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_
 
 	m->spawned++;
 	site->spawned++;
-	children = (uintptr_t)hashmap__get(&site->children, (uint64_t)parent_tid) + 1;
-	if (children == 1)
+	children = (uintptr_t)hashmap__get(&site->children, (uint64_t)parent_tid) +
+		   (1ULL << 32 | (t ? 1 : 0));
+	if (children >> 32 == 1)
 		site->parents++;
 	hashmap__set(&site->children, (uint64_t)parent_tid, (void *)(uintptr_t)children);
-	if (children > site->max_children) {
-		site->max_children = children;
+	if (children >> 32 > site->max_children) {
+		site->max_children = children >> 32;
 		site->max_parent = parent_tid;
+	}
+	if ((uint32_t)children > site->max_live_children) {
+		site->max_live_children = (uint32_t)children;
+		site->max_live_parent = parent_tid;
 	}
 	if (!t) { /* past the limit: ~24 bytes instead of a task, so its site's counts hold */
 		hashmap__set(&m->untracked, (uint64_t)tid, site);
@@ -235,8 +240,14 @@ void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
 	}
 	m->exited++;
 	if (t->site) {
+		uint64_t children = (uintptr_t)hashmap__get(&t->site->children,
+							    (uint64_t)t->parent_tid);
+
 		t->site->live--;
 		t->site->exited++;
+		if (t->parent_tid && (uint32_t)children) /* one alive child fewer */
+			hashmap__set(&t->site->children, (uint64_t)t->parent_tid,
+				     (void *)(uintptr_t)(children - 1));
 	}
 	task__clear_wait(t);
 	free(t);

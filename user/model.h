@@ -35,9 +35,14 @@ struct site {
 	bool truncated;
 	uint64_t spawned, exited, live, peak_live;
 	uint64_t first_ns, last_ns; /* first and last spawn, monotonic */
-	struct hashmap children;    /* parent tid -> children spawned here (as pointer) */
+	/* parent tid -> children spawned here (high 32 bits) and of them alive (low 32) */
+	struct hashmap children;
 	uint64_t max_children;
 	pid_t max_parent; /* the parent with max_children */
+	/* most children of one parent from here alive at once, and that parent: a fan-out is
+	 * that, not a thread-per-request server that made thousands one after the other */
+	uint64_t max_live_children;
+	pid_t max_live_parent;
 	uint32_t parents;
 	struct timeline live_over_time; /* live tasks at every scan */
 };

@@ -68,8 +68,11 @@ bool site__runaway(const struct site *s, const struct report *r, struct runaway_
 		.threshold = s->before_attach ? 0 : r->runaway,
 		.live = s->live,
 		.peak = s->peak_live,
-		.max_children = s->max_children,
-		.max_parent = (uint64_t)s->max_parent,
+		/* threads: alive at once; a thread-per-request server makes thousands one
+		 * after the other, and that is its spawn rate, no runaway */
+		.max_children = s->max_live_children,
+		.max_parent = (uint64_t)s->max_live_parent,
+		.children_alive = true,
 		.spawned = -1,
 		.exited = -1,
 		.live_over_time = &s->live_over_time,

@@ -41,6 +41,7 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	json__double(j, "spawn_rate", site__rate(s, r));
 	json__uint(j, "parents", s->parents);
 	json__uint(j, "max_children_per_parent", s->max_children);
+	json__uint(j, "max_live_children_per_parent", s->max_live_children);
 	json__string(j, "start_routine", s->start_routine ? s->start_frame.function : NULL);
 	if (s->start_routine)
 		frame__json(j, "start_routine_frame", &s->start_frame);

@@ -34,15 +34,18 @@ bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
 	if (!in->threshold)
 		return false;
 	if (in->max_children >= in->threshold) {
+		const char *did = in->children_alive ? "had" : "created";
+		const char *when = in->children_alive ? " alive at once" : "";
+
 		out->runaway = true;
 		if (in->max_parent)
 			add(out,
-			    "one %s (%" PRIu64 ") created %" PRIu64 " %s here: a fan-out sized by "
+			    "one %s (%" PRIu64 ") %s %" PRIu64 " %s here%s: a fan-out sized by "
 			    "its input, not bounded by design",
-			    in->parent_unit, in->max_parent, in->max_children, in->unit);
+			    in->parent_unit, in->max_parent, did, in->max_children, in->unit, when);
 		else
-			add(out, "one %s created %" PRIu64 " %s here: a fan-out sized by its input",
-			    in->parent_unit, in->max_children, in->unit);
+			add(out, "one %s %s %" PRIu64 " %s here%s: a fan-out sized by its input",
+			    in->parent_unit, did, in->max_children, in->unit, when);
 	}
 	if (in->peak >= in->threshold) {
 		out->runaway = true;

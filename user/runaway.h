@@ -22,6 +22,7 @@ struct runaway_input {
 	uint64_t live, peak;	 /* tasks of the site alive now, and at most */
 	uint64_t max_children;	 /* most tasks one parent created here while traced */
 	uint64_t max_parent;	 /* that parent (tid or goroutine id), 0: unknown */
+	bool children_alive;	 /* max_children counts children alive at once, not created */
 	uint64_t orphans;	 /* live tasks whose parent has exited, if known */
 	int64_t spawned, exited; /* while traced; -1: not known */
 	uint64_t stranded;	 /* live tasks already judged stranded: not a runaway for that */

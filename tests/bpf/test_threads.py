@@ -162,6 +162,34 @@ def test_churn_pid(fp):
     expect_eq(totals.get("exited"), 100, "totals.exited", summarize_sites(rep))
 
 
+def test_thread_per_request_is_no_runaway():
+    """300 threads from one parent, 10 at a time (each batch joined before the next): with
+    --runaway 50 the site is no runaway (a fan-out is children alive at once, not made one
+    after the other); 300 and only 10 alive at once, said on the site."""
+    with Session() as s:
+        t = s.start_target("churn", ["300", "10"])
+        st = s.trace_pid(t, extra=["--runaway", "50"])
+        t.go()
+        t.wait_line("sum")
+        rep = st.report()
+    site = find_site(rep, lambda x: x.get("start_routine") == "short_task", "of short_task")
+    expect_eq((site.get("spawned"), site.get("max_children_per_parent"),
+               site.get("max_live_children_per_parent"), site.get("runaway")),
+              (300, 300, 10, False), "spawned, made by one parent, alive at once, runaway",
+              summarize_sites(rep))
+    # and the same with 60 alive at once is one
+    with Session() as s:
+        t = s.start_target("churn", ["120", "60"])
+        st = s.trace_pid(t, extra=["--runaway", "50"])
+        t.go()
+        t.wait_line("sum")
+        rep = st.report()
+    site = find_site(rep, lambda x: x.get("start_routine") == "short_task", "of short_task")
+    check(site.get("runaway") and "60 threads here alive at once" in
+          " ".join(site.get("runaway_evidence") or []), "60 alive at once is a runaway",
+          summarize_sites(rep))
+
+
 @both_builds
 def test_target_exits_mid_trace(fp):
     """-p target exits during a 20 s trace: strand stops at once, says so, reports it all."""
