@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Detection: which blocked tasks are stranded (blocked past the threshold on a wait
- * nothing will end), which are idle (blocked long, healthy by the evidence), which are
- * deadlocked; grouped by (spawn site, wait site), each verdict with its evidence.
+ * Detection: which blocked threads are deadlocked or stranded (a proof, or evidence they were
+ * forgotten), which are idle (blocked long, healthy by the evidence: a timed wait, a
+ * runtime's own thread, a pool that is served or flat), and which are candidates (long and
+ * never served, with nothing saying forgotten); grouped by (spawn site, wait site), each
+ * verdict with its evidence. The model is in docs/verdicts.md.
  */
 #ifndef STRAND_DETECT_H
 #define STRAND_DETECT_H
@@ -16,7 +18,8 @@
 struct wait_table;
 
 enum verdict {
-	VERDICT_NONE, /* not blocked past the threshold */
+	VERDICT_NONE,	   /* not blocked past the threshold */
+	VERDICT_CANDIDATE, /* blocked past it, untimed, never served: nothing says forgotten */
 	VERDICT_IDLE,
 	VERDICT_STRANDED,
 	VERDICT_DEADLOCK,
@@ -27,9 +30,13 @@ const char *verdict__name(enum verdict v);
 #define GROUP_MAX_EVIDENCE 8
 #define GROUP_MAX_TIDS	   8
 
+struct thread_role;
+
 /* A group outlives the tasks it describes (it may be reported after they exited). */
 struct wait_group {
 	enum verdict verdict;
+	bool proven;			/* the verdict is a proof, not evidence */
+	const struct thread_role *role; /* a runtime's own thread, judged apart */
 	pid_t pid;
 	struct site *site; /* spawn site; sites live as long as the model */
 	uint32_t go_site;  /* Go: the site of the goroutines its threads are in syscalls for */
@@ -49,14 +56,16 @@ struct wait_group {
 struct detection {
 	struct wait_group *groups; /* deadlocks, then stranded, then idle; most tasks first */
 	size_t n;
-	struct hashmap group_of;		      /* tid -> index in groups + 1 */
-	uint64_t blocked, idle, stranded, deadlocked; /* tasks */
-	uint64_t at_ns;				      /* when it was computed */
+	struct hashmap group_of;				  /* tid -> index in groups + 1 */
+	uint64_t blocked, idle, stranded, deadlocked, candidates; /* tasks */
+	uint64_t at_ns;						  /* when it was computed */
 };
 
 struct detector;
 
-struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t threshold_ns);
+/* runaway: this many identical untimed waits are more than any pool needs (--runaway). */
+struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t threshold_ns,
+			       uint64_t runaway);
 void detector__free(struct detector *d);
 /* Drops the history of pid's groups: the daemon, once pid is gone. */
 void detector__forget(struct detector *d, pid_t pid);

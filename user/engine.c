@@ -54,7 +54,8 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	}
 	collector__on_process_exit(e->col, on_process_exit, e);
 	e->waits = wait_table__new(e->ld, e->col, &e->model, lopts.stack_after_ns);
-	e->detector = detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns);
+	e->detector =
+		detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns, opts->runaway);
 	e->go = go_tracker__new(collector__symbolizer(e->col), e->ld, (uint64_t)opts->threshold_ns,
 				opts->runaway, opts->max_goroutines);
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);

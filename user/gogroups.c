@@ -116,6 +116,8 @@ static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const
 		grp->thread_idle++;
 		return;
 	}
+	if (w->verdict != VERDICT_STRANDED && w->verdict != VERDICT_DEADLOCK)
+		return; /* a candidate: no verdict to take */
 	if (grp->thread_stranded++)
 		return;
 	grp->thread_tid = r->tid;

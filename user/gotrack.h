@@ -77,7 +77,7 @@ struct go_proc_state {
 	/* group key -> creator_returned + 1 at the last scan: a creator is taken to have returned
 	 * only when two scans in a row say so (a stack read racing its goroutine says wrong) */
 	struct hashmap returned_of;
-	struct hashmap peak_of;	    /* group key -> largest count */
+	struct hashmap peak_of; /* group key -> largest count */
 	/* a process that exited: its groups with a verdict, as the last scan saw them */
 	struct go_group *final;
 	size_t nfinal;

@@ -122,3 +122,13 @@ int hashmap__next(const struct hashmap *m, size_t *pos, uint64_t *key, void **va
 	}
 	return 0;
 }
+
+void hashmap__free_values(struct hashmap *m)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
+		free(val);
+	hashmap__free(m);
+}

@@ -15,6 +15,8 @@ struct hashmap {
 
 void hashmap__init(struct hashmap *m);
 void hashmap__free(struct hashmap *m);
+/* free()s every value, then the map. */
+void hashmap__free_values(struct hashmap *m);
 void *hashmap__get(const struct hashmap *m, uint64_t key);
 /* Inserts or replaces. */
 void hashmap__set(struct hashmap *m, uint64_t key, void *val);

@@ -9,6 +9,7 @@
 #include "collector.h"
 #include "report.h"
 #include "util.h"
+#include "wait_decode.h"
 #include "waits.h"
 
 #include <inttypes.h>

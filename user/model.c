@@ -240,8 +240,8 @@ void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
 	}
 	m->exited++;
 	if (t->site) {
-		uint64_t children = (uintptr_t)hashmap__get(&t->site->children,
-							    (uint64_t)t->parent_tid);
+		uint64_t children =
+			(uintptr_t)hashmap__get(&t->site->children, (uint64_t)t->parent_tid);
 
 		t->site->live--;
 		t->site->exited++;

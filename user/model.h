@@ -65,6 +65,22 @@ enum wait_kind {
 	WAIT_SYSCALL /* any other system call */
 };
 
+/* How a wait's timeout is given, as the system call takes it. */
+enum wait_timeout_kind {
+	WAIT_UNTIMED,	 /* no timeout: only an event ends it */
+	WAIT_TIMED_MS,	 /* value: milliseconds (epoll_wait, poll) */
+	WAIT_TIMED_REL,	 /* value: address of a relative struct timespec */
+	WAIT_TIMED_ABS,	 /* value: address of an absolute struct timespec on clock */
+	WAIT_TIMED_TV,	 /* value: address of a relative struct timeval (select) */
+	WAIT_TIMED_SOME, /* timed, its value unknown (a timed wait restarted by the kernel) */
+};
+
+struct wait_timeout {
+	enum wait_timeout_kind kind;
+	uint64_t value;
+	int clock; /* clockid_t of an absolute timeout */
+};
+
 struct task_wait {
 	uint64_t seq;	   /* the kernel's wait_seq of this wait */
 	uint64_t since_ns; /* monotonic */
@@ -74,7 +90,10 @@ struct task_wait {
 	uint64_t args[6];
 	enum wait_kind kind;
 	uint64_t object; /* the futex address, the fd, ...: what wakes it */
+	struct wait_timeout timeout;
+	uint64_t timeout_at_ns; /* when the timeout ends it (monotonic); 0: unknown or none */
 	char reason[192];
+	uint8_t reason_len;	 /* timed waits: the reason before its "(timed, ...)" */
 	bool detailed;		 /* stack, fd and lock owner read (done once the wait is long) */
 	int fd_kind;		 /* enum fd_kind when the wait is on an fd */
 	int pipe_write_fd;	 /* pipes: an fd of this process on the write end, -1 none */
@@ -83,7 +102,8 @@ struct task_wait {
 	bool inbound;		 /* sockets: accepted by this host (its local port listens) */
 	int tcp_speaker;	 /* TCP: who spoke last on it (enum tcp_speaker), from tcp_info */
 	char tcp_talk[112];	 /* ... in words: "we sent 120 bytes, last 41.0 s ago; ..." */
-	pid_t lock_owner;	 /* mutexes: the owner tid from the mutex, 0 unknown */
+	pid_t lock_owner;	 /* pthread mutexes: the owner tid from the mutex, 0 unknown */
+	pid_t join_tid;		 /* joins: the thread joined (the futex's expected value) */
 	struct sym_frame *stack; /* the user stack at the wait, innermost first */
 	int depth;
 	uint64_t stack_hash; /* identifies the wait site */

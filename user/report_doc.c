@@ -234,7 +234,7 @@ void report_doc__only_pid(struct report_doc *d, int64_t pid)
 		json_object_set_new(totals, "before_attach", json_integer(before));
 	}
 	if (json_is_object(verdicts)) {
-		const char *const v[] = {"deadlock", "stranded", "idle"};
+		const char *const v[] = {"deadlock", "stranded", "idle", "candidate"};
 
 		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 			json_object_set_new(

@@ -3,7 +3,9 @@
 #include "json_writer.h"
 #include "report.h"
 #include "report_doc.h"
+#include "thread_roles.h"
 #include "util.h"
+#include "wait_decode.h"
 #include "waits.h"
 
 #include <errno.h>
@@ -70,6 +72,7 @@ static void groups_json(struct json *j, const struct report *r)
 	json__uint(j, "deadlock", d ? d->deadlocked : 0);
 	json__uint(j, "stranded", d ? d->stranded : 0);
 	json__uint(j, "idle", d ? d->idle : 0);
+	json__uint(j, "candidate", d ? d->candidates : 0);
 	json__double(j, "seen_seconds_before_exit", r->detection_age_s);
 	json__end_object(j);
 	json__begin_array(j, "groups");
@@ -79,6 +82,15 @@ static void groups_json(struct json *j, const struct report *r)
 
 		json__begin_object(j, NULL);
 		json__string(j, "verdict", verdict__name(g->verdict));
+		json__bool(j, "proven", g->proven);
+		if (g->role) {
+			json__begin_object(j, "role");
+			json__string(j, "runtime", g->role->runtime);
+			json__string(j, "role", g->role->role);
+			json__end_object(j);
+		} else {
+			json__null(j, "role");
+		}
 		json__string(j, "kind", s ? task_kind__name(s->kind) : "thread");
 		json__int(j, "pid", g->pid);
 		json__uint(j, "count", g->count);

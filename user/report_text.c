@@ -131,9 +131,9 @@ static void print_group(FILE *f, const json_t *r, const json_t *g)
 	char buf[512];
 	size_t i;
 
-	fprintf(f, "  %-8s %" PRId64 " thread%s of pid %" PRId64 ", %s\n",
+	fprintf(f, "  %-8s %" PRId64 " thread%s of pid %" PRId64 ", %s%s\n",
 		doc_str(g, "verdict") ?: "blocked", count, count == 1 ? "" : "s", doc_int(g, "pid"),
-		doc_str(g, "wait_reason") ?: "?");
+		doc_str(g, "wait_reason") ?: "?", doc_bool(g, "proven") ? "  [proof]" : "");
 	fprintf(f, "      blocked for %.1f s (oldest) to %.1f s (newest)%s; tids",
 		doc_num(g, "oldest_seconds"), doc_num(g, "newest_seconds"),
 		doc_bool(g, "since_before_attach") ? ", some since before attach" : "");
@@ -159,6 +159,29 @@ static void print_group(FILE *f, const json_t *r, const json_t *g)
 		fprintf(f, "        - %s\n", json_string_value(v) ?: "");
 }
 
+/* A runtime's own threads, one line a group: judged apart, listed so they are seen. */
+static void print_role_group(FILE *f, const json_t *g)
+{
+	const json_t *role = doc_obj(g, "role");
+	int64_t count = doc_int(g, "count");
+
+	fprintf(f, "  %-8s %-44.44s %3" PRId64 " thread%s of pid %" PRId64 ", %s, %.0f s\n",
+		doc_str(role, "runtime") ?: "?", doc_str(role, "role") ?: "?", count,
+		count == 1 ? " " : "s", doc_int(g, "pid"), doc_str(g, "wait_reason") ?: "?",
+		doc_num(g, "oldest_seconds"));
+}
+
+static const struct {
+	const char *verdict; /* NULL: a runtime's own threads */
+	const char *title;
+} sections[] = {
+	{"deadlock", "Deadlocked threads"},
+	{"stranded", "Stranded threads"},
+	{"candidate", "Blocked long with no verdict (never woken; nothing says forgotten)"},
+	{"idle", "Idle threads (blocked long, healthy by the evidence)"},
+	{NULL, "Runtime threads (the runtime's own, judged apart)"},
+};
+
 static void print_detection(FILE *f, const json_t *r)
 {
 	const json_t *v = doc_obj(r, "verdicts"), *g;
@@ -168,27 +191,31 @@ static void print_detection(FILE *f, const json_t *r)
 		return;
 	fprintf(f,
 		"  blocked now: %" PRId64 " threads; past the %.0f s threshold: %" PRId64
-		" deadlocked, %" PRId64 " stranded, %" PRId64 " idle\n",
+		" deadlocked, %" PRId64 " stranded, %" PRId64 " with no verdict, %" PRId64
+		" idle\n",
 		doc_int(v, "blocked"), doc_num(v, "threshold_seconds"), doc_int(v, "deadlock"),
-		doc_int(v, "stranded"), doc_int(v, "idle"));
+		doc_int(v, "stranded"), doc_int(v, "candidate"), doc_int(v, "idle"));
 	if (doc_num(v, "seen_seconds_before_exit") > 0)
 		fprintf(f, "  (as the last scan saw them, %.1f s before the target exited)\n",
 			doc_num(v, "seen_seconds_before_exit"));
-	for (int pass = 0; pass < 2; pass++) {
+	for (size_t k = 0; k < ARRAY_SIZE(sections); k++) {
 		bool any = false;
 
 		json_array_foreach (doc_arr(r, "groups"), i, g) {
 			const char *verdict = doc_str(g, "verdict");
-			bool idle = verdict && !strcmp(verdict, "idle");
+			bool role = json_is_object(json_object_get(g, "role"));
 
-			if ((pass == 0) == idle)
+			if (sections[k].verdict
+				    ? role || !verdict || strcmp(verdict, sections[k].verdict)
+				    : !role)
 				continue;
 			if (!any)
-				fprintf(f, "\n%s\n",
-					pass == 0 ? "Stranded and deadlocked threads"
-						  : "Idle threads (blocked long, healthy)");
+				fprintf(f, "\n%s\n", sections[k].title);
 			any = true;
-			print_group(f, r, g);
+			if (role)
+				print_role_group(f, g);
+			else
+				print_group(f, r, g);
 		}
 	}
 }

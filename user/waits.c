@@ -6,15 +6,16 @@
 #include "symbolize.h"
 #include "unwind.h"
 #include "util.h"
+#include "wait_decode.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #define TASK_UNINTERRUPTIBLE 0x0002
-#define FUTEX_CMD_MASK	     0x7f /* without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME */
 
 struct wake {
 	uint64_t count, last_ns;
@@ -29,116 +30,6 @@ struct wait_table {
 	uint64_t scan_ns;     /* time of the scan in progress */
 	struct hashmap wakes; /* hash(pid, object) -> struct wake */
 };
-
-/* x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl) of the syscalls threads block in. */
-static const struct {
-	int nr;
-	const char *name;
-	enum wait_kind kind;
-} syscalls[] = {
-	{0, "read", WAIT_READ},
-	{1, "write", WAIT_SYSCALL},
-	{7, "poll", WAIT_POLL},
-	{17, "pread64", WAIT_READ},
-	{19, "readv", WAIT_READ},
-	{20, "writev", WAIT_SYSCALL},
-	{23, "select", WAIT_POLL},
-	{34, "pause", WAIT_SIGNAL},
-	{35, "nanosleep", WAIT_SLEEP},
-	{42, "connect", WAIT_SYSCALL},
-	{43, "accept", WAIT_ACCEPT},
-	{44, "sendto", WAIT_SYSCALL},
-	{45, "recvfrom", WAIT_READ},
-	{46, "sendmsg", WAIT_SYSCALL},
-	{47, "recvmsg", WAIT_READ},
-	{56, "clone", WAIT_SYSCALL},
-	{58, "vfork", WAIT_CHILD}, /* the parent waits until its child execs or exits */
-	{61, "wait4", WAIT_CHILD},
-	{65, "semop", WAIT_SYSCALL},
-	{70, "msgrcv", WAIT_SYSCALL},
-	{72, "fcntl", WAIT_SYSCALL},
-	{73, "flock", WAIT_SYSCALL},
-	{128, "rt_sigtimedwait", WAIT_SIGNAL},
-	{130, "rt_sigsuspend", WAIT_SIGNAL},
-	{202, "futex", WAIT_FUTEX},
-	{208, "io_getevents", WAIT_SYSCALL},
-	{220, "semtimedop", WAIT_SYSCALL},
-	{230, "clock_nanosleep", WAIT_SLEEP},
-	{232, "epoll_wait", WAIT_EPOLL},
-	{247, "waitid", WAIT_CHILD},
-	{257, "openat", WAIT_SYSCALL},
-	{270, "pselect6", WAIT_POLL},
-	{271, "ppoll", WAIT_POLL},
-	{281, "epoll_pwait", WAIT_EPOLL},
-	{288, "accept4", WAIT_ACCEPT},
-	{295, "preadv", WAIT_READ},
-	{299, "recvmmsg", WAIT_READ},
-	{426, "io_uring_enter", WAIT_SYSCALL},
-	{441, "epoll_pwait2", WAIT_EPOLL},
-	{449, "futex_waitv", WAIT_FUTEX},
-};
-
-const char *syscall__name(int64_t nr)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(syscalls); i++)
-		if (syscalls[i].nr == nr)
-			return syscalls[i].name;
-	return NULL;
-}
-
-const char *wait_kind__name(enum wait_kind kind)
-{
-	static const char *const names[] = {
-		[WAIT_UNKNOWN] = "blocked", [WAIT_MUTEX] = "mutex",
-		[WAIT_CONDVAR] = "condvar", [WAIT_SEMAPHORE] = "semaphore",
-		[WAIT_JOIN] = "join",	    [WAIT_FUTEX] = "futex",
-		[WAIT_EPOLL] = "epoll",	    [WAIT_POLL] = "poll",
-		[WAIT_SLEEP] = "sleep",	    [WAIT_READ] = "read",
-		[WAIT_ACCEPT] = "accept",   [WAIT_CHILD] = "child",
-		[WAIT_SIGNAL] = "signal",   [WAIT_SYSCALL] = "syscall",
-	};
-
-	return kind < ARRAY_SIZE(names) && names[kind] ? names[kind] : "blocked";
-}
-
-enum wait_kind wait__decode_syscall(int64_t nr, const uint64_t args[6], uint64_t *object,
-				    bool *forever)
-{
-	enum wait_kind kind = WAIT_SYSCALL;
-
-	*object = 0;
-	*forever = false;
-	if (nr < 0)
-		return WAIT_UNKNOWN;
-	for (size_t i = 0; i < ARRAY_SIZE(syscalls); i++)
-		if (syscalls[i].nr == nr)
-			kind = syscalls[i].kind;
-	switch (kind) {
-	case WAIT_FUTEX:
-		if (nr == 202) {
-			/* condvars alternate between two adjacent words: one object */
-			*object = args[0] & ~7ULL;
-			*forever = args[3] == 0; /* no timeout */
-		}
-		break;
-	case WAIT_EPOLL:
-		*object = args[0];
-		/* epoll_wait/epoll_pwait take milliseconds, epoll_pwait2 a timespec pointer */
-		*forever = nr == 441 ? args[3] == 0 : (int32_t)args[3] < 0;
-		break;
-	case WAIT_READ:
-	case WAIT_ACCEPT:
-		*object = args[0];
-		*forever = true;
-		break;
-	case WAIT_SIGNAL:
-		*forever = nr != 128 || args[2] == 0;
-		break;
-	default:
-		break;
-	}
-	return kind;
-}
 
 struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
 				   uint64_t detail_after_ns)
@@ -155,14 +46,9 @@ struct wait_table *wait_table__new(struct loader *ld, struct collector *col, str
 
 void wait_table__free(struct wait_table *wt)
 {
-	uint64_t key;
-	void *val;
-
 	if (!wt)
 		return;
-	for (size_t i = 0; hashmap__next(&wt->wakes, &i, &key, &val);)
-		free(val);
-	hashmap__free(&wt->wakes);
+	hashmap__free_values(&wt->wakes);
 	free(wt);
 }
 
@@ -171,66 +57,116 @@ static uint64_t wake_key(pid_t pid, uint64_t object)
 	return hash_combine(hash_u64((uint64_t)pid), object);
 }
 
-/* A wait ended: whoever waits on the same object saw it served. */
-static void note_wake(struct wait_table *wt, pid_t pid, const struct task_wait *w)
+/* The wait site of a thread: its spawn site and wait stack (a pool's threads may each park
+ * on an object of their own, as HotSpot's and CPython's do: served shows at the site). */
+static uint64_t site_key(pid_t pid, uint32_t site, uint64_t stack_hash)
 {
-	struct wake *wk;
+	return hash_combine(hash_combine(wake_key(pid, stack_hash), site), 0x5173);
+}
 
-	if (!w->object || w->kind == WAIT_UNKNOWN)
-		return;
-	wk = hashmap__get(&wt->wakes, wake_key(pid, w->object));
+static void count_wake(struct wait_table *wt, pid_t pid, uint64_t key)
+{
+	struct wake *wk = hashmap__get(&wt->wakes, key);
+
 	if (!wk) {
 		wk = xcalloc(1, sizeof(*wk));
 		wk->pid = pid;
-		hashmap__set(&wt->wakes, wake_key(pid, w->object), wk);
+		hashmap__set(&wt->wakes, key, wk);
 	}
 	wk->count++;
 	wk->last_ns = wt->scan_ns;
 }
 
-uint64_t wait_table__wakes_since(struct wait_table *wt, pid_t pid, uint64_t object,
-				 uint64_t since_ns, uint64_t *last_ns)
+/* A wait ended: whoever waits on the same object, or at the same wait site, saw it served. */
+static void note_wake(struct wait_table *wt, const struct task *t, const struct task_wait *w)
 {
-	struct wake *wk = hashmap__get(&wt->wakes, wake_key(pid, object));
+	if (w->kind == WAIT_UNKNOWN)
+		return;
+	if (w->object)
+		count_wake(wt, t->pid, wake_key(t->pid, w->object));
+	if (w->stack_hash)
+		count_wake(wt, t->pid, site_key(t->pid, t->site ? t->site->id : 0, w->stack_hash));
+}
+
+static uint64_t wakes_since(struct wait_table *wt, uint64_t key, uint64_t since_ns,
+			    uint64_t *last_ns)
+{
+	struct wake *wk = hashmap__get(&wt->wakes, key);
 
 	*last_ns = wk ? wk->last_ns : 0;
 	return wk && wk->last_ns > since_ns ? wk->count : 0;
 }
 
-static bool stack_has(const struct task_wait *w, const char *const *names)
+uint64_t wait_table__wakes_since(struct wait_table *wt, pid_t pid, uint64_t object,
+				 uint64_t since_ns, uint64_t *last_ns)
 {
-	for (int i = 0; i < w->depth; i++) {
-		const char *fn = w->stack[i].function;
-
-		for (int k = 0; fn && names[k]; k++)
-			if (!strncmp(fn, names[k], strlen(names[k])))
-				return true;
-	}
-	return false;
+	return wakes_since(wt, wake_key(pid, object), since_ns, last_ns);
 }
 
-/* A futex wait says what it is through the C library function that made it. */
-static enum wait_kind futex_kind(const struct task_wait *w)
+uint64_t wait_table__site_wakes_since(struct wait_table *wt, pid_t pid, uint32_t site,
+				      uint64_t stack_hash, uint64_t since_ns, uint64_t *last_ns)
 {
-	static const char *const mutex[] = {"pthread_mutex_lock", "__pthread_mutex_lock",
-					    "__lll_lock_wait",	  "pthread_mutex_timedlock",
-					    "pthread_rwlock",	  NULL};
-	static const char *const cond[] = {"pthread_cond_wait", "__pthread_cond_wait",
-					   "pthread_cond_timedwait", "pthread_cond_clockwait",
-					   NULL};
-	static const char *const sem[] = {"sem_wait", "__new_sem_wait", "sem_timedwait",
-					  "do_futex_wait", NULL};
-	static const char *const join[] = {"pthread_join", "__pthread_clockjoin", NULL};
+	*last_ns = 0;
+	return stack_hash ? wakes_since(wt, site_key(pid, site, stack_hash), since_ns, last_ns) : 0;
+}
 
-	if (stack_has(w, cond))
-		return WAIT_CONDVAR;
-	if (stack_has(w, mutex))
-		return WAIT_MUTEX;
-	if (stack_has(w, join))
-		return WAIT_JOIN;
-	if (stack_has(w, sem))
-		return WAIT_SEMAPHORE;
-	return WAIT_FUTEX;
+/* A futex wait says what it is through the C library function that made it (glibc's
+ * names, and the versioned and internal ones they are built on). */
+static const struct {
+	const char *function; /* a prefix of the frame's function */
+	enum wait_kind kind;
+	const char *reason, *timed_reason;
+	bool pthread_mutex; /* a pthread_mutex_t: its owner's tid is in it */
+} futex_callers[] = {
+	{"pthread_cond_timedwait", WAIT_CONDVAR, "pthread_cond_timedwait", NULL, false},
+	{"__pthread_cond_timedwait", WAIT_CONDVAR, "pthread_cond_timedwait", NULL, false},
+	{"___pthread_cond_timedwait", WAIT_CONDVAR, "pthread_cond_timedwait", NULL, false},
+	{"pthread_cond_clockwait", WAIT_CONDVAR, "pthread_cond_clockwait", NULL, false},
+	{"__pthread_cond_clockwait", WAIT_CONDVAR, "pthread_cond_clockwait", NULL, false},
+	{"pthread_cond_wait", WAIT_CONDVAR, "pthread_cond_wait", "pthread_cond_timedwait", false},
+	{"__pthread_cond_wait", WAIT_CONDVAR, "pthread_cond_wait", "pthread_cond_timedwait", false},
+	{"___pthread_cond_wait", WAIT_CONDVAR, "pthread_cond_wait", "pthread_cond_timedwait",
+	 false},
+	{"pthread_mutex_timedlock", WAIT_MUTEX, "pthread_mutex_timedlock", NULL, true},
+	{"__pthread_mutex_timedlock", WAIT_MUTEX, "pthread_mutex_timedlock", NULL, true},
+	{"__pthread_mutex_clocklock", WAIT_MUTEX, "pthread_mutex_clocklock", NULL, true},
+	{"pthread_mutex_lock", WAIT_MUTEX, "pthread_mutex_lock", NULL, true},
+	{"__pthread_mutex_lock", WAIT_MUTEX, "pthread_mutex_lock", NULL, true},
+	{"___pthread_mutex_lock", WAIT_MUTEX, "pthread_mutex_lock", NULL, true},
+	{"pthread_rwlock_rdlock", WAIT_MUTEX, "pthread_rwlock_rdlock", NULL, false},
+	{"pthread_rwlock_wrlock", WAIT_MUTEX, "pthread_rwlock_wrlock", NULL, false},
+	{"pthread_rwlock_timed", WAIT_MUTEX, "pthread_rwlock_timedlock", NULL, false},
+	{"pthread_rwlock_clock", WAIT_MUTEX, "pthread_rwlock_clocklock", NULL, false},
+	{"__pthread_rwlock", WAIT_MUTEX, "pthread_rwlock", NULL, false},
+	{"pthread_timedjoin", WAIT_JOIN, "pthread_timedjoin_np", NULL, false},
+	{"pthread_clockjoin", WAIT_JOIN, "pthread_clockjoin_np", NULL, false},
+	{"pthread_join", WAIT_JOIN, "pthread_join", "pthread_timedjoin_np", false},
+	{"__pthread_clockjoin", WAIT_JOIN, "pthread_join", "pthread_timedjoin_np", false},
+	{"___pthread_join", WAIT_JOIN, "pthread_join", "pthread_timedjoin_np", false},
+	{"sem_timedwait", WAIT_SEMAPHORE, "sem_timedwait", NULL, false},
+	{"__sem_timedwait", WAIT_SEMAPHORE, "sem_timedwait", NULL, false},
+	{"sem_clockwait", WAIT_SEMAPHORE, "sem_clockwait", NULL, false},
+	{"sem_wait", WAIT_SEMAPHORE, "sem_wait", "sem_timedwait", false},
+	{"__new_sem_wait", WAIT_SEMAPHORE, "sem_wait", "sem_timedwait", false},
+	{"do_futex_wait", WAIT_SEMAPHORE, "sem_wait", "sem_timedwait", false},
+	/* a lock inside the C library itself (malloc's arenas, stdio): no owner kept */
+	{"__lll_lock_wait", WAIT_MUTEX, "a C library lock (__lll_lock_wait)", NULL, false},
+};
+
+/* The first caller of the table found anywhere on the stack (the table is in order of
+ * precedence: a pthread mutex over the C library's internal lock it is built on), -1 when
+ * none is. */
+static int futex_caller(const struct task_wait *w)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(futex_callers); k++) {
+		size_t len = strlen(futex_callers[k].function);
+
+		for (int i = 0; i < w->depth; i++)
+			if (w->stack[i].function &&
+			    !strncmp(w->stack[i].function, futex_callers[k].function, len))
+				return (int)k;
+	}
+	return -1;
 }
 
 /* glibc's pthread_mutex_t keeps the owner's tid at offset 8, after __lock and __count. */
@@ -245,7 +181,86 @@ static pid_t read_mutex_owner(pid_t pid, uint64_t mutex)
 	return owner;
 }
 
-static void describe(struct task_wait *w, pid_t pid)
+/* A futex wait, named by its caller; a pthread mutex's owner, a join's thread. */
+static void describe_futex(struct task_wait *w, pid_t pid)
+{
+	unsigned int cmd = (unsigned int)w->args[1] & FUTEX_OP_CMD_MASK;
+	bool timed = wait_timeout__timed(&w->timeout);
+	int k = w->stack ? futex_caller(w) : -1;
+
+	if (w->syscall != SYS_FUTEX && k < 0) /* restart_syscall of something else */
+		return;
+	if (k < 0) {
+		snprintf(w->reason, sizeof(w->reason), "futex wait");
+		w->kind = WAIT_FUTEX;
+	} else {
+		w->kind = futex_callers[k].kind;
+		snprintf(w->reason, sizeof(w->reason), "%s",
+			 timed && futex_callers[k].timed_reason ? futex_callers[k].timed_reason
+								: futex_callers[k].reason);
+	}
+	if (w->syscall != SYS_FUTEX)
+		return; /* restarted: the futex's arguments are gone */
+	/* a priority-inheritance mutex keeps its owner in the futex word itself */
+	if (cmd == FUTEX_OP_LOCK_PI || cmd == FUTEX_OP_LOCK_PI2) {
+		uint32_t word = 0;
+		struct iovec local = {&word, sizeof(word)};
+		struct iovec remote = {(void *)(uintptr_t)w->args[0], sizeof(word)};
+
+		if (pid > 0 && process_vm_readv(pid, &local, 1, &remote, 1, 0) == sizeof(word))
+			w->lock_owner = (pid_t)(word & 0x3fffffff); /* FUTEX_TID_MASK */
+	} else if (k >= 0 && futex_callers[k].pthread_mutex && pid > 0) {
+		w->lock_owner = read_mutex_owner(pid, w->args[0]);
+	}
+	/* pthread_join waits on the joined thread's tid field until the kernel clears it at
+	 * the thread's exit: the value it waits to change is that tid */
+	if (w->kind == WAIT_JOIN && (int32_t)w->args[2] > 0)
+		w->join_tid = (pid_t)(int32_t)w->args[2];
+}
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* "(timed, 42.0 s left)" after the reason, as of now_ns. */
+static void say_timeout(struct task_wait *w, uint64_t now_ns)
+{
+	uint64_t left = w->timeout_at_ns > now_ns ? w->timeout_at_ns - now_ns : 0;
+
+	w->reason[w->reason_len] = '\0';
+	if (!w->timeout_at_ns)
+		append(w->reason, sizeof(w->reason), " (timed)");
+	else if (left >= 86400 * 1000000000ULL)
+		append(w->reason, sizeof(w->reason), " (timed, %.0f h left)",
+		       (double)left / 3600e9);
+	else
+		append(w->reason, sizeof(w->reason), " (timed, %.1f s left)", (double)left / 1e9);
+}
+
+/* When the timeout will end the wait (read once: a deadline does not move), said. */
+static void describe_timeout(struct task_wait *w, pid_t pid, uint64_t now_ns)
+{
+	int64_t left;
+
+	if (!wait_timeout__timed(&w->timeout))
+		return;
+	left = wait_timeout__left(&w->timeout, pid, w->since_ns, now_ns);
+	w->timeout_at_ns = left >= 0 ? now_ns + (uint64_t)left : 0;
+	w->reason_len = (uint8_t)strlen(w->reason);
+	say_timeout(w, now_ns);
+}
+
+static void describe(struct task_wait *w, pid_t pid, uint64_t now_ns)
 {
 	const char *sys = syscall__name(w->syscall);
 	char fd_text[200] = "";
@@ -253,8 +268,6 @@ static void describe(struct task_wait *w, pid_t pid)
 
 	w->pipe_write_fd = -1;
 	w->epoll_fds = -1;
-	if (w->kind == WAIT_FUTEX && w->stack)
-		w->kind = futex_kind(w);
 	if (pid > 0 && (w->kind == WAIT_READ || w->kind == WAIT_ACCEPT || w->kind == WAIT_EPOLL) &&
 	    fdinfo__describe(pid, (int)w->object, &fd) == 0) {
 		w->fd_kind = fd.kind;
@@ -267,22 +280,6 @@ static void describe(struct task_wait *w, pid_t pid)
 		snprintf(fd_text, sizeof(fd_text), " (%s)", fd.text);
 	}
 	switch (w->kind) {
-	case WAIT_MUTEX:
-		w->lock_owner = pid > 0 ? read_mutex_owner(pid, w->args[0]) : 0;
-		snprintf(w->reason, sizeof(w->reason), "pthread_mutex_lock");
-		break;
-	case WAIT_CONDVAR:
-		snprintf(w->reason, sizeof(w->reason), "pthread_cond_wait");
-		break;
-	case WAIT_SEMAPHORE:
-		snprintf(w->reason, sizeof(w->reason), "sem_wait");
-		break;
-	case WAIT_JOIN:
-		snprintf(w->reason, sizeof(w->reason), "pthread_join");
-		break;
-	case WAIT_FUTEX:
-		snprintf(w->reason, sizeof(w->reason), "futex wait");
-		break;
 	case WAIT_READ:
 	case WAIT_ACCEPT:
 	case WAIT_EPOLL:
@@ -299,17 +296,17 @@ static void describe(struct task_wait *w, pid_t pid)
 			snprintf(w->reason, sizeof(w->reason), "syscall %lld",
 				 (long long)w->syscall);
 	}
-	if (w->uninterruptible) {
-		size_t len = strlen(w->reason);
-
-		snprintf(w->reason + len, sizeof(w->reason) - len, " [uninterruptible]");
-	}
+	/* futexes (and timed waits the kernel restarted) are named by their caller */
+	if (w->kind == WAIT_FUTEX || w->syscall == SYS_FUTEX || w->timeout.kind == WAIT_TIMED_SOME)
+		describe_futex(w, pid);
+	describe_timeout(w, pid, now_ns);
+	if (w->uninterruptible)
+		append(w->reason, sizeof(w->reason), " [uninterruptible]");
 }
 
 static struct task_wait *new_wait(const struct strand_task_record *rec)
 {
 	struct task_wait *w = xcalloc(1, sizeof(*w));
-	bool forever;
 
 	w->seq = rec->wait_seq;
 	w->since_ns = rec->since_ns ? rec->since_ns : rec->now_ns;
@@ -317,10 +314,10 @@ static struct task_wait *new_wait(const struct strand_task_record *rec)
 	w->uninterruptible = rec->state & TASK_UNINTERRUPTIBLE;
 	w->syscall = rec->flags & STRAND_REC_IN_SYSCALL ? rec->syscall : -1;
 	memcpy(w->args, rec->args, sizeof(w->args));
-	w->kind = wait__decode_syscall(w->syscall, w->args, &w->object, &forever);
+	w->kind = wait__decode_syscall(w->syscall, w->args, &w->object, &w->timeout);
 	w->pipe_write_fd = -1;
 	w->epoll_fds = -1;
-	describe(w, 0); /* a first reason, from the syscall alone */
+	describe(w, 0, rec->now_ns); /* a first reason, from the syscall alone */
 	return w;
 }
 
@@ -338,13 +335,13 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 	if (!(rec->flags & STRAND_REC_BLOCKED)) {
 		t->state = 'R';
 		if (t->wait)
-			note_wake(wt, t->pid, t->wait);
+			note_wake(wt, t, t->wait);
 		task__clear_wait(t);
 		return;
 	}
 	t->state = rec->state & TASK_UNINTERRUPTIBLE ? 'D' : 'S';
 	if (t->wait && t->wait->seq != rec->wait_seq) {
-		note_wake(wt, t->pid, t->wait);
+		note_wake(wt, t, t->wait);
 		task__clear_wait(t);
 	}
 	if (!t->wait)
@@ -361,8 +358,12 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 		w->depth = collector__resolve_stack(wt->col, &sample, &w->stack, &w->stack_hash);
 	}
 	if (!w->detailed && rec->now_ns - w->since_ns >= wt->detail_after_ns) {
-		describe(w, t->pid);
+		/* through the thread itself: its process's leader may be a zombie, whose memory
+		 * and fds /proc no longer shows */
+		describe(w, t->tid, rec->now_ns);
 		w->detailed = true;
+	} else if (w->timeout_at_ns) {
+		say_timeout(w, rec->now_ns);
 	}
 }
 

@@ -26,14 +26,12 @@ void wait_table__forget(struct wait_table *wt, pid_t pid);
 /* Runs one scan; returns the number of threads seen or a negative errno. */
 int wait_table__scan(struct wait_table *wt);
 
+/* Wake-ups of waits at one wait site (pid, spawn site, wait stack) since the given time, and
+ * when the last one was; 0 when the stack is not known (stack_hash 0). */
+uint64_t wait_table__site_wakes_since(struct wait_table *wt, pid_t pid, uint32_t site,
+				      uint64_t stack_hash, uint64_t since_ns, uint64_t *last_ns);
 /* Wake-ups seen on (pid, object) since the given time, and when the last one was. */
 uint64_t wait_table__wakes_since(struct wait_table *wt, pid_t pid, uint64_t object,
 				 uint64_t since_ns, uint64_t *last_ns);
-
-const char *wait_kind__name(enum wait_kind kind);
-/* Decodes a syscall and its arguments into a kind and the object that can end the wait. */
-enum wait_kind wait__decode_syscall(int64_t nr, const uint64_t args[6], uint64_t *object,
-				    bool *forever);
-const char *syscall__name(int64_t nr);
 
 #endif /* STRAND_WAITS_H */

@@ -25,10 +25,12 @@ def test_limit_acquired_before_spawning():
     """errgroup-style SetLimit: a semaphore acquired before each go statement."""
     rep, _ = go_trace(PROG, "errgroup", steady="running", expect_rc=0)
     no_stranded(rep, "a limited group")
-    # workers come and go every 200 ms: the limit held all along, one or more sleeping now
+    # workers come and go every 200 ms: the limit held all along (a fifth may be alive a
+    # moment: a worker gives its slot back before its goroutine ends), some sleeping now
     w = site(rep, PROG, "egworker")
-    check(w.get("peak_live") == 4 and 1 <= w.get("live", 0) <= 4 and w.get("spawned", 0) > 4,
-          "egworker: at most 4 alive at once, many spawned", describe(rep))
+    check(w.get("peak_live") in (4, 5) and 1 <= w.get("live", 0) <= 5 and
+          w.get("spawned", 0) > 4, "egworker: at most 4 (or 5) alive at once, many spawned",
+          describe(rep))
     seen(rep, PROG, "egworker", "sleep", "egwork", live=w.get("live"), at_least=1)
     check(site(rep, PROG, "egspawner").get("live") == 1, "the spawner is alive", describe(rep))
 

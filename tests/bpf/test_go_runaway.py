@@ -113,19 +113,21 @@ def test_spawning_helper_lists_its_callers():
 def test_blocking_syscalls_pin_one_thread_each():
     """Scenario 8, the M layer: 50 goroutines in read(2) on a blocking pipe nobody writes pin
     50 OS threads; every such thread names the goroutine site it serves, and the goroutines
-    take their threads' verdict."""
-    rep, line = go_trace(PROG, "syscall", steady="blocked", expect_rc=10)
+    take their threads' verdict. 50 readers of one pipe, made at once and flat, are no proof
+    and no sign of forgetting (docs/verdicts.md): no verdict on either side, exit 0."""
+    rep, line = go_trace(PROG, "syscall", steady="blocked", expect_rc=0)
     n, threads = numbers(line)[:2]
     expect_eq(n, 50, "goroutines in read(2)")
     g = group(rep, PROG, "sysread", "syscall", wait="sysread")
-    expect_eq((g.get("count"), g.get("verdict")), (50, "stranded"), "goroutines in read",
+    expect_eq((g.get("count"), g.get("verdict")), (50, None), "goroutines in read",
               describe(rep))
-    check("pipe" in " ".join(g.get("evidence") or []), "their threads' evidence", describe(rep))
     tg = [t for t in rep.get("groups") or [] if t.get("go_site") == g["site"]]
     check(len(tg) == 1, "the threads grouped by the goroutine site they serve",
           json.dumps(rep.get("groups"), indent=1)[:4000])
     expect_eq((tg[0].get("count"), tg[0].get("verdict"), tg[0].get("wait_kind")),
-              (50, "stranded", "read"), "the 50 threads", json.dumps(tg[0], indent=1)[:3000])
+              (50, "idle", "read"), "the 50 threads", json.dumps(tg[0], indent=1)[:3000])
+    check("pipe:[" in tg[0].get("wait_reason", ""), "the threads' wait names the pipe",
+          json.dumps(tg[0], indent=1)[:3000])
     roles = {}
     for t in rep.get("tasks") or []:
         roles[t.get("go_role")] = roles.get(t.get("go_role"), 0) + 1

@@ -13,13 +13,15 @@ from harness import (Session, both_builds, caller_frames, check, expect_eq, fail
 
 THRESHOLD = "1s"
 TRACE_FOR = "2500ms"
+# a request every 100 ms for 0.8 s, and the last one past the threshold by the end
+PER_REQUEST_FOR = "3200ms"
 BAD = ("stranded", "deadlock")
 
 
-def _trace_mode(mode, fp, extra=(), expect_rc=10):
+def _trace_mode(mode, fp, extra=(), expect_rc=10, duration=TRACE_FOR):
     with Session() as s:
         t = s.start_target("waits", [mode], fp=fp)
-        st = s.trace_pid(t, duration=TRACE_FOR, extra=["-t", THRESHOLD] + list(extra))
+        st = s.trace_pid(t, duration=duration, extra=["-t", THRESHOLD] + list(extra))
         t.go()
         t.wait_line("blocked")
         rep = st.report(expect_rc=expect_rc)
@@ -64,14 +66,19 @@ def _wait_frame(g, function, marker):
     fail("no frame %s in the wait stack" % function, json.dumps(g.get("wait_stack"), indent=1))
 
 
-def _spawn_site(rep, g, caller, marker):
-    """The group's spawn site: spawn() at its pthread_create line, called from caller."""
+def _spawn_site(rep, g, caller, marker, via=None):
+    """The group's spawn site: spawn() at its pthread_create line, called from caller (through
+    via, a helper, when given)."""
     sites = {s["id"]: s for s in rep.get("sites") or []}
     site = sites.get(g.get("site"))
     check(site is not None, "group's site %s not among the sites" % g.get("site"), _describe(rep))
     frames = caller_frames(site)
     expect_eq((frames[0].get("function"), frames[0].get("line")),
               ("spawn", marker_line("waits.c", "SITE: spawn")), "spawn frame")
+    if via:
+        check(len(frames) > 1 and frames[1].get("function") == via,
+              "spawn's caller is not %s" % via, json.dumps(frames[:3], indent=1))
+        frames = frames[1:]
     check(len(frames) > 1 and frames[1].get("function") == caller and
           frames[1].get("line") == marker_line("waits.c", marker),
           "spawn frame's caller is not %s at SITE %s" % (caller, marker),
@@ -92,16 +99,45 @@ def _no_bad(rep):
 
 
 @both_builds
-def test_mutex_never_unlocked(fp):
-    """3 workers on a mutex an error path left locked: stranded, owner named."""
+def test_mutex_whose_holder_died(fp):
+    """3 workers on a mutex a request thread took and never gave back, that thread gone:
+    stranded, proven (the lock died with its holder)."""
     t, rep = _trace_mode("mutex", fp)
     g = _one_group(rep, BAD, "mutex")
-    expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict and count", _describe(rep))
+    expect_eq((g["verdict"], g["count"], g.get("proven")), ("stranded", 3, True),
+              "verdict, count, proven", _describe(rep))
     expect_eq(g.get("wait_reason"), "pthread_mutex_lock", "wait reason")
     check(g.get("oldest_seconds", 0) >= 1.0, "oldest wait under the threshold", _describe(rep))
     _wait_frame(g, "mutex_worker", "WAIT: mutex")
     _spawn_site(rep, g, "start_mutex", "SITE: mutex")
-    _evidence(g, "no wait on this futex has ended", "the mutex is held by tid %d" % t.pid)
+    _evidence(g, "which no longer exists: the lock died with its holder")
+
+
+def _per_request(rep, mode, kind, caller, worker, *phrases):
+    """A leak of a thread per request: one stranded group at start_MODE's site, every
+    thread of the site blocked past the threshold in it (at least 5 of the 8), judged by
+    the evidence: it grew while traced, and the phrases."""
+    g = _one_group(rep, BAD, kind)
+    expect_eq((g["verdict"], g.get("proven")), ("stranded", False), "verdict, proven",
+              _describe(rep))
+    site = g.get("site")
+    long_ = [x for x in rep.get("tasks") or [] if x.get("site") == site and
+             (x.get("blocked_seconds") or 0) >= float(THRESHOLD.rstrip("s"))]
+    check(g["count"] >= 5 and g["count"] == len(long_),
+          "%d threads in the group, %d of the site's blocked past the threshold"
+          % (g["count"], len(long_)), _describe(rep))
+    _wait_frame(g, worker, "WAIT: " + mode)
+    _spawn_site(rep, g, caller, "SITE: " + mode, via="serve_requests")
+    _evidence(g, "the group only grew during the trace", *phrases)
+    return g
+
+
+@both_builds
+def test_mutex_waiters_pile_up(fp):
+    """A worker per request on a mutex main left locked on an error path: they pile up."""
+    t, rep = _trace_mode("lockpile", fp, duration=PER_REQUEST_FOR)
+    _per_request(rep, "lockpile", "mutex", "start_lockpile", "lockpile_worker",
+                 "the mutex is held by tid %d" % t.pid)
 
 
 @both_builds
@@ -126,47 +162,41 @@ def test_deadlock(fp):
 
 
 @both_builds
-def test_cond_never_signalled(fp):
-    _, rep = _trace_mode("cond", fp)
-    g = _one_group(rep, BAD, "condvar")
-    expect_eq((g["verdict"], g["count"], g.get("wait_reason")),
-              ("stranded", 2, "pthread_cond_wait"), "verdict, count, reason", _describe(rep))
-    _wait_frame(g, "cond_waiter", "WAIT: cond")
-    _spawn_site(rep, g, "start_cond", "SITE: cond")
+def test_cond_of_its_own_never_signalled(fp):
+    """A thread per request, each on a condition variable of its own nobody signals."""
+    _, rep = _trace_mode("cond", fp, duration=PER_REQUEST_FOR)
+    g = _per_request(rep, "cond", "condvar", "start_cond", "cond_waiter",
+                     "each waits on a futex of its own")
+    expect_eq(g.get("wait_reason"), "pthread_cond_wait", "wait reason")
 
 
 @both_builds
 def test_pipe_writer_gone(fp):
-    _, rep = _trace_mode("pipe", fp)
-    g = _one_group(rep, BAD, "read")
-    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    _, rep = _trace_mode("pipe", fp, duration=PER_REQUEST_FOR)
+    g = _per_request(rep, "pipe", "read", "start_pipe", "pipe_reader",
+                     "each waits on a file descriptor of its own",
+                     "write end is open in this process")
     check("pipe:[" in g.get("wait_reason", ""), "wait reason does not name the pipe",
           _describe(rep))
-    _wait_frame(g, "pipe_reader", "WAIT: pipe")
-    _evidence(g, "write end is open in this process")
 
 
 @both_builds
 def test_epoll_empty_set(fp):
-    _, rep = _trace_mode("epoll", fp)
-    g = _one_group(rep, BAD, "epoll")
-    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    _, rep = _trace_mode("epoll", fp, duration=PER_REQUEST_FOR)
+    g = _per_request(rep, "epoll", "epoll", "start_epoll", "epoll_waiter",
+                     "watches no file descriptor")
     check("watching 0 fds" in g.get("wait_reason", ""), "reason does not say the set is empty",
           _describe(rep))
-    _wait_frame(g, "epoll_waiter", "WAIT: epoll")
-    _evidence(g, "watches no file descriptor")
 
 
 @both_builds
 def test_recv_silent_peer(fp):
-    """The client's recv is stranded; the server's accept for a next client is idle."""
-    _, rep = _trace_mode("recv", fp)
-    g = _one_group(rep, BAD, "read")
-    expect_eq(g["verdict"], "stranded", "verdict", _describe(rep))
+    """The clients' recv are stranded; the server's accept for a next client is idle."""
+    _, rep = _trace_mode("recv", fp, duration=PER_REQUEST_FOR)
+    g = _per_request(rep, "recv", "read", "start_recv", "client",
+                     "an outbound connection with no answer and no timeout")
     check(g.get("wait_reason", "").startswith("recvfrom on fd") and "TCP 127.0.0.1:" in
           g["wait_reason"], "reason does not name the connection", _describe(rep))
-    _wait_frame(g, "client", "WAIT: recv")
-    _spawn_site(rep, g, "start_recv", "SITE: recv")
     acc = _one_group(rep, ("idle",), "accept")
     _wait_frame(acc, "silent_server", "WAIT: accept_again")
 
@@ -178,7 +208,8 @@ def test_preblocked_true_age():
         st = s.trace_pid(t, duration="2s", extra=["--threshold", THRESHOLD])
         rep = st.report(expect_rc=10)
     g = _one_group(rep, BAD, "mutex")
-    expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict and count", _describe(rep))
+    expect_eq((g["verdict"], g["count"], g.get("proven")), ("stranded", 3, True),
+              "verdict, count, proven", _describe(rep))
     check(g.get("since_before_attach") is True, "not marked as blocked before attach",
           _describe(rep))
     # blocked 2 s before "ready", then traced for 2 s

@@ -1,23 +1,36 @@
 /* waits: blocked threads, one scenario per mode (scenarios 14, 16, 19 and the healthy
- * controls of ../shared/scenarios.md).
+ * controls of ../shared/scenarios.md). A leak needs a proof or evidence of forgetting, never
+ * just quiet (docs/verdicts.md): the leaks here are the shapes real ones take, the healthy
+ * controls the shapes of idle real servers.
  *
  *   waits MODE [--now] [--exit [LINGER_MS]]
  *
  * Leaks (strand must call them stranded, or deadlock):
- *   mutex       3 workers block on a mutex an error path left locked       WAIT: mutex
+ *   mutex       a thread took a mutex and exited on an error path without unlocking it; 3
+ *               workers block on it: the lock died with its holder (proof)  WAIT: mutex
+ *   lockpile    main left a mutex locked on an error path; a worker per request (8, one
+ *               every 100 ms) piles up on it                              WAIT: lockpile
  *   deadlock    two threads take two mutexes in opposite orders            WAIT: ab, WAIT: ba
- *   cond        2 threads wait on a condition variable never signalled     WAIT: cond
- *   pipe        a reader of a pipe whose writer returned, write end leaked WAIT: pipe
- *   epoll       epoll_wait on a set whose only fd was closed               WAIT: epoll
- *   recv        recv from a local peer that accepts and never answers      WAIT: recv
+ *   cond        a thread per request (8, one every 100 ms), each waiting on a condition
+ *               variable of its own that nobody signals                    WAIT: cond
+ *   pipe        a reader per request, each on a pipe of its own whose writer returned early,
+ *               the write end leaked                                       WAIT: pipe
+ *   epoll       a thread per request, each in epoll_wait on a set of its own whose only fd
+ *               was closed                                                 WAIT: epoll
+ *   recv        a call per request to a local peer that accepts, reads the request and never
+ *               answers                                                    WAIT: recv
  *   preblocked  like mutex, but blocked 2 s before "ready" (before attach) WAIT: mutex
  * Healthy controls (never stranded):
  *   pool        4 workers on a condition variable signalled every 300 ms   WAIT: pool
+ *   idlepool    4 workers made before "ready" on one condition variable nobody signals
+ *               yet: a pool with no traffic, flat (looks like a leak)      WAIT: idlepool
+ *   lockdesign  2 io threads park on a mutex main holds on purpose while it waits for work
+ *               in epoll_wait with a timeout (redis's io threads)          WAIT: lockdesign
  *   accept      a server thread blocked in accept                          WAIT: accept
  *   timer       3 threads sleeping 200 ms in a loop                        WAIT: timer
  * Neither:
  *   vfork       a thread in vfork() while its child sleeps: an uninterruptible (D) wait
- * (recv's server, blocked in accept for a second client, is a healthy control too.)
+ * (recv's server, blocked in accept for the next client, is a healthy control too.)
  *
  * "leader-exits" after MODE: once the threads are in place the main thread leaves with
  * pthread_exit, as some daemons' do, and prints "leader gone" first; the process lives on
@@ -35,13 +48,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static pthread_mutex_t orphaned = PTHREAD_MUTEX_INITIALIZER;
+#define REQUESTS	 8
+#define REQUEST_EVERY_US (100 * 1000)
+
+static pthread_mutex_t orphaned = PTHREAD_MUTEX_INITIALIZER, piled = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER, lock_b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t both_hold_one;
 static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t never_signalled = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t jobs_ready = PTHREAD_COND_INITIALIZER;
-static int jobs, fds[2], listen_fd;
+static int jobs, listen_fd;
 
 __attribute__((noipa)) static void spawn(void *(*fn)(void *), void *arg)
 {
@@ -58,13 +73,30 @@ static void settle(void)
 	usleep(200 * 1000); /* the threads reach their waits */
 }
 
+/* One request every REQUEST_EVERY_US: a thread each, as a server without a pool makes. */
+__attribute__((noipa)) static void serve_requests(void *(*handler)(void *), void *(*arg_of)(int))
+{
+	for (int i = 0; i < REQUESTS; i++) {
+		spawn(handler, arg_of ? arg_of(i) : NULL);
+		usleep(REQUEST_EVERY_US);
+	}
+}
+
 /* ---- leaks ------------------------------------------------------------------------------ */
 
 /* Takes the lock and "fails" without giving it back: the bug. */
-__attribute__((noipa)) static int load_config_or_fail(void)
+__attribute__((noipa)) static int load_config_or_fail(pthread_mutex_t *lock)
 {
-	pthread_mutex_lock(&orphaned);
+	pthread_mutex_lock(lock);
 	return -1;
+}
+
+/* A request thread that hits the error path and ends, the lock still taken. */
+static void *failing_request(void *arg)
+{
+	(void)arg;
+	load_config_or_fail(&orphaned);
+	return NULL;
 }
 
 __attribute__((noipa)) static void *mutex_worker(void *arg)
@@ -77,11 +109,31 @@ __attribute__((noipa)) static void *mutex_worker(void *arg)
 
 __attribute__((noipa)) static int start_mutex(void)
 {
-	if (load_config_or_fail() < 0) {
-		for (int i = 0; i < 3; i++)
-			spawn(mutex_worker, NULL); /* SITE: mutex */
+	spawn(failing_request, NULL);
+	/* the failing request is over (its thread gone) before the workers come */
+	for (int i = 0; i < 100 && !pthread_mutex_trylock(&orphaned); i++) {
+		pthread_mutex_unlock(&orphaned);
+		usleep(10 * 1000);
 	}
+	usleep(50 * 1000);
+	for (int i = 0; i < 3; i++)
+		spawn(mutex_worker, NULL); /* SITE: mutex */
 	return 3;
+}
+
+__attribute__((noipa)) static void *lockpile_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&piled); /* WAIT: lockpile */
+	pthread_mutex_unlock(&piled);
+	return NULL;
+}
+
+__attribute__((noipa)) static int start_lockpile(void)
+{
+	if (load_config_or_fail(&piled) < 0)
+		serve_requests(lockpile_worker, NULL); /* SITE: lockpile */
+	return REQUESTS;
 }
 
 __attribute__((noipa)) static void *deadlock_ab(void *arg)
@@ -110,60 +162,91 @@ __attribute__((noipa)) static int start_deadlock(void)
 	return 2;
 }
 
+/* A request waits for its reply on a condition variable of its own; the reply never comes
+ * (whoever was to signal it was never told of it). */
+struct reply {
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	int done;
+};
+
+static struct reply replies[REQUESTS];
+
+static void *reply_of(int i)
+{
+	pthread_mutex_init(&replies[i].lock, NULL);
+	pthread_cond_init(&replies[i].ready, NULL);
+	return &replies[i];
+}
+
 __attribute__((noipa)) static void *cond_waiter(void *arg)
 {
-	(void)arg;
-	pthread_mutex_lock(&cond_lock);
-	for (;;)
-		pthread_cond_wait(&never_signalled, &cond_lock); /* WAIT: cond */
+	struct reply *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		pthread_cond_wait(&r->ready, &r->lock); /* WAIT: cond */
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
 __attribute__((noipa)) static int start_cond(void)
 {
-	for (int i = 0; i < 2; i++)
-		spawn(cond_waiter, NULL); /* SITE: cond */
-	return 2;
+	serve_requests(cond_waiter, reply_of); /* SITE: cond */
+	return REQUESTS;
 }
 
 __attribute__((noipa)) static void *pipe_reader(void *arg)
 {
 	char buf[64];
 
-	(void)arg;
-	if (read(fds[0], buf, sizeof(buf)) < 0) /* WAIT: pipe */
+	if (read((int)(long)arg, buf, sizeof(buf)) < 0) /* WAIT: pipe */
 		target_die("read: %s", strerror(errno));
 	return NULL;
 }
 
 /* The writer was meant to send a result and close; it returned early and its end leaked. */
-__attribute__((noipa)) static int start_pipe(void)
+static void *result_pipe(int i)
 {
+	int fds[2];
+
+	(void)i;
 	if (pipe(fds))
 		target_die("pipe: %s", strerror(errno));
-	spawn(pipe_reader, NULL); /* SITE: pipe */
-	return 1;
+	return (void *)(long)fds[0];
+}
+
+__attribute__((noipa)) static int start_pipe(void)
+{
+	serve_requests(pipe_reader, result_pipe); /* SITE: pipe */
+	return REQUESTS;
 }
 
 __attribute__((noipa)) static void *epoll_waiter(void *arg)
 {
 	struct epoll_event ev;
-	int epfd = (int)(long)arg;
 
-	epoll_wait(epfd, &ev, 1, -1); /* WAIT: epoll */
+	epoll_wait((int)(long)arg, &ev, 1, -1); /* WAIT: epoll */
 	return NULL;
 }
 
-__attribute__((noipa)) static int start_epoll(void)
+/* A connection's event loop: its set's only fd closed under it, nothing can wake it now. */
+static void *emptied_set(int i)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int epfd = epoll_create1(0), efd = eventfd(0, 0);
 
+	(void)i;
 	if (epfd < 0 || efd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev))
 		target_die("epoll set-up: %s", strerror(errno));
-	close(efd); /* the last fd of the set: nothing can wake it now */
-	spawn(epoll_waiter, (void *)(long)epfd); /* SITE: epoll */
-	return 1;
+	close(efd);
+	return (void *)(long)epfd;
+}
+
+__attribute__((noipa)) static int start_epoll(void)
+{
+	serve_requests(epoll_waiter, emptied_set); /* SITE: epoll */
+	return REQUESTS;
 }
 
 static int listen_local(struct sockaddr_in *addr)
@@ -174,29 +257,40 @@ static int listen_local(struct sockaddr_in *addr)
 	memset(addr, 0, sizeof(*addr));
 	addr->sin_family = AF_INET;
 	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) || listen(fd, 8) ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) || listen(fd, 16) ||
 	    getsockname(fd, (struct sockaddr *)addr, &len))
 		target_die("listen: %s", strerror(errno));
 	return fd;
 }
 
-/* Accepts and never answers; then waits for the next client (healthy in itself). */
+/* Accepts, reads each request and never answers; waits for the next client (healthy in
+ * itself). */
 __attribute__((noipa)) static void *silent_server(void *arg)
 {
+	char buf[64];
+
 	(void)arg;
-	if (accept(listen_fd, NULL, NULL) < 0)
-		target_die("accept: %s", strerror(errno));
-	accept(listen_fd, NULL, NULL); /* WAIT: accept_again */
+	for (;;) {
+		int fd = accept(listen_fd, NULL, NULL); /* WAIT: accept_again */
+
+		if (fd < 0)
+			target_die("accept: %s", strerror(errno));
+		if (read(fd, buf, sizeof(buf)) < 0)
+			target_die("read: %s", strerror(errno));
+	}
 	return NULL;
 }
 
+static struct sockaddr_in silent_addr;
+
 __attribute__((noipa)) static void *client(void *arg)
 {
-	struct sockaddr_in *addr = arg;
 	char buf[64];
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)addr, sizeof(*addr)))
+	(void)arg;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&silent_addr, sizeof(silent_addr)) ||
+	    write(fd, "GET\n", 4) != 4)
 		target_die("connect: %s", strerror(errno));
 	recv(fd, buf, sizeof(buf), 0); /* WAIT: recv */
 	return NULL;
@@ -204,12 +298,10 @@ __attribute__((noipa)) static void *client(void *arg)
 
 __attribute__((noipa)) static int start_recv(void)
 {
-	static struct sockaddr_in addr;
-
-	listen_fd = listen_local(&addr);
+	listen_fd = listen_local(&silent_addr);
 	spawn(silent_server, NULL);
-	spawn(client, &addr); /* SITE: recv */
-	return 2;
+	serve_requests(client, NULL); /* SITE: recv */
+	return REQUESTS + 1;
 }
 
 /* ---- healthy controls ------------------------------------------------------------------- */
@@ -246,6 +338,65 @@ __attribute__((noipa)) static int start_pool(void)
 		spawn(pool_worker, NULL); /* SITE: pool */
 	spawn(feeder, NULL);
 	return 5;
+}
+
+/* The same pool before any traffic: nobody signals its condition variable yet. */
+__attribute__((noipa)) static void *idle_worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&cond_lock);
+		while (!jobs)
+			pthread_cond_wait(&jobs_ready, &cond_lock); /* WAIT: idlepool */
+		jobs--;
+		pthread_mutex_unlock(&cond_lock);
+	}
+	return NULL;
+}
+
+__attribute__((noipa)) static int start_idlepool(void)
+{
+	for (int i = 0; i < 4; i++)
+		spawn(idle_worker, NULL); /* SITE: idlepool */
+	return 4;
+}
+
+/* redis's io threads: parked on a mutex the main thread holds while there is no work for
+ * them, main itself waiting for work in epoll_wait with a timeout. */
+static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noipa)) static void *io_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&io_lock); /* WAIT: lockdesign */
+		pthread_mutex_unlock(&io_lock);
+	}
+	return NULL;
+}
+
+static void *event_loop(void *arg)
+{
+	struct epoll_event ev;
+	int epfd = epoll_create1(0);
+
+	(void)arg;
+	pthread_mutex_lock(&io_lock); /* no io work: the io threads wait */
+	for (;;)
+		epoll_wait(epfd, &ev, 1, 100);
+	return NULL;
+}
+
+__attribute__((noipa)) static int start_lockdesign(void)
+{
+	spawn(event_loop, NULL);
+	for (int i = 0; i < 100 && !pthread_mutex_trylock(&io_lock); i++) {
+		pthread_mutex_unlock(&io_lock);
+		usleep(10 * 1000);
+	}
+	for (int i = 0; i < 2; i++)
+		spawn(io_thread, NULL); /* SITE: lockdesign */
+	return 3;
 }
 
 __attribute__((noipa)) static void *acceptor(void *arg)
@@ -302,10 +453,13 @@ static const struct {
 	const char *mode;
 	int (*start)(void);
 } modes[] = {
-	{"mutex", start_mutex},	     {"deadlock", start_deadlock}, {"cond", start_cond},
-	{"pipe", start_pipe},	     {"epoll", start_epoll},	   {"recv", start_recv},
-	{"pool", start_pool},	     {"accept", start_accept},	   {"timer", start_timer},
-	{"preblocked", start_mutex}, {"vfork", start_vfork},
+	{"mutex", start_mutex},	      {"lockpile", start_lockpile},
+	{"deadlock", start_deadlock}, {"cond", start_cond},
+	{"pipe", start_pipe},	      {"epoll", start_epoll},
+	{"recv", start_recv},	      {"pool", start_pool},
+	{"idlepool", start_idlepool}, {"lockdesign", start_lockdesign},
+	{"accept", start_accept},     {"timer", start_timer},
+	{"preblocked", start_mutex},  {"vfork", start_vfork},
 };
 
 static void *hold_signals(void *arg)
@@ -329,8 +483,8 @@ int main(int argc, char **argv)
 			start = modes[i].start;
 	if (!start)
 		target_die("unknown mode '%s'", target.args[0]);
-	before_ready = !strcmp(target.args[0], "preblocked");
-	if (before_ready) { /* stuck long before anyone attaches */
+	before_ready = !strcmp(target.args[0], "preblocked") || !strcmp(target.args[0], "idlepool");
+	if (before_ready) { /* in place long before anyone attaches */
 		n = start();
 		sleep(2);
 	}

@@ -12,17 +12,16 @@ static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int held_pipe[2];   // the holder writes one byte once it holds held_mutex
 static int silent_pipe[2]; // nobody ever writes
 
+// An error path: the thread takes held_mutex and ends without giving it back.
 static void *hold_forever(void *arg)
 {
 	pthread_mutex_lock(&held_mutex);
 	write(held_pipe[1], "h", 1);
-	for (;;)
-		pause(); // WAIT: cholder
 	return NULL;
 }
 
-// start_holder starts a C thread that takes held_mutex and never gives it back; returns
-// once the mutex is held.
+// start_holder starts a C thread that takes held_mutex and ends holding it; returns once the
+// mutex is held and its holder gone.
 static int start_holder(void)
 {
 	pthread_t t;
@@ -30,7 +29,7 @@ static int start_holder(void)
 
 	if (pipe(held_pipe) || pipe(silent_pipe) || pthread_create(&t, NULL, hold_forever, NULL))
 		return -1;
-	return read(held_pipe[0], &c, 1) == 1 ? 0 : -1;
+	return read(held_pipe[0], &c, 1) == 1 && !pthread_join(t, NULL) ? 0 : -1;
 }
 
 static void lock_forever(void)

@@ -44,9 +44,9 @@
 //   - deadlock: two goroutines take two mutexes in opposite orders (scenario 16).
 //   - retain: 3 leaked goroutines each hold a 10 MiB buffer (written through, so resident)
 //     through their closure (scenario 18). [-n 3]
-//   - cgo: (cgo builds only) a C thread holds a pthread mutex forever (in pause()); one
-//     goroutine calls C that locks it, one calls C that reads a pipe nobody writes: two OS
-//     threads pinned in C (scenario 20).
+//   - cgo: (cgo builds only) a C thread took a pthread mutex and ended without unlocking it;
+//     one goroutine calls C that locks it, one calls C that reads a pipe nobody writes: two
+//     OS threads pinned in C (scenario 20).
 //
 // The line each mode prints when it reached its steady state, and the progress lines after it
 // (N a number; counts in the table below are exact at the steady line):
@@ -107,12 +107,14 @@
 //	deadlock    deadlockba  main.startTransfers            deadlock   semacquire               1      stranded
 //	retain      retain      main.retainBuffer              retain     chan receive             3      stranded
 //	cgo         cgolock     main.startCgoCalls             cgolock    syscall                  1      stranded
-//	cgo         cgoread     main.startCgoCalls             cgoread    syscall                  1      stranded
+//	cgo         cgoread     main.startCgoCalls             cgoread    syscall                  1      none
 //
 // The heartbeats are woken by their ticker: their evidence is an exited spawner and a count that
 // only grows; the warmers' too (one per finished request). The stranded tcp callers and the
 // idle accept loops are both in `IO wait`: a read on an outbound connection versus accept.
-// In mode cgo the thread holding the C mutex (a pthread, not an M) is in pause() forever.
+// In mode cgo the C mutex's holder (a pthread, not an M) is gone: the lock died with it, a
+// proof. The pipe's reader is one thread on a pipe whose write end the process holds: no proof
+// and no sign of forgetting, so no verdict; the goroutine agrees with its thread either way.
 package main
 
 import (
