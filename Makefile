@@ -134,7 +134,14 @@ $(OUT)/targets/gostd/%.test:
 	$(call msg,GO-TEST,$@)
 	$(Q)mkdir -p $(@D) && $(GO_ENV) $(GO) test -c -o $@ $*
 
-targets: $(TARGET_BINS) $(GO_TARGET_BINS) $(GO_STD_TEST_BINS)
+# Java services for the real-server tests (tests/servers): javac from openjdk-17-jdk-headless
+JAVA_SRCS := $(wildcard tests/targets/java/*.java)
+JAVA_CLASSES := $(patsubst tests/targets/java/%.java,$(OUT)/targets/java/%.class,$(JAVA_SRCS))
+$(OUT)/targets/java/%.class: tests/targets/java/%.java
+	$(call msg,JAVAC,$@)
+	$(Q)mkdir -p $(@D) && javac -d $(@D) $<
+
+targets: $(TARGET_BINS) $(GO_TARGET_BINS) $(GO_STD_TEST_BINS) $(JAVA_CLASSES)
 
 # --- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c))) \

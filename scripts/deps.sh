@@ -13,6 +13,9 @@ packages=(
 	# style names (Chromium brings none of its own)
 	chromium fonts-dejavu-core
 	bpftrace # make bench: the same job done by the tool users would write it in
+	# real servers whose idle threads must not be called stranded (tests/servers), and the
+	# JDK for the Java service written in tests/
+	redis-server redis-tools memcached nginx postgresql openjdk-17-jdk-headless
 )
 
 # npm, for the test fixtures of newer Go releases (esbuild's stripped binaries); the

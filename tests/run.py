@@ -41,7 +41,8 @@ sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS / "bpf"))
 sys.path.insert(0, str(TESTS / "report"))
 sys.path.insert(0, str(TESTS / "daemon"))
-TEST_DIRS = ("bpf", "report", "daemon")
+sys.path.insert(0, str(TESTS / "servers"))
+TEST_DIRS = ("bpf", "report", "daemon", "servers")
 
 import harness  # noqa: E402
 

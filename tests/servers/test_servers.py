@@ -1,0 +1,147 @@
+"""Healthy real servers must come out with no STRANDED and no DEADLOCK (docs/verdicts.md):
+redis (io threads, bio threads, jemalloc's background thread), memcached (workers, logger,
+crawler, rebalancer), nginx with a thread pool, postgres, an OpenJDK HttpServer with a fixed
+pool, python3's ThreadingHTTPServer with a queue-fed pool. All run at once, each traced by
+its own `strand trace -p` with `-t 2s` for 9 s: idle since start-up (their threads blocked
+far past the threshold), a light load at the start of the trace, idle again after it. Each
+must exit 0, and its healthy threads must have been seen: counted, named, with their roles.
+The leaks that look like these pools (a thread per request on a queue nobody fills, in
+Python and Java) are caught."""
+
+import json
+
+from harness import Session, check, fail
+from servers import SERVERS, scratch, start_java, start_python
+
+THRESHOLD = "2s"
+TRACE_FOR = "9s"
+BAD = ("stranded", "deadlock")
+
+
+def _trace_all(s, running):
+    strands = {}
+    for name, srv in running.items():
+        strands[name] = s.start_strand(["trace", "-p", str(srv.pid), "--for", TRACE_FOR, "-t",
+                                        THRESHOLD, "--json"])
+    for st in strands.values():
+        st.wait_attached(timeout=30)
+    for srv in running.values():
+        srv.load()
+    out = {}
+    for name, st in strands.items():
+        rc, _, _ = st.finish(timeout=60)
+        out[name] = (rc, st)
+    return out
+
+
+def _report(st):
+    from harness import split_report
+    return split_report(st.stdout, st.describe())[1]
+
+
+def _describe(rep):
+    lines = ["verdicts %s" % json.dumps(rep.get("verdicts"))]
+    for g in rep.get("groups") or []:
+        role = g.get("role") or {}
+        lines.append("  %s x%d %s%s | %s" % (g.get("verdict"), g.get("count"), g.get(
+            "wait_reason"), " [%s: %s]" % (role.get("runtime"), role.get("role")) if role else "",
+                                           " / ".join(g.get("evidence") or [])))
+    names = sorted("%s:%s" % (t.get("name"), t.get("wait_reason")) for t in rep.get("tasks") or [])
+    lines.append("  tasks: " + ", ".join(names))
+    return "\n".join(lines)
+
+
+def _names(rep):
+    return [t.get("name") or "" for t in rep.get("tasks") or []]
+
+
+def _roles(rep):
+    return {(g["role"]["runtime"], g["role"]["role"]) for g in rep.get("groups") or []
+            if g.get("role")}
+
+
+def _seen(rep):
+    """What each healthy server must have shown, beyond having nothing stranded."""
+    return {
+        "redis": lambda r: (
+            all(n in _names(r) for n in ("bio_close_file", "bio_aof_fsync", "bio_lazy_free",
+                                         "io_thd_1")) and
+            ("jemalloc", "background purging thread") in _roles(r),
+            "the 3 bio threads, io_thd_1 and jemalloc's background thread (role)"),
+        "memcached": lambda r: (
+            sum(n.startswith("mc-worker") for n in _names(r)) == 4 and
+            all(n in _names(r) for n in ("mc-log", "mc-assocmaint", "mc-slabmaint",
+                                         "mc-itemcrawler")),
+            "its 4 workers and the logger, hash maintenance, slab rebalancer and crawler"),
+        "nginx": lambda r: (
+            len(r.get("tasks") or []) == 5 and
+            any(g.get("count") == 4 and "pthread_cond_wait" in g.get("wait_reason", "")
+                for g in r.get("groups") or []),
+            "the worker and its 4 pool threads, waiting on their condition variable"),
+        "postgres": lambda r: (len(r.get("tasks") or []) == 1, "the postmaster"),
+        "java": lambda r: (
+            sum(n.startswith("pool-1-thread-") for n in _names(r)) == 8 and
+            {("JVM", "garbage collector"), ("JVM", "reference handler"), ("JVM", "finalizer"),
+             ("JVM", "signal dispatcher")} <= _roles(r),
+            "the 8 pool threads, and the JVM's own by role (GC, reference handler, "
+            "finalizer, signal dispatcher)"),
+        "python": lambda r: (
+            any(g.get("count") == 4 and "sem_wait" in g.get("wait_reason", "")
+                for g in r.get("groups") or []),
+            "its 4 pool workers, waiting on the queue"),
+    }
+
+
+def test_healthy_real_servers_idle_and_under_light_load():
+    problems = []
+    with Session() as s, scratch() as tmp:
+        running = {}
+        for name, start in SERVERS.items():
+            d = tmp / name
+            d.mkdir()
+            d.chmod(0o755)
+            running[name] = start(s, d)
+        results = _trace_all(s, running)
+        for name, srv in running.items():
+            check(srv.proc.popen.poll() is None, "%s died under tracing" % name,
+                  srv.proc.describe())
+    seen = _seen(None)
+    for name, (rc, st) in results.items():
+        rep = _report(st)
+        bad = [g for g in rep.get("groups") or [] if g.get("verdict") in BAD]
+        if rc != 0 or bad:
+            problems.append("%s: exit %d, %d stranded or deadlocked groups\n%s"
+                            % (name, rc, len(bad), _describe(rep)))
+            continue
+        ok, what = seen[name](rep)
+        if not ok:
+            problems.append("%s: not seen: %s\n%s" % (name, what, _describe(rep)))
+    if problems:
+        fail("%d of %d healthy servers misjudged or not seen" % (len(problems), len(results)),
+             "\n\n".join(problems))
+
+
+def _leak(start, worker_name):
+    """A service leaking a thread per request (20 requests, at the start of the trace)."""
+    with Session() as s, scratch() as tmp:
+        srv = start(s, tmp, mode="leak")
+        res = _trace_all(s, {"leak": srv})
+    rc, st = res["leak"]
+    rep = _report(st)
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    check(rc == 10 and len(bad) == 1 and bad[0]["count"] == 20,
+          "the 20 leaked threads, one stranded group, exit 10 (got %d)" % rc, _describe(rep))
+    return bad[0]
+
+
+def test_python_thread_per_request_leak():
+    g = _leak(start_python, "python3")
+    ev = " ".join(g.get("evidence") or [])
+    check("the thread that spawned" in ev and "has exited" in ev,
+          "their spawners (the request threads) are gone", ev)
+
+
+def test_java_executor_per_request_leak():
+    g = _leak(start_java, "pool-")
+    ev = " ".join(g.get("evidence") or [])
+    check("each comes from an executor of its own" in ev, "one executor per request", ev)
