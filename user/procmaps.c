@@ -22,7 +22,12 @@
 
 struct pm_entry {
 	pid_t pid;
-	Dwfl *dwfl;
+	/* Two sessions on the same modules. Unwinding needs .eh_frame only, but libdw asks for
+	 * .debug_frame wherever .eh_frame ends a walk, and that loads (and decompresses) a
+	 * separate debug file whole, for every process: the unwinding session never looks for
+	 * one. Symbols and lines come from the session that does, used only when the
+	 * symbolizer has not seen the address in a module of the same contents before. */
+	Dwfl *dwfl, *debug;
 	struct pm_entry *prev, *next; /* LRU list, most recent first */
 	uint64_t missed[MISS_RING];
 	unsigned int nmissed;
@@ -39,7 +44,21 @@ static char *debuginfo_path;
 static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			char **file_name, Elf **elfp);
 
+static int pm__no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			    const char *file_name, const char *debuglink_file,
+			    GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return -1;
+}
+
 static const Dwfl_Callbacks pm_callbacks = {
+	.find_elf = pm__find_elf,
+	.find_debuginfo = pm__no_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static const Dwfl_Callbacks pm_debug_callbacks = {
 	.find_elf = pm__find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.section_address = dwfl_offline_section_address,
@@ -221,7 +240,7 @@ static void pm__add_line(struct pm_groups *gs, const struct map_line *ml)
 	};
 }
 
-static void pm__report_group(struct pm_entry *e, const struct pm_group *g)
+static void pm__report_group(struct pm_entry *e, Dwfl *dwfl, const struct pm_group *g)
 {
 	Dwfl_Module *mod;
 	void **userdata;
@@ -230,7 +249,7 @@ static void pm__report_group(struct pm_entry *e, const struct pm_group *g)
 	 * the load bias from the module's lowest address. */
 	if (!g->exec || g->first_offset != 0)
 		return;
-	mod = dwfl_report_module(e->dwfl, g->path, g->low, g->high);
+	mod = dwfl_report_module(dwfl, g->path, g->low, g->high);
 	if (!mod)
 		return;
 	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -271,13 +290,19 @@ static int pm__read_maps(struct pm_entry *e)
 	if (gs.n == 0) {
 		err = -ESRCH;
 	} else {
-		dwfl_report_begin(e->dwfl);
-		for (size_t i = 0; i < gs.n; i++)
-			pm__report_group(e, &gs.v[i]);
-		dwfl_report_end(e->dwfl, NULL, NULL);
-		/* Open every file now, through /proc/PID/root while it exists: a process that
-		 * exits before its stacks are symbolized takes that path with it. */
-		dwfl_getmodules(e->dwfl, pm__open_module, NULL, 0);
+		Dwfl *sessions[] = {e->dwfl, e->debug};
+
+		for (size_t k = 0; k < ARRAY_SIZE(sessions); k++) {
+			dwfl_report_begin(sessions[k]);
+			for (size_t i = 0; i < gs.n; i++)
+				pm__report_group(e, sessions[k], &gs.v[i]);
+			dwfl_report_end(sessions[k], NULL, NULL);
+			/* Open every file now, through /proc/PID/root while it exists: a
+			 * process that exits before its stacks are symbolized takes that path
+			 * with it. (Opening a file reads its headers; a debug file is looked
+			 * for only when its symbols are needed.) */
+			dwfl_getmodules(sessions[k], pm__open_module, NULL, 0);
+		}
 	}
 	for (size_t i = 0; i < gs.n; i++)
 		free(gs.v[i].path);
@@ -325,6 +350,7 @@ static void pm__drop(struct proc_maps *pm, struct pm_entry *e)
 	hashmap__del(&pm->by_pid, (uint64_t)e->pid);
 	pm->count--;
 	dwfl_end(e->dwfl);
+	dwfl_end(e->debug);
 	free(e);
 }
 
@@ -352,9 +378,10 @@ static struct pm_entry *pm__create(struct proc_maps *pm, pid_t pid)
 
 	e->pid = pid;
 	e->dwfl = dwfl_begin(&pm_callbacks);
-	if (!e->dwfl || pm__read_maps(e) < 0) {
-		if (e->dwfl)
-			dwfl_end(e->dwfl);
+	e->debug = dwfl_begin(&pm_debug_callbacks);
+	if (!e->dwfl || !e->debug || pm__read_maps(e) < 0) {
+		dwfl_end(e->dwfl);
+		dwfl_end(e->debug);
 		free(e);
 		return NULL;
 	}
@@ -377,7 +404,7 @@ static bool pm__missed_before(struct pm_entry *e, uint64_t page)
 	return false;
 }
 
-Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
+static struct pm_entry *pm__get(struct proc_maps *pm, pid_t pid, uint64_t addr)
 {
 	struct pm_entry *e;
 
@@ -385,12 +412,26 @@ Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
 		return NULL;
 	e = hashmap__get(&pm->by_pid, (uint64_t)pid);
 	if (!e)
-		return (e = pm__create(pm, pid)) ? e->dwfl : NULL;
+		return pm__create(pm, pid);
 	pm__unlink(pm, e);
 	pm__push_front(pm, e);
 	/* A failed re-read (the process exited) keeps what was known: stacks sampled before
 	 * the exit are still symbolized. */
 	if (addr && !dwfl_addrmodule(e->dwfl, addr) && !pm__missed_before(e, addr >> 12))
 		pm__read_maps(e);
-	return e->dwfl;
+	return e;
+}
+
+Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
+{
+	struct pm_entry *e = pm__get(pm, pid, addr);
+
+	return e ? e->dwfl : NULL;
+}
+
+Dwfl *proc_maps__debug_dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
+{
+	struct pm_entry *e = pm__get(pm, pid, addr);
+
+	return e ? e->debug : NULL;
 }

@@ -295,7 +295,15 @@ static void sym__note_module(struct symbolizer *sym, Dwfl_Module *mod, uint64_t 
 	}
 }
 
-static const struct sym_entry *sym__lookup(struct symbolizer *sym, Dwfl_Module *mod,
+/* The module at addr in the session that loads debug files, NULL when none covers it. */
+static Dwfl_Module *sym__debug_module(struct symbolizer *sym, pid_t pid, Dwarf_Addr addr)
+{
+	Dwfl *dwfl = proc_maps__debug_dwfl(sym->maps, pid, addr);
+
+	return dwfl ? dwfl_addrmodule(dwfl, addr) : NULL;
+}
+
+static const struct sym_entry *sym__lookup(struct symbolizer *sym, pid_t pid, Dwfl_Module *mod,
 					   Dwarf_Addr addr, Dwarf_Addr bias)
 {
 	uint64_t modkey = sym__module_key(mod), rel = addr - bias;
@@ -307,6 +315,9 @@ static const struct sym_entry *sym__lookup(struct symbolizer *sym, Dwfl_Module *
 		sym->stats.cache_hits++;
 		return e;
 	}
+	/* not seen before: symbols and lines from the session with debug files, the same
+	 * module there (its own debug file is opened now, once per process at most) */
+	mod = sym__debug_module(sym, pid, addr) ?: mod;
 	sym__note_module(sym, mod, modkey);
 	/* A colliding key is rare: the newer address takes the slot. */
 	free(e);
@@ -338,7 +349,7 @@ int symbolizer__resolve(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_
 	if (mod && dwfl_module_getelf(mod, &bias)) {
 		modname = sym__intern(
 			sym, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
-		e = sym__lookup(sym, mod, addr, bias);
+		e = sym__lookup(sym, pid, mod, addr, bias);
 	}
 	if (!e || !e->f[e->n - 1].function)
 		sym->stats.unknown++;
