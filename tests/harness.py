@@ -91,6 +91,14 @@ def clip(text, limit=4000):
     return text[:half] + "\n... [%d chars cut] ...\n" % (len(text) - limit) + text[-half:]
 
 
+def timeout(seconds):
+    """A test that needs longer than run.py's default timeout (its own, in seconds)."""
+    def mark(fn):
+        fn.timeout = seconds
+        return fn
+    return mark
+
+
 def both_builds(fn):
     """Run the test once per target build: fp=False (no frame pointers) and fp=True."""
     fn.variants = [("nofp", {"fp": False}), ("fp", {"fp": True})]

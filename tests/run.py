@@ -113,7 +113,8 @@ def run_unit(runner):
 
 
 def collect_bpf(runner):
-    """[(name, callable or None, error text)] for the selected BPF tests."""
+    """[(name, callable or None, error text, its own timeout or None)] for the selected BPF
+    tests."""
     tests = []
     paths = [p for d in TEST_DIRS for p in sorted((TESTS / d).glob("test_*.py"))]
     for path in paths:
@@ -123,7 +124,7 @@ def collect_bpf(runner):
         except Exception:
             name = "%s/%s" % (group, modname)
             if runner.selected(name):
-                tests.append((name, None, "cannot import:\n" + traceback.format_exc()))
+                tests.append((name, None, "cannot import:\n" + traceback.format_exc(), None))
             continue
         funcs = [f for n, f in vars(mod).items()
                  if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == modname]
@@ -133,7 +134,8 @@ def collect_bpf(runner):
                 name = "%s/%s.%s%s" % (group, modname, f.__name__,
                                        "[%s]" % suffix if suffix else "")
                 if runner.selected(name):
-                    tests.append((name, (lambda f=f, kw=kwargs: f(**kw)), None))
+                    tests.append((name, (lambda f=f, kw=kwargs: f(**kw)), None,
+                                  getattr(f, "timeout", None)))
     return tests
 
 
@@ -309,16 +311,16 @@ def main():
 
     tests = collect_bpf(runner)
     if tests and not (os.path.isfile(strand) and os.access(strand, os.X_OK)):
-        for name, _, _ in tests:
+        for name, _, _, _ in tests:
             runner.report(name, False, 0, "strand binary %s not found or not executable"
                           % strand)
         tests = []
     started = []
-    for name, fn, err in tests:
+    for name, fn, err, own_timeout in tests:
         if fn is None:
             runner.report(name, False, 0, err)
         else:
-            run_one(runner, name, fn, args.timeout, started)
+            run_one(runner, name, fn, own_timeout or args.timeout, started)
 
     final = "bpf/no_leftovers"
     if tests or (args.filters and runner.selected(final)):

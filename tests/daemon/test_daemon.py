@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import harness
 from harness import Session, check, expect_eq, fail, marker_line, run_strand, target_path
 from gohelp import marker
 from daemonhelp import DEPLOY, Daemon, Prometheus, describe, promtool, value
@@ -216,23 +217,30 @@ def test_exited_processes_leave_and_churn_stays_flat():
 
         churn = str(target_path("churn"))
         script = "for i in $(seq 150); do %s --now 8 4 >/dev/null || exit 1; done" % churn
+        # the daemon traces the whole machine (--comm filters what it exports): what else
+        # runs on it comes and goes in these numbers too, as much as before the churn
+        before = max(value(d.series(), "strand_tracked", what="processes") for _ in range(3))
         marks = []
         for _ in range(3):
             p = subprocess.run(["sh", "-c", script], timeout=120, check=False)
             expect_eq(p.returncode, 0, "the churn round ran")
             # forgotten once a scrape has seen them exited
-            got = d.wait_for(lambda x: value(x, "strand_tracked", what="processes") < 50,
-                             timeout=20, what="the churned processes forgotten")
+            got = d.wait_for(lambda x: value(x, "strand_tracked", what="processes") <
+                             before + 50, timeout=20, what="the churned processes forgotten")
             check(value(got, "strand_process_info", comm="churn") is None, "no churn series")
             marks.append((d.rss_kib(), d.fds(), value(got, "strand_tracked", what="processes"),
                           value(got, "strand_tracked", what="thread_sites")))
         (rss1, fds1, procs1, sites1), _, (rss3, fds3, procs3, sites3) = marks
-        check(rss3 <= rss1 + 4096, "RSS flat after the first round (KiB)", marks)
+        # What is kept per churned process would be 150 of it a round, 300 between the first
+        # round and the third.
+        check(rss3 <= rss1 + 8192, "RSS flat after the first round (KiB)", marks)
         # caches of the churned binary's files may close in between: a leak would be
         # a few per process, hundreds per round
         check(fds3 <= fds1 + 4, "fds flat", marks)
-        check(procs3 <= procs1 and sites3 <= sites1, "tracked processes and sites flat", marks)
-        check(procs3 < 150, "the churned processes are not kept", marks)
+        check(procs3 <= procs1 + 30 and sites3 <= sites1 + 30,
+              "tracked processes and sites flat (within what else runs on the machine)", marks)
+        check(procs3 < before + 50, "the churned processes are not kept (%d before)" % before,
+              marks)
         d.stop()
 
 
@@ -263,8 +271,9 @@ def test_pid_reuse_does_not_mix_two_processes():
         healthy = _start_with_pid(s, "pool", ["4"], pid)
         check(healthy is not None, "the pid was taken again (ns_last_pid)")
         got = d.wait_for(lambda x: value(x, "strand_process_info", pid=str(pid), comm="pool")
-                         and value(x, "strand_tasks", comm="waits") is None, timeout=20,
-                         what="pid %d as pool, the leak gone" % pid)
+                         and value(x, "strand_tasks", comm="waits") is None and
+                         value(x, "strand_tasks", comm="pool", kind="thread") == 5, timeout=20,
+                         what="pid %d as pool with its 5 threads, the leak gone" % pid)
         expect_eq(value(got, "strand_stranded_tasks"), None, "nothing stranded left")
         expect_eq(value(got, "strand_tasks", comm="pool", kind="thread"), 5,
                   "the pool's 5 threads (main and 4 workers), none of the leak's")
@@ -333,9 +342,14 @@ def _timed_metrics(d):
 
 def _abuse(d):
     """One round: 40 slow clients from 127.0.0.2, a 256 KiB header from 127.0.0.3, and a
-    flood of 4 x 150 requests from 127.0.0.4-7, /metrics asked from 127.0.0.1 throughout."""
+    flood of 4 x 150 requests from 127.0.0.4-7, /metrics asked from 127.0.0.1 throughout.
+    /metrics must answer within a second or two: on a machine saturated by other work
+    (more runnable tasks than CPUs, stress-ng say) within that times how saturated it is, as
+    every process there waits its turn that much longer."""
     import threading
     port = d.port
+    saturation = os.getloadavg()[0] / (os.cpu_count() or 1)
+    limit = 2.0 * max(1.0, saturation)
     slow = []
     for _ in range(40):
         try:
@@ -350,8 +364,8 @@ def _abuse(d):
         except OSError:
             pass
     status, took = _timed_metrics(d)
-    check(status == 200 and took < 1.0,
-          "/metrics under 40 slow clients: %s in %.2fs" % (status, took))
+    check(status == 200 and took < limit,
+          "/metrics under 40 slow clients: %s in %.2fs (limit %.1fs)" % (status, took, limit))
     big = _connect_from("127.0.0.3", port)
     try:
         big.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (256 << 10) +
@@ -391,7 +405,7 @@ def _abuse(d):
         worst = max(worst, took)
     for t in floods:
         t.join()
-    check(worst < 2.0, "/metrics took %.2fs during the flood" % worst)
+    check(worst < limit, "/metrics took %.2fs during the flood (limit %.1fs)" % (worst, limit))
     check(sum(r[0] for r in results) >= 300, "the flood's requests mostly answered", results)
     for c in slow:
         c.close()
@@ -405,6 +419,7 @@ def _abuse(d):
     check(status == 200 and took < 1.0, "/metrics after: %s in %.2fs" % (status, took))
 
 
+@harness.timeout(120)  # two rounds of floods: longer on a machine busy with other work
 def test_http_survives_slow_clients_huge_headers_and_floods():
     """Slow clients that never finish their request, a 256 KiB header and a flood of
     requests from other addresses: the daemon bounds each (connections per address, memory

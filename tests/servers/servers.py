@@ -91,7 +91,7 @@ def start_redis(s, tmp):
     wait_port(p, port)
 
     def load():
-        r = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "2000", "-c", "8", "-q",
+        r = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "400", "-c", "4", "-q",
                             "-t", "set,get"], capture_output=True, timeout=30)
         check(r.returncode == 0, "redis-benchmark ran", r.stderr.decode()[-2000:])
     return Running("redis", p, p.pid, load)
