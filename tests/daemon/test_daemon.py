@@ -432,6 +432,8 @@ def test_http_survives_slow_clients_huge_headers_and_floods():
         rss1 = d.rss_kib()
         _abuse(d)
         rss2 = d.rss_kib()
-        check(rss2 <= rss1 + 4096, "RSS %d -> %d KiB from the first round to the second" %
+        # within what the rest of the machine makes the whole-machine tracing hold (a
+        # few MiB on a busy machine); a leak per request would be 600 of it a round
+        check(rss2 <= rss1 + 8192, "RSS %d -> %d KiB from the first round to the second" %
               (rss1, rss2))
         d.stop()
