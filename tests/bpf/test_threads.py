@@ -162,29 +162,27 @@ def test_churn_pid(fp):
     expect_eq(totals.get("exited"), 100, "totals.exited", summarize_sites(rep))
 
 
-def test_thread_per_request_is_no_runaway():
-    """300 threads from one parent, 10 at a time (each batch joined before the next): with
-    --runaway 50 the site is no runaway (a fan-out is children alive at once, not made one
-    after the other); 300 and only 10 alive at once, said on the site."""
+def _churn_site(count, batch):
+    """churn's site, COUNT threads from one parent, BATCH alive at once, under --runaway 50."""
     with Session() as s:
-        t = s.start_target("churn", ["300", "10"])
+        t = s.start_target("churn", [str(count), str(batch)])
         st = s.trace_pid(t, extra=["--runaway", "50"])
         t.go()
         t.wait_line("sum")
         rep = st.report()
-    site = find_site(rep, lambda x: x.get("start_routine") == "short_task", "of short_task")
+    return find_site(rep, lambda x: x.get("start_routine") == "short_task", "of short_task"), rep
+
+
+def test_thread_per_request_is_no_runaway():
+    """300 threads from one parent, 10 at a time (each batch joined before the next): with
+    --runaway 50 the site is no runaway (a fan-out is children alive at once, not made one
+    after the other); 300 and only 10 alive at once, said on the site. 60 at once is one."""
+    site, rep = _churn_site(300, 10)
     expect_eq((site.get("spawned"), site.get("max_children_per_parent"),
                site.get("max_live_children_per_parent"), site.get("runaway")),
               (300, 300, 10, False), "spawned, made by one parent, alive at once, runaway",
               summarize_sites(rep))
-    # and the same with 60 alive at once is one
-    with Session() as s:
-        t = s.start_target("churn", ["120", "60"])
-        st = s.trace_pid(t, extra=["--runaway", "50"])
-        t.go()
-        t.wait_line("sum")
-        rep = st.report()
-    site = find_site(rep, lambda x: x.get("start_routine") == "short_task", "of short_task")
+    site, rep = _churn_site(120, 60)
     check(site.get("runaway") and "60 threads here alive at once" in
           " ".join(site.get("runaway_evidence") or []), "60 alive at once is a runaway",
           summarize_sites(rep))
