@@ -31,6 +31,7 @@ enum strand_event_type {
 	STRAND_EV_EXIT = 2,    /* a thread exited */
 	STRAND_EV_EXEC = 3,    /* a traced process replaced its image */
 	STRAND_EV_GO_SITE = 4, /* a goroutine spawn site seen for the first time */
+	STRAND_EV_EXITING = 5, /* a process on its way out, held: read it, then SIGCONT */
 };
 
 enum strand_spawn_flags {
@@ -83,6 +84,12 @@ struct strand_exec_event {
 	char comm[STRAND_COMM_LEN];
 };
 
+struct strand_exiting_event {
+	struct strand_event_hdr hdr; /* hdr.tid: the thread that called the exit function */
+	__s32 code;		     /* the exit status it passed */
+	__u32 pad;
+};
+
 /* The small form of a spawn: everything before regs[]. */
 #define STRAND_SPAWN_SMALL_SIZE __builtin_offsetof(struct strand_spawn_event, regs)
 
@@ -95,6 +102,15 @@ enum strand_target_flags {
 	 * process at its first stack sample until user space has read the map. */
 	STRAND_TARGET_STOP_FOR_MAPS = 1 << 2,
 	STRAND_TARGET_MAPS_REQUESTED = 1 << 3, /* kernel-owned: the stop was sent */
+	/* Hold the process when it calls its exit function (runtime.exit, _exit): user space
+	 * reads what it leaves behind, then sends SIGCONT. */
+	STRAND_TARGET_HOLD_AT_EXIT = 1 << 4,
+};
+
+/* How the exit function that holds a process takes its exit status (the probe's cookie). */
+enum strand_exit_abi {
+	STRAND_EXIT_ABI_GO = 1, /* Go's ABI0 (runtime.exit is assembly): on the stack */
+	STRAND_EXIT_ABI_C = 2,	/* the C ABI: in RDI */
 };
 
 /* Learned shape of a spawn site (keyed by coarse key), written by user space. */
@@ -151,6 +167,9 @@ enum strand_record_flags {
 	STRAND_REC_HAS_STACK = 1 << 3,	/* stack_len bytes of user stack follow the record */
 	STRAND_REC_EXITING = 1 << 4,
 	STRAND_REC_ON_CPU = 1 << 5, /* running on a CPU now (else, if runnable, waiting for one) */
+	/* stopped (SIGSTOP: a process held on its way out) in the middle of a wait the kernel
+	 * restarts once it continues: blocked in it still */
+	STRAND_REC_STOPPED_IN_WAIT = 1 << 6,
 };
 
 struct strand_task_record {
@@ -298,6 +317,7 @@ _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
 _Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES,
 	       "spawn layout");
 _Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
+_Static_assert(sizeof(struct strand_exiting_event) == 32, "exiting layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
 _Static_assert(sizeof(struct strand_go_config) == 32, "go config layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");

@@ -14,7 +14,28 @@
 #define PF_KTHREAD	     0x00200000
 #define TASK_INTERRUPTIBLE   0x0001
 #define TASK_UNINTERRUPTIBLE 0x0002
+#define TASK_STOPPED	     0x0004 /* __TASK_STOPPED */
+#define TASK_TRACED	     0x0008 /* __TASK_TRACED */
 #define ENOSYS		     38
+/* include/linux/errno.h: what a wait a signal interrupted returns, to be restarted */
+#define ERESTARTSYS	      512
+#define ERESTARTNOINTR	      513
+#define ERESTARTNOHAND	      514
+#define ERESTART_RESTARTBLOCK 516
+
+/* A thread stopped by a signal while blocked in a system call stops with the call's return
+ * still the restart code (the restart is set up after the stop): it is in that wait yet, and
+ * will be back in it when the process continues. */
+static __always_inline bool stopped_in_wait(__u32 state, const struct pt_regs *regs,
+					    const struct strand_task_state *st)
+{
+	long ret = (long)regs->ax;
+
+	return (state & (TASK_STOPPED | TASK_TRACED)) && st->wait_since_ns &&
+	       (long)regs->orig_ax >= 0 &&
+	       (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
+		ret == -ERESTART_RESTARTBLOCK);
+}
 
 /* Waits at least this old get their user stack copied by the iterator. */
 const volatile __u64 stack_after_ns = 1000000000ULL;
@@ -146,7 +167,11 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	regs_to_dwarf(rec->regs, regs);
 	/* the syscall entry stores -ENOSYS as the return value until the syscall returns */
-	if ((long)regs->ax == -ENOSYS && (long)regs->orig_ax >= 0) {
+	bool stopped = stopped_in_wait(state, regs, st);
+
+	if (stopped)
+		rec->flags |= STRAND_REC_STOPPED_IN_WAIT;
+	if (((long)regs->ax == -ENOSYS && (long)regs->orig_ax >= 0) || stopped) {
 		rec->flags |= STRAND_REC_IN_SYSCALL;
 		rec->syscall = regs->orig_ax;
 		rec->args[0] = regs->di;
@@ -159,7 +184,7 @@ int dump_tasks(struct bpf_iter__task *ctx)
 		rec->syscall = -1;
 	}
 
-	if (state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) {
+	if ((state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) || stopped) {
 		rec->flags |= STRAND_REC_BLOCKED;
 		if (!st->wait_since_ns) {
 			/* Blocked before strand attached: when the task last got a CPU, against
@@ -186,7 +211,8 @@ int dump_tasks(struct bpf_iter__task *ctx)
 		if (st->flags & STRAND_TASK_SINCE_ESTIMATED)
 			rec->flags |= STRAND_REC_ESTIMATED;
 		/* +1: wait_seq 0 (blocked before attach) must differ from "never sent" */
-		if (now - st->wait_since_ns >= stack_after_ns &&
+		/* and every wait of a process held on its way out: the last look there is */
+		if ((now - st->wait_since_ns >= stack_after_ns || stopped) &&
 		    st->stack_seq != st->wait_seq + 1) {
 			rec->stack_len = copy_task_stack(buf->stack, regs->sp, task);
 			if (rec->stack_len)

@@ -7,6 +7,7 @@
 #include "procmaps.h"
 #include "util.h"
 #include "goroutines.skel.h"
+#include "exits.skel.h"
 #include "threads.skel.h"
 #include "waits.skel.h"
 
@@ -24,6 +25,7 @@
 
 #define MAX_UPROBES  64
 #define MAX_GO_PROCS 64
+#define MAX_HOLDS    256 /* processes held at their exit at once */
 
 /* The Go runtime probes of one process. */
 struct go_links {
@@ -35,7 +37,12 @@ struct loader {
 	struct threads_bpf *threads;
 	struct waits_bpf *waits;
 	struct goroutines_bpf *go; /* NULL: Go probes unavailable, snapshots only */
-	struct go_slots go_slots;  /* the probes' goroutine states, mapped */
+	struct exits_bpf *exits;   /* NULL: processes are not held on their way out */
+	struct {
+		pid_t pid;
+		struct bpf_link *link;
+	} holds[MAX_HOLDS];
+	struct go_slots go_slots; /* the probes' goroutine states, mapped */
 	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
 	uint8_t *scan_buf;
@@ -45,6 +52,9 @@ struct loader {
 	struct bpf_link *uprobes[MAX_UPROBES];
 	char uprobe_paths[MAX_UPROBES][PATH_MAX];
 	int nuprobes;
+	struct bpf_link *libc_holds[MAX_UPROBES]; /* the exit hold on each C library's _exit */
+	char libc_hold_paths[MAX_UPROBES][PATH_MAX];
+	int nlibc_holds;
 	int ncpus;
 };
 
@@ -175,6 +185,28 @@ static int start_go(struct loader *ld, const struct loader_opts *opts)
 	return 0;
 }
 
+/* The exit hold shares the target filter, ring buffer and counters too. Failing to load it
+ * costs the capture at exit only. */
+static int start_exits(struct loader *ld, const struct loader_opts *opts)
+{
+	struct exits_bpf *x = exits_bpf__open();
+	int err;
+
+	if (!x)
+		return -errno;
+	x->rodata->trace_all = opts->trace_all;
+	x->rodata->self_tgid = (uint32_t)getpid();
+	if ((err = bpf_map__reuse_fd(x->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
+	    (err = bpf_map__reuse_fd(x->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
+	    (err = bpf_map__reuse_fd(x->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
+	    (err = exits_bpf__load(x))) {
+		exits_bpf__destroy(x);
+		return err;
+	}
+	ld->exits = x;
+	return 0;
+}
+
 struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 {
 	struct loader *ld = xcalloc(1, sizeof(*ld));
@@ -230,6 +262,10 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		*exit_code = classify_error(err, "load the wait-tracking BPF programs");
 		goto fail;
 	}
+	if (opts->hold_at_exit && (err = start_exits(ld, opts)))
+		note("processes cannot be held on their way out (%s): what they leave behind is "
+		     "reported as the last scan saw it",
+		     strerror(-err));
 	if (opts->go_probes && (err = start_go(ld, opts)))
 		note("goroutine probes unavailable (%s): goroutines are read by snapshots only",
 		     strerror(-err));
@@ -265,6 +301,11 @@ void loader__stop(struct loader *ld)
 			destroy_go_links(ld, ld->go_links[i].pid);
 	go_slots__unmap(&ld->go_slots);
 	goroutines_bpf__destroy(ld->go);
+	for (int i = 0; i < MAX_HOLDS; i++)
+		bpf_link__destroy(ld->holds[i].link);
+	for (int i = 0; i < ld->nlibc_holds; i++)
+		bpf_link__destroy(ld->libc_holds[i]);
+	exits_bpf__destroy(ld->exits);
 	if (ld->stats_fd > 0)
 		close(ld->stats_fd);
 	bpf_link__destroy(ld->iter);
@@ -293,9 +334,9 @@ int loader__remove_target(struct loader *ld, pid_t pid)
 	return 0;
 }
 
-/* The C library mapped in pid: the file that defines pthread_create (glibc >= 2.34 keeps it
- * in libc.so.6, older ones in libpthread.so.0). */
-static int find_libc(pid_t pid, char *path, size_t size)
+/* The C library mapped in pid: with pthread, the file that defines pthread_create (glibc >=
+ * 2.34 keeps it in libc.so.6, older ones in libpthread.so.0); else libc itself. */
+static int find_libc(pid_t pid, bool pthread, char *path, size_t size)
 {
 	char dir[64], maps_path[80], line[PATH_MAX + 256];
 	int found = -ENOENT;
@@ -317,7 +358,7 @@ static int find_libc(pid_t pid, char *path, size_t size)
 		if (map_line__parse(line, &ml) || !ml.path || ml.path[0] != '/')
 			continue;
 		base = strrchr(ml.path, '/') + 1;
-		if (strncmp(base, "libpthread", 10) && strncmp(base, "libc.so", 7) &&
+		if ((!pthread || strncmp(base, "libpthread", 10)) && strncmp(base, "libc.so", 7) &&
 		    strncmp(base, "libc-", 5))
 			continue;
 		/* through the process's root, so a container's own libc is the one probed; a
@@ -331,7 +372,7 @@ static int find_libc(pid_t pid, char *path, size_t size)
 		else
 			snprintf(path, size, "%s", ml.path);
 		found = 0;
-		if (strncmp(base, "libpthread", 10) == 0)
+		if (!pthread || strncmp(base, "libpthread", 10) == 0)
 			break; /* pre-2.34 glibc: pthread_create lives here */
 	}
 	fclose(f);
@@ -346,7 +387,7 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 	uint64_t offset;
 	int err;
 
-	err = find_libc(pid, path, sizeof(path));
+	err = find_libc(pid, true, path, sizeof(path));
 	if (err)
 		return err;
 	for (int i = 0; i < ld->nuprobes; i++)
@@ -481,6 +522,71 @@ int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 	if (err)
 		loader__detach_go(ld, pid);
 	return err;
+}
+
+int loader__attach_exit_hold(struct loader *ld, pid_t pid, const char *path, uint64_t offset,
+			     enum strand_exit_abi abi)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uopts, .bpf_cookie = abi);
+	int free_slot = -1;
+
+	if (!ld->exits)
+		return -ENOTSUP;
+	for (int i = 0; i < MAX_HOLDS; i++) {
+		if (ld->holds[i].pid == pid)
+			return 0; /* armed already */
+		if (!ld->holds[i].link && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return -E2BIG;
+	ld->holds[free_slot].link = bpf_program__attach_uprobe_opts(ld->exits->progs.exit_hold, pid,
+								    path, offset, &uopts);
+	if (!ld->holds[free_slot].link)
+		return -errno;
+	ld->holds[free_slot].pid = pid;
+	return 0;
+}
+
+int loader__attach_libc_exit_hold(struct loader *ld, pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uopts, .bpf_cookie = STRAND_EXIT_ABI_C);
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	uint64_t offset;
+	int err;
+
+	if (!ld->exits)
+		return -ENOTSUP;
+	if ((err = find_libc(pid, false, path, sizeof(path))))
+		return err;
+	for (int i = 0; i < ld->nlibc_holds; i++)
+		if (!strcmp(ld->libc_hold_paths[i], path))
+			return 0;
+	if (ld->nlibc_holds == MAX_UPROBES)
+		return -E2BIG;
+	/* exit() runs the atexit handlers, then _exit(): the threads left then are left for
+	 * good. Every process of the C library's users, the kernel filters the targets. */
+	if ((err = elfsym__probe_offset(path, "_exit", &offset)))
+		return err;
+	link = bpf_program__attach_uprobe_opts(ld->exits->progs.exit_hold, -1, path, (size_t)offset,
+					       &uopts);
+	if (!link)
+		return -errno;
+	snprintf(ld->libc_hold_paths[ld->nlibc_holds], PATH_MAX, "%s", path);
+	ld->libc_holds[ld->nlibc_holds++] = link;
+	return 0;
+}
+
+void loader__detach_exit_hold(struct loader *ld, pid_t pid)
+{
+	for (int i = 0; i < MAX_HOLDS; i++) {
+		if (ld->holds[i].pid != pid)
+			continue;
+		bpf_link__destroy(ld->holds[i].link);
+		ld->holds[i].link = NULL;
+		ld->holds[i].pid = 0;
+	}
 }
 
 /* Deletes the entries of pid from a map whose keys start with the tgid: a process that is

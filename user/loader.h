@@ -19,6 +19,7 @@ struct loader_opts {
 	uint64_t stack_after_ns; /* waits this old get their user stack copied */
 	uint32_t ringbuf_bytes;
 	bool go_probes;	    /* load the goroutine probes (attached per Go process) */
+	bool hold_at_exit;  /* load the exit hold (attached per process) */
 	uint32_t go_states; /* goroutines whose park times are kept; 0: default */
 	bool verbose;
 };
@@ -61,6 +62,17 @@ enum go_probe {
 
 /* Attaches the goroutine probes to pid at the given file offsets in exe (0: that probe is
  * left out), cfg telling them where runtime.g's fields are. -ENOTSUP: probes not loaded. */
+/* Holds pid when it calls its exit function, at offset in the file path (targets with
+ * STRAND_TARGET_HOLD_AT_EXIT only): 0, -ENOTSUP (no exit hold loaded) or -errno. Once per
+ * process; detached with the process. */
+int loader__attach_exit_hold(struct loader *ld, pid_t pid, const char *path, uint64_t offset,
+			     enum strand_exit_abi abi);
+void loader__detach_exit_hold(struct loader *ld, pid_t pid);
+/* The exit hold on the _exit of the C library pid maps (0: strand's own), for all its
+ * users: what a process of C leaves when it exits (targets with STRAND_TARGET_HOLD_AT_EXIT
+ * and more than one thread only). Once per library file. 0, -ENOTSUP or -errno. */
+int loader__attach_libc_exit_hold(struct loader *ld, pid_t pid);
+
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES]);
 void loader__detach_go(struct loader *ld, pid_t pid);

@@ -114,6 +114,31 @@ int procfs__all_threads(proc_thread_fn fn, void *ctx)
 	return n;
 }
 
+/* Counts the threads of pid not stopped yet (a stop reaches each thread on its own). */
+static void count_running(void *ctx, pid_t pid, const struct proc_thread *t)
+{
+	(void)pid;
+	if (t->state != 'T' && t->state != 't' && t->state != 'Z' && t->state != 'X')
+		(*(int *)ctx)++;
+}
+
+int procfs__wait_stopped(pid_t pid, int timeout_ms)
+{
+	uint64_t end = now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	for (;;) {
+		int running = 0, n = procfs__threads(pid, count_running, &running);
+
+		if (n < 0)
+			return n;
+		if (!running)
+			return 0;
+		if (now_mono_ns() >= end)
+			return -ETIMEDOUT;
+		usleep(500);
+	}
+}
+
 bool procfs__exists(pid_t pid)
 {
 	char path[64];

@@ -23,6 +23,10 @@ int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
 int procfs__all_threads(proc_thread_fn fn, void *ctx);
 
 bool procfs__exists(pid_t pid);
+/* Waits (polling, at most timeout_ms) until every thread of pid is stopped: a SIGSTOP
+ * reaches each thread on its own, a blocked one once it leaves its wait. 0, -ETIMEDOUT or
+ * -ESRCH. */
+int procfs__wait_stopped(pid_t pid, int timeout_ms);
 /* Why pid cannot be traced ("no such process", a zombie, a kernel thread); NULL if it can. */
 const char *procfs__untraceable(pid_t pid);
 /* The /proc directory to read pid's memory map and files through: /proc/PID, or a live

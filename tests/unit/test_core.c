@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of the pieces with no kernel in them: durations, JSON, hash map, model, /proc. */
+/* Unit tests of the pieces with no kernel in them: durations, JSON, hash map, model, /proc,
+ * what the guardian releases. */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "guardian.h"
 #include "hashmap.h"
 #include "load_error.h"
 #include "json_writer.h"
@@ -199,8 +201,41 @@ static void test_load_errors(void)
 	ASSERT_TRUE(bpf_features__missing(&f) == NULL);
 }
 
+/* The guardian sends SIGCONT to the stopped processes of the trees strand traced, and to
+ * nothing else: not a stopped process outside them, not a running one inside. */
+static void test_guardian_releases_only_held_descendants(void)
+{
+	const struct proc_entry procs[] = {
+		{1, 0, 'S'},	 /* init */
+		{100, 1, 'S'},	 /* a root strand traces (its command, or -p) */
+		{101, 100, 'T'}, /* its child, held */
+		{102, 101, 'T'}, /* a grandchild, held */
+		{103, 100, 'R'}, /* running: not touched */
+		{200, 1, 'T'},	 /* stopped, but no business of strand's */
+		{201, 200, 'T'}, /* ... nor its child */
+		{300, 1, 'T'},	 /* a second root, itself held */
+		{400, 401, 'T'}, /* a loop of parents (pids reused mid-listing) ends */
+		{401, 400, 'S'}, {500, 999, 'T'}, /* a parent not in the listing (gone) */
+	};
+	const pid_t roots[] = {100, 300};
+	pid_t out[16];
+	size_t n = guardian__stopped_below(procs, ARRAY_SIZE(procs), roots, ARRAY_SIZE(roots), out,
+					   ARRAY_SIZE(out));
+
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(out[0], 101);
+	ASSERT_EQ(out[1], 102);
+	ASSERT_EQ(out[2], 300);
+	/* a full output stops the search, never writes past it */
+	ASSERT_EQ(
+		guardian__stopped_below(procs, ARRAY_SIZE(procs), roots, ARRAY_SIZE(roots), out, 1),
+		1);
+	ASSERT_EQ(guardian__stopped_below(procs, ARRAY_SIZE(procs), roots, 0, out, 16), 0);
+}
+
 int main(void)
 {
+	test_guardian_releases_only_held_descendants();
 	test_durations();
 	test_json_escaping();
 	test_hashmap();
