@@ -30,6 +30,10 @@ struct collector {
 	void *on_go_site_ctx;
 	pid_reuse_fn on_reuse;
 	void *on_reuse_ctx;
+	held_fn on_new_image;
+	void *on_new_image_ctx;
+	exiting_fn on_exiting;
+	void *on_exiting_ctx;
 	struct collector_stats stats;
 };
 
@@ -242,6 +246,8 @@ static void hold_for_maps(struct collector *c, pid_t pid)
 {
 	hashmap__set(&c->held, (uint64_t)pid, (void *)1);
 	proc_maps__dwfl(c->maps, pid, 0);
+	if (c->on_new_image)
+		c->on_new_image(c->on_new_image_ctx, pid);
 }
 
 static void release_hold(struct collector *c, pid_t pid)
@@ -322,7 +328,7 @@ static void handle_exec(struct collector *c, const struct strand_exec_event *ev)
 	pid_t pid = (pid_t)ev->hdr.tgid;
 
 	c->stats.execs++;
-	model__process(c->model, pid, ev->comm);
+	model__process_exec(c->model, pid, ev->comm);
 	unwinder__forget(c->unwinder, pid);
 	symbolizer__forget(c->sym, pid);
 	proc_maps__forget(c->maps, pid);
@@ -357,6 +363,18 @@ static int handle_record(void *ctx, void *data, size_t size)
 			return 0;
 		}
 		break;
+	case STRAND_EV_EXITING:
+		if (size >= sizeof(struct strand_exiting_event)) {
+			const struct strand_exiting_event *ev = data;
+
+			/* nobody to read it: let it go at once */
+			if (c->on_exiting)
+				c->on_exiting(c->on_exiting_ctx, (pid_t)ev->hdr.tgid, ev->code);
+			else
+				kill((pid_t)ev->hdr.tgid, SIGCONT);
+			return 0;
+		}
+		break;
 	case STRAND_EV_GO_SITE:
 		if (size >= sizeof(struct strand_go_site_event)) {
 			const struct strand_go_site_event *ev = data;
@@ -375,6 +393,18 @@ void collector__on_pid_reuse(struct collector *c, pid_reuse_fn fn, void *ctx)
 {
 	c->on_reuse = fn;
 	c->on_reuse_ctx = ctx;
+}
+
+void collector__on_new_image(struct collector *c, held_fn fn, void *ctx)
+{
+	c->on_new_image = fn;
+	c->on_new_image_ctx = ctx;
+}
+
+void collector__on_exiting(struct collector *c, exiting_fn fn, void *ctx)
+{
+	c->on_exiting = fn;
+	c->on_exiting_ctx = ctx;
 }
 
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx)

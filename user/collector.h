@@ -30,6 +30,16 @@ struct collector *collector__new(struct loader *ld, struct model *m);
 void collector__free(struct collector *c);
 void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx);
+/* A process held by the kernel: at its first stack sample in a new image (while its memory
+ * map is read: a moment to prepare more of its tracing, before it runs on), or on its way
+ * out (code: the status it exits with). The collector sends the SIGCONT of the first when
+ * the callback returns; the second's is the callback's to send, at once when there is no
+ * callback. */
+typedef void (*held_fn)(void *ctx, pid_t pid);
+typedef void (*exiting_fn)(void *ctx, pid_t pid, int code);
+void collector__on_new_image(struct collector *c, held_fn fn, void *ctx);
+void collector__on_exiting(struct collector *c, exiting_fn fn, void *ctx);
+
 /* Called when a new process takes the pid of one still in the model (exited, or whose exit
  * was lost), before the new one is entered: a daemon drops the old one then, so the two
  * never mix. */

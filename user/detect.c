@@ -61,6 +61,11 @@ struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t 
 	return d;
 }
 
+void detector__judge_exits(struct detector *d, bool leaks)
+{
+	d->exit_leaks = leaks;
+}
+
 void detection__free(struct detection *det)
 {
 	for (size_t i = 0; i < det->n; i++)
@@ -212,6 +217,18 @@ const struct task *detect__mutex_owner(struct detector *d, const struct task *t)
 	return o && o->pid == t->pid ? o : NULL;
 }
 
+/* Every frame the runtime's, or no stack read: an M parking itself (notesleep under stopm,
+ * a GC worker's wait), whether or not the M list read last has it (one made since, or a list
+ * read that failed as the process died). Go code blocks goroutines, not threads, on futexes:
+ * a thread of C code (cgo) or of a raw syscall has frames of its own. */
+static bool runtime_park(const struct task_wait *w)
+{
+	for (int i = 0; i < w->depth; i++)
+		if (!w->stack[i].function || strncmp(w->stack[i].function, "runtime.", 8))
+			return false;
+	return true;
+}
+
 /* A thread of a Go program: the runtime's Ms are judged through their goroutines. true when
  * that settles it. */
 static bool judge_go_thread(struct detector *d, const struct task *t, struct note *j)
@@ -232,7 +249,8 @@ static bool judge_go_thread(struct detector *d, const struct task *t, struct not
 			  t->go_role);
 		return true;
 	}
-	if (p && p->go && w->kind == WAIT_FUTEX && (!p->go_threads_known || t->go_role)) {
+	if (p && p->go && w->kind == WAIT_FUTEX &&
+	    (!p->go_threads_known || t->go_role || runtime_park(w))) {
 		j->verdict = VERDICT_IDLE;
 		note__add(j,
 			  "an OS thread of the Go runtime, parked (goroutines are judged apart)");
@@ -261,6 +279,8 @@ static void judge_timed(const struct task_wait *w, uint64_t now, struct note *j)
 static void judge_thread(struct detector *d, const struct task *t, uint64_t now, struct note *j)
 {
 	const struct task_wait *w = t->wait;
+	const struct process *p = model__find_process(d->model, t->pid);
+	bool at_exit = d->exit_leaks && p && p->held_at_exit;
 	uint64_t wakes, last_wake;
 	pid_t cycle[DEADLOCK_MAX_CHAIN];
 	int ncycle;
@@ -268,10 +288,12 @@ static void judge_thread(struct detector *d, const struct task *t, uint64_t now,
 	memset(j, 0, sizeof(*j));
 	j->key = group_key(t);
 	j->growth_key = detect__growth_key(t, j->key);
-	if (now - w->since_ns < d->threshold_ns)
+	if (now - w->since_ns < d->threshold_ns && !at_exit)
 		return;
-	note__add(j, "blocked %.1f s%s (threshold %.0f s)", (double)(now - w->since_ns) / 1e9,
-		  w->estimated ? ", since before attach" : "", (double)d->threshold_ns / 1e9);
+	if (!at_exit)
+		note__add(
+			j, "blocked %.1f s%s (threshold %.0f s)", (double)(now - w->since_ns) / 1e9,
+			w->estimated ? ", since before attach" : "", (double)d->threshold_ns / 1e9);
 	if (w->kind == WAIT_MUTEX && in_deadlock(d->model, t, cycle, &ncycle)) {
 		judge_deadlock(cycle, ncycle, j);
 		return;
@@ -286,6 +308,20 @@ static void judge_thread(struct detector *d, const struct task *t, uint64_t now,
 	}
 	if (wait_timeout__timed(&w->timeout)) {
 		judge_timed(w, now, j);
+		return;
+	}
+	if (at_exit) {
+		j->verdict = VERDICT_STRANDED;
+		j->proven = true;
+		note__add(j,
+			  "still blocked (%s) when the process called exit (status %d), %.1f s "
+			  "after it blocked: nothing is left to wake it",
+			  wait_kind__name(w->kind), p->exit_status,
+			  (double)(now - w->since_ns) / 1e9);
+		note__add(
+			j,
+			"a thread a finished program leaves waiting is a leak, as goleak "
+			"says of goroutines (the runtimes' own threads and timed waits excepted)");
 		return;
 	}
 	if (w->kind == WAIT_MUTEX && w->lock_owner && !detect__mutex_owner(d, t)) {
@@ -544,8 +580,9 @@ static void count_verdict(struct detection *det, enum verdict v)
 }
 
 /* A process that exited since the last observation is reported as that observation saw it
- * (its tasks are gone from the model now): its groups carry over, as long as the model
- * keeps the process. When nothing else is left, the detection keeps its time too. */
+ * (its tasks are gone from the model now), and one judged as it was held on its way out as
+ * it was then: its groups carry over, as long as the model keeps the process. When nothing
+ * else is left, the detection keeps its time too. */
 static void carry_exited(struct detector *d, struct detection *det, uint64_t *keys, size_t *cap,
 			 struct hashmap *tids)
 {
@@ -560,7 +597,7 @@ static void carry_exited(struct detector *d, struct detection *det, uint64_t *ke
 		struct wait_group *c;
 		uint64_t key = hash_combine(hash_u64((uint64_t)g->pid), i) ^ 0xca77;
 
-		if (!p || !p->exited)
+		if (!p || !(p->exited || p->exit_judged))
 			continue;
 		c = find_group(det, keys, key, cap);
 		*c = *g;
@@ -594,7 +631,12 @@ void detector__observe(struct detector *d, uint64_t now)
 	hashmap__init(&index);
 	hashmap__init(&det.group_of);
 	for (size_t i = 0; i < ntasks; i++) {
+		const struct process *p = model__find_process(d->model, tasks[i]->pid);
+
 		hashmap__set(&index, (uint64_t)tasks[i]->tid, (void *)(uintptr_t)(i + 1));
+		/* judged as it left them: its groups carry over (carry_exited) */
+		if (p && p->exit_judged)
+			continue;
 		if (tasks[i]->wait) {
 			det.blocked++;
 			judge_thread(d, tasks[i], now, &notes[i]);

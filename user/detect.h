@@ -67,6 +67,9 @@ struct detector;
 struct detector *detector__new(struct model *m, struct wait_table *wt, uint64_t threshold_ns,
 			       uint64_t runaway);
 void detector__free(struct detector *d);
+/* A thread still blocked when its process is held on its way out (process.held_at_exit) is
+ * left for good, with goleak's semantics: the commands strand runs, in CI. */
+void detector__judge_exits(struct detector *d, bool leaks);
 /* Drops the history of pid's groups: the daemon, once pid is gone. */
 void detector__forget(struct detector *d, pid_t pid);
 

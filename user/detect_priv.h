@@ -24,6 +24,7 @@ struct detector {
 	struct model *model;
 	struct wait_table *wt;
 	uint64_t threshold_ns, runaway;
+	bool exit_leaks;	/* detector__judge_exits */
 	struct hashmap history; /* group key -> struct history */
 	struct detection last;
 	bool have_last;

@@ -3,6 +3,7 @@
 #include "collector.h"
 #include "detect.h"
 #include "goroutines.h"
+#include "guardian.h"
 #include "loader.h"
 #include "procfs.h"
 #include "report.h"
@@ -10,17 +11,109 @@
 #include "waits.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
-#define NSEC 1000000000ULL
+#define NSEC	       1000000000ULL
+#define HOLD_SETTLE_MS 200 /* a process held on its way out: its threads' stop, at most */
 
 static void on_process_exit(void *ctx, pid_t pid, int exit_code)
 {
 	struct engine *e = ctx;
 
+	hashmap__del(&e->exited_held, (uint64_t)pid);
 	go_tracker__forget(e->go, pid);
 	if (e->on_exit)
 		e->on_exit(e->on_exit_ctx, pid, exit_code);
+}
+
+static void scan_go_process(struct engine *e, pid_t pid);
+
+/* The exit holds of pid: on runtime.exit if it is a Go program, on its C library's _exit
+ * (shared by every process of that library). */
+static void arm_exit_holds(struct engine *e, pid_t pid)
+{
+	int err;
+
+	go_tracker__arm_exit(e->go, pid);
+	err = loader__attach_libc_exit_hold(e->ld, pid);
+	if (err && err != -ENOTSUP && err != -ENOENT && procfs__exists(pid))
+		note("threads pid %d leaves when it exits are as the last scan saw them: no hold "
+		     "on its C library's _exit (%s)",
+		     pid, strerror(-err));
+}
+
+/* A new image held at its first stack sample, before its main runs: arm its exit hold. */
+static void on_new_image(void *ctx, pid_t pid)
+{
+	struct engine *e = ctx;
+
+	if (e->opts.hold_at_exit)
+		arm_exit_holds(e, pid);
+}
+
+/* pid is held on its way out: read once the ring buffer's records are all handled (not in
+ * the middle of them), see engine__release_held. One already read goes at once. */
+static void on_exiting(void *ctx, pid_t pid, int code)
+{
+	struct engine *e = ctx;
+
+	if (hashmap__get(&e->exited_held, (uint64_t)pid) || e->nheld == ENGINE_MAX_HELD) {
+		kill(pid, SIGCONT);
+		return;
+	}
+	hashmap__set(&e->exited_held, (uint64_t)pid, (void *)1);
+	e->held[e->nheld].pid = pid;
+	e->held[e->nheld++].code = code;
+}
+
+void engine__release_held(struct engine *e)
+{
+	if (!e->nheld)
+		return;
+	/* every goroutine and thread as the processes leave them, judged so, then let go:
+	 * once every thread has stopped (a thread in a wait is in it still, the kernel
+	 * restarts it; one on its way to the stop is in neither) */
+	for (size_t i = 0; i < e->nheld; i++)
+		if (procfs__wait_stopped(e->held[i].pid, HOLD_SETTLE_MS) == -ETIMEDOUT)
+			note("pid %d held on its way out: not all its threads stopped within %d "
+			     "ms; "
+			     "those still running are read as they were",
+			     e->held[i].pid, HOLD_SETTLE_MS);
+	for (size_t i = 0; i < e->nheld; i++) {
+		struct process *p = model__find_process(&e->model, e->held[i].pid);
+
+		if (p) {
+			p->held_at_exit = true;
+			p->exit_status = e->held[i].code;
+		}
+		go_tracker__at_exit(e->go, e->held[i].pid, e->held[i].code);
+		scan_go_process(e, e->held[i].pid);
+	}
+	if (wait_table__scan(e->waits) < 0)
+		note("the threads of a process held on its way out could not be read: they are "
+		     "as the last scan saw them");
+	detector__observe(e->detector, now_mono_ns());
+	go_tracker__annotate(e->go, &e->model);
+	go_tracker__regroup(e->go, detector__last(e->detector));
+	for (size_t i = 0; i < e->nheld; i++) {
+		struct process *p = model__find_process(&e->model, e->held[i].pid);
+
+		if (p)
+			p->exit_judged = true;
+		kill(e->held[i].pid, SIGCONT);
+	}
+	e->nheld = 0;
+}
+
+uint32_t engine__target_flags(struct engine *e, pid_t pid)
+{
+	if (!e->opts.hold_at_exit || guardian__watch(e->guardian, pid))
+		return 0;
+	/* armed before strand says it is attached (a command is armed again when its new
+	 * image is held, before its main runs) */
+	arm_exit_holds(e, pid);
+	return STRAND_TARGET_HOLD_AT_EXIT;
 }
 
 int engine__start(struct engine *e, const struct engine_opts *opts)
@@ -30,6 +123,11 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 
 	memset(e, 0, sizeof(*e));
 	e->opts = *opts;
+	hashmap__init(&e->exited_held);
+	/* first, while strand has no fd a fork would carry: what releases a process held on
+	 * its way out should strand die holding it */
+	if (opts->hold_at_exit && !(e->guardian = guardian__start()))
+		e->opts.hold_at_exit = false;
 	model__init(&e->model, opts->max_tasks);
 	lopts.trace_all = opts->all;
 	lopts.only_pid = opts->only_pid;
@@ -37,6 +135,7 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	lopts.go_probes = opts->go_probes;
 	lopts.ringbuf_bytes = opts->ringbuf_bytes;
 	lopts.go_states = opts->go_states;
+	lopts.hold_at_exit = e->opts.hold_at_exit;
 	/* waits half the threshold old get their stack and details: ready when it matters */
 	lopts.stack_after_ns = (uint64_t)opts->threshold_ns / 2;
 	if (lopts.stack_after_ns > 5 * NSEC)
@@ -56,9 +155,13 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	e->waits = wait_table__new(e->ld, e->col, &e->model, lopts.stack_after_ns);
 	e->detector =
 		detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns, opts->runaway);
+	detector__judge_exits(e->detector, e->opts.exit_leaks);
 	e->go = go_tracker__new(collector__symbolizer(e->col), e->ld, (uint64_t)opts->threshold_ns,
 				opts->runaway, opts->max_goroutines);
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);
+	go_tracker__hold_exits(e->go, e->opts.hold_at_exit, e->opts.exit_leaks);
+	collector__on_new_image(e->col, on_new_image, e);
+	collector__on_exiting(e->col, on_exiting, e);
 	e->start_ns = now_mono_ns();
 	e->started_unix_s = now_wall();
 	e->model.start_ns = e->start_ns;
@@ -67,6 +170,11 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 
 void engine__stop(struct engine *e)
 {
+	for (size_t i = 0; i < e->nheld; i++) /* held, never read: let go unread */
+		kill(e->held[i].pid, SIGCONT);
+	e->nheld = 0;
+	guardian__stop(e->guardian); /* a clean end: nothing is held */
+	hashmap__free(&e->exited_held);
 	go_tracker__free(e->go);
 	detector__free(e->detector);
 	wait_table__free(e->waits);
@@ -126,6 +234,7 @@ int engine__scan(struct engine *e)
 {
 	int n = collector__drain(e->col);
 
+	engine__release_held(e);
 	if (n < 0)
 		return n;
 	n = wait_table__scan(e->waits);
@@ -139,10 +248,19 @@ int engine__scan(struct engine *e)
 	return 0;
 }
 
+int engine__drain(struct engine *e)
+{
+	int n = collector__drain(e->col);
+
+	engine__release_held(e);
+	return n < 0 ? n : 0;
+}
+
 int engine__poll(struct engine *e, int ms)
 {
 	int err = collector__poll(e->col, ms);
 
+	engine__release_held(e);
 	if (err)
 		return err;
 	if (now_mono_ns() >= e->next_scan_ns)

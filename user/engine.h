@@ -12,9 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hashmap.h"
 #include "model.h"
 
 struct loader;
+
+#define ENGINE_MAX_HELD 64 /* processes held on their way out at once; more go unread */
 struct collector;
 struct wait_table;
 struct detector;
@@ -30,6 +33,10 @@ struct engine_opts {
 	bool go_probes, verbose;
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
 	uint32_t go_states;	/* goroutine state table's size; 0: the loader's default */
+	/* hold each traced process on its way out and read what it leaves (trace only: a
+	 * guardian releases them should strand die); with exit_leaks, a goroutine left
+	 * blocked then is a leak (goleak's semantics: the commands strand runs) */
+	bool hold_at_exit, exit_leaks;
 };
 
 struct engine {
@@ -40,6 +47,13 @@ struct engine {
 	struct wait_table *waits;
 	struct detector *detector;
 	struct go_tracker *go;
+	struct guardian *guardian;  /* with hold_at_exit */
+	struct hashmap exited_held; /* pids read on their way out (and let go) */
+	struct {
+		pid_t pid;
+		int code;
+	} held[ENGINE_MAX_HELD]; /* held on their way out, to read and let go */
+	size_t nheld;
 	bool is_go; /* some traced process is a Go program whose goroutines are read */
 	uint64_t scan_every_ns, next_scan_ns;
 	uint64_t start_ns;
@@ -57,9 +71,20 @@ struct engine {
 int engine__start(struct engine *e, const struct engine_opts *opts);
 void engine__stop(struct engine *e);
 
+/* The target flags a target is added with beyond STRAND_TARGET_TRACE (the exit hold), pid
+ * made one of the trees the guardian releases should strand die holding them, and its exit
+ * hold armed if it is a Go program. */
+uint32_t engine__target_flags(struct engine *e, pid_t pid);
+
 /* The threads alive in pid now (or in every process, pid 0), as tasks from before attach.
  * Negative when pid is gone. */
 int engine__add_existing(struct engine *e, pid_t pid);
+
+/* Reads the processes held on their way out since the last call, and lets them go (the
+ * loop's every poll, scan and drain calls it). */
+void engine__release_held(struct engine *e);
+/* The events waiting in the ring buffer, then the processes they held. 0 or -errno. */
+int engine__drain(struct engine *e);
 
 /* Reads the ring buffer for at most ms, then scans the waits when a scan is due. 0 or
  * -errno. */

@@ -54,20 +54,32 @@ struct process *model__find_process(struct model *m, pid_t pid)
 	return hashmap__get(&m->procs, (uint64_t)pid);
 }
 
+static void read_exe(struct process *p)
+{
+	char path[64], exe[4096];
+	ssize_t n;
+
+	free(p->exe);
+	p->exe = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0)
+		p->exe = strndup(exe, (size_t)n);
+}
+
+void model__process_exec(struct model *m, pid_t pid, const char *comm)
+{
+	read_exe(model__process(m, pid, comm));
+}
+
 struct process *model__process(struct model *m, pid_t pid, const char *comm)
 {
 	struct process *p = model__find_process(m, pid);
 
 	if (!p) {
-		char path[64], exe[4096];
-		ssize_t n;
-
 		p = xcalloc(1, sizeof(*p));
 		p->pid = pid;
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-		n = readlink(path, exe, sizeof(exe) - 1);
-		if (n > 0)
-			p->exe = strndup(exe, (size_t)n);
+		read_exe(p);
 		hashmap__set(&m->procs, (uint64_t)pid, p);
 	}
 	if (comm && *comm)

@@ -133,6 +133,12 @@ struct process {
 	int exit_code;	       /* as wait(2) encodes it */
 	bool go;	       /* a Go program: its threads are the runtime's Ms */
 	bool go_threads_known; /* each thread's M was read: one without is not an M */
+	/* held on its way out (the exit hold) and read then, calling exit with exit_status:
+	 * what it leaves blocked is left for good */
+	bool held_at_exit;
+	int exit_status;
+	/* ... and judged then: later scans, which find it gone or going, keep that judgement */
+	bool exit_judged;
 	struct site *before_site;
 };
 
@@ -163,6 +169,8 @@ void model__init(struct model *m, size_t max_tasks);
 void model__free(struct model *m);
 
 struct process *model__process(struct model *m, pid_t pid, const char *comm);
+/* pid replaced its image: its name and executable are read anew. */
+void model__process_exec(struct model *m, pid_t pid, const char *comm);
 struct process *model__find_process(struct model *m, pid_t pid);
 /* Drops a process and all that is left of it (tasks whose exit was lost, its spawn sites):
  * the daemon, once it was reported gone. */

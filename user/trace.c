@@ -447,7 +447,9 @@ static int setup_targets(struct trace *t)
 			say("cannot attach to pid %d: no such process", t->opts.pid);
 			return STRAND_EXIT_NO_TARGET;
 		}
-		err = loader__add_target(t->e.ld, t->opts.pid, STRAND_TARGET_TRACE);
+		err = loader__add_target(t->e.ld, t->opts.pid,
+					 STRAND_TARGET_TRACE |
+						 engine__target_flags(&t->e, t->opts.pid));
 		if (!err)
 			err = engine__add_existing(&t->e, t->opts.pid) < 0 ? -ESRCH : 0;
 		if (err == -ESRCH) {
@@ -466,7 +468,8 @@ static int setup_targets(struct trace *t)
 			return err;
 		err = loader__add_target(t->e.ld, t->child,
 					 STRAND_TARGET_TRACE | STRAND_TARGET_FOLLOW_FORKS |
-						 STRAND_TARGET_STOP_FOR_MAPS);
+						 STRAND_TARGET_STOP_FOR_MAPS |
+						 engine__target_flags(&t->e, t->child));
 		if (err) {
 			say("cannot trace '%s': %s", t->opts.command[0], strerror(-err));
 			kill(t->child, SIGKILL);
@@ -653,7 +656,7 @@ static int run_loop(struct trace *t)
 	}
 	/* events of the last moments, the target's exit among them; a last look at the waits
 	 * of a target still there (one that exited is reported as its last scan saw it) */
-	err = t->target_gone || t->child_done ? collector__drain(t->e.col) : engine__scan(&t->e);
+	err = t->target_gone || t->child_done ? engine__drain(&t->e) : engine__scan(&t->e);
 	if (err) {
 		say("reading events failed: %s", strerror(-err));
 		return STRAND_EXIT_ERROR;
@@ -697,6 +700,10 @@ int cmd_trace(int argc, char **argv)
 	eopts.go_states = t.opts.go_states;
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
+	/* what a traced process leaves when it exits is read as it leaves it; for a command
+	 * strand runs (CI), a goroutine it leaves blocked is a leak */
+	eopts.hold_at_exit = t.opts.pid || t.opts.command;
+	eopts.exit_leaks = t.opts.command != NULL;
 	eopts.verbose = t.opts.verbose;
 	code = engine__start(&t.e, &eopts);
 	if (code)

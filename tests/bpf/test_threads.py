@@ -260,8 +260,13 @@ def test_output_unchanged(fp):
     with Session() as s:
         st = s.start_strand(["trace", "--json", "--", "build/targets/" + exe, "--now", "--exit"])
         rc, out, err = st.finish(timeout=12)
-    expect_eq(rc, 0, "strand exit status (the command's)", st.describe())
+    # Its threads are still parked on a condition variable nobody signals when it exits: in
+    # CI mode that is a leak (10), and the command's own status (0) is in the report.
+    expect_eq(rc, 10, "strand exit status (the command's 0, but threads left blocked)",
+              st.describe())
     traced, rep = split_report(out, st.describe())
+    codes = [t.get("exit_code") for t in rep.get("targets") or []]
+    expect_eq(codes, [0], "the command's exit status in the report", st.describe())
     check(traced == plain, "traced output differs from untraced output",
           "--- untraced:\n" + plain, "--- traced:\n" + traced)
     expect_eq((rep.get("totals") or {}).get("spawned"), 50, "totals.spawned",
@@ -306,9 +311,12 @@ def test_killed_strand_never_leaves_command_stopped():
                                  "kill -STOP $$; echo resumed > %s" % out])
             child, state = None, None
             for _ in range(50):
-                kids = open("/proc/%d/task/%d/children" % (st.pid, st.pid)).read().split()
+                # strand's children: the command, and its guardian (user/guardian.c)
+                kids = [int(k) for k in
+                        open("/proc/%d/task/%d/children" % (st.pid, st.pid)).read().split()
+                        if open("/proc/%s/comm" % k).read().strip() == "sh"]
                 if kids:
-                    child = int(kids[0])
+                    child = kids[0]
                     state = open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0]
                     if state == "T":
                         break

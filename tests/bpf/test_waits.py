@@ -298,6 +298,35 @@ def test_ci_exit_code_when_command_exits():
           "report does not say the verdicts are from before the exit", _describe(rep))
 
 
+def test_ci_threads_left_blocked_at_exit_are_proven():
+    """The command exits 0 with 8 threads on condition variables nobody signals: held on its
+    way out, they are read as the exit leaves them and proven stranded far under the 30 s
+    threshold (goleak's rule, for threads); strand exits 10 and the command's 0 is kept."""
+    rc, out, err = run_strand(["trace", "--json", "-q", "--", str(_target("waits")), "cond",
+                               "--now", "--exit", "0"], timeout=15.0)
+    expect_eq(rc, 10, "exit code", err)
+    _, rep = split_report(out, err)
+    g = _one_group(rep, BAD, "futex")
+    expect_eq((g["verdict"], g["proven"], g["count"]), ("stranded", True, 8),
+              "verdict, proof and count of the cond waiters", _describe(rep))
+    ev = " ".join(g.get("evidence") or [])
+    check("when the process called exit (status 0)" in ev, "no exit in the evidence", ev)
+    expect_eq([t.get("exit_code") for t in rep.get("targets") or []], [0],
+              "the command's status in the report", _describe(rep))
+
+
+def test_ci_timed_waits_at_exit_are_not_leaks():
+    """Threads asleep in a timed wait when the command exits end by themselves: exit 0,
+    nothing stranded, and the sleepers were seen."""
+    rc, out, err = run_strand(["trace", "--json", "-q", "--", str(_target("waits")), "timer",
+                               "--now", "--exit", "0"], timeout=15.0)
+    expect_eq(rc, 0, "exit code", err)
+    _, rep = split_report(out, err)
+    expect_eq(_groups(rep, BAD, None), [], "stranded groups", _describe(rep))
+    seen = sum(g["count"] for g in rep.get("groups") or [] if g.get("verdict") == "idle")
+    check(seen >= 3, "the 3 sleepers were not seen at the exit", _describe(rep))
+
+
 def test_ci_healthy_command_exit_zero():
     rc, out, err = run_strand(["trace", "-t", THRESHOLD, "--for", "2500ms", "-q", "--",
                                str(_target("waits")), "timer", "--now"], timeout=15.0)
