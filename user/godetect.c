@@ -61,24 +61,35 @@ const char *go_verdict__name(enum go_verdict v)
 	return v == GO_VERDICT_STRANDED ? "stranded" : v == GO_VERDICT_IDLE ? "idle" : NULL;
 }
 
+/* The first elements of the standard library's package paths, Go 1.18 to 1.26 ("vendor"
+ * holds its copies of golang.org/x; "cmd", the toolchain's programs, is left out: traced, it
+ * is the program). A module may be called anything without a dot ("goker/...", "myapp"), so
+ * only this list says what is the standard library. */
+static const char *const std_roots[] = {
+	"archive", "bufio",    "builtin", "bytes",   "cmp",	 "compress", "container", "context",
+	"crypto",  "database", "debug",	  "embed",   "encoding", "errors",   "expvar",	  "flag",
+	"fmt",	   "go",       "hash",	  "html",    "image",	 "index",    "internal",  "io",
+	"iter",	   "log",      "maps",	  "math",    "mime",	 "net",	     "os",	  "path",
+	"plugin",  "reflect",  "regexp",  "runtime", "slices",	 "sort",     "strconv",	  "strings",
+	"structs", "sync",     "syscall", "testing", "text",	 "time",     "unicode",	  "unique",
+	"unsafe",  "vendor",   "weak",
+};
+
 bool go_function__is_std(const char *name)
 {
-	const char *slash, *pkg_end, *first_end;
+	size_t len;
 
 	if (!name || !*name)
 		return false;
-	/* the package path ends at the first dot after its last slash */
-	slash = strrchr(name, '/');
-	pkg_end = strchr(slash ? slash : name, '.');
-	if (!pkg_end)
+	/* the first element of the package path: up to the first slash, or for a path of one
+	 * element up to the dot before the function's name */
+	len = strcspn(name, "/.");
+	if (!name[len])
 		return false;
-	if (!slash)
-		return (pkg_end - name != 4 || strncmp(name, "main", 4)) &&
-		       strncmp(name, "command-line-arguments.", 23);
-	/* a dot in the first path element is a module's host; "_" starts the path of a package
-	 * built outside GOPATH and modules: neither is the standard library */
-	first_end = strchr(name, '/');
-	return !memchr(name, '.', (size_t)(first_end - name)) && strncmp(name, "_/", 2);
+	for (size_t i = 0; i < ARRAY_SIZE(std_roots); i++)
+		if (strlen(std_roots[i]) == len && !strncmp(name, std_roots[i], len))
+			return true;
+	return false;
 }
 
 static void add(struct go_group *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -98,16 +109,27 @@ static void say_blocked(struct go_group *g, uint64_t threshold_ns)
 {
 	double threshold = (double)threshold_ns / 1e9;
 
-	if (g->blocked_before_attach)
+	if (g->blocked_runtime_dated)
 		add(g,
-		    "%" PRIu64 " blocked in %s since before strand attached %.1f s ago, never "
-		    "woken since (threshold %.0f s)",
+		    "%" PRIu64 " blocked in %s for %.1f s at least (oldest): not run since a scan "
+		    "saw the runtime's g.waitsince set, unchanged since (threshold %.0f s)",
+		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+	else if (g->blocked_before_attach)
+		add(g,
+		    "%" PRIu64 " blocked in %s since before strand's probes were attached %.1f s "
+		    "ago, never woken since (threshold %.0f s)",
 		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
 	else
 		add(g,
 		    "%" PRIu64 " blocked in %s for %.1f s (oldest), never woken since they "
 		    "parked (threshold %.0f s)",
 		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+	if ((g->blocked_before_attach || g->blocked_runtime_dated) &&
+	    g->runtime_age_s > g->blocked_oldest_s + 1)
+		add(g,
+		    "the runtime dates the oldest wait %.0f s back (g.waitsince, to a GC's "
+		    "precision)",
+		    g->runtime_age_s);
 }
 
 /* Members created over the process's life, not at start-up: their ids span at least half
@@ -126,6 +148,13 @@ static bool spread_over_life(const struct go_group *g)
 static bool pool_shaped(const struct go_group *g)
 {
 	return g->objects == 1 && !g->unknown_objects && g->max_sharing >= 2;
+}
+
+/* Receiving from a channel of os.Signal: a signal handler's loop (signal.Notify), which
+ * waits for the signals of the process's whole life by design. */
+static bool signal_receiver(const struct go_group *g)
+{
+	return !strcmp(g->state, "chan receive") && !strcmp(g->chan_elem, "os.Signal");
 }
 
 void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
@@ -154,6 +183,12 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		    g->thread_stranded, g->thread_tid, g->thread_reason);
 		for (int i = 0; i < g->nthread_evidence; i++)
 			add(g, "the thread: %s", g->thread_evidence[i]);
+		return;
+	}
+	if (g->blocked_long && signal_receiver(g)) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g, "receiving from a channel of os.Signal: a signal handler waiting for "
+		       "signals (signal.Notify), healthy however long");
 		return;
 	}
 	if (!g->blocked_long) {
@@ -254,4 +289,71 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	else if (g->count >= 2)
 		add(g, "%" PRIu64 " goroutines from the same go statement wait the same way",
 		    g->count);
+}
+
+/* Goroutines a finished program leaves waiting by design, as goleak's defaults (options.go:
+ * isTestStack, isSyscallStack, isStdLibStack, isTraceStack): the testing package waiting for
+ * its tests, os/signal's loop, the runtime's signal and trace readers. */
+static const char *library_role(const struct go_group *g)
+{
+	static const char *const testing[] = {
+		"testing.RunTests",   "testing.(*T).Run",     "testing.(*T).Parallel",
+		"testing.runFuzzing", "testing.runFuzzTests",
+	};
+	static const char *const anywhere[] = {"runtime.ensureSigM", "runtime.ReadTrace"};
+	const char *top = g->wait_depth ? g->wait_stack[0].function : NULL;
+
+	if (top && !strcmp(g->state, "chan receive") && listed(testing, ARRAY_SIZE(testing), top))
+		return "the testing package's, waiting for its tests";
+	if (top && (!strcmp(top, "os/signal.signal_recv") || !strcmp(top, "os/signal.loop")))
+		return "os/signal's loop";
+	if (signal_receiver(g))
+		return "a signal handler receiving from a channel of os.Signal (signal.Notify)";
+	for (int i = 0; i < g->wait_depth; i++)
+		if (g->wait_stack[i].function &&
+		    listed(anywhere, ARRAY_SIZE(anywhere), g->wait_stack[i].function))
+			return "the runtime's signal or trace reader";
+	return NULL;
+}
+
+/* States of goroutines still at work or in a wait that ends by itself: the one calling
+ * exit, those on a CPU or waiting for one, those in a system call (their threads are judged
+ * apart) and those asleep (time.Sleep ends). */
+static bool at_work(const char *state)
+{
+	static const char *const working[] = {"running",   "runnable", "syscall", "copystack",
+					      "preempted", "idle",     "dead",	  "sleep"};
+
+	return listed(working, ARRAY_SIZE(working), state);
+}
+
+void go_group__judge_at_exit(struct go_group *g, int code)
+{
+	const char *role;
+
+	g->verdict = GO_VERDICT_NONE;
+	g->nevidence = 0;
+	if (g->runtime || at_work(g->state))
+		return;
+	if ((role = library_role(g))) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g, "%s: waits by design when a program exits", role);
+		return;
+	}
+	if (!strcmp(g->state, "chan receive") && !g->chan_elem[0]) {
+		add(g,
+		    "%" PRIu64 " still blocked in chan receive when the process exited (status %d), "
+		    "on a channel whose type could not be read: a signal handler's (os.Signal) "
+		    "cannot be ruled out, so no verdict",
+		    g->count, code);
+		return;
+	}
+	g->verdict = GO_VERDICT_STRANDED;
+	g->blocked_long = g->count;
+	add(g,
+	    "%" PRIu64 " still blocked in %s when the process exited (status %d): left behind by "
+	    "the work that made them",
+	    g->count, g->sync_wait[0] ? g->sync_wait : g->state, code);
+	add(g, "a goroutine a finished program leaves waiting is a leak, as goleak says in tests "
+	       "(the runtime's own goroutines, signal handlers' and testing's excepted)");
 }

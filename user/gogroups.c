@@ -6,6 +6,8 @@
 #include "detect.h"
 #include "fdinfo.h"
 #include "gomem.h"
+#include "gopclntab.h"
+#include "gowait.h"
 #include "loader.h"
 #include "util.h"
 
@@ -15,32 +17,67 @@
 #define MAX_STACK_BYTES	  (1ULL << 30)
 #define NET_DESCRIBED_MAX 8 /* IO waits described per group: describing walks the TCP table */
 
+static bool in_sync_or_runtime(const char *f)
+{
+	return !strncmp(f, "sync.", 5) || !strncmp(f, "internal/sync.", 14) ||
+	       !strncmp(f, "runtime.", 8);
+}
+
 /* The sync primitive a semaphore wait is under, from the frames of its stack. */
 static const char *sync_wait_of(const struct go_group *g)
 {
 	static const struct {
 		const char *frame, *wait;
+		bool method; /* else a semaphore call, which says less (RLock is inlined into
+			      * its caller: its semaphore call is what is left of it) */
 	} known[] = {
-		{"sync.(*Mutex).lockSlow", "sync.Mutex.Lock"},
-		{"sync.(*Mutex).Lock", "sync.Mutex.Lock"},
-		{"sync.(*RWMutex).Lock", "sync.RWMutex.Lock"},
-		{"sync.(*RWMutex).RLock", "sync.RWMutex.RLock"},
-		/* RLock is inlined into its caller: its semaphore call is what is left */
-		{"sync.runtime_SemacquireMutex", "sync.RWMutex.RLock"},
-		{"sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock"},
-		{"sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock"},
-		{"sync.(*WaitGroup).Wait", "sync.WaitGroup.Wait"},
+		{"sync.(*Mutex).lockSlow", "sync.Mutex.Lock", true},
+		{"sync.(*Mutex).Lock", "sync.Mutex.Lock", true},
+		{"internal/sync.(*Mutex).lockSlow", "sync.Mutex.Lock", true},
+		{"internal/sync.(*Mutex).Lock", "sync.Mutex.Lock", true},
+		{"sync.(*RWMutex).Lock", "sync.RWMutex.Lock", true},
+		{"sync.(*RWMutex).RLock", "sync.RWMutex.RLock", true},
+		{"sync.(*WaitGroup).Wait", "sync.WaitGroup.Wait", true},
+		{"sync.runtime_SemacquireMutex", "sync.RWMutex.RLock", false},
+		{"sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock", false},
+		{"sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock", false},
+		{"sync.runtime_SemacquireWaitGroup", "sync.WaitGroup.Wait", false},
 	};
+	const char *wait = "";
+	bool by_method = false;
 
 	if (strcmp(g->state, "semacquire"))
 		return "";
-	/* in the table's order: the sync frames above a semaphore call say more than it */
-	for (size_t k = 0; k < ARRAY_SIZE(known); k++)
-		for (int i = 0; i < g->wait_depth; i++)
-			if (g->wait_stack[i].function &&
-			    !strcmp(g->wait_stack[i].function, known[k].frame))
-				return known[k].wait;
-	return "";
+	/* the wait is the outermost sync method of the run of sync and runtime frames its stack
+	 * starts with: RWMutex.Lock waits in the Mutex.Lock of its writers' mutex, and is a
+	 * writer's wait; a sync call further down the stack is not the one waiting */
+	for (int i = 0; i < g->wait_depth; i++) {
+		const char *f = g->wait_stack[i].function;
+		size_t k = 0;
+
+		if (!f || !in_sync_or_runtime(f))
+			break;
+		while (k < ARRAY_SIZE(known) && strcmp(f, known[k].frame))
+			k++;
+		if (k == ARRAY_SIZE(known) || (by_method && !known[k].method))
+			continue;
+		wait = known[k].wait;
+		by_method = known[k].method;
+	}
+	return wait;
+}
+
+/* The element type of the channel a group's first member sends on or receives from. */
+static void chan_elem_of(struct go_proc_state *st, struct go_group *grp, const struct row *r)
+{
+	uint64_t types, etypes;
+
+	if (!r->obj || (strcmp(grp->state, "chan receive") && strcmp(grp->state, "chan send")) ||
+	    !st->pcln || !gopclntab__types(st->pcln, &types, &etypes))
+		return;
+	if (go_chan__elem_type(st->pid, r->obj, types + st->gp.bias, etypes + st->gp.bias,
+			       grp->chan_elem, sizeof(grp->chan_elem)))
+		grp->chan_elem[0] = 0;
 }
 
 static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
@@ -89,6 +126,7 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 		}
 	}
 	snprintf(grp->sync_wait, sizeof(grp->sync_wait), "%s", sync_wait_of(grp));
+	chan_elem_of(st, grp, r);
 	return grp;
 }
 
@@ -286,7 +324,10 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (grp->blocked_newest_s < 0 || r->blocked < grp->blocked_newest_s)
 			grp->blocked_newest_s = r->blocked;
 		grp->blocked_before_attach |= r->before_attach;
+		grp->blocked_runtime_dated |= r->runtime_dated;
 	}
+	if (r->runtime_age > grp->runtime_age_s)
+		grp->runtime_age_s = r->runtime_age;
 	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
 		grp->served++;
 	} else if (is_long) {
@@ -468,7 +509,10 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		g->first = first - 1;
 		g->peak = peak;
 		g->goids_issued = st->max_goid;
-		go_group__judge(g, t->threshold_ns, t->runaway);
+		if (st->at_exit && t->exit_leaks)
+			go_group__judge_at_exit(g, st->exit_code);
+		else
+			go_group__judge(g, t->threshold_ns, t->runaway);
 		if (g->verdict == GO_VERDICT_STRANDED)
 			measure_heap(st, g, key);
 	}

@@ -324,6 +324,47 @@ static void fail(char *why, size_t size, const char *field)
 	snprintf(why, size, "%s", field);
 }
 
+/* The fields a parked goroutine proves: waitreason (and waitsince beside it) and the saved
+ * context (sched). A process with none parked yet leaves them -1, to be found later. */
+static void infer_wait_fields(const struct evidence *e, struct go_layout *l)
+{
+	l->waitreason = -1;
+	for (int32_t off = l->goid + 8; l->nwait_reasons && off < WINDOW; off++)
+		if (off != l->atomicstatus && waitreason_holds(e, l, off)) {
+			l->waitreason = off;
+			break;
+		}
+	/* goid, schedlink, waitsince, waitreason in every release: where the reason is two
+	 * words past the id, waitsince is the word before it */
+	l->waitsince = l->waitreason == l->goid + 24 ? l->goid + 16 : -1;
+	l->sched_pc = -1;
+	for (int32_t off = 8; off + 16 <= WINDOW && l->sched_pc < 0; off += 8)
+		if (sched_holds(e, l, off))
+			l->sched_pc = off;
+	l->sched_sp = l->sched_pc < 0 ? -1 : l->sched_pc - 8;
+	l->sched_g = l->sched_pc < 0 ? -1 : l->sched_pc + 8;
+	l->sched_bp = -1;
+	for (int32_t off = l->sched_pc + 32; l->sched_pc >= 0 && off <= l->sched_pc + 40; off += 8)
+		if (sched_bp_holds(e, l, off)) {
+			if (l->sched_bp >= 0) { /* both hold: say neither */
+				l->sched_bp = -1;
+				break;
+			}
+			l->sched_bp = off;
+		}
+}
+
+/* The bytes of each g a snapshot reads grown to the last field known. */
+static void fit_g_size(struct go_layout *l)
+{
+	const int32_t used[] = {l->startpc,  l->gopc,	    l->goid,	 l->parent_goid,
+				l->sched_bp, l->waitreason, l->waitsince};
+
+	for (size_t i = 0; i < ARRAY_SIZE(used); i++)
+		if (used[i] >= 0 && (uint32_t)used[i] + 8 > l->g_size)
+			l->g_size = ((uint32_t)used[i] + 8 + 7) & ~7u;
+}
+
 int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l,
 		    char *why, size_t why_size)
 {
@@ -361,38 +402,13 @@ int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
 		fail(why, why_size, "atomicstatus");
 		goto out;
 	}
-	l->waitreason = -1;
-	for (int32_t off = l->goid + 8; l->nwait_reasons && off < WINDOW; off++)
-		if (off != l->atomicstatus && waitreason_holds(&e, l, off)) {
-			l->waitreason = off;
-			break;
-		}
-	l->sched_pc = -1;
-	for (int32_t off = 8; off + 16 <= WINDOW && l->sched_pc < 0; off += 8)
-		if (sched_holds(&e, l, off))
-			l->sched_pc = off;
-	l->sched_sp = l->sched_pc < 0 ? -1 : l->sched_pc - 8;
-	l->sched_g = l->sched_pc < 0 ? -1 : l->sched_pc + 8;
-	l->sched_bp = -1;
-	for (int32_t off = l->sched_pc + 32; l->sched_pc >= 0 && off <= l->sched_pc + 40; off += 8)
-		if (sched_bp_holds(&e, l, off)) {
-			if (l->sched_bp >= 0) { /* both hold: say neither */
-				l->sched_bp = -1;
-				break;
-			}
-			l->sched_bp = off;
-		}
+	infer_wait_fields(&e, l);
 	l->stack_lo = 0;
 	l->stack_hi = 8;
 	l->parent_goid = search(&e, l, l->goid + 8, 8, parent_at);
 	l->g_m = G_M_OFFSET;
-	const int32_t used[] = {l->startpc,	l->gopc,     l->goid,
-				l->parent_goid, l->sched_bp, l->waitreason};
-
 	l->g_size = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(used); i++)
-		if (used[i] >= 0 && (uint32_t)used[i] + 8 > l->g_size)
-			l->g_size = ((uint32_t)used[i] + 8 + 7) & ~7u;
+	fit_g_size(l);
 	l->source = "inferred";
 	err = 0;
 out:
@@ -416,6 +432,22 @@ int goinfer__parent(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
 	}
 	go_gs__free(&e.gs);
 	return l->parent_goid >= 0 ? 0 : -ENODATA;
+}
+
+int goinfer__waits(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+{
+	struct evidence e;
+	int err;
+
+	if ((l->waitreason >= 0 && l->sched_pc >= 0) || l->goid < 0 || l->atomicstatus < 0)
+		return 0;
+	err = gather(&e, pid, bias, pcln, l, WINDOW);
+	if (!err) {
+		infer_wait_fields(&e, l);
+		fit_g_size(l);
+	}
+	go_gs__free(&e.gs);
+	return l->waitreason >= 0 && l->sched_pc >= 0 ? 0 : -ENODATA;
 }
 
 int goinfer__check(pid_t pid, uint64_t bias, struct gopclntab *pcln, const struct go_layout *l,

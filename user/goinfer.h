@@ -26,6 +26,10 @@ int goinfer__layout(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_
  * with a creator to prove it by. 0 when known, -ENODATA otherwise. */
 int goinfer__parent(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout);
 
+/* Looks again for g.waitreason, g.waitsince and g.sched when the first look found no
+ * goroutine parked to prove them by. 0 when known, -ENODATA otherwise. */
+int goinfer__waits(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout);
+
 /* Checks a layout against the process: 0, or -EBADMSG with the first field that does not
  * hold what it should in why. */
 int goinfer__check(pid_t pid, uint64_t bias, struct gopclntab *pcln, const struct go_layout *layout,

@@ -18,6 +18,8 @@ struct go_layout {
 	uint32_t g_size;
 	/* offsets in runtime.g, -1 when the field does not exist in this release */
 	int32_t goid, gopc, startpc, atomicstatus, waitreason, parent_goid;
+	/* g.waitsince: when a GC first saw it blocked, 0 again as soon as it runs */
+	int32_t waitsince;
 	int32_t sched_sp, sched_pc, sched_bp, sched_g, stack_lo, stack_hi;
 	int32_t g_m;	/* runtime.g.m: the M (thread) running it */
 	int32_t m_curg; /* runtime.m.curg: the goroutine an M runs */

@@ -65,7 +65,9 @@
 #define MD_TEXT		22
 #define MD_GOFUNC_GO118 38
 #define MD_GOFUNC_GO120 40
-#define MAX_GOFUNC_LEN	(1ull << 30) /* more go:func.* than this is no real binary */
+/* types and etypes come three and two words before gofunc (then rodata) in every version */
+#define MD_TYPES_BEFORE_GOFUNC 3
+#define MAX_GOFUNC_LEN	       (1ull << 30) /* more go:func.* than this is no real binary */
 /* where text ends past this, entry offsets (32 bits) would wrap around the address space */
 #define MAX_TEXT_START (UINT64_MAX - 2ull * UINT32_MAX)
 
@@ -76,7 +78,8 @@ struct gopclntab {
 	bool go120, header_text; /* text_start from the header, not the caller */
 	uint64_t nfunc, text_start;
 	uint64_t funcname, cu, filetab, pctab, pcln; /* offsets into data */
-	const uint8_t *gofunc;			     /* go:func.*: in data or gofunc_own */
+	uint64_t types, etypes; /* moduledata's: where type names are (link-time), 0: unknown */
+	const uint8_t *gofunc;	/* go:func.*: in data or gofunc_own */
 	uint64_t gofunc_len;
 	uint8_t *gofunc_own;
 };
@@ -167,6 +170,13 @@ void gopclntab__set_gofunc(struct gopclntab *t, const void *gofunc, size_t len)
 	t->gofunc_len = len;
 }
 
+bool gopclntab__types(const struct gopclntab *t, uint64_t *types, uint64_t *etypes)
+{
+	*types = t->types;
+	*etypes = t->etypes;
+	return t->types != 0;
+}
+
 bool gopclntab__has_inline(const struct gopclntab *t)
 {
 	return t->gofunc != NULL;
@@ -204,8 +214,8 @@ static const uint8_t *sect_data(struct elf_sect *s, size_t *len)
  * the table where the header says; they are link-time addresses in the file, PIE included
  * (the linkers write the addends of the relocations in place too). 0 or -ENOENT.
  */
-static int find_moduledata(const struct gopclntab *t, struct elf_sect *sects, int n,
-			   uint64_t table_addr, uint64_t *text, uint64_t *gofunc)
+static int find_moduledata(struct gopclntab *t, struct elf_sect *sects, int n, uint64_t table_addr,
+			   uint64_t *text, uint64_t *gofunc)
 {
 	static const int word[] = {MD_PCHEADER, MD_FUNCNAMETAB, MD_CUTAB,
 				   MD_FILETAB,	MD_PCTAB,	MD_PCLNTABLE};
@@ -236,6 +246,12 @@ static int find_moduledata(const struct gopclntab *t, struct elf_sect *sects, in
 				continue;
 			memcpy(text, d + off + 8 * MD_TEXT, 8);
 			memcpy(gofunc, d + off + 8 * (size_t)gofunc_word, 8);
+			memcpy(&t->types,
+			       d + off + 8 * (size_t)(gofunc_word - MD_TYPES_BEFORE_GOFUNC), 8);
+			memcpy(&t->etypes,
+			       d + off + 8 * (size_t)(gofunc_word - MD_TYPES_BEFORE_GOFUNC + 1), 8);
+			if (t->etypes <= t->types)
+				t->types = t->etypes = 0;
 			return 0;
 		}
 	}
@@ -253,8 +269,10 @@ static bool attach_moduledata(struct gopclntab *t, struct elf_sect *sects, int n
 	uint64_t text, gofunc;
 
 	if (find_moduledata(t, sects, n, table_addr, &text, &gofunc) ||
-	    (t->header_text && text != t->text_start) || text > MAX_TEXT_START)
+	    (t->header_text && text != t->text_start) || text > MAX_TEXT_START) {
+		t->types = t->etypes = 0;
 		return false;
+	}
 	t->text_start = text;
 	for (int i = 0; gofunc && i < n; i++) {
 		const uint8_t *d;

@@ -44,6 +44,10 @@ struct gopclntab *gopclntab__from_mem(const void *table, size_t len, uint64_t te
 void gopclntab__set_gofunc(struct gopclntab *t, const void *gofunc, size_t len);
 void gopclntab__close(struct gopclntab *t);
 
+/* Where the module's types are (moduledata.types, .etypes; link-time): a type's name is at
+ * an offset from types. false when its moduledata was not found. */
+bool gopclntab__types(const struct gopclntab *t, uint64_t *types, uint64_t *etypes);
+
 /* Whether inline trees can be read: go:func.* was found. */
 bool gopclntab__has_inline(const struct gopclntab *t);
 

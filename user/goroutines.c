@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gotrack.h"
+#include "elfsym.h"
 #include "gopclntab.h"
 #include "gomem.h"
 #include "loader.h"
@@ -47,6 +48,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	if (st->probes && t->ld)
 		loader__detach_go(t->ld, st->pid);
 	st->probes = false;
+	if (st->exit_armed && t->ld)
+		loader__detach_exit_hold(t->ld, st->pid);
 	gopclntab__close(st->pcln);
 	st->pcln = NULL;
 	go_snapshot__free(&st->snap);
@@ -69,6 +72,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	go_heap__free(st->heap);
 	st->heap = NULL;
 	hashmap__free(&st->seen);
+	hashmap__free(&st->dated);
 	hashmap__free(&st->live);
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
@@ -169,12 +173,15 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	}
 }
 
-/* Remembers when each goroutine was first seen in its present state, and which are live. */
+/* Remembers when each goroutine was first seen in its present state, and which are live;
+ * and when first seen with its present g.waitsince (set, the same value proves it has not
+ * run since: see go_probe_wait). */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	struct hashmap next;
+	struct hashmap next, dated;
 
 	hashmap__init(&next);
+	hashmap__init(&dated);
 	hashmap__free(&st->live);
 	hashmap__init(&st->live);
 	for (size_t i = 0; i < st->snap.n; i++) {
@@ -183,12 +190,26 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 		void *first = hashmap__get(&st->seen, key);
 
 		hashmap__set(&next, key, first ? first : (void *)(uintptr_t)now);
+		if (g->waitsince) {
+			key = hash_combine(g->goid, (uint64_t)g->waitsince);
+			first = hashmap__get(&st->dated, key);
+			hashmap__set(&dated, key, first ? first : (void *)(uintptr_t)now);
+		}
 		hashmap__set(&st->live, g->goid, (void *)1);
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
 	hashmap__free(&st->seen);
 	st->seen = next;
+	hashmap__free(&st->dated);
+	st->dated = dated;
+}
+
+uint64_t go_first_dated(const struct go_proc_state *st, const struct go_g *g)
+{
+	return g->waitsince ? (uintptr_t)hashmap__get(&st->dated,
+						      hash_combine(g->goid, (uint64_t)g->waitsince))
+			    : 0;
 }
 
 uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g)
@@ -317,6 +338,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	st->pid = pid;
 	snprintf(st->comm, sizeof(st->comm), "%s", comm);
 	hashmap__init(&st->seen);
+	hashmap__init(&st->dated);
 	hashmap__init(&st->live);
 	hashmap__init(&st->site_of);
 	hashmap__init(&st->row_of);
@@ -347,23 +369,30 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		free_state(t, hashmap__del(&t->procs, (uint64_t)pid));
 		st = NULL;
 	}
-	if (st && st->exited)
+	/* gone, or read on its way out: what it left is what the report says */
+	if (st && (st->exited || st->exit_read))
 		return st->is_go ? GO_TRACKED : GO_NOT_GO;
 	if (!st)
 		st = new_state(t, pid, comm);
-	if (!st->is_go && st->maybe_go && st->attempts < LAYOUT_ATTEMPTS) {
+	if (!st->exit_armed)
+		go_tracker__arm_exit(t, pid);
+	/* a process held on its way out has all the goroutines it will ever have: one more try */
+	if (!st->is_go && st->maybe_go && (st->attempts < LAYOUT_ATTEMPTS || st->at_exit)) {
 		int err = go_process__open(pid, st->pcln, &st->gp);
 
 		st->is_go = !err;
 		st->attempts = err == -ENODATA ? st->attempts + 1 : LAYOUT_ATTEMPTS;
 		if (err && err != -ENODATA && !st->gp.problem[0])
 			snprintf(st->gp.problem, sizeof(st->gp.problem), "%s", strerror(-err));
-		/* probes first, then the snapshot: nothing falls between the two */
-		if (st->is_go)
+		/* probes first, then the snapshot: nothing falls between the two (and none
+		 * for a process on its way out) */
+		if (st->is_go && !st->at_exit)
 			go_attach_probes(t, st);
 	}
 	if (!st->is_go)
-		return st->maybe_go ? GO_UNSUPPORTED : GO_NOT_GO;
+		return !st->maybe_go			? GO_NOT_GO
+		       : st->attempts < LAYOUT_ATTEMPTS ? GO_NOT_YET
+							: GO_UNSUPPORTED;
 	if (!st->switch_known && st->pcln) {
 		uint64_t lo, hi;
 
@@ -371,12 +400,14 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		if (!gopclntab__function(st->pcln, "runtime.systemstack_switch", &lo, &hi))
 			go_stack_cache__set_switch(st->stacks, lo + st->gp.bias, hi + st->gp.bias);
 	}
+	go_find_wait_fields(st);
 	go_find_wait_layout(st);
 	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
 	st->gp.max_goroutines = t->max_goroutines;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
+		st->exit_read = st->at_exit;
 		go_read_threads(st);
 		go_read_netwaits(st);
 		update_seen(st, t->now_ns);
@@ -386,18 +417,62 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	return GO_TRACKED;
 }
 
+void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks)
+{
+	t->hold_exits = hold;
+	t->exit_leaks = leaks;
+}
+
+void go_tracker__arm_exit(struct go_tracker *t, pid_t pid)
+{
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
+	uint64_t lo, hi, offset;
+	char comm[16], exe[64];
+	int err;
+
+	if (!t->hold_exits || !t->ld)
+		return;
+	procfs__comm(pid, comm, sizeof(comm));
+	if (st && !st->exited && strcmp(st->comm, comm)) { /* exec'd since it was tried */
+		free_state(t, hashmap__del(&t->procs, (uint64_t)pid));
+		st = NULL;
+	}
+	if (!st)
+		st = new_state(t, pid, comm);
+	if (st->exit_armed || st->exited || !st->pcln)
+		return;
+	st->exit_armed = true;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	/* main's return, os.Exit, a fatal error and a panic all leave through runtime.exit */
+	if (gopclntab__function(st->pcln, "runtime.exit", &lo, &hi) ||
+	    elfsym__file_offset(exe, lo, &offset))
+		return;
+	err = loader__attach_exit_hold(t->ld, pid, exe, offset, STRAND_EXIT_ABI_GO);
+	if (err && err != -ENOTSUP && procfs__exists(pid))
+		note("pid %d will not be held on its way out: %s", pid, strerror(-err));
+}
+
+void go_tracker__at_exit(struct go_tracker *t, pid_t pid, int code)
+{
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
+
+	if (!st)
+		return;
+	st->at_exit = true;
+	st->exit_code = code;
+}
+
 void go_tracker__forget(struct go_tracker *t, pid_t pid)
 {
 	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
 
 	if (!st || st->exited)
 		return;
-	/* keep what the last regroup said of it: its leaks are the report's, even gone */
+	/* keep what the last regroup said of it, its leaks and the rest: the report's, gone */
 	for (size_t i = 0; i < t->ngroups; i++) {
 		const struct go_group *g = &t->groups[i];
 
-		if (g->pid != pid || g->verdict == GO_VERDICT_NONE ||
-		    st->nfinal == MAX_FINAL_GROUPS)
+		if (g->pid != pid || st->nfinal == MAX_FINAL_GROUPS)
 			continue;
 		st->final = xrealloc(st->final, (st->nfinal + 1) * sizeof(*st->final));
 		st->final[st->nfinal++] = *g;

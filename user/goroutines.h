@@ -98,6 +98,8 @@ struct go_group {
 	/* what the wait stack says the wait is, when the state does not (Go 1.19 parks both
 	 * sync.Mutex.Lock and sync.WaitGroup.Wait as "semacquire"); "" otherwise */
 	char sync_wait[40];
+	/* a channel wait's element type ("os.Signal"), from its first member; "": none known */
+	char chan_elem[48];
 	/* where they wait: the first member's stack, innermost first; wait_frame is the
 	 * frame of the program's own code that waits (-1: none found) */
 	struct sym_frame wait_stack[GO_MAX_WAIT_FRAMES];
@@ -133,6 +135,10 @@ struct go_group {
 	/* exact, from the park probe; "since before attach" counts from the attach */
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;
+	bool blocked_runtime_dated; /* ... from the scans, proved by g.waitsince */
+	/* the oldest wait as the runtime dates it (now - g.waitsince: Go's own dump's "[chan
+	 * receive, 12 minutes]"), which may overstate it by a GC's interval; 0: not dated */
+	double runtime_age_s;
 	uint64_t first, peak; /* the group's count at its first scan; its largest */
 	/* members in a system call or C call whose thread has a verdict of its own */
 	uint64_t thread_stranded, thread_idle;
@@ -159,6 +165,7 @@ enum go_scan_result {
 	GO_NOT_GO,	/* not a Go program */
 	GO_TRACKED,	/* goroutines read */
 	GO_UNSUPPORTED, /* a Go program whose runtime layout strand cannot read */
+	GO_NOT_YET,	/* a Go program whose runtime has not started enough to be read yet */
 };
 
 /* Reads pid's goroutines if it is a Go program; attaches the probes at the first scan. The
@@ -171,6 +178,18 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det);
  * goroutine it runs or is in a system call for, or sysmon, idle, ... (model.h, task). */
 struct model;
 void go_tracker__annotate(struct go_tracker *t, struct model *m);
+
+/* Holding Go processes on their way out: hold arms a probe on runtime.exit in each (trace
+ * only: the daemon never holds a process); leaks judges what a process leaves blocked at
+ * its exit a leak, as goleak does (the commands strand runs, in CI). */
+void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks);
+/* Arms pid's exit hold now, if it is a Go program (cheap: the function table, no layout):
+ * called while the kernel holds a new image at its first stack sample, before its main runs;
+ * the first scan of a process arms it otherwise. */
+void go_tracker__arm_exit(struct go_tracker *t, pid_t pid);
+/* pid is held on its way out with status code: the next scan of it reads what it leaves,
+ * and judges it so (at_exit). */
+void go_tracker__at_exit(struct go_tracker *t, pid_t pid, int code);
 
 /* The process exec'd or exited: its probes are detached, its sites kept for the report. */
 void go_tracker__forget(struct go_tracker *t, pid_t pid);
@@ -209,6 +228,10 @@ void go_tracker__json(struct go_tracker *t, struct json *j);
 /* Judges a group (godetect.c): its verdict and evidence, from its members' waits. mass is
  * how many identical never-woken waits are a leak by their number alone. */
 void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass);
+/* Judges a group of a process held on its way out (exit status code), with goleak's
+ * semantics: what is still blocked then is left behind, except the runtime's goroutines and
+ * well-known library ones. */
+void go_group__judge_at_exit(struct go_group *g, int code);
 /* Whether a Go function belongs to the standard library (its package path's first element
  * has no dot, and it is not package main): waits are attributed to the program's code. */
 bool go_function__is_std(const char *name);

@@ -68,32 +68,46 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st)
 	st->probes_ns = now_mono_ns();
 }
 
-/* A waiting goroutine's exact wait and creator, from the probes. */
+/*
+ * A waiting goroutine's wait and creator: exact from the probes. Else from the runtime's
+ * own record, g.waitsince: a GC's stack scan sets it on a goroutine it finds blocked (to the
+ * time of the previous GC's mark termination: "[chan send, 12 minutes]" in Go's own dumps,
+ * which overstates the wait by up to a GC's interval), and the scheduler clears it whenever
+ * the goroutine runs (execute, exitsyscall). So it never dates a wait by itself; but seen
+ * set and unchanged from one scan to the next, it proves the goroutine did not run between
+ * them: with no probes, the waits are timed from the first scan that saw it so.
+ */
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r)
 {
 	struct strand_go_state s;
-	int err;
+	uint64_t dated;
+	int err = -ENOENT;
 
 	r->blocked = -1;
-	if (!st->probes)
-		return;
-	err = loader__go_state(t->ld, st->pid, g->goid, &s);
-	if (!err) {
+	if (st->probes && !(err = loader__go_state(t->ld, st->pid, g->goid, &s))) {
 		if (s.flags & STRAND_GO_CREATED)
 			r->parent = s.parent_goid;
 		if (s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns) {
 			r->blocked = (double)(t->now_ns - s.park_ns) / 1e9;
 			r->park = s.park_ns;
+			return;
 		}
-		return;
 	}
 	/* never parked nor created while probed: waiting since before the attach */
-	if (err != -ENOENT || t->states_lost || t->now_ns < st->probes_ns)
-		return;
-	r->before_attach = true;
-	r->blocked = (double)(t->now_ns - st->probes_ns) / 1e9;
-	r->park = st->probes_ns;
+	if (st->probes && err == -ENOENT && !t->states_lost && t->now_ns >= st->probes_ns) {
+		r->before_attach = true;
+		r->blocked = (double)(t->now_ns - st->probes_ns) / 1e9;
+		r->park = st->probes_ns;
+	}
+	r->runtime_age = -1;
+	if (g->waitsince > 0 && (uint64_t)g->waitsince < t->now_ns)
+		r->runtime_age = (double)(t->now_ns - (uint64_t)g->waitsince) / 1e9;
+	dated = go_first_dated(st, g);
+	if (dated && dated <= t->now_ns && (double)(t->now_ns - dated) / 1e9 > r->blocked) {
+		r->blocked = (double)(t->now_ns - dated) / 1e9;
+		r->runtime_dated = true;
+	}
 }
 
 /* Removes the "; "-separated clause of text starting with prefix. */
@@ -219,6 +233,17 @@ void go_read_netwaits(struct go_proc_state *st)
  * against; inferred otherwise, as soon as goroutines in channel waits show what is what. */
 /* g.parentGoid is proved by goroutines with creators: a process caught starting may have
  * too few. Only inferred layouts miss it: DWARF says whether the release has the field. */
+void go_find_wait_fields(struct go_proc_state *st)
+{
+	struct go_layout *l = &st->gp.layout;
+
+	if ((l->waitreason >= 0 && l->sched_pc >= 0) || strcmp(l->source, "inferred") ||
+	    !st->pcln || (st->wait_field_attempts >= PARENT_ATTEMPTS && !st->at_exit))
+		return;
+	st->wait_field_attempts++;
+	goinfer__waits(st->pid, st->gp.bias, st->pcln, l);
+}
+
 void go_find_parent(struct go_proc_state *st)
 {
 	struct go_layout *l = &st->gp.layout;
@@ -235,7 +260,7 @@ void go_find_wait_layout(struct go_proc_state *st)
 	struct go_layout *l = &st->gp.layout;
 	bool all = l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0;
 
-	if (st->wait_layout_done || st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS)
+	if (st->wait_layout_done || (st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS && !st->at_exit))
 		return;
 	st->wait_attempts++;
 	if (!strcmp(l->source, "DWARF") && all) {

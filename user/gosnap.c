@@ -94,7 +94,7 @@ static int infer_layout(struct go_process *gp, struct gopclntab *pcln)
 
 int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 {
-	char exe[64], why[64];
+	char exe[64], why[64] = "";
 	uint64_t vaddr = 0, start = 0;
 	int err;
 
@@ -110,10 +110,22 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	err = golayout__from_dwarf(exe, &gp->layout);
 	if (err && err != -ENODATA)
 		return err;
-	if (!err && pcln && goinfer__check(pid, gp->bias, pcln, &gp->layout, why, sizeof(why))) {
-		snprintf(gp->problem, sizeof(gp->problem),
-			 "runtime.g.%s from DWARF does not hold what it should", why);
-		err = -ENODATA;
+	if (!err && pcln) {
+		int bad = goinfer__check(pid, gp->bias, pcln, &gp->layout, why, sizeof(why));
+
+		/* nothing to check it on yet (the runtime has not started its goroutines): a
+		 * later scan tries again */
+		if (bad && bad != -EBADMSG) {
+			snprintf(gp->problem, sizeof(gp->problem), "%s",
+				 bad == -ENODATA ? "the runtime has no goroutines yet"
+						 : strerror(-bad));
+			return bad == -ESRCH ? bad : -ENODATA;
+		}
+		if (bad) {
+			snprintf(gp->problem, sizeof(gp->problem),
+				 "runtime.g.%s from DWARF does not hold what it should", why);
+			err = -ENODATA;
+		}
 	}
 	if (err && pcln) {
 		struct go_layout dwarf = gp->layout;
@@ -144,6 +156,11 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 
 	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
 
+	/* a process gone (or unreadable for now) leaves its last snapshot as it was */
+	if (err) {
+		go_gs__free(&gs);
+		return err;
+	}
 	snap->n = 0;
 	snap->listed = gs.listed;
 	snap->invalid = 0;
@@ -184,6 +201,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
 		out->status = status;
 		out->waitreason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
+		out->waitsince = (int64_t)go_gs__word(&gs, i, l->waitsince, 8);
 		out->gopc = go_gs__word(&gs, i, l->gopc, 8);
 		out->startpc = go_gs__word(&gs, i, l->startpc, 8);
 		out->parent_goid = go_gs__word(&gs, i, l->parent_goid, 8);

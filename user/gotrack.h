@@ -18,7 +18,7 @@
 struct gopclntab;
 struct go_heap;
 
-#define MAX_FINAL_GROUPS 256 /* groups kept of a process that exited, with a verdict */
+#define MAX_FINAL_GROUPS 256 /* groups kept of a process that exited, as last seen */
 
 /* What one scan learned about each goroutine of the snapshot, beyond its g. */
 struct row {
@@ -28,6 +28,9 @@ struct row {
 	uint64_t parent;	/* its creator's goroutine id, 0: unknown */
 	double blocked;		/* exact wait in seconds, -1: unknown */
 	bool before_attach;	/* waiting since before the probes attached */
+	bool runtime_dated;	/* blocked is from the runtime's waitsince, seen unchanged */
+	double runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
+				 * may overstate it by a GC's interval; -1: none */
 	uint32_t site;		/* index in the tracker's sites */
 	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
 	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
@@ -46,7 +49,11 @@ struct net_fd {
 struct go_proc_state {
 	pid_t pid;
 	bool is_go, maybe_go, probes, exited;
-	int attempts, wait_attempts, m_attempts, parent_attempts;
+	bool exit_armed; /* the exit hold's probe was tried (trace only) */
+	bool at_exit;	 /* held on its way out, read as it leaves its goroutines */
+	bool exit_read;	 /* ... and read then: later scans would find it gone */
+	int exit_code;	 /* ... the status it exits with */
+	int attempts, wait_attempts, m_attempts, parent_attempts, wait_field_attempts;
 	bool wait_layout_done;	/* the channel-wait offsets proved */
 	bool switch_known;	/* runtime.systemstack_switch looked up for the stack walks */
 	int np_attempts;	/* scans that tried to prove the network poller's layout */
@@ -69,6 +76,7 @@ struct go_proc_state {
 	uint64_t probes_ns;	    /* when the probes were attached */
 	uint64_t max_goid;	    /* the largest goroutine id seen: about how many were created */
 	struct hashmap seen;	    /* hash(goid, state) -> first scan that saw it so (ns) */
+	struct hashmap dated;	    /* hash(goid, waitsince) -> first scan that saw it so (ns) */
 	struct hashmap live;	    /* goid -> 1, for the last snapshot */
 	struct hashmap site_of;	    /* gopc -> site index + 1 */
 	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
@@ -99,6 +107,10 @@ struct go_tracker {
 	uint64_t stranded;
 	uint64_t now_ns;
 	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
+	bool hold_exits;  /* hold each Go process on its way out (runtime.exit) */
+	/* a goroutine blocked when its process exits is a leak (goleak's semantics, for the
+	 * commands strand runs: CI) */
+	bool exit_leaks;
 };
 
 /* The tracker's own copy of a name from a process's line table. */
@@ -122,6 +134,8 @@ bool go_in_runtime(const char *fn);
 const char *go_state_name(const struct go_proc_state *st, const struct go_g *g);
 /* When g was first seen in its present state (ns), 0: not seen before. */
 uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g);
+/* The first scan that saw g with its present g.waitsince; 0: none set. */
+uint64_t go_first_dated(const struct go_proc_state *st, const struct go_g *g);
 /* The frame of a stack where the program's own code waits (computed once per stack). */
 int go_wait_frame(struct go_proc_state *st, struct go_stack *s);
 
@@ -132,6 +146,9 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
 /* A waiting goroutine's exact wait and creator, from the probes, into r. */
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r);
+/* The layout's parts a young process may not prove yet, looked for again at later scans
+ * (and once more on its way out): the wait fields, the channel waits, the creator. */
+void go_find_wait_fields(struct go_proc_state *st);
 void go_find_wait_layout(struct go_proc_state *st);
 void go_find_parent(struct go_proc_state *st);
 void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st);

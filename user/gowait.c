@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -477,4 +478,54 @@ uint64_t go_chan_table__last_wake(const struct go_chan_table *t, uint64_t obj)
 uint64_t go_chan_table__waiters(const struct go_chan_table *t, uint64_t obj)
 {
 	return (uintptr_t)hashmap__get(&t->waiters_of, obj);
+}
+
+/*
+ * A channel's element type: hchan.elemtype (after qcount, dataqsiz, buf, elemsize and
+ * closed; Go 1.23 put a timer pointer before it, which never points among the types), then
+ * the type's name, at _type.str (a 32-bit offset from the module's types at byte 40 of the
+ * _type in every release read, tflag at byte 20) in the runtime's name encoding: a flags
+ * byte, a varint length, the bytes; a name with tflagExtraStar starts with a '*' to skip.
+ */
+#define HCHAN_ELEMTYPE_GO1   32
+#define HCHAN_ELEMTYPE_GO123 40
+#define TYPE_TFLAG	     20
+#define TYPE_STR	     40
+#define TFLAG_EXTRA_STAR     (1 << 1)
+
+int go_chan__elem_type(pid_t pid, uint64_t hchan, uint64_t types, uint64_t etypes, char *out,
+		       size_t len)
+{
+	uint64_t words[2], type = 0;
+	uint8_t t[TYPE_STR + 4], name[2 + 2 + 96];
+	int32_t str;
+	size_t n = 0, at = 1, shift = 0;
+	int err;
+
+	if (!hchan || (hchan & 1) || !types || len < 2)
+		return -EINVAL;
+	if ((err = procfs__read_mem(pid, hchan + HCHAN_ELEMTYPE_GO1, words, sizeof(words))))
+		return err;
+	for (int i = 0; i < 2 && !type; i++)
+		if (words[i] >= types && words[i] < etypes)
+			type = words[i];
+	if (!type || (err = procfs__read_mem(pid, type, t, sizeof(t))))
+		return type ? err : -ENOENT;
+	memcpy(&str, t + TYPE_STR, sizeof(str));
+	if (str <= 0 || (uint64_t)str >= etypes - types ||
+	    (err = procfs__read_mem(pid, types + (uint64_t)str, name, sizeof(name))))
+		return str <= 0 ? -ENOENT : err;
+	/* the varint length: two bytes are enough for any name read here */
+	for (; at < 3; at++, shift += 7) {
+		n |= (size_t)(name[at] & 0x7f) << shift;
+		if (!(name[at] & 0x80))
+			break;
+	}
+	at++;
+	if (at > 3 || n > sizeof(name) - at)
+		return -ERANGE;
+	if ((t[TYPE_TFLAG] & TFLAG_EXTRA_STAR) && n && name[at] == '*')
+		at++, n--;
+	snprintf(out, len, "%.*s", (int)n, (const char *)name + at);
+	return 0;
 }

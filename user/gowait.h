@@ -43,6 +43,11 @@ int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l);
  * enough to check them on yet, -1 when one did not hold (cleared). */
 int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
 
+/* The element type of the channel at hchan in pid ("os.Signal", "*main.result"), from the
+ * module's types (moduledata.types and .etypes, load bias added): 0, or -errno. */
+int go_chan__elem_type(pid_t pid, uint64_t hchan, uint64_t types, uint64_t etypes, char *out,
+		       size_t len);
+
 /* When a wait on each channel last ended, as the scans saw it. */
 struct go_chan_table {
 	struct hashmap last_wake;  /* object -> ns (as pointer) */

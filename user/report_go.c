@@ -37,6 +37,7 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 			json__int(j, "atomicstatus", l->atomicstatus);
 			json__int(j, "waitreason", l->waitreason);
 			json__int(j, "parent_goid", l->parent_goid);
+			json__int(j, "waitsince", l->waitsince);
 			json__int(j, "sched_pc", l->sched_pc);
 			json__int(j, "sched_bp", l->sched_bp);
 			json__int(j, "waiting", l->g_waiting);
@@ -124,6 +125,7 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	json__string(j, "verdict", go_verdict__name(g->verdict));
 	json__string(j, "state", g->state);
 	json__string(j, "sync_wait", g->sync_wait[0] ? g->sync_wait : NULL);
+	json__string(j, "chan_elem", g->chan_elem[0] ? g->chan_elem : NULL);
 	json__uint(j, "count", g->count);
 	json__uint(j, "blocked_long", g->blocked_long);
 	json__uint(j, "served", g->served);
@@ -145,7 +147,10 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 		json__double(j, "blocked_oldest_seconds", g->blocked_oldest_s);
 		json__double(j, "blocked_newest_seconds", g->blocked_newest_s);
 		json__bool(j, "blocked_since_before_attach", g->blocked_before_attach);
+		json__bool(j, "blocked_at_least", g->blocked_runtime_dated);
 	}
+	if (g->runtime_age_s > 0)
+		json__double(j, "runtime_age_seconds", g->runtime_age_s);
 	if (s->spawned >= 0) {
 		json__int(j, "site_spawned", s->spawned);
 		json__int(j, "site_exited", s->exited);

@@ -58,12 +58,17 @@ static void text_wait(const json_t *g, FILE *f)
 	if (doc_str(g, "sync_wait"))
 		snprintf(state, sizeof(state), "%s in %s", doc_str(g, "state") ?: "?",
 			 doc_str(g, "sync_wait"));
+	else if (doc_str(g, "chan_elem"))
+		snprintf(state, sizeof(state), "%s on chan %s", doc_str(g, "state") ?: "?",
+			 doc_str(g, "chan_elem"));
 	else
 		snprintf(state, sizeof(state), "%s", doc_str(g, "state") ?: "?");
 	if (exact)
 		fprintf(f, "[%s, blocked %.1f s%s", state, oldest,
-			doc_bool(g, "blocked_since_before_attach") ? "+ (since before attach)"
-								   : "");
+			doc_bool(g, "blocked_since_before_attach") ||
+					doc_bool(g, "blocked_at_least")
+				? "+ (at least)"
+				: "");
 	else
 		fprintf(f, "[%s, seen %.1f s", state, doc_num(g, "seen_seconds"));
 	if (exact && newest + 0.05 < oldest)

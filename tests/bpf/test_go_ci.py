@@ -1,4 +1,4 @@
-"""strand in CI: `strand trace -t 1s -- go test ./pkg` fails with exit status 10 when the
+"""strand in CI: `strand trace -- go test ./pkg` fails with exit status 10 when the
 tests leave goroutines stranded (in the test binary go test runs as its child), naming the go
 statement and where they wait, and passes the tests' own result through otherwise: goleak
 for any package, with no change to its tests."""
@@ -24,7 +24,7 @@ def _go_test(pkg):
         warm = Proc(s, [GO, "test", "-count=1", "-run", "^$", "./tests/gotest/%s" % pkg],
                     env=env, label="go test (warm-up)")
         check(warm.wait(120) == 0, "go test builds the package", warm.describe())
-        p = Proc(s, [STRAND, "trace", "-t", "1s", "--json", "--", GO, "test", "-count=1",
+        p = Proc(s, [STRAND, "trace", "--json", "--", GO, "test", "-count=1",
                      "./tests/gotest/%s" % pkg], env=env, label="strand")
         rc = p.wait(90)
         check(rc is not None, "strand trace -- go test did not finish", p.describe())
@@ -57,3 +57,45 @@ def test_go_test_without_a_leak_passes():
     rc, rep, p = _go_test("clean")
     expect_eq(rc, 0, "exit status of a clean test run", p.describe())
     check(not _stranded(rep), "nothing stranded", json.dumps(rep.get("goroutines"))[:3000])
+
+
+def _state(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _poll(pred, timeout):
+    """pred() polled until true or timeout seconds: for states no event announces."""
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_killed_strand_never_leaves_a_process_held_at_its_exit():
+    """strand holds a traced process on its way out while it reads what the process leaves;
+    SIGKILLed then, its guardian lets the process go: it exits with its own status, and the
+    guardian leaves too."""
+    import signal
+    with Session() as s:
+        t = s.start_target("go/goleak", ["chan", "--now"])
+        t.wait_line("blocked")
+        st = s.trace_pid(t, duration="60s")
+        guards = open("/proc/%d/task/%d/children" % (st.pid, st.pid)).read().split()
+        check(len(guards) == 1, "strand's guardian is its one child", guards)
+        guard = int(guards[0])
+        st.signal(signal.SIGSTOP)  # strand cannot read the exit, nor let it go
+        t.signal(signal.SIGTERM)   # the target's exit: os.Exit(0), through runtime.exit
+        check(_poll(lambda: _state(t.pid) == "T", 10),
+              "the target was not held on its way out (state %r)" % _state(t.pid),
+              t.describe())
+        st.signal(signal.SIGKILL)
+        st.wait(5)
+        expect_eq(t.wait(10), 0, "the target's exit status, released by the guardian",
+                  t.describe())
+        check(_poll(lambda: _state(guard) in (None, "Z"), 5), "the guardian is still there")

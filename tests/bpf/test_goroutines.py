@@ -86,17 +86,27 @@ def test_growing_leak_from_before_attach_is_stranded():
               ("stranded", "sync.Mutex.Lock", True), "mutex waiters parked before attach",
               describe(rep))
     ev = " | ".join(g.get("evidence") or [])
-    check("since before strand attached" in ev and "lock held" in ev, "evidence", ev)
+    check("since before strand's probes were attached" in ev and "lock held" in ev,
+          "evidence", ev)
 
 
-def test_snapshots_only_prove_no_leak():
-    """Without the runtime probes nothing tells a leak from a wait woken between scans: the
-    goroutines are listed with their wait and site, with no verdict."""
+def test_snapshots_only_prove_no_leak_until_a_gc_dates_the_waits():
+    """Without the runtime probes nothing tells a leak from a wait woken between scans but
+    the runtime's own record, g.waitsince, which a GC sets on a blocked goroutine and its
+    next run clears. With no GC since they blocked, the workers are listed with their wait
+    and site and no verdict; after one, their waits are dated, and they are stranded."""
     rep, _ = go_trace(PROG, "chan", extra=["--no-go-probes"], expect_rc=0)
     g = group(rep, PROG, "chan", "chan receive", wait="chan")
     expect_eq((g.get("count"), g.get("verdict")), (5, None), "chan receive, snapshots only",
               describe(rep))
     expect_eq(_runtime(rep).get("probes"), False, "probes reported off")
+    rep, _ = go_trace(PROG, "chan", ["-gc"], extra=["--no-go-probes"], duration="2500ms",
+                      expect_rc=10)
+    g = group(rep, PROG, "chan", "chan receive", wait="chan")
+    expect_eq((g.get("count"), g.get("verdict"), g.get("blocked_at_least")),
+              (5, "stranded", True), "chan receive, dated by a GC", describe(rep))
+    ev = " | ".join(g.get("evidence") or [])
+    check("g.waitsince" in ev, "the evidence says what dated the waits", ev)
 
 
 def test_control_pool_has_nothing_stranded():

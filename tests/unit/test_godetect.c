@@ -28,6 +28,14 @@ static void test_std_packages(void)
 	ASSERT_TRUE(!go_function__is_std(""));
 	ASSERT_TRUE(!go_function__is_std(NULL));
 	ASSERT_TRUE(!go_function__is_std("nodot"));
+	/* modules whose paths have no dot are programs, not the standard library */
+	ASSERT_TRUE(!go_function__is_std("goker/blocking/etcd.(*Client).Close"));
+	ASSERT_TRUE(!go_function__is_std("myapp.worker"));
+	ASSERT_TRUE(!go_function__is_std("myapp/internal/queue.(*Q).Pop"));
+	ASSERT_TRUE(!go_function__is_std("cmd/go/internal/base.processSignals.func1"));
+	ASSERT_TRUE(!go_function__is_std("synchronizer.Run")); /* a prefix of no root */
+	ASSERT_TRUE(go_function__is_std("internal/sync.(*Mutex).lockSlow"));
+	ASSERT_TRUE(go_function__is_std("iter.Pull.func1"));
 }
 
 /* A group of n goroutines blocked 40 s in state, past a 30 s threshold. */

@@ -122,6 +122,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -187,6 +188,7 @@ func main() {
 	mode := os.Args[1]
 	fs := flag.NewFlagSet("goleak "+mode, flag.ExitOnError)
 	now := fs.Bool("now", false, "run the mode at once, without waiting for SIGUSR1")
+	gc := fs.Bool("gc", false, "chan: GCs once the workers are blocked, which date their waits (g.waitsince)")
 	var start func()
 	switch mode {
 	case "chan", "forever", "pool":
@@ -212,6 +214,12 @@ func main() {
 			handleRequest(id)
 		}
 		time.Sleep(200 * time.Millisecond) // the goroutines reach their waits
+		if *gc {
+			// the first GC of a process dates nothing: its stack scan sets g.waitsince
+			// to the previous GC's time, 0 then
+			runtime.GC()
+			runtime.GC()
+		}
 		fmt.Println("blocked", 5)
 	case "forever":
 		spawnForever()
