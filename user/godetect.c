@@ -342,7 +342,8 @@ void go_group__judge_at_exit(struct go_group *g, int code)
 	}
 	if (!strcmp(g->state, "chan receive") && !g->chan_elem[0]) {
 		add(g,
-		    "%" PRIu64 " still blocked in chan receive when the process exited (status %d), "
+		    "%" PRIu64
+		    " still blocked in chan receive when the process exited (status %d), "
 		    "on a channel whose type could not be read: a signal handler's (os.Signal) "
 		    "cannot be ruled out, so no verdict",
 		    g->count, code);
