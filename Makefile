@@ -134,6 +134,13 @@ $(OUT)/targets/gostd/%.test:
 	$(call msg,GO-TEST,$@)
 	$(Q)mkdir -p $(@D) && $(GO_ENV) $(GO) test -c -o $@ $*
 
+# Test packages of tests/gotest compiled, to run alone and attach to (test_go_deadlock.py)
+GO_TEST_PKGS := deadlocks
+GO_TEST_PKG_BINS := $(patsubst %,$(OUT)/targets/gotest/%.test,$(GO_TEST_PKGS))
+$(OUT)/targets/gotest/%.test: tests/gotest/%/*_test.go
+	$(call msg,GO-TEST,$@)
+	$(Q)mkdir -p $(@D) && $(GO_ENV) $(GO) test -c -o $@ ./tests/gotest/$*
+
 # Java services for the real-server tests (tests/servers): javac from openjdk-17-jdk-headless
 JAVA_SRCS := $(wildcard tests/targets/java/*.java)
 JAVA_CLASSES := $(patsubst tests/targets/java/%.java,$(OUT)/targets/java/%.class,$(JAVA_SRCS))
@@ -141,7 +148,7 @@ $(OUT)/targets/java/%.class: tests/targets/java/%.java
 	$(call msg,JAVAC,$@)
 	$(Q)mkdir -p $(@D) && javac -d $(@D) $<
 
-targets: $(TARGET_BINS) $(GO_TARGET_BINS) $(GO_STD_TEST_BINS) $(JAVA_CLASSES)
+targets: $(TARGET_BINS) $(GO_TARGET_BINS) $(GO_STD_TEST_BINS) $(GO_TEST_PKG_BINS) $(JAVA_CLASSES)
 
 # --- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c))) \

@@ -58,7 +58,15 @@ static bool listed(const char *const *list, size_t n, const char *state)
 
 const char *go_verdict__name(enum go_verdict v)
 {
-	return v == GO_VERDICT_STRANDED ? "stranded" : v == GO_VERDICT_IDLE ? "idle" : NULL;
+	return v == GO_VERDICT_STRANDED	  ? "stranded"
+	       : v == GO_VERDICT_DEADLOCK ? "deadlock"
+	       : v == GO_VERDICT_IDLE	  ? "idle"
+					  : NULL;
+}
+
+bool go_verdict__stuck(enum go_verdict v)
+{
+	return v == GO_VERDICT_STRANDED || v == GO_VERDICT_DEADLOCK;
 }
 
 /* The first elements of the standard library's package paths, Go 1.18 to 1.26 ("vendor"
@@ -325,6 +333,20 @@ static bool at_work(const char *state)
 					      "preempted", "idle",     "dead",	  "sleep"};
 
 	return listed(working, ARRAY_SIZE(working), state);
+}
+
+void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, int scans)
+{
+	g->nevidence = 0;
+	g->verdict = GO_VERDICT_DEADLOCK;
+	g->blocked_long = g->count;
+	add(g,
+	    "all %" PRIu64 " goroutines of the program are blocked on channels or locks, none "
+	    "running, runnable, in a system call, in IO wait or asleep, unchanged over %d scans "
+	    "(%.1f s)",
+	    n, scans, seconds);
+	add(g, "no pending timer wakes one (a test's -test.timeout alarm panics, waking nobody), "
+	       "no C code can call in: nothing can run to wake them");
 }
 
 void go_group__judge_at_exit(struct go_group *g, int code)

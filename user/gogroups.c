@@ -429,7 +429,9 @@ static int cmp_groups(const void *a, const void *b)
 	if (x->runtime != y->runtime)
 		return x->runtime ? 1 : -1;
 	if (x->verdict != y->verdict)
-		return x->verdict == GO_VERDICT_STRANDED   ? -1
+		return x->verdict == GO_VERDICT_DEADLOCK   ? -1
+		       : y->verdict == GO_VERDICT_DEADLOCK ? 1
+		       : x->verdict == GO_VERDICT_STRANDED ? -1
 		       : y->verdict == GO_VERDICT_STRANDED ? 1
 		       : x->verdict == GO_VERDICT_IDLE	   ? -1
 		       : y->verdict == GO_VERDICT_IDLE	   ? 1
@@ -511,9 +513,13 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		g->goids_issued = st->max_goid;
 		if (st->at_exit && t->exit_leaks)
 			go_group__judge_at_exit(g, st->exit_code);
+		else if (st->deadlocked && !g->runtime)
+			go_group__judge_deadlock(g, st->asleep_n,
+						 (double)(t->now_ns - st->asleep_since_ns) / 1e9,
+						 st->asleep_scans);
 		else
 			go_group__judge(g, t->threshold_ns, t->runaway);
-		if (g->verdict == GO_VERDICT_STRANDED)
+		if (go_verdict__stuck(g->verdict))
 			measure_heap(st, g, key);
 	}
 	hashmap__free(&t->group_index);
@@ -528,7 +534,7 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 	for (size_t i = 0; i < t->nsites; i++)
 		t->sites[i].stranded = 0;
 	for (size_t i = 0; i < t->ngroups; i++) {
-		if (t->groups[i].verdict != GO_VERDICT_STRANDED)
+		if (!go_verdict__stuck(t->groups[i].verdict))
 			continue;
 		t->stranded += t->groups[i].blocked_long;
 		t->sites[t->groups[i].site].stranded += t->groups[i].blocked_long;

@@ -15,9 +15,10 @@
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
 	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm, pd, mheap, mheap_var, arena,
-		span;
+		span, p, timer, allp, iscgo;
 	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm,
-		have_pd, have_mheap, have_mheap_var, have_arena, have_span;
+		have_pd, have_mheap, have_mheap_var, have_arena, have_span, have_p, have_timer,
+		have_allp, have_iscgo;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -114,6 +115,19 @@ static void note_die(struct found *f, Dwarf_Die *die)
 		   !f->have_span) {
 		f->span = *die;
 		f->have_span = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.p") && !f->have_p) {
+		f->p = *die;
+		f->have_p = true;
+	} else if (tag == DW_TAG_structure_type && !strcmp(name, "runtime.timer") &&
+		   !f->have_timer) {
+		f->timer = *die;
+		f->have_timer = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allp")) {
+		f->allp = *die;
+		f->have_allp = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.iscgo")) {
+		f->iscgo = *die;
+		f->have_iscgo = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.mheap_")) {
 		f->mheap_var = *die;
 		f->have_mheap_var = true;
@@ -216,6 +230,7 @@ void golayout__init(struct go_layout *l)
 	golayout__forget_netpoll(l, "");
 	l->mheap_arenas = l->arena_spans = l->span_start = l->span_npages = l->span_elemsize =
 		l->span_state = -1;
+	l->p_timers = l->timer_stride = l->timer_f = l->timer_arg = -1;
 }
 
 void golayout__forget_m(struct go_layout *l, const char *why)
@@ -268,6 +283,44 @@ static void heap_from_dwarf(struct found *f, struct go_layout *l)
 	if (l->mheap_arenas < 0 || l->arena_spans < 0 || l->span_start < 0 || l->span_npages < 0 ||
 	    l->span_elemsize < 0 || l->span_state < 0)
 		l->mheap = 0;
+}
+
+/* p.timers is a []*timer up to Go 1.22, then a struct timers whose heap is a []timerWhen
+ * ({*timer, when}): the slice's element size tells them apart. All of it or nothing. */
+static void timers_from_dwarf(struct found *f, struct go_layout *l)
+{
+	Dwarf_Die timers, heap, elem;
+	Dwarf_Attribute attr;
+	int heap_off = 0;
+
+	l->allp = l->iscgo = 0;
+	l->p_timers = l->timer_stride = l->timer_f = l->timer_arg = -1;
+	if (!f->have_p || !f->have_timer || !f->have_allp || !f->have_iscgo ||
+	    variable_address(&f->allp, &l->allp) || variable_address(&f->iscgo, &l->iscgo))
+		goto unknown;
+	l->p_timers = member_offset(&f->p, "timers", &timers);
+	l->timer_f = member_offset(&f->timer, "f", NULL);
+	l->timer_arg = member_offset(&f->timer, "arg", NULL);
+	if (l->p_timers < 0 || l->timer_f < 0 || l->timer_arg < 0)
+		goto unknown;
+	heap = timers;
+	if (dwarf_tag(&timers) == DW_TAG_structure_type &&
+	    (!dwarf_diename(&timers) || strcmp(dwarf_diename(&timers), "[]*runtime.timer")) &&
+	    (heap_off = member_offset(&timers, "heap", &heap)) < 0)
+		goto unknown;
+	/* a Go slice's DWARF is a struct of array (a pointer to the element), len and cap */
+	if (member_offset(&heap, "array", &elem) != 0 || dwarf_tag(&elem) != DW_TAG_pointer_type ||
+	    !dwarf_attr_integrate(&elem, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &elem) ||
+	    dwarf_peel_type(&elem, &elem) != 0)
+		goto unknown;
+	l->timer_stride =
+		dwarf_tag(&elem) == DW_TAG_pointer_type ? 8 : (int32_t)dwarf_bytesize(&elem);
+	if (l->timer_stride < 8)
+		goto unknown;
+	l->p_timers += heap_off;
+	return;
+unknown:
+	l->allp = 0;
 }
 
 /* rg and wg are uintptrs (Go 1.18) or atomic.Uintptr, whose value is its only sized field
@@ -358,6 +411,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 		read_wait_reasons(elf, fd, &f.wait_reasons, l);
 	pd_from_dwarf(&f, l);
 	heap_from_dwarf(&f, l);
+	timers_from_dwarf(&f, l);
 out:
 	if (dw)
 		dwarf_end(dw);

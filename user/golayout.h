@@ -72,6 +72,16 @@ struct go_layout {
 	 */
 	uint64_t mheap; /* link-time address of runtime.mheap_ */
 	int32_t mheap_arenas, arena_spans, span_start, span_npages, span_elemsize, span_state;
+
+	/*
+	 * What could still wake a program whose goroutines all sleep (godeadlock.c), from DWARF
+	 * only (allp is 0 without it): runtime.allp, a []*p; each p's timer heap at p_timers,
+	 * entries timer_stride bytes apart with the *timer first (a []*timer before Go 1.23,
+	 * then timers.heap, a []timerWhen); in a timer, the func it calls and its argument (an
+	 * interface: type word, data word); runtime.iscgo, a bool (C threads can call into Go).
+	 */
+	uint64_t allp, iscgo;
+	int32_t p_timers, timer_stride, timer_f, timer_arg;
 };
 
 /* An empty layout: every offset unknown (-1), no addresses (the heap's included). */

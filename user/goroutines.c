@@ -413,6 +413,8 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		update_seen(st, t->now_ns);
 		read_rows(t, st);
 		sample_sites(t, st);
+		if (!st->at_exit)
+			go_check_deadlock(t, st);
 	}
 	return GO_TRACKED;
 }

@@ -34,9 +34,12 @@ enum go_verdict {
 	GO_VERDICT_NONE,
 	GO_VERDICT_IDLE,     /* blocked long on a wait that is healthy when long (I/O, timers) */
 	GO_VERDICT_STRANDED, /* blocked for good, with the evidence below */
+	GO_VERDICT_DEADLOCK, /* the whole program asleep, nothing left to wake it (proof) */
 };
 
 const char *go_verdict__name(enum go_verdict v);
+/* Stranded or deadlocked: blocked for good. */
+bool go_verdict__stuck(enum go_verdict v);
 
 /* What the fd of a goroutine in IO wait is. */
 enum net_kind {
@@ -232,6 +235,9 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass);
  * semantics: what is still blocked then is left behind, except the runtime's goroutines and
  * well-known library ones. */
 void go_group__judge_at_exit(struct go_group *g, int code);
+/* Judges a group of a program found deadlocked (godeadlock.c): all of its n goroutines
+ * asleep, unchanged for seconds over scans, nothing left to wake one. */
+void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, int scans);
 /* Whether a Go function belongs to the standard library (its package path's first element
  * has no dot, and it is not package main): waits are attributed to the program's code. */
 bool go_function__is_std(const char *name);

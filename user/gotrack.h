@@ -89,6 +89,13 @@ struct go_proc_state {
 	/* a process that exited: its groups with a verdict, as the last scan saw them */
 	struct go_group *final;
 	size_t nfinal;
+	/* its program's goroutines all asleep for good (godeadlock.c): where they sleep (a
+	 * hash; 0: not all asleep, why says why), since when, over how many scans; deadlocked
+	 * once two scans in a row agree */
+	uint64_t asleep_sig, asleep_since_ns, asleep_n;
+	int asleep_scans;
+	bool deadlocked;
+	char asleep_why[96];
 };
 
 struct go_tracker {
@@ -112,6 +119,10 @@ struct go_tracker {
 	 * commands strand runs: CI) */
 	bool exit_leaks;
 };
+
+/* godeadlock.c: whether the program is deadlocked, every goroutine asleep with nothing left
+ * to wake one; read after each scan of a live process. */
+void go_check_deadlock(struct go_tracker *t, struct go_proc_state *st);
 
 /* The tracker's own copy of a name from a process's line table. */
 const char *go_keep(struct go_tracker *t, const char *s);

@@ -249,7 +249,7 @@ static void goroutine_series(struct engine *e, struct hashmap *exported)
 		a->tasks[K_GOROUTINE][st] += g->count;
 		if (st == S_BLOCKED && oldest > a->oldest[K_GOROUTINE])
 			a->oldest[K_GOROUTINE] = oldest;
-		if (g->verdict == GO_VERDICT_STRANDED)
+		if (go_verdict__stuck(g->verdict))
 			count(&a->reasons, &a->nreasons, &a->cap_reasons,
 			      *g->sync_wait ? g->sync_wait : g->state, K_GOROUTINE, g->count);
 	}

@@ -14,11 +14,12 @@ GO_SRC = ROOT / "tests" / "targets" / "go"
 BAD = ("stranded", "deadlock")
 
 
-def marker(prog, name, kind="SITE"):
-    """(file name, line) of the line of tests/targets/go/PROG/*.go ending with `// KIND: name`."""
+def marker(prog, name, kind="SITE", src=GO_SRC):
+    """(file name, line) of the line of SRC/PROG/*.go (tests/targets/go) ending with
+    `// KIND: name`."""
     tail = "// %s: %s" % (kind, name)
     hits = []
-    for path in sorted((GO_SRC / prog).glob("*.go")):
+    for path in sorted((src / prog).glob("*.go")):
         for i, line in enumerate(path.read_text().splitlines(), 1):
             if line.rstrip().endswith(tail):
                 hits.append((path.name, i))

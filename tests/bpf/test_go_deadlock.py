@@ -1,0 +1,66 @@
+"""Global deadlocks of Go programs proved live (strand trace -p): the shapes of GoKer's
+blocking bugs, each a test of tests/gotest/deadlocks run alone and hanging until its
+-test.timeout alarm, whose pending timer keeps the runtime from saying "all goroutines are
+asleep". strand must prove the deadlock far under its 30 s threshold, every goroutine with
+its go statement and wait line, and must not when a timer will wake the test."""
+from gohelp import describe, marker, groups
+from harness import ROOT, Session, Target, check, expect_eq, fail, target_path
+
+SRC = ROOT / "tests" / "gotest"
+PKG = "deadlocks"
+
+
+def _trace(test):
+    with Session() as s:
+        t = Target(s, [str(target_path("gotest/deadlocks.test")), "-test.run", "^%s$" % test,
+                       "-test.timeout", "60s"], label=test)
+        # a deadlock needs two scans that agree: 3 s holds several
+        st = s.trace_pid(t, duration="3s")
+        rep = st.report(expect_rc=None)
+        check(t.popen.poll() is None, "%s ended under strand" % test, t.describe())
+        return rep, st.popen.returncode
+
+
+def _at(frame, name, kind):
+    where = marker(PKG, name, kind, src=SRC)
+    return bool(frame) and (frame.get("file") or "").rsplit("/", 1)[-1] == where[0] and \
+        frame.get("line") == where[1]
+
+
+def _deadlocked(rep, waits):
+    """The program's goroutines, the test's and main's (testing's, waiting for the test) with
+    them: all deadlocked, one at each (WAIT: name, SITE: name) of waits."""
+    gs = groups(rep)
+    n = len(waits) + 1
+    expect_eq(sorted((g.get("verdict") or "-", g.get("count")) for g in gs),
+              [("deadlock", 1)] * n, "verdicts of the program's goroutines", describe(rep))
+    for wait, site in waits:
+        hit = [g for g in gs if _at(g.get("wait_site"), wait, "WAIT") and
+               (site is None or _at(g.get("created_at"), site, "SITE"))]
+        check(len(hit) == 1, "no deadlocked group waiting at WAIT: %s (go statement %s)" %
+              (wait, site), describe(rep))
+        ev = " ".join(hit[0].get("evidence") or [])
+        check("all %d goroutines of the program are blocked" % n in ev and
+              "nothing can run to wake them" in ev, "the proof is not in the evidence", ev)
+
+
+def test_abba_mutexes_and_the_waitgroup_waiting_on_them():
+    rep, rc = _trace("TestABBA")
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, [("ab", "ab"), ("ba", "ba"), ("abba test", None)])
+
+
+def test_a_send_after_the_receiver_left():
+    rep, rc = _trace("TestSendAfterReceiverLeft")
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, [("sender", "sender"), ("send test", None)])
+
+
+def test_a_timer_that_will_wake_the_test_is_no_deadlock():
+    rep, rc = _trace("TestWokenByATimer")
+    expect_eq(rc, 0, "strand's exit status", describe(rep))
+    gs = groups(rep)
+    check(any(_at(g.get("wait_site"), "timer test", "WAIT") for g in gs),
+          "the test goroutine waiting for the timer was not seen", describe(rep))
+    expect_eq([g for g in gs if g.get("verdict")], [], "goroutines with a verdict",
+              describe(rep))

@@ -1,0 +1,55 @@
+// Tests that deadlock the whole program, the shapes of GoKer's blocking bugs, for strand's
+// live proof (tests/bpf/test_go_deadlock.py): each test, run alone, leaves every goroutine of
+// the program blocked on a channel or a lock. The runtime would say "all goroutines are
+// asleep", but the -test.timeout alarm, a pending timer, keeps it from looking: the test
+// hangs until the alarm panics. strand, attached with -p meanwhile, must prove the deadlock.
+package deadlocks
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// Two goroutines take two mutexes in opposite orders; the test waits for both.
+func TestABBA(t *testing.T) {
+	var a, b sync.Mutex
+	var wg sync.WaitGroup
+	aHeld, bHeld := make(chan struct{}), make(chan struct{})
+	wg.Add(2)
+	go func() { // SITE: ab
+		defer wg.Done()
+		a.Lock()
+		close(aHeld)
+		<-bHeld
+		b.Lock() // WAIT: ab
+	}()
+	go func() { // SITE: ba
+		defer wg.Done()
+		b.Lock()
+		close(bHeld)
+		<-aHeld
+		a.Lock() // WAIT: ba
+	}()
+	wg.Wait() // WAIT: abba test
+}
+
+// A worker sends its result on a channel the test no longer reads: the test waits for the
+// worker to finish, the worker for the test to read.
+func TestSendAfterReceiverLeft(t *testing.T) {
+	results := make(chan int)
+	done := make(chan struct{})
+	go func() { // SITE: sender
+		results <- 42 // WAIT: sender
+		close(done)
+	}()
+	<-done // WAIT: send test
+}
+
+// Not a deadlock (the control): the test waits on a channel a timer will close, far in the
+// future. Every goroutine is blocked, but a pending timer will run code that wakes one.
+func TestWokenByATimer(t *testing.T) {
+	wake := make(chan struct{})
+	time.AfterFunc(time.Hour, func() { close(wake) })
+	<-wake // WAIT: timer test
+}
