@@ -121,3 +121,31 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset)
 	close(fd);
 	return err;
 }
+
+int elfsym__writable(const char *path, struct elf_range *out, int max)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int fd, n = 0;
+	Elf *elf = open_elf(path, &fd);
+
+	if (!elf)
+		return -errno;
+	if (elf_getshdrstrndx(elf, &shstrndx)) {
+		n = -ENOEXEC;
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn)) && n < max) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC) ||
+		    !(sh.sh_flags & SHF_WRITE) || !sh.sh_size || (sh.sh_flags & SHF_TLS))
+			continue;
+		out[n].addr = sh.sh_addr;
+		out[n++].size = sh.sh_size;
+	}
+out:
+	elf_end(elf);
+	close(fd);
+	return n;
+}

@@ -16,4 +16,11 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset);
  * inside the file); 0 or a negative errno. */
 int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
 
+/* The file's allocated, writable sections (.data, .bss, .noptrdata, ...): link-time address
+ * and size of at most max of them. How many, or -errno. */
+struct elf_range {
+	uint64_t addr, size;
+};
+int elfsym__writable(const char *path, struct elf_range *out, int max);
+
 #endif /* STRAND_ELFSYM_H */

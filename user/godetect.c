@@ -183,6 +183,20 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		add(g, "the runtime says this wait can never end (%s)", g->state);
 		return;
 	}
+	if (g->lost) {
+		g->verdict = GO_VERDICT_STRANDED;
+		g->blocked_long = g->lost;
+		add(g,
+		    "proven unreachable: %" PRIu64
+		    " parked on channels no goroutine able to run can "
+		    "reach, nor any global, at two heap walks in a row",
+		    g->lost);
+		add(g,
+		    "(the walk, the process held still %.0f ms: %" PRIu64 " heap objects, %.1f MiB "
+		    "read, every word taken for a pointer)",
+		    (double)g->walk_ns / 1e6, g->walk_objects, (double)g->walk_bytes / 1048576.0);
+		return;
+	}
 	if (g->thread_stranded) {
 		g->verdict = GO_VERDICT_STRANDED;
 		g->blocked_long = g->thread_stranded;

@@ -67,16 +67,24 @@ static const char *sync_wait_of(const struct go_group *g)
 	return wait;
 }
 
-/* The element type of the channel a group's first member sends on or receives from. */
-static void chan_elem_of(struct go_proc_state *st, struct go_group *grp, const struct row *r)
+/* The element type of the channel a group's first member sends on or receives from; as
+ * last read when it cannot be read now (a process held on its way out is gone by the
+ * report's last regroup). */
+static void chan_elem_of(struct go_tracker *t, struct go_proc_state *st, struct go_group *grp,
+			 const struct row *r)
 {
+	const char *known;
 	uint64_t types, etypes;
 
 	if (!r->obj || (strcmp(grp->state, "chan receive") && strcmp(grp->state, "chan send")) ||
 	    !st->pcln || !gopclntab__types(st->pcln, &types, &etypes))
 		return;
-	if (go_chan__elem_type(st->pid, r->obj, types + st->gp.bias, etypes + st->gp.bias,
-			       grp->chan_elem, sizeof(grp->chan_elem)))
+	if (!go_chan__elem_type(st->pid, r->obj, types + st->gp.bias, etypes + st->gp.bias,
+				grp->chan_elem, sizeof(grp->chan_elem)))
+		hashmap__set(&st->chan_elems, r->obj, (void *)go_keep(t, grp->chan_elem));
+	else if ((known = hashmap__get(&st->chan_elems, r->obj)))
+		snprintf(grp->chan_elem, sizeof(grp->chan_elem), "%s", known);
+	else
 		grp->chan_elem[0] = 0;
 }
 
@@ -126,7 +134,7 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 		}
 	}
 	snprintf(grp->sync_wait, sizeof(grp->sync_wait), "%s", sync_wait_of(grp));
-	chan_elem_of(st, grp, r);
+	chan_elem_of(t, st, grp, r);
 	return grp;
 }
 
@@ -314,6 +322,12 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
 
 	grp->count++;
+	if (hashmap__get(&st->lost, g->goid)) {
+		grp->lost++;
+		grp->walk_objects = st->walk_objects;
+		grp->walk_bytes = st->walk_bytes;
+		grp->walk_ns = st->walk_ns;
+	}
 	if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
 		grp->stack_bytes += g->stack_hi - g->stack_lo;
 	if (first && (double)(t->now_ns - first) / 1e9 > grp->oldest_wait_s)

@@ -71,6 +71,9 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	free_values(&st->heap_of);
 	go_heap__free(st->heap);
 	st->heap = NULL;
+	hashmap__free(&st->unreached);
+	hashmap__free(&st->lost);
+	hashmap__free(&st->chan_elems);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->dated);
 	hashmap__free(&st->live);
@@ -413,8 +416,10 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		update_seen(st, t->now_ns);
 		read_rows(t, st);
 		sample_sites(t, st);
-		if (!st->at_exit)
+		if (!st->at_exit) {
 			go_check_deadlock(t, st);
+			go_prove_lost(t, st);
+		}
 	}
 	return GO_TRACKED;
 }

@@ -145,6 +145,10 @@ struct go_group {
 	uint64_t first, peak; /* the group's count at its first scan; its largest */
 	/* members in a system call or C call whose thread has a verdict of its own */
 	uint64_t thread_stranded, thread_idle;
+	/* members proven parked on channels nothing able to run can reach (golost.c), and
+	 * what the walk that proved it read */
+	uint64_t lost;
+	uint64_t walk_objects, walk_bytes, walk_ns;
 	pid_t thread_tid; /* the first stranded one's */
 	char thread_reason[192];
 	char thread_evidence[3][192];

@@ -96,6 +96,12 @@ struct go_proc_state {
 	int asleep_scans;
 	bool deadlocked;
 	char asleep_why[96];
+	/* heap walks (golost.c): goroutine id -> its sudog when the last walk found its
+	 * channels unreachable; those two walks in a row found so (lost: id -> 1) */
+	struct hashmap unreached, lost;
+	struct hashmap chan_elems; /* channel -> its element type's name (the tracker's) */
+	uint64_t walked_ns, walks, walk_objects, walk_bytes, walk_ns;
+	char walk_why[96]; /* why the last walk proved nothing, "" when it ran */
 };
 
 struct go_tracker {
@@ -123,6 +129,10 @@ struct go_tracker {
 /* godeadlock.c: whether the program is deadlocked, every goroutine asleep with nothing left
  * to wake one; read after each scan of a live process. */
 void go_check_deadlock(struct go_tracker *t, struct go_proc_state *st);
+
+/* golost.c: walks the heap of a live process, held still, when goroutines of its own are
+ * parked on channels, to prove which nothing can reach (trace mode only). */
+void go_prove_lost(struct go_tracker *t, struct go_proc_state *st);
 
 /* The tracker's own copy of a name from a process's line table. */
 const char *go_keep(struct go_tracker *t, const char *s);

@@ -130,6 +130,33 @@ static void objects_of(pid_t pid, const struct go_layout *l, const struct go_g *
 	free(cur);
 }
 
+int go_wait__channels(pid_t pid, const struct go_layout *l, const struct go_g *g, uint64_t *chans,
+		      uint64_t *sudogs, int max)
+{
+	enum chan_kind kind = chan_kind_of(l, g->status, g->waitreason);
+	uint64_t cur = g->waiting;
+	int n = 0;
+
+	if (kind == NOT_CHAN || l->g_waiting < 0 || l->sudog_c < 0 ||
+	    (kind == CHAN_SELECT && l->sudog_waitlink < 0))
+		return -ENOENT;
+	while (cur) {
+		uint64_t s[2] = {0};
+
+		/* a sudog names its goroutine first: one that does not was reused since */
+		if (n == max || procfs__read_mem(pid, cur, &s[0], sizeof(s[0])) || s[0] != g->g ||
+		    procfs__read_mem(pid, cur + (uint64_t)l->sudog_c, &s[1], sizeof(s[1])) || !s[1])
+			return -ESTALE;
+		sudogs[n] = cur;
+		chans[n++] = s[1];
+		if (kind == CHAN_OP)
+			break;
+		if (procfs__read_mem(pid, cur + (uint64_t)l->sudog_waitlink, &cur, sizeof(cur)))
+			return -ESTALE;
+	}
+	return n;
+}
+
 /* A chunk of goroutines at a time: for a million, the sudog windows and the channels of
  * every select at once would be hundreds of megabytes. */
 #define OBJECTS_CHUNK 4096

@@ -43,6 +43,14 @@ int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l);
  * enough to check them on yet, -1 when one did not hold (cleared). */
 int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
 
+/* The channels goroutine g (of a snapshot of pid) waits on, and their sudogs, at most max:
+ * one for a send or receive, one per case of a select. How many, -ENOENT when it is in
+ * no channel wait or the layout does not say, -ESTALE when its sudogs changed under the read
+ * (it woke) or it has more than max. */
+struct go_g;
+int go_wait__channels(pid_t pid, const struct go_layout *l, const struct go_g *g, uint64_t *chans,
+		      uint64_t *sudogs, int max);
+
 /* The element type of the channel at hchan in pid ("os.Signal", "*main.result"), from the
  * module's types (moduledata.types and .etypes, load bias added): 0, or -errno. */
 int go_chan__elem_type(pid_t pid, uint64_t hchan, uint64_t types, uint64_t etypes, char *out,

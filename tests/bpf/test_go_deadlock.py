@@ -10,14 +10,20 @@ SRC = ROOT / "tests" / "gotest"
 PKG = "deadlocks"
 
 
-def _trace(test):
+def _tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(l for l in f if l.startswith("TracerPid:")).split()[1])
+
+
+def _trace(test, duration="3s"):
     with Session() as s:
         t = Target(s, [str(target_path("gotest/deadlocks.test")), "-test.run", "^%s$" % test,
                        "-test.timeout", "60s"], label=test)
         # a deadlock needs two scans that agree: 3 s holds several
-        st = s.trace_pid(t, duration="3s")
+        st = s.trace_pid(t, duration=duration)
         rep = st.report(expect_rc=None)
         check(t.popen.poll() is None, "%s ended under strand" % test, t.describe())
+        expect_eq(_tracer_of(t.pid), 0, "the tracer of %s after strand (held for walks)" % test)
         return rep, st.popen.returncode
 
 
@@ -64,3 +70,26 @@ def test_a_timer_that_will_wake_the_test_is_no_deadlock():
           "the test goroutine waiting for the timer was not seen", describe(rep))
     expect_eq([g for g in gs if g.get("verdict")], [], "goroutines with a verdict",
               describe(rep))
+
+
+def test_leaked_senders_proven_unreachable_beside_a_held_channel():
+    """A partial leak, the program still at work: 3 senders parked on channels only they
+    hold are proven unreachable by two heap walks (the process held still a moment for
+    each); a receiver on a channel the test still holds, the test asleep and main waiting
+    for it are not judged."""
+    rep, rc = _trace("TestLeakedSendersBesideAHeldChannel", duration="6s")
+    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
+    gs = groups(rep)
+    leak = [g for g in gs if _at(g.get("wait_site"), "leak", "WAIT") and
+            _at(g.get("created_at"), "leak", "SITE")]
+    check(len(leak) == 1, "no group of the leaked senders", describe(rep))
+    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
+              "the leaked senders' verdict and count", describe(rep))
+    ev = " ".join(leak[0].get("evidence") or [])
+    check("proven unreachable" in ev and "heap walks" in ev, "no proof in the evidence", ev)
+    held = [g for g in gs if _at(g.get("wait_site"), "held", "WAIT")]
+    asleep = [g for g in gs if _at(g.get("wait_site"), "sleeping test", "WAIT")]
+    check(len(held) == 1 and len(asleep) == 1, "the healthy goroutines were not seen",
+          describe(rep))
+    expect_eq([g.get("verdict") for g in gs if g is not leak[0] and g.get("verdict")], [],
+              "verdicts beside the leak", describe(rep))

@@ -53,3 +53,36 @@ func TestWokenByATimer(t *testing.T) {
 	time.AfterFunc(time.Hour, func() { close(wake) })
 	<-wake // WAIT: timer test
 }
+
+// A partial leak (no global deadlock: the test goes on, here asleep): fetch gives up on
+// a cancelled context before reading its worker's result, and the worker stays parked
+// sending it, on a channel only it still holds.
+func fetch(done <-chan struct{}, id int) int {
+	out := make(chan int)
+	go func() { // SITE: leak
+		out <- id // WAIT: leak
+	}()
+	select {
+	case <-done:
+		return -1
+	default:
+	}
+	return <-out
+}
+
+// Parked on a channel the test still holds and will use after its sleep: reachable.
+func TestLeakedSendersBesideAHeldChannel(t *testing.T) {
+	cancelled := make(chan struct{})
+	close(cancelled)
+	for i := 0; i < 3; i++ {
+		fetch(cancelled, i)
+	}
+	jobs := make(chan int)
+	go func() { // SITE: held
+		for j := range jobs { // WAIT: held
+			_ = j
+		}
+	}()
+	time.Sleep(time.Hour) // WAIT: sleeping test
+	close(jobs)
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "goreach.h"
+#include "elfsym.h"
+#include "golayout.h"
+#include "gomem.h"
+#include "gosnap.h"
+#include "gowait.h"
+#include "hashmap.h"
+#include "procfs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK	      (64u << 10) /* bytes read at a time */
+#define MAX_SECTIONS  16
+#define MAX_CASES     GO_SELECT_MAX_CASES
+#define PAGE_SHIFT    13
+#define NOT_HEAP      ((struct page *)1)
+#define MIN_HEAP_WORD 4096
+
+struct range {
+	uint64_t lo, hi;
+};
+
+/* An object of a heap page, from which any other of the page is worked out (one span, one
+ * object size per page). */
+struct page {
+	uint64_t base, size;
+};
+
+struct walk {
+	const struct go_reach_in *in;
+	struct go_reach_out *out;
+	struct hashmap marked; /* object base -> 1 */
+	struct hashmap skip;   /* a parked goroutine's g and sudogs: not followed */
+	struct hashmap pages;  /* page -> struct page * (owned), or NOT_HEAP */
+	struct range *work;
+	size_t nwork, capwork;
+	uint64_t deadline;
+	uint64_t *buf;
+};
+
+static void push(struct walk *w, uint64_t lo, uint64_t hi)
+{
+	if (hi <= lo)
+		return;
+	if (w->nwork == w->capwork) {
+		w->capwork = w->capwork ? w->capwork * 2 : 256;
+		w->work = xrealloc(w->work, w->capwork * sizeof(*w->work));
+	}
+	w->work[w->nwork++] = (struct range){lo & ~7ULL, hi};
+}
+
+/* The object holding p (start, size), through the page cache. */
+static bool object_of(struct walk *w, uint64_t p, uint64_t *base, uint64_t *size)
+{
+	uint64_t key = p >> PAGE_SHIFT;
+	struct page *pg = hashmap__get(&w->pages, key);
+	int64_t k;
+
+	if (!pg) {
+		uint64_t b, s;
+
+		if (go_heap__object(w->in->heap, p & ~7ULL, &b, &s)) {
+			hashmap__set(&w->pages, key, NOT_HEAP);
+			return false;
+		}
+		pg = xcalloc(1, sizeof(*pg));
+		*pg = (struct page){b, s};
+		hashmap__set(&w->pages, key, pg);
+	}
+	if (pg == NOT_HEAP)
+		return false;
+	k = ((int64_t)p - (int64_t)pg->base);
+	k = k >= 0 ? k / (int64_t)pg->size : -((-k + (int64_t)pg->size - 1) / (int64_t)pg->size);
+	*base = pg->base + (uint64_t)(k * (int64_t)pg->size);
+	*size = pg->size;
+	return true;
+}
+
+static void mark_words(struct walk *w, const uint64_t *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t base, size;
+
+		if (words[i] < MIN_HEAP_WORD || !object_of(w, words[i], &base, &size) ||
+		    hashmap__get(&w->marked, base) || hashmap__get(&w->skip, base))
+			continue;
+		hashmap__set(&w->marked, base, (void *)1);
+		w->out->objects++;
+		push(w, base, base + size);
+	}
+}
+
+/* Drains the work list. -ETIME when out of budget. */
+static int drain(struct walk *w)
+{
+	while (w->nwork) {
+		struct range r = w->work[--w->nwork];
+
+		for (uint64_t at = r.lo; at < r.hi; at += CHUNK) {
+			size_t len = r.hi - at < CHUNK ? (size_t)(r.hi - at) & ~(size_t)7 : CHUNK;
+
+			if (now_mono_ns() > w->deadline)
+				return -ETIME;
+			/* memory that cannot be read holds nothing this walk can follow; a
+			 * stack or object that cannot be read is no proof either way, but
+			 * both are in use and mapped, so that is the process gone */
+			if (!len || procfs__read_mem(w->in->pid, at, w->buf, len))
+				continue;
+			w->out->bytes += len;
+			mark_words(w, w->buf, len / 8);
+		}
+	}
+	return 0;
+}
+
+static void push_goroutine(struct walk *w, const struct go_g *g)
+{
+	push(w, g->stack_lo, g->stack_hi);
+	push(w, g->g, g->g + w->in->l->g_size);
+}
+
+struct parked {
+	uint64_t chans[MAX_CASES];
+	int nchans; /* -1: not parked on channels (a root) */
+	bool root;
+};
+
+static bool any_marked(struct walk *w, const struct parked *p)
+{
+	for (int i = 0; i < p->nchans; i++) {
+		uint64_t base, size;
+
+		if (!object_of(w, p->chans[i], &base, &size) || hashmap__get(&w->marked, base))
+			return true; /* a channel off the heap (a global's) is not proven lost */
+	}
+	return false;
+}
+
+static int walk(struct walk *w, struct parked *parked)
+{
+	const struct go_reach_in *in = w->in;
+	const struct go_snapshot *snap = in->snap;
+	struct elf_range secs[MAX_SECTIONS];
+	int nsecs = elfsym__writable(in->exe, secs, MAX_SECTIONS), err;
+	bool grew = true;
+
+	if (nsecs <= 0) {
+		snprintf(w->out->why, sizeof(w->out->why),
+			 "the executable's data could not be read");
+		return nsecs < 0 ? nsecs : -ENOENT;
+	}
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct go_g *g = &snap->g[i];
+		uint64_t sudogs[MAX_CASES];
+
+		parked[i].nchans =
+			go_wait__channels(in->pid, in->l, g, parked[i].chans, sudogs, MAX_CASES);
+		if (parked[i].nchans <= 0) {
+			parked[i].nchans = -1;
+			parked[i].root = true;
+			continue;
+		}
+		w->out->candidates++;
+		hashmap__set(&w->skip, g->g, (void *)1);
+		for (int k = 0; k < parked[i].nchans; k++)
+			hashmap__set(&w->skip, sudogs[k], (void *)1);
+	}
+	for (int i = 0; i < nsecs; i++)
+		push(w, secs[i].addr + in->bias, secs[i].addr + in->bias + secs[i].size);
+	for (size_t i = 0; i < snap->n; i++)
+		if (parked[i].root)
+			push_goroutine(w, &snap->g[i]);
+	/* a parked goroutine whose channel is reached may be woken: its stack is a root too */
+	while (grew) {
+		if ((err = drain(w)))
+			return err;
+		grew = false;
+		for (size_t i = 0; i < snap->n; i++) {
+			if (parked[i].root || !any_marked(w, &parked[i]))
+				continue;
+			parked[i].root = grew = true;
+			hashmap__del(&w->skip, snap->g[i].g);
+			push_goroutine(w, &snap->g[i]);
+		}
+	}
+	for (size_t i = 0; i < snap->n; i++)
+		if (!parked[i].root) {
+			w->out->unreachable[i] = 1;
+			w->out->proven++;
+		}
+	return 0;
+}
+
+int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
+{
+	struct walk w = {.in = in, .out = out};
+	struct parked *parked;
+	uint64_t start = now_mono_ns(), key;
+	void *val;
+	int err;
+
+	memset(out->unreachable, 0, in->snap->n);
+	out->candidates = out->proven = out->objects = out->bytes = 0;
+	out->cut_short = false;
+	out->why[0] = 0;
+	if (!in->heap) {
+		snprintf(out->why, sizeof(out->why), "the heap's index is unknown (no DWARF)");
+		return -ENOENT;
+	}
+	w.deadline = start + in->budget_ns;
+	w.buf = xcalloc(1, CHUNK);
+	parked = xcalloc(in->snap->n ? in->snap->n : 1, sizeof(*parked));
+	hashmap__init(&w.marked);
+	hashmap__init(&w.skip);
+	hashmap__init(&w.pages);
+	err = walk(&w, parked);
+	if (err == -ETIME) {
+		out->cut_short = true;
+		out->proven = 0;
+		memset(out->unreachable, 0, in->snap->n);
+		snprintf(out->why, sizeof(out->why), "the heap walk was cut short at %.0f ms",
+			 (double)in->budget_ns / 1e6);
+	}
+	out->ns = now_mono_ns() - start;
+	for (size_t i = 0; hashmap__next(&w.pages, &i, &key, &val);)
+		if (val != NOT_HEAP)
+			free(val);
+	hashmap__free(&w.pages);
+	hashmap__free(&w.skip);
+	hashmap__free(&w.marked);
+	free(parked);
+	free(w.buf);
+	free(w.work);
+	return err;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The garbage collector's criterion for a leaked goroutine, checked from outside: a
+ * goroutine parked on channels none of which any goroutine able to run can reach is
+ * blocked for good (Go 1.26's goroutineleak profile; "Dynamic Partial Deadlock Detection
+ * and Recovery via Garbage Collection", ASPLOS 2025).
+ *
+ * With the process held still (freeze.h), a mark from the roots (the executable's writable
+ * sections, and the stack and g of every goroutine not parked on a channel) through the heap
+ * (gomem.h: where each object starts and ends). Conservative: every word that points into
+ * an object in use counts as a pointer, so an object is called unreachable only when no
+ * word, pointer or not, leads to it. The links the runtime keeps to a parked goroutine (its
+ * g, listed in allgs; its sudogs, queued on the channel) are not followed: they are how the
+ * runtime finds it, not how the program could wake it. A parked goroutine whose channel is
+ * reached joins the roots (it may be woken, and go on), until nothing changes.
+ */
+#ifndef STRAND_GOREACH_H
+#define STRAND_GOREACH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct go_layout;
+struct go_snapshot;
+struct go_heap;
+
+struct go_reach_in {
+	pid_t pid;
+	const struct go_layout *l;
+	uint64_t bias;
+	const char *exe; /* the executable, for its writable sections */
+	struct go_heap *heap;
+	const struct go_snapshot *snap; /* read while the process is held */
+	uint64_t budget_ns;		/* the walk stops here, proving nothing */
+};
+
+struct go_reach_out {
+	/* per goroutine of snap: 1 when it is parked on channels and none is reachable */
+	uint8_t *unreachable;
+	uint64_t candidates, proven;
+	uint64_t objects, bytes; /* heap objects marked, bytes read */
+	uint64_t ns;		 /* the walk's time */
+	bool cut_short;		 /* out of budget: nothing proven */
+	char why[96];		 /* why nothing could be proven, "" when the walk ran */
+};
+
+/* Walks; out->unreachable has snap->n entries, allocated by the caller. 0, or -errno. */
+int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out);
+
+#endif /* STRAND_GOREACH_H */
