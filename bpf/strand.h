@@ -152,11 +152,15 @@ struct strand_task_state {
 	__u64 stack_seq;     /* the wait_seq whose user stack was already sent */
 	__u32 block_state;   /* prev_state at the switch: TASK_INTERRUPTIBLE, ... */
 	__u32 flags;	     /* enum strand_task_flags */
+	__s64 restart_nr;    /* with STRAND_TASK_RESTARTING: the system call to be restarted */
 };
 
 enum strand_task_flags {
 	STRAND_TASK_SINCE_ESTIMATED = 1 << 0, /* blocked before strand attached: the start of the
 					       * wait comes from the scheduler's clock */
+	/* stopped (SIGSTOP, a ptrace stop) in the middle of a wait the kernel restarts: its
+	 * next block is that wait again, not a new one */
+	STRAND_TASK_RESTARTING = 1 << 1,
 };
 
 /* One record of the task iterator per thread of a traced process (bpf_seq_write). */
@@ -311,7 +315,7 @@ struct strand_go_caller_key {
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
-_Static_assert(sizeof(struct strand_task_state) == 32, "task state layout");
+_Static_assert(sizeof(struct strand_task_state) == 40, "task state layout");
 _Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
 _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
 _Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES,

@@ -59,15 +59,36 @@ static __always_inline int on_switch(bool preempt, unsigned int prev_state)
 	struct task_struct *prev = bpf_get_current_task_btf();
 	struct strand_task_state *st;
 
+	const struct pt_regs *regs;
+
 	/* preempted or yielding: still runnable, not a wait */
-	if (preempt || !(prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)))
+	if (preempt)
 		return 0;
+	if (!(prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE))) {
+		/* a stop in the middle of a wait (strand holding the process still, or its
+		 * exit): the wait goes on once the kernel restarts the call */
+		if (!(prev_state & (TASK_STOPPED | TASK_TRACED)))
+			return 0;
+		st = bpf_task_storage_get(&task_states, prev, 0, 0);
+		regs = (const struct pt_regs *)bpf_task_pt_regs(prev);
+		if (st && stopped_in_wait(prev_state, regs, st)) {
+			st->flags |= STRAND_TASK_RESTARTING;
+			st->restart_nr = (__s64)BPF_CORE_READ(regs, orig_ax);
+		}
+		return 0;
+	}
 	st = bpf_task_storage_get(&task_states, prev, 0, 0);
 	if (!st)
 		return 0; /* not a thread of a traced process */
 	/* a dying thread's last switch is not a wait (and its tid may be reused soon) */
 	if (prev->flags & PF_EXITING)
 		return 0;
+	if (st->flags & STRAND_TASK_RESTARTING) {
+		regs = (const struct pt_regs *)bpf_task_pt_regs(prev);
+		st->flags &= ~STRAND_TASK_RESTARTING;
+		if ((__s64)BPF_CORE_READ(regs, orig_ax) == st->restart_nr)
+			return 0; /* the same call, blocked again: the same wait */
+	}
 	st->wait_since_ns = bpf_ktime_get_ns();
 	st->wait_seq++;
 	st->block_state = prev_state;

@@ -271,7 +271,11 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	 * creator gone (or returned from the function that made it) says little of one
 	 * goroutine: a constructor starts its object's loop and returns. Of several from one
 	 * go statement, each made by a call that is over, it says: one forgotten per call. */
-	bool gone = g->orphans || g->creator_returned;
+	/* Unless the goroutine lives as long as something the program still holds: a heap
+	 * walk reached its channel (an exec.Cmd's watchCtx while the command runs), or the
+	 * standard library started it, whose goroutines outlive the call that made them by
+	 * design (a connection's read loop, a context's watcher). */
+	bool gone = (g->orphans || g->creator_returned) && !g->reached && !g->std_start;
 
 	if (!lock && !unanswered && !(gone && g->blocked_long >= 2) && !grew && !spread && !many)
 		return;
@@ -283,9 +287,9 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	if (lock)
 		add(g,
 		    "a lock held this long is not released: whoever holds it returned or is stuck");
-	if (g->orphans)
+	if (gone && g->orphans)
 		add(g, "the goroutine that created %" PRIu64 " of them has exited", g->orphans);
-	if (g->creator_returned)
+	if (gone && g->creator_returned)
 		add(g,
 		    "the function that created %" PRIu64 " of them has returned: whatever it held "
 		    "for them went with it",

@@ -106,6 +106,7 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 	grp->pid = st->pid;
 	grp->site = r->site;
 	grp->runtime = t->sites[r->site].runtime;
+	grp->std_start = go_function__is_std(t->sites[r->site].start.function);
 	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
 	grp->wait_frame = -1;
 	snprintf(grp->state, sizeof(grp->state), "%s", go_state_name(st, g));
@@ -322,6 +323,8 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
 
 	grp->count++;
+	if (hashmap__get(&st->reached, g->goid))
+		grp->reached++;
 	if (hashmap__get(&st->lost, g->goid)) {
 		grp->lost++;
 		grp->walk_objects = st->walk_objects;

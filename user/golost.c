@@ -65,14 +65,18 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 		};
 
 		out->unreachable = xcalloc(snap.n + 1, 1);
+		out->reachable = xcalloc(snap.n + 1, 1);
 		if (!go_reach__walk(&in, out)) {
 			/* goroutine id -> its sudog then, for the next walk to agree with */
 			struct hashmap now;
 
 			hashmap__init(&now);
+			hashmap__free(&st->reached);
 			for (size_t i = 0; i < snap.n; i++) {
 				const struct go_g *g = &snap.g[i];
 
+				if (out->reachable[i])
+					hashmap__set(&st->reached, g->goid, (void *)1);
 				if (!out->unreachable[i])
 					continue;
 				hashmap__set(&now, g->goid, (void *)(uintptr_t)g->waiting);
@@ -84,7 +88,8 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 			st->unreached = now;
 		}
 		free(out->unreachable);
-		out->unreachable = NULL;
+		free(out->reachable);
+		out->unreachable = out->reachable = NULL;
 	}
 	freeze__thaw(&fz);
 	free(fz.tids);

@@ -192,6 +192,8 @@ static int walk(struct walk *w, struct parked *parked)
 		if (!parked[i].root) {
 			w->out->unreachable[i] = 1;
 			w->out->proven++;
+		} else if (parked[i].nchans > 0) {
+			w->out->reachable[i] = 1;
 		}
 	return 0;
 }
@@ -205,6 +207,7 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 	int err;
 
 	memset(out->unreachable, 0, in->snap->n);
+	memset(out->reachable, 0, in->snap->n);
 	out->candidates = out->proven = out->objects = out->bytes = 0;
 	out->cut_short = false;
 	out->why[0] = 0;
@@ -223,6 +226,7 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 		out->cut_short = true;
 		out->proven = 0;
 		memset(out->unreachable, 0, in->snap->n);
+		memset(out->reachable, 0, in->snap->n);
 		snprintf(out->why, sizeof(out->why), "the heap walk was cut short at %.0f ms",
 			 (double)in->budget_ns / 1e6);
 	}

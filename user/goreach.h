@@ -38,6 +38,8 @@ struct go_reach_in {
 struct go_reach_out {
 	/* per goroutine of snap: 1 when it is parked on channels and none is reachable */
 	uint8_t *unreachable;
+	/* ... and 1 when it is parked on channels and one is reachable: it may be woken */
+	uint8_t *reachable;
 	uint64_t candidates, proven;
 	uint64_t objects, bytes; /* heap objects marked, bytes read */
 	uint64_t ns;		 /* the walk's time */

@@ -73,6 +73,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->heap = NULL;
 	hashmap__free(&st->unreached);
 	hashmap__free(&st->lost);
+	hashmap__free(&st->reached);
 	hashmap__free(&st->chan_elems);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->dated);

@@ -149,6 +149,9 @@ struct go_group {
 	 * what the walk that proved it read */
 	uint64_t lost;
 	uint64_t walk_objects, walk_bytes, walk_ns;
+	/* members the last heap walk found reachable from code that can run: still held */
+	uint64_t reached;
+	bool std_start;	  /* its go statement's function is the standard library's */
 	pid_t thread_tid; /* the first stranded one's */
 	char thread_reason[192];
 	char thread_evidence[3][192];

@@ -317,14 +317,17 @@ def test_ci_threads_left_blocked_at_exit_are_proven():
 
 def test_ci_timed_waits_at_exit_are_not_leaks():
     """Threads asleep in a timed wait when the command exits end by themselves: exit 0,
-    nothing stranded, and the sleepers were seen."""
+    nothing stranded, and the sleepers were seen asleep."""
     rc, out, err = run_strand(["trace", "--json", "-q", "--", str(_target("waits")), "timer",
                                "--now", "--exit", "0"], timeout=15.0)
     expect_eq(rc, 0, "exit code", err)
     _, rep = split_report(out, err)
     expect_eq(_groups(rep, BAD, None), [], "stranded groups", _describe(rep))
-    seen = sum(g["count"] for g in rep.get("groups") or [] if g.get("verdict") == "idle")
-    check(seen >= 3, "the 3 sleepers were not seen at the exit", _describe(rep))
+    # each sleeps 200 ms at a time: on a busy machine one may be between two sleeps
+    seen = sum(g["count"] for g in rep.get("groups") or [] if g.get("verdict") == "idle" and
+               g.get("wait_kind") == "sleep")
+    check(seen >= 1, "no sleeper was seen asleep at the exit", _describe(rep))
+    expect_eq((rep.get("totals") or {}).get("spawned"), 3, "threads spawned", _describe(rep))
 
 
 def test_ci_healthy_command_exit_zero():
