@@ -128,7 +128,7 @@ check-go-targets: $(GO_TARGET_BINS)
 
 # The Go standard library's own tests, compiled: real test suites to run under strand (the
 # target must come out unharmed: same results traced and untraced).
-GO_STD_TESTS := sync context
+GO_STD_TESTS := sync context net/http
 GO_STD_TEST_BINS := $(patsubst %,$(OUT)/targets/gostd/%.test,$(GO_STD_TESTS))
 $(OUT)/targets/gostd/%.test:
 	$(call msg,GO-TEST,$@)

@@ -188,12 +188,13 @@ class _Reader:
 class Proc:
     """A process started by a Session, in its own session (so its process group is its pid)."""
 
-    def __init__(self, session, argv, stdin=subprocess.DEVNULL, env=None, label=None):
+    def __init__(self, session, argv, stdin=subprocess.DEVNULL, env=None, label=None,
+                 cwd=None):
         self.argv = [str(a) for a in argv]
         self.label = label or os.path.basename(self.argv[0])
         self.popen = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, start_new_session=True, env=env,
-                                      cwd=str(ROOT))
+                                      cwd=str(cwd or ROOT))
         self.pid = self.popen.pid
         note_started(self.pid, self.label)
         session.procs.append(self)
@@ -323,9 +324,9 @@ class Session:
             t.wait_ready(ready_timeout)
         return t
 
-    def start_strand(self, args):
+    def start_strand(self, args, cwd=None):
         check(STRAND is not None, "no strand binary given (--strand)")
-        return Strand(self, [STRAND] + list(args), label="strand")
+        return Strand(self, [STRAND] + list(args), label="strand", cwd=cwd)
 
     def trace_pid(self, target, duration="3s", extra=()):
         """strand trace -p PID --for DURATION --json, started and attached."""

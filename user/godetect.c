@@ -20,6 +20,10 @@
 #include <string.h>
 
 /* Waits the runtime itself says can never end. */
+/* Goroutine ids below this were made as the program started (the main goroutine is 1, the
+ * runtime's own take the next few). */
+#define STARTUP_GOIDS 64
+
 static const char *const forever_reasons[] = {
 	"select (no cases)",
 	"chan receive (nil chan)",
@@ -177,6 +181,17 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	g->nevidence = 0;
 	if (g->runtime)
 		return;
+	/* the program's idiom for "run forever": main, or one goroutine among the first it
+	 * made, parked in select {} while the rest runs */
+	if (!strcmp(g->state, "select (no cases)") && g->count == 1 &&
+	    (g->main_goroutine || (g->ngoids == 1 && g->goids[0] < STARTUP_GOIDS))) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g,
+		    "one goroutine in select {}, %s: the idiom for \"run forever\", parked by "
+		    "design",
+		    g->main_goroutine ? "the main goroutine" : "made at start-up");
+		return;
+	}
 	if (listed(forever_reasons, ARRAY_SIZE(forever_reasons), g->state)) {
 		g->verdict = GO_VERDICT_STRANDED;
 		g->blocked_long = g->count;
@@ -367,7 +382,7 @@ void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, in
 	       "no C code can call in: nothing can run to wake them");
 }
 
-void go_group__judge_at_exit(struct go_group *g, int code)
+void go_group__judge_at_exit(struct go_group *g, int code, bool mid_test)
 {
 	const char *role;
 
@@ -375,6 +390,15 @@ void go_group__judge_at_exit(struct go_group *g, int code)
 	g->nevidence = 0;
 	if (g->runtime || at_work(g->state))
 		return;
+	if (mid_test) {
+		add(g,
+		    "%" PRIu64
+		    " still blocked in %s when the process exited (status %d) from inside "
+		    "a test still running (os.Exit in a test, or a helper process): not a finished "
+		    "program, so no verdict",
+		    g->count, g->sync_wait[0] ? g->sync_wait : g->state, code);
+		return;
+	}
 	if ((role = library_role(g))) {
 		g->verdict = GO_VERDICT_IDLE;
 		add(g, "%s: waits by design when a program exits", role);

@@ -118,9 +118,14 @@ static int drain(struct walk *w)
 	return 0;
 }
 
+/* A goroutine's live stack: from its saved sp up, as the collector scans it (the words below
+ * are dead frames, stale pointers); all of it when it runs, its sp in a register. */
 static void push_goroutine(struct walk *w, const struct go_g *g)
 {
-	push(w, g->stack_lo, g->stack_hi);
+	bool saved = (g->status & ~(uint32_t)GO_SCAN) != GO_RUNNING && g->sched_sp >= g->stack_lo &&
+		     g->sched_sp < g->stack_hi;
+
+	push(w, saved ? g->sched_sp : g->stack_lo, g->stack_hi);
 	push(w, g->g, g->g + w->in->l->g_size);
 }
 

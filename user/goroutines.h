@@ -151,8 +151,9 @@ struct go_group {
 	uint64_t walk_objects, walk_bytes, walk_ns;
 	/* members the last heap walk found reachable from code that can run: still held */
 	uint64_t reached;
-	bool std_start;	  /* its go statement's function is the standard library's */
-	pid_t thread_tid; /* the first stranded one's */
+	bool std_start;	     /* its go statement's function is the standard library's */
+	bool main_goroutine; /* the program's main goroutine (runs main.main) */
+	pid_t thread_tid;    /* the first stranded one's */
 	char thread_reason[192];
 	char thread_evidence[3][192];
 	int nthread_evidence;
@@ -240,8 +241,9 @@ void go_tracker__json(struct go_tracker *t, struct json *j);
 void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass);
 /* Judges a group of a process held on its way out (exit status code), with goleak's
  * semantics: what is still blocked then is left behind, except the runtime's goroutines and
- * well-known library ones. */
-void go_group__judge_at_exit(struct go_group *g, int code);
+ * well-known library ones. mid_test: it exited with 0 while a test still ran (os.Exit in a
+ * test, a test binary run as a helper process): no finished program, no verdict. */
+void go_group__judge_at_exit(struct go_group *g, int code, bool mid_test);
 /* Judges a group of a program found deadlocked (godeadlock.c): all of its n goroutines
  * asleep, unchanged for seconds over scans, nothing left to wake one. */
 void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, int scans);

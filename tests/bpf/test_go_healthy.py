@@ -51,6 +51,18 @@ def test_metrics_server_in_accept():
           "the accept loop is listed, in IO wait on its listener", describe(rep))
 
 
+def test_select_forever_made_at_start_up():
+    """One goroutine made at start-up parked in `select {}` while main runs: the idiom for
+    "run forever", idle (a `select {}` per request is stranded: test_goroutines)."""
+    rep, _ = go_trace(PROG, "forever", expect_rc=0)
+    no_stranded(rep, "select {} made at start-up")
+    g = group(rep, PROG, "forever", "select (no cases)", wait="forever")
+    expect_eq((g.get("count"), g.get("verdict")), (1, "idle"), "the select {} goroutine",
+              describe(rep))
+    check("run forever" in " ".join(g.get("evidence") or []), "no reason given",
+          describe(rep))
+
+
 def test_http_keep_alive_connection():
     """A client holding an idle keep-alive connection: the server's reader and the client's
     connection loops (net/http's persistConn) all wait for long."""

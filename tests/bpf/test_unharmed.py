@@ -44,6 +44,35 @@ def test_go_std_test_suites_pass_traced_as_untraced():
         check(len(_passed(out)) >= 20, "too few %s tests ran" % pkg, out[-2000:])
 
 
+def test_go_net_http_suite_traced_as_untraced_no_verdict():
+    """net/http's tests, -test.short, run in its source directory (testdata): servers,
+    clients, keep-alive pools, helper processes, thousands of goroutines come and go. The
+    same tests pass traced and untraced, and strand passes the suite's own status on (one
+    test fails either way on Debian: it runs `go tool nm` on a stripped go): no verdict,
+    no goroutine or thread called stranded, in any of its processes."""
+    argv = [_std_test("net/http"), "-test.short", "-test.v", "-test.count=1"]
+    src = "/usr/lib/go-1.19/src/net/http"
+    with Session() as s:
+        plain = Target(s, argv, label="http.test", cwd=src)
+        rc_plain = plain.wait(120)
+        untraced = plain.stdout
+        check(rc_plain in (0, 1), "http.test untraced died", untraced[-2000:], plain.stderr[-2000:])
+        st = s.start_strand(["trace", "-q", "--json", "-o", "/dev/stderr", "--"] + argv,
+                            cwd=src)
+        rc, out, err = st.finish(timeout=180)
+    expect_eq(rc, rc_plain, "strand's status: the suite's own (10 would be a verdict)",
+              err[-3000:])
+    expect_eq(_passed(out), _passed(untraced), "net/http: the tests that passed")
+    check(len(_passed(out)) >= 300, "too few net/http tests ran", out[-2000:])
+    rep = json.loads(err[err.index("{"):])
+    bad = [g for g in (rep.get("goroutines") or {}).get("groups") or []
+           if g.get("verdict") in ("stranded", "deadlock")]
+    bad += [g for g in rep.get("groups") or [] if g.get("verdict") in ("stranded", "deadlock")]
+    expect_eq(bad, [], "groups called stranded or deadlocked")
+    check(len((rep.get("goroutines") or {}).get("runtimes") or []) >= 2,
+          "the suite's processes were not read as Go programs", err[-2000:])
+
+
 def test_c_test_suites_pass_traced_as_untraced():
     """C suites (strand's own unwinder, flame graph and pprof tests, ASan builds with
     thousands of checks each): the same summary line traced and untraced."""

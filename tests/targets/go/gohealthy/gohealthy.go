@@ -29,6 +29,8 @@
 //   - spike: B baseline workers, each handling a request every -req, then after -calm a
 //     spike of 4B more workers (5x in all) for -spike, then back to the baseline: a line per
 //     phase change; -repeat spikes in all. [-base 50 -calm 1s -spike 2s -req 100ms -repeat 1]
+//   - forever: one goroutine made at start-up parks in `select {}` while the rest of the
+//     program runs (main, here, waiting for signals): the idiom for "run forever".
 //
 // The line each mode prints when it reached its steady state, and the progress lines after it
 // (N, K numbers; counts in the table below are exact at the steady line):
@@ -38,6 +40,7 @@
 //	errgroup   running 4 limit 4          done 200
 //	sweeper    blocked 1                  sweep K
 //	metrics    blocked 1                  -
+//	forever    blocked 1                  -
 //	keepalive  blocked 4                  -
 //	spike      phase baseline live 50     phase spike live 250, phase baseline live 50
 //
@@ -58,6 +61,7 @@
 //	errgroup   egworker    main.runLimited                 egwork     sleep         4      none
 //	sweeper    sweeper     main.startSweeper               sweeper    select        1      idle
 //	metrics    metrics     main.startMetrics               metrics    IO wait       1      idle
+//	forever    forever     main.modeForever.func1          forever    select (no cases) 1 idle
 //	keepalive  kaserve     main.startKeepAliveServer       kaserve    IO wait       1      idle
 //	keepalive  -           net/http.(*Server).Serve        -          IO wait       1      idle
 //	keepalive  -           net/http.(*Transport).dialConn  -          IO wait       1      idle
@@ -88,6 +92,7 @@ var modes = map[string]func(fs *flag.FlagSet) func(){
 	"metrics":   modeMetrics,
 	"keepalive": modeKeepAlive,
 	"spike":     modeSpike,
+	"forever":   modeForever,
 }
 
 // atExit: what the running mode does on SIGTERM before the program exits.
@@ -366,5 +371,17 @@ func modeSpike(fs *flag.FlagSet) func() {
 		startLoad(*base, *repeat, *calm, *spike, *req)
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("phase baseline live", *base)
+	}
+}
+
+// --- forever: a goroutine made at start-up parked in select {} ------------------------------
+
+func modeForever(fs *flag.FlagSet) func() {
+	return func() {
+		go func() { // SITE: forever
+			select {} // WAIT: forever
+		}()
+		time.Sleep(20 * time.Millisecond)
+		fmt.Println("blocked", 1)
 	}
 }
