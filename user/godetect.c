@@ -286,11 +286,12 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 	 * creator gone (or returned from the function that made it) says little of one
 	 * goroutine: a constructor starts its object's loop and returns. Of several from one
 	 * go statement, each made by a call that is over, it says: one forgotten per call. */
-	/* Unless the goroutine lives as long as something the program still holds: a heap
-	 * walk reached its channel (an exec.Cmd's watchCtx while the command runs), or the
-	 * standard library started it, whose goroutines outlive the call that made them by
-	 * design (a connection's read loop, a context's watcher). */
-	bool gone = (g->orphans || g->creator_returned) && !g->reached && !g->std_start;
+	/* Unless the standard library started it: its goroutines live as long as an object
+	 * the program holds, past the call that made them, by design (an exec.Cmd's watchCtx
+	 * while the command runs, a connection's read loop, a context's watcher). Whether the
+	 * program's own are still held, a heap walk proves one way only: a conservative walk
+	 * reaches through stale words too, so "reached" is no sign of being held. */
+	bool gone = (g->orphans || g->creator_returned) && !g->std_start;
 
 	if (!lock && !unanswered && !(gone && g->blocked_long >= 2) && !grew && !spread && !many)
 		return;
@@ -343,8 +344,18 @@ static const char *library_role(const struct go_group *g)
 	};
 	static const char *const anywhere[] = {"runtime.ensureSigM", "runtime.ReadTrace"};
 	const char *top = g->wait_depth ? g->wait_stack[0].function : NULL;
+	const char *waiter = NULL;
 
-	if (top && !strcmp(g->state, "chan receive") && listed(testing, ARRAY_SIZE(testing), top))
+	/* the code that waits, past the channel and sync machinery: testing's own, the
+	 * harness waiting for a test (main in t.Run when a timeout ends the process) */
+	for (int i = 0; i < g->wait_depth && !waiter; i++) {
+		const char *fn = g->wait_stack[i].function;
+
+		if (fn && strncmp(fn, "runtime.", 8) && strncmp(fn, "sync.", 5) &&
+		    strncmp(fn, "internal/", 9))
+			waiter = fn;
+	}
+	if (waiter && listed(testing, ARRAY_SIZE(testing), waiter))
 		return "the testing package's, waiting for its tests";
 	if (top && (!strcmp(top, "os/signal.signal_recv") || !strcmp(top, "os/signal.loop")))
 		return "os/signal's loop";

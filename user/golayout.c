@@ -262,6 +262,7 @@ static void m_layer_from_dwarf(struct found *f, struct go_layout *l)
 		return;
 	}
 	l->m_source = "DWARF";
+	l->m_size = (uint32_t)dwarf_bytesize(&f->m);
 }
 
 /* The Go heap's index (what measures the memory a stranded goroutine keeps): DWARF only,

@@ -47,6 +47,7 @@ struct go_layout {
 	int32_t m_mstartfn;   /* func(): a pointer to a funcval whose first word is the code */
 	int32_t m_spinning;   /* bool: out of work, looking for some; DWARF only */
 	int32_t m_park;	      /* note: the futex word an idle M sleeps on */
+	uint32_t m_size;      /* sizeof(runtime.m), DWARF only (0: unknown) */
 	const char *m_source; /* "DWARF" or "inferred"; NULL while the M layer is unknown */
 	char m_problem[256];  /* why it is unknown, or which fields are and why */
 

@@ -15,40 +15,80 @@
 #include "gotrack.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WALK_EVERY_NS  (2ULL * 1000000000ULL)
-#define PARKED_FOR_NS  (1ULL * 1000000000ULL) /* parked this long before a walk is worth it */
-#define FREEZE_MS      100
-#define WALK_BUDGET_NS (250ULL * 1000000ULL)
+#define WALK_EVERY_NS	(2ULL * 1000000000ULL)
+#define PARKED_FOR_NS	(1ULL * 1000000000ULL) /* parked this long before a walk is worth it */
+#define FREEZE_MS	100
+#define WALK_BUDGET_NS	(250ULL * 1000000ULL)
+#define WALK_MAX_PARKED 20000 /* goroutines parked on channels: their sudogs are read held */
 
-/* Some goroutine of the program's own parked on a channel for a while, still unproven. */
+/* Some goroutine of the program's own parked on a channel for a while, still unproven, and
+ * few enough parked on channels for a walk to read within its budget. */
 static bool worth_a_walk(struct go_tracker *t, struct go_proc_state *st)
 {
+	uint64_t parked = 0;
+	bool unproven = false;
+
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct row *r = &st->rows[i];
 
+		parked += r->obj != 0;
 		if (r->obj && r->park && t->now_ns - r->park >= PARKED_FOR_NS &&
 		    !t->sites[r->site].runtime && !hashmap__get(&st->lost, st->snap.g[i].goid))
-			return true;
+			unproven = true;
 	}
-	return false;
+	if (unproven && parked > WALK_MAX_PARKED) {
+		snprintf(st->walk_why, sizeof(st->walk_why),
+			 "%" PRIu64 " goroutines parked on channels, too many to walk within "
+			 "the budget",
+			 parked);
+		return false;
+	}
+	return unproven;
+}
+
+/* The garbage collector's goroutines in snap, by their start function (the last scan's
+ * sites, by goroutine id). */
+static uint8_t *collectors_of(struct go_tracker *t, struct go_proc_state *st,
+			      const struct go_snapshot *snap)
+{
+	static const char *const gc[] = {"runtime.gcBgMarkWorker", "runtime.bgsweep",
+					 "runtime.bgscavenge", "runtime.forcegchelper"};
+	uint8_t *out = xcalloc(snap->n + 1, 1);
+
+	for (size_t i = 0; i < snap->n; i++) {
+		uintptr_t row = (uintptr_t)hashmap__get(&st->row_of_goid, snap->g[i].goid);
+		const char *fn = row ? t->sites[st->rows[row - 1].site].start.function : NULL;
+
+		for (size_t k = 0; fn && k < ARRAY_SIZE(gc); k++)
+			out[i] |= !strcmp(fn, gc[k]);
+	}
+	return out;
 }
 
 static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_reach_out *out)
 {
 	struct go_snapshot snap = {0};
 	struct frozen fz = {0};
+	uint64_t *ms = xcalloc(st->nthreads + 1, sizeof(*ms));
+	uint8_t *collector = NULL;
+	size_t nms = 0;
 	char exe[64];
 	int err;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", st->pid);
+	for (size_t i = 0; st->threads_read && i < st->nthreads; i++)
+		if (st->threads[i].m)
+			ms[nms++] = st->threads[i].m;
 	if ((err = freeze__process(st->pid, FREEZE_MS, &fz))) {
 		snprintf(out->why, sizeof(out->why), "the process could not be held still (%s)",
 			 strerror(-err));
 		free(fz.tids);
+		free(ms);
 		return;
 	}
 	if (go_process__snapshot(&st->gp, &snap)) {
@@ -62,21 +102,21 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 			.heap = st->heap,
 			.snap = &snap,
 			.budget_ns = WALK_BUDGET_NS,
+			.ms = ms,
+			.nms = nms,
+			.collector = collector,
 		};
 
+		collector = collectors_of(t, st, &snap);
 		out->unreachable = xcalloc(snap.n + 1, 1);
-		out->reachable = xcalloc(snap.n + 1, 1);
 		if (!go_reach__walk(&in, out)) {
 			/* goroutine id -> its sudog then, for the next walk to agree with */
 			struct hashmap now;
 
 			hashmap__init(&now);
-			hashmap__free(&st->reached);
 			for (size_t i = 0; i < snap.n; i++) {
 				const struct go_g *g = &snap.g[i];
 
-				if (out->reachable[i])
-					hashmap__set(&st->reached, g->goid, (void *)1);
 				if (!out->unreachable[i])
 					continue;
 				hashmap__set(&now, g->goid, (void *)(uintptr_t)g->waiting);
@@ -88,11 +128,12 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 			st->unreached = now;
 		}
 		free(out->unreachable);
-		free(out->reachable);
-		out->unreachable = out->reachable = NULL;
+		out->unreachable = NULL;
 	}
 	freeze__thaw(&fz);
 	free(fz.tids);
+	free(ms);
+	free(collector);
 	go_snapshot__free(&snap);
 }
 

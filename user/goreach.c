@@ -129,6 +129,23 @@ static void push_goroutine(struct walk *w, const struct go_g *g)
 	push(w, g->g, g->g + w->in->l->g_size);
 }
 
+/* A writable section, less the Ms in it (m0 is a global) */
+static void push_section(struct walk *w, uint64_t lo, uint64_t hi)
+{
+	uint64_t msize = w->in->l->m_size;
+
+	for (size_t i = 0; i < w->in->nms && msize; i++) {
+		uint64_t m = w->in->ms[i];
+
+		if (m >= lo && m + msize <= hi) {
+			push_section(w, lo, m);
+			push_section(w, m + msize, hi);
+			return;
+		}
+	}
+	push(w, lo, hi);
+}
+
 struct parked {
 	uint64_t chans[MAX_CASES];
 	int nchans; /* -1: not parked on channels (a root) */
@@ -163,6 +180,8 @@ static int walk(struct walk *w, struct parked *parked)
 		const struct go_g *g = &snap->g[i];
 		uint64_t sudogs[MAX_CASES];
 
+		if (!(i & 255) && now_mono_ns() > w->deadline)
+			return -ETIME;
 		parked[i].nchans =
 			go_wait__channels(in->pid, in->l, g, parked[i].chans, sudogs, MAX_CASES);
 		if (parked[i].nchans <= 0) {
@@ -175,10 +194,12 @@ static int walk(struct walk *w, struct parked *parked)
 		for (int k = 0; k < parked[i].nchans; k++)
 			hashmap__set(&w->skip, sudogs[k], (void *)1);
 	}
+	for (size_t i = 0; i < in->nms; i++)
+		hashmap__set(&w->skip, in->ms[i], (void *)1);
 	for (int i = 0; i < nsecs; i++)
-		push(w, secs[i].addr + in->bias, secs[i].addr + in->bias + secs[i].size);
+		push_section(w, secs[i].addr + in->bias, secs[i].addr + in->bias + secs[i].size);
 	for (size_t i = 0; i < snap->n; i++)
-		if (parked[i].root)
+		if (parked[i].root && !(in->collector && in->collector[i]))
 			push_goroutine(w, &snap->g[i]);
 	/* a parked goroutine whose channel is reached may be woken: its stack is a root too */
 	while (grew) {
@@ -197,8 +218,6 @@ static int walk(struct walk *w, struct parked *parked)
 		if (!parked[i].root) {
 			w->out->unreachable[i] = 1;
 			w->out->proven++;
-		} else if (parked[i].nchans > 0) {
-			w->out->reachable[i] = 1;
 		}
 	return 0;
 }
@@ -212,7 +231,6 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 	int err;
 
 	memset(out->unreachable, 0, in->snap->n);
-	memset(out->reachable, 0, in->snap->n);
 	out->candidates = out->proven = out->objects = out->bytes = 0;
 	out->cut_short = false;
 	out->why[0] = 0;
@@ -231,7 +249,6 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 		out->cut_short = true;
 		out->proven = 0;
 		memset(out->unreachable, 0, in->snap->n);
-		memset(out->reachable, 0, in->snap->n);
 		snprintf(out->why, sizeof(out->why), "the heap walk was cut short at %.0f ms",
 			 (double)in->budget_ns / 1e6);
 	}

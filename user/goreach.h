@@ -32,14 +32,20 @@ struct go_reach_in {
 	const char *exe; /* the executable, for its writable sections */
 	struct go_heap *heap;
 	const struct go_snapshot *snap; /* read while the process is held */
-	uint64_t budget_ns;		/* the walk stops here, proving nothing */
+	/* the runtime's Ms (runtime.m, m_size bytes each): not followed (m.waitlock keeps the
+	 * channel an M last parked a goroutine on, m.curg its goroutine) */
+	const uint64_t *ms;
+	size_t nms;
+	/* per goroutine of snap, 1 for the garbage collector's own (mark workers, sweeper,
+	 * scavenger, forcegc helper): their stacks hold words of whatever they last scanned,
+	 * and they never wake the program's goroutines; not roots */
+	const uint8_t *collector;
+	uint64_t budget_ns; /* the walk stops here, proving nothing */
 };
 
 struct go_reach_out {
 	/* per goroutine of snap: 1 when it is parked on channels and none is reachable */
 	uint8_t *unreachable;
-	/* ... and 1 when it is parked on channels and one is reachable: it may be woken */
-	uint8_t *reachable;
 	uint64_t candidates, proven;
 	uint64_t objects, bytes; /* heap objects marked, bytes read */
 	uint64_t ns;		 /* the walk's time */

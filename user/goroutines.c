@@ -73,7 +73,6 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->heap = NULL;
 	hashmap__free(&st->unreached);
 	hashmap__free(&st->lost);
-	hashmap__free(&st->reached);
 	hashmap__free(&st->chan_elems);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->dated);
@@ -542,6 +541,11 @@ size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, s
 			.problem = st->gp.problem[0] ? st->gp.problem : NULL,
 			.probes = st->probes,
 			.exited = st->exited,
+			.walks = st->walks,
+			.walk_ns = st->walk_ns,
+			.walk_objects = st->walk_objects,
+			.walk_bytes = st->walk_bytes,
+			.walk_problem = st->walk_why[0] ? st->walk_why : NULL,
 		};
 	}
 	return n;

@@ -149,8 +149,6 @@ struct go_group {
 	 * what the walk that proved it read */
 	uint64_t lost;
 	uint64_t walk_objects, walk_bytes, walk_ns;
-	/* members the last heap walk found reachable from code that can run: still held */
-	uint64_t reached;
 	bool std_start;	     /* its go statement's function is the standard library's */
 	bool main_goroutine; /* the program's main goroutine (runs main.main) */
 	pid_t thread_tid;    /* the first stranded one's */
@@ -231,6 +229,10 @@ struct go_runtime_info {
 	const char *problem;
 	bool probes; /* the runtime probes are attached */
 	bool exited;
+	/* heap walks for unreachable waits (golost.c): how many, the last one's time, objects
+	 * and bytes, and why it proved nothing (NULL: it ran through) */
+	uint64_t walks, walk_ns, walk_objects, walk_bytes;
+	const char *walk_problem;
 };
 size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, size_t max);
 

@@ -99,7 +99,6 @@ struct go_proc_state {
 	/* heap walks (golost.c): goroutine id -> its sudog when the last walk found its
 	 * channels unreachable; those two walks in a row found so (lost: id -> 1) */
 	struct hashmap unreached, lost;
-	struct hashmap reached; /* goroutine id -> 1: parked on a channel the last walk reached */
 	struct hashmap chan_elems; /* channel -> its element type's name (the tracker's) */
 	uint64_t walked_ns, walks, walk_objects, walk_bytes, walk_ns;
 	char walk_why[96]; /* why the last walk proved nothing, "" when it ran */

@@ -29,6 +29,13 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 		json__string(j, "problem", rt[i].problem);
 		json__bool(j, "probes", rt[i].probes);
 		json__bool(j, "exited", rt[i].exited);
+		json__begin_object(j, "heap_walks");
+		json__uint(j, "count", rt[i].walks);
+		json__double(j, "last_seconds", (double)rt[i].walk_ns / 1e9);
+		json__uint(j, "objects", rt[i].walk_objects);
+		json__uint(j, "bytes", rt[i].walk_bytes);
+		json__string(j, "problem", rt[i].walk_problem);
+		json__end_object(j);
 		if (l) {
 			json__begin_object(j, "g_offsets");
 			json__int(j, "goid", l->goid);

@@ -24,6 +24,21 @@ static bool below_main(const json_t *fr)
 	return fn && (!strcmp(fn, "runtime.main") || !strcmp(fn, "runtime.goexit"));
 }
 
+/* Heap walks for unreachable waits, when one was tried. */
+static void walks_text(const json_t *w, FILE *f)
+{
+	if (!w || (!doc_int(w, "count") && !doc_str(w, "problem")))
+		return;
+	fprintf(f, "    heap walks for unreachable waits: %" PRId64, doc_int(w, "count"));
+	if (doc_int(w, "count"))
+		fprintf(f, ", the last %.0f ms, %" PRId64 " objects, %.1f MiB read",
+			doc_num(w, "last_seconds") * 1e3, doc_int(w, "objects"),
+			(double)doc_int(w, "bytes") / 1048576.0);
+	if (doc_str(w, "problem"))
+		fprintf(f, "; %s", doc_str(w, "problem"));
+	fputc('\n', f);
+}
+
 static void text_runtimes(const json_t *gr, FILE *f)
 {
 	const json_t *rt;
@@ -45,6 +60,7 @@ static void text_runtimes(const json_t *gr, FILE *f)
 				: "");
 		if (doc_str(rt, "problem"))
 			fprintf(f, "    note: %s\n", doc_str(rt, "problem"));
+		walks_text(doc_obj(rt, "heap_walks"), f);
 	}
 }
 

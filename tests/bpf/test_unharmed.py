@@ -10,7 +10,7 @@ import re
 import time
 
 from harness import (ROOT, TARGET_BIN, Session, Target, check, expect_eq, run_strand,
-                     split_report, target_path)
+                     split_report, target_path, timeout)
 
 PASS_LINE = re.compile(r"^\s*--- PASS: (\S+)", re.M)
 
@@ -44,6 +44,7 @@ def test_go_std_test_suites_pass_traced_as_untraced():
         check(len(_passed(out)) >= 20, "too few %s tests ran" % pkg, out[-2000:])
 
 
+@timeout(150)  # the suite twice, ~15 s each alone, longer on a busy machine
 def test_go_net_http_suite_traced_as_untraced_no_verdict():
     """net/http's tests, -test.short, run in its source directory (testdata): servers,
     clients, keep-alive pools, helper processes, thousands of goroutines come and go. The
