@@ -148,7 +148,7 @@ void go_prove_lost(struct go_tracker *t, struct go_proc_state *st)
 		    (uint64_t)(uintptr_t)hashmap__get(&st->unreached, st->snap.g[i].goid) !=
 			    st->snap.g[i].waiting)
 			hashmap__del(&st->lost, st->snap.g[i].goid);
-	if (!t->hold_exits || st->deadlocked || !st->snap.n ||
+	if (!t->hold_exits || st->deadlocked || st->walks_given_up || !st->snap.n ||
 	    t->now_ns - st->walked_ns < WALK_EVERY_NS || !worth_a_walk(t, st))
 		return;
 	st->walked_ns = t->now_ns;
@@ -169,4 +169,11 @@ void go_prove_lost(struct go_tracker *t, struct go_proc_state *st)
 	st->walk_bytes = out.bytes;
 	st->walk_ns = out.ns;
 	snprintf(st->walk_why, sizeof(st->walk_why), "%s", out.why);
+	/* a heap too large for the budget stays so: no more holding it still for nothing */
+	if (out.cut_short) {
+		st->walks_given_up = true;
+		snprintf(st->walk_why, sizeof(st->walk_why),
+			 "the walk was cut short at %.0f ms (a heap too large): no more walks",
+			 (double)WALK_BUDGET_NS / 1e6);
+	}
 }

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 #define MAX_CASES     GO_SELECT_MAX_CASES
 #define PAGE_SHIFT    13
 #define NOT_HEAP      ((struct page *)1)
+#define BLOCK_SHIFT   16
+#define BLOCK	      (1ULL << BLOCK_SHIFT)
+#define NOT_CACHED    ((uint8_t *)1)
+#define CACHE_MAX     (512ULL << 20) /* bytes of blocks kept, at most */
 #define MIN_HEAP_WORD 4096
 
 struct range {
@@ -37,6 +42,8 @@ struct walk {
 	struct hashmap marked; /* object base -> 1 */
 	struct hashmap skip;   /* a parked goroutine's g and sudogs: not followed */
 	struct hashmap pages;  /* page -> struct page * (owned), or NOT_HEAP */
+	struct hashmap blocks; /* block -> its BLOCK bytes (owned), or NOT_CACHED */
+	uint64_t cached;
 	struct range *work;
 	size_t nwork, capwork;
 	uint64_t deadline;
@@ -95,6 +102,39 @@ static void mark_words(struct walk *w, const uint64_t *words, size_t n)
 	}
 }
 
+/* Reads through a cache of 64 KiB blocks: a walk reads many small objects side by side, one
+ * system call each otherwise. A block that cannot be read whole (the end of a mapping) is
+ * read as asked. */
+static int read_cached(struct walk *w, uint64_t at, uint64_t *out, size_t len)
+{
+	uint8_t *dst = (uint8_t *)out;
+
+	while (len) {
+		uint64_t key = at >> BLOCK_SHIFT, off = at & (BLOCK - 1);
+		size_t n = BLOCK - off < len ? (size_t)(BLOCK - off) : len;
+		uint8_t *b = hashmap__get(&w->blocks, key);
+
+		if (!b && w->cached < CACHE_MAX) {
+			b = xcalloc(1, BLOCK);
+			if (procfs__read_mem(w->in->pid, key << BLOCK_SHIFT, b, BLOCK)) {
+				free(b);
+				b = NOT_CACHED;
+			} else {
+				w->cached += BLOCK;
+			}
+			hashmap__set(&w->blocks, key, b);
+		}
+		if (b && b != NOT_CACHED)
+			memcpy(dst, b + off, n);
+		else if (procfs__read_mem(w->in->pid, at, dst, n))
+			return -EIO;
+		dst += n;
+		at += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Drains the work list. -ETIME when out of budget. */
 static int drain(struct walk *w)
 {
@@ -106,11 +146,14 @@ static int drain(struct walk *w)
 
 			if (now_mono_ns() > w->deadline)
 				return -ETIME;
-			/* memory that cannot be read holds nothing this walk can follow; a
-			 * stack or object that cannot be read is no proof either way, but
-			 * both are in use and mapped, so that is the process gone */
-			if (!len || procfs__read_mem(w->in->pid, at, w->buf, len))
+			if (!len)
 				continue;
+			/* what cannot be read might hold the one pointer that matters */
+			if (read_cached(w, at, w->buf, len)) {
+				snprintf(w->out->why, sizeof(w->out->why),
+					 "memory at 0x%" PRIx64 " could not be read", at);
+				return -EIO;
+			}
 			w->out->bytes += len;
 			mark_words(w, w->buf, len / 8);
 		}
@@ -244,6 +287,7 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 	hashmap__init(&w.marked);
 	hashmap__init(&w.skip);
 	hashmap__init(&w.pages);
+	hashmap__init(&w.blocks);
 	err = walk(&w, parked);
 	if (err == -ETIME) {
 		out->cut_short = true;
@@ -257,6 +301,10 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 		if (val != NOT_HEAP)
 			free(val);
 	hashmap__free(&w.pages);
+	for (size_t i = 0; hashmap__next(&w.blocks, &i, &key, &val);)
+		if (val != NOT_CACHED)
+			free(val);
+	hashmap__free(&w.blocks);
 	hashmap__free(&w.skip);
 	hashmap__free(&w.marked);
 	free(parked);

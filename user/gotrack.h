@@ -101,7 +101,8 @@ struct go_proc_state {
 	struct hashmap unreached, lost;
 	struct hashmap chan_elems; /* channel -> its element type's name (the tracker's) */
 	uint64_t walked_ns, walks, walk_objects, walk_bytes, walk_ns;
-	char walk_why[96]; /* why the last walk proved nothing, "" when it ran */
+	bool walks_given_up; /* one was cut short: the heap is too large for the budget */
+	char walk_why[96];   /* why the last walk proved nothing, "" when it ran */
 };
 
 struct go_tracker {
