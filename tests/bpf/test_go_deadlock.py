@@ -4,7 +4,7 @@ blocking bugs, each a test of tests/gotest/deadlocks run alone and hanging until
 asleep". strand must prove the deadlock far under its 30 s threshold, every goroutine with
 its go statement and wait line, and must not when a timer will wake the test."""
 from gohelp import describe, marker, groups
-from harness import ROOT, Session, Target, check, expect_eq, fail, target_path
+from harness import ROOT, Session, Target, check, expect_eq, split_report, target_path
 
 SRC = ROOT / "tests" / "gotest"
 PKG = "deadlocks"
@@ -60,6 +60,44 @@ def test_a_send_after_the_receiver_left():
     rep, rc = _trace("TestSendAfterReceiverLeft")
     expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
     _deadlocked(rep, [("sender", "sender"), ("send test", None)])
+
+
+def test_a_waitgroup_that_never_reaches_zero():
+    rep, rc = _trace("TestWaitGroupNeverZero")
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, [("wg test", None)])
+
+
+def test_a_cond_never_signalled():
+    rep, rc = _trace("TestCondNeverSignalled")
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, [("cond waiter", "cond waiter"), ("cond test", None)])
+
+
+def test_a_select_with_no_live_case():
+    rep, rc = _trace("TestSelectWithNoLiveCase")
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, [("selector", "selector"), ("select test", None)])
+
+
+def test_a_deadlocked_test_under_ci_mode_fails_with_its_goroutines():
+    """`strand trace -- k.test` on a test that deadlocks until its -test.timeout panics
+    (exit 2): strand exits 10, the goroutines of the deadlock flagged with their go
+    statements and wait lines, read as the panic's exit left them."""
+    with Session() as s:
+        st = s.start_strand(["trace", "--json", "--", str(target_path("gotest/deadlocks.test")),
+                             "-test.run", "^TestABBA$", "-test.timeout", "3s"])
+        rc, out, err = st.finish(timeout=20)
+    expect_eq(rc, 10, "strand's exit status", st.describe())
+    _, rep = split_report(out, st.describe())
+    expect_eq([t.get("exit_code") for t in rep.get("targets") or []], [2],
+              "the test binary's status (the timeout's panic)", describe(rep))
+    gs = groups(rep)
+    for wait, site in (("ab", "ab"), ("ba", "ba"), ("abba test", None)):
+        hit = [g for g in gs if _at(g.get("wait_site"), wait, "WAIT") and
+               (site is None or _at(g.get("created_at"), site, "SITE")) and
+               g.get("verdict") in ("stranded", "deadlock")]
+        check(len(hit) == 1, "WAIT: %s not flagged" % wait, describe(rep))
 
 
 def test_a_timer_that_will_wake_the_test_is_no_deadlock():

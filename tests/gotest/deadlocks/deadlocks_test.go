@@ -86,3 +86,51 @@ func TestLeakedSendersBesideAHeldChannel(t *testing.T) {
 	time.Sleep(time.Hour) // WAIT: sleeping test
 	close(jobs)
 }
+
+// A worker that returns early on an error path skips its Done: the test waits for a
+// WaitGroup that never reaches zero.
+func TestWaitGroupNeverZero(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(i int) { // SITE: wg worker
+			if i == 1 {
+				return // the error path: no Done
+			}
+			wg.Done()
+		}(i)
+	}
+	wg.Wait() // WAIT: wg test
+}
+
+// A consumer waits on a condition variable the producer never signals (it set the flag
+// under the lock and forgot the Signal).
+func TestCondNeverSignalled(t *testing.T) {
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	ready := false
+	done := make(chan struct{})
+	go func() { // SITE: cond waiter
+		mu.Lock()
+		for !ready {
+			cond.Wait() // WAIT: cond waiter
+		}
+		mu.Unlock()
+		close(done)
+	}()
+	<-done // WAIT: cond test
+}
+
+// A select whose every case is a channel nobody will ever use.
+func TestSelectWithNoLiveCase(t *testing.T) {
+	results, errs := make(chan int), make(chan error)
+	go func() { // SITE: selector
+		select { // WAIT: selector
+		case <-results:
+		case <-errs:
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	wg.Wait() // WAIT: select test
+}
