@@ -207,6 +207,22 @@ def start_python(s, tmp, mode="pool"):
     return Running("python", p, p.pid, lambda: http_gets(port, 20, every=every))
 
 
+def start_prometheus(s, tmp):
+    """Debian's prometheus (Go), scraping itself every second: its scrape loop, TSDB head,
+    rule manager, notifier and web handlers are goroutines that wait long by design."""
+    port = free_port()
+    with open(tmp / "prometheus.yml", "w") as f:
+        f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                "scrape_configs:\n  - job_name: self\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % port)
+    p = Proc(s, ["prometheus", "--config.file=" + str(tmp / "prometheus.yml"),
+                 "--storage.tsdb.path=" + str(tmp / "data"),
+                 "--web.listen-address=127.0.0.1:%d" % port], label="prometheus")
+    wait_port(p, port, timeout=30)
+    return Running("prometheus", p, p.pid,
+                   lambda: http_gets(port, 20, path="/api/v1/query?query=up"))
+
+
 SERVERS = {
     "redis": start_redis,
     "memcached": start_memcached,
@@ -214,4 +230,5 @@ SERVERS = {
     "postgres": start_postgres,
     "java": start_java,
     "python": start_python,
+    "prometheus": start_prometheus,
 }

@@ -1,7 +1,8 @@
 """Healthy real servers must come out with no STRANDED and no DEADLOCK (docs/verdicts.md):
 redis (io threads, bio threads, jemalloc's background thread), memcached (workers, logger,
 crawler, rebalancer), nginx with a thread pool, postgres, an OpenJDK HttpServer with a fixed
-pool, python3's ThreadingHTTPServer with a queue-fed pool. All run at once, each traced by
+pool, python3's ThreadingHTTPServer with a queue-fed pool, Debian's prometheus (Go,
+goroutines judged too). All run at once, each traced by
 its own `strand trace -p` with `-t 2s` for 10 s: idle since start-up (their threads blocked
 far past the threshold), a light load at the start of the trace, idle again after it. Each
 must exit 0, and its healthy threads must have been seen: counted, named, with their roles.
@@ -112,6 +113,10 @@ def _seen(rep):
             any(g.get("count") == 4 and "sem_wait" in g.get("wait_reason", "")
                 for g in r.get("groups") or []),
             "its 4 pool workers, waiting on the queue"),
+        "prometheus": lambda r: (
+            (r.get("goroutines") or {}).get("live", 0) >= 20 and
+            any(rt.get("layout") for rt in (r.get("goroutines") or {}).get("runtimes") or []),
+            "its goroutines (20 at least), read from its runtime"),
     }
 
 
@@ -133,6 +138,8 @@ def test_healthy_real_servers_idle_and_under_light_load():
     for name, (rc, st) in results.items():
         rep = _report(st)
         bad = [g for g in rep.get("groups") or [] if g.get("verdict") in BAD]
+        bad += [g for g in (rep.get("goroutines") or {}).get("groups") or []
+                if g.get("verdict") in BAD]
         # a thread per request (python's handlers) with a handful alive is no runaway
         runaway = [x for x in rep.get("sites") or [] if x.get("runaway")]
         if rc != 0 or bad or runaway:
