@@ -12,6 +12,9 @@
  * network deadline (it wakes IO waits, and there are none); and the program has no cgo
  * (C threads may call into Go). Whatever could wake one of them would have to run, and
  * nothing can. Anything unread or unknown (no DWARF, a goroutine not read) proves nothing.
+ *
+ * The same timer heaps say which selects end by themselves: those with a pending timer's
+ * channel (time.After, a Ticker) among their cases.
  */
 #include "gotrack.h"
 #include "procfs.h"
@@ -59,59 +62,97 @@ static const char *function_at(struct go_proc_state *st, uint64_t funcval)
 	return fn;
 }
 
-/* A timer that wakes no goroutine of the program: the test alarm panics the process; a
- * network deadline readies IO waits only. */
-static bool wakes_nobody(struct go_proc_state *st, uint64_t timer)
+/* What a pending timer will do when it fires: the function it calls, and for a timer's
+ * channel (time.sendTime) the channel it sends on. */
+struct timer_act {
+	const char *fn;
+	uint64_t chan;
+	uint64_t funcval; /* time.goFunc: the func() it starts */
+};
+
+static bool timer_act(struct go_proc_state *st, uint64_t timer, struct timer_act *a)
 {
 	const struct go_layout *l = &st->gp.layout;
 	uint64_t f, arg[2];
-	const char *fn;
 
 	if (procfs__read_mem(st->pid, timer + (uint64_t)l->timer_f, &f, sizeof(f)) ||
 	    procfs__read_mem(st->pid, timer + (uint64_t)l->timer_arg, arg, sizeof(arg)) ||
-	    !(fn = function_at(st, f)))
+	    !(a->fn = function_at(st, f)))
 		return false;
-	if (!strncmp(fn, "runtime.netpoll", 15) && strstr(fn, "Deadline"))
-		return true;
-	/* time.AfterFunc: goFunc starts arg, a func() whose funcval is the interface's data */
-	if (!strcmp(fn, "time.goFunc") && (fn = function_at(st, arg[1])))
-		return !strncmp(fn, "testing.(*M).startAlarm", 23);
-	return false;
+	/* the argument is an interface: a channel or a func value is its data word */
+	a->chan = !strcmp(a->fn, "time.sendTime") ? arg[1] : 0;
+	a->funcval = !strcmp(a->fn, "time.goFunc") ? arg[1] : 0;
+	return true;
 }
 
-/* 0 when no timer can wake a goroutine, else -1 with why. */
-static int timers_quiet(struct go_proc_state *st, char *why, size_t len)
+/* Calls fn on every pending timer of every P; stops at the first it returns false for.
+ * 0, -1 when the timers could not be read (or fn stopped). */
+static int each_timer(struct go_proc_state *st,
+		      bool (*fn)(struct go_proc_state *st, const struct timer_act *a, void *ctx),
+		      void *ctx)
 {
 	const struct go_layout *l = &st->gp.layout;
 	uint64_t allp[2], ps[MAX_PS];
 
-	if (procfs__read_mem(st->pid, l->allp + st->gp.bias, allp, sizeof(allp)) ||
-	    allp[1] > MAX_PS || procfs__read_mem(st->pid, allp[0], ps, allp[1] * sizeof(*ps))) {
-		snprintf(why, len, "its Ps' timers could not be read");
+	if (!l->allp || !st->pcln ||
+	    procfs__read_mem(st->pid, l->allp + st->gp.bias, allp, sizeof(allp)) ||
+	    allp[1] > MAX_PS || procfs__read_mem(st->pid, allp[0], ps, allp[1] * sizeof(*ps)))
 		return -1;
-	}
 	for (uint64_t i = 0; i < allp[1]; i++) {
 		uint64_t heap[2];
 
 		if (!ps[i])
 			continue;
 		if (procfs__read_mem(st->pid, ps[i] + (uint64_t)l->p_timers, heap, sizeof(heap)) ||
-		    heap[1] > MAX_TIMERS) {
-			snprintf(why, len, "its Ps' timers could not be read");
+		    heap[1] > MAX_TIMERS)
 			return -1;
-		}
 		for (uint64_t k = 0; k < heap[1]; k++) {
+			struct timer_act a;
 			uint64_t timer;
 
 			if (procfs__read_mem(st->pid, heap[0] + k * (uint64_t)l->timer_stride,
 					     &timer, sizeof(timer)) ||
-			    !wakes_nobody(st, timer)) {
-				snprintf(why, len, "a timer is pending that may wake one");
+			    !timer_act(st, timer, &a) || !fn(st, &a, ctx))
 				return -1;
-			}
 		}
 	}
 	return 0;
+}
+
+/* A timer that wakes no goroutine of the program: the test alarm panics the process; a
+ * network deadline readies IO waits only. */
+static bool wakes_nobody(struct go_proc_state *st, const struct timer_act *a, void *ctx)
+{
+	const char *fn;
+
+	(void)ctx;
+	if (!strncmp(a->fn, "runtime.netpoll", 15) && strstr(a->fn, "Deadline"))
+		return true;
+	return a->funcval && (fn = function_at(st, a->funcval)) &&
+	       !strncmp(fn, "testing.(*M).startAlarm", 23);
+}
+
+/* 0 when no timer can wake a goroutine, else -1 with why. */
+static int timers_quiet(struct go_proc_state *st, char *why, size_t len)
+{
+	if (each_timer(st, wakes_nobody, NULL)) {
+		snprintf(why, len, "a timer is pending that may wake one, or timers unread");
+		return -1;
+	}
+	return 0;
+}
+
+static bool add_timer_chan(struct go_proc_state *st, const struct timer_act *a, void *ctx)
+{
+	(void)st;
+	if (a->chan)
+		hashmap__set(ctx, a->chan, (void *)1);
+	return true;
+}
+
+int go_timer_channels(struct go_proc_state *st, struct hashmap *chans)
+{
+	return each_timer(st, add_timer_chan, chans);
 }
 
 /* A hash of where every goroutine of the program sleeps, 0 if one does not sleep for good

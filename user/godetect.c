@@ -222,6 +222,13 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 			add(g, "the thread: %s", g->thread_evidence[i]);
 		return;
 	}
+	if (g->timed && g->timed == g->count) {
+		g->verdict = GO_VERDICT_IDLE;
+		add(g,
+		    "in a select with a pending timer's channel among its cases: it ends when the "
+		    "timer fires");
+		return;
+	}
 	if (g->blocked_long && signal_receiver(g)) {
 		g->verdict = GO_VERDICT_IDLE;
 		add(g, "receiving from a channel of os.Signal: a signal handler waiting for "

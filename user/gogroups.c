@@ -325,6 +325,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
 
 	grp->count++;
+	grp->timed += r->timed;
 	if (hashmap__get(&st->lost, g->goid)) {
 		grp->lost++;
 		grp->walk_objects = st->walk_objects;

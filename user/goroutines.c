@@ -270,6 +270,36 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 	}
 }
 
+/* Selects parked half the threshold with a timer's channel among their cases: they end when
+ * it fires. Read only for those, a bounded number per scan. */
+#define TIMED_SELECTS_MAX 4096
+
+static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
+{
+	struct hashmap chans;
+	size_t looked = 0;
+	bool read = false;
+
+	hashmap__init(&chans);
+	for (size_t i = 0; i < st->snap.n && looked < TIMED_SELECTS_MAX; i++) {
+		struct row *r = &st->rows[i];
+		uint64_t cases[GO_SELECT_MAX_CASES], sudogs[GO_SELECT_MAX_CASES];
+		int n;
+
+		if (!r->obj || !(r->obj & 1) || !r->park ||
+		    t->now_ns - r->park < t->threshold_ns / 2)
+			continue; /* not a select (its object is a set), or not parked long */
+		if (!read && (read = true) && go_timer_channels(st, &chans))
+			break;
+		looked++;
+		n = go_wait__channels(st->pid, &st->gp.layout, &st->snap.g[i], cases, sudogs,
+				      GO_SELECT_MAX_CASES);
+		for (int k = 0; k < n && !r->timed; k++)
+			r->timed = hashmap__get(&chans, cases[k]) != NULL;
+	}
+	hashmap__free(&chans);
+}
+
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
@@ -324,6 +354,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		goids[i] = g->goid;
 		parks[i] = r->park;
 	}
+	mark_timed_selects(t, st);
 	go_chan_table__observe(&st->chans, t->now_ns, goids, objs, parks, snap->n);
 	hashmap__free(&tid_of);
 	free(stacks);

@@ -148,6 +148,7 @@ struct go_group {
 	/* members proven parked on channels nothing able to run can reach (golost.c), and
 	 * what the walk that proved it read */
 	uint64_t lost;
+	uint64_t timed; /* members in a select with a pending timer's channel among its cases */
 	uint64_t walk_objects, walk_bytes, walk_ns;
 	bool std_start;	     /* its go statement's function is the standard library's */
 	bool main_goroutine; /* the program's main goroutine (runs main.main) */

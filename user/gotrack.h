@@ -35,6 +35,7 @@ struct row {
 	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
 	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
 	bool fd_write;		/* ... to write (or connect) rather than read (or accept) */
+	bool timed;		/* a select with a pending timer's channel among its cases */
 };
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
@@ -130,6 +131,9 @@ struct go_tracker {
 /* godeadlock.c: whether the program is deadlocked, every goroutine asleep with nothing left
  * to wake one; read after each scan of a live process. */
 void go_check_deadlock(struct go_tracker *t, struct go_proc_state *st);
+/* The channels pending timers will send on (time.Timer, time.After, a Ticker's), added to
+ * chans: 0, or -1 when the timers cannot be read (no DWARF). */
+int go_timer_channels(struct go_proc_state *st, struct hashmap *chans);
 
 /* golost.c: walks the heap of a live process, held still, when goroutines of its own are
  * parked on channels, to prove which nothing can reach (trace mode only). */

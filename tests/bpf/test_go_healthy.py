@@ -63,6 +63,19 @@ def test_select_forever_made_at_start_up():
           describe(rep))
 
 
+def test_select_bounded_by_a_timer():
+    """3 waiters, each made by a call that is over, select on a channel of their own and on
+    time.After(1h): past the threshold, never woken, but each ends when its timer fires
+    (the timer's channel is among the select's cases): idle."""
+    rep, _ = go_trace(PROG, "timedselect", duration="2500ms", expect_rc=0)
+    no_stranded(rep, "selects bounded by a timer")
+    g = group(rep, PROG, "timed", "select", wait="timed")
+    expect_eq((g.get("count"), g.get("verdict")), (3, "idle"), "the timed selects",
+              describe(rep))
+    check("ends when the timer fires" in " ".join(g.get("evidence") or []), "no reason given",
+          describe(rep))
+
+
 def test_http_keep_alive_connection():
     """A client holding an idle keep-alive connection: the server's reader and the client's
     connection loops (net/http's persistConn) all wait for long."""

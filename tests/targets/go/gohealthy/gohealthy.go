@@ -31,6 +31,9 @@
 //     phase change; -repeat spikes in all. [-base 50 -calm 1s -spike 2s -req 100ms -repeat 1]
 //   - forever: one goroutine made at start-up parks in `select {}` while the rest of the
 //     program runs (main, here, waiting for signals): the idiom for "run forever".
+//   - timedselect: 3 requests (calls that return) each start a waiter selecting on a result
+//     channel of its own and on time.After(1h): made by calls that are over, but each ends
+//     when its timer fires.
 //
 // The line each mode prints when it reached its steady state, and the progress lines after it
 // (N, K numbers; counts in the table below are exact at the steady line):
@@ -41,6 +44,7 @@
 //	sweeper    blocked 1                  sweep K
 //	metrics    blocked 1                  -
 //	forever    blocked 1                  -
+//	timedselect blocked 3                 -
 //	keepalive  blocked 4                  -
 //	spike      phase baseline live 50     phase spike live 250, phase baseline live 50
 //
@@ -62,6 +66,7 @@
 //	sweeper    sweeper     main.startSweeper               sweeper    select        1      idle
 //	metrics    metrics     main.startMetrics               metrics    IO wait       1      idle
 //	forever    forever     main.modeForever.func1          forever    select (no cases) 1 idle
+//	timedselect timed      main.startTimedWait             timed      select        3      idle
 //	keepalive  kaserve     main.startKeepAliveServer       kaserve    IO wait       1      idle
 //	keepalive  -           net/http.(*Server).Serve        -          IO wait       1      idle
 //	keepalive  -           net/http.(*Transport).dialConn  -          IO wait       1      idle
@@ -86,13 +91,14 @@ import (
 )
 
 var modes = map[string]func(fs *flag.FlagSet) func(){
-	"pool":      modePool,
-	"errgroup":  modeErrgroup,
-	"sweeper":   modeSweeper,
-	"metrics":   modeMetrics,
-	"keepalive": modeKeepAlive,
-	"spike":     modeSpike,
-	"forever":   modeForever,
+	"pool":        modePool,
+	"errgroup":    modeErrgroup,
+	"sweeper":     modeSweeper,
+	"metrics":     modeMetrics,
+	"keepalive":   modeKeepAlive,
+	"spike":       modeSpike,
+	"forever":     modeForever,
+	"timedselect": modeTimedSelect,
 }
 
 // atExit: what the running mode does on SIGTERM before the program exits.
@@ -383,5 +389,32 @@ func modeForever(fs *flag.FlagSet) func() {
 		}()
 		time.Sleep(20 * time.Millisecond)
 		fmt.Println("blocked", 1)
+	}
+}
+
+// --- timedselect: waiters bounded by a timer ---------------------------------------------------
+
+//go:noinline
+func startTimedWait(started *sync.WaitGroup) {
+	result := make(chan int)
+	go func() { // SITE: timed
+		started.Done()
+		select { // WAIT: timed
+		case <-result:
+		case <-time.After(time.Hour):
+		}
+	}()
+}
+
+func modeTimedSelect(fs *flag.FlagSet) func() {
+	return func() {
+		var started sync.WaitGroup
+		for i := 0; i < 3; i++ {
+			started.Add(1)
+			startTimedWait(&started)
+		}
+		started.Wait()
+		time.Sleep(20 * time.Millisecond)
+		fmt.Println("blocked", 3)
 	}
 }
