@@ -20,6 +20,7 @@ cockroach, etcd, grpc and kubernetes kernels are run (47): moby, istio, hugo, se
 syncthing are kept for an independent check.
 
     python3 bench/goker.py --gobench DIR [--runs 5] [--only NAME] [--record bench/RESULTS.md]
+    python3 bench/goker.py --gobench DIR --live ...   # strand trace -p on the hanging ones
 """
 import argparse
 import datetime
@@ -28,6 +29,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -41,7 +43,9 @@ PROJECTS = ("cockroach", "etcd", "grpc", "kubernetes")
 # the exit. A kernel that hangs panics with every stack at the timeout.
 COUNT = "100000"
 TIMEOUT = "20s"
+LIVE_FOR = "8s"
 SECTION = "## GoKer blocking kernels"
+LIVE_SECTION = "## GoKer blocking kernels, live (strand trace -p)"
 
 TRUTH_MAIN = """package %s
 
@@ -177,21 +181,62 @@ def run_once(strand, exe, test, kernel_path, procs, verbose):
     return r.returncode, report, truth
 
 
+def run_once_live(strand, exe, test, kernel_path, procs, verbose):
+    """Live mode: the kernel's test loops (-test.count) until a run of it hangs; strand
+    attaches (-p) 3 s in, for LIVE_FOR, and then the runtime's own dump (SIGQUIT) is the
+    truth. A binary that ends by itself before strand is done (its bug leaks but never
+    hangs, or the runtime finds the deadlock itself) is for CI mode: no live result."""
+    out = os.path.join(BUILD, "report.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    env = dict(os.environ, GOTRACEBACK="all", GOMAXPROCS=str(procs))
+    p = subprocess.Popen([exe, "-test.run", "^%s$" % test, "-test.count", COUNT,
+                          "-test.timeout", "120s"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        try:
+            p.wait(timeout=3)  # the hang, if it comes, comes in the first iterations
+        except subprocess.TimeoutExpired:
+            pass
+        if p.poll() is not None:
+            return None, None, []
+        r = subprocess.run([strand, "trace", "-q", "-p", str(p.pid), "--for", LIVE_FOR,
+                            "--json", "-o", out], capture_output=True, text=True, timeout=60)
+        if p.poll() is not None:
+            return None, None, []
+        p.send_signal(signal.SIGQUIT)
+        text = p.communicate(timeout=30)[1]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    try:
+        report = json.load(open(out))
+    except (OSError, ValueError):
+        raise RuntimeError("no report from strand (exit %d): %s" % (r.returncode, r.stderr[-800:]))
+    truth = parse_dump(text, kernel_path)
+    if verbose:
+        print("   live GOMAXPROCS=%d rc=%d truth=%s" % (procs, r.returncode, truth),
+              file=sys.stderr)
+    return r.returncode, report, truth
+
+
 def describe(g):
     c, w = frame_at(g.get("created_at")), frame_at(g.get("wait_site"))
     return "%s %s go %s:%s wait %s:%s" % (g.get("verdict"), g.get("state"), c and c[0],
                                            c and c[1], w and w[0], w and w[1])
 
 
-def evaluate(strand, name, kdir, runs, verbose):
+def evaluate(strand, name, kdir, runs, verbose, live=False):
     exe, tests = build(name, kdir)
+    once = run_once_live if live else run_once
     if not tests:
         return {"name": name, "result": "no test", "runs": 0, "note": ""}
     manifested = 0
     best = None
     for n in range(1, runs + 1):
         procs = PROCS[(n - 1) % len(PROCS)]
-        rc, report, truth = run_once(strand, exe, tests[0], "/src/%s/" % name, procs, verbose)
+        rc, report, truth = once(strand, exe, tests[0], "/src/%s/" % name, procs, verbose)
         if not truth:
             continue
         manifested += 1
@@ -217,15 +262,22 @@ def evaluate(strand, name, kdir, runs, verbose):
     return best
 
 
-def table(results, cmd):
+def table(results, cmd, live=False):
     det = sum(r["result"] == "detected" for r in results)
     part = sum(r["result"] == "partly" for r in results)
     miss = sum(r["result"] == "missed" for r in results)
     nm = sum(r["result"] == "not manifested" for r in results)
     fp = sum(len(r.get("extra") or []) for r in results)
-    lines = [SECTION, "",
+    lines = [LIVE_SECTION if live else SECTION, "",
              "Measured %s on %s: `%s`" % (datetime.date.today().isoformat(),
-                                          os.uname().release, cmd), "",
+                                          os.uname().release, cmd), ""]
+    if live:
+        lines += ["Each kernel's test loops (`-test.count %s`) until a run hangs; `strand trace -p "
+                  "PID --for %s` attaches 3 s in, then the runtime's own dump (SIGQUIT) is the "
+                  "truth. \"not manifested\" here is a binary that ended by itself before "
+                  "strand was done (its bug leaks without hanging the test, or the runtime "
+                  "found the deadlock): CI mode's, above." % (COUNT, LIVE_FOR), ""]
+    lines += [
              "**%d of %d detected**, %d partly, %d missed, %d did not manifest in their runs; "
              "%d groups flagged that the runtime's dump does not show blocked in the kernel "
              "(false positives or timing)." % (det, len(results), part, miss, nm, fp), "",
@@ -240,11 +292,11 @@ def table(results, cmd):
     return "\n".join(lines) + "\n"
 
 
-def record(path, text):
+def record(path, text, section):
     old = open(path).read() if os.path.exists(path) else ""
-    if SECTION in old:
-        start = old.index(SECTION)
-        end = old.find("\n## ", start + len(SECTION))
+    if section + "\n" in old:
+        start = old.index(section + "\n")
+        end = old.find("\n## ", start + len(section))
         old = old[:start] + old[end + 1:] if end >= 0 else old[:start]
     with open(path, "w") as f:
         f.write(old.rstrip("\n") + "\n\n" + text)
@@ -258,6 +310,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", help="kernels whose name matches this regular expression")
     ap.add_argument("--record", help="write the table into this file (bench/RESULTS.md)")
+    ap.add_argument("--live", action="store_true",
+                    help="attach to each hanging test binary (-p) instead of running it")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if not args.gobench:
@@ -268,7 +322,7 @@ def main():
     results = []
     for name, kdir in kernels(args.gobench, args.only):
         try:
-            r = evaluate(args.strand, name, kdir, args.runs, args.verbose)
+            r = evaluate(args.strand, name, kdir, args.runs, args.verbose, args.live)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             r = {"name": name, "result": "error", "note": str(e)[:200]}
         results.append(r)
@@ -276,12 +330,13 @@ def main():
                                   json.dumps({k: r.get(k) for k in
                                               ("missed", "seen", "extra", "note")
                                               if r.get(k)})), flush=True)
-    cmd = "python3 bench/goker.py --gobench GOBENCH --runs %d%s" % (
-        args.runs, " --only " + shlex.quote(args.only) if args.only else "")
-    text = table(results, cmd)
+    cmd = "python3 bench/goker.py --gobench GOBENCH --runs %d%s%s" % (
+        args.runs, " --live" if args.live else "",
+        " --only " + shlex.quote(args.only) if args.only else "")
+    text = table(results, cmd, args.live)
     print(text)
     if args.record:
-        record(args.record, text)
+        record(args.record, text, LIVE_SECTION if args.live else SECTION)
 
 
 if __name__ == "__main__":

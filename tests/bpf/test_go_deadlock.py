@@ -15,11 +15,11 @@ def _tracer_of(pid):
         return int(next(l for l in f if l.startswith("TracerPid:")).split()[1])
 
 
-def _trace(test, duration="3s"):
+def _trace(test, duration="2500ms"):
     with Session() as s:
         t = Target(s, [str(target_path("gotest/deadlocks.test")), "-test.run", "^%s$" % test,
                        "-test.timeout", "60s"], label=test)
-        # a deadlock needs two scans that agree: 3 s holds several
+        # a deadlock needs two scans that agree: 2.5 s holds several
         st = s.trace_pid(t, duration=duration)
         rep = st.report(expect_rc=None)
         check(t.popen.poll() is None, "%s ended under strand" % test, t.describe())

@@ -54,12 +54,13 @@ def test_go_net_http_suite_traced_as_untraced_no_verdict():
     argv = [_std_test("net/http"), "-test.short", "-test.v", "-test.count=1"]
     src = "/usr/lib/go-1.19/src/net/http"
     with Session() as s:
+        # both at once: the suite is mostly servers and clients waiting on each other
         plain = Target(s, argv, label="http.test", cwd=src)
+        st = s.start_strand(["trace", "-q", "--json", "-o", "/dev/stderr", "--"] + argv,
+                            cwd=src)
         rc_plain = plain.wait(120)
         untraced = plain.stdout
         check(rc_plain in (0, 1), "http.test untraced died", untraced[-2000:], plain.stderr[-2000:])
-        st = s.start_strand(["trace", "-q", "--json", "-o", "/dev/stderr", "--"] + argv,
-                            cwd=src)
         rc, out, err = st.finish(timeout=180)
     expect_eq(rc, rc_plain, "strand's status: the suite's own (10 would be a verdict)",
               err[-3000:])
