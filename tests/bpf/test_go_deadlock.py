@@ -33,6 +33,12 @@ def _at(frame, name, kind):
         frame.get("line") == where[1]
 
 
+def _proven_deadlock(test, waits):
+    rep, rc = _trace(test)
+    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
+    _deadlocked(rep, waits)
+
+
 def _deadlocked(rep, waits):
     """The program's goroutines, the test's and main's (testing's, waiting for the test) with
     them: all deadlocked, one at each (WAIT: name, SITE: name) of waits."""
@@ -51,33 +57,23 @@ def _deadlocked(rep, waits):
 
 
 def test_abba_mutexes_and_the_waitgroup_waiting_on_them():
-    rep, rc = _trace("TestABBA")
-    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
-    _deadlocked(rep, [("ab", "ab"), ("ba", "ba"), ("abba test", None)])
+    _proven_deadlock("TestABBA", [("ab", "ab"), ("ba", "ba"), ("abba test", None)])
 
 
 def test_a_send_after_the_receiver_left():
-    rep, rc = _trace("TestSendAfterReceiverLeft")
-    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
-    _deadlocked(rep, [("sender", "sender"), ("send test", None)])
+    _proven_deadlock("TestSendAfterReceiverLeft", [("sender", "sender"), ("send test", None)])
 
 
 def test_a_waitgroup_that_never_reaches_zero():
-    rep, rc = _trace("TestWaitGroupNeverZero")
-    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
-    _deadlocked(rep, [("wg test", None)])
+    _proven_deadlock("TestWaitGroupNeverZero", [("wg test", None)])
 
 
 def test_a_cond_never_signalled():
-    rep, rc = _trace("TestCondNeverSignalled")
-    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
-    _deadlocked(rep, [("cond waiter", "cond waiter"), ("cond test", None)])
+    _proven_deadlock("TestCondNeverSignalled", [("cond waiter", "cond waiter"), ("cond test", None)])
 
 
 def test_a_select_with_no_live_case():
-    rep, rc = _trace("TestSelectWithNoLiveCase")
-    expect_eq(rc, 10, "strand's exit status with a deadlock found", describe(rep))
-    _deadlocked(rep, [("selector", "selector"), ("select test", None)])
+    _proven_deadlock("TestSelectWithNoLiveCase", [("selector", "selector"), ("select test", None)])
 
 
 def test_a_deadlocked_test_under_ci_mode_fails_with_its_goroutines():

@@ -51,16 +51,21 @@ def test_metrics_server_in_accept():
           "the accept loop is listed, in IO wait on its listener", describe(rep))
 
 
+def _idle_for(rep, name, state, count, reason):
+    """Nothing stranded; the goroutines of SITE: name, parked at WAIT: name in state, all
+    count of them idle for the reason given."""
+    no_stranded(rep, "SITE: " + name)
+    g = group(rep, PROG, name, state, wait=name)
+    expect_eq((g.get("count"), g.get("verdict")), (count, "idle"), "SITE: " + name,
+              describe(rep))
+    check(reason in " ".join(g.get("evidence") or []), "no reason given", describe(rep))
+
+
 def test_select_forever_made_at_start_up():
     """One goroutine made at start-up parked in `select {}` while main runs: the idiom for
     "run forever", idle (a `select {}` per request is stranded: test_goroutines)."""
     rep, _ = go_trace(PROG, "forever", expect_rc=0)
-    no_stranded(rep, "select {} made at start-up")
-    g = group(rep, PROG, "forever", "select (no cases)", wait="forever")
-    expect_eq((g.get("count"), g.get("verdict")), (1, "idle"), "the select {} goroutine",
-              describe(rep))
-    check("run forever" in " ".join(g.get("evidence") or []), "no reason given",
-          describe(rep))
+    _idle_for(rep, "forever", "select (no cases)", 1, "run forever")
 
 
 def test_select_bounded_by_a_timer():
@@ -68,12 +73,7 @@ def test_select_bounded_by_a_timer():
     time.After(1h): past the threshold, never woken, but each ends when its timer fires
     (the timer's channel is among the select's cases): idle."""
     rep, _ = go_trace(PROG, "timedselect", duration="2500ms", expect_rc=0)
-    no_stranded(rep, "selects bounded by a timer")
-    g = group(rep, PROG, "timed", "select", wait="timed")
-    expect_eq((g.get("count"), g.get("verdict")), (3, "idle"), "the timed selects",
-              describe(rep))
-    check("ends when the timer fires" in " ".join(g.get("evidence") or []), "no reason given",
-          describe(rep))
+    _idle_for(rep, "timed", "select", 3, "ends when the timer fires")
 
 
 def test_http_keep_alive_connection():
