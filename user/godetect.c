@@ -203,8 +203,8 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 		g->blocked_long = g->lost;
 		add(g,
 		    "proven unreachable: %" PRIu64
-		    " parked on channels no goroutine able to run can "
-		    "reach, nor any global, at two heap walks in a row",
+		    " parked on channels or locks no goroutine able to run "
+		    "can reach, nor any global, at two heap walks in a row",
 		    g->lost);
 		add(g,
 		    "(the walk, the process held still %.0f ms: %" PRIu64 " heap objects, %.1f MiB "

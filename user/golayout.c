@@ -15,10 +15,10 @@
 /* What the scan of the DWARF found: the DIEs it needs, by name. */
 struct found {
 	Dwarf_Die g, m, sudog, allgs, allglen, wait_reasons, allm, pd, mheap, mheap_var, arena,
-		span, p, timer, allp, iscgo;
+		span, p, timer, allp, iscgo, semtable;
 	bool have_g, have_m, have_sudog, have_allgs, have_allglen, have_wait_reasons, have_allm,
 		have_pd, have_mheap, have_mheap_var, have_arena, have_span, have_p, have_timer,
-		have_allp, have_iscgo;
+		have_allp, have_iscgo, have_semtable;
 };
 
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
@@ -125,6 +125,9 @@ static void note_die(struct found *f, Dwarf_Die *die)
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.allp")) {
 		f->allp = *die;
 		f->have_allp = true;
+	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.semtable")) {
+		f->semtable = *die;
+		f->have_semtable = true;
 	} else if (tag == DW_TAG_variable && !strcmp(name, "runtime.iscgo")) {
 		f->iscgo = *die;
 		f->have_iscgo = true;
@@ -231,6 +234,8 @@ void golayout__init(struct go_layout *l)
 	l->mheap_arenas = l->arena_spans = l->span_start = l->span_npages = l->span_elemsize =
 		l->span_state = -1;
 	l->p_timers = l->timer_stride = l->timer_f = l->timer_arg = -1;
+	l->sema_count = l->sema_stride = l->sema_treap = l->sudog_prev = l->sudog_next =
+		l->sudog_elem = -1;
 }
 
 void golayout__forget_m(struct go_layout *l, const char *why)
@@ -324,6 +329,43 @@ unknown:
 	l->allp = 0;
 }
 
+/* runtime.semtable: an array (of a named type, semTable, since Go 1.19) of padded structs,
+ * each {root semaRoot; pad}, the treap's root in semaRoot.treap. All of it or nothing. */
+static void sema_from_dwarf(struct found *f, struct go_layout *l)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die arr, elem, root, sub;
+	Dwarf_Word upper;
+	int root_off;
+
+	l->semtable = 0;
+	if (!f->have_semtable || !f->have_sudog || variable_address(&f->semtable, &l->semtable) ||
+	    !dwarf_attr_integrate(&f->semtable, DW_AT_type, &attr) ||
+	    !dwarf_formref_die(&attr, &arr) || dwarf_peel_type(&arr, &arr) != 0 ||
+	    dwarf_tag(&arr) != DW_TAG_array_type ||
+	    !dwarf_attr_integrate(&arr, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &elem) ||
+	    dwarf_peel_type(&elem, &elem) != 0 || dwarf_child(&arr, &sub) != 0 ||
+	    (!dwarf_attr(&sub, DW_AT_upper_bound, &attr) &&
+	     !dwarf_attr(&sub, DW_AT_count, &attr)) ||
+	    dwarf_formudata(&attr, &upper))
+		goto unknown;
+	l->sema_count = (int32_t)upper + (dwarf_attr(&sub, DW_AT_upper_bound, &attr) ? 1 : 0);
+	l->sema_stride = (int32_t)dwarf_bytesize(&elem);
+	root_off = member_offset(&elem, "root", &root);
+	l->sema_treap = root_off < 0 ? -1 : member_offset(&root, "treap", NULL);
+	l->sudog_prev = member_offset(&f->sudog, "prev", NULL);
+	l->sudog_next = member_offset(&f->sudog, "next", NULL);
+	l->sudog_elem = member_offset(&f->sudog, "elem", NULL);
+	if (l->sema_count <= 0 || l->sema_count > 4096 || l->sema_stride <= 0 ||
+	    l->sema_treap < 0 || l->sudog_prev < 0 || l->sudog_next < 0 || l->sudog_elem < 0 ||
+	    l->sudog_waitlink < 0)
+		goto unknown;
+	l->sema_treap += root_off;
+	return;
+unknown:
+	l->semtable = 0;
+}
+
 /* rg and wg are uintptrs (Go 1.18) or atomic.Uintptr, whose value is its only sized field
  * (Go 1.19+): either way the word at the member's offset. */
 static void pd_from_dwarf(struct found *f, struct go_layout *l)
@@ -413,6 +455,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	pd_from_dwarf(&f, l);
 	heap_from_dwarf(&f, l);
 	timers_from_dwarf(&f, l);
+	sema_from_dwarf(&f, l);
 out:
 	if (dw)
 		dwarf_end(dw);

@@ -83,6 +83,16 @@ struct go_layout {
 	 */
 	uint64_t allp, iscgo;
 	int32_t p_timers, timer_stride, timer_f, timer_arg;
+
+	/*
+	 * The semaphores goroutines sleep on in sync.Mutex, RWMutex and WaitGroup (sema.go),
+	 * DWARF only (semtable 0 without it): runtime.semtable, sema_count roots sema_stride
+	 * bytes apart, each a treap of sudogs (its root at sema_treap) by the address waited
+	 * on (sudog.elem), children at sudog.prev and .next, more waiters on the same address
+	 * along sudog.waitlink; a sudog's g is its first word.
+	 */
+	uint64_t semtable;
+	int32_t sema_count, sema_stride, sema_treap, sudog_prev, sudog_next, sudog_elem;
 };
 
 /* An empty layout: every offset unknown (-1), no addresses (the heap's included). */

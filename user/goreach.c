@@ -15,16 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK	      (64u << 10) /* bytes read at a time */
-#define MAX_SECTIONS  16
-#define MAX_CASES     GO_SELECT_MAX_CASES
-#define PAGE_SHIFT    13
-#define NOT_HEAP      ((struct page *)1)
-#define BLOCK_SHIFT   16
-#define BLOCK	      (1ULL << BLOCK_SHIFT)
-#define NOT_CACHED    ((uint8_t *)1)
-#define CACHE_MAX     (512ULL << 20) /* bytes of blocks kept, at most */
-#define MIN_HEAP_WORD 4096
+#define CHUNK	       (64u << 10) /* bytes read at a time */
+#define MAX_SECTIONS   16
+#define MAX_CASES      GO_SELECT_MAX_CASES
+#define PAGE_SHIFT     13
+#define NOT_HEAP       ((struct page *)1)
+#define BLOCK_SHIFT    16
+#define BLOCK	       (1ULL << BLOCK_SHIFT)
+#define NOT_CACHED     ((uint8_t *)1)
+#define CACHE_MAX      (512ULL << 20) /* bytes of blocks kept, at most */
+#define MIN_HEAP_WORD  4096
+#define SEMA_NODES_MAX 200000 /* sudogs of the semaphore table read at most */
 
 struct range {
 	uint64_t lo, hi;
@@ -105,9 +106,9 @@ static void mark_words(struct walk *w, const uint64_t *words, size_t n)
 /* Reads through a cache of 64 KiB blocks: a walk reads many small objects side by side, one
  * system call each otherwise. A block that cannot be read whole (the end of a mapping) is
  * read as asked. */
-static int read_cached(struct walk *w, uint64_t at, uint64_t *out, size_t len)
+static int read_cached(struct walk *w, uint64_t at, void *out, size_t len)
 {
-	uint8_t *dst = (uint8_t *)out;
+	uint8_t *dst = out;
 
 	while (len) {
 		uint64_t key = at >> BLOCK_SHIFT, off = at & (BLOCK - 1);
@@ -191,19 +192,102 @@ static void push_section(struct walk *w, uint64_t lo, uint64_t hi)
 
 struct parked {
 	uint64_t chans[MAX_CASES];
-	int nchans; /* -1: not parked on channels (a root) */
+	int nchans;    /* -1: not parked on channels (a root) */
+	uint64_t sema; /* or the semaphore it sleeps on (sync.Mutex, WaitGroup ...), 0: none */
 	bool root;
 };
 
-static bool any_marked(struct walk *w, const struct parked *p)
+/* Whether what a parked goroutine waits on is reached: a channel, or the sync object holding
+ * a semaphore, on the heap and marked; one in a goroutine's stack is reached when that
+ * goroutine can run; one off the heap and off every stack (a global's) always is. */
+static bool any_marked(struct walk *w, const struct parked *parked, size_t i)
 {
-	for (int i = 0; i < p->nchans; i++) {
-		uint64_t base, size;
+	const struct parked *p = &parked[i];
+	const struct go_snapshot *snap = w->in->snap;
+	uint64_t base, size;
 
-		if (!object_of(w, p->chans[i], &base, &size) || hashmap__get(&w->marked, base))
-			return true; /* a channel off the heap (a global's) is not proven lost */
+	for (int k = 0; k < p->nchans; k++)
+		if (!object_of(w, p->chans[k], &base, &size) || hashmap__get(&w->marked, base))
+			return true;
+	if (!p->sema)
+		return false;
+	if (object_of(w, p->sema, &base, &size))
+		return hashmap__get(&w->marked, base) != NULL;
+	for (size_t k = 0; k < snap->n; k++)
+		if (p->sema >= snap->g[k].stack_lo && p->sema < snap->g[k].stack_hi)
+			return parked[k].root;
+	return true;
+}
+
+/* Goroutine (its g) -> the address it sleeps on in semacquire, from the treaps of
+ * runtime.semtable (a node per address, more sudogs of that address along its waitlink);
+ * every sudog found goes into skip: the global table is how the runtime finds them. */
+static int read_semaphores(struct walk *w, struct hashmap *sema_of)
+{
+	const struct go_layout *l = w->in->l;
+	size_t window =
+		8 + (size_t)(l->sudog_elem > l->sudog_waitlink ? l->sudog_elem : l->sudog_waitlink);
+	uint64_t *stack = NULL;
+	size_t n = 0, cap = 0, visited = 0;
+	uint8_t *table, s[256];
+	int err = 0;
+
+	if (!l->semtable || window > sizeof(s) || (size_t)l->sudog_prev + 8 > sizeof(s) ||
+	    (size_t)l->sudog_next + 8 > sizeof(s))
+		return -ENOENT;
+	table = xcalloc((size_t)l->sema_count, (size_t)l->sema_stride);
+	if (read_cached(w, l->semtable + w->in->bias, (uint64_t *)table,
+			(size_t)l->sema_count * (size_t)l->sema_stride)) {
+		free(table);
+		return -EIO;
 	}
-	return false;
+	for (int32_t r = 0; r < l->sema_count; r++) {
+		uint64_t root;
+
+		memcpy(&root, table + (size_t)r * (size_t)l->sema_stride + (size_t)l->sema_treap,
+		       8);
+		if (!root)
+			continue;
+		if (n == cap)
+			stack = xrealloc(stack, (cap = cap ? cap * 2 : 64) * sizeof(*stack));
+		stack[n++] = root;
+	}
+	while (n && !err) {
+		uint64_t node = stack[--n], kids[2], elem, t;
+
+		if (++visited > SEMA_NODES_MAX || read_cached(w, node, s, sizeof(s))) {
+			err = -EIO;
+			break;
+		}
+		memcpy(&elem, s + l->sudog_elem, 8);
+		memcpy(&kids[0], s + l->sudog_prev, 8);
+		memcpy(&kids[1], s + l->sudog_next, 8);
+		for (t = node; t && !err; memcpy(&t, s + l->sudog_waitlink, 8)) {
+			uint64_t g;
+
+			if (t != node && read_cached(w, t, s, sizeof(s))) {
+				err = -EIO;
+				break;
+			}
+			memcpy(&g, s, 8);
+			hashmap__set(&w->skip, t, (void *)1);
+			if (g)
+				hashmap__set(sema_of, g, (void *)(uintptr_t)elem);
+			if (++visited > SEMA_NODES_MAX)
+				err = -EIO;
+		}
+		for (int k = 0; k < 2 && !err; k++) {
+			if (!kids[k])
+				continue;
+			if (n == cap)
+				stack = xrealloc(stack,
+						 (cap = cap ? cap * 2 : 64) * sizeof(*stack));
+			stack[n++] = kids[k];
+		}
+	}
+	free(stack);
+	free(table);
+	return err;
 }
 
 static int walk(struct walk *w, struct parked *parked)
@@ -219,14 +303,36 @@ static int walk(struct walk *w, struct parked *parked)
 			 "the executable's data could not be read");
 		return nsecs < 0 ? nsecs : -ENOENT;
 	}
+	struct hashmap sema_of;
+
+	/* without the semaphores, a goroutine in sync.Mutex.Lock is a root, and its object is
+	 * reached through the table: fewer proofs, none wrong */
+	hashmap__init(&sema_of);
+	err = read_semaphores(w, &sema_of);
+	if (err && err != -ENOENT) {
+		hashmap__free(&sema_of);
+		snprintf(w->out->why, sizeof(w->out->why), "the semaphores could not be read");
+		return err;
+	}
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
 		uint64_t sudogs[MAX_CASES];
 
-		if (!(i & 255) && now_mono_ns() > w->deadline)
+		if (!(i & 255) && now_mono_ns() > w->deadline) {
+			hashmap__free(&sema_of);
 			return -ETIME;
+		}
 		parked[i].nchans =
 			go_wait__channels(in->pid, in->l, g, parked[i].chans, sudogs, MAX_CASES);
+		parked[i].sema = (uintptr_t)hashmap__get(&sema_of, g->g);
+		if (parked[i].nchans <= 0 && parked[i].sema &&
+		    (g->status & ~(uint32_t)GO_SCAN) == GO_WAITING) {
+			parked[i].nchans = 0;
+			w->out->candidates++;
+			hashmap__set(&w->skip, g->g, (void *)1);
+			continue;
+		}
+		parked[i].sema = 0;
 		if (parked[i].nchans <= 0) {
 			parked[i].nchans = -1;
 			parked[i].root = true;
@@ -237,6 +343,7 @@ static int walk(struct walk *w, struct parked *parked)
 		for (int k = 0; k < parked[i].nchans; k++)
 			hashmap__set(&w->skip, sudogs[k], (void *)1);
 	}
+	hashmap__free(&sema_of);
 	for (size_t i = 0; i < in->nms; i++)
 		hashmap__set(&w->skip, in->ms[i], (void *)1);
 	for (int i = 0; i < nsecs; i++)
@@ -250,7 +357,7 @@ static int walk(struct walk *w, struct parked *parked)
 			return err;
 		grew = false;
 		for (size_t i = 0; i < snap->n; i++) {
-			if (parked[i].root || !any_marked(w, &parked[i]))
+			if (parked[i].root || !any_marked(w, parked, i))
 				continue;
 			parked[i].root = grew = true;
 			hashmap__del(&w->skip, snap->g[i].g);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The garbage collector's criterion for a leaked goroutine, checked from outside: a
- * goroutine parked on channels none of which any goroutine able to run can reach is
- * blocked for good (Go 1.26's goroutineleak profile; "Dynamic Partial Deadlock Detection
- * and Recovery via Garbage Collection", ASPLOS 2025).
+ * goroutine parked on channels (or on the semaphore of a sync.Mutex, RWMutex or WaitGroup)
+ * none of which any goroutine able to run can reach is blocked for good (Go 1.26's goroutineleak
+ * profile; "Dynamic Partial Deadlock Detection and Recovery via Garbage Collection", ASPLOS 2025).
  *
  * With the process held still (freeze.h), a mark from the roots (the executable's writable
  * sections, and the stack and g of every goroutine not parked on a channel) through the heap

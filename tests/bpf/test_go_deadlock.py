@@ -127,3 +127,22 @@ def test_leaked_senders_proven_unreachable_beside_a_held_channel():
           describe(rep))
     expect_eq([g.get("verdict") for g in gs if g is not leak[0] and g.get("verdict")], [],
               "verdicts beside the leak", describe(rep))
+
+
+def test_leaked_lock_waiters_proven_unreachable_beside_a_global_lock():
+    """3 waiters on mutexes of requests that are over, left locked on an error path: the
+    mutexes are reachable from nothing but the waiters (the runtime's semaphore table,
+    which lists them, aside), proven by two heap walks; a waiter on a global's mutex is
+    not judged."""
+    rep, rc = _trace("TestLeakedLockWaitersBesideAGlobalLock", duration="6s")
+    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
+    gs = groups(rep)
+    leak = [g for g in gs if _at(g.get("wait_site"), "lockleak", "WAIT")]
+    check(len(leak) == 1, "no group of the leaked lock waiters", describe(rep))
+    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
+              "the leaked lock waiters' verdict and count", describe(rep))
+    check("proven unreachable" in " ".join(leak[0].get("evidence") or []),
+          "no proof in the evidence", describe(rep))
+    held = [g for g in gs if _at(g.get("wait_site"), "globallock", "WAIT")]
+    check(len(held) == 1, "the waiter on the global's lock was not seen", describe(rep))
+    expect_eq(held[0].get("verdict"), None, "the global lock waiter's verdict", describe(rep))

@@ -134,3 +134,39 @@ func TestSelectWithNoLiveCase(t *testing.T) {
 	wg.Add(1)
 	wg.Wait() // WAIT: select test
 }
+
+type request struct {
+	mu sync.Mutex
+	id int
+}
+
+// A lock left locked on an error path: each request's waiter blocks on a mutex of that
+// request's, which only the waiter still holds. Beside it, a waiter on a lock a global
+// holds (reachable: whoever holds the global may unlock it).
+var heldLock sync.Mutex
+
+func handle(id int) {
+	r := &request{id: id}
+	r.mu.Lock()
+	go func() { // SITE: lockleak
+		r.mu.Lock() // WAIT: lockleak
+		r.mu.Unlock()
+	}()
+	if id >= 0 {
+		return // the error path: no Unlock
+	}
+	r.mu.Unlock()
+}
+
+func TestLeakedLockWaitersBesideAGlobalLock(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		handle(i)
+	}
+	heldLock.Lock()
+	go func() { // SITE: globallock
+		heldLock.Lock() // WAIT: globallock
+		heldLock.Unlock()
+	}()
+	time.Sleep(time.Hour) // WAIT: sleeping lock test
+	heldLock.Unlock()
+}
