@@ -23,7 +23,7 @@
 #define BLOCK_SHIFT    16
 #define BLOCK	       (1ULL << BLOCK_SHIFT)
 #define NOT_CACHED     ((uint8_t *)1)
-#define CACHE_MAX      (512ULL << 20) /* bytes of blocks kept, at most */
+#define CACHE_MAX      (128ULL << 20) /* bytes of blocks kept, at most */
 #define MIN_HEAP_WORD  4096
 #define SEMA_NODES_MAX 200000 /* sudogs of the semaphore table read at most */
 
