@@ -222,7 +222,7 @@ deps:
 	$(Q)scripts/deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) strand $(OUT)/strand-asan targets unit go-fixtures \
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) $(OUT)/strand-asan targets unit go-fixtures \
 		fuzz-bins
 	$(Q)python3 tests/run.py --strand $(OUT)/strand-asan $(TESTS)
 
