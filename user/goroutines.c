@@ -74,6 +74,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->unreached);
 	hashmap__free(&st->lost);
 	hashmap__free(&st->chan_elems);
+	free_values(&st->select_cases);
 	hashmap__free(&st->seen);
 	hashmap__free(&st->dated);
 	hashmap__free(&st->live);
@@ -274,17 +275,29 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
  * it fires. Read only for those, a bounded number per scan. */
 #define TIMED_SELECTS_MAX 4096
 
+/* A select's cases, read once per park (its first sudog): the timers are read again at
+ * every scan, as one may be stopped. */
+struct select_cases {
+	uint64_t waiting;
+	int n;
+	uint64_t chans[GO_SELECT_MAX_CASES];
+};
+
 static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 {
-	struct hashmap chans;
+	struct hashmap chans, kept;
 	size_t looked = 0;
 	bool read = false;
+	uint64_t key;
+	void *val;
 
 	hashmap__init(&chans);
+	hashmap__init(&kept);
 	for (size_t i = 0; i < st->snap.n && looked < TIMED_SELECTS_MAX; i++) {
+		const struct go_g *g = &st->snap.g[i];
 		struct row *r = &st->rows[i];
-		uint64_t cases[GO_SELECT_MAX_CASES], sudogs[GO_SELECT_MAX_CASES];
-		int n;
+		struct select_cases *c;
+		uint64_t sudogs[GO_SELECT_MAX_CASES];
 
 		if (!r->obj || !(r->obj & 1) || !r->park ||
 		    t->now_ns - r->park < t->threshold_ns / 2)
@@ -292,11 +305,26 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 		if (!read && (read = true) && go_timer_channels(st, &chans))
 			break;
 		looked++;
-		n = go_wait__channels(st->pid, &st->gp.layout, &st->snap.g[i], cases, sudogs,
-				      GO_SELECT_MAX_CASES);
-		for (int k = 0; k < n && !r->timed; k++)
-			r->timed = hashmap__get(&chans, cases[k]) != NULL;
+		c = hashmap__del(&st->select_cases, g->goid);
+		if (c && c->waiting != g->waiting) {
+			free(c);
+			c = NULL;
+		}
+		if (!c) {
+			c = xcalloc(1, sizeof(*c));
+			c->waiting = g->waiting;
+			c->n = go_wait__channels(st->pid, &st->gp.layout, g, c->chans, sudogs,
+						 GO_SELECT_MAX_CASES);
+		}
+		hashmap__set(&kept, g->goid, c);
+		for (int k = 0; k < c->n && !r->timed; k++)
+			r->timed = hashmap__get(&chans, c->chans[k]) != NULL;
 	}
+	/* the goroutines no longer in a long select, or gone */
+	for (size_t i = 0; hashmap__next(&st->select_cases, &i, &key, &val);)
+		free(val);
+	hashmap__free(&st->select_cases);
+	st->select_cases = kept;
 	hashmap__free(&chans);
 }
 

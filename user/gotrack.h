@@ -100,7 +100,8 @@ struct go_proc_state {
 	/* heap walks (golost.c): goroutine id -> its sudog when the last walk found its
 	 * channels unreachable; those two walks in a row found so (lost: id -> 1) */
 	struct hashmap unreached, lost;
-	struct hashmap chan_elems; /* channel -> its element type's name (the tracker's) */
+	struct hashmap chan_elems;   /* channel -> its element type's name (the tracker's) */
+	struct hashmap select_cases; /* goroutine id -> struct select_cases * (owned) */
 	uint64_t walked_ns, walks, walk_objects, walk_bytes, walk_ns;
 	bool walks_given_up; /* one was cut short: the heap is too large for the budget */
 	char walk_why[96];   /* why the last walk proved nothing, "" when it ran */
