@@ -27,20 +27,22 @@ def _passed(out):
 
 def test_go_std_test_suites_pass_traced_as_untraced():
     """sync's and context's tests, -test.short -test.v: the same tests pass, none fails."""
+    untraced = {}
+    with Session() as s:  # both untraced suites at once, then each traced
+        plain = {pkg: Target(s, [_std_test(pkg), "-test.short", "-test.v", "-test.count=1"],
+                             label=pkg + ".test") for pkg in ("sync", "context")}
+        for pkg, t in plain.items():
+            expect_eq(t.wait(60), 0, "%s.test untraced" % pkg, t.stdout[-2000:])
+            untraced[pkg] = t.stdout
     for pkg in ("sync", "context"):
         argv = [_std_test(pkg), "-test.short", "-test.v", "-test.count=1"]
-        with Session() as s:
-            plain = Target(s, argv, label=pkg + ".test")
-            rc = plain.wait(60)
-            untraced = plain.stdout
-        expect_eq(rc, 0, "%s.test untraced" % pkg, untraced[-2000:])
         rc, out, err = run_strand(["trace", "-q", "--json", "-o", "/dev/null", "--"] + argv,
                                   timeout=90)
         expect_eq(rc, 0, "%s.test under strand (strand passes its status on)" % pkg,
                   out[-3000:], err[-2000:])
         check("\nPASS\n" in out and "FAIL" not in out,
               "%s.test under strand: PASS and no FAIL" % pkg, out[-3000:])
-        expect_eq(_passed(out), _passed(untraced), "%s: the tests that passed" % pkg)
+        expect_eq(_passed(out), _passed(untraced[pkg]), "%s: the tests that passed" % pkg)
         check(len(_passed(out)) >= 20, "too few %s tests ran" % pkg, out[-2000:])
 
 

@@ -7,7 +7,7 @@ its own `strand trace -p` with `-t 2s` for 10 s: idle since start-up (their thre
 far past the threshold), a light load at the start of the trace, idle again after it. Each
 must exit 0, and its healthy threads must have been seen: counted, named, with their roles.
 The leaks that look like these pools (a thread per request on a queue nobody fills, in
-Python and Java) are caught."""
+Python and Java, traced at once) are caught."""
 
 import json
 import threading
@@ -154,27 +154,30 @@ def test_healthy_real_servers_idle_and_under_light_load():
              "\n\n".join(problems))
 
 
-def _leak(start, worker_name):
-    """A service leaking a thread per request (20 requests, at the start of the trace)."""
-    with Session() as s, scratch() as tmp:
-        srv = start(s, tmp, mode="leak")
-        res = _trace_all(s, {"leak": srv})
-    rc, st = res["leak"]
+def _leaked_group(name, rc, st):
+    """A service leaking a thread per request (20 requests, at the start of the trace): one
+    stranded group of the 20, exit 10."""
     rep = _report(st)
     bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
     check(rc == 10 and len(bad) == 1 and bad[0]["count"] == 20,
-          "the 20 leaked threads, one stranded group, exit 10 (got %d)" % rc, _describe(rep))
-    return bad[0]
+          "%s: the 20 leaked threads, one stranded group, exit 10 (got %d)" % (name, rc),
+          _describe(rep))
+    return " ".join(bad[0].get("evidence") or [])
 
 
-def test_python_thread_per_request_leak():
-    g = _leak(start_python, "python3")
-    ev = " ".join(g.get("evidence") or [])
+def test_thread_per_request_leaks_in_python_and_java():
+    """A Python thread per request blocked on a queue nobody fills, and a Java executor per
+    request never shut down, traced at once: each caught, with its evidence."""
+    with Session() as s, scratch() as tmp:
+        running = {}
+        for name, start in (("python", start_python), ("java", start_java)):
+            d = tmp / name
+            d.mkdir()
+            d.chmod(0o755)
+            running[name] = start(s, d, mode="leak")
+        res = _trace_all(s, running)
+    ev = _leaked_group("python", *res["python"])
     check("the thread that spawned" in ev and "has exited" in ev,
-          "their spawners (the request threads) are gone", ev)
-
-
-def test_java_executor_per_request_leak():
-    g = _leak(start_java, "pool-")
-    ev = " ".join(g.get("evidence") or [])
-    check("each comes from an executor of its own" in ev, "one executor per request", ev)
+          "python: their spawners (the request threads) are gone", ev)
+    ev = _leaked_group("java", *res["java"])
+    check("each comes from an executor of its own" in ev, "java: one executor per request", ev)
