@@ -96,12 +96,48 @@ int freeze__process(pid_t pid, int timeout_ms, struct frozen *f)
 	return err;
 }
 
+/* Threads seized whose stop had not come when they were let go (one in an uninterruptible
+ * wait stops only when it leaves it): each is detached as soon as it stops, never left. */
+static pid_t *late;
+static size_t nlate, caplate;
+
+static bool detach(pid_t tid)
+{
+	return !ptrace(PTRACE_DETACH, tid, NULL, NULL) || errno != ESRCH ||
+	       (!wait_stopped(tid, now_mono_ns()) && !ptrace(PTRACE_DETACH, tid, NULL, NULL));
+}
+
+void freeze__settle(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < nlate; i++) {
+		int status;
+		pid_t r = waitpid(late[i], &status, __WALL | WNOHANG);
+
+		if (r < 0 || (r == late[i] && !WIFSTOPPED(status)))
+			continue; /* gone */
+		if (r == late[i] && !ptrace(PTRACE_DETACH, late[i], NULL, NULL))
+			continue;
+		late[kept++] = late[i];
+	}
+	nlate = kept;
+}
+
 void freeze__thaw(struct frozen *f)
 {
-	/* a thread seized but not yet in its stop cannot be detached: let it reach the stop */
-	for (size_t i = 0; i < f->n; i++)
-		if (ptrace(PTRACE_DETACH, f->tids[i], NULL, NULL) && errno == ESRCH &&
-		    !wait_stopped(f->tids[i], now_mono_ns() + 100000000ULL))
-			ptrace(PTRACE_DETACH, f->tids[i], NULL, NULL);
+	/* a thread seized but not yet in its stop cannot be detached: let it reach the stop,
+	 * for a moment here, or later (freeze__settle) */
+	for (size_t i = 0; i < f->n; i++) {
+		if (detach(f->tids[i]))
+			continue;
+		if (!wait_stopped(f->tids[i], now_mono_ns() + 100000000ULL) &&
+		    !ptrace(PTRACE_DETACH, f->tids[i], NULL, NULL))
+			continue;
+		if (nlate == caplate)
+			late = xrealloc(late,
+					(caplate = caplate ? caplate * 2 : 8) * sizeof(*late));
+		late[nlate++] = f->tids[i];
+	}
 	f->n = 0;
 }

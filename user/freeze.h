@@ -20,7 +20,9 @@ struct frozen {
 /* Stops every thread of pid within timeout_ms. 0, or -errno with every thread let go
  * (-EBUSY: another tracer has it, -ETIMEDOUT: a thread did not stop in time). */
 int freeze__process(pid_t pid, int timeout_ms, struct frozen *f);
-/* Lets every thread go again. */
+/* Lets every thread go again; one whose stop has not come yet is let go when it does, by
+ * freeze__settle, which the caller calls again and again (every scan). */
 void freeze__thaw(struct frozen *f);
+void freeze__settle(void);
 
 #endif /* STRAND_FREEZE_H */

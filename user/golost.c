@@ -142,6 +142,7 @@ void go_prove_lost(struct go_tracker *t, struct go_proc_state *st)
 	struct go_reach_out out = {0};
 	uint8_t cgo = 1;
 
+	freeze__settle();
 	/* a goroutine proven lost that is gone or moved on is no longer */
 	for (size_t i = 0; i < st->snap.n; i++)
 		if (hashmap__get(&st->lost, st->snap.g[i].goid) &&
