@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * When to walk a live program's heap for goroutines parked on channels nothing can reach
- * (goreach.h), and what the walks prove: one is taken only in trace mode, only while some
- * goroutine of the program's own has been parked on a channel for a while with no verdict,
+ * When to walk a live program's heap for goroutines parked on channels or locks nothing can
+ * reach (goreach.h), and what the walks prove: one is taken only in trace mode, only while
+ * some goroutine of the program's own has been parked so for a while with no verdict,
  * at most every few seconds, the process held still for the walk (freeze.h) and never past
  * a budget. A goroutine is proven lost when two walks in a row, seconds apart, find its
  * channels unreachable with it parked on the same sudog: what a register of a running
@@ -26,8 +26,25 @@
 #define WALK_BUDGET_NS	(250ULL * 1000000ULL)
 #define WALK_MAX_PARKED 20000 /* goroutines parked on channels: their sudogs are read held */
 
-/* Some goroutine of the program's own parked on a channel for a while, still unproven, and
- * few enough parked on channels for a walk to read within its budget. */
+/* Parked on a channel (its object known) or on a sync primitive's semaphore. */
+static bool walkable(struct go_proc_state *st, size_t i)
+{
+	static const char *const sync_waits[] = {"semacquire", "sync.Mutex.Lock",
+						 "sync.RWMutex.RLock", "sync.RWMutex.Lock",
+						 "sync.WaitGroup.Wait"};
+	const char *state;
+
+	if (st->rows[i].obj)
+		return true;
+	state = go_state_name(st, &st->snap.g[i]);
+	for (size_t k = 0; k < ARRAY_SIZE(sync_waits); k++)
+		if (!strcmp(state, sync_waits[k]))
+			return true;
+	return false;
+}
+
+/* Some goroutine of the program's own parked on a channel or a lock for a while, still
+ * unproven, and few enough parked so for a walk to read within its budget. */
 static bool worth_a_walk(struct go_tracker *t, struct go_proc_state *st)
 {
 	uint64_t parked = 0;
@@ -35,15 +52,16 @@ static bool worth_a_walk(struct go_tracker *t, struct go_proc_state *st)
 
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct row *r = &st->rows[i];
+		bool w = walkable(st, i);
 
-		parked += r->obj != 0;
-		if (r->obj && r->park && t->now_ns - r->park >= PARKED_FOR_NS &&
+		parked += w;
+		if (w && r->park && t->now_ns - r->park >= PARKED_FOR_NS &&
 		    !t->sites[r->site].runtime && !hashmap__get(&st->lost, st->snap.g[i].goid))
 			unproven = true;
 	}
 	if (unproven && parked > WALK_MAX_PARKED) {
 		snprintf(st->walk_why, sizeof(st->walk_why),
-			 "%" PRIu64 " goroutines parked on channels, too many to walk within "
+			 "%" PRIu64 " goroutines parked on channels or locks, too many to walk in "
 			 "the budget",
 			 parked);
 		return false;
