@@ -21,6 +21,16 @@ struct found {
 		have_allp, have_iscgo, have_semtable;
 };
 
+/* The type of a member, variable or pointer, its typedefs peeled (Go names its structs
+ * through one). */
+static bool type_of(Dwarf_Die *die, Dwarf_Die *out)
+{
+	Dwarf_Attribute attr;
+
+	return dwarf_attr_integrate(die, DW_AT_type, &attr) && dwarf_formref_die(&attr, out) &&
+	       dwarf_peel_type(out, out) == 0;
+}
+
 static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out)
 {
 	Dwarf_Die child;
@@ -38,10 +48,7 @@ static int member_offset(Dwarf_Die *strct, const char *name, Dwarf_Die *type_out
 		if (!dwarf_attr(&child, DW_AT_data_member_location, &attr) ||
 		    dwarf_formudata(&attr, &off) || off > INT32_MAX)
 			return -1;
-		/* Go names its structs through a typedef: peel it to reach the members */
-		if (type_out && (!dwarf_attr_integrate(&child, DW_AT_type, &attr) ||
-				 !dwarf_formref_die(&attr, type_out) ||
-				 dwarf_peel_type(type_out, type_out) != 0))
+		if (type_out && !type_of(&child, type_out))
 			return -1;
 		return (int32_t)off;
 	} while (dwarf_siblingof(&child, &child) == 0);
@@ -296,7 +303,6 @@ static void heap_from_dwarf(struct found *f, struct go_layout *l)
 static void timers_from_dwarf(struct found *f, struct go_layout *l)
 {
 	Dwarf_Die timers, heap, elem;
-	Dwarf_Attribute attr;
 	int heap_off = 0;
 
 	l->allp = l->iscgo = 0;
@@ -316,8 +322,7 @@ static void timers_from_dwarf(struct found *f, struct go_layout *l)
 		goto unknown;
 	/* a Go slice's DWARF is a struct of array (a pointer to the element), len and cap */
 	if (member_offset(&heap, "array", &elem) != 0 || dwarf_tag(&elem) != DW_TAG_pointer_type ||
-	    !dwarf_attr_integrate(&elem, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &elem) ||
-	    dwarf_peel_type(&elem, &elem) != 0)
+	    !type_of(&elem, &elem))
 		goto unknown;
 	l->timer_stride =
 		dwarf_tag(&elem) == DW_TAG_pointer_type ? 8 : (int32_t)dwarf_bytesize(&elem);
@@ -340,11 +345,8 @@ static void sema_from_dwarf(struct found *f, struct go_layout *l)
 
 	l->semtable = 0;
 	if (!f->have_semtable || !f->have_sudog || variable_address(&f->semtable, &l->semtable) ||
-	    !dwarf_attr_integrate(&f->semtable, DW_AT_type, &attr) ||
-	    !dwarf_formref_die(&attr, &arr) || dwarf_peel_type(&arr, &arr) != 0 ||
-	    dwarf_tag(&arr) != DW_TAG_array_type ||
-	    !dwarf_attr_integrate(&arr, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &elem) ||
-	    dwarf_peel_type(&elem, &elem) != 0 || dwarf_child(&arr, &sub) != 0 ||
+	    !type_of(&f->semtable, &arr) || dwarf_tag(&arr) != DW_TAG_array_type ||
+	    !type_of(&arr, &elem) || dwarf_child(&arr, &sub) != 0 ||
 	    (!dwarf_attr(&sub, DW_AT_upper_bound, &attr) &&
 	     !dwarf_attr(&sub, DW_AT_count, &attr)) ||
 	    dwarf_formudata(&attr, &upper))
