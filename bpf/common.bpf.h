@@ -91,6 +91,14 @@ static __always_inline void submit_lazy(void *rec)
 	bpf_ringbuf_submit(rec, flags);
 }
 
+/* Submits a record user space must act on at once (a process is held until it does). Not
+ * flags 0: the ring buffer then wakes the reader only if it has read every earlier record,
+ * and lazy ones are usually waiting before it. */
+static __always_inline void submit_now(void *rec)
+{
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, __u32 tgid,
 				     __u32 tid)
 {

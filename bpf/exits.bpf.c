@@ -42,6 +42,6 @@ int BPF_KPROBE(exit_hold)
 	ev->code = code;
 	ev->pad = 0;
 	bpf_send_signal(SIGSTOP);
-	bpf_ringbuf_submit(ev, 0);
+	submit_now(ev);
 	return 0;
 }

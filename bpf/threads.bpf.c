@@ -231,7 +231,7 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	/* a stack sample is worth handling now: its site is learned sooner, and a process
 	 * held for its memory map waits for it */
 	if (want_stack)
-		bpf_ringbuf_submit(ev, 0);
+		submit_now(ev);
 	else
 		submit_lazy(ev);
 	return true;
@@ -254,7 +254,7 @@ static __always_inline int handle_exit(bool btf, struct task_struct *task, bool 
 		read_comm(btf, ev->comm, task);
 		/* the end of a whole process is news: -p traces stop on it */
 		if (group_dead)
-			bpf_ringbuf_submit(ev, 0);
+			submit_now(ev);
 		else
 			submit_lazy(ev);
 	}
@@ -286,7 +286,7 @@ static __always_inline int handle_exec(bool btf, struct task_struct *task)
 	if (ev) {
 		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, TASK_READ(btf, task, pid));
 		read_comm(btf, ev->comm, task);
-		bpf_ringbuf_submit(ev, 0);
+		submit_now(ev);
 	}
 	return 0;
 }

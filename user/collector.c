@@ -417,7 +417,11 @@ int collector__poll(struct collector *c, int timeout_ms)
 {
 	int n = ring_buffer__poll(c->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : (n < 0 ? n : 0);
+	/* the poll reads a ring only when it was woken: records submitted without a wake-up
+	 * are read here, at most a poll's timeout late */
+	if (n >= 0 || n == -EINTR)
+		n = ring_buffer__consume(c->rb);
+	return n < 0 ? n : 0;
 }
 
 int collector__wait(struct collector *c, int timeout_ms)
