@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "loader.h"
 #include "elfsym.h"
+#include "link_reaper.h"
 #include "load_error.h"
 #include "goslots.h"
 #include "procfs.h"
@@ -56,6 +57,7 @@ struct loader {
 	char libc_hold_paths[MAX_UPROBES][PATH_MAX];
 	int nlibc_holds;
 	int ncpus;
+	struct link_reaper *reaper; /* NULL: links are destroyed inline */
 };
 
 static bool libbpf_verbose;
@@ -269,6 +271,7 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 	if (opts->go_probes && (err = start_go(ld, opts)))
 		note("goroutine probes unavailable (%s): goroutines are read by snapshots only",
 		     strerror(-err));
+	ld->reaper = link_reaper__start();
 	return ld;
 fail:
 	loader__stop(ld);
@@ -283,7 +286,7 @@ static void destroy_go_links(struct loader *ld, pid_t pid)
 		if (slot->pid != pid)
 			continue;
 		for (int k = 0; k < GO_PROBES; k++)
-			bpf_link__destroy(slot->links[k]);
+			link_reaper__destroy(ld->reaper, slot->links[k]);
 		memset(slot, 0, sizeof(*slot));
 	}
 }
@@ -293,18 +296,20 @@ void loader__stop(struct loader *ld)
 	if (!ld)
 		return;
 	for (int i = 0; i < ld->nuprobes; i++)
-		bpf_link__destroy(ld->uprobes[i]);
+		link_reaper__destroy(ld->reaper, ld->uprobes[i]);
 	/* the links only: the maps go with the objects (clearing the state table would touch
 	 * every page of it) */
 	for (int i = 0; i < MAX_GO_PROCS; i++)
 		if (ld->go_links[i].pid)
 			destroy_go_links(ld, ld->go_links[i].pid);
+	for (int i = 0; i < MAX_HOLDS; i++)
+		link_reaper__destroy(ld->reaper, ld->holds[i].link);
+	for (int i = 0; i < ld->nlibc_holds; i++)
+		link_reaper__destroy(ld->reaper, ld->libc_holds[i]);
+	/* every uprobe gone before the programs they run */
+	link_reaper__stop(ld->reaper);
 	go_slots__unmap(&ld->go_slots);
 	goroutines_bpf__destroy(ld->go);
-	for (int i = 0; i < MAX_HOLDS; i++)
-		bpf_link__destroy(ld->holds[i].link);
-	for (int i = 0; i < ld->nlibc_holds; i++)
-		bpf_link__destroy(ld->libc_holds[i]);
 	exits_bpf__destroy(ld->exits);
 	if (ld->stats_fd > 0)
 		close(ld->stats_fd);
@@ -583,7 +588,7 @@ void loader__detach_exit_hold(struct loader *ld, pid_t pid)
 	for (int i = 0; i < MAX_HOLDS; i++) {
 		if (ld->holds[i].pid != pid)
 			continue;
-		bpf_link__destroy(ld->holds[i].link);
+		link_reaper__destroy(ld->reaper, ld->holds[i].link);
 		ld->holds[i].link = NULL;
 		ld->holds[i].pid = 0;
 	}
