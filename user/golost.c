@@ -26,12 +26,14 @@
 #define WALK_BUDGET_NS	(250ULL * 1000000ULL)
 #define WALK_MAX_PARKED 20000 /* goroutines parked on channels: their sudogs are read held */
 
+#define COND_WAIT "sync.Cond.Wait"
+
 /* Parked on a channel (its object known) or on a sync primitive's semaphore. */
 static bool walkable(struct go_proc_state *st, size_t i)
 {
-	static const char *const sync_waits[] = {"semacquire", "sync.Mutex.Lock",
-						 "sync.RWMutex.RLock", "sync.RWMutex.Lock",
-						 "sync.WaitGroup.Wait"};
+	static const char *const sync_waits[] = {"semacquire",		"sync.Mutex.Lock",
+						 "sync.RWMutex.RLock",	"sync.RWMutex.Lock",
+						 "sync.WaitGroup.Wait", COND_WAIT};
 	const char *state;
 
 	if (st->rows[i].obj)
@@ -88,12 +90,33 @@ static uint8_t *collectors_of(struct go_tracker *t, struct go_proc_state *st,
 	return out;
 }
 
+/* Whether pc is in the frame of sync.(*Cond).Wait (inlined into it or not). */
+static bool is_cond_wait_frame(void *ctx, uint64_t pc, bool is_return)
+{
+	const char *names[GO_MAX_INLINE_DEPTH];
+	int n = go_functions_at(ctx, pc, is_return, names, GO_MAX_INLINE_DEPTH);
+
+	for (int i = 0; i < n; i++)
+		if (names[i] && !strcmp(names[i], "sync.(*Cond).Wait"))
+			return true;
+	return false;
+}
+
+static uint8_t *cond_waiters_of(struct go_proc_state *st, const struct go_snapshot *snap)
+{
+	uint8_t *out = xcalloc(snap->n + 1, 1);
+
+	for (size_t i = 0; i < snap->n; i++)
+		out[i] = !strcmp(go_state_name(st, &snap->g[i]), COND_WAIT);
+	return out;
+}
+
 static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_reach_out *out)
 {
 	struct go_snapshot snap = {0};
 	struct frozen fz = {0};
 	uint64_t *ms = xcalloc(st->nthreads + 1, sizeof(*ms));
-	uint8_t *collector = NULL;
+	uint8_t *collector = NULL, *cond_waiter = NULL;
 	size_t nms = 0;
 	char exe[64];
 	int err;
@@ -122,10 +145,12 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 			.budget_ns = WALK_BUDGET_NS,
 			.ms = ms,
 			.nms = nms,
-			.collector = collector,
+			.cond_frame = is_cond_wait_frame,
+			.cond_ctx = st,
 		};
 
-		collector = collectors_of(t, st, &snap);
+		in.collector = collector = collectors_of(t, st, &snap);
+		in.cond_waiter = cond_waiter = cond_waiters_of(st, &snap);
 		out->unreachable = xcalloc(snap.n + 1, 1);
 		if (!go_reach__walk(&in, out)) {
 			/* goroutine id -> its sudog then, for the next walk to agree with */
@@ -152,6 +177,7 @@ static void walk_held(struct go_tracker *t, struct go_proc_state *st, struct go_
 	free(fz.tids);
 	free(ms);
 	free(collector);
+	free(cond_waiter);
 	go_snapshot__free(&snap);
 }
 

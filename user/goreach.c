@@ -4,6 +4,7 @@
 #include "golayout.h"
 #include "gomem.h"
 #include "gosnap.h"
+#include "gostack.h"
 #include "gowait.h"
 #include "hashmap.h"
 #include "procfs.h"
@@ -25,7 +26,8 @@
 #define NOT_CACHED     ((uint8_t *)1)
 #define CACHE_MAX      (128ULL << 20) /* bytes of blocks kept, at most */
 #define MIN_HEAP_WORD  4096
-#define SEMA_NODES_MAX 200000 /* sudogs of the semaphore table read at most */
+#define SEMA_NODES_MAX 200000	   /* sudogs of the semaphore table read at most */
+#define COND_STACK_MAX (64u << 10) /* bytes of a Cond waiter's stack read for its frames */
 
 struct range {
 	uint64_t lo, hi;
@@ -49,6 +51,8 @@ struct walk {
 	size_t nwork, capwork;
 	uint64_t deadline;
 	uint64_t *buf;
+	struct elf_range secs[MAX_SECTIONS]; /* the executable's writable sections */
+	int nsecs;
 };
 
 static void push(struct walk *w, uint64_t lo, uint64_t hi)
@@ -194,8 +198,87 @@ struct parked {
 	uint64_t chans[MAX_CASES];
 	int nchans;    /* -1: not parked on channels (a root) */
 	uint64_t sema; /* or the semaphore it sleeps on (sync.Mutex, WaitGroup ...), 0: none */
+	uint64_t *cond_words; /* or the words of its frames up to sync.(*Cond).Wait's (owned) */
+	size_t ncond_words;
 	bool root;
 };
+
+static bool in_an_m(const struct go_reach_in *in, uint64_t word)
+{
+	for (size_t i = 0; i < in->nms; i++)
+		if (word >= in->ms[i] && word < in->ms[i] + in->l->m_size)
+			return true;
+	return false;
+}
+
+/* Whether a word of Cond waiter i's frames may be its Cond, and that Cond reached: a heap
+ * object marked (the runtime's, skipped, are not its Cond), a global (the Ms aside), or in
+ * the stack of a goroutine that can run. A word into its own stack is a frame's link; any
+ * other is no object of the program's. */
+static bool cond_word_reached(struct walk *w, const struct parked *parked, size_t i, uint64_t word)
+{
+	const struct go_snapshot *snap = w->in->snap;
+	uint64_t base, size;
+
+	if (word < MIN_HEAP_WORD)
+		return false;
+	if (object_of(w, word, &base, &size))
+		return hashmap__get(&w->marked, base) != NULL;
+	for (int k = 0; k < w->nsecs; k++)
+		if (word >= w->secs[k].addr + w->in->bias &&
+		    word < w->secs[k].addr + w->in->bias + w->secs[k].size)
+			return !in_an_m(w->in, word);
+	for (size_t k = 0; k < snap->n; k++)
+		if (word >= snap->g[k].stack_lo && word < snap->g[k].stack_hi)
+			return k != i && parked[k].root;
+	return false;
+}
+
+/* The words of the frame of sync.(*Cond).Wait in g's stack, and the spill slot of its
+ * receiver above it (in its caller's frame), found through the frame pointers; NULL when
+ * that frame is not (then g is no candidate). The Cond is among them: Wait relocks it on
+ * waking, and no register keeps a value across a call in Go's ABI. The runtime's frames
+ * below are left out: their dead slots keep words of whatever ran there last (a P, an M). */
+static uint64_t *cond_words(struct walk *w, const struct go_g *g, size_t *n)
+{
+	const struct go_reach_in *in = w->in;
+	uint64_t lo = g->sched_sp, hi = g->stack_hi, pc = g->sched_pc, bp = g->sched_bp;
+	uint64_t *mem, callee_bp = 0;
+
+	*n = 0;
+	if (!in->cond_frame || lo < g->stack_lo || lo >= hi || (lo & 7))
+		return NULL;
+	if (hi - lo > COND_STACK_MAX)
+		hi = lo + COND_STACK_MAX;
+	mem = xcalloc(1, hi - lo);
+	if (read_cached(w, lo, mem, hi - lo)) {
+		free(mem);
+		return NULL;
+	}
+	for (int k = 0; k < GO_STACK_MAX; k++) {
+		uint64_t next;
+
+		if (bp < lo || bp + 16 > hi || (bp & 7))
+			break;
+		if (k > 0 && in->cond_frame(in->cond_ctx, pc, true)) {
+			uint64_t from = callee_bp + 16, end = bp + 24 < hi ? bp + 24 : hi;
+			uint64_t *words = xcalloc((end - from) / 8 + 1, sizeof(*words));
+
+			*n = (end - from) / 8;
+			memcpy(words, mem + (from - lo) / 8, *n * 8);
+			free(mem);
+			return words;
+		}
+		next = mem[(bp - lo) / 8];
+		pc = mem[(bp - lo) / 8 + 1];
+		if (next <= bp)
+			break;
+		callee_bp = bp;
+		bp = next;
+	}
+	free(mem);
+	return NULL;
+}
 
 /* Whether what a parked goroutine waits on is reached: a channel, or the sync object holding
  * a semaphore, on the heap and marked; one in a goroutine's stack is reached when that
@@ -208,6 +291,9 @@ static bool any_marked(struct walk *w, const struct parked *parked, size_t i)
 
 	for (int k = 0; k < p->nchans; k++)
 		if (!object_of(w, p->chans[k], &base, &size) || hashmap__get(&w->marked, base))
+			return true;
+	for (size_t k = 0; k < p->ncond_words; k++)
+		if (cond_word_reached(w, parked, i, p->cond_words[k]))
 			return true;
 	if (!p->sema)
 		return false;
@@ -294,8 +380,7 @@ static int walk(struct walk *w, struct parked *parked)
 {
 	const struct go_reach_in *in = w->in;
 	const struct go_snapshot *snap = in->snap;
-	struct elf_range secs[MAX_SECTIONS];
-	int nsecs = elfsym__writable(in->exe, secs, MAX_SECTIONS), err;
+	int nsecs = elfsym__writable(in->exe, w->secs, MAX_SECTIONS), err;
 	bool grew = true;
 
 	if (nsecs <= 0) {
@@ -303,6 +388,7 @@ static int walk(struct walk *w, struct parked *parked)
 			 "the executable's data could not be read");
 		return nsecs < 0 ? nsecs : -ENOENT;
 	}
+	w->nsecs = nsecs;
 	struct hashmap sema_of;
 
 	/* without the semaphores, a goroutine in sync.Mutex.Lock is a root, and its object is
@@ -333,6 +419,14 @@ static int walk(struct walk *w, struct parked *parked)
 			continue;
 		}
 		parked[i].sema = 0;
+		if (parked[i].nchans <= 0 && in->cond_waiter && in->cond_waiter[i] &&
+		    (g->status & ~(uint32_t)GO_SCAN) == GO_WAITING &&
+		    (parked[i].cond_words = cond_words(w, g, &parked[i].ncond_words))) {
+			parked[i].nchans = 0;
+			w->out->candidates++;
+			hashmap__set(&w->skip, g->g, (void *)1);
+			continue;
+		}
 		if (parked[i].nchans <= 0) {
 			parked[i].nchans = -1;
 			parked[i].root = true;
@@ -347,7 +441,8 @@ static int walk(struct walk *w, struct parked *parked)
 	for (size_t i = 0; i < in->nms; i++)
 		hashmap__set(&w->skip, in->ms[i], (void *)1);
 	for (int i = 0; i < nsecs; i++)
-		push_section(w, secs[i].addr + in->bias, secs[i].addr + in->bias + secs[i].size);
+		push_section(w, w->secs[i].addr + in->bias,
+			     w->secs[i].addr + in->bias + w->secs[i].size);
 	for (size_t i = 0; i < snap->n; i++)
 		if (parked[i].root && !(in->collector && in->collector[i]))
 			push_goroutine(w, &snap->g[i]);
@@ -414,6 +509,8 @@ int go_reach__walk(const struct go_reach_in *in, struct go_reach_out *out)
 	hashmap__free(&w.blocks);
 	hashmap__free(&w.skip);
 	hashmap__free(&w.marked);
+	for (size_t i = 0; i < in->snap->n; i++)
+		free(parked[i].cond_words);
 	free(parked);
 	free(w.buf);
 	free(w.work);

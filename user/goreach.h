@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The garbage collector's criterion for a leaked goroutine, checked from outside: a
- * goroutine parked on channels (or on the semaphore of a sync.Mutex, RWMutex or WaitGroup)
- * none of which any goroutine able to run can reach is blocked for good (Go 1.26's goroutineleak
- * profile; "Dynamic Partial Deadlock Detection and Recovery via Garbage Collection", ASPLOS 2025).
+ * goroutine parked on channels (or on the semaphore of a sync.Mutex, RWMutex or WaitGroup, or
+ * on a sync.Cond) none of which any goroutine able to run can reach is blocked for good (Go 1.26's
+ * goroutineleak profile; "Dynamic Partial Deadlock Detection and Recovery via Garbage Collection",
+ * ASPLOS 2025).
  *
  * With the process held still (freeze.h), a mark from the roots (the executable's writable
  * sections, and the stack and g of every goroutine not parked on a channel) through the heap
@@ -12,7 +13,10 @@
  * word, pointer or not, leads to it. The links the runtime keeps to a parked goroutine (its
  * g, listed in allgs; its sudogs, queued on the channel) are not followed: they are how the
  * runtime finds it, not how the program could wake it. A parked goroutine whose channel is
- * reached joins the roots (it may be woken, and go on), until nothing changes.
+ * reached joins the roots (it may be woken, and go on), until nothing changes. A Cond keeps
+ * its waiters in a list of its own, not in the goroutine: a Cond waiter waits on every
+ * object its waiting frames point to (the Cond among them, which Wait keeps to relock on
+ * waking), and is a candidate only while none of them is reached.
  */
 #ifndef STRAND_GOREACH_H
 #define STRAND_GOREACH_H
@@ -41,6 +45,12 @@ struct go_reach_in {
 	 * and they never wake the program's goroutines; not roots */
 	const uint8_t *collector;
 	uint64_t budget_ns; /* the walk stops here, proving nothing */
+	/* per goroutine of snap, 1 when it sleeps in sync.Cond.Wait: what it waits on is the
+	 * Cond, whose pointer the frame of sync.(*Cond).Wait keeps (the method uses it when it
+	 * wakes), found by cond_frame on its pcs; NULL: no Cond waiter is a candidate */
+	const uint8_t *cond_waiter;
+	bool (*cond_frame)(void *ctx, uint64_t pc, bool is_return);
+	void *cond_ctx;
 };
 
 struct go_reach_out {

@@ -146,3 +146,22 @@ def test_leaked_lock_waiters_proven_unreachable_beside_a_global_lock():
     held = [g for g in gs if _at(g.get("wait_site"), "globallock", "WAIT")]
     check(len(held) == 1, "the waiter on the global's lock was not seen", describe(rep))
     expect_eq(held[0].get("verdict"), None, "the global lock waiter's verdict", describe(rep))
+
+
+def test_leaked_cond_waiters_proven_unreachable_beside_a_global_cond():
+    """3 waiters on the conditions of jobs dropped without their Broadcast: each Cond is
+    reachable from nothing but its waiter's frames (a Cond lists its waiters itself), proven
+    by two heap walks; a waiter on a global's Cond is not judged."""
+    rep, rc = _trace("TestLeakedCondWaitersBesideAGlobalCond", duration="6s")
+    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
+    gs = groups(rep)
+    leak = [g for g in gs if _at(g.get("wait_site"), "condleak", "WAIT") and
+            _at(g.get("created_at"), "condleak", "SITE")]
+    check(len(leak) == 1, "no group of the leaked cond waiters", describe(rep))
+    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
+              "the leaked cond waiters' verdict and count", describe(rep))
+    check("proven unreachable" in " ".join(leak[0].get("evidence") or []),
+          "no proof in the evidence", describe(rep))
+    held = [g for g in gs if _at(g.get("wait_site"), "globalcond", "WAIT")]
+    check(len(held) == 1, "the waiter on the global's Cond was not seen", describe(rep))
+    expect_eq(held[0].get("verdict"), None, "the global Cond waiter's verdict", describe(rep))

@@ -170,3 +170,46 @@ func TestLeakedLockWaitersBesideAGlobalLock(t *testing.T) {
 	time.Sleep(time.Hour) // WAIT: sleeping lock test
 	heldLock.Unlock()
 }
+
+type job struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	done bool
+}
+
+// A waiter per job on the job's condition, and the job dropped on an error path without its
+// Broadcast: only the waiters still hold the jobs. Beside them, a waiter on a global's
+// condition (reachable: whoever holds the global may signal it).
+var globalMu sync.Mutex
+var globalCond = sync.NewCond(&globalMu)
+
+func startJob(id int) {
+	j := &job{}
+	j.cond = sync.NewCond(&j.mu)
+	go func() { // SITE: condleak
+		j.mu.Lock()
+		for !j.done {
+			j.cond.Wait() // WAIT: condleak
+		}
+		j.mu.Unlock()
+	}()
+	if id >= 0 {
+		return // the error path: no Broadcast
+	}
+	j.mu.Lock()
+	j.done = true
+	j.cond.Broadcast()
+	j.mu.Unlock()
+}
+
+func TestLeakedCondWaitersBesideAGlobalCond(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		startJob(i)
+	}
+	go func() { // SITE: globalcond
+		globalMu.Lock()
+		globalCond.Wait() // WAIT: globalcond
+		globalMu.Unlock()
+	}()
+	time.Sleep(time.Hour) // WAIT: sleeping cond test
+}
