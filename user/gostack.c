@@ -117,6 +117,10 @@ static bool start_of(const struct go_stack_cache *c, pid_t pid, const struct go_
 
 	*pc = g->sched_pc;
 	*bp = g->sched_bp;
+	/* the garbage collector scanning it (the scan bit) may be moving its stack right now:
+	 * read once the scan is over */
+	if (g->status & GO_SCAN)
+		return false;
 	if (status == GO_RUNNING || status == GO_DEAD || !g->sched_pc || !g->sched_sp)
 		return false;
 	if (g->sched_sp < g->stack_lo || g->sched_sp >= g->stack_hi)
@@ -131,6 +135,7 @@ static uint64_t key_of(const struct go_g *g)
 	uint64_t h = hash_combine(hash_u64(g->g), g->goid);
 
 	h = hash_combine(h, g->status);
+	h = hash_combine(h, g->tracking_seq); /* parked again, the same depth: another stack */
 	h = hash_combine(h, g->sched_pc);
 	return hash_combine(hash_combine(h, g->sched_sp), g->sched_bp);
 }
