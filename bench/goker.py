@@ -33,6 +33,8 @@ import signal
 import subprocess
 import sys
 
+from results import put_section
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.path.join(ROOT, "build", "goker")
@@ -296,13 +298,7 @@ def table(results, cmd, live=False):
 
 
 def record(path, text, section):
-    old = open(path).read() if os.path.exists(path) else ""
-    if section + "\n" in old:
-        start = old.index(section + "\n")
-        end = old.find("\n## ", start + len(section))
-        old = old[:start] + old[end + 1:] if end >= 0 else old[:start]
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + text)
+    put_section(path, section, text)
 
 
 def main():

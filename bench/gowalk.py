@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+import results
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, "build", "bench", "goheap")
 STRAND = os.path.join(ROOT, "strand")
@@ -74,13 +76,7 @@ def main():
         "| --- | --- | --- | --- | --- | --- | --- | --- |"] + rows) + "\n"
     print(text)
     if args.record:
-        old = open(args.record).read()
-        if SECTION in old:
-            start = old.index(SECTION)
-            end = old.find("\n## ", start + len(SECTION))
-            old = old[:start] + old[end + 1:] if end >= 0 else old[:start]
-        with open(args.record, "w") as f:
-            f.write(old.rstrip("\n") + "\n\n" + text)
+        results.put_section(args.record, SECTION, text)
 
 
 if __name__ == "__main__":

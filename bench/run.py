@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+import results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.path.join(ROOT, "build", "bench")
@@ -269,8 +271,7 @@ def write(args, rows, elapsed):
     lines += ["", "Issue 7's targets, from the tables above (the scale targets are below):", ""]
     lines += targets(rows)
     lines += ["", NOTES]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    results.put_head(args.out, "\n".join(lines))
     print("wrote", args.out)
 
 

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+import results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.path.join(ROOT, "build", "bench")
@@ -163,9 +165,8 @@ def main():
               "- attach and detach each <= 0.5 s on an ordinary binary (Chromium): %.2f s and "
               "%.2f s, %s" % (binary[1], binary[2], verdict(binary[1] <= 0.5 and
                                                           binary[2] <= 0.5))]
-    with open(args.out, "a") as f:
-        f.write("\n".join(lines) + "\n")
-    print("appended to", args.out)
+    results.put_section(args.out, "## Scale", "\n".join(lines).lstrip("\n"))
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":
