@@ -339,6 +339,7 @@ int cmd_daemon(int argc, char **argv)
 	eopts.max_goroutines = d->opts.max_goroutines;
 	eopts.runaway = d->opts.runaway;
 	eopts.go_probes = d->opts.go_probes;
+	eopts.exact_waits = d->opts.exact_waits;
 	eopts.verbose = d->opts.verbose;
 	code = engine__start(&d->e, &eopts);
 	if (code)

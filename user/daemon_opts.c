@@ -44,6 +44,8 @@ void daemon__usage(FILE *f)
 	      "      --max-goroutines N  goroutines of a process kept in full (default\n"
 	      "                         2097152); more are counted at their spawn sites only\n"
 	      "      --no-go-probes     Go programs: snapshots only, no runtime uprobes\n"
+	      "      --exact-waits      Go programs: waits timed by uprobes on every park and\n"
+	      "                         ready (1-2 us a trap; default: by the scans, free)\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
 	      "\n"
@@ -74,6 +76,7 @@ enum {
 	OPT_MAX_TASKS,
 	OPT_MAX_GOROUTINES,
 	OPT_NO_GO_PROBES,
+	OPT_EXACT_WAITS,
 };
 
 static const struct option longopts[] = {
@@ -91,6 +94,7 @@ static const struct option longopts[] = {
 	{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 	{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
 	{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
+	{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -175,6 +179,9 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		break;
 	case OPT_NO_GO_PROBES:
 		o->go_probes = false;
+		break;
+	case OPT_EXACT_WAITS:
+		o->exact_waits = true;
 		break;
 	case 'v':
 		o->verbose = true;

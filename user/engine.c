@@ -160,6 +160,7 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 				opts->runaway, opts->max_goroutines);
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);
 	go_tracker__hold_exits(e->go, e->opts.hold_at_exit, e->opts.exit_leaks);
+	go_tracker__exact_waits(e->go, e->opts.exact_waits);
 	collector__on_new_image(e->col, on_new_image, e);
 	collector__on_exiting(e->col, on_exiting, e);
 	e->start_ns = now_mono_ns();

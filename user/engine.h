@@ -31,6 +31,7 @@ struct engine_opts {
 	uint32_t max_tasks, runaway;
 	uint32_t max_goroutines; /* per process, kept in full; 0: no limit */
 	bool go_probes, verbose;
+	bool exact_waits;	/* Go waits timed by park/ready probes (else by the scans) */
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
 	uint32_t go_states;	/* goroutine state table's size; 0: the loader's default */
 	/* hold each traced process on its way out and read what it leaves (trace only: a

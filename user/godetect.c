@@ -126,6 +126,18 @@ static void say_blocked(struct go_group *g, uint64_t threshold_ns)
 		    "%" PRIu64 " blocked in %s for %.1f s at least (oldest): not run since a scan "
 		    "saw the runtime's g.waitsince set, unchanged since (threshold %.0f s)",
 		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+	else if (g->blocked_scan_dated && g->blocked_before_attach)
+		add(g,
+		    "%" PRIu64 " blocked in %s since before strand first read the process %.1f s "
+		    "ago, never woken since (g.trackingSeq, one more each time a goroutine stops "
+		    "running, the same at every scan) (threshold %.0f s)",
+		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
+	else if (g->blocked_scan_dated)
+		add(g,
+		    "%" PRIu64 " blocked in %s for %.1f s at least (oldest), never woken since a "
+		    "scan first saw them in that wait (g.trackingSeq, one more each time a "
+		    "goroutine stops running, the same at every scan) (threshold %.0f s)",
+		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
 	else if (g->blocked_before_attach)
 		add(g,
 		    "%" PRIu64 " blocked in %s since before strand's probes were attached %.1f s "
@@ -136,7 +148,7 @@ static void say_blocked(struct go_group *g, uint64_t threshold_ns)
 		    "%" PRIu64 " blocked in %s for %.1f s (oldest), never woken since they "
 		    "parked (threshold %.0f s)",
 		    g->blocked_long, g->state, g->blocked_oldest_s, threshold);
-	if ((g->blocked_before_attach || g->blocked_runtime_dated) &&
+	if ((g->blocked_before_attach || g->blocked_runtime_dated || g->blocked_scan_dated) &&
 	    g->runtime_age_s > g->blocked_oldest_s + 1)
 		add(g,
 		    "the runtime dates the oldest wait %.0f s back (g.waitsince, to a GC's "
@@ -415,6 +427,14 @@ void go_group__judge_at_exit(struct go_group *g, int code, bool mid_test)
 		    "a test still running (os.Exit in a test, or a helper process): not a finished "
 		    "program, so no verdict",
 		    g->count, g->sync_wait[0] ? g->sync_wait : g->state, code);
+		return;
+	}
+	if (!g->wait_depth) {
+		add(g,
+		    "%" PRIu64 " still blocked in %s when the process exited (status %d), their "
+		    "stacks unread (the garbage collector was scanning them): whose they are "
+		    "cannot be told, so no verdict",
+		    g->count, g->state, code);
 		return;
 	}
 	if ((role = library_role(g))) {

@@ -343,6 +343,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 			grp->blocked_newest_s = r->blocked;
 		grp->blocked_before_attach |= r->before_attach;
 		grp->blocked_runtime_dated |= r->runtime_dated;
+		grp->blocked_scan_dated |= r->scan_dated;
 	}
 	if (r->runtime_age > grp->runtime_age_s)
 		grp->runtime_age_s = r->runtime_age;

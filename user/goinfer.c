@@ -324,6 +324,39 @@ static void fail(char *why, size_t size, const char *field)
 	snprintf(why, size, "%s", field);
 }
 
+/* g.trackingSeq: of the small fields after waitreason (flags and bytes, up to the next
+ * int64), the one byte seeded at random when a goroutine is made, so holding 0 or 1 in
+ * few goroutines where a flag never holds more; the word it shares holds flags only (a
+ * word of an int64, a time or a count, has more than one byte of that kind). -1 unless
+ * exactly one byte fits. */
+static int32_t infer_tracking_seq(const struct evidence *e, const struct go_layout *l)
+{
+	int32_t found = -1;
+
+	if (l->waitreason < 0 || e->gs.n < 4)
+		return -1;
+	for (int32_t off = l->waitreason + 1; off < l->waitreason + 32 && off + 8 <= WINDOW;
+	     off++) {
+		int32_t word = off & ~7;
+		size_t seeded = 0;
+		bool flags_beside = true;
+
+		for (size_t i = 0; i < e->gs.n && flags_beside; i++) {
+			seeded += go_gs__word(&e->gs, i, off, 1) > 1;
+			for (int32_t b = word; b < word + 8; b++)
+				if (b != off && b != l->waitreason &&
+				    go_gs__word(&e->gs, i, b, 1) > 1)
+					flags_beside = false;
+		}
+		if (!flags_beside || seeded * 4 < e->gs.n * 3)
+			continue;
+		if (found >= 0)
+			return -1; /* two fit: say neither */
+		found = off;
+	}
+	return found;
+}
+
 /* The fields a parked goroutine proves: waitreason (and waitsince beside it) and the saved
  * context (sched). A process with none parked yet leaves them -1, to be found later. */
 static void infer_wait_fields(const struct evidence *e, struct go_layout *l)
@@ -337,6 +370,7 @@ static void infer_wait_fields(const struct evidence *e, struct go_layout *l)
 	/* goid, schedlink, waitsince, waitreason in every release: where the reason is two
 	 * words past the id, waitsince is the word before it */
 	l->waitsince = l->waitreason == l->goid + 24 ? l->goid + 16 : -1;
+	l->tracking_seq = infer_tracking_seq(e, l);
 	l->sched_pc = -1;
 	for (int32_t off = 8; off + 16 <= WINDOW && l->sched_pc < 0; off += 8)
 		if (sched_holds(e, l, off))
@@ -357,8 +391,8 @@ static void infer_wait_fields(const struct evidence *e, struct go_layout *l)
 /* The bytes of each g a snapshot reads grown to the last field known. */
 static void fit_g_size(struct go_layout *l)
 {
-	const int32_t used[] = {l->startpc,  l->gopc,	    l->goid,	 l->parent_goid,
-				l->sched_bp, l->waitreason, l->waitsince};
+	const int32_t used[] = {l->startpc,  l->gopc,	    l->goid,	  l->parent_goid,
+				l->sched_bp, l->waitreason, l->waitsince, l->tracking_seq};
 
 	for (size_t i = 0; i < ARRAY_SIZE(used); i++)
 		if (used[i] >= 0 && (uint32_t)used[i] + 8 > l->g_size)

@@ -232,7 +232,7 @@ void golayout__init(struct go_layout *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->goid = l->gopc = l->startpc = l->atomicstatus = l->waitreason = l->parent_goid = -1;
-	l->waitsince = -1;
+	l->waitsince = l->tracking_seq = -1;
 	l->sched_sp = l->sched_pc = l->sched_bp = l->sched_g = l->stack_lo = l->stack_hi = -1;
 	l->g_m = l->m_curg = -1;
 	l->g_waiting = l->sudog_waitlink = l->sudog_c = -1;
@@ -434,6 +434,7 @@ int golayout__from_dwarf(const char *path, struct go_layout *l)
 	l->waitreason = member_offset(&f.g, "waitreason", NULL);
 	l->parent_goid = member_offset(&f.g, "parentGoid", NULL); /* Go >= 1.21 */
 	l->waitsince = member_offset(&f.g, "waitsince", NULL);
+	l->tracking_seq = member_offset(&f.g, "trackingSeq", NULL); /* Go >= 1.17 */
 	l->sched_sp = nested_offset(&f.g, "sched", "sp");
 	l->sched_pc = nested_offset(&f.g, "sched", "pc");
 	l->sched_bp = nested_offset(&f.g, "sched", "bp");

@@ -20,6 +20,10 @@ struct go_layout {
 	int32_t goid, gopc, startpc, atomicstatus, waitreason, parent_goid;
 	/* g.waitsince: when a GC first saw it blocked, 0 again as soon as it runs */
 	int32_t waitsince;
+	/* g.trackingSeq (uint8, Go >= 1.17): seeded at random when the goroutine is made, one
+	 * more each time it stops running (casgstatus out of _Grunning): a wait seen twice with
+	 * the same value (and the same saved sp and pc) is one wait, not two */
+	int32_t tracking_seq;
 	int32_t sched_sp, sched_pc, sched_bp, sched_g, stack_lo, stack_hi;
 	int32_t g_m;	/* runtime.g.m: the M (thread) running it */
 	int32_t m_curg; /* runtime.m.curg: the goroutine an M runs */

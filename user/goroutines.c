@@ -26,6 +26,7 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 	t->threshold_ns = threshold_ns;
 	t->runaway = runaway;
 	t->max_goroutines = max_goroutines;
+	t->started_ns = now_mono_ns();
 	hashmap__init(&t->procs);
 	hashmap__init(&t->group_index);
 	hashmap__init(&t->strings);
@@ -45,9 +46,9 @@ static void free_values(struct hashmap *m)
 /* Everything that follows the live process; what the report needs of it stays. */
 static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 {
-	if (st->probes && t->ld)
+	if (st->create_probes && t->ld)
 		loader__detach_go(t->ld, st->pid);
-	st->probes = false;
+	st->probes = st->create_probes = false;
 	if (st->exit_armed && t->ld)
 		loader__detach_exit_hold(t->ld, st->pid);
 	gopclntab__close(st->pcln);
@@ -177,12 +178,27 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	}
 }
 
-/* Remembers when each goroutine was first seen in its present state, and which are live;
- * and when first seen with its present g.waitsince (set, the same value proves it has not
- * run since: see go_probe_wait). */
+/* A goroutine in one state: with g.trackingSeq known, in one wait (a goroutine that woke and
+ * parked again, at the same place and for the same reason, has stopped running once more). */
+static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
+{
+	uint64_t key = hash_combine(g->goid, g->status << 8 | g->waitreason);
+
+	if (st->gp.layout.tracking_seq >= 0)
+		key = hash_combine(hash_combine(key, g->tracking_seq),
+				   hash_combine(g->sched_sp, g->sched_pc));
+	return key;
+}
+
+/* Remembers when each goroutine was first seen in its present state (wait), and which are
+ * live; and when first seen with its present g.waitsince (set, the same value proves it has
+ * not run since: see go_probe_wait). */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
 	struct hashmap next, dated;
+
+	if (!st->first_scan_ns)
+		st->first_scan_ns = now;
 
 	hashmap__init(&next);
 	hashmap__init(&dated);
@@ -190,7 +206,7 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 	hashmap__init(&st->live);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		uint64_t key = hash_combine(g->goid, g->status << 8 | g->waitreason);
+		uint64_t key = seen_key(st, g);
 		void *first = hashmap__get(&st->seen, key);
 
 		hashmap__set(&next, key, first ? first : (void *)(uintptr_t)now);
@@ -218,8 +234,7 @@ uint64_t go_first_dated(const struct go_proc_state *st, const struct go_g *g)
 
 uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g)
 {
-	return (uintptr_t)hashmap__get(&st->seen,
-				       hash_combine(g->goid, g->status << 8 | g->waitreason));
+	return (uintptr_t)hashmap__get(&st->seen, seen_key(st, g));
 }
 
 /* Each site's live count, orphans and totals from the probes, sampled over time. */
@@ -255,7 +270,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 		if (s->live > s->peak)
 			s->peak = s->live;
 		timeline__add(&s->live_over_time, t->now_ns, (uint32_t)s->live);
-		if (st->probes && !loader__go_site(t->ld, st->pid, gopc, &ks)) {
+		if (st->create_probes && !loader__go_site(t->ld, st->pid, gopc, &ks)) {
 			have_ks = true;
 			s->spawned = (int64_t)ks.spawned;
 			s->exited = (int64_t)ks.exited;
@@ -265,7 +280,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 			if (ks.peak_live > s->peak)
 				s->peak = ks.peak_live;
 		}
-		for (int k = 0; st->probes && k < s->ncallers; k++)
+		for (int k = 0; st->create_probes && k < s->ncallers; k++)
 			loader__go_caller(t->ld, st->pid, have_ks ? &ks : NULL, gopc,
 					  s->callers[k].pc, &s->callers[k].spawned);
 	}
@@ -399,6 +414,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 
 	st->pid = pid;
 	snprintf(st->comm, sizeof(st->comm), "%s", comm);
+	st->born_before = procfs__birth_ns(pid) < t->started_ns;
 	hashmap__init(&st->seen);
 	hashmap__init(&st->dated);
 	hashmap__init(&st->live);
@@ -481,6 +497,11 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		}
 	}
 	return GO_TRACKED;
+}
+
+void go_tracker__exact_waits(struct go_tracker *t, bool exact)
+{
+	t->exact_waits = exact;
 }
 
 void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks)
@@ -598,7 +619,8 @@ size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, s
 			.pid = (pid_t)pid,
 			.layout = st->is_go ? &st->gp.layout : NULL,
 			.problem = st->gp.problem[0] ? st->gp.problem : NULL,
-			.probes = st->probes,
+			.probes = st->create_probes,
+			.exact_waits = st->probes,
 			.exited = st->exited,
 			.walks = st->walks,
 			.walk_ns = st->walk_ns,

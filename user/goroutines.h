@@ -139,6 +139,7 @@ struct go_group {
 	double blocked_oldest_s, blocked_newest_s;
 	bool blocked_before_attach;
 	bool blocked_runtime_dated; /* ... from the scans, proved by g.waitsince */
+	bool blocked_scan_dated;    /* ... from the scans, one wait by g.trackingSeq */
 	/* the oldest wait as the runtime dates it (now - g.waitsince: Go's own dump's "[chan
 	 * receive, 12 minutes]"), which may overstate it by a GC's interval; 0: not dated */
 	double runtime_age_s;
@@ -193,6 +194,10 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m);
  * only: the daemon never holds a process); leaks judges what a process leaves blocked at
  * its exit a leak, as goleak does (the commands strand runs, in CI). */
 void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks);
+/* Waits timed exactly, by probes on every park and ready (a trap each: about 1-2 us, where
+ * a park costs the runtime 0.1-0.2 us), rather than by the scans from the runtime's own
+ * state (g.trackingSeq), which cost the target nothing. */
+void go_tracker__exact_waits(struct go_tracker *t, bool exact);
 /* Arms pid's exit hold now, if it is a Go program (cheap: the function table, no layout):
  * called while the kernel holds a new image at its first stack sample, before its main runs;
  * the first scan of a process arms it otherwise. */
@@ -228,7 +233,8 @@ struct go_runtime_info {
 	pid_t pid;
 	const struct go_layout *layout; /* NULL when not readable */
 	const char *problem;
-	bool probes; /* the runtime probes are attached */
+	bool probes;	  /* the runtime probes are attached */
+	bool exact_waits; /* ... on park and ready too: waits timed by them */
 	bool exited;
 	/* heap walks for unreachable waits (golost.c): how many, the last one's time, objects
 	 * and bytes, and why it proved nothing (NULL: it ran through) */

@@ -57,14 +57,17 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st)
 	for (int i = 0; i < GO_PROBES; i++)
 		if (vaddr[i] && elfsym__file_offset(exe, vaddr[i], &offsets[i]))
 			offsets[i] = 0;
-	/* park times are only exact with both ends of a wait probed */
-	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY])
+	/* park times are only exact with both ends of a wait probed; and only wanted when asked
+	 * for, or when the scans cannot tell one wait from the next */
+	if (!offsets[GO_PROBE_PARK] || !offsets[GO_PROBE_READY] ||
+	    (!t->exact_waits && st->gp.layout.tracking_seq >= 0))
 		offsets[GO_PROBE_PARK] = offsets[GO_PROBE_READY] = 0;
 	err = loader__attach_go(t->ld, st->pid, exe, &cfg, offsets);
 	/* a process gone meanwhile (go test's compilers come and go) is no news */
 	if (err && err != -ENOTSUP && procfs__exists(st->pid))
 		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
 	st->probes = !err && offsets[GO_PROBE_PARK];
+	st->create_probes = !err;
 	st->probes_ns = now_mono_ns();
 }
 
@@ -85,10 +88,10 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 	int err = -ENOENT;
 
 	r->blocked = -1;
-	if (st->probes && !(err = loader__go_state(t->ld, st->pid, g->goid, &s))) {
+	if (st->create_probes && !(err = loader__go_state(t->ld, st->pid, g->goid, &s))) {
 		if (s.flags & STRAND_GO_CREATED)
 			r->parent = s.parent_goid;
-		if (s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns) {
+		if (st->probes && s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns) {
 			r->blocked = (double)(t->now_ns - s.park_ns) / 1e9;
 			r->park = s.park_ns;
 			return;
@@ -100,6 +103,17 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 		r->blocked = (double)(t->now_ns - st->probes_ns) / 1e9;
 		r->park = st->probes_ns;
 	}
+	/* no probe times the waits: the scans do, one wait told from the next by trackingSeq */
+	if (!st->probes && st->gp.layout.tracking_seq >= 0) {
+		uint64_t first = go_first_seen(st, g);
+
+		if (first && first <= t->now_ns) {
+			r->blocked = (double)(t->now_ns - first) / 1e9;
+			r->park = first;
+			r->scan_dated = true;
+			r->before_attach = first == st->first_scan_ns && st->born_before;
+		}
+	}
 	r->runtime_age = -1;
 	if (g->waitsince > 0 && (uint64_t)g->waitsince < t->now_ns)
 		r->runtime_age = (double)(t->now_ns - (uint64_t)g->waitsince) / 1e9;
@@ -107,6 +121,7 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 	if (dated && dated <= t->now_ns && (double)(t->now_ns - dated) / 1e9 > r->blocked) {
 		r->blocked = (double)(t->now_ns - dated) / 1e9;
 		r->runtime_dated = true;
+		r->scan_dated = false;
 	}
 }
 
@@ -158,10 +173,10 @@ void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st)
 	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
 	/* an idle process may have no goroutine running when it is scanned: the create probe
 	 * saw one at a spawn (the spawner, pointing back at its M) */
-	if (l->m_curg < 0 && st->probes)
+	if (l->m_curg < 0 && st->create_probes)
 		learned_curg(t, st);
 	cfg = probe_config(l);
-	if (curg < 0 && l->m_curg >= 0 && st->probes)
+	if (curg < 0 && l->m_curg >= 0 && st->create_probes)
 		loader__update_go_config(t->ld, st->pid, &cfg);
 }
 

@@ -18,7 +18,8 @@ struct go_g {
 	uint64_t g; /* the runtime.g's address in the target */
 	uint64_t goid, gopc, startpc, parent_goid;
 	uint32_t status, waitreason;
-	int64_t waitsince; /* the runtime's nanotime when a GC first saw it blocked; 0: none */
+	uint32_t tracking_seq; /* g.trackingSeq; 0 when the layout does not know it */
+	int64_t waitsince;     /* the runtime's nanotime when a GC first saw it blocked; 0: none */
 	uint64_t sched_sp, sched_pc, sched_bp;
 	uint64_t stack_lo, stack_hi; /* the goroutine's stack: [lo, hi) */
 	uint64_t waiting;	     /* g.waiting: its first sudog while in a channel wait */

@@ -29,6 +29,8 @@ struct row {
 	double blocked;		/* exact wait in seconds, -1: unknown */
 	bool before_attach;	/* waiting since before the probes attached */
 	bool runtime_dated;	/* blocked is from the runtime's waitsince, seen unchanged */
+	bool scan_dated;	/* blocked is from the scans: the same wait (g.trackingSeq) at
+				 * every one since the first that saw it, a lower bound */
 	double runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
 				 * may overstate it by a GC's interval; -1: none */
 	uint32_t site;		/* index in the tracker's sites */
@@ -75,6 +77,9 @@ struct go_proc_state {
 	bool threads_read;
 	struct go_chan_table chans;
 	uint64_t probes_ns;	    /* when the probes were attached */
+	uint64_t first_scan_ns;	    /* the first snapshot that read its goroutines */
+	bool born_before;	    /* it started before strand did */
+	bool create_probes;	    /* the create (and exit) probes are attached */
 	uint64_t max_goid;	    /* the largest goroutine id seen: about how many were created */
 	struct hashmap seen;	    /* hash(goid, state) -> first scan that saw it so (ns) */
 	struct hashmap dated;	    /* hash(goid, waitsince) -> first scan that saw it so (ns) */
@@ -112,6 +117,7 @@ struct go_tracker {
 	struct loader *ld;
 	uint64_t threshold_ns, runaway;
 	size_t max_goroutines; /* per process; 0: no limit */
+	uint64_t started_ns;   /* when strand started tracking */
 	struct hashmap procs;  /* pid -> struct go_proc_state */
 	struct go_site *sites;
 	size_t nsites, sites_cap;
@@ -124,6 +130,7 @@ struct go_tracker {
 	uint64_t now_ns;
 	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
 	bool hold_exits;  /* hold each Go process on its way out (runtime.exit) */
+	bool exact_waits; /* time waits by probes on park and ready, not by the scans */
 	/* a goroutine blocked when its process exits is a leak (goleak's semantics, for the
 	 * commands strand runs: CI) */
 	bool exit_leaks;

@@ -139,6 +139,18 @@ int procfs__wait_stopped(pid_t pid, int timeout_ms)
 	}
 }
 
+uint64_t procfs__birth_ns(pid_t pid)
+{
+	char path[64], line[1024], name[16], state;
+	uint64_t ticks;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_small_file(path, line, sizeof(line)) <= 0 ||
+	    procfs__parse_stat(line, name, sizeof(name), &state, &ticks))
+		return 0;
+	return ticks_to_mono_ns(ticks);
+}
+
 bool procfs__exists(pid_t pid)
 {
 	char path[64];

@@ -23,6 +23,8 @@ int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
 int procfs__all_threads(proc_thread_fn fn, void *ctx);
 
 bool procfs__exists(pid_t pid);
+/* When pid started (CLOCK_MONOTONIC); 0 when it cannot be read. */
+uint64_t procfs__birth_ns(pid_t pid);
 /* Waits (polling, at most timeout_ms) until every thread of pid is stopped: a SIGSTOP
  * reaches each thread on its own, a blocked one once it leaves its wait. 0, -ETIMEDOUT or
  * -ESRCH. */

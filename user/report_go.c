@@ -28,6 +28,7 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 		json__string(j, "layout", l ? l->source : NULL);
 		json__string(j, "problem", rt[i].problem);
 		json__bool(j, "probes", rt[i].probes);
+		json__bool(j, "exact_waits", rt[i].exact_waits);
 		json__bool(j, "exited", rt[i].exited);
 		json__begin_object(j, "heap_walks");
 		json__uint(j, "count", rt[i].walks);
@@ -45,6 +46,7 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 			json__int(j, "waitreason", l->waitreason);
 			json__int(j, "parent_goid", l->parent_goid);
 			json__int(j, "waitsince", l->waitsince);
+			json__int(j, "tracking_seq", l->tracking_seq);
 			json__int(j, "sched_pc", l->sched_pc);
 			json__int(j, "sched_bp", l->sched_bp);
 			json__int(j, "waiting", l->g_waiting);
@@ -154,7 +156,8 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 		json__double(j, "blocked_oldest_seconds", g->blocked_oldest_s);
 		json__double(j, "blocked_newest_seconds", g->blocked_newest_s);
 		json__bool(j, "blocked_since_before_attach", g->blocked_before_attach);
-		json__bool(j, "blocked_at_least", g->blocked_runtime_dated);
+		json__bool(j, "blocked_at_least",
+			   g->blocked_runtime_dated || g->blocked_scan_dated);
 	}
 	if (g->runtime_age_s > 0)
 		json__double(j, "runtime_age_seconds", g->runtime_age_s);

@@ -37,7 +37,7 @@ struct trace_opts {
 	int64_t duration_ns;  /* --for, 0: until the target exits or Ctrl-C */
 	int64_t interval_ns;  /* live refresh */
 	int64_t threshold_ns; /* blocked this long: a stranded candidate */
-	bool no_go_probes;
+	bool no_go_probes, exact_waits;
 	bool json, live, verbose;
 	const char *output;
 	const char *record;	 /* --record FILE */
@@ -102,15 +102,20 @@ void trace__usage(FILE *f)
 	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
 	      "      --max-goroutines N  goroutines of a process kept in full (default 2097152);\n"
 	      "                         more are counted at their spawn sites only\n"
-	      "      --go-states N      goroutines whose waits the probes time exactly, all\n"
-	      "                         processes together (default 262144, 40 bytes each of\n"
-	      "                         kernel memory); the rest are timed by the scans\n"
+	      "      --go-states N      goroutines the probes keep a record of (parent; park\n"
+	      "                         time with --exact-waits), all processes together\n"
+	      "                         (default 262144, 40 bytes each of kernel memory)\n"
 	      "      --ringbuf SIZE     the kernel's event buffer (default 8M, a power of two);\n"
 	      "                         what overflows it is counted and reported as dropped\n"
 	      "      --runaway N        a spawn site with N tasks alive at once, or one parent\n"
 	      "                         spawning N there, is a runaway (default 1000)\n"
 	      "      --no-go-probes     Go programs: read goroutines by snapshots only, no\n"
-	      "                         uprobes on the runtime (waits then timed by the scans)\n"
+	      "                         uprobes on the runtime (no spawn stacks, no parents)\n"
+	      "      --exact-waits      Go programs: time each wait from its park, by uprobes on\n"
+	      "                         the runtime's park and ready (a trap of 1-2 us each: a\n"
+	      "                         channel-heavy program runs up to 10x slower); by\n"
+	      "                         default the scans time them from the runtime's state,\n"
+	      "                         to a scan's precision, at no cost to the program\n"
 	      "  -q, --quiet            no progress messages on stderr\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
@@ -186,6 +191,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_MAX_GOROUTINES,
 		OPT_GO_STATES,
 		OPT_NO_GO_PROBES,
+		OPT_EXACT_WAITS,
 		OPT_RUNAWAY,
 		OPT_RECORD,
 		OPT_RECORD_EVERY,
@@ -199,6 +205,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"threshold", required_argument, NULL, 't'},
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
+		{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
 		{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
@@ -284,6 +291,9 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case OPT_NO_GO_PROBES:
 			o->no_go_probes = true;
+			break;
+		case OPT_EXACT_WAITS:
+			o->exact_waits = true;
 			break;
 		case OPT_RINGBUF:
 			if (!parse_size(optarg, &o->ringbuf_bytes) || o->ringbuf_bytes < 4096 ||
@@ -713,6 +723,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.go_states = t.opts.go_states;
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
+	eopts.exact_waits = t.opts.exact_waits;
 	/* what a traced process leaves when it exits is read as it leaves it; for a command
 	 * strand runs (CI), a goroutine it leaves blocked is a leak */
 	eopts.hold_at_exit = t.opts.pid || t.opts.command;
