@@ -74,6 +74,43 @@ struct {
 	__type(value, __u64);
 } go_callers SEC(".maps");
 
+/* Each process's budget for the create and exit probes (struct strand_go_budget). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct strand_go_budget);
+} go_budgets SEC(".maps");
+
+/* A hit of a create or exit probe, charged to tgid's budget: at the window's limit user
+ * space is told, at once (it detaches the probes: the trap is the cost, not this program). */
+static __always_inline void charge(__u32 tgid)
+{
+	struct strand_go_budget *b = bpf_map_lookup_elem(&go_budgets, &tgid);
+	struct strand_go_budget_event *ev;
+	__u64 now;
+
+	if (!b || b->tripped)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now - b->window_start >= b->window_ns) {
+		b->window_start = now;
+		b->hits = 0;
+	}
+	if (__sync_fetch_and_add(&b->hits, 1) + 1 < b->limit)
+		return;
+	if (__sync_val_compare_and_swap(&b->tripped, 0, 1) != 0)
+		return; /* another CPU told already */
+	ev = reserve_event(sizeof(*ev));
+	if (!ev)
+		return;
+	fill_hdr(&ev->hdr, STRAND_EV_GO_OVER_BUDGET, tgid, (__u32)bpf_get_current_pid_tgid());
+	ev->hits = b->hits;
+	ev->pad = 0;
+	ev->window_ns = now - b->window_start;
+	submit_now(ev);
+}
+
 /* A process has a config exactly while its probes are attached (user space deletes it when
  * it detaches them), so the config alone says it is traced: no lookup in targets. */
 static __always_inline const struct strand_go_config *go_config(__u32 tgid)
@@ -278,6 +315,7 @@ int go_create(struct pt_regs *ctx)
 
 	if (!cfg || !newg)
 		return 0;
+	charge(tgid);
 	count(STRAND_CNT_GO_SPAWNS);
 	m = read_word(ctx->r14, cfg->g_m);
 	parent = cfg->m_curg >= 0 ? read_word(m, cfg->m_curg) : learn_curg(tgid, m, cfg);
@@ -368,7 +406,10 @@ int go_exit(struct pt_regs *ctx)
 	bool created;
 	__u64 tag = 0;
 
-	if (!cfg || !(st = go_state_of(tgid, ctx->r14, cfg, false, &tag)))
+	if (!cfg)
+		return 0;
+	charge(tgid);
+	if (!(st = go_state_of(tgid, ctx->r14, cfg, false, &tag)))
 		return 0; /* neither created nor parked while traced */
 	created = st->flags & STRAND_GO_CREATED;
 	key.addr = st->gopc;

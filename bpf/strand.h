@@ -27,11 +27,12 @@
 #define STRAND_UNLEARNED_COPIES 64
 
 enum strand_event_type {
-	STRAND_EV_SPAWN = 1,   /* a thread was created; may carry a stack sample */
-	STRAND_EV_EXIT = 2,    /* a thread exited */
-	STRAND_EV_EXEC = 3,    /* a traced process replaced its image */
-	STRAND_EV_GO_SITE = 4, /* a goroutine spawn site seen for the first time */
-	STRAND_EV_EXITING = 5, /* a process on its way out, held: read it, then SIGCONT */
+	STRAND_EV_SPAWN = 1,	      /* a thread was created; may carry a stack sample */
+	STRAND_EV_EXIT = 2,	      /* a thread exited */
+	STRAND_EV_EXEC = 3,	      /* a traced process replaced its image */
+	STRAND_EV_GO_SITE = 4,	      /* a goroutine spawn site seen for the first time */
+	STRAND_EV_EXITING = 5,	      /* a process on its way out, held: read it, then SIGCONT */
+	STRAND_EV_GO_OVER_BUDGET = 6, /* a process's goroutine probes hit their budget */
 };
 
 enum strand_spawn_flags {
@@ -208,6 +209,25 @@ struct strand_go_config {
 	__u32 pad;
 };
 
+/* What the create and exit probes may cost one process: hits counted per window; the
+ * window's limit reached, user space is told once (tripped) and detaches them. Set and reset
+ * by user space, counted by the probes. */
+struct strand_go_budget {
+	__u64 window_ns;    /* the window's length */
+	__u64 window_start; /* when the present window began (bpf_ktime_get_ns) */
+	__u32 hits;	    /* hits in it */
+	__u32 limit;	    /* hits allowed in one window */
+	__u32 tripped;	    /* 1 once told: no more counting until user space resets it */
+	__u32 pad;
+};
+
+struct strand_go_budget_event {
+	struct strand_event_hdr hdr;
+	__u32 hits; /* hits in the window that went over */
+	__u32 pad;
+	__u64 window_ns; /* how long that window had run */
+};
+
 /* Where runtime.m.curg lies, learned by the create probe while user space does not know it:
  * at a spawn the M runs the spawning goroutine, the one word of the M pointing at a running
  * goroutine whose g.m points back. -1: not learned. */
@@ -324,6 +344,7 @@ _Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
 _Static_assert(sizeof(struct strand_exiting_event) == 32, "exiting layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
 _Static_assert(sizeof(struct strand_go_config) == 32, "go config layout");
+_Static_assert(sizeof(struct strand_go_budget) == 32, "go budget layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");
 _Static_assert(sizeof(struct strand_go_state) == 40, "go state layout");
 _Static_assert(sizeof(struct strand_go_bucket) == 160, "go bucket layout");

@@ -33,6 +33,8 @@ struct collector {
 	held_fn on_new_image;
 	void *on_new_image_ctx;
 	exiting_fn on_exiting;
+	go_budget_fn on_go_budget;
+	void *on_go_budget_ctx;
 	void *on_exiting_ctx;
 	struct collector_stats stats;
 };
@@ -375,6 +377,13 @@ static int handle_record(void *ctx, void *data, size_t size)
 			return 0;
 		}
 		break;
+	case STRAND_EV_GO_OVER_BUDGET:
+		if (size >= sizeof(struct strand_go_budget_event)) {
+			if (c->on_go_budget)
+				c->on_go_budget(c->on_go_budget_ctx, data);
+			return 0;
+		}
+		break;
 	case STRAND_EV_GO_SITE:
 		if (size >= sizeof(struct strand_go_site_event)) {
 			const struct strand_go_site_event *ev = data;
@@ -405,6 +414,12 @@ void collector__on_exiting(struct collector *c, exiting_fn fn, void *ctx)
 {
 	c->on_exiting = fn;
 	c->on_exiting_ctx = ctx;
+}
+
+void collector__on_go_over_budget(struct collector *c, go_budget_fn fn, void *ctx)
+{
+	c->on_go_budget = fn;
+	c->on_go_budget_ctx = ctx;
 }
 
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx)

@@ -20,9 +20,11 @@ struct collector_stats {
 
 /* Called when the last thread of a traced process exits. */
 struct strand_go_site_event;
+struct strand_go_budget_event;
 typedef void (*process_exit_fn)(void *ctx, pid_t pid, int exit_code);
 /* A goroutine spawn site's first sighting (the Go probes' record, checked for size). */
 typedef void (*go_site_fn)(void *ctx, const struct strand_go_site_event *ev);
+typedef void (*go_budget_fn)(void *ctx, const struct strand_go_budget_event *ev);
 
 struct collector;
 
@@ -30,6 +32,8 @@ struct collector *collector__new(struct loader *ld, struct model *m);
 void collector__free(struct collector *c);
 void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx);
+/* A process's goroutine probes went over their budget (loader__set_go_budget). */
+void collector__on_go_over_budget(struct collector *c, go_budget_fn fn, void *ctx);
 /* A process held by the kernel: at its first stack sample in a new image (while its memory
  * map is read: a moment to prepare more of its tracing, before it runs on), or on its way
  * out (code: the status it exits with). The collector sends the SIGCONT of the first when

@@ -340,6 +340,7 @@ int cmd_daemon(int argc, char **argv)
 	eopts.runaway = d->opts.runaway;
 	eopts.go_probes = d->opts.go_probes;
 	eopts.exact_waits = d->opts.exact_waits;
+	eopts.overhead_pct = d->opts.overhead_pct;
 	eopts.verbose = d->opts.verbose;
 	code = engine__start(&d->e, &eopts);
 	if (code)

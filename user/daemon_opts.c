@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "daemon_opts.h"
+#include "engine.h"
 #include "http.h"
 #include "util.h"
 
@@ -46,6 +47,8 @@ void daemon__usage(FILE *f)
 	      "      --no-go-probes     Go programs: snapshots only, no runtime uprobes\n"
 	      "      --exact-waits      Go programs: waits timed by uprobes on every park and\n"
 	      "                         ready (1-2 us a trap; default: by the scans, free)\n"
+	      "      --overhead PERCENT  what the Go spawn probes may cost each process, in %\n"
+	      "                         of one CPU (default 1); past it they are shed\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
 	      "\n"
@@ -77,6 +80,7 @@ enum {
 	OPT_MAX_GOROUTINES,
 	OPT_NO_GO_PROBES,
 	OPT_EXACT_WAITS,
+	OPT_OVERHEAD,
 };
 
 static const struct option longopts[] = {
@@ -95,6 +99,7 @@ static const struct option longopts[] = {
 	{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
 	{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 	{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
+	{"overhead", required_argument, NULL, OPT_OVERHEAD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -182,6 +187,15 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		break;
 	case OPT_EXACT_WAITS:
 		o->exact_waits = true;
+		break;
+	case OPT_OVERHEAD:
+		if (!parse_percent(arg, &o->overhead_pct)) {
+			say("invalid --overhead '%s': expected a percentage of one CPU, more than "
+			    "0 "
+			    "and at most 100 (e.g. 1 or 0.5%%)",
+			    arg);
+			return STRAND_EXIT_USAGE;
+		}
 		break;
 	case 'v':
 		o->verbose = true;
@@ -315,5 +329,6 @@ void daemon_opts__defaults(struct daemon_opts *o)
 		.max_goroutines = DEFAULT_MAX_GOROUTINES,
 		.runaway = 1000,
 		.go_probes = true,
+		.overhead_pct = DEFAULT_OVERHEAD_PCT,
 	};
 }

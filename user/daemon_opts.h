@@ -15,7 +15,8 @@ struct daemon_opts {
 	int64_t threshold_ns;
 	uint32_t max_tasks, runaway, max_goroutines;
 	bool go_probes, verbose;
-	bool exact_waits; /* Go waits timed by park/ready probes, not by the scans */
+	bool exact_waits;    /* Go waits timed by park/ready probes, not by the scans */
+	double overhead_pct; /* the Go create/exit probes' budget per process */
 	struct metrics_opts metrics;
 	char *owned[64]; /* the config file's values the options point at */
 	int nowned;

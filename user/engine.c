@@ -29,6 +29,21 @@ static void on_process_exit(void *ctx, pid_t pid, int exit_code)
 
 static void scan_go_process(struct engine *e, pid_t pid);
 
+/* The goroutine probes' budget, from what a trap costs here, timed once. */
+static void set_overhead(struct engine *e)
+{
+	double trap_ns = 0;
+	int err;
+
+	if (!e->opts.go_probes)
+		return;
+	if ((err = loader__uprobe_cost(e->ld, &trap_ns)) && err != -ENOTSUP)
+		note("the cost of a uprobe could not be timed (%s): 2 us assumed for the "
+		     "--overhead budget",
+		     strerror(-err));
+	go_tracker__overhead(e->go, e->opts.overhead_pct, trap_ns);
+}
+
 /* The exit holds of pid: on runtime.exit if it is a Go program, on its C library's _exit
  * (shared by every process of that library). */
 static void arm_exit_holds(struct engine *e, pid_t pid)
@@ -161,6 +176,8 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);
 	go_tracker__hold_exits(e->go, e->opts.hold_at_exit, e->opts.exit_leaks);
 	go_tracker__exact_waits(e->go, e->opts.exact_waits);
+	collector__on_go_over_budget(e->col, go_tracker__on_over_budget, e->go);
+	set_overhead(e);
 	collector__on_new_image(e->col, on_new_image, e);
 	collector__on_exiting(e->col, on_exiting, e);
 	e->start_ns = now_mono_ns();

@@ -24,6 +24,9 @@ struct detector;
 struct go_tracker;
 struct report;
 
+/* The Go spawn probes' default budget, in % of one CPU per process. */
+#define DEFAULT_OVERHEAD_PCT 1.0
+
 struct engine_opts {
 	bool all;	      /* every process on the machine (else: the targets added) */
 	pid_t only_pid;	      /* -p: scans visit this process only */
@@ -32,6 +35,7 @@ struct engine_opts {
 	uint32_t max_goroutines; /* per process, kept in full; 0: no limit */
 	bool go_probes, verbose;
 	bool exact_waits;	/* Go waits timed by park/ready probes (else by the scans) */
+	double overhead_pct;	/* the Go create/exit probes' budget per process, % of a CPU */
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
 	uint32_t go_states;	/* goroutine state table's size; 0: the loader's default */
 	/* hold each traced process on its way out and read what it leaves (trace only: a

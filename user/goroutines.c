@@ -274,6 +274,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 			have_ks = true;
 			s->spawned = (int64_t)ks.spawned;
 			s->exited = (int64_t)ks.exited;
+			s->counts_partial = st->sheds > 0;
 			s->parents = ks.parents;
 			s->max_children = ks.max_children;
 			s->max_parent_goid = ks.max_parent;
@@ -483,6 +484,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
+	go_budget__rearm(t, st);
 	st->gp.max_goroutines = t->max_goroutines;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		st->exit_read = st->at_exit;
@@ -621,6 +623,9 @@ size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, s
 			.problem = st->gp.problem[0] ? st->gp.problem : NULL,
 			.probes = st->create_probes,
 			.exact_waits = st->probes,
+			.probes_shed = st->sheds ? st->shed_why : NULL,
+			.probes_shed_ago =
+				st->sheds ? (double)(now_mono_ns() - st->shed_ns) / 1e9 : 0,
 			.exited = st->exited,
 			.walks = st->walks,
 			.walk_ns = st->walk_ns,

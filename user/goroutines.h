@@ -86,6 +86,7 @@ struct go_site {
 	uint64_t stranded;     /* of the live ones, in stranded groups */
 	/* while traced, from the create/exit probes (-1: no probes) */
 	int64_t spawned, exited;
+	bool counts_partial; /* the probes were shed for a while: lower bounds */
 	uint64_t parents, max_children, max_parent_goid; /* the fan-out */
 	struct timeline live_over_time;
 	struct runaway_verdict runaway;
@@ -198,6 +199,11 @@ void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks);
  * a park costs the runtime 0.1-0.2 us), rather than by the scans from the runtime's own
  * state (g.trackingSeq), which cost the target nothing. */
 void go_tracker__exact_waits(struct go_tracker *t, bool exact);
+/* The create and exit probes may cost each process percent of one CPU, a trap costing
+ * trap_ns (0: unknown, assumed 2 us); past it they are shed (gobudget.c). */
+void go_tracker__overhead(struct go_tracker *t, double percent, double trap_ns);
+struct strand_go_budget_event;
+void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_event *ev);
 /* Arms pid's exit hold now, if it is a Go program (cheap: the function table, no layout):
  * called while the kernel holds a new image at its first stack sample, before its main runs;
  * the first scan of a process arms it otherwise. */
@@ -225,6 +231,9 @@ const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n);
 uint64_t go_tracker__stranded(struct go_tracker *t);
 /* Goroutines of all traced Go processes, how many list entries failed validation, and how
  * many live ones were past the limit (in live too, counted by spawn site only). */
+/* The create and exit probes shed for their cost (--overhead): how many times in all, and
+ * how many processes are without them now. */
+void go_tracker__sheds(struct go_tracker *t, uint64_t *total, uint64_t *now);
 void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
 			uint64_t *untracked, int *processes);
 
@@ -233,8 +242,10 @@ struct go_runtime_info {
 	pid_t pid;
 	const struct go_layout *layout; /* NULL when not readable */
 	const char *problem;
-	bool probes;	  /* the runtime probes are attached */
-	bool exact_waits; /* ... on park and ready too: waits timed by them */
+	bool probes;		 /* the runtime probes are attached */
+	bool exact_waits;	 /* ... on park and ready too: waits timed by them */
+	const char *probes_shed; /* why the create/exit probes were shed, NULL: never */
+	double probes_shed_ago;	 /* seconds since they last were */
 	bool exited;
 	/* heap walks for unreachable waits (golost.c): how many, the last one's time, objects
 	 * and bytes, and why it proved nothing (NULL: it ran through) */

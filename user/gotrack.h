@@ -76,10 +76,15 @@ struct go_proc_state {
 	size_t nthreads;
 	bool threads_read;
 	struct go_chan_table chans;
-	uint64_t probes_ns;	    /* when the probes were attached */
-	uint64_t first_scan_ns;	    /* the first snapshot that read its goroutines */
-	bool born_before;	    /* it started before strand did */
-	bool create_probes;	    /* the create (and exit) probes are attached */
+	uint64_t probes_ns;	/* when the probes were attached */
+	uint64_t first_scan_ns; /* the first snapshot that read its goroutines */
+	bool born_before;	/* it started before strand did */
+	bool create_probes;	/* the create (and exit) probes are attached */
+	/* their overhead budget (gobudget.c): detached (shed) while spent */
+	bool shed;
+	uint32_t sheds;
+	uint64_t shed_ns, rearm_ns, rearm_every_ns;
+	char shed_why[224];
 	uint64_t max_goid;	    /* the largest goroutine id seen: about how many were created */
 	struct hashmap seen;	    /* hash(goid, state) -> first scan that saw it so (ns) */
 	struct hashmap dated;	    /* hash(goid, waitsince) -> first scan that saw it so (ns) */
@@ -128,9 +133,13 @@ struct go_tracker {
 	struct hashmap strings;	    /* hash -> char * (owned): names outlive a process's table */
 	uint64_t stranded;
 	uint64_t now_ns;
-	bool states_lost; /* the probes' goroutine map filled: absent records prove nothing */
-	bool hold_exits;  /* hold each Go process on its way out (runtime.exit) */
-	bool exact_waits; /* time waits by probes on park and ready, not by the scans */
+	bool states_lost;     /* the probes' goroutine map filled: absent records prove nothing */
+	bool hold_exits;      /* hold each Go process on its way out (runtime.exit) */
+	bool exact_waits;     /* time waits by probes on park and ready, not by the scans */
+	double overhead_pct;  /* the probes' budget per process, in % of one CPU */
+	double trap_ns;	      /* what one trap costs, timed at start */
+	uint32_t budget_hits; /* hits of the create and exit probes allowed per window */
+	uint64_t sheds_total; /* times a process's probes were shed, forgotten ones too */
 	/* a goroutine blocked when its process exits is a leak (goleak's semantics, for the
 	 * commands strand runs: CI) */
 	bool exit_leaks;
@@ -177,6 +186,10 @@ int go_wait_frame(struct go_proc_state *st, struct go_stack *s);
 /* Attaches the runtime probes (first scan): probes first, then the snapshot, so nothing
  * falls between the two. */
 void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
+/* gobudget.c: the create and exit probes' budget set once they attach; armed again, once
+ * shed, when their time comes (at a scan). */
+void go_budget__arm(struct go_tracker *t, struct go_proc_state *st);
+void go_budget__rearm(struct go_tracker *t, struct go_proc_state *st);
 /* A waiting goroutine's exact wait and creator, from the probes, into r. */
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r);

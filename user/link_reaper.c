@@ -5,20 +5,35 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* How many grace periods may run at once: strand's stop hands over every link it has, a few
  * hundred with many Go processes. */
 #define REAPERS 8
 
+/* A libbpf link, or the fd of a link made without libbpf (fd >= 0). */
+struct doomed {
+	struct bpf_link *link;
+	int fd;
+};
+
 struct link_reaper {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
-	struct bpf_link **queue;
+	struct doomed *queue;
 	size_t len, cap;
 	bool stopping;
 	pthread_t threads[REAPERS];
 	int nthreads;
 };
+
+static void destroy(struct doomed d)
+{
+	if (d.link)
+		bpf_link__destroy(d.link);
+	else
+		close(d.fd);
+}
 
 static void *reap(void *arg)
 {
@@ -30,10 +45,10 @@ static void *reap(void *arg)
 			pthread_cond_wait(&r->work, &r->lock);
 		if (!r->len)
 			break;
-		struct bpf_link *link = r->queue[--r->len];
+		struct doomed d = r->queue[--r->len];
 
 		pthread_mutex_unlock(&r->lock);
-		bpf_link__destroy(link);
+		destroy(d);
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -57,14 +72,12 @@ struct link_reaper *link_reaper__start(void)
 	return r;
 }
 
-void link_reaper__destroy(struct link_reaper *r, struct bpf_link *link)
+static void queue(struct link_reaper *r, struct doomed d)
 {
-	struct bpf_link **grown;
+	struct doomed *grown;
 
-	if (!link)
-		return;
 	if (!r) {
-		bpf_link__destroy(link);
+		destroy(d);
 		return;
 	}
 	pthread_mutex_lock(&r->lock);
@@ -73,15 +86,27 @@ void link_reaper__destroy(struct link_reaper *r, struct bpf_link *link)
 
 		if (!(grown = realloc(r->queue, cap * sizeof(*grown)))) {
 			pthread_mutex_unlock(&r->lock);
-			bpf_link__destroy(link); /* inline: slower, never lost */
+			destroy(d); /* inline: slower, never lost */
 			return;
 		}
 		r->queue = grown;
 		r->cap = cap;
 	}
-	r->queue[r->len++] = link;
+	r->queue[r->len++] = d;
 	pthread_cond_signal(&r->work);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void link_reaper__destroy(struct link_reaper *r, struct bpf_link *link)
+{
+	if (link)
+		queue(r, (struct doomed){.link = link, .fd = -1});
+}
+
+void link_reaper__close(struct link_reaper *r, int fd)
+{
+	if (fd >= 0)
+		queue(r, (struct doomed){.link = NULL, .fd = fd});
 }
 
 void link_reaper__stop(struct link_reaper *r)

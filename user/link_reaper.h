@@ -18,6 +18,9 @@ struct link_reaper *link_reaper__start(void);
 /* link (NULL is a no-op) is destroyed soon; the caller must not use it again. */
 void link_reaper__destroy(struct link_reaper *r, struct bpf_link *link);
 
+/* fd, a link made without libbpf (-1 is a no-op), is closed soon. */
+void link_reaper__close(struct link_reaper *r, int fd);
+
 /* Destroys every link still queued, then stops the reapers. */
 void link_reaper__stop(struct link_reaper *r);
 

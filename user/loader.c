@@ -2,6 +2,7 @@
 #include "loader.h"
 #include "elfsym.h"
 #include "link_reaper.h"
+#include "uprobe_multi.h"
 #include "load_error.h"
 #include "goslots.h"
 #include "procfs.h"
@@ -32,6 +33,7 @@
 struct go_links {
 	pid_t pid;
 	struct bpf_link *links[4];
+	int multi_fds[4]; /* uprobe_multi links instead, for the probes that can be shed; -1 */
 };
 
 struct loader {
@@ -58,6 +60,7 @@ struct loader {
 	int nlibc_holds;
 	int ncpus;
 	struct link_reaper *reaper; /* NULL: links are destroyed inline */
+	bool go_multi;		    /* the create and exit probes are uprobe_multi links */
 };
 
 static bool libbpf_verbose;
@@ -173,6 +176,13 @@ static int start_go(struct loader *ld, const struct loader_opts *opts)
 	g->rodata->self_tgid = (uint32_t)getpid();
 	g->rodata->go_slot_mask = buckets - 1;
 	bpf_map__set_max_entries(g->maps.go_slots, buckets);
+	/* the probes shed for their cost (create, exit) as uprobe_multi links, whose detach
+	 * stops the traps at once */
+	ld->go_multi = uprobe_multi__supported();
+	if (ld->go_multi) {
+		bpf_program__set_expected_attach_type(g->progs.go_create, UPROBE_MULTI_ATTACH_TYPE);
+		bpf_program__set_expected_attach_type(g->progs.go_exit, UPROBE_MULTI_ATTACH_TYPE);
+	}
 	if ((err = bpf_map__reuse_fd(g->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(g->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
 	    (err = bpf_map__reuse_fd(g->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
@@ -285,9 +295,13 @@ static void destroy_go_links(struct loader *ld, pid_t pid)
 
 		if (slot->pid != pid)
 			continue;
-		for (int k = 0; k < GO_PROBES; k++)
+		for (int k = 0; k < GO_PROBES; k++) {
 			link_reaper__destroy(ld->reaper, slot->links[k]);
+			link_reaper__close(ld->reaper, slot->multi_fds[k]);
+		}
 		memset(slot, 0, sizeof(*slot));
+		for (int k = 0; k < GO_PROBES; k++)
+			slot->multi_fds[k] = -1;
 	}
 }
 
@@ -514,11 +528,23 @@ int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 	progs[GO_PROBE_PARK] = ld->go->progs.go_park;
 	progs[GO_PROBE_READY] = ld->go->progs.go_ready;
 	slot->pid = pid;
+	for (int i = 0; i < GO_PROBES; i++)
+		slot->multi_fds[i] = -1;
 	for (int i = 0; i < GO_PROBES && !err; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uopts);
 
 		if (!offsets[i])
 			continue;
+		if (ld->go_multi && (i == GO_PROBE_CREATE || i == GO_PROBE_EXIT)) {
+			int fd = uprobe_multi__attach(bpf_program__fd(progs[i]), exe, offsets[i],
+						      pid);
+
+			if (fd < 0)
+				err = fd;
+			else
+				slot->multi_fds[i] = fd;
+			continue;
+		}
 		slot->links[i] =
 			bpf_program__attach_uprobe_opts(progs[i], pid, exe, offsets[i], &uopts);
 		if (!slot->links[i])
@@ -614,6 +640,77 @@ static void delete_pid_entries(struct bpf_map *map, pid_t pid)
 	}
 }
 
+void loader__unlink_go(struct loader *ld, pid_t pid)
+{
+	destroy_go_links(ld, pid);
+}
+
+int loader__set_go_budget(struct loader *ld, pid_t pid, uint32_t limit, uint64_t window_ns)
+{
+	struct strand_go_budget b = {.window_ns = window_ns, .limit = limit ? limit : 1};
+	uint32_t key = (uint32_t)pid;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__update_elem(ld->go->maps.go_budgets, &key, sizeof(key), &b, sizeof(b),
+				    BPF_ANY)
+		       ? -errno
+		       : 0;
+}
+
+/* The function the cost of a trap is timed on: its first instruction a jump, which the
+ * kernel emulates as it does the goroutine probes' (a stack check's JBE). */
+__attribute__((noinline)) void strand_uprobe_calibration(void)
+{
+	__asm__ volatile("jmp 1f\n1:\n" ::: "memory");
+}
+
+#define CALIBRATION_CALLS 4000
+
+static uint64_t time_calls(void)
+{
+	uint64_t t0 = now_mono_ns();
+
+	for (int i = 0; i < CALIBRATION_CALLS; i++)
+		strand_uprobe_calibration();
+	return now_mono_ns() - t0;
+}
+
+int loader__uprobe_cost(struct loader *ld, double *ns)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uopts);
+	uint64_t plain, probed, offset;
+	struct bpf_link *link;
+	int err;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	if ((err = elfsym__probe_offset("/proc/self/exe", "strand_uprobe_calibration", &offset)))
+		return err;
+	time_calls(); /* the first calls fault the pages in */
+	plain = time_calls();
+	/* the create probe's own program: for strand, a process with no config, it returns at
+	 * its first lookup, as it does for every process strand does not trace */
+	if (ld->go_multi) {
+		int fd = uprobe_multi__attach(bpf_program__fd(ld->go->progs.go_create),
+					      "/proc/self/exe", offset, getpid());
+
+		if (fd < 0)
+			return fd;
+		probed = time_calls();
+		link_reaper__close(ld->reaper, fd); /* after: its removal is not waited for */
+	} else {
+		link = bpf_program__attach_uprobe_opts(ld->go->progs.go_create, getpid(),
+						       "/proc/self/exe", (size_t)offset, &uopts);
+		if (!link)
+			return -errno;
+		probed = time_calls();
+		link_reaper__destroy(ld->reaper, link);
+	}
+	*ns = probed > plain ? (double)(probed - plain) / CALIBRATION_CALLS : 0;
+	return 0;
+}
+
 void loader__detach_go(struct loader *ld, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
@@ -622,6 +719,7 @@ void loader__detach_go(struct loader *ld, pid_t pid)
 	if (!ld->go)
 		return;
 	bpf_map__delete_elem(ld->go->maps.go_configs, &key, sizeof(key), 0);
+	bpf_map__delete_elem(ld->go->maps.go_budgets, &key, sizeof(key), 0);
 	go_slots__clear_pid(&ld->go_slots, pid);
 	delete_pid_entries(ld->go->maps.go_sites, pid);
 	delete_pid_entries(ld->go->maps.go_fanout, pid);

@@ -76,6 +76,15 @@ int loader__attach_libc_exit_hold(struct loader *ld, pid_t pid);
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
 		      const struct strand_go_config *cfg, const uint64_t offsets[GO_PROBES]);
 void loader__detach_go(struct loader *ld, pid_t pid);
+/* Removes pid's goroutine probes only, keeping what they recorded (their budget was spent):
+ * loader__attach_go arms them again. */
+void loader__unlink_go(struct loader *ld, pid_t pid);
+/* pid's create and exit probes may hit limit times per window_ns; past it the collector is
+ * told (STRAND_EV_GO_OVER_BUDGET), once until this is called again. */
+int loader__set_go_budget(struct loader *ld, pid_t pid, uint32_t limit, uint64_t window_ns);
+/* What one trap of a goroutine probe costs, in ns: a probe like them on a function of
+ * strand's own, timed. -errno when it cannot be measured. */
+int loader__uprobe_cost(struct loader *ld, double *ns);
 /* The m.curg offset pid's create probe learned (strand.h), -ENOENT when none yet. */
 int loader__go_learned_curg(struct loader *ld, pid_t pid, int32_t *off);
 /* New offsets for pid's probes (a field proved after they attached). */

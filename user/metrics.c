@@ -423,7 +423,7 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	uint64_t counters[STRAND_CNT__MAX];
 	struct collector_stats cs;
 	struct self_ctx c = {.f = f};
-	uint64_t live, invalid, untracked;
+	uint64_t live, invalid, untracked, sheds, shed_now;
 	int procs;
 
 	loader__read_counters(e->ld, counters);
@@ -446,6 +446,14 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	fprintf(f, "strand_tracked{what=\"thread_sites\"} %zu\n", e->model.nsites);
 	fprintf(f, "strand_tracked{what=\"goroutines\"} %" PRIu64 "\n", live - untracked);
 	fprintf(f, "strand_tracked{what=\"identities\"} %zu\n", identities);
+	go_tracker__sheds(e->go, &sheds, &shed_now);
+	family(f, "strand_go_probe_sheds_total", "counter",
+	       "Times the goroutine create/exit probes of a process were detached for their cost "
+	       "(--overhead); spawn counts are lower bounds meanwhile.");
+	fprintf(f, "strand_go_probe_sheds_total %" PRIu64 "\n", sheds);
+	family(f, "strand_go_processes_probes_shed", "gauge",
+	       "Go processes whose create/exit probes are detached now, for their cost.");
+	fprintf(f, "strand_go_processes_probes_shed %" PRIu64 "\n", shed_now);
 	family(f, "strand_bpf_map_entries", "gauge", "Entries in use in strand's BPF hash maps.");
 	loader__map_stats(e->ld, map_line, &c);
 	family(f, "strand_bpf_map_capacity_entries", "gauge", "Sizes of strand's BPF maps.");

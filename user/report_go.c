@@ -29,6 +29,12 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 		json__string(j, "problem", rt[i].problem);
 		json__bool(j, "probes", rt[i].probes);
 		json__bool(j, "exact_waits", rt[i].exact_waits);
+		if (rt[i].probes_shed) {
+			json__begin_object(j, "probes_shed");
+			json__string(j, "why", rt[i].probes_shed);
+			json__double(j, "last_seconds_ago", rt[i].probes_shed_ago);
+			json__end_object(j);
+		}
 		json__bool(j, "exited", rt[i].exited);
 		json__begin_object(j, "heap_walks");
 		json__uint(j, "count", rt[i].walks);
@@ -100,6 +106,7 @@ static void site_json(const struct go_site *s, struct json *j)
 		json__uint(j, "parents", s->parents);
 		json__uint(j, "max_children_per_parent", s->max_children);
 		json__uint(j, "max_children_parent_goid", s->max_parent_goid);
+		json__bool(j, "counts_partial", s->counts_partial);
 	} else {
 		json__null(j, "spawned");
 		json__null(j, "exited");

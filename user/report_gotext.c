@@ -53,13 +53,19 @@ static void text_runtimes(const json_t *gr, FILE *f)
 			doc_str(rt, "go_version") ?: "Go version unknown", doc_str(rt, "layout"),
 			exited ? "exited"
 			: doc_bool(rt, "probes")
-				? "runtime probes attached (exact waits, spawn stacks)"
+				? (doc_bool(rt, "exact_waits")
+					   ? "runtime probes attached (exact waits, spawn stacks)"
+					   : "spawn probes attached, waits timed by the scans")
 				: "snapshots only (waits timed by the scans)",
 			!exited && doc_int(doc_obj(rt, "sudog_offsets"), "c") < 0
 				? "; channels of waits unknown"
 				: "");
 		if (doc_str(rt, "problem"))
 			fprintf(f, "    note: %s\n", doc_str(rt, "problem"));
+		if (doc_str(doc_obj(rt, "probes_shed"), "why"))
+			fprintf(f, "    overhead: %s (last %.1f s ago)\n",
+				doc_str(doc_obj(rt, "probes_shed"), "why"),
+				doc_num(doc_obj(rt, "probes_shed"), "last_seconds_ago"));
 		walks_text(doc_obj(rt, "heap_walks"), f);
 	}
 }

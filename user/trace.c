@@ -38,6 +38,7 @@ struct trace_opts {
 	int64_t interval_ns;  /* live refresh */
 	int64_t threshold_ns; /* blocked this long: a stranded candidate */
 	bool no_go_probes, exact_waits;
+	double overhead_pct;
 	bool json, live, verbose;
 	const char *output;
 	const char *record;	 /* --record FILE */
@@ -116,6 +117,10 @@ void trace__usage(FILE *f)
 	      "                         channel-heavy program runs up to 10x slower); by\n"
 	      "                         default the scans time them from the runtime's state,\n"
 	      "                         to a scan's precision, at no cost to the program\n"
+	      "      --overhead PERCENT  Go programs: what the spawn probes (a trap at every\n"
+	      "                         goroutine made and ended) may cost each process, in\n"
+	      "                         % of one CPU (default 1); past it they are detached\n"
+	      "                         and armed again for moments, counts then from scans\n"
 	      "  -q, --quiet            no progress messages on stderr\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
 	      "  -h, --help             this help\n"
@@ -192,6 +197,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_GO_STATES,
 		OPT_NO_GO_PROBES,
 		OPT_EXACT_WAITS,
+		OPT_OVERHEAD,
 		OPT_RUNAWAY,
 		OPT_RECORD,
 		OPT_RECORD_EVERY,
@@ -206,6 +212,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
+		{"overhead", required_argument, NULL, OPT_OVERHEAD},
 		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
 		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
 		{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
@@ -294,6 +301,15 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case OPT_EXACT_WAITS:
 			o->exact_waits = true;
+			break;
+		case OPT_OVERHEAD:
+			if (!parse_percent(optarg, &o->overhead_pct)) {
+				say("invalid --overhead '%s': expected a percentage of one CPU, "
+				    "more "
+				    "than 0 and at most 100 (e.g. 1 or 0.5%%)",
+				    optarg);
+				return STRAND_EXIT_USAGE;
+			}
 			break;
 		case OPT_RINGBUF:
 			if (!parse_size(optarg, &o->ringbuf_bytes) || o->ringbuf_bytes < 4096 ||
@@ -724,6 +740,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.runaway = t.opts.runaway;
 	eopts.go_probes = !t.opts.no_go_probes;
 	eopts.exact_waits = t.opts.exact_waits;
+	eopts.overhead_pct = t.opts.overhead_pct ? t.opts.overhead_pct : DEFAULT_OVERHEAD_PCT;
 	/* what a traced process leaves when it exits is read as it leaves it; for a command
 	 * strand runs (CI), a goroutine it leaves blocked is a leak */
 	eopts.hold_at_exit = t.opts.pid || t.opts.command;

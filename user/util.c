@@ -220,3 +220,16 @@ int utf8_seq_len(const unsigned char *p)
 		return 0;
 	return n;
 }
+
+bool parse_percent(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !(v > 0 && v <= 100) || (*end && strcmp(end, "%")))
+		return false;
+	*out = v;
+	return true;
+}

@@ -11,7 +11,9 @@ from gohelp import describe, go_trace, group, numbers, site
 from harness import check, expect_eq
 
 PROG = "gorunaway"
-RUNAWAY = ["--runaway", "100"]
+# exact counts per parent: the probes may cost what they cost (a burst of 20000 goroutines
+# would spend the default 1% budget and shed them: test_probes_shed_for_a_burst)
+RUNAWAY = ["--runaway", "100", "--overhead", "100"]
 
 
 def _runaway(s, rep, evidence):
@@ -33,6 +35,24 @@ def test_fan_out_over_an_input_sized_slice():
               (20000, 1, 20000), "one parent fanned out to the input's size", describe(rep))
     check(s.get("peak_live", 0) >= 1000, "thousands alive at once", describe(rep))
     _runaway(s, rep, "created 20000 goroutines here")
+    _nothing_stranded(rep)
+
+
+def test_probes_shed_for_a_burst_the_runaway_still_seen():
+    """The same burst under the default budget (1% of a CPU): 20000 traps in a moment spend
+    it, the create and exit probes are detached (the report says when and why), the counts
+    are marked partial, and the site is still a runaway by the goroutines the scans see."""
+    rep, _ = go_trace(PROG, "items", extra=["--runaway", "100"], steady="spawned", expect_rc=0)
+    s = site(rep, PROG, "item")
+    rt = rep["goroutines"]["runtimes"][0]
+    why = (rt.get("probes_shed") or {}).get("why") or ""
+    check("over the 1% budget" in why and "hits/s" in why, "the shed is said, with why",
+          json.dumps(rt)[:2000])
+    check(s.get("counts_partial") and 0 < s.get("spawned", 0) < 20000,
+          "counts marked partial", describe(rep))
+    check(s.get("peak_live", 0) >= 1000, "thousands alive at once, seen by the scans",
+          describe(rep))
+    check(s.get("runaway"), "a runaway site", describe(rep))
     _nothing_stranded(rep)
 
 

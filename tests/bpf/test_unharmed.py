@@ -68,6 +68,7 @@ def test_go_net_http_suite_traced_as_untraced_no_verdict():
               err[-3000:])
     expect_eq(_passed(out), _passed(untraced), "net/http: the tests that passed")
     check(len(_passed(out)) >= 300, "too few net/http tests ran", out[-2000:])
+    check("{" in err, "strand wrote no report (status %s)" % rc, err[-4000:])
     rep = json.loads(err[err.index("{"):])
     bad = [g for g in (rep.get("goroutines") or {}).get("groups") or []
            if g.get("verdict") in ("stranded", "deadlock")]

@@ -34,6 +34,17 @@ static void test_durations(void)
 	ASSERT_TRUE(!parse_u32("-1", &v));
 	ASSERT_TRUE(!parse_u32("99999999999", &v));
 	ASSERT_TRUE(!parse_u32("", &v));
+
+	double pct;
+
+	ASSERT_TRUE(parse_percent("1", &pct) && pct == 1.0);
+	ASSERT_TRUE(parse_percent("0.5%", &pct) && pct == 0.5);
+	ASSERT_TRUE(parse_percent("100", &pct) && pct == 100.0);
+	ASSERT_TRUE(!parse_percent("0", &pct));
+	ASSERT_TRUE(!parse_percent("101", &pct));
+	ASSERT_TRUE(!parse_percent("1%%", &pct));
+	ASSERT_TRUE(!parse_percent("nan", &pct));
+	ASSERT_TRUE(!parse_percent("", &pct));
 }
 
 static void test_json_escaping(void)
