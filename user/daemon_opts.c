@@ -189,13 +189,8 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		o->exact_waits = true;
 		break;
 	case OPT_OVERHEAD:
-		if (!parse_percent(arg, &o->overhead_pct)) {
-			say("invalid --overhead '%s': expected a percentage of one CPU, more than "
-			    "0 "
-			    "and at most 100 (e.g. 1 or 0.5%%)",
-			    arg);
+		if (!engine__parse_overhead(arg, &o->overhead_pct))
 			return STRAND_EXIT_USAGE;
-		}
 		break;
 	case 'v':
 		o->verbose = true;

@@ -303,13 +303,8 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			o->exact_waits = true;
 			break;
 		case OPT_OVERHEAD:
-			if (!parse_percent(optarg, &o->overhead_pct)) {
-				say("invalid --overhead '%s': expected a percentage of one CPU, "
-				    "more "
-				    "than 0 and at most 100 (e.g. 1 or 0.5%%)",
-				    optarg);
+			if (!engine__parse_overhead(optarg, &o->overhead_pct))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_RINGBUF:
 			if (!parse_size(optarg, &o->ringbuf_bytes) || o->ringbuf_bytes < 4096 ||

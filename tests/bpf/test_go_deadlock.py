@@ -106,26 +106,37 @@ def test_a_timer_that_will_wake_the_test_is_no_deadlock():
               describe(rep))
 
 
+def _proven_leak(test, name):
+    """Traces TEST long enough for two heap walks: exit status 10, and the 3 goroutines of
+    the go statement SITE: name, waiting at WAIT: name, stranded on a proof. The groups."""
+    rep, rc = _trace(test, duration="6s")
+    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
+    gs = groups(rep)
+    leak = [g for g in gs if _at(g.get("wait_site"), name, "WAIT") and
+            _at(g.get("created_at"), name, "SITE")]
+    check(len(leak) == 1, "no group of the leaked goroutines (%s)" % name, describe(rep))
+    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
+              "the leaked goroutines' verdict and count", describe(rep))
+    ev = " ".join(leak[0].get("evidence") or [])
+    check("proven unreachable" in ev and "heap walks" in ev, "no proof in the evidence", ev)
+    return rep, gs, leak[0]
+
+
+def _seen_not_judged(rep, gs, wait, what):
+    beside = [g for g in gs if _at(g.get("wait_site"), wait, "WAIT")]
+    check(len(beside) == 1, "%s was not seen" % what, describe(rep))
+    expect_eq(beside[0].get("verdict"), None, "%s's verdict" % what, describe(rep))
+
+
 def test_leaked_senders_proven_unreachable_beside_a_held_channel():
     """A partial leak, the program still at work: 3 senders parked on channels only they
     hold are proven unreachable by two heap walks (the process held still a moment for
     each); a receiver on a channel the test still holds, the test asleep and main waiting
     for it are not judged."""
-    rep, rc = _trace("TestLeakedSendersBesideAHeldChannel", duration="6s")
-    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
-    gs = groups(rep)
-    leak = [g for g in gs if _at(g.get("wait_site"), "leak", "WAIT") and
-            _at(g.get("created_at"), "leak", "SITE")]
-    check(len(leak) == 1, "no group of the leaked senders", describe(rep))
-    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
-              "the leaked senders' verdict and count", describe(rep))
-    ev = " ".join(leak[0].get("evidence") or [])
-    check("proven unreachable" in ev and "heap walks" in ev, "no proof in the evidence", ev)
-    held = [g for g in gs if _at(g.get("wait_site"), "held", "WAIT")]
-    asleep = [g for g in gs if _at(g.get("wait_site"), "sleeping test", "WAIT")]
-    check(len(held) == 1 and len(asleep) == 1, "the healthy goroutines were not seen",
-          describe(rep))
-    expect_eq([g.get("verdict") for g in gs if g is not leak[0] and g.get("verdict")], [],
+    rep, gs, leak = _proven_leak("TestLeakedSendersBesideAHeldChannel", "leak")
+    _seen_not_judged(rep, gs, "held", "the receiver on the held channel")
+    _seen_not_judged(rep, gs, "sleeping test", "the sleeping test")
+    expect_eq([g.get("verdict") for g in gs if g is not leak and g.get("verdict")], [],
               "verdicts beside the leak", describe(rep))
 
 
@@ -134,34 +145,13 @@ def test_leaked_lock_waiters_proven_unreachable_beside_a_global_lock():
     mutexes are reachable from nothing but the waiters (the runtime's semaphore table,
     which lists them, aside), proven by two heap walks; a waiter on a global's mutex is
     not judged."""
-    rep, rc = _trace("TestLeakedLockWaitersBesideAGlobalLock", duration="6s")
-    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
-    gs = groups(rep)
-    leak = [g for g in gs if _at(g.get("wait_site"), "lockleak", "WAIT")]
-    check(len(leak) == 1, "no group of the leaked lock waiters", describe(rep))
-    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
-              "the leaked lock waiters' verdict and count", describe(rep))
-    check("proven unreachable" in " ".join(leak[0].get("evidence") or []),
-          "no proof in the evidence", describe(rep))
-    held = [g for g in gs if _at(g.get("wait_site"), "globallock", "WAIT")]
-    check(len(held) == 1, "the waiter on the global's lock was not seen", describe(rep))
-    expect_eq(held[0].get("verdict"), None, "the global lock waiter's verdict", describe(rep))
+    rep, gs, _ = _proven_leak("TestLeakedLockWaitersBesideAGlobalLock", "lockleak")
+    _seen_not_judged(rep, gs, "globallock", "the waiter on the global's lock")
 
 
 def test_leaked_cond_waiters_proven_unreachable_beside_a_global_cond():
     """3 waiters on the conditions of jobs dropped without their Broadcast: each Cond is
     reachable from nothing but its waiter's frames (a Cond lists its waiters itself), proven
     by two heap walks; a waiter on a global's Cond is not judged."""
-    rep, rc = _trace("TestLeakedCondWaitersBesideAGlobalCond", duration="6s")
-    expect_eq(rc, 10, "strand's exit status with leaks proven", describe(rep))
-    gs = groups(rep)
-    leak = [g for g in gs if _at(g.get("wait_site"), "condleak", "WAIT") and
-            _at(g.get("created_at"), "condleak", "SITE")]
-    check(len(leak) == 1, "no group of the leaked cond waiters", describe(rep))
-    expect_eq((leak[0].get("verdict"), leak[0].get("count")), ("stranded", 3),
-              "the leaked cond waiters' verdict and count", describe(rep))
-    check("proven unreachable" in " ".join(leak[0].get("evidence") or []),
-          "no proof in the evidence", describe(rep))
-    held = [g for g in gs if _at(g.get("wait_site"), "globalcond", "WAIT")]
-    check(len(held) == 1, "the waiter on the global's Cond was not seen", describe(rep))
-    expect_eq(held[0].get("verdict"), None, "the global Cond waiter's verdict", describe(rep))
+    rep, gs, _ = _proven_leak("TestLeakedCondWaitersBesideAGlobalCond", "condleak")
+    _seen_not_judged(rep, gs, "globalcond", "the waiter on the global's Cond")
