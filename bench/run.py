@@ -171,6 +171,19 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def ensure_tracefs():
+    """bpftrace finds tracepoints in tracefs; a machine may not have it mounted (strand needs
+    none of it)."""
+    if os.path.isdir("/sys/kernel/tracing/events"):
+        return
+    out = subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"],
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit("bpftrace needs tracefs, which is not mounted and could not be: %s" %
+                 out.stderr.strip())
+    print("mounted tracefs at /sys/kernel/tracing for bpftrace", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -180,6 +193,7 @@ def main():
     ap.add_argument("--only", help="run the workloads whose name contains this")
     args = ap.parse_args()
 
+    ensure_tracefs()
     rows = []
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="strand-bench-") as scratch:
