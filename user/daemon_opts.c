@@ -189,7 +189,7 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		o->exact_waits = true;
 		break;
 	case OPT_OVERHEAD:
-		if (!engine__parse_overhead(arg, &o->overhead_pct))
+		if (!parse_overhead_arg(arg, &o->overhead_pct))
 			return STRAND_EXIT_USAGE;
 		break;
 	case 'v':

@@ -29,16 +29,6 @@ static void on_process_exit(void *ctx, pid_t pid, int exit_code)
 
 static void scan_go_process(struct engine *e, pid_t pid);
 
-bool engine__parse_overhead(const char *arg, double *pct)
-{
-	if (parse_percent(arg, pct))
-		return true;
-	say("invalid --overhead '%s': expected a percentage of one CPU, more than 0 and at most "
-	    "100 (e.g. 1 or 0.5%%)",
-	    arg);
-	return false;
-}
-
 /* The goroutine probes' budget, from what a trap costs here, timed once. */
 static void set_overhead(struct engine *e)
 {

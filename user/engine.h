@@ -27,9 +27,6 @@ struct report;
 /* The Go spawn probes' default budget, in % of one CPU per process. */
 #define DEFAULT_OVERHEAD_PCT 1.0
 
-/* --overhead's value; false, the error said, when it is none. */
-bool engine__parse_overhead(const char *arg, double *pct);
-
 struct engine_opts {
 	bool all;	      /* every process on the machine (else: the targets added) */
 	pid_t only_pid;	      /* -p: scans visit this process only */

@@ -303,7 +303,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			o->exact_waits = true;
 			break;
 		case OPT_OVERHEAD:
-			if (!engine__parse_overhead(optarg, &o->overhead_pct))
+			if (!parse_overhead_arg(optarg, &o->overhead_pct))
 				return STRAND_EXIT_USAGE;
 			break;
 		case OPT_RINGBUF:

@@ -233,3 +233,13 @@ bool parse_percent(const char *s, double *out)
 	*out = v;
 	return true;
 }
+
+bool parse_overhead_arg(const char *arg, double *pct)
+{
+	if (parse_percent(arg, pct))
+		return true;
+	say("invalid --overhead '%s': expected a percentage of one CPU, more than 0 and at most "
+	    "100 (e.g. 1 or 0.5%%)",
+	    arg);
+	return false;
+}
