@@ -295,11 +295,8 @@ static __always_inline int handle_exec(bool btf, struct task_struct *task)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	/* Give a new thread of a traced process its state now, so that its first wait is
-	 * timed exactly (without it the task iterator creates it at its next scan). Only the
-	 * BTF flavour may: raw tracepoint arguments are not trusted task pointers. */
-	if (handle_fork(true, parent, child))
-		bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* a new thread's wait state is made at its first wait (waits.bpf.c) */
+	handle_fork(true, parent, child);
 	return 0;
 }
 
