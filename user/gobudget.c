@@ -66,12 +66,12 @@ void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_eve
 		 rate * t->trap_ns / 1e7, t->overhead_pct);
 }
 
-void go_budget__rearm(struct go_tracker *t, struct go_proc_state *st)
+bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st)
 {
 	if (!st->shed || st->exited || t->now_ns < st->rearm_ns)
-		return;
+		return false;
 	st->shed = false;
-	go_attach_probes(t, st);
+	return true;
 }
 
 void go_tracker__sheds(struct go_tracker *t, uint64_t *total, uint64_t *now)

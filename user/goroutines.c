@@ -407,6 +407,13 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	free(goids);
 }
 
+/* The runtime probes, and the budget of those that have one. */
+static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
+{
+	go_attach_probes(t, st);
+	go_budget__arm(t, st);
+}
+
 static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const char *comm)
 {
 	struct go_proc_state *st = xcalloc(1, sizeof(*st));
@@ -466,7 +473,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		/* probes first, then the snapshot: nothing falls between the two (and none
 		 * for a process on its way out) */
 		if (st->is_go && !st->at_exit)
-			go_attach_probes(t, st);
+			attach_probes(t, st);
 	}
 	if (!st->is_go)
 		return !st->maybe_go			? GO_NOT_GO
@@ -484,7 +491,8 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
-	go_budget__rearm(t, st);
+	if (go_budget__rearm_due(t, st))
+		attach_probes(t, st);
 	st->gp.max_goroutines = t->max_goroutines;
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		st->exit_read = st->at_exit;

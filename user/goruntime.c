@@ -68,7 +68,6 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st)
 		note("goroutine probes not attached to pid %d: %s", st->pid, strerror(-err));
 	st->probes = !err && offsets[GO_PROBE_PARK];
 	st->create_probes = !err;
-	go_budget__arm(t, st);
 	st->probes_ns = now_mono_ns();
 }
 

@@ -186,10 +186,10 @@ int go_wait_frame(struct go_proc_state *st, struct go_stack *s);
 /* Attaches the runtime probes (first scan): probes first, then the snapshot, so nothing
  * falls between the two. */
 void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
-/* gobudget.c: the create and exit probes' budget set once they attach; armed again, once
- * shed, when their time comes (at a scan). */
+/* gobudget.c: the create and exit probes' budget, set each time they attach; once shed,
+ * whether their time to be armed again has come (at a scan). */
 void go_budget__arm(struct go_tracker *t, struct go_proc_state *st);
-void go_budget__rearm(struct go_tracker *t, struct go_proc_state *st);
+bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st);
 /* A waiting goroutine's exact wait and creator, from the probes, into r. */
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r);
