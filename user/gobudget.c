@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The overhead budget of the goroutine probes. A uprobe's trap costs the traced program
- * 1-2 us a hit, where the runtime makes a goroutine in 0.2: a program that makes and ends
+ * ~0.5 us a hit here, where the runtime makes a goroutine in 0.2: a program that makes and ends
  * goroutines by the hundred thousand a second would run several times slower with the
  * create and exit probes on. So each process gets a budget (--overhead, a share of one CPU):
  * the probes count their hits per window in the kernel, and at the window's limit (the
  * budget over the cost of a trap, timed at start) strand is told and detaches them. They
  * are armed again for a moment later, to learn spawn sites that are new, then less often
- * each time the budget is spent again. Meanwhile the scans count goroutines by their go
- * statement; the report says when and why the probes were shed.
+ * each time the budget is spent again. Meanwhile the scans still count the live goroutines
+ * of each go statement, the spawn counts are lower bounds, and the report says when and
+ * why the probes were shed. Exact waits (park and ready probes, asked for or needed where
+ * g.trackingSeq is unknown) have no budget: their cost is the one asked for.
  */
 #include "gotrack.h"
 #include "loader.h"
