@@ -46,7 +46,7 @@ void daemon__usage(FILE *f)
 	      "                         2097152); more are counted at their spawn sites only\n"
 	      "      --no-go-probes     Go programs: snapshots only, no runtime uprobes\n"
 	      "      --exact-waits      Go programs: waits timed by uprobes on every park and\n"
-	      "                         ready (1-2 us a trap; default: by the scans, free)\n"
+	      "                         ready (0.5-2 us a trap; default: by the scans, free)\n"
 	      "      --overhead PERCENT  what the Go spawn probes may cost each process, in %\n"
 	      "                         of one CPU (default 1); past it they are shed\n"
 	      "  -v, --verbose          libbpf's own diagnostics\n"
