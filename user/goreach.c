@@ -203,6 +203,15 @@ struct parked {
 	bool root;
 };
 
+/* The goroutine of snap whose stack holds addr; -1: none. */
+static ssize_t stack_owner(const struct go_snapshot *snap, uint64_t addr)
+{
+	for (size_t k = 0; k < snap->n; k++)
+		if (addr >= snap->g[k].stack_lo && addr < snap->g[k].stack_hi)
+			return (ssize_t)k;
+	return -1;
+}
+
 static bool in_an_m(const struct go_reach_in *in, uint64_t word)
 {
 	for (size_t i = 0; i < in->nms; i++)
@@ -217,8 +226,8 @@ static bool in_an_m(const struct go_reach_in *in, uint64_t word)
  * other is no object of the program's. */
 static bool cond_word_reached(struct walk *w, const struct parked *parked, size_t i, uint64_t word)
 {
-	const struct go_snapshot *snap = w->in->snap;
 	uint64_t base, size;
+	ssize_t owner;
 
 	if (word < MIN_HEAP_WORD)
 		return false;
@@ -228,10 +237,8 @@ static bool cond_word_reached(struct walk *w, const struct parked *parked, size_
 		if (word >= w->secs[k].addr + w->in->bias &&
 		    word < w->secs[k].addr + w->in->bias + w->secs[k].size)
 			return !in_an_m(w->in, word);
-	for (size_t k = 0; k < snap->n; k++)
-		if (word >= snap->g[k].stack_lo && word < snap->g[k].stack_hi)
-			return k != i && parked[k].root;
-	return false;
+	owner = stack_owner(w->in->snap, word);
+	return owner >= 0 && (size_t)owner != i && parked[owner].root;
 }
 
 /* The words of the frame of sync.(*Cond).Wait in g's stack, and the spill slot of its
@@ -286,8 +293,8 @@ static uint64_t *cond_words(struct walk *w, const struct go_g *g, size_t *n)
 static bool any_marked(struct walk *w, const struct parked *parked, size_t i)
 {
 	const struct parked *p = &parked[i];
-	const struct go_snapshot *snap = w->in->snap;
 	uint64_t base, size;
+	ssize_t owner;
 
 	for (int k = 0; k < p->nchans; k++)
 		if (!object_of(w, p->chans[k], &base, &size) || hashmap__get(&w->marked, base))
@@ -299,10 +306,8 @@ static bool any_marked(struct walk *w, const struct parked *parked, size_t i)
 		return false;
 	if (object_of(w, p->sema, &base, &size))
 		return hashmap__get(&w->marked, base) != NULL;
-	for (size_t k = 0; k < snap->n; k++)
-		if (p->sema >= snap->g[k].stack_lo && p->sema < snap->g[k].stack_hi)
-			return parked[k].root;
-	return true;
+	owner = stack_owner(w->in->snap, p->sema);
+	return owner < 0 || parked[owner].root;
 }
 
 /* Goroutine (its g) -> the address it sleeps on in semacquire, from the treaps of
