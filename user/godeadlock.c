@@ -29,25 +29,19 @@
 /* Waits only another goroutine can end. */
 static bool sleeps_for_others(const char *state)
 {
-	static const char *const waits[] = {
+	static const char *const chan_waits[] = {
 		"chan receive",
 		"chan send",
 		"select",
 		"select (no cases)",
 		"chan receive (nil chan)",
 		"chan send (nil chan)",
-		"semacquire",
-		"sync.Cond.Wait",
-		"sync.Mutex.Lock",
-		"sync.RWMutex.RLock",
-		"sync.RWMutex.Lock",
-		"sync.WaitGroup.Wait",
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(waits); i++)
-		if (!strcmp(state, waits[i]))
+	for (size_t i = 0; i < ARRAY_SIZE(chan_waits); i++)
+		if (!strcmp(state, chan_waits[i]))
 			return true;
-	return false;
+	return go_state_is_sync_wait(state);
 }
 
 static const char *function_at(struct go_proc_state *st, uint64_t funcval)

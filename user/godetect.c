@@ -30,12 +30,9 @@ static const char *const forever_reasons[] = {
 	"chan send (nil chan)",
 };
 
-/* Waits that a leak leaves behind: someone had to send, close, unlock, signal or Done. */
-static const char *const leak_prone_reasons[] = {
-	"chan receive",	     "chan send",	   "select",
-	"semacquire",	     "sync.Cond.Wait",	   "sync.Mutex.Lock",
-	"sync.RWMutex.Lock", "sync.RWMutex.RLock", "sync.WaitGroup.Wait",
-};
+/* Channel waits a leak leaves behind (someone had to send or close), beside the sync ones
+ * (go_state_is_sync_wait: someone had to unlock, signal or Done). */
+static const char *const leak_prone_chan_reasons[] = {"chan receive", "chan send", "select"};
 
 /* Locks: healthy code does not hold a lock for the threshold (30 s by default). */
 static const char *const lock_reasons[] = {
@@ -289,7 +286,9 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass)
 			    g->blocked_oldest_s, g->state);
 		return;
 	}
-	if (!outbound && !listed(leak_prone_reasons, ARRAY_SIZE(leak_prone_reasons), g->state))
+	if (!outbound &&
+	    !listed(leak_prone_chan_reasons, ARRAY_SIZE(leak_prone_chan_reasons), g->state) &&
+	    !go_state_is_sync_wait(g->state))
 		return;
 	/* a pool is typically started by a constructor that returned, even by a goroutine
 	 * that exited: one shared channel, flat, says pool whoever made it */

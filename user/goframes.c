@@ -40,6 +40,19 @@ const char *go_state_name(const struct go_proc_state *st, const struct go_g *g)
 	return go_status__name(status);
 }
 
+bool go_state_is_sync_wait(const char *state)
+{
+	static const char *const sync_waits[] = {
+		"semacquire",	      "sync.Cond.Wait",	   "sync.Mutex.Lock",
+		"sync.RWMutex.RLock", "sync.RWMutex.Lock", "sync.WaitGroup.Wait",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sync_waits); i++)
+		if (!strcmp(state, sync_waits[i]))
+			return true;
+	return false;
+}
+
 /* The frames of pc from .gopclntab, inlined calls expanded, innermost first (libdw cannot
  * map Go's line tables). A return address is looked up at pc - 1, its call. */
 static int pcln_frames(struct go_proc_state *st, uint64_t pc, bool is_return, struct go_frame *out,

@@ -28,21 +28,10 @@
 
 #define COND_WAIT "sync.Cond.Wait"
 
-/* Parked on a channel (its object known) or on a sync primitive's semaphore. */
+/* Parked on a channel (its object known) or on a sync primitive. */
 static bool walkable(struct go_proc_state *st, size_t i)
 {
-	static const char *const sync_waits[] = {"semacquire",		"sync.Mutex.Lock",
-						 "sync.RWMutex.RLock",	"sync.RWMutex.Lock",
-						 "sync.WaitGroup.Wait", COND_WAIT};
-	const char *state;
-
-	if (st->rows[i].obj)
-		return true;
-	state = go_state_name(st, &st->snap.g[i]);
-	for (size_t k = 0; k < ARRAY_SIZE(sync_waits); k++)
-		if (!strcmp(state, sync_waits[k]))
-			return true;
-	return false;
+	return st->rows[i].obj || go_state_is_sync_wait(go_state_name(st, &st->snap.g[i]));
 }
 
 /* Some goroutine of the program's own parked on a channel or a lock for a while, still

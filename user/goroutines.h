@@ -199,6 +199,9 @@ void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks);
  * a park costs the runtime 0.1-0.2 us), rather than by the scans from the runtime's own
  * state (g.trackingSeq), which cost the target nothing. */
 void go_tracker__exact_waits(struct go_tracker *t, bool exact);
+/* Whether a state is a wait on a sync primitive (a Mutex, RWMutex, WaitGroup or Cond, or
+ * the semaphore under them): someone must unlock, Done or signal. */
+bool go_state_is_sync_wait(const char *state);
 /* The create and exit probes may cost each process percent of one CPU, a trap costing
  * trap_ns (0: unknown, assumed 2 us); past it they are shed (gobudget.c). */
 void go_tracker__overhead(struct go_tracker *t, double percent, double trap_ns);
