@@ -407,6 +407,8 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	free(goids);
 }
 
+static void arm_exit(struct go_tracker *t, struct go_proc_state *st);
+
 /* The runtime probes, and the budget of those that have one. */
 static void attach_probes(struct go_tracker *t, struct go_proc_state *st)
 {
@@ -460,8 +462,9 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		return st->is_go ? GO_TRACKED : GO_NOT_GO;
 	if (!st)
 		st = new_state(t, pid, comm);
-	if (!st->exit_armed)
-		go_tracker__arm_exit(t, pid);
+	/* the state this scan holds (an exec seen by comm is the check above: a second look at
+	 * the comm here could free it from under the scan) */
+	arm_exit(t, st);
 	/* a process held on its way out has all the goroutines it will ever have: one more try */
 	if (!st->is_go && st->maybe_go && (st->attempts < LAYOUT_ATTEMPTS || st->at_exit)) {
 		int err = go_process__open(pid, st->pcln, &st->gp);
@@ -520,23 +523,15 @@ void go_tracker__hold_exits(struct go_tracker *t, bool hold, bool leaks)
 	t->exit_leaks = leaks;
 }
 
-void go_tracker__arm_exit(struct go_tracker *t, pid_t pid)
+/* st's exit hold, armed once. */
+static void arm_exit(struct go_tracker *t, struct go_proc_state *st)
 {
-	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
 	uint64_t lo, hi, offset;
-	char comm[16], exe[64];
+	pid_t pid = st->pid;
+	char exe[64];
 	int err;
 
-	if (!t->hold_exits || !t->ld)
-		return;
-	procfs__comm(pid, comm, sizeof(comm));
-	if (st && !st->exited && strcmp(st->comm, comm)) { /* exec'd since it was tried */
-		free_state(t, hashmap__del(&t->procs, (uint64_t)pid));
-		st = NULL;
-	}
-	if (!st)
-		st = new_state(t, pid, comm);
-	if (st->exit_armed || st->exited || !st->pcln)
+	if (!t->hold_exits || !t->ld || st->exit_armed || st->exited || !st->pcln)
 		return;
 	st->exit_armed = true;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
@@ -547,6 +542,21 @@ void go_tracker__arm_exit(struct go_tracker *t, pid_t pid)
 	err = loader__attach_exit_hold(t->ld, pid, exe, offset, STRAND_EXIT_ABI_GO);
 	if (err && err != -ENOTSUP && procfs__exists(pid))
 		note("pid %d will not be held on its way out: %s", pid, strerror(-err));
+}
+
+void go_tracker__arm_exit(struct go_tracker *t, pid_t pid)
+{
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)pid);
+	char comm[16];
+
+	if (!t->hold_exits || !t->ld)
+		return;
+	procfs__comm(pid, comm, sizeof(comm));
+	if (st && !st->exited && strcmp(st->comm, comm)) { /* exec'd since it was tried */
+		free_state(t, hashmap__del(&t->procs, (uint64_t)pid));
+		st = NULL;
+	}
+	arm_exit(t, st ? st : new_state(t, pid, comm));
 }
 
 void go_tracker__at_exit(struct go_tracker *t, pid_t pid, int code)
