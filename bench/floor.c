@@ -2,9 +2,9 @@
 /*
  * floor -- CMD [ARGS...]: runs CMD with empty BPF programs on the hooks strand uses (the
  * scheduler's fork, exit, exec and switch tracepoints, a task iterator read once a second,
- * a uprobe on pthread_create, and for a Go program the runtime's create, exit, park and
- * ready sites strand itself would choose, found by strand's own code). What a workload
- * loses under it is the cost of the hooks alone: the floor strand's overhead is measured
+ * a uprobe on pthread_create where strand needs one, and for a Go program the runtime's create,
+ * exit, park and ready sites strand itself would choose, found by strand's own code). What a
+ * workload loses under it is the cost of the hooks alone: the floor strand's overhead is measured
  * against. Exits with CMD's status.
  */
 #include <bpf/bpf.h>
@@ -84,6 +84,7 @@ static void scan(struct floor_bpf *skel, struct bpf_link *iter)
 int main(int argc, char **argv)
 {
 	uint64_t pthread_off;
+	uint32_t start_off;
 	Dl_info libc;
 	struct floor_bpf *skel;
 	struct bpf_link *iter;
@@ -105,13 +106,17 @@ int main(int argc, char **argv)
 	keep(bpf_program__attach(skel->progs.floor_switch), "sched_switch");
 	iter = bpf_program__attach_iter(skel->progs.floor_tasks, NULL);
 	keep(iter, "the task iterator");
-	/* pthread_create where strand probes it: in the C library this program runs */
-	if (!dladdr((void *)pthread_create, &libc) ||
-	    elfsym__probe_offset(libc.dli_fname, "pthread_create", &pthread_off))
+	/* pthread_create where strand probes it, in the C library this program runs: only
+	 * where the library does not say where its threads keep their start routine */
+	if (!dladdr((void *)pthread_create, &libc))
 		return 1;
-	keep(bpf_program__attach_uprobe(skel->progs.floor_uprobe, false, -1, libc.dli_fname,
-					pthread_off),
-	     "pthread_create");
+	if (elfsym__thread_db_field(libc.dli_fname, "pthread_start_routine", &start_off)) {
+		if (elfsym__probe_offset(libc.dli_fname, "pthread_create", &pthread_off))
+			return 1;
+		keep(bpf_program__attach_uprobe(skel->progs.floor_uprobe, false, -1, libc.dli_fname,
+						pthread_off),
+		     "pthread_create");
+	}
 	/* the command waits on a pipe until its probes are in, as under strand */
 	if (pipe2(go, O_CLOEXEC))
 		return 1;

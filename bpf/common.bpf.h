@@ -132,16 +132,4 @@ static __always_inline void regs_to_dwarf(__u64 *dst, struct pt_regs *regs)
 	dst[16] = BPF_CORE_READ(regs, ip);
 }
 
-/* A cheap 64-bit mix (the finalizer of splitmix64) to build map keys from several words. */
-static __always_inline __u64 mix64(__u64 h, __u64 v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 #endif /* STRAND_COMMON_BPF_H */

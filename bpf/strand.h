@@ -17,6 +17,10 @@
  * call chains of ordinary C/C++ programs (perf's --call-graph dwarf defaults to 8 KiB). */
 #define STRAND_STACK_BYTES (16 * 1024)
 
+/* Bytes of a new thread's descriptor a clone site's first samples copy: glibc's struct
+ * pthread (at the thread pointer on x86-64) keeps the start routine ~1.6 KiB in. */
+#define STRAND_DESC_BYTES 2048
+
 /* Return-address slots remembered per spawn site to tell call paths apart in the kernel. */
 #define STRAND_MAX_SLOTS 24
 
@@ -43,6 +47,9 @@ enum strand_spawn_flags {
 	/* the spawner's process was sent SIGSTOP: user space reads its memory map, then
 	 * sends SIGCONT */
 	STRAND_SPAWN_STOPPED = 1 << 4,
+	/* the clone site (spawner's pc) is new: coarse_key is the clone key alone (struct
+	 * strand_clone_site), and a sample carries the new thread's descriptor */
+	STRAND_SPAWN_CLONE_UNLEARNED = 1 << 5,
 };
 
 /* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
@@ -69,8 +76,12 @@ struct strand_spawn_event {
 	char comm[STRAND_COMM_LEN];
 	/* With STRAND_SPAWN_HAS_STACK: */
 	__u64 regs[STRAND_NREGS];
-	__u64 pad;
+	__u32 desc_len; /* bytes of descriptor[] that are valid */
+	__u32 pad;
 	__u8 stack[STRAND_STACK_BYTES];
+	/* With STRAND_SPAWN_CLONE_UNLEARNED: the start of the new thread's descriptor, where
+	 * user space reads the start routine once it has learned where it is */
+	__u8 descriptor[STRAND_DESC_BYTES];
 };
 
 struct strand_exit_event {
@@ -121,7 +132,23 @@ struct strand_site_slots {
 	__s32 offset[STRAND_MAX_SLOTS]; /* byte offsets from the spawner's sp */
 };
 
-/* What the pthread_create uprobe leaves for the clone that follows, keyed by tid. */
+/*
+ * Learned shape of a clone site (keyed by the spawner's tgid and syscall pc), written by
+ * user space from the site's first stack sample. A C library's thread creation is a fixed
+ * chain of frames above the clone, so the return address into pthread_create's caller sits
+ * at one offset from sp for every call, and glibc keeps the start routine in the new
+ * thread's descriptor, which is its thread pointer, at an offset it publishes for debuggers
+ * (the _thread_db_pthread_start_routine symbol). No uprobe is needed on the way.
+ */
+struct strand_clone_site {
+	__s32 caller_slot; /* byte offset from sp of the caller's return address; -1: none */
+	__u32 start_off;   /* of the start routine in the thread descriptor; 0: unknown */
+	__u32 learned;	   /* user space has written this entry */
+	__u32 copies;	   /* stack copies sent while unlearned (kernel-owned) */
+};
+
+/* What the pthread_create uprobe leaves for the clone that follows, where the C library
+ * publishes no descriptor layout (musl, a static binary): kept per thread. */
 struct strand_pending_create {
 	__u64 start_routine;
 	__u64 caller_ret;
@@ -333,16 +360,31 @@ struct strand_go_caller_key {
 	__u64 caller;
 };
 
+/* A cheap 64-bit mix (the finalizer of splitmix64) to build map keys from several words;
+ * user space builds the same keys to learn a site ahead of its next spawn. */
+static inline __attribute__((always_inline)) __u64 strand_mix64(__u64 h, __u64 v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
 _Static_assert(sizeof(struct strand_task_state) == 40, "task state layout");
 _Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
 _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
-_Static_assert(sizeof(struct strand_spawn_event) == 80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES,
+_Static_assert(sizeof(struct strand_spawn_event) ==
+		       80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES + STRAND_DESC_BYTES,
 	       "spawn layout");
 _Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
 _Static_assert(sizeof(struct strand_exiting_event) == 32, "exiting layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
+_Static_assert(sizeof(struct strand_clone_site) == 16, "clone site layout");
 _Static_assert(sizeof(struct strand_go_config) == 32, "go config layout");
 _Static_assert(sizeof(struct strand_go_budget) == 32, "go budget layout");
 _Static_assert(sizeof(struct strand_go_key) == 16, "go key layout");

@@ -4,11 +4,15 @@
  * processes, with the spawner's user stack copied once per spawn site so user space can
  * unwind it with DWARF CFI. Later spawns from a known site cost a few map lookups.
  *
- * A spawn site is identified in two steps. The coarse key is what is free at the clone:
- * the syscall's return pc, the pthread_create caller and the start routine. Once user space
- * has unwound one sample of that coarse site it writes back where the return addresses of
- * the call chain sit relative to the stack pointer; the fine key adds those return
- * addresses, so two call paths through the same helper become two sites.
+ * A spawn site is identified in three steps, each learned by user space from a stack sample
+ * and written back. The clone key is the spawner's process and syscall pc. Its first sample
+ * teaches where pthread_create's caller's return address sits and where the C library keeps
+ * the start routine (struct strand_clone_site); the coarse key adds those two. A coarse
+ * site's first sample teaches where the return addresses of its call chain sit relative to
+ * the stack pointer; the fine key adds them, so two call paths through the same helper
+ * become two sites. No uprobe is on the way where the C library publishes its layout: a
+ * trap at pthread_create cost a spawn storm ~3 us a thread here (its handler takes the
+ * mm's lock, which the storm's stack mmaps keep busy).
  */
 #include "common.bpf.h"
 
@@ -23,6 +27,14 @@ struct {
 	__type(key, __u64);
 	__type(value, struct strand_site_slots);
 } site_slots SEC(".maps");
+
+/* clone key -> where that clone site keeps its caller and start routine */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct strand_clone_site);
+} clone_sites SEC(".maps");
 
 /* fine keys whose stack user space already has */
 struct {
@@ -109,8 +121,8 @@ static __always_inline __u64 fine_key(__u64 coarse, struct strand_site_slots *sl
 		for (int i = 0; i < STRAND_MAX_SLOTS; i++) {
 			if (i >= n)
 				break;
-			key = mix64(key,
-				    win[((__u32)slots->offset[i] >> 3) & (SLOT_WINDOW / 8 - 1)]);
+			key = strand_mix64(
+				key, win[((__u32)slots->offset[i] >> 3) & (SLOT_WINDOW / 8 - 1)]);
 		}
 		return key;
 	}
@@ -120,9 +132,27 @@ static __always_inline __u64 fine_key(__u64 coarse, struct strand_site_slots *sl
 		if (i >= n)
 			break;
 		bpf_probe_read_user(&ret, sizeof(ret), (void *)(sp + slots->offset[i]));
-		key = mix64(key, ret);
+		key = strand_mix64(key, ret);
 	}
 	return key;
+}
+
+/* The entry of key, made from init if there is none. */
+static __always_inline void *lookup_or_add(void *map, __u64 *key, void *init)
+{
+	if (bpf_map_update_elem(map, key, init, BPF_NOEXIST) == -7 /* E2BIG */)
+		count(STRAND_CNT_MAP_FULL);
+	return bpf_map_lookup_elem(map, key);
+}
+
+/* Until user space has learned a site, a few spawns carry samples, then coarse keys. */
+static __always_inline bool sample_unlearned(__u32 *copies, __u32 *spawn_flags)
+{
+	if (copies && __sync_fetch_and_add(copies, 1) < STRAND_UNLEARNED_COPIES)
+		return true;
+	*spawn_flags |= STRAND_SPAWN_UNLEARNED;
+	count(STRAND_CNT_UNLEARNED);
+	return false;
 }
 
 /* Returns whether the child is traced. */
@@ -156,22 +186,50 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
 	__u64 ip = TASK_READ(btf, regs, ip);
 	__u64 sp = TASK_READ(btf, regs, sp);
-	__u64 start = 0, caller = 0;
-	struct strand_pending_create *pending = bpf_task_storage_get(&pending_create, cur, 0, 0);
+	__u64 start = 0, caller = 0, tp = 0;
+	__u64 clone_key = strand_mix64(strand_mix64(0, ptgid), ip);
+	struct strand_clone_site *clone = bpf_map_lookup_elem(&clone_sites, &clone_key);
+	bool clone_learned = clone && clone->learned;
 
-	if (pending && pending->start_routine) {
-		start = pending->start_routine;
-		caller = pending->caller_ret;
-		pending->start_routine = 0; /* consumed */
-		spawn_flags |= STRAND_SPAWN_PTHREAD;
+	/* a thread with a thread pointer of its own: glibc's is its descriptor */
+	if (ctgid == ptgid) {
+		tp = TASK_READ(btf, child, thread.fsbase);
+		if (tp == TASK_READ(btf, parent, thread.fsbase))
+			tp = 0;
 	}
+	if (clone_learned && clone->start_off) {
+		if (tp &&
+		    !bpf_probe_read_user(&start, sizeof(start), (void *)(tp + clone->start_off)))
+			spawn_flags |= STRAND_SPAWN_PTHREAD;
+	} else {
+		struct strand_pending_create *pending =
+			bpf_task_storage_get(&pending_create, cur, 0, 0);
 
-	__u64 coarse = mix64(mix64(mix64(mix64(0, ptgid), ip), caller), start);
+		if (pending && pending->start_routine) {
+			start = pending->start_routine;
+			caller = pending->caller_ret;
+			pending->start_routine = 0; /* consumed */
+			spawn_flags |= STRAND_SPAWN_PTHREAD;
+		}
+	}
+	if (clone_learned && !caller && clone->caller_slot >= 0)
+		bpf_probe_read_user(&caller, sizeof(caller), (void *)(sp + clone->caller_slot));
+
+	__u64 coarse =
+		clone_learned ? strand_mix64(strand_mix64(clone_key, caller), start) : clone_key;
 	__u64 key = coarse;
 	bool want_stack = false;
-	struct strand_site_slots *slots = bpf_map_lookup_elem(&site_slots, &coarse);
+	struct strand_site_slots *slots =
+		clone_learned ? bpf_map_lookup_elem(&site_slots, &coarse) : NULL;
 
-	if (slots && slots->nslots) {
+	if (!clone_learned) {
+		struct strand_clone_site fresh = {.caller_slot = -1};
+
+		if (!clone)
+			clone = lookup_or_add(&clone_sites, &clone_key, &fresh);
+		spawn_flags |= STRAND_SPAWN_CLONE_UNLEARNED;
+		want_stack = sample_unlearned(clone ? &clone->copies : NULL, &spawn_flags);
+	} else if (slots && slots->nslots) {
 		key = fine_key(coarse, slots, sp);
 		if (!bpf_map_lookup_elem(&sites_seen, &key)) {
 			__u8 one = 1;
@@ -180,21 +238,11 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 			want_stack = true;
 		}
 	} else {
-		if (!slots) {
-			struct strand_site_slots fresh = {};
+		struct strand_site_slots fresh = {};
 
-			if (bpf_map_update_elem(&site_slots, &coarse, &fresh, BPF_NOEXIST) ==
-			    -7 /* E2BIG */)
-				count(STRAND_CNT_MAP_FULL);
-			slots = bpf_map_lookup_elem(&site_slots, &coarse);
-		}
-		/* Until user space has learned the site, send a few samples, then coarse keys. */
-		if (slots && __sync_fetch_and_add(&slots->copies, 1) < STRAND_UNLEARNED_COPIES) {
-			want_stack = true;
-		} else {
-			spawn_flags |= STRAND_SPAWN_UNLEARNED;
-			count(STRAND_CNT_UNLEARNED);
-		}
+		if (!slots)
+			slots = lookup_or_add(&site_slots, &coarse, &fresh);
+		want_stack = sample_unlearned(slots ? &slots->copies : NULL, &spawn_flags);
 	}
 
 	__u64 size = want_stack ? sizeof(struct strand_spawn_event) : STRAND_SPAWN_SMALL_SIZE;
@@ -225,6 +273,10 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 		regs_to_dwarf(ev->regs, regs);
 		ev->pad = 0;
 		ev->stack_len = copy_stack(ev->stack, sp);
+		ev->desc_len = 0;
+		if (tp && (spawn_flags & STRAND_SPAWN_CLONE_UNLEARNED) &&
+		    !bpf_probe_read_user(ev->descriptor, STRAND_DESC_BYTES, (void *)tp))
+			ev->desc_len = STRAND_DESC_BYTES;
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;
 	}
 	ev->flags = spawn_flags;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collector.h"
+#include "elfsym.h"
 #include "loader.h"
 #include "model.h"
+#include "procfs.h"
 #include "procmaps.h"
 #include "symbolize.h"
 #include "unwind.h"
@@ -9,6 +11,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,8 +197,70 @@ static void learn_slots(struct collector *c, uint64_t coarse, const struct unwou
 		loader__set_site_slots(c->ld, coarse, &slots);
 }
 
-static struct site *site_from_sample(struct collector *c, const struct strand_spawn_event *ev,
-				     size_t size, enum task_kind kind)
+/* glibc's pthread_create under its names: pthread_create@@GLIBC_2.34, __pthread_create_2_1 */
+static bool is_pthread_create(const char *name)
+{
+	size_t n = strlen("pthread_create");
+
+	while (name && *name == '_')
+		name++;
+	return name && !strncmp(name, "pthread_create", n) &&
+	       (!name[n] || name[n] == '@' || !strcmp(name + n, "_2_1"));
+}
+
+/*
+ * A clone site's first sample: where the return address into the caller of the C library's
+ * thread creation sits (the frame above pthread_create, or else the first frame outside the
+ * module that made the system call), and where that library keeps a thread's start
+ * routine; written back for the kernel, and returned (struct strand_clone_site).
+ */
+static struct strand_clone_site learn_clone_site(struct collector *c, pid_t pid, uint64_t clone_key,
+						 const struct unwound_stack *st)
+{
+	struct strand_clone_site site;
+	const char *module0, *module, *function;
+	uint64_t desc_at = 0;
+	uint32_t desc[3];
+	int caller = -1;
+
+	/* the samples a burst sent before the first was read: the site is known already
+	 * (and their process may be gone) */
+	if (!loader__clone_site(c->ld, clone_key, &site) && site.learned)
+		return site;
+	site = (struct strand_clone_site){.caller_slot = -1, .learned = 1};
+	if (!symbolizer__elf_symbol(c->sym, pid, st->pc[0], false, &module0, &function)) {
+		for (int i = 1; i < st->depth; i++) {
+			if (symbolizer__elf_symbol(c->sym, pid, st->pc[i], true, &module,
+						   &function))
+				continue;
+			if (is_pthread_create(function) && !strcmp(module, module0))
+				caller = i + 1;
+			else if (caller < 0 && strcmp(module, module0))
+				caller = i;
+		}
+	}
+	if (caller > 0 && caller < st->depth && st->slot[caller] >= 0)
+		site.caller_slot = st->slot[caller];
+	/* the descriptor as the process has it mapped: a library replaced on disk since has
+	 * no path to read */
+	if (symbolizer__symbol_address(c->sym, pid, st->pc[0], "_thread_db_pthread_start_routine",
+				       &desc_at) ||
+	    procfs__read_mem(pid, desc_at, desc, sizeof(desc)) ||
+	    elfsym__thread_db_pointer(desc, &site.start_off))
+		site.start_off = 0;
+	/* a write refused costs samples, not spawns: the kernel keeps sending them */
+	(void)loader__set_clone_site(c->ld, clone_key, &site);
+	return site;
+}
+
+/*
+ * Unwinds a spawn's stack sample into c->scratch and learns what the kernel needs to key
+ * the site's next spawns (a new clone site, the site's return-address slots); *start is the
+ * start routine once known, *coarse the key the site's spawns come back with. Cheap (no
+ * debug information is read): done while a process is held, so that it resumes keyed.
+ */
+static bool unwind_sample(struct collector *c, const struct strand_spawn_event *ev, size_t size,
+			  uint64_t *start, uint64_t *coarse)
 {
 	pid_t pid = (pid_t)ev->parent_tgid;
 	struct stack_sample sample = {
@@ -205,24 +270,51 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 		.stack_len = ev->stack_len,
 	};
 	struct unwound_stack *st = c->scratch;
-	uint64_t learned_key = hash_combine(hash_u64((uint64_t)pid), ev->coarse_key);
-	uint64_t t0 = now_mono_ns(), *ids;
+	uint64_t t0 = now_mono_ns();
+
+	if (size < sizeof(*ev) || ev->stack_len > STRAND_STACK_BYTES)
+		return false;
+	c->stats.samples++;
+	memset(st, 0, sizeof(*st));
+	if (unwinder__unwind(c->unwinder, &sample, st) || st->depth < 1) {
+		c->model->drops.unwind_failures++;
+		return false;
+	}
+	*coarse = ev->coarse_key;
+	if (ev->flags & STRAND_SPAWN_CLONE_UNLEARNED) {
+		struct strand_clone_site site = learn_clone_site(c, pid, ev->coarse_key, st);
+		uint64_t caller = 0;
+
+		/* the kernel did not know where to look: its copy of the descriptor is read */
+		if (!*start && site.start_off && site.start_off + 8 <= ev->desc_len &&
+		    ev->desc_len <= STRAND_DESC_BYTES)
+			memcpy(start, ev->descriptor + site.start_off, sizeof(*start));
+		/* the coarse key the kernel makes next, as threads.bpf.c does */
+		if (site.caller_slot >= 0 && (uint32_t)site.caller_slot + 8 <= ev->stack_len)
+			memcpy(&caller, ev->stack + site.caller_slot, sizeof(caller));
+		*coarse = strand_mix64(strand_mix64(ev->coarse_key, caller), *start);
+	}
+	if (!hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), *coarse)))
+		learn_slots(c, *coarse, st);
+	c->stats.unwind_ns += now_mono_ns() - t0;
+	return true;
+}
+
+/* The site of the stack unwind_sample left in c->scratch, the first seen under its keys. */
+static struct site *site_from_unwound(struct collector *c, const struct strand_spawn_event *ev,
+				      enum task_kind kind, uint64_t start, uint64_t coarse)
+{
+	pid_t pid = (pid_t)ev->parent_tgid;
+	const struct unwound_stack *st = c->scratch;
+	uint64_t t0 = now_mono_ns(), *ids, keys[2] = {ev->coarse_key, coarse};
 	struct sym_frame *frames;
 	struct site *s;
 	bool is_new;
 	int depth;
 
-	if (size < sizeof(*ev) || ev->stack_len > STRAND_STACK_BYTES)
-		return NULL;
-	c->stats.samples++;
-	memset(st, 0, sizeof(*st));
-	if (unwinder__unwind(c->unwinder, &sample, st) || st->depth < 1) {
-		c->model->drops.unwind_failures++;
-		return NULL;
-	}
 	depth = symbolize_stack(c, pid, st, &frames);
 	ids = frame_identities(frames, depth);
-	s = model__site_by_path(c->model, pid, kind, ev->start_routine, ids, depth, &is_new);
+	s = model__site_by_path(c->model, pid, kind, start, ids, depth, &is_new);
 	free(ids);
 	if (is_new) {
 		s->stack = frames;
@@ -234,9 +326,11 @@ static struct site *site_from_sample(struct collector *c, const struct strand_sp
 	} else {
 		free(frames);
 	}
-	if (!hashmap__get(&c->learned, learned_key)) {
-		hashmap__set(&c->learned, learned_key, s);
-		learn_slots(c, ev->coarse_key, st);
+	for (int i = 0; i < 2; i++) {
+		uint64_t learned_key = hash_combine(hash_u64((uint64_t)pid), keys[i]);
+
+		if (!hashmap__get(&c->learned, learned_key))
+			hashmap__set(&c->learned, learned_key, s);
 	}
 	c->stats.unwind_ns += now_mono_ns() - t0;
 	return s;
@@ -267,7 +361,9 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 {
 	enum task_kind kind = ev->flags & STRAND_SPAWN_NEW_PROCESS ? TASK_PROCESS : TASK_THREAD;
 	pid_t pid = (pid_t)ev->parent_tgid;
+	uint64_t start = ev->start_routine, coarse = ev->coarse_key;
 	struct site *s = NULL;
+	bool unwound = false;
 
 	c->stats.spawns++;
 	model__process(c->model, pid, ev->comm);
@@ -282,9 +378,14 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	if (ev->flags & STRAND_SPAWN_STOPPED)
 		hold_for_maps(c, pid);
 	if (ev->flags & STRAND_SPAWN_HAS_STACK)
-		s = site_from_sample(c, ev, size, kind);
+		unwound = unwind_sample(c, ev, size, &start, &coarse);
+	/* Held only while its map is read and its clone site learned: the sample's files are
+	 * open by then, and their symbols and lines (tens of ms of debug data for a C
+	 * library) are read with the process running. */
 	if (ev->flags & STRAND_SPAWN_STOPPED)
 		release_hold(c, pid);
+	if (unwound)
+		s = site_from_unwound(c, ev, kind, start, coarse);
 	if (!s)
 		s = model__site_by_key(c->model, pid, ev->site_key);
 	if (!s) {

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <gelf.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,7 +12,7 @@
 
 static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
 
-static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
+static int find_symbol(Elf *elf, const char *name, int type, GElf_Addr *vaddr)
 {
 	const Elf64_Word types[] = {SHT_DYNSYM, SHT_SYMTAB};
 
@@ -32,7 +34,7 @@ static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
 				const char *sname;
 
 				if (!gelf_getsym(data, (int)i, &sym) ||
-				    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+				    GELF_ST_TYPE(sym.st_info) != type || !sym.st_value)
 					continue;
 				sname = elf_strptr(elf, shdr.sh_link, sym.st_name);
 				if (sname && strcmp(sname, name) == 0) {
@@ -45,8 +47,9 @@ static int find_symbol(Elf *elf, const char *name, GElf_Addr *vaddr)
 	return -ENOENT;
 }
 
-/* The file offset of code at vaddr, inside the file: a uprobe goes there. */
-static int vaddr_to_offset(Elf *elf, int fd, GElf_Addr vaddr, uint64_t *offset)
+/* The file offset of what is at vaddr, inside the file: code (a uprobe goes there) when
+ * code is set, else anything loaded. */
+static int vaddr_to_offset(Elf *elf, int fd, GElf_Addr vaddr, bool code, uint64_t *offset)
 {
 	struct stat st;
 	size_t n;
@@ -56,7 +59,8 @@ static int vaddr_to_offset(Elf *elf, int fd, GElf_Addr vaddr, uint64_t *offset)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    (code && !(ph.p_flags & PF_X)))
 			continue;
 		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
 			uint64_t off = vaddr - ph.p_vaddr + ph.p_offset;
@@ -96,7 +100,42 @@ int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset)
 
 	if (!elf)
 		return -errno;
-	err = vaddr_to_offset(elf, fd, vaddr, offset);
+	err = vaddr_to_offset(elf, fd, vaddr, true, offset);
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int elfsym__thread_db_pointer(const uint32_t desc[3], uint32_t *offset)
+{
+	/* nptl_db's DB_FIELD: size in bits, count, offset; one pointer is what strand reads */
+	if (desc[0] != 64 || desc[1] != 1 || !desc[2] || desc[2] > 65536)
+		return -ENOEXEC;
+	*offset = desc[2];
+	return 0;
+}
+
+int elfsym__thread_db_field(const char *path, const char *field, uint32_t *offset)
+{
+	char name[128];
+	uint32_t desc[3];
+	GElf_Addr vaddr = 0;
+	uint64_t at = 0;
+	int fd, err;
+	Elf *elf;
+
+	if ((size_t)snprintf(name, sizeof(name), "_thread_db_%s", field) >= sizeof(name))
+		return -ENAMETOOLONG;
+	elf = open_elf(path, &fd);
+	if (!elf)
+		return -errno;
+	err = find_symbol(elf, name, STT_OBJECT, &vaddr);
+	if (!err)
+		err = vaddr_to_offset(elf, fd, vaddr, false, &at);
+	if (!err && pread(fd, desc, sizeof(desc), (off_t)at) != sizeof(desc))
+		err = -ENOEXEC;
+	if (!err)
+		err = elfsym__thread_db_pointer(desc, offset);
 	elf_end(elf);
 	close(fd);
 	return err;
@@ -111,9 +150,9 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset)
 
 	if (!elf)
 		return -errno;
-	err = find_symbol(elf, name, &vaddr);
+	err = find_symbol(elf, name, STT_FUNC, &vaddr);
 	if (!err)
-		err = vaddr_to_offset(elf, fd, vaddr, offset);
+		err = vaddr_to_offset(elf, fd, vaddr, true, offset);
 	if (!err && pread(fd, insn, sizeof(insn), (off_t)*offset) == sizeof(insn) &&
 	    memcmp(insn, endbr64, sizeof(insn)) == 0)
 		*offset += sizeof(endbr64);

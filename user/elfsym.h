@@ -16,6 +16,15 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset);
  * inside the file); 0 or a negative errno. */
 int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
 
+/* Where glibc keeps field of its thread descriptor (struct pthread), as it publishes it
+ * for debuggers: the _thread_db_<field> symbol (libthread_db's layout descriptors, in
+ * libc.so since 2.34, libpthread.so before), e.g. "pthread_start_routine". Only a one-
+ * pointer field is accepted. 0 or a negative errno (-ENOENT: not a glibc that has it). */
+int elfsym__thread_db_field(const char *path, const char *field, uint32_t *offset);
+/* The offset a _thread_db_ descriptor (size in bits, count, offset) gives for a one-pointer
+ * field; 0 or -ENOEXEC when it describes anything else. */
+int elfsym__thread_db_pointer(const uint32_t desc[3], uint32_t *offset);
+
 /* The file's allocated, writable sections (.data, .bss, .noptrdata, ...): link-time address
  * and size of at most max of them. How many, or -errno. */
 struct elf_range {

@@ -404,6 +404,7 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 	char path[PATH_MAX];
 	struct bpf_link *link;
 	uint64_t offset;
+	uint32_t start_off;
 	int err;
 
 	err = find_libc(pid, true, path, sizeof(path));
@@ -414,6 +415,10 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 			return 0;
 	if (ld->nuprobes == MAX_UPROBES)
 		return -E2BIG;
+	/* a glibc that publishes where its threads keep their start routine needs no trap:
+	 * the clone reads it (threads.bpf.c) */
+	if (!elfsym__thread_db_field(path, "pthread_start_routine", &start_off))
+		return 0;
 	err = elfsym__probe_offset(path, "pthread_create", &offset);
 	if (err)
 		return err;
@@ -436,6 +441,23 @@ int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 {
 	if (bpf_map__update_elem(ld->threads->maps.site_slots, &coarse_key, sizeof(coarse_key),
 				 slots, sizeof(*slots), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
+			   const struct strand_clone_site *site)
+{
+	if (bpf_map__update_elem(ld->threads->maps.clone_sites, &clone_key, sizeof(clone_key), site,
+				 sizeof(*site), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site)
+{
+	if (bpf_map__lookup_elem(ld->threads->maps.clone_sites, &clone_key, sizeof(clone_key), site,
+				 sizeof(*site), 0))
 		return -errno;
 	return 0;
 }

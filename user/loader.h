@@ -34,7 +34,9 @@ int loader__add_target(struct loader *ld, pid_t pid, uint32_t flags);
 int loader__remove_target(struct loader *ld, pid_t pid);
 
 /* pthread_create uprobe on the C library mapped in pid (pid -1: strand's own C library,
- * for every traced process). Failure is a warning: start routines are then unknown. */
+ * for every traced process), where that library does not publish where a thread keeps its
+ * start routine (glibc does: nothing is attached then, the clone reads it). Failure is a
+ * warning: start routines are then unknown. */
 int loader__attach_pthread_probe(struct loader *ld, pid_t pid);
 
 /* One record of a task scan; stack is NULL unless rec->flags has STRAND_REC_HAS_STACK. */
@@ -49,6 +51,9 @@ int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
 int loader__ringbuf_fd(struct loader *ld);
 int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 			   const struct strand_site_slots *slots);
+int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
+			   const struct strand_clone_site *site);
+int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site);
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX]);
 const char *loader__tracepoint_flavor(struct loader *ld);
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "symbolize.h"
+
+#include <errno.h>
 #include "gopclntab.h"
 #include "hashmap.h"
 #include "procmaps.h"
@@ -373,6 +375,43 @@ int symbolizer__resolve(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_
 		};
 	}
 	return n;
+}
+
+int symbolizer__elf_symbol(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_return_address,
+			   const char **module, const char **function)
+{
+	Dwarf_Addr addr = is_return_address && pc ? pc - 1 : pc, bias = 0;
+	Dwfl *dwfl = proc_maps__dwfl(sym->maps, pid, addr);
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, addr) : NULL;
+	GElf_Off off;
+	GElf_Sym s;
+
+	*module = *function = NULL;
+	if (!mod || !dwfl_module_getelf(mod, &bias))
+		return -ENOENT;
+	*module = sym__intern(sym, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+	*function = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
+	return 0;
+}
+
+int symbolizer__symbol_address(struct symbolizer *sym, pid_t pid, uint64_t pc, const char *name,
+			       uint64_t *addr)
+{
+	Dwfl *dwfl = proc_maps__dwfl(sym->maps, pid, pc);
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+	int n = mod ? dwfl_module_getsymtab(mod) : -1;
+
+	for (int i = 1; i < n; i++) {
+		GElf_Addr value;
+		GElf_Sym s;
+		const char *si = dwfl_module_getsym_info(mod, i, &s, &value, NULL, NULL, NULL);
+
+		if (si && s.st_shndx != SHN_UNDEF && !strcmp(si, name)) {
+			*addr = value;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 void symbolizer__stats(struct symbolizer *sym, struct symbolizer_stats *out)

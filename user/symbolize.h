@@ -40,6 +40,17 @@ void symbolizer__free(struct symbolizer *sym);
 int symbolizer__resolve(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_return_address,
 			struct sym_frame *out, int max);
 
+/* The module of pc (its path, kept as long as the symbolizer) and the name of the ELF
+ * symbol around it (NULL when none), without reading debug information: cheap enough for a
+ * process held still. 0, or -ENOENT when pc is in no module. */
+int symbolizer__elf_symbol(struct symbolizer *sym, pid_t pid, uint64_t pc, bool is_return_address,
+			   const char **module, const char **function);
+
+/* The address in pid of the symbol name of the module that holds pc (its ELF symbol
+ * tables). 0, or -ENOENT. */
+int symbolizer__symbol_address(struct symbolizer *sym, pid_t pid, uint64_t pc, const char *name,
+			       uint64_t *addr);
+
 /* Statistics for the report's warnings. */
 struct symbolizer_stats {
 	uint64_t lookups, cache_hits, unknown; /* unknown: no module or no symbol */

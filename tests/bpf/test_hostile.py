@@ -190,9 +190,9 @@ def test_go_binary_replaced_after_start():
 
 
 def test_libc_replaced_after_start():
-    """The C library the process mapped is replaced on disk (an upgrade): pthread_create is
-    probed in the mapped file, so threads created after the attach still name their start
-    routine and spawn site."""
+    """The C library the process mapped is replaced on disk (an upgrade): where its threads
+    keep their start routine is read from the mapped library, not the file now at its path,
+    so threads created after the attach still name their start routine and spawn site."""
     libc = next(p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6")
                 if os.path.exists(p))
     with tempfile.TemporaryDirectory(prefix="strand-test-") as tmp, Session() as s:
@@ -210,7 +210,7 @@ def test_libc_replaced_after_start():
     g = _stranded_mutex(rep, "replaced libc")
     site = {x["id"]: x for x in rep.get("sites") or []}.get(g.get("site")) or {}
     expect_eq(site.get("start_routine"), "mutex_worker",
-              "start routine (from the pthread_create probe)", json.dumps(site)[:2000])
+              "start routine (read where the mapped libc keeps it)", json.dumps(site)[:2000])
 
 
 def test_binary_without_any_symbols():
