@@ -83,32 +83,37 @@ struct {
 } go_budgets SEC(".maps");
 
 /* A hit of a create or exit probe, charged to tgid's budget: at the window's limit user
- * space is told, at once (it detaches the probes: the trap is the cost, not this program). */
-static __always_inline void charge(__u32 tgid)
+ * space is told, at once (it detaches the probes: the trap is the cost). Returns whether the
+ * budget is spent: the probes then do nothing more until they are detached, as if they were
+ * already (their bodies cost as much again as the trap). */
+static __always_inline bool charge(__u32 tgid)
 {
 	struct strand_go_budget *b = bpf_map_lookup_elem(&go_budgets, &tgid);
 	struct strand_go_budget_event *ev;
 	__u64 now;
 
-	if (!b || b->tripped)
-		return;
+	if (!b)
+		return false;
+	if (b->tripped)
+		return true;
 	now = bpf_ktime_get_ns();
 	if (now - b->window_start >= b->window_ns) {
 		b->window_start = now;
 		b->hits = 0;
 	}
 	if (__sync_fetch_and_add(&b->hits, 1) + 1 < b->limit)
-		return;
+		return false;
 	if (__sync_val_compare_and_swap(&b->tripped, 0, 1) != 0)
-		return; /* another CPU told already */
+		return true; /* another CPU told already */
 	ev = reserve_event(sizeof(*ev));
 	if (!ev)
-		return;
+		return true;
 	fill_hdr(&ev->hdr, STRAND_EV_GO_OVER_BUDGET, tgid, (__u32)bpf_get_current_pid_tgid());
 	ev->hits = b->hits;
 	ev->pad = 0;
 	ev->window_ns = now - b->window_start;
 	submit_now(ev);
+	return true;
 }
 
 /* A process has a config exactly while its probes are attached (user space deletes it when
@@ -313,9 +318,8 @@ int go_create(struct pt_regs *ctx)
 	struct strand_go_site_event *ev;
 	bool first;
 
-	if (!cfg || !newg)
+	if (!cfg || !newg || charge(tgid))
 		return 0;
-	charge(tgid);
 	count(STRAND_CNT_GO_SPAWNS);
 	m = read_word(ctx->r14, cfg->g_m);
 	parent = cfg->m_curg >= 0 ? read_word(m, cfg->m_curg) : learn_curg(tgid, m, cfg);
@@ -406,9 +410,8 @@ int go_exit(struct pt_regs *ctx)
 	bool created;
 	__u64 tag = 0;
 
-	if (!cfg)
+	if (!cfg || charge(tgid))
 		return 0;
-	charge(tgid);
 	if (!(st = go_state_of(tgid, ctx->r14, cfg, false, &tag)))
 		return 0; /* neither created nor parked while traced */
 	created = st->flags & STRAND_GO_CREATED;

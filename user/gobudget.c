@@ -68,6 +68,22 @@ void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_eve
 		 rate * t->trap_ns / 1e7, t->overhead_pct);
 }
 
+void go_budget__check(struct go_tracker *t, struct go_proc_state *st)
+{
+	struct strand_go_budget b;
+
+	/* the kernel's word that the budget was spent is a ring-buffer record, which a full
+	 * buffer loses (counted): the probes would stay attached, doing nothing, costing traps */
+	if (!t->ld || st->shed || !st->create_probes || st->probes ||
+	    loader__go_budget(t->ld, st->pid, &b) || !b.tripped)
+		return;
+	go_tracker__on_over_budget(t, &(struct strand_go_budget_event){
+					      .hdr = {.tgid = (uint32_t)st->pid},
+					      .hits = b.hits,
+					      .window_ns = b.window_ns,
+				      });
+}
+
 bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st)
 {
 	if (!st->shed || st->exited || t->now_ns < st->rearm_ns)

@@ -494,6 +494,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_find_parent(st);
 	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
+	go_budget__check(t, st);
 	if (go_budget__rearm_due(t, st))
 		attach_probes(t, st);
 	st->gp.max_goroutines = t->max_goroutines;

@@ -190,6 +190,8 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st);
  * whether their time to be armed again has come (at a scan). */
 void go_budget__arm(struct go_tracker *t, struct go_proc_state *st);
 bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st);
+/* Sheds the probes of a process whose spent budget the kernel could not report. */
+void go_budget__check(struct go_tracker *t, struct go_proc_state *st);
 /* A waiting goroutine's exact wait and creator, from the probes, into r. */
 void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
 		   struct row *r);

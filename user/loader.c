@@ -680,6 +680,18 @@ int loader__set_go_budget(struct loader *ld, pid_t pid, uint32_t limit, uint64_t
 		       : 0;
 }
 
+int loader__go_budget(struct loader *ld, pid_t pid, struct strand_go_budget *out)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (!ld->go)
+		return -ENOTSUP;
+	return bpf_map__lookup_elem(ld->go->maps.go_budgets, &key, sizeof(key), out, sizeof(*out),
+				    0)
+		       ? -errno
+		       : 0;
+}
+
 /* The function the cost of a trap is timed on: its first instruction a jump, which the
  * kernel emulates as it does the goroutine probes' (a stack check's JBE). */
 __attribute__((noinline)) void strand_uprobe_calibration(void)

@@ -87,6 +87,8 @@ void loader__unlink_go(struct loader *ld, pid_t pid);
 /* pid's create and exit probes may hit limit times per window_ns; past it the collector is
  * told (STRAND_EV_GO_OVER_BUDGET), once until this is called again. */
 int loader__set_go_budget(struct loader *ld, pid_t pid, uint32_t limit, uint64_t window_ns);
+/* The budget of pid as the kernel keeps it (tripped: spent, told once). */
+int loader__go_budget(struct loader *ld, pid_t pid, struct strand_go_budget *out);
 /* What one trap of a goroutine probe costs, in ns: a probe like them on a function of
  * strand's own, timed. -errno when it cannot be measured. */
 int loader__uprobe_cost(struct loader *ld, double *ns);
