@@ -77,13 +77,14 @@ static __always_inline int on_switch(bool preempt, unsigned int prev_state)
 		}
 		return 0;
 	}
-	/* a dying thread's last switch is not a wait (and its tid may be reused soon) */
-	if (prev->flags & PF_EXITING)
+	/* a dying thread's last switch is not a wait (and its tid may be reused soon); a
+	 * kernel thread is never traced, and it is most of a machine's switches */
+	if (prev->flags & (PF_EXITING | PF_KTHREAD))
 		return 0;
 	st = bpf_task_storage_get(&task_states, prev, 0, 0);
 	/* A thread of a traced process gets its state at its first wait, not at its spawn:
 	 * making it costs ~1.2 us, and most threads of a spawn storm never wait. */
-	if (!st && !(prev->flags & PF_KTHREAD) && (target_flags(prev->tgid) & STRAND_TARGET_TRACE))
+	if (!st && (target_flags(prev->tgid) & STRAND_TARGET_TRACE))
 		st = bpf_task_storage_get(&task_states, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
 		return 0; /* not a thread of a traced process */
