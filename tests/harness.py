@@ -32,6 +32,7 @@ TARGET_SRC = ROOT / "tests" / "targets"
 TARGET_BIN = ROOT / "build" / "targets"
 
 STRAND = None  # path of the strand binary under test, set by run.py
+EXTRA_ARGS = []  # options run.py adds to every trace and daemon (--exact-waits)
 
 # A Session kills every process it started on its way out. run.py runs each test in a process
 # of its own and is told of every process the test starts (through REPORT_FD), so that a test
@@ -326,7 +327,10 @@ class Session:
 
     def start_strand(self, args, cwd=None):
         check(STRAND is not None, "no strand binary given (--strand)")
-        return Strand(self, [STRAND] + list(args), label="strand", cwd=cwd)
+        args = list(args)
+        if args and args[0] in ("trace", "daemon") and EXTRA_ARGS:
+            args[1:1] = [a for a in EXTRA_ARGS if a not in args]
+        return Strand(self, [STRAND] + args, label="strand", cwd=cwd)
 
     def trace_pid(self, target, duration="3s", extra=()):
         """strand trace -p PID --for DURATION --json, started and attached."""

@@ -299,11 +299,16 @@ def main():
     ap.add_argument("--strand", required=True, help="strand binary under test")
     ap.add_argument("--timeout", type=float, default=BPF_TIMEOUT,
                     help="per-BPF-test timeout in seconds (default %(default)s)")
+    ap.add_argument("--exact-waits", action="store_true",
+                    help="run every trace and daemon with --exact-waits (every Go probe "
+                    "on): its verdicts must be the default's; tests of the default's "
+                    "own mechanics (the budget, the scans' timing) are expected to fail")
     ap.add_argument("filters", nargs="*", metavar="NAME_FILTER")
     args = ap.parse_args()
 
     strand = os.path.abspath(args.strand)
     harness.STRAND = strand
+    harness.EXTRA_ARGS = ["--exact-waits"] if args.exact_waits else []
     runner = Runner(args.filters)
     since = _starttime(os.getpid())
 
