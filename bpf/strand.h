@@ -30,6 +30,14 @@
  * carries its stack is attributed exactly. 64 copies are 1 MiB of ring buffer. */
 #define STRAND_UNLEARNED_COPIES 64
 
+/* Bytes above sp a learned site's return-address slots are read from at once. */
+#define STRAND_SLOT_WINDOW 2048
+
+/* After its full copies, the spawns of a site still not learned carry only the slot window
+ * (2 KiB, not 18): user space keys them exactly from it once it has learned the site, where
+ * a burst would otherwise outrun its first (slow) symbolization. */
+#define STRAND_UNLEARNED_WINDOWS 4096
+
 enum strand_event_type {
 	STRAND_EV_SPAWN = 1,	      /* a thread was created; may carry a stack sample */
 	STRAND_EV_EXIT = 2,	      /* a thread exited */
@@ -50,6 +58,9 @@ enum strand_spawn_flags {
 	/* the clone site (spawner's pc) is new: coarse_key is the clone key alone (struct
 	 * strand_clone_site), and a sample carries the new thread's descriptor */
 	STRAND_SPAWN_CLONE_UNLEARNED = 1 << 5,
+	/* site key coarse, and stack[] holds the STRAND_SLOT_WINDOW bytes above sp (stack_len
+	 * of them valid, no regs): the record ends there */
+	STRAND_SPAWN_SLOT_WINDOW = 1 << 6,
 };
 
 /* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
@@ -104,6 +115,9 @@ struct strand_exiting_event {
 
 /* The small form of a spawn: everything before regs[]. */
 #define STRAND_SPAWN_SMALL_SIZE __builtin_offsetof(struct strand_spawn_event, regs)
+/* The form with the slot window (STRAND_SPAWN_SLOT_WINDOW). */
+#define STRAND_SPAWN_WINDOW_SIZE                                                                   \
+	(__builtin_offsetof(struct strand_spawn_event, stack) + STRAND_SLOT_WINDOW)
 
 /* Which processes to trace. */
 enum strand_target_flags {

@@ -53,7 +53,7 @@ struct {
 	__type(value, struct strand_pending_create);
 } pending_create SEC(".maps");
 
-#define SLOT_WINDOW 2048 /* bytes above sp read at once for a site's return-address slots */
+#define SLOT_WINDOW STRAND_SLOT_WINDOW
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -145,14 +145,24 @@ static __always_inline void *lookup_or_add(void *map, __u64 *key, void *init)
 	return bpf_map_lookup_elem(map, key);
 }
 
-/* Until user space has learned a site, a few spawns carry samples, then coarse keys. */
-static __always_inline bool sample_unlearned(__u32 *copies, __u32 *spawn_flags)
+enum spawn_sample { NO_SAMPLE, FULL_SAMPLE, SLOT_WINDOW_ONLY };
+
+/* Until user space has learned a site, a few spawns carry full samples, then (where
+ * windows may be sent) slot windows, then coarse keys alone. */
+static __always_inline enum spawn_sample sample_unlearned(__u32 *copies, bool windows,
+							  __u32 *spawn_flags)
 {
-	if (copies && __sync_fetch_and_add(copies, 1) < STRAND_UNLEARNED_COPIES)
-		return true;
+	__u32 n = copies ? __sync_fetch_and_add(copies, 1) : ~0U;
+
+	if (n < STRAND_UNLEARNED_COPIES)
+		return FULL_SAMPLE;
+	if (windows && n < STRAND_UNLEARNED_COPIES + STRAND_UNLEARNED_WINDOWS) {
+		*spawn_flags |= STRAND_SPAWN_SLOT_WINDOW;
+		return SLOT_WINDOW_ONLY;
+	}
 	*spawn_flags |= STRAND_SPAWN_UNLEARNED;
 	count(STRAND_CNT_UNLEARNED);
-	return false;
+	return NO_SAMPLE;
 }
 
 /* Returns whether the child is traced. */
@@ -218,7 +228,7 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	__u64 coarse =
 		clone_learned ? strand_mix64(strand_mix64(clone_key, caller), start) : clone_key;
 	__u64 key = coarse;
-	bool want_stack = false;
+	enum spawn_sample sample = NO_SAMPLE;
 	struct strand_site_slots *slots =
 		clone_learned ? bpf_map_lookup_elem(&site_slots, &coarse) : NULL;
 
@@ -228,26 +238,33 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 		if (!clone)
 			clone = lookup_or_add(&clone_sites, &clone_key, &fresh);
 		spawn_flags |= STRAND_SPAWN_CLONE_UNLEARNED;
-		want_stack = sample_unlearned(clone ? &clone->copies : NULL, &spawn_flags);
+		/* no windows: the coarse key is not made yet */
+		sample = sample_unlearned(clone ? &clone->copies : NULL, false, &spawn_flags);
 	} else if (slots && slots->nslots) {
 		key = fine_key(coarse, slots, sp);
 		if (!bpf_map_lookup_elem(&sites_seen, &key)) {
 			__u8 one = 1;
 
 			bpf_map_update_elem(&sites_seen, &key, &one, BPF_ANY);
-			want_stack = true;
+			sample = FULL_SAMPLE;
 		}
 	} else {
 		struct strand_site_slots fresh = {};
 
 		if (!slots)
 			slots = lookup_or_add(&site_slots, &coarse, &fresh);
-		want_stack = sample_unlearned(slots ? &slots->copies : NULL, &spawn_flags);
+		sample = sample_unlearned(slots ? &slots->copies : NULL, true, &spawn_flags);
 	}
 
-	__u64 size = want_stack ? sizeof(struct strand_spawn_event) : STRAND_SPAWN_SMALL_SIZE;
-	struct strand_spawn_event *ev = reserve_event(size);
+	bool want_stack = sample == FULL_SAMPLE;
+	struct strand_spawn_event *ev;
 
+	if (want_stack)
+		ev = reserve_event(sizeof(struct strand_spawn_event));
+	else if (sample == SLOT_WINDOW_ONLY)
+		ev = reserve_event(STRAND_SPAWN_WINDOW_SIZE);
+	else
+		ev = reserve_event(STRAND_SPAWN_SMALL_SIZE);
 	if (!ev) {
 		if (want_stack) /* let the next spawn from this site try again */
 			bpf_map_delete_elem(&sites_seen, &key);
@@ -278,6 +295,9 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 		    !bpf_probe_read_user(ev->descriptor, STRAND_DESC_BYTES, (void *)tp))
 			ev->desc_len = STRAND_DESC_BYTES;
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;
+	} else if (sample == SLOT_WINDOW_ONLY) {
+		ev->stack_len =
+			bpf_probe_read_user(ev->stack, SLOT_WINDOW, (void *)sp) ? 0 : SLOT_WINDOW;
 	}
 	ev->flags = spawn_flags;
 	/* a stack sample is worth handling now: its site is learned sooner, and a process

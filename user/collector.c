@@ -197,6 +197,36 @@ static void learn_slots(struct collector *c, uint64_t coarse, const struct unwou
 		loader__set_site_slots(c->ld, coarse, &slots);
 }
 
+/* The fine key the kernel makes from a learned site's slots (threads.bpf.c fine_key), made
+ * from a copy of the stack above sp; false when a slot lies outside the copy. */
+static bool fine_key_from(uint64_t coarse, const struct strand_site_slots *slots,
+			  const uint8_t *stack, uint32_t len, uint64_t *key)
+{
+	uint64_t word;
+
+	*key = coarse;
+	for (uint32_t i = 0; i < slots->nslots && i < STRAND_MAX_SLOTS; i++) {
+		int32_t off = slots->offset[i];
+
+		if (off < 0 || (uint32_t)off + sizeof(word) > len)
+			return false;
+		memcpy(&word, stack + off, sizeof(word));
+		*key = strand_mix64(*key, word);
+	}
+	return slots->nslots > 0;
+}
+
+/* The exact key of a spawn whose site was not learned when it was sent, from its stack copy
+ * (a full sample's or a slot window's), once user space has learned the site. */
+static bool late_fine_key(struct collector *c, uint64_t coarse, const uint8_t *stack, uint32_t len,
+			  uint64_t *key)
+{
+	struct strand_site_slots slots;
+
+	return !loader__site_slots(c->ld, coarse, &slots) &&
+	       fine_key_from(coarse, &slots, stack, len, key);
+}
+
 /* glibc's pthread_create under its names: pthread_create@@GLIBC_2.34, __pthread_create_2_1 */
 static bool is_pthread_create(const char *name)
 {
@@ -361,7 +391,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 {
 	enum task_kind kind = ev->flags & STRAND_SPAWN_NEW_PROCESS ? TASK_PROCESS : TASK_THREAD;
 	pid_t pid = (pid_t)ev->parent_tgid;
-	uint64_t start = ev->start_routine, coarse = ev->coarse_key;
+	uint64_t start = ev->start_routine, coarse = ev->coarse_key, fine;
 	struct site *s = NULL;
 	bool unwound = false;
 
@@ -386,6 +416,15 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 		release_hold(c, pid);
 	if (unwound)
 		s = site_from_unwound(c, ev, kind, start, coarse);
+	/* A sample sent before its site was learned, or a slot window: its exact key is made
+	 * here, so that the site's later spawns (and windows) find it. */
+	if ((ev->flags & STRAND_SPAWN_SLOT_WINDOW) && size >= STRAND_SPAWN_WINDOW_SIZE &&
+	    ev->stack_len <= STRAND_SLOT_WINDOW &&
+	    late_fine_key(c, ev->coarse_key, ev->stack, ev->stack_len, &fine))
+		s = model__site_by_key(c->model, pid, fine);
+	else if (s && ev->site_key == ev->coarse_key &&
+		 late_fine_key(c, coarse, ev->stack, ev->stack_len, &fine))
+		model__alias_key(c->model, pid, fine, s);
 	if (!s)
 		s = model__site_by_key(c->model, pid, ev->site_key);
 	if (!s) {

@@ -445,6 +445,14 @@ int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 	return 0;
 }
 
+int loader__site_slots(struct loader *ld, uint64_t coarse_key, struct strand_site_slots *slots)
+{
+	if (bpf_map__lookup_elem(ld->threads->maps.site_slots, &coarse_key, sizeof(coarse_key),
+				 slots, sizeof(*slots), 0))
+		return -errno;
+	return 0;
+}
+
 int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
 			   const struct strand_clone_site *site)
 {

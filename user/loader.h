@@ -51,6 +51,7 @@ int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
 int loader__ringbuf_fd(struct loader *ld);
 int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 			   const struct strand_site_slots *slots);
+int loader__site_slots(struct loader *ld, uint64_t coarse_key, struct strand_site_slots *slots);
 int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
 			   const struct strand_clone_site *site);
 int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site);

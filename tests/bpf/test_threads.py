@@ -6,7 +6,7 @@ Expected line numbers come from the /* SITE: ... */ markers in tests/targets/*.c
 
 from harness import (Session, both_builds, caller_frames, check, expect_eq, expect_frame,
                      find_site, find_sites, free_pid, marker_line, run_strand, split_report,
-                     summarize_sites, summarize_tasks)
+                     summarize_sites, summarize_tasks, target_path)
 
 
 def _bin(name, fp):
@@ -223,6 +223,27 @@ def test_churn_command(fp):
           "the command's own output did not come through", st.describe())
     _check_target(rep, comm=exe, exited=True, exit_code=0)
     _check_churn_site(rep, None, exe)
+
+
+def test_burst_from_a_second_site_while_the_first_is_read():
+    """`--` mode: one thread from site a, then a burst of 1500 from site c (a pthread_create
+    call of its own) right after, while strand is still reading the symbols of a's first
+    sample (tens of ms with the C library's debug data): every one of c's spawns is keyed
+    exactly (full samples, then slot windows until c is learned), none by a coarse key."""
+    n_a, n_c = 1, 1500
+    with Session() as s:
+        st = s.start_strand(["trace", "--json", "--", target_path("spawn_storm"), "--now",
+                             "--exit", str(n_a), "0", str(n_c)])
+        rc, out, err = st.finish(timeout=30)
+    check(rc in (0, 10), "strand exit status %d" % rc, st.describe())
+    child_out, rep = split_report(out, st.describe())
+    check("spawned %d" % (n_a + n_c) in child_out.splitlines(),
+          "the command did not spawn them all", st.describe())
+    _check_no_drops(rep)
+    sites = find_sites(rep, lambda x: x.get("kind") == "thread" and not x.get("before_attach")
+                       and x.get("start_routine") == "handle_item")
+    got = sorted(x.get("spawned") for x in sites)
+    expect_eq(got, [n_a, n_c], "spawns of the two sites", summarize_sites(rep))
 
 
 @both_builds

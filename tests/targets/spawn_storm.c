@@ -1,13 +1,15 @@
 /* spawn_storm: one thread per item, no pool (scenario 8, C).
  *
- *   spawn_storm [--now] [--exit] [COUNT_A [COUNT_B]]     (defaults 30 and 20)
+ *   spawn_storm [--now] [--exit] [COUNT_A [COUNT_B [COUNT_C]]]     (defaults 30, 20, 0)
  *
  * After SIGUSR1, main calls process_batch_a (COUNT_A items) then process_batch_b (COUNT_B
  * items); both call the same helper spawn_item(), whose pthread_create starts handle_item.
  * Every item thread blocks on a condition variable that is never signalled, so all stay live.
  * Expected from strand: two spawn sites sharing the pthread_create line (SITE: spawn_item) but
  * with different callers (SITE: storm_a, SITE: storm_b), live COUNT_A and COUNT_B, start
- * routine handle_item, the stack going on through main (SITE: main_a / main_b).
+ * routine handle_item, the stack going on through main (SITE: main_a / main_b). Then
+ * process_batch_c makes COUNT_C more with a pthread_create call of its own (SITE: storm_c):
+ * a third site, with a caller of its own.
  *
  * Output: "ready", then "batch a N", "batch b N", "started N", "spawned N".
  *
@@ -67,13 +69,29 @@ __attribute__((noipa)) static int process_batch_b(int n)
 	return n;
 }
 
+__attribute__((noipa)) static int process_batch_c(int n)
+{
+	pthread_t tid;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		rc = pthread_create(&tid, NULL, handle_item, NULL); /* SITE: storm_c */
+		if (rc != 0)
+			target_die("pthread_create: %s", strerror(rc));
+		pthread_detach(tid);
+		spawned++;
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	int n_a, n_b, done_a, done_b;
+	int n_a, n_b, n_c, done_a, done_b;
 
 	target_init(argc, argv);
 	n_a = target_count(0, 30);
 	n_b = target_count(1, 20);
+	n_c = target_count(2, 0);
 	target_ready();
 	target_wait_go();
 
@@ -81,10 +99,12 @@ int main(int argc, char **argv)
 	target_say("batch a %d", done_a);
 	done_b = process_batch_b(n_b); /* SITE: main_b */
 	target_say("batch b %d", done_b);
+	if (n_c)
+		target_say("batch c %d", process_batch_c(n_c));
 
 	/* Wait until every item thread runs, so "spawned" means all are live and blocked. */
 	pthread_mutex_lock(&lock);
-	while (started < n_a + n_b)
+	while (started < n_a + n_b + n_c)
 		pthread_cond_wait(&started_cv, &lock);
 	target_say("started %d", started);
 	pthread_mutex_unlock(&lock);
