@@ -153,7 +153,7 @@ int dump_tasks(struct bpf_iter__task *ctx)
 {
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
-	struct strand_task_state *st;
+	struct strand_task_state *st, none = {};
 	struct record_buf *buf;
 	struct pt_regs *regs;
 	__u32 zero = 0, state;
@@ -167,10 +167,12 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	if (!buf)
 		return 0;
 	st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st) {
-		count(STRAND_CNT_MAP_FULL);
-		return 0;
-	}
+	/* None made: the task is on its way out, or this CPU's task-storage lock is held by a
+	 * program this one preempted (a sleepable iterator only disables migration). It is read
+	 * with no history, its wait's age from the scheduler's clocks, as one older than the
+	 * attach: a thread is never left out of a scan for it. */
+	if (!st)
+		st = &none;
 
 	struct strand_task_record *rec = &buf->rec;
 
