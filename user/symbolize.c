@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "symbolize.h"
-
-#include <errno.h>
 #include "gopclntab.h"
 #include "hashmap.h"
 #include "procmaps.h"
 #include "util.h"
 
 #include <dwarf.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <elfutils/libdw.h>
