@@ -42,14 +42,13 @@ void go_budget__arm(struct go_tracker *t, struct go_proc_state *st)
 		     st->pid);
 }
 
-void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_event *ev)
+/* Detaches st's create and exit probes: hits in the last window_ns spent the budget. */
+static void shed(struct go_tracker *t, struct go_proc_state *st, uint32_t hits, uint64_t window_ns)
 {
-	struct go_tracker *t = tracker;
-	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)ev->hdr.tgid);
-	double seconds = ev->window_ns ? (double)ev->window_ns / 1e9 : (double)WINDOW_NS / 1e9;
-	double rate = (double)ev->hits / seconds;
+	double seconds = window_ns ? (double)window_ns / 1e9 : (double)WINDOW_NS / 1e9;
+	double rate = (double)hits / seconds;
 
-	if (!st || st->shed || !st->create_probes || !t->ld)
+	if (st->shed || !st->create_probes || !t->ld)
 		return;
 	loader__unlink_go(t->ld, st->pid);
 	st->shed = true;
@@ -68,20 +67,24 @@ void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_eve
 		 rate * t->trap_ns / 1e7, t->overhead_pct);
 }
 
+void go_tracker__on_over_budget(void *tracker, const struct strand_go_budget_event *ev)
+{
+	struct go_tracker *t = tracker;
+	struct go_proc_state *st = hashmap__get(&t->procs, (uint64_t)ev->hdr.tgid);
+
+	if (st)
+		shed(t, st, ev->hits, ev->window_ns);
+}
+
 void go_budget__check(struct go_tracker *t, struct go_proc_state *st)
 {
 	struct strand_go_budget b;
 
 	/* the kernel's word that the budget was spent is a ring-buffer record, which a full
 	 * buffer loses (counted): the probes would stay attached, doing nothing, costing traps */
-	if (!t->ld || st->shed || !st->create_probes || st->probes ||
-	    loader__go_budget(t->ld, st->pid, &b) || !b.tripped)
-		return;
-	go_tracker__on_over_budget(t, &(struct strand_go_budget_event){
-					      .hdr = {.tgid = (uint32_t)st->pid},
-					      .hits = b.hits,
-					      .window_ns = b.window_ns,
-				      });
+	if (t->ld && !st->shed && st->create_probes && !st->probes &&
+	    !loader__go_budget(t->ld, st->pid, &b) && b.tripped)
+		shed(t, st, b.hits, b.window_ns);
 }
 
 bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st)
