@@ -334,23 +334,25 @@ void loader__stop(struct loader *ld)
 	free(ld);
 }
 
+/* A map operation's result as strand returns it: 0 or -errno. */
+static int map_err(int rc)
+{
+	return rc ? -errno : 0;
+}
+
 int loader__add_target(struct loader *ld, pid_t pid, uint32_t flags)
 {
 	uint32_t key = (uint32_t)pid;
 
-	if (bpf_map__update_elem(ld->threads->maps.targets, &key, sizeof(key), &flags,
-				 sizeof(flags), BPF_ANY))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__update_elem(ld->threads->maps.targets, &key, sizeof(key), &flags,
+					    sizeof(flags), BPF_ANY));
 }
 
 int loader__remove_target(struct loader *ld, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
 
-	if (bpf_map__delete_elem(ld->threads->maps.targets, &key, sizeof(key), 0))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__delete_elem(ld->threads->maps.targets, &key, sizeof(key), 0));
 }
 
 /* The C library mapped in pid: with pthread, the file that defines pthread_create (glibc >=
@@ -439,35 +441,27 @@ int loader__ringbuf_fd(struct loader *ld)
 int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 			   const struct strand_site_slots *slots)
 {
-	if (bpf_map__update_elem(ld->threads->maps.site_slots, &coarse_key, sizeof(coarse_key),
-				 slots, sizeof(*slots), BPF_ANY))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__update_elem(ld->threads->maps.site_slots, &coarse_key,
+					    sizeof(coarse_key), slots, sizeof(*slots), BPF_ANY));
 }
 
 int loader__site_slots(struct loader *ld, uint64_t coarse_key, struct strand_site_slots *slots)
 {
-	if (bpf_map__lookup_elem(ld->threads->maps.site_slots, &coarse_key, sizeof(coarse_key),
-				 slots, sizeof(*slots), 0))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__lookup_elem(ld->threads->maps.site_slots, &coarse_key,
+					    sizeof(coarse_key), slots, sizeof(*slots), 0));
 }
 
 int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
 			   const struct strand_clone_site *site)
 {
-	if (bpf_map__update_elem(ld->threads->maps.clone_sites, &clone_key, sizeof(clone_key), site,
-				 sizeof(*site), BPF_ANY))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__update_elem(ld->threads->maps.clone_sites, &clone_key,
+					    sizeof(clone_key), site, sizeof(*site), BPF_ANY));
 }
 
 int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site)
 {
-	if (bpf_map__lookup_elem(ld->threads->maps.clone_sites, &clone_key, sizeof(clone_key), site,
-				 sizeof(*site), 0))
-		return -errno;
-	return 0;
+	return map_err(bpf_map__lookup_elem(ld->threads->maps.clone_sites, &clone_key,
+					    sizeof(clone_key), site, sizeof(*site), 0));
 }
 
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
@@ -682,10 +676,8 @@ int loader__set_go_budget(struct loader *ld, pid_t pid, uint32_t limit, uint64_t
 
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__update_elem(ld->go->maps.go_budgets, &key, sizeof(key), &b, sizeof(b),
-				    BPF_ANY)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__update_elem(ld->go->maps.go_budgets, &key, sizeof(key), &b,
+					    sizeof(b), BPF_ANY));
 }
 
 int loader__go_budget(struct loader *ld, pid_t pid, struct strand_go_budget *out)
@@ -694,10 +686,8 @@ int loader__go_budget(struct loader *ld, pid_t pid, struct strand_go_budget *out
 
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__lookup_elem(ld->go->maps.go_budgets, &key, sizeof(key), out, sizeof(*out),
-				    0)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__lookup_elem(ld->go->maps.go_budgets, &key, sizeof(key), out,
+					    sizeof(*out), 0));
 }
 
 /* The function the cost of a trap is timed on: its first instruction a jump, which the
@@ -775,10 +765,8 @@ int loader__go_learned_curg(struct loader *ld, pid_t pid, int32_t *off)
 
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__lookup_elem(ld->go->maps.go_learned_curg, &key, sizeof(key), off,
-				    sizeof(*off), 0)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__lookup_elem(ld->go->maps.go_learned_curg, &key, sizeof(key), off,
+					    sizeof(*off), 0));
 }
 
 int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_go_config *cfg)
@@ -787,10 +775,8 @@ int loader__update_go_config(struct loader *ld, pid_t pid, const struct strand_g
 
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__update_elem(ld->go->maps.go_configs, &key, sizeof(key), cfg, sizeof(*cfg),
-				    BPF_EXIST)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__update_elem(ld->go->maps.go_configs, &key, sizeof(key), cfg,
+					    sizeof(*cfg), BPF_EXIST));
 }
 
 int loader__go_state(struct loader *ld, pid_t pid, uint64_t goid, struct strand_go_state *st)
@@ -806,10 +792,8 @@ int loader__go_site(struct loader *ld, pid_t pid, uint64_t gopc, struct strand_g
 
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__lookup_elem(ld->go->maps.go_sites, &key, sizeof(key), site, sizeof(*site),
-				    0)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__lookup_elem(ld->go->maps.go_sites, &key, sizeof(key), site,
+					    sizeof(*site), 0));
 }
 
 int loader__go_caller(struct loader *ld, pid_t pid, const struct strand_go_site *site,
@@ -823,10 +807,8 @@ int loader__go_caller(struct loader *ld, pid_t pid, const struct strand_go_site 
 	}
 	if (!ld->go)
 		return -ENOTSUP;
-	return bpf_map__lookup_elem(ld->go->maps.go_callers, &key, sizeof(key), spawned,
-				    sizeof(*spawned), 0)
-		       ? -errno
-		       : 0;
+	return map_err(bpf_map__lookup_elem(ld->go->maps.go_callers, &key, sizeof(key), spawned,
+					    sizeof(*spawned), 0));
 }
 
 int loader__enable_stats(struct loader *ld)
