@@ -256,7 +256,7 @@ FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/pr
 FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
 FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
 	util.c) -ldw -lelf -lcapstone
-FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c procmaps.c procfs.c gopclntab.c \
+FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c procmaps.c procfs.c gopclntab.c \
 	hashmap.c util.c) -ldw -lelf
 FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
 	util.c) -lmicrohttpd

@@ -22,12 +22,11 @@
 
 struct pm_entry {
 	pid_t pid;
-	/* Two sessions on the same modules. Unwinding needs .eh_frame only, but libdw asks for
-	 * .debug_frame wherever .eh_frame ends a walk, and that loads (and decompresses) a
-	 * separate debug file whole, for every process: the unwinding session never looks for
-	 * one. Symbols and lines come from the session that does, used only when the
-	 * symbolizer has not seen the address in a module of the same contents before. */
-	Dwfl *dwfl, *debug;
+	/* The process's modules. Never a separate debug file: unwinding needs .eh_frame only,
+	 * but libdw asks for .debug_frame wherever .eh_frame ends a walk, and that loads (and
+	 * decompresses) a debug file whole. Symbols and lines are read once per build
+	 * (debugfiles.c), not per process. */
+	Dwfl *dwfl;
 	struct pm_entry *prev, *next; /* LRU list, most recent first */
 	uint64_t missed[MISS_RING];
 	unsigned int nmissed;
@@ -54,13 +53,6 @@ static int pm__no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modna
 static const Dwfl_Callbacks pm_callbacks = {
 	.find_elf = pm__find_elf,
 	.find_debuginfo = pm__no_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
-};
-
-static const Dwfl_Callbacks pm_debug_callbacks = {
-	.find_elf = pm__find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -290,19 +282,14 @@ static int pm__read_maps(struct pm_entry *e)
 	if (gs.n == 0) {
 		err = -ESRCH;
 	} else {
-		Dwfl *sessions[] = {e->dwfl, e->debug};
-
-		for (size_t k = 0; k < ARRAY_SIZE(sessions); k++) {
-			dwfl_report_begin(sessions[k]);
-			for (size_t i = 0; i < gs.n; i++)
-				pm__report_group(e, sessions[k], &gs.v[i]);
-			dwfl_report_end(sessions[k], NULL, NULL);
-			/* Open every file now, through /proc/PID/root while it exists: a
-			 * process that exits before its stacks are symbolized takes that path
-			 * with it. (Opening a file reads its headers; a debug file is looked
-			 * for only when its symbols are needed.) */
-			dwfl_getmodules(sessions[k], pm__open_module, NULL, 0);
-		}
+		dwfl_report_begin(e->dwfl);
+		for (size_t i = 0; i < gs.n; i++)
+			pm__report_group(e, e->dwfl, &gs.v[i]);
+		dwfl_report_end(e->dwfl, NULL, NULL);
+		/* Open every file now, through /proc/PID/root while it exists: a process that
+		 * exits before its stacks are symbolized takes that path with it. (Opening a
+		 * file reads its headers.) */
+		dwfl_getmodules(e->dwfl, pm__open_module, NULL, 0);
 	}
 	for (size_t i = 0; i < gs.n; i++)
 		free(gs.v[i].path);
@@ -350,7 +337,6 @@ static void pm__drop(struct proc_maps *pm, struct pm_entry *e)
 	hashmap__del(&pm->by_pid, (uint64_t)e->pid);
 	pm->count--;
 	dwfl_end(e->dwfl);
-	dwfl_end(e->debug);
 	free(e);
 }
 
@@ -378,10 +364,8 @@ static struct pm_entry *pm__create(struct proc_maps *pm, pid_t pid)
 
 	e->pid = pid;
 	e->dwfl = dwfl_begin(&pm_callbacks);
-	e->debug = dwfl_begin(&pm_debug_callbacks);
-	if (!e->dwfl || !e->debug || pm__read_maps(e) < 0) {
+	if (!e->dwfl || pm__read_maps(e) < 0) {
 		dwfl_end(e->dwfl);
-		dwfl_end(e->debug);
 		free(e);
 		return NULL;
 	}
@@ -427,11 +411,4 @@ Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
 	struct pm_entry *e = pm__get(pm, pid, addr);
 
 	return e ? e->dwfl : NULL;
-}
-
-Dwfl *proc_maps__debug_dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr)
-{
-	struct pm_entry *e = pm__get(pm, pid, addr);
-
-	return e ? e->debug : NULL;
 }

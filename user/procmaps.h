@@ -2,7 +2,7 @@
 /*
  * Per-process views of /proc: the memory mappings of each traced process (which ELF file is
  * loaded where), cached and refreshed when an address falls outside what is known, and the
- * libdw sessions (Dwfl) built from them that the unwinder and symbolizer share.
+ * libdw session (Dwfl) built from them that the unwinder and symbolizer share.
  */
 #ifndef STRAND_PROCMAPS_H
 #define STRAND_PROCMAPS_H
@@ -24,9 +24,6 @@ void proc_maps__free(struct proc_maps *pm);
  * loads a separate debug file: for unwinding (.eh_frame) and finding modules.
  */
 Dwfl *proc_maps__dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr);
-/* The same modules in a session that loads separate debug files (symbols, lines), when
- * asked for them: for symbolizing what was not symbolized before. */
-Dwfl *proc_maps__debug_dwfl(struct proc_maps *pm, pid_t pid, uint64_t addr);
 
 /* The process exec'd or exited. */
 void proc_maps__forget(struct proc_maps *pm, pid_t pid);

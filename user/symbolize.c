@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "symbolize.h"
+#include "debugfiles.h"
 #include "gopclntab.h"
 #include "hashmap.h"
 #include "procmaps.h"
@@ -14,7 +15,7 @@
 
 /* Past this many cached addresses the cache starts over, so a daemon's memory stays bounded;
  * interned strings stay (frames handed out point at them) but are bounded by the binaries. */
-#define SYM_CACHE_MAX (1u << 20)
+#define SYM_CACHE_MAX (1u << 17)
 
 struct cached_frame {
 	const char *function, *file;
@@ -37,10 +38,11 @@ enum { MOD_DEBUGINFO = 1, MOD_NO_DEBUGINFO = 2 };
 
 struct symbolizer {
 	struct proc_maps *maps;
-	struct hashmap cache;	/* hash(modkey, rel) -> struct sym_entry */
-	struct hashmap strings; /* hash(string) -> chain of struct interned */
-	struct hashmap modules; /* modkey -> MOD_* */
-	struct hashmap gotabs;	/* modkey -> struct gopclntab *, or &not_go */
+	struct debug_files *debug; /* symbols and lines of addresses not seen before */
+	struct hashmap cache;	   /* hash(modkey, rel) -> struct sym_entry */
+	struct hashmap strings;	   /* hash(string) -> chain of struct interned */
+	struct hashmap modules;	   /* modkey -> MOD_* */
+	struct hashmap gotabs;	   /* modkey -> struct gopclntab *, or &not_go */
 	struct symbolizer_stats stats;
 };
 
@@ -83,6 +85,7 @@ struct symbolizer *symbolizer__new(struct proc_maps *maps)
 	struct symbolizer *sym = xcalloc(1, sizeof(*sym));
 
 	sym->maps = maps;
+	sym->debug = debug_files__new();
 	hashmap__init(&sym->cache);
 	hashmap__init(&sym->strings);
 	hashmap__init(&sym->modules);
@@ -123,6 +126,7 @@ void symbolizer__free(struct symbolizer *sym)
 		if (v != &not_go)
 			gopclntab__close(v);
 	hashmap__free(&sym->gotabs);
+	debug_files__free(sym->debug);
 	free(sym);
 }
 
@@ -267,16 +271,14 @@ static bool sym__go(struct symbolizer *sym, struct gopclntab *t, uint64_t rel, s
 	return n > 0;
 }
 
-static void sym__compute(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr, uint64_t rel,
-			 uint64_t modkey, struct sym_entry *e)
+/* Function and file:line of addr in mod (a session's address) from its symbols and DWARF. */
+static void sym__native(struct symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr addr,
+			struct sym_entry *e)
 {
 	GElf_Off off;
 	GElf_Sym s;
-	const char *symname;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
 
-	if (sym__go(sym, sym__gotab(sym, mod, modkey), rel, e))
-		return;
-	symname = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
 	if (!sym__dwarf(sym, mod, addr, symname, e))
 		sym__push(e, sym, symname, NULL, 0, false);
 }
@@ -296,14 +298,6 @@ static void sym__note_module(struct symbolizer *sym, Dwfl_Module *mod, uint64_t 
 	}
 }
 
-/* The module at addr in the session that loads debug files, NULL when none covers it. */
-static Dwfl_Module *sym__debug_module(struct symbolizer *sym, pid_t pid, Dwarf_Addr addr)
-{
-	Dwfl *dwfl = proc_maps__debug_dwfl(sym->maps, pid, addr);
-
-	return dwfl ? dwfl_addrmodule(dwfl, addr) : NULL;
-}
-
 static const struct sym_entry *sym__lookup(struct symbolizer *sym, pid_t pid, Dwfl_Module *mod,
 					   Dwarf_Addr addr, Dwarf_Addr bias)
 {
@@ -316,10 +310,6 @@ static const struct sym_entry *sym__lookup(struct symbolizer *sym, pid_t pid, Dw
 		sym->stats.cache_hits++;
 		return e;
 	}
-	/* not seen before: symbols and lines from the session with debug files, the same
-	 * module there (its own debug file is opened now, once per process at most) */
-	mod = sym__debug_module(sym, pid, addr) ?: mod;
-	sym__note_module(sym, mod, modkey);
 	/* A colliding key is rare: the newer address takes the slot. */
 	free(e);
 	if (!e && sym->cache.len >= SYM_CACHE_MAX)
@@ -327,7 +317,21 @@ static const struct sym_entry *sym__lookup(struct symbolizer *sym, pid_t pid, Dw
 	e = xcalloc(1, sizeof(*e) + SYM_MAX_INLINE * sizeof(e->f[0]));
 	e->modkey = modkey;
 	e->rel = rel;
-	sym__compute(sym, mod, addr, rel, modkey, e);
+	if (!sym__go(sym, sym__gotab(sym, mod, modkey), rel, e)) {
+		/* not seen before: from the build's own session, with its debug file, shared
+		 * by every process that maps it; the process's module where it cannot be
+		 * opened again (symbols of the binary alone) */
+		const char *path = NULL;
+		Dwarf_Addr dbias = 0;
+		Dwfl_Module *dmod;
+
+		dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &path, NULL);
+		dmod = debug_files__module(sym->debug, modkey, path, pid, &dbias);
+		sym__note_module(sym, dmod ?: mod, modkey);
+		sym__native(sym, dmod ?: mod, dmod ? rel + dbias : addr, e);
+	} else {
+		sym__note_module(sym, mod, modkey);
+	}
 	size = sizeof(*e) + e->n * sizeof(e->f[0]);
 	e = xrealloc(e, size);
 	hashmap__set(&sym->cache, key, e);
@@ -415,11 +419,21 @@ int symbolizer__symbol_address(struct symbolizer *sym, pid_t pid, uint64_t pc, c
 
 void symbolizer__stats(struct symbolizer *sym, struct symbolizer_stats *out)
 {
+	struct debug_files_stats ds;
+
+	debug_files__stats(sym->debug, &ds);
 	*out = sym->stats;
+	out->cached = sym->cache.len;
+	out->cache_max = SYM_CACHE_MAX;
+	out->debug_open = ds.open;
+	out->debug_max = DEBUG_FILES_MAX;
+	out->debug_opened = ds.opened;
+	out->debug_dropped = ds.dropped;
 }
 
 void symbolizer__forget(struct symbolizer *sym, pid_t pid)
 {
-	/* Results are cached by module contents, not by process: nothing to drop. The maps
-	 * (and so which modules a pid has) are proc_maps's, forgotten by its owner. */
+	/* Results are cached by module contents, not by process, and stay. The maps (and so
+	 * which modules a pid has) are proc_maps's, forgotten by its owner. */
+	debug_files__forget(sym->debug, pid);
 }

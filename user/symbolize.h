@@ -55,6 +55,9 @@ int symbolizer__symbol_address(struct symbolizer *sym, pid_t pid, uint64_t pc, c
 struct symbolizer_stats {
 	uint64_t lookups, cache_hits, unknown; /* unknown: no module or no symbol */
 	uint64_t modules_without_debuginfo;
+	uint64_t cached, cache_max;	      /* addresses resolved and kept, and the bound */
+	uint64_t debug_open, debug_max;	      /* builds with their debug data open */
+	uint64_t debug_opened, debug_dropped; /* in all */
 };
 void symbolizer__stats(struct symbolizer *sym, struct symbolizer_stats *out);
 

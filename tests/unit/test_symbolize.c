@@ -9,7 +9,10 @@
 #include "procmaps.h"
 #include "symbolize.h"
 
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define noinline __attribute__((noinline, noclone))
@@ -122,6 +125,66 @@ static void test_unknown_and_stats(struct symbolizer *sym)
 	ASSERT_EQ(after.lookups - before.lookups, 4);
 	ASSERT_EQ(after.unknown - before.unknown, 2);
 	ASSERT_TRUE(after.cache_hits - before.cache_hits >= 1);
+}
+
+/* A child that only waits: it maps the same libc as this test. */
+static pid_t idle_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/*
+ * libc's symbols and debug data are read once for every process that maps it: three
+ * processes, each asked for an address of libc not resolved before, open one build; its
+ * frames are the same for all (with file:line where the debug file is installed).
+ */
+static void test_debug_data_once_per_build(void)
+{
+	uintptr_t fns[] = {(uintptr_t)getpid, (uintptr_t)getppid, (uintptr_t)sched_yield};
+	struct proc_maps *pm = proc_maps__new();
+	struct symbolizer *sym = symbolizer__new(pm);
+	struct symbolizer_stats st;
+	bool first_has_lines = false;
+	pid_t kids[3];
+
+	for (int i = 0; i < 3; i++)
+		kids[i] = idle_child();
+	for (int i = 0; i < 3; i++) {
+		struct sym_frame f[SYM_MAX_INLINE];
+		int n = symbolizer__resolve(sym, kids[i], fns[i], false, f, SYM_MAX_INLINE);
+
+		if (!ASSERT_TRUE(n >= 1 && f[n - 1].module && strstr(f[n - 1].module, "/libc.so")))
+			continue;
+		ASSERT_TRUE(f[n - 1].function != NULL);
+		if (i == 0)
+			first_has_lines = f[n - 1].file && f[n - 1].line > 0;
+		else
+			ASSERT_EQ(f[n - 1].file && f[n - 1].line > 0, first_has_lines);
+	}
+	symbolizer__stats(sym, &st);
+	ASSERT_EQ(st.debug_opened, 1);
+	ASSERT_EQ(st.debug_open, 1);
+	ASSERT_EQ(st.cached, 3);
+	/* gone, but kept for the grace period: a fourth process reads nothing again */
+	for (int i = 0; i < 2; i++) {
+		symbolizer__forget(sym, kids[i]);
+		proc_maps__forget(pm, kids[i]);
+	}
+	symbolizer__stats(sym, &st);
+	ASSERT_EQ(st.debug_open, 1);
+	ASSERT_EQ(st.debug_dropped, 0);
+	for (int i = 0; i < 3; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	symbolizer__free(sym);
+	proc_maps__free(pm);
 }
 
 /*
@@ -283,6 +346,7 @@ int main(void)
 	test_go_process(sym, "-extpie");
 	test_map_line_valid();
 	test_map_line_garbage();
+	test_debug_data_once_per_build();
 	symbolizer__free(sym);
 	proc_maps__free(pm);
 	return unit_summary();
