@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "collector.h"
 #include "report.h"
+#include "symbolize.h"
 #include "util.h"
 #include "wait_decode.h"
 #include "waits.h"
@@ -422,6 +423,7 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 		     {STRAND_CNT_GO_STATE_FULL, "goroutine_map_full"}};
 	uint64_t counters[STRAND_CNT__MAX];
 	struct collector_stats cs;
+	struct symbolizer_stats ss;
 	struct self_ctx c = {.f = f};
 	uint64_t live, invalid, untracked, sheds, shed_now;
 	int procs;
@@ -446,6 +448,20 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	fprintf(f, "strand_tracked{what=\"thread_sites\"} %zu\n", e->model.nsites);
 	fprintf(f, "strand_tracked{what=\"goroutines\"} %" PRIu64 "\n", live - untracked);
 	fprintf(f, "strand_tracked{what=\"identities\"} %zu\n", identities);
+	symbolizer__stats(collector__symbolizer(e->col), &ss);
+	family(f, "strand_cache_entries", "gauge", "What strand's own caches hold now.");
+	fprintf(f, "strand_cache_entries{cache=\"symbolized_addresses\"} %" PRIu64 "\n", ss.cached);
+	fprintf(f, "strand_cache_entries{cache=\"debug_builds\"} %" PRIu64 "\n", ss.debug_open);
+	family(f, "strand_cache_capacity_entries", "gauge",
+	       "The bounds of strand's own caches (past them, the oldest entries go).");
+	fprintf(f, "strand_cache_capacity_entries{cache=\"symbolized_addresses\"} %" PRIu64 "\n",
+		ss.cache_max);
+	fprintf(f, "strand_cache_capacity_entries{cache=\"debug_builds\"} %" PRIu64 "\n",
+		ss.debug_max);
+	family(f, "strand_debug_builds_opened_total", "counter",
+	       "Binaries whose symbols and debug data strand read (once per build, shared by "
+	       "every process that maps it).");
+	fprintf(f, "strand_debug_builds_opened_total %" PRIu64 "\n", ss.debug_opened);
 	go_tracker__sheds(e->go, &sheds, &shed_now);
 	family(f, "strand_go_probe_sheds_total", "counter",
 	       "Times the goroutine create/exit probes of a process were detached for their cost "
