@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """strand at scale: attaching to a process with many goroutines, many threads, and to a
-large binary. For each: how long `strand trace -p` takes to attach (its first look at the
+large binary, and the daemon with many processes on the machine. For each: how long `strand trace -p` takes to attach (its first look at the
 process included: the goroutine snapshot, the threads' list), how long the report and
 detach take after Ctrl-C, strand's peak RSS and CPU, and whether the counts are right.
 Appends a section to bench/RESULTS.md.
@@ -14,10 +14,12 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import results
 
@@ -125,11 +127,76 @@ def run_big_binary(strand, scratch):
             "threads seen: %d, spawn sites: %d" % (rep["totals"]["live"], len(rep["sites"])))
 
 
+def proc_stat(pid):
+    """(CPU seconds, RSS MiB, peak RSS MiB, open fds) of a process now."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = hwm = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    return cpu, rss, hwm, len(os.listdir("/proc/%d/fd" % pid))
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+        return r.read().decode()
+
+
+def run_daemon(strand, nprocs, seconds=20):
+    """strand daemon with nprocs small processes (half C with 8 blocked threads, half Go with
+    100 parked goroutines) on the machine, scraped every 5 s: its RSS, fds and CPU per scan
+    (one a second) after `seconds`, and how long it takes to exit on SIGTERM."""
+    procs = []
+    try:
+        for i in range(nprocs):
+            argv = ([os.path.join(BIN, "manythreads"), "8"] if i % 2 else
+                    [os.path.join(BIN, "goidle"), "100"])
+            procs.append(start(argv, "ready")[0])
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        d = subprocess.Popen([strand, "daemon", "--listen", "127.0.0.1:%d" % port],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = d.stderr.readline()
+        while line and "serving on" not in line:
+            line = d.stderr.readline()
+        if not line:
+            sys.exit("strand daemon did not start: %s" % d.stderr.read()[-2000:])
+        cpu0 = proc_stat(d.pid)[0]
+        t0 = time.monotonic()
+        seen = 0
+        while time.monotonic() - t0 < seconds:
+            text = scrape(port)
+            pids = {str(p.pid) for p in procs}
+            seen = sum(1 for l in text.splitlines() if l.startswith("strand_process_info{")
+                       and any('pid="%s"' % pid in l for pid in pids))
+            time.sleep(5)
+        cpu, rss, hwm, fds = proc_stat(d.pid)
+        per_scan = (cpu - cpu0) / (time.monotonic() - t0)
+        t1 = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        rc = d.wait(60)
+        stop = time.monotonic() - t1
+        if rc != 0:
+            sys.exit("strand daemon exited %d on SIGTERM" % rc)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return rss, hwm, fds, per_scan, stop, seen
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strand", default=os.path.join(ROOT, "strand"))
     ap.add_argument("--goroutines", type=int, default=1000000)
     ap.add_argument("--threads", type=int, default=100000)
+    ap.add_argument("--processes", type=int, default=50)
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
     rows = []
@@ -143,6 +210,9 @@ def main():
                          st.get("cpu_seconds", 0), seen))
             print("%-40s attach %.2f s  report+detach %.2f s  RSS %.0f MiB  CPU %.2f s  %s" %
                   rows[-1], flush=True)
+    drss, dhwm, dfds, dscan, dstop, dseen = run_daemon(args.strand, args.processes)
+    print("daemon on %d processes: RSS %.0f MiB (peak %.0f), %d fds, CPU %.3f s a scan, "
+          "stop %.2f s, %d seen" % (args.processes, drss, dhwm, dfds, dscan, dstop, dseen))
     lines = ["", "## Scale", "",
              "`python3 bench/scale.py` (run by `make bench`): `strand trace -p` attached to a",
              "process already running, 2 s of tracing, then Ctrl-C. Attach is until strand",
@@ -153,7 +223,16 @@ def main():
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append("| %s | %.2f | %.2f | %.0f | %.2f | %s |" % r)
-    go, _, binary = rows
+    lines += ["", "`strand daemon` with %d small processes on the machine (half C with 8 "
+              "blocked threads, half Go with 100 parked goroutines; everything else on it "
+              "traced too), scraped every 5 s for 20 s; CPU per scan is its CPU over the 20 s "
+              "divided by its scans (one a second); stop is from SIGTERM to its exit." %
+              args.processes, "",
+              "| processes seen | RSS (MiB) | peak RSS (MiB) | open fds | CPU a scan (s) | stop (s) |",
+              "|---|---|---|---|---|---|",
+              "| %d of %d | %.0f | %.0f | %d | %.3f | %.2f |" % (dseen, args.processes, drss,
+                                                           dhwm, dfds, dscan, dstop)]
+    go, threads, binary = rows
 
     def verdict(ok):
         return "met" if ok else "**not met**"
@@ -162,6 +241,16 @@ def main():
               "- 1M live goroutines, strand's RSS <= 256 MB: %.0f MiB, %s" %
               (go[3], verdict(go[3] <= 256)),
               "- ... snapshot at attach <= 1 s: %.2f s, %s" % (go[1], verdict(go[1] <= 1)),
+              "- ... report and detach <= 1 s: %.2f s, %s" % (go[2], verdict(go[2] <= 1)),
+              "- 100k blocked threads, strand's RSS <= 256 MB: %.0f MiB, %s" %
+              (threads[3], verdict(threads[3] <= 256)),
+              "- ... attach <= 1 s: %.2f s, %s; report and detach <= 1 s: %.2f s, %s" %
+              (threads[1], verdict(threads[1] <= 1), threads[2], verdict(threads[2] <= 1)),
+              "- the daemon on %d processes, RSS <= 100 MiB: %.0f MiB (peak %.0f), %s" %
+              (args.processes, drss, dhwm, verdict(dhwm <= 100)),
+              "- ... exits <= 0.5 s after SIGTERM: %.2f s, %s" % (dstop, verdict(dstop <= 0.5)),
+              "- ... every process seen: %d of %d, %s" % (dseen, args.processes,
+                                                         verdict(dseen == args.processes)),
               "- attach and detach each <= 0.5 s on an ordinary binary (Chromium): %.2f s and "
               "%.2f s, %s" % (binary[1], binary[2], verdict(binary[1] <= 0.5 and
                                                           binary[2] <= 0.5))]
