@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "metrics.h"
+#include "procfs.h"
 #include "promtext.h"
 #include "detect.h"
 #include "engine.h"
@@ -34,6 +35,7 @@ struct counted {
  * counts of its processes that are gone, kept so that its counters never go back. */
 struct agg {
 	struct proc_identity id;
+	int instance; /* see struct pinfo */
 	bool present; /* a process of it was exported at this write */
 	bool go;      /* one of its processes is a Go program: goroutine series too */
 	int absent;   /* writes since it last was */
@@ -48,8 +50,16 @@ struct agg {
 struct pinfo {
 	struct proc_identity id;
 	uint64_t hash;
+	/* Processes of one identity (two instances of a server, two python3 scripts) are told
+	 * apart by the lowest number none of the identity's live processes holds when strand
+	 * first sees it (at strand's start, the oldest first): a lone process is always 0, and
+	 * one restarted takes its number again. The last of INSTANCES_MAX is shared by any
+	 * more, so the series stay bounded. */
+	int instance;
 	bool read;
 };
+
+#define INSTANCES_MAX 16
 
 struct metrics {
 	struct metrics_opts o;
@@ -117,6 +127,24 @@ static bool filter__matches(const struct proc_filter *f, const struct proc_ident
 	return ok && (!f->containers_only || *id->container_id) && (!f->go_only || go);
 }
 
+static int free_instance(const struct metrics *m, uint64_t hash)
+{
+	uint32_t used = 0;
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
+		const struct pinfo *pi = val;
+
+		if (pi->hash == hash)
+			used |= 1u << pi->instance;
+	}
+	for (int i = 0; i < INSTANCES_MAX - 1; i++)
+		if (!(used & (1u << i)))
+			return i;
+	return INSTANCES_MAX - 1;
+}
+
 static struct pinfo *pinfo_of(struct metrics *m, struct engine *e, pid_t pid)
 {
 	struct pinfo *pi = hashmap__get(&m->procs, (uint64_t)pid);
@@ -131,9 +159,49 @@ static struct pinfo *pinfo_of(struct metrics *m, struct engine *e, pid_t pid)
 		pi = xcalloc(1, sizeof(*pi));
 		pi->read = !identity__read(pid, p ? p->comm : "", &pi->id);
 		pi->hash = identity__hash(&pi->id);
+		pi->instance = free_instance(m, pi->hash);
 		hashmap__set(&m->procs, (uint64_t)pid, pi);
 	}
 	return pi;
+}
+
+struct newcomer {
+	pid_t pid;
+	uint64_t birth_ns;
+};
+
+static int by_birth(const void *a, const void *b)
+{
+	const struct newcomer *x = a, *y = b;
+
+	if (x->birth_ns != y->birth_ns)
+		return x->birth_ns < y->birth_ns ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The processes not seen before, read in the order they started: the older ones of an
+ * identity get the lower instance numbers. */
+static void read_newcomers(struct metrics *m, struct engine *e)
+{
+	struct newcomer *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&e->model.procs, &i, &key, &val);) {
+		if (hashmap__get(&m->procs, key))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = (struct newcomer){(pid_t)key, procfs__birth_ns((pid_t)key)};
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), by_birth);
+	for (size_t i = 0; i < n; i++)
+		pinfo_of(m, e, v[i].pid);
+	free(v);
 }
 
 bool metrics__exports(struct metrics *m, struct engine *e, pid_t pid)
@@ -145,14 +213,20 @@ bool metrics__exports(struct metrics *m, struct engine *e, pid_t pid)
 	return pid != getpid() && pi->read && filter__matches(&m->o.filter, &pi->id, p && p->go);
 }
 
+static uint64_t agg_key(const struct pinfo *pi)
+{
+	return hash_combine(pi->hash, (uint64_t)pi->instance);
+}
+
 static struct agg *agg_of(struct metrics *m, const struct pinfo *pi)
 {
-	struct agg *a = hashmap__get(&m->aggs, pi->hash);
+	struct agg *a = hashmap__get(&m->aggs, agg_key(pi));
 
 	if (!a) {
 		a = xcalloc(1, sizeof(*a));
 		a->id = pi->id;
-		hashmap__set(&m->aggs, pi->hash, a);
+		a->instance = pi->instance;
+		hashmap__set(&m->aggs, agg_key(pi), a);
 	}
 	return a;
 }
@@ -275,8 +349,11 @@ static void goroutine_series(struct engine *e, struct hashmap *exported)
 	}
 }
 
-static void identity_labels(FILE *f, const struct proc_identity *id, int max)
+/* Not "instance": Prometheus sets that label on every series to the scraped target's
+ * address (and renames a series' own to exported_instance). */
+static void identity_labels(FILE *f, const struct agg *a, int max)
 {
+	const struct proc_identity *id = &a->id;
 	const char *names[] = {"comm", "exe", "cgroup", "pod_uid", "container_id"};
 	const char *values[] = {id->comm, id->exe, id->cgroup, id->pod_uid, id->container_id};
 
@@ -287,6 +364,8 @@ static void identity_labels(FILE *f, const struct proc_identity *id, int max)
 		prom__label(f, values[i], max);
 		fputc('"', f);
 	}
+	fprintf(f, ",process_instance=\"%d%s\"", a->instance,
+		a->instance == INSTANCES_MAX - 1 ? "+" : "");
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -322,7 +401,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 			    !a->tasks[k][2])
 				continue;
 			fputs("strand_tasks{", f);
-			identity_labels(f, &a->id, max);
+			identity_labels(f, a, max);
 			fprintf(f, ",kind=\"%s\",state=\"%s\"} %" PRIu64 "\n", kind_names[k],
 				state_names[s], a->tasks[k][s]);
 		}
@@ -332,7 +411,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 	EACH_AGG(m, a)
 	for (int k = 0; k < (a->go ? KINDS : 1); k++) {
 		fputs("strand_spawned_total{", f);
-		identity_labels(f, &a->id, max);
+		identity_labels(f, a, max);
 		fprintf(f, ",kind=\"%s\"} %" PRIu64 "\n", kind_names[k],
 			a->spawned[k] + a->gone_spawned[k]);
 	}
@@ -341,7 +420,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 	EACH_AGG(m, a)
 	for (int k = 0; k < (a->go ? KINDS : 1); k++) {
 		fputs("strand_exited_total{", f);
-		identity_labels(f, &a->id, max);
+		identity_labels(f, a, max);
 		fprintf(f, ",kind=\"%s\"} %" PRIu64 "\n", kind_names[k],
 			a->exited[k] + a->gone_exited[k]);
 	}
@@ -351,7 +430,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 	EACH_AGG(m, a)
 	for (size_t i = 0; a->present && i < a->nreasons; i++) {
 		fputs("strand_stranded_tasks{", f);
-		identity_labels(f, &a->id, max);
+		identity_labels(f, a, max);
 		fprintf(f, ",kind=\"%s\",wait_reason=\"", kind_names[a->reasons[i].kind]);
 		prom__label(f, a->reasons[i].label, max);
 		fprintf(f, "\"} %" PRIu64 "\n", a->reasons[i].n);
@@ -363,7 +442,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 		if (k == K_GOROUTINE && !a->tasks[k][S_BLOCKED])
 			continue;
 		fputs("strand_oldest_blocked_seconds{", f);
-		identity_labels(f, &a->id, max);
+		identity_labels(f, a, max);
 		fprintf(f, ",kind=\"%s\"} %.3f\n", kind_names[k], a->oldest[k]);
 	}
 	family(f, "strand_site_tasks", "gauge",
@@ -376,7 +455,7 @@ static void write_identity_series(struct metrics *m, FILE *f)
 			qsort(a->sites, a->nsites, sizeof(*a->sites), by_count);
 		for (size_t i = 0; i < a->nsites && (int)i < m->o.top_sites; i++) {
 			fputs("strand_site_tasks{", f);
-			identity_labels(f, &a->id, max);
+			identity_labels(f, a, max);
 			fprintf(f, ",kind=\"%s\",site=\"", kind_names[a->sites[i].kind]);
 			prom__label(f, a->sites[i].label, max);
 			fprintf(f, "\"} %" PRIu64 "\n", a->sites[i].n);
@@ -511,6 +590,7 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 	hashmap__init(&exported);
 	for (size_t i = 0; hashmap__next(&m->aggs, &i, &key, &val);)
 		reset(val);
+	read_newcomers(m, e);
 	for (size_t i = 0; hashmap__next(&e->model.procs, &i, &key, &val);) {
 		struct agg *a;
 
@@ -531,7 +611,7 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 		const struct agg *a = val;
 
 		fputs("strand_process_info{", f);
-		identity_labels(f, &a->id, m->o.label_max);
+		identity_labels(f, a, m->o.label_max);
 		fprintf(f, ",pid=\"%d\"} 1\n", (int)key);
 	}
 	write_self(e, self, m->aggs.len, f);
@@ -551,7 +631,7 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 void metrics__retire(struct metrics *m, struct engine *e, pid_t pid)
 {
 	struct pinfo *pi = hashmap__get(&m->procs, (uint64_t)pid);
-	struct agg *a = pi ? hashmap__get(&m->aggs, pi->hash) : NULL;
+	struct agg *a = pi ? hashmap__get(&m->aggs, agg_key(pi)) : NULL;
 
 	if (a) {
 		size_t ns;

@@ -244,6 +244,47 @@ def test_exited_processes_leave_and_churn_stays_flat():
         d.stop()
 
 
+def test_instances_of_one_identity_are_told_apart():
+    """Two processes of one binary in one cgroup, a leak and a healthy pool: one identity,
+    two process_instance values (the older 0), the stranded series on the leak's alone;
+    the leak restarted takes its number again."""
+    with Session() as s:
+        leak = s.start_target("waits", ["mutex", "--now"])
+        leak.wait_line("blocked", timeout=8)
+        pool = s.start_target("waits", ["pool", "--now"])
+        pool.wait_line("blocked", timeout=8)
+        d = Daemon(s, ["--comm", "waits"])
+        got = d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3,
+                         what="the leak's 3 stranded threads")
+
+        def instance_of(series, pid):
+            infos = [l for n, l, _ in series if n == "strand_process_info" and
+                     l.get("pid") == str(pid)]
+            expect_eq(len(infos), 1, "one strand_process_info for pid %d" % pid)
+            return infos[0].get("process_instance")
+
+        expect_eq(instance_of(got, leak.pid), "0", "the older process is instance 0")
+        expect_eq(instance_of(got, pool.pid), "1", "the newer one, of the same identity, 1")
+        expect_eq(value(got, "strand_stranded_tasks", comm="waits", process_instance="0"), 3,
+                  "the leak's stranded threads on its own series",
+                  "\n".join(describe(got, "waits")))
+        expect_eq(value(got, "strand_stranded_tasks", comm="waits", process_instance="1"),
+                  None, "nothing stranded on the pool's")
+        check(value(got, "strand_tasks", comm="waits", process_instance="1",
+                    kind="thread") >= 5, "the pool's threads (main and 4 workers) seen",
+              "\n".join(describe(got, "waits")))
+        leak.kill()
+        d.wait_for(lambda x: value(x, "strand_process_info", pid=str(leak.pid)) is None,
+                   timeout=15, what="the leak's series gone")
+        again = s.start_target("waits", ["mutex", "--now"])
+        again.wait_line("blocked", timeout=8)
+        got = d.wait_for(lambda x: value(x, "strand_stranded_tasks", comm="waits") == 3,
+                         what="the restarted leak's 3 stranded threads")
+        expect_eq(instance_of(got, again.pid), "0", "the restarted leak takes 0 again")
+        expect_eq(instance_of(got, pool.pid), "1", "the pool keeps 1")
+        d.stop()
+
+
 def _start_with_pid(session, name, args, pid, tries=20):
     """Starts target name with the given pid (the kernel's next pid set just before, through
     /proc/sys/kernel/ns_last_pid); None when another process took it first every time."""
