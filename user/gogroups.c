@@ -360,7 +360,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (g->goid > grp->max_goid)
 			grp->max_goid = g->goid;
 		grp->blocked_long++;
-		if (r->parent && !hashmap__get(&st->live, r->parent))
+		if (r->parent && !hashmap__get(&st->row_of_goid, r->parent))
 			grp->orphans++;
 		else if (creator_returned(t, st, r, &m->active, m->all_read))
 			grp->creator_returned++;

@@ -76,9 +76,9 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->lost);
 	hashmap__free(&st->chan_elems);
 	free_values(&st->select_cases);
-	hashmap__free(&st->seen);
-	hashmap__free(&st->dated);
-	hashmap__free(&st->live);
+	free(st->since);
+	st->since = NULL;
+	st->nsince = 0;
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
@@ -190,51 +190,58 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 	return key;
 }
 
-/* Remembers when each goroutine was first seen in its present state (wait), and which are
- * live; and when first seen with its present g.waitsince (set, the same value proves it has
- * not run since: see go_probe_wait). */
+/* Remembers when each goroutine was first seen in its present state (wait); and when first
+ * seen with its present g.waitsince (set, the same value proves it has not run since: see
+ * go_probe_wait). The previous scan's records are found by goroutine id through its rows
+ * (read_rows has not rebuilt them yet). */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	struct hashmap next, dated;
+	struct go_since *next = xcalloc(st->snap.n + 1, sizeof(*next));
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
-
-	hashmap__init(&next);
-	hashmap__init(&dated);
-	hashmap__free(&st->live);
-	hashmap__init(&st->live);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		uint64_t key = seen_key(st, g);
-		void *first = hashmap__get(&st->seen, key);
+		uintptr_t row = (uintptr_t)hashmap__get(&st->row_of_goid, g->goid);
+		const struct go_since *was = row && row <= st->nsince ? &st->since[row - 1] : NULL;
+		struct go_since *is = &next[i];
 
-		hashmap__set(&next, key, first ? first : (void *)(uintptr_t)now);
-		if (g->waitsince) {
-			key = hash_combine(g->goid, (uint64_t)g->waitsince);
-			first = hashmap__get(&st->dated, key);
-			hashmap__set(&dated, key, first ? first : (void *)(uintptr_t)now);
-		}
-		hashmap__set(&st->live, g->goid, (void *)1);
+		is->state_key = seen_key(st, g);
+		is->seen_ns = was && was->state_key == is->state_key ? was->seen_ns : now;
+		is->waitsince = g->waitsince;
+		if (g->waitsince)
+			is->dated_ns = was && was->waitsince == g->waitsince && was->dated_ns
+					       ? was->dated_ns
+					       : now;
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	hashmap__free(&st->seen);
-	st->seen = next;
-	hashmap__free(&st->dated);
-	st->dated = dated;
+	free(st->since);
+	st->since = next;
+	st->nsince = st->snap.n;
+}
+
+/* g's record, when g is one of the snapshot's. */
+static const struct go_since *since_of(const struct go_proc_state *st, const struct go_g *g)
+{
+	uintptr_t at = (uintptr_t)g, base = (uintptr_t)st->snap.g;
+	size_t i = (at - base) / sizeof(*g);
+
+	return st->since && at >= base && i < st->nsince ? &st->since[i] : NULL;
 }
 
 uint64_t go_first_dated(const struct go_proc_state *st, const struct go_g *g)
 {
-	return g->waitsince ? (uintptr_t)hashmap__get(&st->dated,
-						      hash_combine(g->goid, (uint64_t)g->waitsince))
-			    : 0;
+	const struct go_since *s = since_of(st, g);
+
+	return s && g->waitsince ? s->dated_ns : 0;
 }
 
 uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g)
 {
-	return (uintptr_t)hashmap__get(&st->seen, seen_key(st, g));
+	const struct go_since *s = since_of(st, g);
+
+	return s && s->state_key == seen_key(st, g) ? s->seen_ns : 0;
 }
 
 /* Each site's live count, orphans and totals from the probes, sampled over time. */
@@ -253,7 +260,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 		uint64_t parent = st->rows[i].parent;
 
 		s->live++;
-		s->orphans += parent && !hashmap__get(&st->live, parent);
+		s->orphans += parent && !hashmap__get(&st->row_of_goid, parent);
 	}
 	/* those past the limit, at the sites the kept ones made known */
 	for (size_t i = 0; hashmap__next(&st->snap.untracked_gopc, &i, &gopc, &val);) {
@@ -366,9 +373,9 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 			hashmap__set(&tid_of, st->threads[i].curg,
 				     (void *)(uintptr_t)st->threads[i].tid);
 	hashmap__free(&st->row_of);
-	hashmap__init(&st->row_of);
+	hashmap__reserve(&st->row_of, snap->n);
 	hashmap__free(&st->row_of_goid);
-	hashmap__init(&st->row_of_goid);
+	hashmap__reserve(&st->row_of_goid, snap->n);
 	go_stack_cache__update(st->stacks, st->pid, snap, stacks);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	for (size_t i = 0; i < snap->n; i++) {
@@ -425,9 +432,6 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	st->pid = pid;
 	snprintf(st->comm, sizeof(st->comm), "%s", comm);
 	st->born_before = procfs__birth_ns(pid) < t->started_ns;
-	hashmap__init(&st->seen);
-	hashmap__init(&st->dated);
-	hashmap__init(&st->live);
 	hashmap__init(&st->site_of);
 	hashmap__init(&st->row_of);
 	hashmap__init(&st->row_of_goid);

@@ -253,6 +253,7 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 
 	c->epoch++;
 	hashmap__init(&next);
+	hashmap__reserve(&next, c->by_g.len);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
 		struct go_stack *have;

@@ -40,6 +40,15 @@ struct row {
 	bool timed;		/* a select with a pending timer's channel among its cases */
 };
 
+/* Since when a goroutine of the snapshot is in its present state, carried from scan to scan
+ * by its goroutine id: a record per goroutine, not a hash table entry per fact. */
+struct go_since {
+	uint64_t state_key; /* its state and wait, told from the next wait by trackingSeq */
+	uint64_t seen_ns;   /* the first scan that saw it so */
+	int64_t waitsince;  /* g.waitsince then (0: none set) */
+	uint64_t dated_ns;  /* the first scan that saw that g.waitsince; 0: none set */
+};
+
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {
 	uint64_t inode;
@@ -85,10 +94,9 @@ struct go_proc_state {
 	uint32_t sheds;
 	uint64_t shed_ns, rearm_ns, rearm_every_ns;
 	char shed_why[224];
-	uint64_t max_goid;	    /* the largest goroutine id seen: about how many were created */
-	struct hashmap seen;	    /* hash(goid, state) -> first scan that saw it so (ns) */
-	struct hashmap dated;	    /* hash(goid, waitsince) -> first scan that saw it so (ns) */
-	struct hashmap live;	    /* goid -> 1, for the last snapshot */
+	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
+	struct go_since *since; /* parallel to snap.g: since when each is in its state */
+	size_t nsince;
 	struct hashmap site_of;	    /* gopc -> site index + 1 */
 	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
 	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */

@@ -42,14 +42,10 @@ static size_t find_slot(const struct hashmap *m, uint64_t key, int *found)
 	}
 }
 
-static void grow(struct hashmap *m)
+static void rehash(struct hashmap *m, size_t cap)
 {
 	struct hashmap old = *m;
-	size_t cap = old.cap ? old.cap : 16;
 
-	/* rehash in place of growing when tombstones are what fills the table */
-	if ((old.len + 1) * 2 > cap)
-		cap *= 2;
 	m->cap = cap;
 	m->len = m->tombstones = 0;
 	m->keys = xcalloc(cap, sizeof(*m->keys));
@@ -61,6 +57,26 @@ static void grow(struct hashmap *m)
 	free(old.keys);
 	free(old.vals);
 	free(old.state);
+}
+
+static void grow(struct hashmap *m)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	/* rehash in place of growing when tombstones are what fills the table */
+	if ((m->len + 1) * 2 > cap)
+		cap *= 2;
+	rehash(m, cap);
+}
+
+void hashmap__reserve(struct hashmap *m, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap * 3 < (n + 1) * 4) /* the load set grows at */
+		cap *= 2;
+	if (cap > m->cap)
+		rehash(m, cap);
 }
 
 void *hashmap__get(const struct hashmap *m, uint64_t key)
