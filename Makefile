@@ -251,12 +251,12 @@ FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # what each target links beyond its own file
 FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c
-FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/procfs.c user/hashmap.c \
+FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/elffiles.c user/procfs.c user/hashmap.c \
 	user/util.c -ldw -lelf
 FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
 FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
 	util.c) -ldw -lelf -lcapstone
-FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c procmaps.c procfs.c gopclntab.c \
+FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c elffiles.c procmaps.c procfs.c gopclntab.c \
 	hashmap.c util.c) -ldw -lelf
 FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
 	util.c) -lmicrohttpd

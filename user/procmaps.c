@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "procmaps.h"
+#include "elffiles.h"
 #include "hashmap.h"
 #include "procfs.h"
 #include "util.h"
@@ -27,12 +28,16 @@ struct pm_entry {
 	 * decompresses) a debug file whole. Symbols and lines are read once per build
 	 * (debugfiles.c), not per process. */
 	Dwfl *dwfl;
+	struct proc_maps *pm;
+	struct elf_file **held; /* the files its session was handed (elffiles.c) */
+	size_t nheld, held_cap;
 	struct pm_entry *prev, *next; /* LRU list, most recent first */
 	uint64_t missed[MISS_RING];
 	unsigned int nmissed;
 };
 
 struct proc_maps {
+	struct elf_files *files;
 	struct hashmap by_pid;
 	struct pm_entry *head, *tail;
 	size_t count;
@@ -160,8 +165,9 @@ static int pm__open_map_file(pid_t pid, uint64_t start, char *path, size_t size)
 static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			char **file_name, Elf **elfp)
 {
-	const struct pm_entry *e = *userdata;
+	struct pm_entry *e = *userdata;
 	char path[PATH_MAX], dir[64];
+	struct elf_file *held;
 	int fd = -1;
 	Elf *elf;
 
@@ -178,15 +184,18 @@ static int pm__find_elf(Dwfl_Module *mod, void **userdata, const char *modname, 
 		fd = pm__open_map_file(e->pid, base, path, sizeof(path));
 	if (fd < 0)
 		return -1;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		elf_end(elf);
-		close(fd);
+	/* one descriptor per file for every process that maps it; none of the session's own */
+	elf = elf_files__get(e->pm->files, fd, &held);
+	if (!elf)
 		return -1;
+	if (e->nheld == e->held_cap) {
+		e->held_cap = e->held_cap ? 2 * e->held_cap : 16;
+		e->held = xrealloc(e->held, e->held_cap * sizeof(*e->held));
 	}
+	e->held[e->nheld++] = held;
 	*file_name = strdup(path);
 	*elfp = elf;
-	return fd;
+	return -1;
 }
 
 /* ---- reporting modules ----------------------------------------------------------------- */
@@ -303,6 +312,7 @@ struct proc_maps *proc_maps__new(void)
 {
 	struct proc_maps *pm = xcalloc(1, sizeof(*pm));
 
+	pm->files = elf_files__new();
 	hashmap__init(&pm->by_pid);
 	return pm;
 }
@@ -331,13 +341,22 @@ static void pm__push_front(struct proc_maps *pm, struct pm_entry *e)
 		pm->tail = e;
 }
 
+/* The session ends its references to the files, then the files are given back. */
+static void pm__end(struct proc_maps *pm, struct pm_entry *e)
+{
+	dwfl_end(e->dwfl);
+	for (size_t i = 0; i < e->nheld; i++)
+		elf_files__put(pm->files, e->held[i]);
+	free(e->held);
+	free(e);
+}
+
 static void pm__drop(struct proc_maps *pm, struct pm_entry *e)
 {
 	pm__unlink(pm, e);
 	hashmap__del(&pm->by_pid, (uint64_t)e->pid);
 	pm->count--;
-	dwfl_end(e->dwfl);
-	free(e);
+	pm__end(pm, e);
 }
 
 void proc_maps__free(struct proc_maps *pm)
@@ -347,6 +366,7 @@ void proc_maps__free(struct proc_maps *pm)
 	while (pm->head)
 		pm__drop(pm, pm->head);
 	hashmap__free(&pm->by_pid);
+	elf_files__free(pm->files);
 	free(pm);
 }
 
@@ -363,10 +383,10 @@ static struct pm_entry *pm__create(struct proc_maps *pm, pid_t pid)
 	struct pm_entry *e = xcalloc(1, sizeof(*e));
 
 	e->pid = pid;
+	e->pm = pm;
 	e->dwfl = dwfl_begin(&pm_callbacks);
 	if (!e->dwfl || pm__read_maps(e) < 0) {
-		dwfl_end(e->dwfl);
-		free(e);
+		pm__end(pm, e);
 		return NULL;
 	}
 	if (pm->count >= PROC_MAPS_MAX)
