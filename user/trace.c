@@ -67,12 +67,22 @@ struct trace {
 	bool record_failed;
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* the signal that asked */
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	stop_requested = sig;
+}
+
+/* Interrupted before the trace began (loading and attaching take seconds on a busy
+ * machine): nothing to report, and nothing gained by finishing the attach first. */
+static bool interrupted_early(int *code)
+{
+	if (!stop_requested)
+		return false;
+	say("interrupted before the trace began: nothing to report");
+	*code = 128 + stop_requested;
+	return true;
 }
 
 void trace__usage(FILE *f)
@@ -743,7 +753,7 @@ int cmd_trace(int argc, char **argv)
 	eopts.exit_leaks = t.opts.command != NULL;
 	eopts.verbose = t.opts.verbose;
 	code = engine__start(&t.e, &eopts);
-	if (code)
+	if (code || interrupted_early(&code))
 		goto out;
 	t.e.on_exit = on_process_exit;
 	t.e.on_exit_ctx = &t;
@@ -751,7 +761,7 @@ int cmd_trace(int argc, char **argv)
 	t.e.on_go_scan_ctx = &t;
 	t.next_record_ns = t.e.start_ns + (uint64_t)t.opts.record_every_ns;
 	code = setup_targets(&t);
-	if (code)
+	if (code || interrupted_early(&code))
 		goto out;
 	code = run_loop(&t);
 	if (!code)
