@@ -92,7 +92,11 @@ def _service(variant):
     # be runnable when the dump is taken
     compare(pp, st, serving=SERVING + ("%s:%d" % marker(PROG, "svcserve"),))
     total = int(re.search(r"goroutine profile: total (\d+)", dumps["d1"]).group(1))
-    expect_eq(total, sum(pp.values()), "debug=1's total is debug=2's goroutines")
+    # taken one after the other: the first dump's connection may still be closing (its
+    # goroutine alive, or gone) when the second is taken
+    check(abs(total - sum(pp.values())) <= 1,
+          "debug=1's total (%d) is debug=2's goroutines (%d), give or take the first dump's "
+          "connection" % (total, sum(pp.values())))
     # and the verdicts of its header
     for name, state, count in (("svctimeout", "chan send", 3), ("svcrange", "chan receive", 2),
                                ("svcbatch", "semacquire", 2)):
