@@ -77,14 +77,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->chan_elems);
 	free_values(&st->select_cases);
 	free(st->since);
-	free(st->since_spare);
-	st->since = st->since_spare = NULL;
-	st->nsince = st->since_cap = st->spare_cap = 0;
-	free(st->cols.goids);
-	free(st->cols.objs);
-	free(st->cols.parks);
-	free(st->cols.stacks);
-	memset(&st->cols, 0, sizeof(st->cols));
+	st->since = NULL;
+	st->nsince = 0;
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
@@ -202,15 +196,8 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
  * (read_rows has not rebuilt them yet). */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	struct go_since *next = st->since_spare, *prev = st->since;
-	size_t cap = st->spare_cap;
+	struct go_since *next = xcalloc(st->snap.n + 1, sizeof(*next));
 
-	if (cap < st->snap.n + 1) {
-		cap = st->snap.n + 1;
-		free(next);
-		next = xcalloc(cap, sizeof(*next));
-	}
-	memset(next, 0, st->snap.n * sizeof(*next));
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
 	for (size_t i = 0; i < st->snap.n; i++) {
@@ -229,10 +216,8 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	st->since_spare = prev;
-	st->spare_cap = st->since_cap;
+	free(st->since);
 	st->since = next;
-	st->since_cap = cap;
 	st->nsince = st->snap.n;
 }
 
@@ -369,27 +354,16 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
-	struct scan_columns *c = &st->cols;
+	uint64_t *goids, *objs, *parks;
 
 	if (st->rows_cap < snap->n) {
 		st->rows_cap = snap->n;
 		st->rows = xrealloc(st->rows, snap->n * sizeof(*st->rows));
 	}
-	if (c->cap < snap->n + 1) {
-		c->cap = snap->n + 1;
-		c->goids = xrealloc(c->goids, c->cap * sizeof(*c->goids));
-		c->objs = xrealloc(c->objs, c->cap * sizeof(*c->objs));
-		c->parks = xrealloc(c->parks, c->cap * sizeof(*c->parks));
-		c->stacks = xrealloc(c->stacks, c->cap * sizeof(*c->stacks));
-	}
-
-	uint64_t *goids = c->goids, *objs = c->objs, *parks = c->parks;
-	struct go_stack **stacks = c->stacks;
-
-	memset(goids, 0, (snap->n + 1) * sizeof(*goids));
-	memset(objs, 0, (snap->n + 1) * sizeof(*objs));
-	memset(parks, 0, (snap->n + 1) * sizeof(*parks));
-	memset(stacks, 0, (snap->n + 1) * sizeof(*stacks));
+	goids = xcalloc(snap->n + 1, sizeof(*goids));
+	objs = xcalloc(snap->n + 1, sizeof(*objs));
+	parks = xcalloc(snap->n + 1, sizeof(*parks));
+	struct go_stack **stacks = xcalloc(snap->n + 1, sizeof(*stacks));
 
 	struct hashmap tid_of; /* g -> the thread running it or in its system call */
 
@@ -398,9 +372,9 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		if (st->threads[i].curg && st->threads[i].tid)
 			hashmap__set(&tid_of, st->threads[i].curg,
 				     (void *)(uintptr_t)st->threads[i].tid);
-	hashmap__clear(&st->row_of);
+	hashmap__free(&st->row_of);
 	hashmap__reserve(&st->row_of, snap->n);
-	hashmap__clear(&st->row_of_goid);
+	hashmap__free(&st->row_of_goid);
 	hashmap__reserve(&st->row_of_goid, snap->n);
 	go_stack_cache__update(st->stacks, st->pid, snap, stacks);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
@@ -434,6 +408,10 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	mark_timed_selects(t, st);
 	go_chan_table__observe(&st->chans, t->now_ns, goids, objs, parks, snap->n);
 	hashmap__free(&tid_of);
+	free(stacks);
+	free(parks);
+	free(objs);
+	free(goids);
 }
 
 static void arm_exit(struct go_tracker *t, struct go_proc_state *st);

@@ -17,7 +17,6 @@
 
 struct go_stack_cache {
 	struct hashmap by_g;	 /* goroutine key -> struct go_stack * (borrowed) */
-	struct hashmap spare;	 /* the previous by_g, emptied: the next scan's, room kept */
 	struct hashmap by_stack; /* stack hash -> struct go_stack * (owned) */
 	uint64_t epoch;
 	uint64_t switch_lo, switch_hi; /* runtime.systemstack_switch */
@@ -49,7 +48,6 @@ void go_stack_cache__free(struct go_stack_cache *c)
 		free(val);
 	hashmap__free(&c->by_stack);
 	hashmap__free(&c->by_g);
-	hashmap__free(&c->spare);
 	free(c);
 }
 
@@ -248,13 +246,13 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 {
 	/* WALK_CHUNK walks at a time: a million goroutines' windows at once would be 1 GiB */
 	struct pending *p = xcalloc(WALK_CHUNK, sizeof(*p));
-	struct hashmap next = c->spare;
+	struct hashmap next;
 	size_t n = 0, walked = 0;
 	uint64_t key;
 	void *val;
 
 	c->epoch++;
-	hashmap__clear(&next);
+	hashmap__init(&next);
 	hashmap__reserve(&next, c->by_g.len);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
@@ -286,7 +284,7 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 	finish_walks(c, pid, snap, p, n, &next, out);
 	walked += n;
 	free(p);
-	c->spare = c->by_g;
+	hashmap__free(&c->by_g);
 	c->by_g = next;
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {
 		struct go_stack *s = val;

@@ -97,15 +97,6 @@ struct go_proc_state {
 	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
 	struct go_since *since; /* parallel to snap.g: since when each is in its state */
 	size_t nsince;
-	/* room kept from scan to scan (a million goroutines' arrays are allocated, and their
-	 * pages faulted in, once): the previous scan's records, and read_rows' columns */
-	struct go_since *since_spare;
-	size_t since_cap, spare_cap;
-	struct scan_columns {
-		uint64_t *goids, *objs, *parks;
-		struct go_stack **stacks;
-		size_t cap;
-	} cols;
 	struct hashmap site_of;	    /* gopc -> site index + 1 */
 	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
 	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */

@@ -3,7 +3,6 @@
 #include "util.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 enum { SLOT_EMPTY, SLOT_USED, SLOT_DELETED };
 
@@ -68,13 +67,6 @@ static void grow(struct hashmap *m)
 	if ((m->len + 1) * 2 > cap)
 		cap *= 2;
 	rehash(m, cap);
-}
-
-void hashmap__clear(struct hashmap *m)
-{
-	if (m->cap)
-		memset(m->state, SLOT_EMPTY, m->cap);
-	m->len = m->tombstones = 0;
 }
 
 void hashmap__reserve(struct hashmap *m, size_t n)

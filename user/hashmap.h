@@ -18,9 +18,6 @@ void hashmap__free(struct hashmap *m);
 /* free()s every value, then the map. */
 void hashmap__free_values(struct hashmap *m);
 void *hashmap__get(const struct hashmap *m, uint64_t key);
-/* Empties the map, keeping its room: a map refilled at every scan is not allocated (and
- * its pages faulted in) again each time. */
-void hashmap__clear(struct hashmap *m);
 /* Makes room for n entries at once: a map about to be filled with a known number grows
  * (and rehashes) once, not log(n) times. */
 void hashmap__reserve(struct hashmap *m, size_t n);
