@@ -79,6 +79,9 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	free(st->since);
 	st->since = NULL;
 	st->nsince = 0;
+	free(st->gone_objs);
+	st->gone_objs = NULL;
+	st->ngone = 0;
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
@@ -197,6 +200,7 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
 	struct go_since *next = xcalloc(st->snap.n + 1, sizeof(*next));
+	uint8_t *matched = xcalloc(st->nsince / 8 + 1, 1);
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
@@ -213,9 +217,28 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 			is->dated_ns = was && was->waitsince == g->waitsince && was->dated_ns
 					       ? was->dated_ns
 					       : now;
+		if (was) { /* the last scan's wait, until read_rows has this one's */
+			is->obj = was->obj;
+			is->park = was->park;
+			matched[(row - 1) / 8] |= 1 << ((row - 1) % 8);
+		}
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
+	/* the last scan's waiters that are gone ended their waits */
+	free(st->gone_objs);
+	st->gone_objs = NULL;
+	st->ngone = 0;
+	for (size_t j = 0, cap = 0; j < st->nsince; j++) {
+		if (!st->since[j].obj || (matched[j / 8] & (1 << (j % 8))))
+			continue;
+		if (st->ngone == cap) {
+			cap = cap ? 2 * cap : 64;
+			st->gone_objs = xrealloc(st->gone_objs, cap * sizeof(*st->gone_objs));
+		}
+		st->gone_objs[st->ngone++] = st->since[j].obj;
+	}
+	free(matched);
 	free(st->since);
 	st->since = next;
 	st->nsince = st->snap.n;
@@ -354,13 +377,14 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
-	uint64_t *goids, *objs, *parks;
+	uint64_t *prev_objs, *prev_parks, *objs, *parks;
 
 	if (st->rows_cap < snap->n) {
 		st->rows_cap = snap->n;
 		st->rows = xrealloc(st->rows, snap->n * sizeof(*st->rows));
 	}
-	goids = xcalloc(snap->n + 1, sizeof(*goids));
+	prev_objs = xcalloc(snap->n + 1, sizeof(*prev_objs));
+	prev_parks = xcalloc(snap->n + 1, sizeof(*prev_parks));
 	objs = xcalloc(snap->n + 1, sizeof(*objs));
 	parks = xcalloc(snap->n + 1, sizeof(*parks));
 	struct go_stack **stacks = xcalloc(snap->n + 1, sizeof(*stacks));
@@ -402,16 +426,24 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		r->fd_write = net >> 31;
 		hashmap__set(&st->row_of, g->g, (void *)(uintptr_t)(i + 1));
 		hashmap__set(&st->row_of_goid, g->goid, (void *)(uintptr_t)(i + 1));
-		goids[i] = g->goid;
+		if (i < st->nsince) { /* this scan's wait in place of the last one's */
+			prev_objs[i] = st->since[i].obj;
+			prev_parks[i] = st->since[i].park;
+			st->since[i].obj = objs[i];
+			st->since[i].park = r->park;
+		}
 		parks[i] = r->park;
 	}
 	mark_timed_selects(t, st);
-	go_chan_table__observe(&st->chans, t->now_ns, goids, objs, parks, snap->n);
+	go_chan_table__observe(&st->chans, t->now_ns, objs, parks, prev_objs, prev_parks, snap->n,
+			       st->gone_objs, st->ngone);
+	st->ngone = 0;
 	hashmap__free(&tid_of);
 	free(stacks);
 	free(parks);
 	free(objs);
-	free(goids);
+	free(prev_parks);
+	free(prev_objs);
 }
 
 static void arm_exit(struct go_tracker *t, struct go_proc_state *st);

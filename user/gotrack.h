@@ -47,6 +47,9 @@ struct go_since {
 	uint64_t seen_ns;   /* the first scan that saw it so */
 	int64_t waitsince;  /* g.waitsince then (0: none set) */
 	uint64_t dated_ns;  /* the first scan that saw that g.waitsince; 0: none set */
+	/* the object it waits on (0: none) and its park's identity at the last scan, for
+	 * which channels were served since (go_chan_table__observe) */
+	uint64_t obj, park;
 };
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
@@ -97,6 +100,8 @@ struct go_proc_state {
 	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
 	struct go_since *since; /* parallel to snap.g: since when each is in its state */
 	size_t nsince;
+	uint64_t *gone_objs; /* what the last scan's waiters gone since waited on */
+	size_t ngone;
 	struct hashmap site_of;	    /* gopc -> site index + 1 */
 	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
 	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */

@@ -423,32 +423,16 @@ out:
 
 /* --- which channels are served ------------------------------------------------------ */
 
-struct chan_waiter {
-	uint64_t obj, park;
-};
-
 void go_chan_table__init(struct go_chan_table *t)
 {
 	hashmap__init(&t->last_wake);
-	hashmap__init(&t->waiting);
 	hashmap__init(&t->waiters_of);
-}
-
-static void free_waiters(struct hashmap *m)
-{
-	uint64_t key;
-	void *val;
-
-	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
-		free(val);
-	hashmap__free(m);
 }
 
 void go_chan_table__free(struct go_chan_table *t)
 {
 	hashmap__free(&t->last_wake);
 	hashmap__free(&t->waiters_of);
-	free_waiters(&t->waiting);
 }
 
 static bool still_waited(const struct go_chan_table *t, uint64_t obj)
@@ -456,41 +440,26 @@ static bool still_waited(const struct go_chan_table *t, uint64_t obj)
 	return hashmap__get(&t->waiters_of, obj) != NULL;
 }
 
-void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *goids,
-			    const uint64_t *objs, const uint64_t *parks, size_t n)
+void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *objs,
+			    const uint64_t *parks, const uint64_t *prev_objs,
+			    const uint64_t *prev_parks, size_t n, const uint64_t *gone,
+			    size_t ngone)
 {
-	struct hashmap next;
 	uint64_t key;
 	void *val;
 
-	hashmap__init(&next);
 	hashmap__free(&t->waiters_of);
 	hashmap__init(&t->waiters_of);
 	for (size_t i = 0; i < n; i++) {
-		struct chan_waiter *w;
-
-		if (!objs[i])
-			continue;
-		hashmap__set(&t->waiters_of, objs[i],
-			     (void *)((uintptr_t)hashmap__get(&t->waiters_of, objs[i]) + 1));
-		w = hashmap__del(&t->waiting, goids[i]);
-		if (w && (w->obj != objs[i] || w->park != parks[i]))
-			hashmap__set(&t->last_wake, w->obj, (void *)(uintptr_t)now_ns);
-		if (!w)
-			w = xcalloc(1, sizeof(*w));
-		w->obj = objs[i];
-		w->park = parks[i];
-		hashmap__set(&next, goids[i], w);
+		if (prev_objs[i] && (prev_objs[i] != objs[i] || prev_parks[i] != parks[i]))
+			hashmap__set(&t->last_wake, prev_objs[i], (void *)(uintptr_t)now_ns);
+		if (objs[i])
+			hashmap__set(
+				&t->waiters_of, objs[i],
+				(void *)((uintptr_t)hashmap__get(&t->waiters_of, objs[i]) + 1));
 	}
-	/* waiters of the last scan that are gone or no longer wait on a channel: woken */
-	for (size_t i = 0; hashmap__next(&t->waiting, &i, &key, &val);) {
-		struct chan_waiter *w = val;
-
-		hashmap__set(&t->last_wake, w->obj, (void *)(uintptr_t)now_ns);
-		free(w);
-	}
-	hashmap__free(&t->waiting);
-	t->waiting = next;
+	for (size_t i = 0; i < ngone; i++)
+		hashmap__set(&t->last_wake, gone[i], (void *)(uintptr_t)now_ns);
 	/* a wake-up matters only to those still waiting on the object: forget the others */
 	for (size_t i = 0; hashmap__next(&t->last_wake, &i, &key, &val);)
 		if (!still_waited(t, key))

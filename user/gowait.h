@@ -59,17 +59,21 @@ int go_chan__elem_type(pid_t pid, uint64_t hchan, uint64_t types, uint64_t etype
 /* When a wait on each channel last ended, as the scans saw it. */
 struct go_chan_table {
 	struct hashmap last_wake;  /* object -> ns (as pointer) */
-	struct hashmap waiting;	   /* goid -> struct chan_waiter * (the last scan's waits) */
 	struct hashmap waiters_of; /* object -> goroutines waiting on it now (as pointer) */
 };
 
 void go_chan_table__init(struct go_chan_table *t);
 void go_chan_table__free(struct go_chan_table *t);
-/* One scan: for every goroutine, its object (0: none) and its park's identity (the park
- * time, exact or first seen). A goroutine no longer waiting on the object it waited on
- * (or parked there anew) ended a wait: the object is served as of now_ns. */
-void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *goids,
-			    const uint64_t *objs, const uint64_t *parks, size_t n);
+/* One scan: for every goroutine, the object it waits on (0: none) and its park's identity
+ * (the park time, exact or first seen), now and at the last scan (0 when it did not wait
+ * there or was not there); and the objects of the last scan's waiters that are gone. A
+ * goroutine no longer waiting on the object it waited on (or parked there anew), or gone,
+ * ended a wait: the object is served as of now_ns. The goroutines' own history is the
+ * caller's (a record per goroutine), not a table here. */
+void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *objs,
+			    const uint64_t *parks, const uint64_t *prev_objs,
+			    const uint64_t *prev_parks, size_t n, const uint64_t *gone,
+			    size_t ngone);
 /* When a wait on obj last ended; 0: never seen to. */
 uint64_t go_chan_table__last_wake(const struct go_chan_table *t, uint64_t obj);
 /* How many goroutines wait on obj now. */
