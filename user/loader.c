@@ -49,7 +49,6 @@ struct loader {
 	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
 	uint8_t *scan_buf;
-	size_t scan_cap;
 	bool btf_tracepoints;
 	int stats_fd; /* BPF_ENABLE_STATS while it is open; 0: not asked */
 	struct bpf_link *uprobes[MAX_UPROBES];
@@ -484,49 +483,68 @@ const char *loader__tracepoint_flavor(struct loader *ld)
 	return ld->btf_tracepoints ? "tp_btf" : "raw_tp";
 }
 
-/* Reads the whole iterator output, then walks it: records are checked, not trusted. */
-int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+/* Room for the iterator's output read at a time: records are handled as they come, so a
+ * hundred thousand blocked threads' stacks are never all in memory at once. */
+#define SCAN_BUF_BYTES (1u << 20)
+
+/* Hands the complete records among buf's first len bytes to fn; returns how many bytes
+ * they took, or -EBADMSG. Records are checked, not trusted. */
+static ssize_t scan_records(const uint8_t *buf, size_t len, task_record_fn fn, void *ctx, int *n)
 {
-	int fd = bpf_iter_create(bpf_link__fd(ld->iter));
-	size_t len = 0, off = 0;
-	int n = 0;
+	size_t off = 0;
 
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t got;
-
-		if (ld->scan_cap - len < 65536) {
-			ld->scan_cap = ld->scan_cap ? ld->scan_cap * 2 : 1 << 20;
-			ld->scan_buf = xrealloc(ld->scan_buf, ld->scan_cap);
-		}
-		got = read(fd, ld->scan_buf + len, ld->scan_cap - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
 	while (len - off >= sizeof(struct strand_task_record)) {
 		struct strand_task_record rec; /* copied: a stack's length may unalign the next */
 
-		memcpy(&rec, ld->scan_buf + off, sizeof(rec));
-		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES ||
-		    len - off - sizeof(rec) < rec.stack_len)
+		memcpy(&rec, buf + off, sizeof(rec));
+		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES)
 			return -EBADMSG;
+		if (len - off - sizeof(rec) < rec.stack_len)
+			break; /* its stack comes with the next read */
 		off += sizeof(rec);
-		fn(ctx, &rec, rec.stack_len ? ld->scan_buf + off : NULL);
+		fn(ctx, &rec, rec.stack_len ? buf + off : NULL);
 		off += rec.stack_len;
-		n++;
+		(*n)++;
 	}
-	return n;
+	return (ssize_t)off;
+}
+
+int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+{
+	int fd = bpf_iter_create(bpf_link__fd(ld->iter)), n = 0, err = 0;
+	size_t len = 0;
+
+	_Static_assert(SCAN_BUF_BYTES >
+			       2 * (sizeof(struct strand_task_record) + STRAND_STACK_BYTES),
+		       "a record and its stack fit the buffer");
+	if (fd < 0)
+		return -errno;
+	if (!ld->scan_buf)
+		ld->scan_buf = xcalloc(1, SCAN_BUF_BYTES);
+	for (;;) {
+		ssize_t got = read(fd, ld->scan_buf + len, SCAN_BUF_BYTES - len), used;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			break;
+		}
+		len += (size_t)got;
+		used = scan_records(ld->scan_buf, len, fn, ctx, &n);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		memmove(ld->scan_buf, ld->scan_buf + used, len - (size_t)used);
+		len -= (size_t)used;
+		if (got == 0) { /* the end: nothing may be left half read */
+			err = len ? -EBADMSG : 0;
+			break;
+		}
+	}
+	close(fd);
+	return err ? err : n;
 }
 
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,
