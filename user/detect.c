@@ -94,15 +94,42 @@ const struct detection *detector__last(struct detector *d)
 	return d->have_last ? &d->last : NULL;
 }
 
+#define NOTE_CHUNK 65536
+
+static const char *arena__copy(struct note_arena *a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *out;
+
+	if (!a->nchunks || NOTE_CHUNK - a->used < len) {
+		a->chunks = xrealloc(a->chunks, (a->nchunks + 1) * sizeof(*a->chunks));
+		a->chunks[a->nchunks++] = xcalloc(1, NOTE_CHUNK);
+		a->used = 0;
+	}
+	out = a->chunks[a->nchunks - 1] + a->used;
+	memcpy(out, s, len);
+	a->used += len;
+	return out;
+}
+
+static void arena__free(struct note_arena *a)
+{
+	for (size_t i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+}
+
 void note__add(struct note *j, const char *fmt, ...)
 {
+	char line[sizeof(((struct wait_group *)0)->evidence[0])];
 	va_list ap;
 
 	if (j->n == GROUP_MAX_EVIDENCE)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(j->evidence[j->n++], sizeof(j->evidence[0]), fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	j->evidence[j->n++] = arena__copy(j->arena, line);
 }
 
 /* tcp_info says the peer spoke last (or in the same tick as we did): whatever we asked was
@@ -285,7 +312,7 @@ static void judge_thread(struct detector *d, const struct task *t, uint64_t now,
 	pid_t cycle[DEADLOCK_MAX_CHAIN];
 	int ncycle;
 
-	memset(j, 0, sizeof(*j));
+	*j = (struct note){.arena = j->arena};
 	j->key = group_key(t);
 	j->growth_key = detect__growth_key(t, j->key);
 	if (now - w->since_ns < d->threshold_ns && !at_exit)
@@ -622,6 +649,7 @@ void detector__observe(struct detector *d, uint64_t now)
 	size_t ntasks, cap = 0;
 	struct task **tasks = model__sorted_tasks(d->model, &ntasks);
 	struct note *notes = xcalloc(ntasks + 1, sizeof(*notes));
+	struct note_arena arena = {0};
 	/* one per group at most, those carried over from the last included */
 	uint64_t *keys = xcalloc(ntasks + (d->have_last ? d->last.n : 0) + 1, sizeof(*keys));
 	struct detection det = {.at_ns = now};
@@ -633,6 +661,7 @@ void detector__observe(struct detector *d, uint64_t now)
 	for (size_t i = 0; i < ntasks; i++) {
 		const struct process *p = model__find_process(d->model, tasks[i]->pid);
 
+		notes[i].arena = &arena;
 		hashmap__set(&index, (uint64_t)tasks[i]->tid, (void *)(uintptr_t)(i + 1));
 		/* judged as it left them: its groups carry over (carry_exited) */
 		if (p && p->exit_judged)
@@ -665,6 +694,7 @@ void detector__observe(struct detector *d, uint64_t now)
 	hashmap__free(&tids);
 	hashmap__free(&index);
 	free(keys);
+	arena__free(&arena);
 	free(notes);
 	free(tasks);
 	detection__free(&d->last);

@@ -31,14 +31,22 @@ struct detector {
 };
 
 /* What one thread's judgement came to, before its group is formed. */
+/* The evidence lines of one observation's notes, kept together and freed at its end: a
+ * hundred thousand blocked threads' lines cost their length, not 8 x 192 bytes each. */
+struct note_arena {
+	char **chunks;
+	size_t nchunks, used; /* used: of the last chunk */
+};
+
 struct note {
+	struct note_arena *arena;
 	enum verdict verdict;
 	bool unsettled; /* only its group can say: leak-prone, untimed, never served */
 	bool proven;
 	const struct thread_role *role;
-	uint64_t key;	     /* its group */
-	uint64_t growth_key; /* where its group's growth is counted */
-	char evidence[GROUP_MAX_EVIDENCE][192];
+	uint64_t key;				  /* its group */
+	uint64_t growth_key;			  /* where its group's growth is counted */
+	const char *evidence[GROUP_MAX_EVIDENCE]; /* in the arena */
 	int n;
 };
 
