@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -323,11 +324,57 @@ struct task *model__task(struct model *m, pid_t tid)
 	return hashmap__get(&m->tasks, (uint64_t)tid);
 }
 
+struct shared_frames {
+	int refs, depth;
+	struct sym_frame f[];
+};
+
+static struct shared_frames *shared_of(const struct sym_frame *f)
+{
+	return (struct shared_frames *)((const char *)f - offsetof(struct shared_frames, f));
+}
+
+struct sym_frame *frames__new(const struct sym_frame *f, int depth)
+{
+	struct shared_frames *s;
+
+	if (depth <= 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s) + (size_t)depth * sizeof(*f));
+	s->refs = 1;
+	s->depth = depth;
+	memcpy(s->f, f, (size_t)depth * sizeof(*f));
+	return s->f;
+}
+
+struct sym_frame *frames__ref(struct sym_frame *f)
+{
+	if (f)
+		shared_of(f)->refs++;
+	return f;
+}
+
+void frames__release(struct sym_frame *f)
+{
+	if (f && --shared_of(f)->refs == 0)
+		free(shared_of(f));
+}
+
+int frames__refs(const struct sym_frame *f)
+{
+	return f ? shared_of(f)->refs : 0;
+}
+
+int frames__depth(const struct sym_frame *f)
+{
+	return f ? shared_of(f)->depth : 0;
+}
+
 void task__clear_wait(struct task *t)
 {
 	if (!t->wait)
 		return;
-	free(t->wait->stack);
+	frames__release(t->wait->stack);
 	free(t->wait);
 	t->wait = NULL;
 }

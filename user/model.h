@@ -104,7 +104,7 @@ struct task_wait {
 	char tcp_talk[112];	 /* ... in words: "we sent 120 bytes, last 41.0 s ago; ..." */
 	pid_t lock_owner;	 /* pthread mutexes: the owner tid from the mutex, 0 unknown */
 	pid_t join_tid;		 /* joins: the thread joined (the futex's expected value) */
-	struct sym_frame *stack; /* the user stack at the wait, innermost first */
+	struct sym_frame *stack; /* the user stack at the wait, innermost first (frames__*) */
 	int depth;
 	uint64_t stack_hash; /* identifies the wait site */
 };
@@ -207,6 +207,16 @@ struct site **model__sorted_sites(struct model *m, size_t *n);
 /* The live task tid, NULL if unknown. */
 struct task *model__task(struct model *m, pid_t tid);
 void task__clear_wait(struct task *t);
+
+/* Wait stacks are shared by the waits at one stack (a hundred thousand threads parked at
+ * one place hold one copy): a copy of depth frames with one reference, another reference,
+ * and one given back (the last frees it). */
+struct sym_frame *frames__new(const struct sym_frame *f, int depth);
+struct sym_frame *frames__ref(struct sym_frame *f);
+void frames__release(struct sym_frame *f);
+/* References held now; frames held. */
+int frames__refs(const struct sym_frame *f);
+int frames__depth(const struct sym_frame *f);
 
 /* Live tasks sorted by pid, tid. Caller frees the array. */
 struct task **model__sorted_tasks(struct model *m, size_t *n);

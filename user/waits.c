@@ -27,8 +27,9 @@ struct wait_table {
 	struct collector *col;
 	struct model *model;
 	uint64_t detail_after_ns;
-	uint64_t scan_ns;     /* time of the scan in progress */
-	struct hashmap wakes; /* hash(pid, object) -> struct wake */
+	uint64_t scan_ns;      /* time of the scan in progress */
+	struct hashmap wakes;  /* hash(pid, object) -> struct wake */
+	struct hashmap stacks; /* path hash -> frames (frames__*), a reference of its own */
 };
 
 struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
@@ -41,7 +42,21 @@ struct wait_table *wait_table__new(struct loader *ld, struct collector *col, str
 	wt->model = m;
 	wt->detail_after_ns = detail_after_ns;
 	hashmap__init(&wt->wakes);
+	hashmap__init(&wt->stacks);
 	return wt;
+}
+
+/* Drops the stacks no wait holds any more (all of them: every one). */
+static void forget_stacks(struct wait_table *wt, bool all)
+{
+	uint64_t key;
+	void *val;
+
+	for (size_t i = 0; hashmap__next(&wt->stacks, &i, &key, &val);)
+		if (all || frames__refs(val) == 1) {
+			hashmap__del(&wt->stacks, key);
+			frames__release(val);
+		}
 }
 
 void wait_table__free(struct wait_table *wt)
@@ -49,7 +64,23 @@ void wait_table__free(struct wait_table *wt)
 	if (!wt)
 		return;
 	hashmap__free_values(&wt->wakes);
+	forget_stacks(wt, true);
+	hashmap__free(&wt->stacks);
 	free(wt);
+}
+
+/* The frames of a wait's stack, shared with the other waits at the same stack. */
+static struct sym_frame *share_stack(struct wait_table *wt, struct sym_frame *frames, int depth,
+				     uint64_t hash)
+{
+	struct sym_frame *have = hashmap__get(&wt->stacks, hash);
+
+	if (!have && depth > 0) {
+		have = frames__new(frames, depth);
+		hashmap__set(&wt->stacks, hash, have);
+	}
+	free(frames);
+	return frames__ref(have);
 }
 
 static uint64_t wake_key(pid_t pid, uint64_t object)
@@ -355,7 +386,11 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 			.stack_len = rec->stack_len,
 		};
 
-		w->depth = collector__resolve_stack(wt->col, &sample, &w->stack, &w->stack_hash);
+		struct sym_frame *frames;
+
+		w->depth = collector__resolve_stack(wt->col, &sample, &frames, &w->stack_hash);
+		w->stack = share_stack(wt, frames, w->depth, w->stack_hash);
+		w->depth = frames__depth(w->stack);
 	}
 	if (!w->detailed && rec->now_ns - w->since_ns >= wt->detail_after_ns) {
 		/* through the thread itself: its process's leader may be a zombie, whose memory
@@ -369,8 +404,12 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 
 int wait_table__scan(struct wait_table *wt)
 {
+	int n;
+
 	wt->scan_ns = now_mono_ns();
-	return loader__scan_tasks(wt->ld, on_record, wt);
+	n = loader__scan_tasks(wt->ld, on_record, wt);
+	forget_stacks(wt, false);
+	return n;
 }
 
 void wait_table__forget(struct wait_table *wt, pid_t pid)

@@ -291,8 +291,7 @@ static void test_runtime_thread_is_judged_apart(void)
 	world_init(&w);
 	t = thread(&w.m, 200, NULL, 0, 2 * S, WAIT_SEMAPHORE, 0x1000, 3 * S, 0xee);
 	snprintf(t->name, sizeof(t->name), "GC Thread#0");
-	t->wait->stack = calloc(2, sizeof(*t->wait->stack));
-	memcpy(t->wait->stack, jvm_frames, sizeof(jvm_frames));
+	t->wait->stack = frames__new(jvm_frames, 2);
 	t->wait->depth = 2;
 	ASSERT_TRUE(thread_role__of(t) != NULL);
 	ASSERT_STREQ(thread_role__of(t)->runtime, "JVM");
