@@ -295,6 +295,12 @@ def check_no_leftovers(strand, since, started):
 
 
 def main():
+    # A shell starts a background job (`make test &`, CI scripts) with SIGINT and SIGQUIT
+    # ignored, and an ignored signal stays ignored across exec: strand, started by the
+    # tests, would then lose a Ctrl-C sent before it set its handlers. The programs the
+    # tests start get the default action, as from a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description="Run strand's unit and BPF tests.")
     ap.add_argument("--strand", required=True, help="strand binary under test")
     ap.add_argument("--timeout", type=float, default=BPF_TIMEOUT,
