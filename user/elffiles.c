@@ -43,15 +43,6 @@ void elf_files__free(struct elf_files *ef)
 	free(ef);
 }
 
-static uint64_t file_key(const struct stat *st)
-{
-	uint64_t h = hash_combine(hash_u64((uint64_t)st->st_dev), (uint64_t)st->st_ino);
-
-	h = hash_combine(h, (uint64_t)st->st_size);
-	return hash_combine(h, (uint64_t)st->st_mtim.tv_sec * 1000000000ULL +
-				       (uint64_t)st->st_mtim.tv_nsec);
-}
-
 Elf *elf_files__get(struct elf_files *ef, int fd, struct elf_file **handle)
 {
 	struct elf_file *f;

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
 
@@ -30,7 +31,50 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 	hashmap__init(&t->procs);
 	hashmap__init(&t->group_index);
 	hashmap__init(&t->strings);
+	hashmap__init(&t->tables);
 	return t;
+}
+
+/* Go's line table of a binary, read (and copied: megabytes for a large program) once for
+ * every process that runs it, not once per process. */
+struct shared_table {
+	struct gopclntab *t;
+	int refs;
+};
+
+static struct gopclntab *table_get(struct go_tracker *t, const char *exe, uint64_t *key)
+{
+	struct shared_table *s;
+	struct stat sb;
+	int err;
+
+	*key = 0;
+	if (stat(exe, &sb))
+		return NULL;
+	*key = file_key(&sb);
+	s = hashmap__get(&t->tables, *key);
+	if (!s) {
+		struct gopclntab *tab = gopclntab__open(exe, &err);
+
+		if (!tab)
+			return NULL;
+		s = xcalloc(1, sizeof(*s));
+		s->t = tab;
+		hashmap__set(&t->tables, *key, s);
+	}
+	s->refs++;
+	return s->t;
+}
+
+static void table_put(struct go_tracker *t, uint64_t key)
+{
+	struct shared_table *s = key ? hashmap__get(&t->tables, key) : NULL;
+
+	if (!s || --s->refs)
+		return;
+	hashmap__del(&t->tables, key);
+	gopclntab__close(s->t);
+	free(s);
 }
 
 static void free_values(struct hashmap *m)
@@ -51,7 +95,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->probes = st->create_probes = false;
 	if (st->exit_armed && t->ld)
 		loader__detach_exit_hold(t->ld, st->pid);
-	gopclntab__close(st->pcln);
+	if (st->pcln)
+		table_put(t, st->pcln_key);
 	st->pcln = NULL;
 	go_snapshot__free(&st->snap);
 	free(st->rows);
@@ -108,6 +153,7 @@ void go_tracker__free(struct go_tracker *t)
 	hashmap__free(&t->procs);
 	hashmap__free(&t->group_index);
 	free_values(&t->strings);
+	hashmap__free(&t->tables); /* emptied by the states' release */
 	free(t->groups);
 	free(t->sites);
 	free(t);
@@ -459,7 +505,6 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 {
 	struct go_proc_state *st = xcalloc(1, sizeof(*st));
 	char exe[64];
-	int err;
 
 	st->pid = pid;
 	snprintf(st->comm, sizeof(st->comm), "%s", comm);
@@ -476,7 +521,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	go_chan_table__init(&st->chans);
 	st->stacks = go_stack_cache__new();
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	st->pcln = gopclntab__open(exe, &err);
+	st->pcln = table_get(t, exe, &st->pcln_key);
 	st->maybe_go = st->pcln || golayout__is_go(exe);
 	hashmap__set(&t->procs, (uint64_t)pid, st);
 	return st;
@@ -639,6 +684,11 @@ const struct go_site *go_tracker__sites(struct go_tracker *t, size_t *n)
 {
 	*n = t->nsites;
 	return t->sites;
+}
+
+size_t go_tracker__line_tables(const struct go_tracker *t)
+{
+	return t->tables.len;
 }
 
 void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,

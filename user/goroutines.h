@@ -237,6 +237,8 @@ uint64_t go_tracker__stranded(struct go_tracker *t);
 /* The create and exit probes shed for their cost (--overhead): how many times in all, and
  * how many processes are without them now. */
 void go_tracker__sheds(struct go_tracker *t, uint64_t *total, uint64_t *now);
+/* Go line tables held now: one per Go binary traced, however many processes run it. */
+size_t go_tracker__line_tables(const struct go_tracker *t);
 void go_tracker__totals(struct go_tracker *t, uint64_t *live, uint64_t *invalid,
 			uint64_t *untracked, int *processes);
 

@@ -79,7 +79,8 @@ struct go_proc_state {
 	struct hashmap heap_of; /* group key -> struct heap_measure * (owned) */
 	char comm[16];		/* when it was tried: a new image (exec) is tried again */
 	struct go_process gp;
-	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames */
+	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames (shared) */
+	uint64_t pcln_key;	/* its binary, in the tracker's tables */
 	struct go_snapshot snap;
 	struct row *rows;
 	size_t rows_cap;
@@ -144,6 +145,7 @@ struct go_tracker {
 	size_t ngroups, cap;
 	struct hashmap group_index; /* group key -> index + 1, during a regroup */
 	struct hashmap strings;	    /* hash -> char * (owned): names outlive a process's table */
+	struct hashmap tables;	    /* file key -> struct shared_table: one per Go binary */
 	uint64_t stranded;
 	uint64_t now_ns;
 	bool states_lost;     /* the probes' goroutine map filled: absent records prove nothing */

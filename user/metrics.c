@@ -531,6 +531,8 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	family(f, "strand_cache_entries", "gauge", "What strand's own caches hold now.");
 	fprintf(f, "strand_cache_entries{cache=\"symbolized_addresses\"} %" PRIu64 "\n", ss.cached);
 	fprintf(f, "strand_cache_entries{cache=\"debug_builds\"} %" PRIu64 "\n", ss.debug_open);
+	fprintf(f, "strand_cache_entries{cache=\"go_line_tables\"} %zu\n",
+		go_tracker__line_tables(e->go));
 	family(f, "strand_cache_capacity_entries", "gauge",
 	       "The bounds of strand's own caches (past them, the oldest entries go).");
 	fprintf(f, "strand_cache_capacity_entries{cache=\"symbolized_addresses\"} %" PRIu64 "\n",

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "util.h"
+#include "hashmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,6 +174,15 @@ uint64_t now_boot_ns(void)
 double now_wall(void)
 {
 	return (double)clock_ns(CLOCK_REALTIME) / 1e9;
+}
+
+uint64_t file_key(const struct stat *st)
+{
+	uint64_t h = hash_combine(hash_u64((uint64_t)st->st_dev), (uint64_t)st->st_ino);
+
+	h = hash_combine(h, (uint64_t)st->st_size);
+	return hash_combine(h, (uint64_t)st->st_mtim.tv_sec * 1000000000ULL +
+				       (uint64_t)st->st_mtim.tv_nsec);
 }
 
 int read_small_file(const char *path, char *buf, size_t size)

@@ -56,6 +56,11 @@ double now_wall(void);	    /* seconds since the epoch */
 /* Reads a whole small file (procfs) into buf, NUL-terminated; returns length or -errno. */
 int read_small_file(const char *path, char *buf, size_t size);
 
+struct stat;
+/* Which file this is, contents included: device, inode, size and modification time (a
+ * file replaced on disk is another file). */
+uint64_t file_key(const struct stat *st);
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* STRAND_UTIL_H */
