@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 /* How many grace periods may run at once: strand's stop hands over every link it has, a few
- * hundred with many Go processes. */
-#define REAPERS 8
+ * hundred with many Go processes, and waits that overlap share their grace periods. The
+ * daemon with 25 Go processes stopped in 0.55 s with 8, 0.22 s with 32. */
+#define REAPERS 32
 
 /* A libbpf link, or the fd of a link made without libbpf (fd >= 0). */
 struct doomed {
