@@ -46,7 +46,7 @@ struct wait_table *wait_table__new(struct loader *ld, struct collector *col, str
 	return wt;
 }
 
-/* Drops the stacks no wait holds any more (all of them: every one). */
+/* Drops the stacks no wait holds any more (with all, every one: the table's end). */
 static void forget_stacks(struct wait_table *wt, bool all)
 {
 	uint64_t key;

@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 import harness
-from harness import ROOT, Proc, check, fail
+from harness import ROOT, Proc, check, expect_eq, fail
 
 DEPLOY = ROOT / "deploy"
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -133,6 +133,13 @@ def value(series, name, **labels):
     """The sum of the series of name whose labels include these, None if there is none."""
     hits = [v for n, l, v in series if n == name and all(l.get(k) == w for k, w in labels.items())]
     return sum(hits) if hits else None
+
+
+def process_info(series, pid):
+    """The labels of pid's strand_process_info, which must be there exactly once."""
+    infos = [l for n, l, _ in series if n == "strand_process_info" and l.get("pid") == str(pid)]
+    expect_eq(len(infos), 1, "one strand_process_info for pid %d" % pid)
+    return infos[0] if infos else {}
 
 
 def describe(series, comm_pattern):

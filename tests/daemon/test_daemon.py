@@ -15,7 +15,7 @@ import urllib.request
 import harness
 from harness import Session, check, expect_eq, fail, marker_line, run_strand, target_path
 from gohelp import marker
-from daemonhelp import DEPLOY, Daemon, Prometheus, describe, promtool, value
+from daemonhelp import DEPLOY, Daemon, Prometheus, describe, process_info, promtool, value
 
 import svgcheck
 
@@ -57,9 +57,7 @@ def test_metrics_of_leaks_and_a_healthy_pool():
         check(value(got, "strand_tasks", exe=str(exe), kind="goroutine", state="blocked") >= 7,
               "the pool's goroutines (4 workers, feeder, main, signal loop) blocked")
         for t in (leak, pool, cleak):
-            infos = [l for n, l, _ in got if n == "strand_process_info" and
-                     l.get("pid") == str(t.pid)]
-            expect_eq(len(infos), 1, "one strand_process_info for pid %d" % t.pid)
+            process_info(got, t.pid)
         check(not any("pid" in l for n, l, _ in got if n != "strand_process_info"),
               "the pid is on strand_process_info only")
         check(value(got, "strand_process_info", pid=str(d.proc.pid)) is None,
@@ -258,10 +256,7 @@ def test_instances_of_one_identity_are_told_apart():
                          what="the leak's 3 stranded threads")
 
         def instance_of(series, pid):
-            infos = [l for n, l, _ in series if n == "strand_process_info" and
-                     l.get("pid") == str(pid)]
-            expect_eq(len(infos), 1, "one strand_process_info for pid %d" % pid)
-            return infos[0].get("process_instance")
+            return process_info(series, pid).get("process_instance")
 
         expect_eq(instance_of(got, leak.pid), "0", "the older process is instance 0")
         expect_eq(instance_of(got, pool.pid), "1", "the newer one, of the same identity, 1")
