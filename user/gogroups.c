@@ -231,7 +231,7 @@ static void active_functions(struct go_proc_state *st, struct hashmap *names, bo
 static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct row *r,
 			     const struct hashmap *active, bool all_read)
 {
-	uintptr_t prow = r->parent ? (uintptr_t)hashmap__get(&st->row_of_goid, r->parent) : 0;
+	size_t prow = r->parent ? go_row_of_goid(st, r->parent) : 0;
 	const char *creator = t->sites[r->site].created_at.function;
 	const struct go_stack *ps;
 
@@ -360,7 +360,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (g->goid > grp->max_goid)
 			grp->max_goid = g->goid;
 		grp->blocked_long++;
-		if (r->parent && !hashmap__get(&st->row_of_goid, r->parent))
+		if (r->parent && !go_row_of_goid(st, r->parent))
 			grp->orphans++;
 		else if (creator_returned(t, st, r, &m->active, m->all_read))
 			grp->creator_returned++;

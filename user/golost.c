@@ -70,7 +70,7 @@ static uint8_t *collectors_of(struct go_tracker *t, struct go_proc_state *st,
 	uint8_t *out = xcalloc(snap->n + 1, 1);
 
 	for (size_t i = 0; i < snap->n; i++) {
-		uintptr_t row = (uintptr_t)hashmap__get(&st->row_of_goid, snap->g[i].goid);
+		size_t row = go_row_of_goid(st, snap->g[i].goid);
 		const char *fn = row ? t->sites[st->rows[row - 1].site].start.function : NULL;
 
 		for (size_t k = 0; fn && k < ARRAY_SIZE(gc); k++)

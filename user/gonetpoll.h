@@ -59,6 +59,9 @@ struct go_netwait {
  */
 int go_netpoll__prove(struct go_process *gp);
 
+/* The wait reason "IO wait" in l's list, -1: not known. */
+int go_netpoll__io_wait_reason(const struct go_layout *l);
+
 /*
  * Which goroutines of pid wait on which fds now, by a layout go_netpoll__prove proved:
  * *out (free() it) holds *n of them. *unread, when not NULL, counts fds of the runtime's

@@ -175,7 +175,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int io_wait_reason(const struct go_layout *l)
+int go_netpoll__io_wait_reason(const struct go_layout *l)
 {
 	for (int i = 0; l->waitreason >= 0 && i < l->nwait_reasons; i++)
 		if (!strcmp(l->wait_reasons[i], "IO wait"))
@@ -199,7 +199,7 @@ static void sort_u64(uint64_t *v, size_t n)
 static int look_at_goroutines(struct proof *p, bool second)
 {
 	struct go_snapshot snap = {0};
-	int io = io_wait_reason(&p->gp->layout);
+	int io = go_netpoll__io_wait_reason(&p->gp->layout);
 	int err = go_process__snapshot(p->gp, &snap);
 	size_t io_before = p->nio;
 

@@ -110,8 +110,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->threads = NULL;
 	st->nthreads = 0;
 	st->threads_read = false;
-	hashmap__free(&st->row_of);
-	hashmap__free(&st->row_of_goid);
+	key_index__free(&st->row_of_goid);
+	hashmap__free(&st->curg_row);
 	hashmap__free(&st->net_of);
 	free_values(&st->net_fds);
 	free_values(&st->heap_of);
@@ -124,6 +124,8 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	free(st->since);
 	st->since = NULL;
 	st->nsince = 0;
+	free(st->stack_refs);
+	st->stack_refs = NULL;
 	free(st->gone_objs);
 	st->gone_objs = NULL;
 	st->ngone = 0;
@@ -239,23 +241,47 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 	return key;
 }
 
+static void add_gone(struct go_proc_state *st, const struct go_since *was, size_t *cap)
+{
+	if (!was->obj)
+		return;
+	if (st->ngone == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		st->gone_objs = xrealloc(st->gone_objs, *cap * sizeof(*st->gone_objs));
+	}
+	st->gone_objs[st->ngone++] = was->obj;
+}
+
 /* Remembers when each goroutine was first seen in its present state (wait); and when first
  * seen with its present g.waitsince (set, the same value proves it has not run since: see
- * go_probe_wait). The previous scan's records are found by goroutine id through its rows
- * (read_rows has not rebuilt them yet). */
+ * go_probe_wait); and carries its stack. The last scan's record of a goroutine is found by
+ * walking both snapshots together: each lists its gs in allgs order, and a g keeps its slot. */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
 	struct go_since *next = xcalloc(st->snap.n + 1, sizeof(*next));
-	uint8_t *matched = xcalloc(st->nsince / 8 + 1, 1);
+	struct go_stack_ref *refs = xcalloc(st->snap.n + 1, sizeof(*refs));
+	size_t j = 0, gone_cap = 0;
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
+	/* the last scan's waiters that are gone ended their waits */
+	free(st->gone_objs);
+	st->gone_objs = NULL;
+	st->ngone = 0;
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		uintptr_t row = (uintptr_t)hashmap__get(&st->row_of_goid, g->goid);
-		const struct go_since *was = row && row <= st->nsince ? &st->since[row - 1] : NULL;
+		const struct go_since *was = NULL;
 		struct go_since *is = &next[i];
 
+		for (; j < st->nsince && st->since[j].slot <= g->slot; j++) {
+			if (st->since[j].slot == g->slot && st->since[j].goid == g->goid) {
+				was = &st->since[j++];
+				break;
+			}
+			add_gone(st, &st->since[j], &gone_cap);
+		}
+		is->goid = g->goid;
+		is->slot = g->slot;
 		is->state_key = seen_key(st, g);
 		is->seen_ns = was && was->state_key == is->state_key ? was->seen_ns : now;
 		is->waitsince = g->waitsince;
@@ -263,31 +289,28 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 			is->dated_ns = was && was->waitsince == g->waitsince && was->dated_ns
 					       ? was->dated_ns
 					       : now;
-		if (was) { /* the last scan's wait, until read_rows has this one's */
+		if (was) { /* the last scan's wait and stack, until read_rows has this one's */
 			is->obj = was->obj;
 			is->park = was->park;
-			matched[(row - 1) / 8] |= 1 << ((row - 1) % 8);
+			refs[i] = st->stack_refs[was - st->since];
 		}
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	/* the last scan's waiters that are gone ended their waits */
-	free(st->gone_objs);
-	st->gone_objs = NULL;
-	st->ngone = 0;
-	for (size_t j = 0, cap = 0; j < st->nsince; j++) {
-		if (!st->since[j].obj || (matched[j / 8] & (1 << (j % 8))))
-			continue;
-		if (st->ngone == cap) {
-			cap = cap ? 2 * cap : 64;
-			st->gone_objs = xrealloc(st->gone_objs, cap * sizeof(*st->gone_objs));
-		}
-		st->gone_objs[st->ngone++] = st->since[j].obj;
-	}
-	free(matched);
+	for (; j < st->nsince; j++)
+		add_gone(st, &st->since[j], &gone_cap);
 	free(st->since);
+	free(st->stack_refs);
 	st->since = next;
+	st->stack_refs = refs;
 	st->nsince = st->snap.n;
+}
+
+size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
+{
+	uint32_t row;
+
+	return key_index__get(&st->row_of_goid, goid, &row) ? (size_t)row + 1 : 0;
 }
 
 /* g's record, when g is one of the snapshot's. */
@@ -329,7 +352,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 		uint64_t parent = st->rows[i].parent;
 
 		s->live++;
-		s->orphans += parent && !hashmap__get(&st->row_of_goid, parent);
+		s->orphans += parent && !go_row_of_goid(st, parent);
 	}
 	/* those past the limit, at the sites the kept ones made known */
 	for (size_t i = 0; hashmap__next(&st->snap.untracked_gopc, &i, &gopc, &val);) {
@@ -433,8 +456,6 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	prev_parks = xcalloc(snap->n + 1, sizeof(*prev_parks));
 	objs = xcalloc(snap->n + 1, sizeof(*objs));
 	parks = xcalloc(snap->n + 1, sizeof(*parks));
-	struct go_stack **stacks = xcalloc(snap->n + 1, sizeof(*stacks));
-
 	struct hashmap tid_of; /* g -> the thread running it or in its system call */
 
 	hashmap__init(&tid_of);
@@ -442,11 +463,9 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		if (st->threads[i].curg && st->threads[i].tid)
 			hashmap__set(&tid_of, st->threads[i].curg,
 				     (void *)(uintptr_t)st->threads[i].tid);
-	hashmap__free(&st->row_of);
-	hashmap__reserve(&st->row_of, snap->n);
-	hashmap__free(&st->row_of_goid);
-	hashmap__reserve(&st->row_of_goid, snap->n);
-	go_stack_cache__update(st->stacks, st->pid, snap, stacks);
+	hashmap__free(&st->curg_row);
+	key_index__reset(&st->row_of_goid, snap->n);
+	go_stack_cache__update(st->stacks, st->pid, snap, st->stack_refs);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
@@ -454,7 +473,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		uint64_t net;
 
 		memset(r, 0, sizeof(*r));
-		r->stack = stacks[i];
+		r->stack = st->stack_refs[i].stack;
 		if (r->stack)
 			go_wait_frame(st, r->stack); /* part of the group's key */
 		r->obj = objs[i];
@@ -466,12 +485,13 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 				r->park = go_first_seen(st, g);
 		}
 		r->site = go_site_for(t, st, g->gopc, g->startpc);
-		r->tid = (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g);
+		r->tid = tid_of.len ? (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g) : 0;
+		if (r->tid)
+			hashmap__set(&st->curg_row, g->g, (void *)(uintptr_t)(i + 1));
 		net = (uintptr_t)hashmap__get(&st->net_of, g->g);
 		r->fd = net ? (int)(net & 0x7fffffff) - 1 : -1;
 		r->fd_write = net >> 31;
-		hashmap__set(&st->row_of, g->g, (void *)(uintptr_t)(i + 1));
-		hashmap__set(&st->row_of_goid, g->goid, (void *)(uintptr_t)(i + 1));
+		key_index__add(&st->row_of_goid, g->goid, (uint32_t)i);
 		if (i < st->nsince) { /* this scan's wait in place of the last one's */
 			prev_objs[i] = st->since[i].obj;
 			prev_parks[i] = st->since[i].park;
@@ -480,12 +500,12 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		}
 		parks[i] = r->park;
 	}
+	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
 	go_chan_table__observe(&st->chans, t->now_ns, objs, parks, prev_objs, prev_parks, snap->n,
 			       st->gone_objs, st->ngone);
 	st->ngone = 0;
 	hashmap__free(&tid_of);
-	free(stacks);
 	free(parks);
 	free(objs);
 	free(prev_parks);
@@ -510,8 +530,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	snprintf(st->comm, sizeof(st->comm), "%s", comm);
 	st->born_before = procfs__birth_ns(pid) < t->started_ns;
 	hashmap__init(&st->site_of);
-	hashmap__init(&st->row_of);
-	hashmap__init(&st->row_of_goid);
+	hashmap__init(&st->curg_row);
 	hashmap__init(&st->net_of);
 	hashmap__init(&st->net_fds);
 	hashmap__init(&st->heap_of);
@@ -765,7 +784,7 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m)
 			const struct go_thread *th = &st->threads[k];
 			struct task *task = th->tid ? model__task(m, th->tid) : NULL;
 			uintptr_t row =
-				th->curg ? (uintptr_t)hashmap__get(&st->row_of, th->curg) : 0;
+				th->curg ? (uintptr_t)hashmap__get(&st->curg_row, th->curg) : 0;
 
 			if (!task || task->pid != st->pid)
 				continue;

@@ -215,6 +215,17 @@ static void refresh_conversations(struct go_proc_state *st, const struct go_netw
 	free(fds);
 }
 
+static bool in_io_wait(const struct go_proc_state *st)
+{
+	int io = go_netpoll__io_wait_reason(&st->gp.layout);
+
+	for (size_t i = 0; io >= 0 && i < st->snap.n; i++)
+		if ((st->snap.g[i].status & ~(uint32_t)GO_SCAN) == GO_WAITING &&
+		    st->snap.g[i].waitreason == (uint32_t)io)
+			return true;
+	return io < 0; /* not known: the proof says what it finds */
+}
+
 /* Which fd each goroutine in IO wait waits on, from the runtime's epoll set; the layout is
  * proved first, again after a read finds it no longer fits. */
 void go_read_netwaits(struct go_proc_state *st)
@@ -226,6 +237,10 @@ void go_read_netwaits(struct go_proc_state *st)
 	hashmap__free(&st->net_of);
 	hashmap__init(&st->net_of);
 	if (!st->gp.layout.pd_source) {
+		/* no attempt spent, nor the proof's two looks at every goroutine, while no
+		 * goroutine waits on an fd: there is nothing to tell of yet */
+		if (!in_io_wait(st))
+			return;
 		if (st->np_attempts >= NETPOLL_ATTEMPTS * NETPOLL_EVERY ||
 		    st->np_attempts++ % NETPOLL_EVERY)
 			return;
@@ -274,15 +289,16 @@ void go_find_wait_layout(struct go_proc_state *st)
 {
 	struct go_layout *l = &st->gp.layout;
 	bool all = l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0;
+	unsigned attempt;
 
 	if (st->wait_layout_done || (st->wait_attempts >= WAIT_LAYOUT_ATTEMPTS && !st->at_exit))
 		return;
-	st->wait_attempts++;
+	attempt = (unsigned)st->wait_attempts++;
 	if (!strcmp(l->source, "DWARF") && all) {
 		/* proved once against real waits, DWARF is trusted from then on */
-		st->wait_layout_done = go_wait__check(st->pid, st->gp.bias, l) > 0;
+		st->wait_layout_done = go_wait__check(st->pid, st->gp.bias, l, attempt) > 0;
 		if (l->g_waiting >= 0 && l->sudog_c >= 0 && l->sudog_waitlink >= 0)
 			return;
 	}
-	st->wait_layout_done = go_wait__infer(st->pid, st->gp.bias, l) == 3;
+	st->wait_layout_done = go_wait__infer(st->pid, st->gp.bias, l, attempt) == 3;
 }

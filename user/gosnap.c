@@ -198,6 +198,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			continue;
 		}
 		out->g = gs.ptrs[i];
+		out->slot = (uint32_t)i;
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
 		out->status = status;
 		out->waitreason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);

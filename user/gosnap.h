@@ -19,7 +19,10 @@ struct go_g {
 	uint64_t goid, gopc, startpc, parent_goid;
 	uint32_t status, waitreason;
 	uint32_t tracking_seq; /* g.trackingSeq; 0 when the layout does not know it */
-	int64_t waitsince;     /* the runtime's nanotime when a GC first saw it blocked; 0: none */
+	/* its index in allgs, which only grows: the same g at every snapshot, and snapshots
+	 * list theirs in this order */
+	uint32_t slot;
+	int64_t waitsince; /* the runtime's nanotime when a GC first saw it blocked; 0: none */
 	uint64_t sched_sp, sched_pc, sched_bp;
 	uint64_t stack_lo, stack_hi; /* the goroutine's stack: [lo, hi) */
 	uint64_t waiting;	     /* g.waiting: its first sudog while in a channel wait */

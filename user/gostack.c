@@ -16,7 +16,6 @@
 #define MAX_ROUNDS 4
 
 struct go_stack_cache {
-	struct hashmap by_g;	 /* goroutine key -> struct go_stack * (borrowed) */
 	struct hashmap by_stack; /* stack hash -> struct go_stack * (owned) */
 	uint64_t epoch;
 	uint64_t switch_lo, switch_hi; /* runtime.systemstack_switch */
@@ -32,7 +31,6 @@ struct go_stack_cache *go_stack_cache__new(void)
 {
 	struct go_stack_cache *c = xcalloc(1, sizeof(*c));
 
-	hashmap__init(&c->by_g);
 	hashmap__init(&c->by_stack);
 	return c;
 }
@@ -47,7 +45,6 @@ void go_stack_cache__free(struct go_stack_cache *c)
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);)
 		free(val);
 	hashmap__free(&c->by_stack);
-	hashmap__free(&c->by_g);
 	free(c);
 }
 
@@ -227,48 +224,43 @@ static void walk_chunk(pid_t pid, struct pending *p, size_t n)
 	free(addrs);
 }
 
-/* The walks of p[0..n), their stacks interned and entered as the snapshot's. */
-static void finish_walks(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			 struct pending *p, size_t n, struct hashmap *next, struct go_stack **out)
+/* The walks of p[0..n), their stacks interned and given to their goroutines. */
+static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p, size_t n,
+			 struct go_stack_ref *refs)
 {
 	walk_chunk(pid, p, n);
 	for (size_t k = 0; k < n; k++) {
 		struct go_stack *s = intern(c, &p[k].stack);
 
 		s->epoch = c->epoch;
-		out[p[k].index] = s;
-		hashmap__set(next, key_of(&snap->g[p[k].index]), s);
+		refs[p[k].index].stack = s;
 	}
 }
 
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			      struct go_stack **out)
+			      struct go_stack_ref *refs)
 {
 	/* WALK_CHUNK walks at a time: a million goroutines' windows at once would be 1 GiB */
 	struct pending *p = xcalloc(WALK_CHUNK, sizeof(*p));
-	struct hashmap next;
 	size_t n = 0, walked = 0;
 	uint64_t key;
 	void *val;
 
 	c->epoch++;
-	hashmap__init(&next);
-	hashmap__reserve(&next, c->by_g.len);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
-		struct go_stack *have;
 		uint64_t pc, bp;
 
-		out[i] = NULL;
-		if (!start_of(c, pid, g, &pc, &bp))
-			continue;
-		have = hashmap__get(&c->by_g, key_of(g));
-		if (have) {
-			out[i] = have;
-			have->epoch = c->epoch;
-			hashmap__set(&next, key_of(g), have);
+		if (!start_of(c, pid, g, &pc, &bp)) {
+			refs[i] = (struct go_stack_ref){0};
 			continue;
 		}
+		key = key_of(g);
+		if (refs[i].stack && refs[i].key == key) { /* it has not run since */
+			refs[i].stack->epoch = c->epoch;
+			continue;
+		}
+		refs[i] = (struct go_stack_ref){.key = key};
 		memset(&p[n], 0, sizeof(p[n]));
 		p[n].index = i;
 		p[n].bp = bp;
@@ -276,16 +268,14 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		p[n].hi = g->stack_hi;
 		stack_start(&p[n].stack, pc);
 		if (++n == WALK_CHUNK) {
-			finish_walks(c, pid, snap, p, n, &next, out);
+			finish_walks(c, pid, p, n, refs);
 			walked += n;
 			n = 0;
 		}
 	}
-	finish_walks(c, pid, snap, p, n, &next, out);
+	finish_walks(c, pid, p, n, refs);
 	walked += n;
 	free(p);
-	hashmap__free(&c->by_g);
-	c->by_g = next;
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {
 		struct go_stack *s = val;
 

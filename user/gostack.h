@@ -31,14 +31,21 @@ struct go_stack_cache;
 struct go_stack_cache *go_stack_cache__new(void);
 void go_stack_cache__free(struct go_stack_cache *c);
 
+/* A goroutine's stack at a scan, and the saved context (a hash) it was walked from. */
+struct go_stack_ref {
+	uint64_t key;
+	struct go_stack *stack; /* NULL: running, or no saved context */
+};
+
 /*
- * The stacks of the goroutines of snap that are not running, from the cache or walked now
- * (reads batched, a few hundred goroutines per system call): out[i] is snap->g[i]'s stack,
- * NULL for a running goroutine or one whose saved context does not hold. Stacks no
- * goroutine holds any more are dropped. Returns how many were walked (not cached).
+ * The stacks of the goroutines of snap that are not running: refs[i] is snap->g[i]'s. On
+ * entry it holds what the last update gave the same goroutine (zeroes for one not seen then),
+ * kept when it has not run since, walked again otherwise (reads batched, a few hundred
+ * goroutines per system call). Stacks no goroutine holds any more are dropped, so refs of
+ * the last update not passed again must not be used. Returns how many were walked.
  */
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			      struct go_stack **out);
+			      struct go_stack_ref *refs);
 
 /* Where runtime.systemstack_switch is in the process: a goroutine in a C call (or on the
  * system stack) saved pc there and a frame pointer that holds; one in a plain system call

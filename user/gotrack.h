@@ -14,6 +14,7 @@
 #include "gothreads.h"
 #include "gowait.h"
 #include "hashmap.h"
+#include "keyindex.h"
 
 struct gopclntab;
 struct go_heap;
@@ -41,8 +42,11 @@ struct row {
 };
 
 /* Since when a goroutine of the snapshot is in its present state, carried from scan to scan
- * by its goroutine id: a record per goroutine, not a hash table entry per fact. */
+ * by its g's slot in allgs and its goroutine id: a record per goroutine, not a hash table
+ * entry per fact. */
 struct go_since {
+	uint64_t goid;
+	uint32_t slot;
 	uint64_t state_key; /* its state and wait, told from the next wait by trackingSeq */
 	uint64_t seen_ns;   /* the first scan that saw it so */
 	int64_t waitsince;  /* g.waitsince then (0: none set) */
@@ -101,12 +105,13 @@ struct go_proc_state {
 	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
 	struct go_since *since; /* parallel to snap.g: since when each is in its state */
 	size_t nsince;
-	uint64_t *gone_objs; /* what the last scan's waiters gone since waited on */
+	struct go_stack_ref *stack_refs; /* parallel to snap.g: each one's stack */
+	uint64_t *gone_objs;		 /* what the last scan's waiters gone since waited on */
 	size_t ngone;
-	struct hashmap site_of;	    /* gopc -> site index + 1 */
-	struct hashmap row_of;	    /* g address -> index in rows + 1, for the last snapshot */
-	struct hashmap row_of_goid; /* goroutine id -> index in rows + 1 */
-	struct hashmap first_of;    /* group key -> count + 1 at the first scan that saw it */
+	struct hashmap site_of;	      /* gopc -> site index + 1 */
+	struct key_index row_of_goid; /* goroutine id -> index in rows, of the last snapshot */
+	struct hashmap curg_row;      /* g a thread runs -> index in rows + 1 */
+	struct hashmap first_of;      /* group key -> count + 1 at the first scan that saw it */
 	/* group key -> creator_returned + 1 at the last scan: a creator is taken to have returned
 	 * only when two scans in a row say so (a stack read racing its goroutine says wrong) */
 	struct hashmap returned_of;
@@ -188,6 +193,8 @@ const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return
 /* A function of the program (or a library it uses), not the standard library nor cgo glue. */
 bool go_is_program_code(const char *fn);
 bool go_in_runtime(const char *fn);
+/* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
+size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid);
 /* The wait reason, or the status, of g. */
 const char *go_state_name(const struct go_proc_state *st, const struct go_g *g);
 /* When g was first seen in its present state (ns), 0: not seen before. */

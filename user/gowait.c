@@ -182,19 +182,27 @@ struct chan_waiters {
 	uint8_t omem[SAMPLES][G_WINDOW];
 };
 
-static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, struct chan_waiters *w)
+/* Goroutines looked at by one attempt: a sample, not the process (a million goroutines are
+ * 750 MB of windows); each attempt starts where the last one stopped. */
+#define GATHER_LOOK 16384
+
+static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, unsigned attempt,
+		  struct chan_waiters *w)
 {
 	struct go_gs gs;
 	int err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
+	size_t from = gs.n ? (size_t)attempt * GATHER_LOOK % gs.n : 0;
 
 	memset(w, 0, sizeof(*w));
 	if (err)
 		return err;
-	for (size_t i = 0; i < gs.n && (w->n < SAMPLES || w->others < SAMPLES); i++) {
+	for (size_t j = 0; j < gs.n && j < GATHER_LOOK && (w->n < SAMPLES || w->others < SAMPLES);
+	     j++) {
+		size_t i = (from + j) % gs.n;
 		uint32_t status, reason;
 		enum chan_kind kind;
 
-		if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
+		if (j == 0 || i % GS_CHUNK == 0) /* a chunk of rows at a time */
 			go_gs__read_rows(pid, &gs, i, GS_CHUNK);
 		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 		reason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
@@ -362,13 +370,13 @@ static bool has_select(const struct chan_waiters *w)
 	return false;
 }
 
-int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l)
+int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attempt)
 {
 	struct chan_waiters *w = xcalloc(1, sizeof(*w));
 	int known;
 
 	if (l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
-	    gather(pid, bias, l, w))
+	    gather(pid, bias, l, attempt, w))
 		goto out;
 	for (int32_t off = 0; l->g_waiting < 0 && off + 8 <= G_WINDOW; off += 8)
 		if (!used(l, off) && waiting_holds(pid, w, off))
@@ -391,13 +399,13 @@ out:
 	return known;
 }
 
-int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l)
+int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attempt)
 {
 	struct chan_waiters *w = xcalloc(1, sizeof(*w));
 	int res = 0;
 
 	if (l->g_waiting < 0 || l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
-	    gather(pid, bias, l, w))
+	    gather(pid, bias, l, attempt, w))
 		goto out;
 	if (!waiting_holds(pid, w, l->g_waiting)) {
 		l->g_waiting = l->sudog_c = l->sudog_waitlink = -1;

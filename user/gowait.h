@@ -34,14 +34,15 @@ void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snap
  * Finds the offsets of g.waiting, sudog.waitlink and sudog.c missing from l, proved against
  * the goroutines of pid now in channel waits (a sudog names its goroutine; the channel it
  * names queues it). Fields without enough evidence yet stay -1: call again at a later scan.
- * Returns how many offsets are known after the call (0 to 3).
+ * Returns how many offsets are known after the call (0 to 3). Each attempt (0, 1, ...) looks
+ * at a different sample of a large process's goroutines.
  */
-int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l);
+int go_wait__infer(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attempt);
 
 /* Checks offsets that came from DWARF the same way; clears those that do not hold. Returns
  * 1 when all held against goroutines in channel waits and selects, 0 when there was not
  * enough to check them on yet, -1 when one did not hold (cleared). */
-int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l);
+int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attempt);
 
 /* The channels goroutine g (of a snapshot of pid) waits on, and their sudogs, at most max:
  * one for a send or receive, one per case of a select. How many, -ENOENT when it is in

@@ -248,23 +248,37 @@ int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
-#define READ_BATCH 512 /* iovecs per process_vm_readv (IOV_MAX is 1024) */
+#define READ_BATCH 512 /* remote iovecs per process_vm_readv (IOV_MAX is 1024) */
 
+/* Blocks that follow each other in the target (a runtime's objects of one size, allocated in
+ * turn) are read as one range: the kernel pins each range's pages once, not once a block. */
 size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t size,
 			   uint8_t *out)
 {
-	struct iovec local[READ_BATCH], remote[READ_BATCH];
+	struct iovec remote[READ_BATCH];
 	size_t done = 0, good = 0;
 
 	while (done < count) {
-		size_t k = count - done < READ_BATCH ? count - done : READ_BATCH;
+		size_t k = 0, blocks = 0;
+		struct iovec local;
 		ssize_t n;
 
-		for (size_t i = 0; i < k; i++) {
-			local[i] = (struct iovec){out + (done + i) * size, size};
-			remote[i] = (struct iovec){(void *)(uintptr_t)addrs[done + i], size};
+		while (done + blocks < count) {
+			uint64_t at = addrs[done + blocks];
+
+			if (k &&
+			    (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len ==
+				    at) {
+				remote[k - 1].iov_len += size;
+			} else {
+				if (k == READ_BATCH)
+					break;
+				remote[k++] = (struct iovec){(void *)(uintptr_t)at, size};
+			}
+			blocks++;
 		}
-		n = process_vm_readv(pid, local, k, remote, k, 0);
+		local = (struct iovec){out + done * size, blocks * size};
+		n = process_vm_readv(pid, &local, 1, remote, k, 0);
 		if (n < 0 && errno == ESRCH)
 			break;
 		if (n < 0)
@@ -272,7 +286,7 @@ size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_
 		/* a partial read stops at the first block that failed: zero it, go on after */
 		done += (size_t)n / size;
 		good += (size_t)n / size;
-		if ((size_t)n < k * size) {
+		if ((size_t)n < blocks * size) {
 			memset(out + done * size, 0, size);
 			done++;
 		}

@@ -3,9 +3,12 @@
  * what the guardian releases. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "guardian.h"
 #include "hashmap.h"
+#include "keyindex.h"
 #include "load_error.h"
 #include "json_writer.h"
 #include "model.h"
@@ -183,6 +186,77 @@ static void test_proc_stat(void)
 	ASSERT_TRUE(procfs__parse_stat("1 (x)", name, sizeof(name), &state, &ticks) < 0);
 }
 
+/* Blocks read from a process: runs that follow each other in memory are read as one range,
+ * and a block that cannot be read (a page unmapped inside a run) is zeroes, the rest read. */
+static void test_read_blocks(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *mem =
+		mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t addrs[8];
+	uint8_t out[8 * 64];
+	size_t good;
+
+	if (!ASSERT_TRUE(mem != MAP_FAILED))
+		return;
+	for (long i = 0; i < 3 * page; i++)
+		mem[i] = (uint8_t)(i / 64 + 1);
+	/* three in a row ending where the hole starts, one inside the hole, two after it, two
+	 * apart from each other */
+	addrs[0] = (uintptr_t)mem + page - 3 * 64;
+	addrs[1] = addrs[0] + 64;
+	addrs[2] = addrs[1] + 64;
+	addrs[3] = (uintptr_t)mem + page;
+	addrs[4] = (uintptr_t)mem + 2 * page;
+	addrs[5] = addrs[4] + 64;
+	addrs[6] = (uintptr_t)mem + 2 * page + 512;
+	addrs[7] = (uintptr_t)mem;
+	ASSERT_EQ(munmap(mem + page, page), 0);
+	memset(out, 0xff, sizeof(out));
+	good = procfs__read_blocks(getpid(), addrs, 8, 64, out);
+	ASSERT_EQ(good, 7);
+	for (int b = 0; b < 8; b++) {
+		uint8_t want = b == 3 ? 0 : mem[addrs[b] - (uintptr_t)mem];
+		int same = 1;
+
+		for (int k = 0; k < 64; k++)
+			same &= out[b * 64 + k] == want;
+		UNIT_CHECK(same, "block %d holds %u", b, want);
+	}
+	munmap(mem, page);
+	munmap(mem + 2 * page, page);
+}
+
+/* The sorted index: keys added in any order (a few past what one radix digit holds, one in
+ * the top bits) are found with their values, absent ones are not; reuse empties it. */
+static void test_key_index(void)
+{
+	struct key_index ix = {0};
+	uint64_t keys[2000];
+	uint32_t v = 0;
+	int found = 0;
+
+	key_index__reset(&ix, 10);
+	for (int i = 0; i < 2000; i++) {
+		keys[i] = (uint64_t)((i * 7919) % 2000) * 3 + 5;
+		key_index__add(&ix, keys[i], (uint32_t)i);
+	}
+	keys[1999] = 1ULL << 62;
+	ix.e[1999].key = keys[1999];
+	key_index__sort(&ix);
+	for (int i = 0; i < 2000; i++)
+		found += key_index__get(&ix, keys[i], &v) && v == (uint32_t)i;
+	ASSERT_EQ(found, 2000);
+	ASSERT_TRUE(!key_index__get(&ix, 4, &v));
+	ASSERT_TRUE(!key_index__get(&ix, 6008, &v));
+	key_index__reset(&ix, 3);
+	key_index__add(&ix, 9, 1);
+	key_index__sort(&ix);
+	ASSERT_TRUE(!key_index__get(&ix, 5, &v));
+	ASSERT_TRUE(key_index__get(&ix, 9, &v) && v == 1);
+	key_index__free(&ix);
+}
+
 /* A permission is the user's to grant, a missing feature the kernel's to have; anything else
  * on a kernel that has everything is strand's own failure, never "the kernel lacks ...". */
 static void test_load_errors(void)
@@ -253,6 +327,8 @@ int main(void)
 	test_model_accounting();
 	test_model_task_limit();
 	test_proc_stat();
+	test_read_blocks();
+	test_key_index();
 	test_load_errors();
 	return unit_summary();
 }
