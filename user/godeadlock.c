@@ -165,7 +165,7 @@ static uint64_t asleep_signature(struct go_tracker *t, struct go_proc_state *st,
 		const struct go_g *g = &st->snap.g[i];
 		const char *state = go_state_name(st, g);
 
-		if (t->sites[st->rows[i].site].runtime)
+		if (t->sites[go_row(st, i)->site].runtime)
 			continue;
 		if (!sleeps_for_others(state)) {
 			snprintf(why, len, "goroutine %llu is %s", (unsigned long long)g->goid,

@@ -203,7 +203,7 @@ static void active_functions(struct go_proc_state *st, struct hashmap *names, bo
 
 	hashmap__init(&seen);
 	for (size_t i = 0; i < st->snap.n; i++) {
-		const struct go_stack *s = st->rows[i].stack;
+		const struct go_stack *s = go_row(st, i)->stack;
 
 		if (!s || s->truncated) {
 			unread++;
@@ -239,7 +239,7 @@ static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, con
 		return false;
 	if (!r->parent)
 		return all_read && !hashmap__get(active, name_hash(creator));
-	if (!prow || !(ps = st->rows[prow - 1].stack) || ps->truncated)
+	if (!prow || !(ps = go_row(st, prow - 1)->stack) || ps->truncated)
 		return false;
 	for (int i = 0; i < ps->depth; i++) {
 		const char *names[GO_MAX_INLINE_DEPTH];
@@ -431,7 +431,7 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct
 	active_functions(st, &m.active, &m.all_read);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		const struct row *r = &st->rows[i];
+		const struct row *r = go_row(st, i);
 		uint64_t key = group_key(st->pid, g, r);
 		struct go_group *grp = group_of(t, st, g, r, key);
 

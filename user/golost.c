@@ -31,7 +31,7 @@
 /* Parked on a channel (its object known) or on a sync primitive. */
 static bool walkable(struct go_proc_state *st, size_t i)
 {
-	return st->rows[i].obj || go_state_is_sync_wait(go_state_name(st, &st->snap.g[i]));
+	return go_row(st, i)->obj || go_state_is_sync_wait(go_state_name(st, &st->snap.g[i]));
 }
 
 /* Some goroutine of the program's own parked on a channel or a lock for a while, still
@@ -42,7 +42,7 @@ static bool worth_a_walk(struct go_tracker *t, struct go_proc_state *st)
 	bool unproven = false;
 
 	for (size_t i = 0; i < st->snap.n; i++) {
-		const struct row *r = &st->rows[i];
+		const struct row *r = go_row(st, i);
 		bool w = walkable(st, i);
 
 		parked += w;
@@ -71,7 +71,7 @@ static uint8_t *collectors_of(struct go_tracker *t, struct go_proc_state *st,
 
 	for (size_t i = 0; i < snap->n; i++) {
 		size_t row = go_row_of_goid(st, snap->g[i].goid);
-		const char *fn = row ? t->sites[st->rows[row - 1].site].start.function : NULL;
+		const char *fn = row ? t->sites[go_row(st, row - 1)->site].start.function : NULL;
 
 		for (size_t k = 0; fn && k < ARRAY_SIZE(gc); k++)
 			out[i] |= !strcmp(fn, gc[k]);

@@ -101,7 +101,9 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	go_snapshot__free(&st->snap);
 	free(st->rows);
 	st->rows = NULL;
-	st->rows_cap = 0;
+	free(st->stack_refs);
+	st->stack_refs = NULL;
+	st->nslots = 0;
 	go_stack_cache__free(st->stacks);
 	st->stacks = NULL;
 	go_chan_table__free(&st->chans);
@@ -121,11 +123,6 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->lost);
 	hashmap__free(&st->chan_elems);
 	free_values(&st->select_cases);
-	free(st->since);
-	st->since = NULL;
-	st->nsince = 0;
-	free(st->stack_refs);
-	st->stack_refs = NULL;
 	free(st->gone_objs);
 	st->gone_objs = NULL;
 	st->ngone = 0;
@@ -241,69 +238,79 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 	return key;
 }
 
-static void add_gone(struct go_proc_state *st, const struct go_since *was, size_t *cap)
+/* A goroutine of the last scan is gone from its slot: a wait it was in ended. */
+static void forget_row(struct go_proc_state *st, struct row *r, struct go_stack_ref *ref,
+		       size_t *cap)
 {
-	if (!was->obj)
-		return;
-	if (st->ngone == *cap) {
-		*cap = *cap ? 2 * *cap : 64;
-		st->gone_objs = xrealloc(st->gone_objs, *cap * sizeof(*st->gone_objs));
+	if (r->goid && r->obj) {
+		if (st->ngone == *cap) {
+			*cap = *cap ? 2 * *cap : 64;
+			st->gone_objs = xrealloc(st->gone_objs, *cap * sizeof(*st->gone_objs));
+		}
+		st->gone_objs[st->ngone++] = r->obj;
 	}
-	st->gone_objs[st->ngone++] = was->obj;
+	memset(r, 0, sizeof(*r));
+	memset(ref, 0, sizeof(*ref));
+}
+
+/* Room for a record per slot of allgs, which only grows. */
+static void reserve_slots(struct go_proc_state *st, size_t n)
+{
+	size_t cap = st->nslots;
+
+	if (n <= cap)
+		return;
+	cap = cap ? cap : 1024;
+	while (cap < n)
+		cap *= 2;
+	st->rows = xrealloc(st->rows, cap * sizeof(*st->rows));
+	st->stack_refs = xrealloc(st->stack_refs, cap * sizeof(*st->stack_refs));
+	memset(st->rows + st->nslots, 0, (cap - st->nslots) * sizeof(*st->rows));
+	memset(st->stack_refs + st->nslots, 0, (cap - st->nslots) * sizeof(*st->stack_refs));
+	st->nslots = cap;
 }
 
 /* Remembers when each goroutine was first seen in its present state (wait); and when first
  * seen with its present g.waitsince (set, the same value proves it has not run since: see
- * go_probe_wait); and carries its stack. The last scan's record of a goroutine is found by
- * walking both snapshots together: each lists its gs in allgs order, and a g keeps its slot. */
+ * go_probe_wait). A goroutine's record is its g's slot's while its id is the same; slots the
+ * snapshot skips (dead gs, or past the process's limit) hold none. */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	struct go_since *next = xcalloc(st->snap.n + 1, sizeof(*next));
-	struct go_stack_ref *refs = xcalloc(st->snap.n + 1, sizeof(*refs));
-	size_t j = 0, gone_cap = 0;
+	size_t slot = 0, gone_cap = 0;
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
-	/* the last scan's waiters that are gone ended their waits */
 	free(st->gone_objs);
 	st->gone_objs = NULL;
 	st->ngone = 0;
+	reserve_slots(st, st->snap.listed);
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		const struct go_since *was = NULL;
-		struct go_since *is = &next[i];
+		struct row *r = &st->rows[g->slot];
+		uint64_t key = seen_key(st, g);
 
-		for (; j < st->nsince && st->since[j].slot <= g->slot; j++) {
-			if (st->since[j].slot == g->slot && st->since[j].goid == g->goid) {
-				was = &st->since[j++];
-				break;
-			}
-			add_gone(st, &st->since[j], &gone_cap);
+		for (; slot < g->slot; slot++)
+			forget_row(st, &st->rows[slot], &st->stack_refs[slot], &gone_cap);
+		slot = g->slot + 1;
+		if (r->goid != g->goid) {
+			forget_row(st, r, &st->stack_refs[g->slot], &gone_cap);
+			r->goid = g->goid;
+		} else if (r->state_key == key) {
+			key = 0; /* the same state: seen_ns stays */
 		}
-		is->goid = g->goid;
-		is->slot = g->slot;
-		is->state_key = seen_key(st, g);
-		is->seen_ns = was && was->state_key == is->state_key ? was->seen_ns : now;
-		is->waitsince = g->waitsince;
-		if (g->waitsince)
-			is->dated_ns = was && was->waitsince == g->waitsince && was->dated_ns
-					       ? was->dated_ns
-					       : now;
-		if (was) { /* the last scan's wait and stack, until read_rows has this one's */
-			is->obj = was->obj;
-			is->park = was->park;
-			refs[i] = st->stack_refs[was - st->since];
+		if (key) {
+			r->state_key = key;
+			r->seen_ns = now;
 		}
+		if (!g->waitsince || r->waitsince != g->waitsince || !r->dated_ns)
+			r->dated_ns = g->waitsince ? now : 0;
+		r->waitsince = g->waitsince;
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	for (; j < st->nsince; j++)
-		add_gone(st, &st->since[j], &gone_cap);
-	free(st->since);
-	free(st->stack_refs);
-	st->since = next;
-	st->stack_refs = refs;
-	st->nsince = st->snap.n;
+	for (; slot < st->nslots; slot++)
+		if (st->rows[slot].goid)
+			forget_row(st, &st->rows[slot], &st->stack_refs[slot], &gone_cap);
 }
 
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
@@ -313,27 +320,26 @@ size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
 	return key_index__get(&st->row_of_goid, goid, &row) ? (size_t)row + 1 : 0;
 }
 
-/* g's record, when g is one of the snapshot's. */
-static const struct go_since *since_of(const struct go_proc_state *st, const struct go_g *g)
+/* g's record, when it holds one (g may be of another snapshot of the same process). */
+static const struct row *carried(const struct go_proc_state *st, const struct go_g *g)
 {
-	uintptr_t at = (uintptr_t)g, base = (uintptr_t)st->snap.g;
-	size_t i = (at - base) / sizeof(*g);
+	const struct row *r = g->slot < st->nslots ? &st->rows[g->slot] : NULL;
 
-	return st->since && at >= base && i < st->nsince ? &st->since[i] : NULL;
+	return r && r->goid == g->goid ? r : NULL;
 }
 
 uint64_t go_first_dated(const struct go_proc_state *st, const struct go_g *g)
 {
-	const struct go_since *s = since_of(st, g);
+	const struct row *r = carried(st, g);
 
-	return s && g->waitsince ? s->dated_ns : 0;
+	return r && g->waitsince && r->waitsince == g->waitsince ? r->dated_ns : 0;
 }
 
 uint64_t go_first_seen(const struct go_proc_state *st, const struct go_g *g)
 {
-	const struct go_since *s = since_of(st, g);
+	const struct row *r = carried(st, g);
 
-	return s && s->state_key == seen_key(st, g) ? s->seen_ns : 0;
+	return r && r->state_key == seen_key(st, g) ? r->seen_ns : 0;
 }
 
 /* Each site's live count, orphans and totals from the probes, sampled over time. */
@@ -348,8 +354,8 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 		s->live = s->orphans = 0;
 	}
 	for (size_t i = 0; i < st->snap.n; i++) {
-		struct go_site *s = &t->sites[st->rows[i].site];
-		uint64_t parent = st->rows[i].parent;
+		struct go_site *s = &t->sites[go_row(st, i)->site];
+		uint64_t parent = go_row(st, i)->parent;
 
 		s->live++;
 		s->orphans += parent && !go_row_of_goid(st, parent);
@@ -410,7 +416,7 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__init(&kept);
 	for (size_t i = 0; i < st->snap.n && looked < TIMED_SELECTS_MAX; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		struct row *r = &st->rows[i];
+		struct row *r = go_row(st, i);
 		struct select_cases *c;
 		uint64_t sudogs[GO_SELECT_MAX_CASES];
 
@@ -446,16 +452,7 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
-	uint64_t *prev_objs, *prev_parks, *objs, *parks;
-
-	if (st->rows_cap < snap->n) {
-		st->rows_cap = snap->n;
-		st->rows = xrealloc(st->rows, snap->n * sizeof(*st->rows));
-	}
-	prev_objs = xcalloc(snap->n + 1, sizeof(*prev_objs));
-	prev_parks = xcalloc(snap->n + 1, sizeof(*prev_parks));
-	objs = xcalloc(snap->n + 1, sizeof(*objs));
-	parks = xcalloc(snap->n + 1, sizeof(*parks));
+	uint64_t *objs = xcalloc(snap->n + 1, sizeof(*objs));
 	struct hashmap tid_of; /* g -> the thread running it or in its system call */
 
 	hashmap__init(&tid_of);
@@ -467,18 +464,20 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	key_index__reset(&st->row_of_goid, snap->n);
 	go_stack_cache__update(st->stacks, st->pid, snap, st->stack_refs);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
+	go_chan_table__begin(&st->chans);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
-		struct row *r = &st->rows[i];
-		uint64_t net;
+		struct row *r = go_row(st, i);
+		uint64_t net, prev_obj = r->obj, prev_park = r->park;
 
-		memset(r, 0, sizeof(*r));
-		r->stack = st->stack_refs[i].stack;
+		r->stack = st->stack_refs[g->slot].stack;
 		if (r->stack)
 			go_wait_frame(st, r->stack); /* part of the group's key */
 		r->obj = objs[i];
+		r->park = 0;
 		r->parent = g->parent_goid;
-		r->blocked = -1;
+		r->blocked = r->runtime_age = -1;
+		r->before_attach = r->runtime_dated = r->scan_dated = r->timed = false;
 		if ((g->status & ~(uint32_t)GO_SCAN) == GO_WAITING) {
 			go_probe_wait(t, st, g, r);
 			if (!r->park)
@@ -492,24 +491,16 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		r->fd = net ? (int)(net & 0x7fffffff) - 1 : -1;
 		r->fd_write = net >> 31;
 		key_index__add(&st->row_of_goid, g->goid, (uint32_t)i);
-		if (i < st->nsince) { /* this scan's wait in place of the last one's */
-			prev_objs[i] = st->since[i].obj;
-			prev_parks[i] = st->since[i].park;
-			st->since[i].obj = objs[i];
-			st->since[i].park = r->park;
-		}
-		parks[i] = r->park;
+		go_chan_table__saw(&st->chans, t->now_ns, r->obj, r->park, prev_obj, prev_park);
 	}
 	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
-	go_chan_table__observe(&st->chans, t->now_ns, objs, parks, prev_objs, prev_parks, snap->n,
-			       st->gone_objs, st->ngone);
+	for (size_t i = 0; i < st->ngone; i++)
+		go_chan_table__gone(&st->chans, t->now_ns, st->gone_objs[i]);
+	go_chan_table__end(&st->chans);
 	st->ngone = 0;
 	hashmap__free(&tid_of);
-	free(parks);
 	free(objs);
-	free(prev_parks);
-	free(prev_objs);
 }
 
 static void arm_exit(struct go_tracker *t, struct go_proc_state *st);
@@ -791,7 +782,7 @@ void go_tracker__annotate(struct go_tracker *t, struct model *m)
 			task->go_role = go_thread_role__name(go_thread__role(th, &st->gp.layout));
 			if (row) {
 				task->goid = st->snap.g[row - 1].goid;
-				task->go_site = t->sites[st->rows[row - 1].site].id;
+				task->go_site = t->sites[go_row(st, row - 1)->site].id;
 			}
 		}
 	}
@@ -833,7 +824,7 @@ void go_tracker__purge(struct go_tracker *t, pid_t pid)
 		}
 		free(keys);
 		for (size_t k = 0; k < p->snap.n; k++)
-			p->rows[k].site = to[p->rows[k].site] - 1;
+			go_row(p, k)->site = to[go_row(p, k)->site] - 1;
 		for (size_t k = 0; k < p->nfinal; k++)
 			p->final[k].site = to[p->final[k].site] - 1;
 	}

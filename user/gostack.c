@@ -168,7 +168,7 @@ static struct go_stack *intern(struct go_stack_cache *c, const struct go_stack *
 }
 
 struct pending {
-	size_t index; /* in the snapshot */
+	uint32_t slot; /* its g's, in allgs */
 	uint64_t bp, lo, hi;
 	struct go_stack stack;
 	bool done;
@@ -233,7 +233,7 @@ static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p,
 		struct go_stack *s = intern(c, &p[k].stack);
 
 		s->epoch = c->epoch;
-		refs[p[k].index].stack = s;
+		refs[p[k].slot].stack = s;
 	}
 }
 
@@ -251,18 +251,20 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		const struct go_g *g = &snap->g[i];
 		uint64_t pc, bp;
 
+		struct go_stack_ref *ref = &refs[g->slot];
+
 		if (!start_of(c, pid, g, &pc, &bp)) {
-			refs[i] = (struct go_stack_ref){0};
+			*ref = (struct go_stack_ref){0};
 			continue;
 		}
 		key = key_of(g);
-		if (refs[i].stack && refs[i].key == key) { /* it has not run since */
-			refs[i].stack->epoch = c->epoch;
+		if (ref->stack && ref->key == key) { /* it has not run since */
+			ref->stack->epoch = c->epoch;
 			continue;
 		}
-		refs[i] = (struct go_stack_ref){.key = key};
+		*ref = (struct go_stack_ref){.key = key};
 		memset(&p[n], 0, sizeof(p[n]));
-		p[n].index = i;
+		p[n].slot = g->slot;
 		p[n].bp = bp;
 		p[n].lo = g->stack_lo;
 		p[n].hi = g->stack_hi;

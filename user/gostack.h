@@ -38,7 +38,7 @@ struct go_stack_ref {
 };
 
 /*
- * The stacks of the goroutines of snap that are not running: refs[i] is snap->g[i]'s. On
+ * The stacks of the goroutines of snap that are not running: refs[g.slot] is g's. On
  * entry it holds what the last update gave the same goroutine (zeroes for one not seen then),
  * kept when it has not run since, walked again otherwise (reads batched, a few hundred
  * goroutines per system call). Stacks no goroutine holds any more are dropped, so refs of

@@ -21,39 +21,37 @@ struct go_heap;
 
 #define MAX_FINAL_GROUPS 256 /* groups kept of a process that exited, as last seen */
 
-/* What one scan learned about each goroutine of the snapshot, beyond its g. */
+/*
+ * What strand knows of the goroutine in one g, a slot of allgs (which only grows, and whose
+ * gs the runtime reuses): carried from scan to scan while one goroutine holds the slot, the
+ * rest rebuilt at each scan. One fixed-size record a slot, updated in place: no per-goroutine
+ * heap object, no table by goroutine id.
+ */
 struct row {
+	uint64_t goid; /* whose record it is; 0: none (the slot's g is dead, or was not read) */
+	/* carried */
+	uint64_t state_key; /* its state and wait, told from the next wait by trackingSeq */
+	uint64_t seen_ns;   /* the first scan that saw it so */
+	int64_t waitsince;  /* g.waitsince at the last scan (0: none set) */
+	uint64_t dated_ns;  /* the first scan that saw that g.waitsince; 0: none set */
+	/* this scan's, the last scan's until read_rows: for which channels were served since */
+	uint64_t obj;  /* the channel (or select's set) it waits on, 0: none */
+	uint64_t park; /* when it parked: exact (probes) or first seen, 0: not waiting */
+	/* this scan's */
 	struct go_stack *stack; /* NULL: running, or no saved context */
-	uint64_t obj;		/* the channel (or select's set) it waits on, 0: none */
-	uint64_t park;		/* when it parked: exact (probes) or first seen, 0: not waiting */
 	uint64_t parent;	/* its creator's goroutine id, 0: unknown */
 	double blocked;		/* exact wait in seconds, -1: unknown */
-	bool before_attach;	/* waiting since before the probes attached */
-	bool runtime_dated;	/* blocked is from the runtime's waitsince, seen unchanged */
-	bool scan_dated;	/* blocked is from the scans: the same wait (g.trackingSeq) at
-				 * every one since the first that saw it, a lower bound */
 	double runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
 				 * may overstate it by a GC's interval; -1: none */
 	uint32_t site;		/* index in the tracker's sites */
 	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
 	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
+	bool before_attach;	/* waiting since before the probes attached */
+	bool runtime_dated;	/* blocked is from the runtime's waitsince, seen unchanged */
+	bool scan_dated;	/* blocked is from the scans: the same wait (g.trackingSeq) at
+				 * every one since the first that saw it, a lower bound */
 	bool fd_write;		/* ... to write (or connect) rather than read (or accept) */
 	bool timed;		/* a select with a pending timer's channel among its cases */
-};
-
-/* Since when a goroutine of the snapshot is in its present state, carried from scan to scan
- * by its g's slot in allgs and its goroutine id: a record per goroutine, not a hash table
- * entry per fact. */
-struct go_since {
-	uint64_t goid;
-	uint32_t slot;
-	uint64_t state_key; /* its state and wait, told from the next wait by trackingSeq */
-	uint64_t seen_ns;   /* the first scan that saw it so */
-	int64_t waitsince;  /* g.waitsince then (0: none set) */
-	uint64_t dated_ns;  /* the first scan that saw that g.waitsince; 0: none set */
-	/* the object it waits on (0: none) and its park's identity at the last scan, for
-	 * which channels were served since (go_chan_table__observe) */
-	uint64_t obj, park;
 };
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
@@ -86,8 +84,10 @@ struct go_proc_state {
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames (shared) */
 	uint64_t pcln_key;	/* its binary, in the tracker's tables */
 	struct go_snapshot snap;
+	/* by allgs slot (snap.g[i]'s is rows[snap.g[i].slot]: go_row), nslots of them */
 	struct row *rows;
-	size_t rows_cap;
+	struct go_stack_ref *stack_refs;
+	size_t nslots;
 	struct go_stack_cache *stacks;
 	struct go_thread *threads; /* the runtime's Ms at the last scan */
 	size_t nthreads;
@@ -102,11 +102,8 @@ struct go_proc_state {
 	uint32_t sheds;
 	uint64_t shed_ns, rearm_ns, rearm_every_ns;
 	char shed_why[224];
-	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
-	struct go_since *since; /* parallel to snap.g: since when each is in its state */
-	size_t nsince;
-	struct go_stack_ref *stack_refs; /* parallel to snap.g: each one's stack */
-	uint64_t *gone_objs;		 /* what the last scan's waiters gone since waited on */
+	uint64_t max_goid;   /* the largest goroutine id seen: about how many were created */
+	uint64_t *gone_objs; /* what the last scan's waiters gone since waited on */
 	size_t ngone;
 	struct hashmap site_of;	      /* gopc -> site index + 1 */
 	struct key_index row_of_goid; /* goroutine id -> index in rows, of the last snapshot */
@@ -193,6 +190,12 @@ const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return
 /* A function of the program (or a library it uses), not the standard library nor cgo glue. */
 bool go_is_program_code(const char *fn);
 bool go_in_runtime(const char *fn);
+/* The record of the snapshot's i-th goroutine. */
+static inline struct row *go_row(const struct go_proc_state *st, size_t i)
+{
+	return &st->rows[st->snap.g[i].slot];
+}
+
 /* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid);
 /* The wait reason, or the status, of g. */

@@ -448,26 +448,32 @@ static bool still_waited(const struct go_chan_table *t, uint64_t obj)
 	return hashmap__get(&t->waiters_of, obj) != NULL;
 }
 
-void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *objs,
-			    const uint64_t *parks, const uint64_t *prev_objs,
-			    const uint64_t *prev_parks, size_t n, const uint64_t *gone,
-			    size_t ngone)
+void go_chan_table__begin(struct go_chan_table *t)
+{
+	hashmap__free(&t->waiters_of);
+	hashmap__init(&t->waiters_of);
+}
+
+void go_chan_table__saw(struct go_chan_table *t, uint64_t now_ns, uint64_t obj, uint64_t park,
+			uint64_t prev_obj, uint64_t prev_park)
+{
+	if (prev_obj && (prev_obj != obj || prev_park != park))
+		hashmap__set(&t->last_wake, prev_obj, (void *)(uintptr_t)now_ns);
+	if (obj)
+		hashmap__set(&t->waiters_of, obj,
+			     (void *)((uintptr_t)hashmap__get(&t->waiters_of, obj) + 1));
+}
+
+void go_chan_table__gone(struct go_chan_table *t, uint64_t now_ns, uint64_t prev_obj)
+{
+	hashmap__set(&t->last_wake, prev_obj, (void *)(uintptr_t)now_ns);
+}
+
+void go_chan_table__end(struct go_chan_table *t)
 {
 	uint64_t key;
 	void *val;
 
-	hashmap__free(&t->waiters_of);
-	hashmap__init(&t->waiters_of);
-	for (size_t i = 0; i < n; i++) {
-		if (prev_objs[i] && (prev_objs[i] != objs[i] || prev_parks[i] != parks[i]))
-			hashmap__set(&t->last_wake, prev_objs[i], (void *)(uintptr_t)now_ns);
-		if (objs[i])
-			hashmap__set(
-				&t->waiters_of, objs[i],
-				(void *)((uintptr_t)hashmap__get(&t->waiters_of, objs[i]) + 1));
-	}
-	for (size_t i = 0; i < ngone; i++)
-		hashmap__set(&t->last_wake, gone[i], (void *)(uintptr_t)now_ns);
 	/* a wake-up matters only to those still waiting on the object: forget the others */
 	for (size_t i = 0; hashmap__next(&t->last_wake, &i, &key, &val);)
 		if (!still_waited(t, key))

@@ -65,16 +65,17 @@ struct go_chan_table {
 
 void go_chan_table__init(struct go_chan_table *t);
 void go_chan_table__free(struct go_chan_table *t);
-/* One scan: for every goroutine, the object it waits on (0: none) and its park's identity
- * (the park time, exact or first seen), now and at the last scan (0 when it did not wait
- * there or was not there); and the objects of the last scan's waiters that are gone. A
- * goroutine no longer waiting on the object it waited on (or parked there anew), or gone,
- * ended a wait: the object is served as of now_ns. The goroutines' own history is the
- * caller's (a record per goroutine), not a table here. */
-void go_chan_table__observe(struct go_chan_table *t, uint64_t now_ns, const uint64_t *objs,
-			    const uint64_t *parks, const uint64_t *prev_objs,
-			    const uint64_t *prev_parks, size_t n, const uint64_t *gone,
-			    size_t ngone);
+/* One scan: begin; then for every goroutine, the object it waits on (0: none) and its
+ * park's identity (the park time, exact or first seen), now and at the last scan (0 when it
+ * did not wait there or was not there); the objects of the last scan's waiters that are
+ * gone; end. A goroutine no longer waiting on the object it waited on (or parked there
+ * anew), or gone, ended a wait: the object is served as of now_ns. The goroutines' own
+ * history is the caller's (a record per goroutine), not a table here. */
+void go_chan_table__begin(struct go_chan_table *t);
+void go_chan_table__saw(struct go_chan_table *t, uint64_t now_ns, uint64_t obj, uint64_t park,
+			uint64_t prev_obj, uint64_t prev_park);
+void go_chan_table__gone(struct go_chan_table *t, uint64_t now_ns, uint64_t prev_obj);
+void go_chan_table__end(struct go_chan_table *t);
 /* When a wait on obj last ended; 0: never seen to. */
 uint64_t go_chan_table__last_wake(const struct go_chan_table *t, uint64_t obj);
 /* How many goroutines wait on obj now. */

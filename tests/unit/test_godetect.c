@@ -296,6 +296,19 @@ static void test_frame_pointer_walk(void)
 	ASSERT_TRUE(s.depth <= GO_STACK_MAX && s.truncated);
 }
 
+/* One scan of the table over n goroutines, then the objects of those gone. */
+static void observe(struct go_chan_table *t, uint64_t now, const uint64_t *objs,
+		    const uint64_t *parks, const uint64_t *prev_objs, const uint64_t *prev_parks,
+		    size_t n, const uint64_t *gone, size_t ngone)
+{
+	go_chan_table__begin(t);
+	for (size_t i = 0; i < n; i++)
+		go_chan_table__saw(t, now, objs[i], parks[i], prev_objs[i], prev_parks[i]);
+	for (size_t i = 0; i < ngone; i++)
+		go_chan_table__gone(t, now, gone[i]);
+	go_chan_table__end(t);
+}
+
 static void test_chan_table(void)
 {
 	struct go_chan_table t;
@@ -303,24 +316,24 @@ static void test_chan_table(void)
 	uint64_t prev_objs[3] = {0}, prev_parks[3] = {0}, gone[] = {0xb0};
 
 	go_chan_table__init(&t);
-	go_chan_table__observe(&t, 1000, objs, parks, prev_objs, prev_parks, 3, NULL, 0);
+	observe(&t, 1000, objs, parks, prev_objs, prev_parks, 3, NULL, 0);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 0);
 	ASSERT_EQ(go_chan_table__waiters(&t, 0xa0), 2);
 	/* goroutine 1 parked again on the same channel: a wait on it ended */
 	memcpy(prev_objs, objs, sizeof(objs));
 	memcpy(prev_parks, parks, sizeof(parks));
 	parks[0] = 1500;
-	go_chan_table__observe(&t, 2000, objs, parks, prev_objs, prev_parks, 3, NULL, 0);
+	observe(&t, 2000, objs, parks, prev_objs, prev_parks, 3, NULL, 0);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 2000);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xb0), 0);
 	/* goroutine 3 is gone: its channel was served, but nobody waits on it any more */
 	memcpy(prev_parks, parks, sizeof(parks));
-	go_chan_table__observe(&t, 3000, objs, parks, prev_objs, prev_parks, 2, gone, 1);
+	observe(&t, 3000, objs, parks, prev_objs, prev_parks, 2, gone, 1);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xb0), 0);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 2000);
 	/* goroutine 2 no longer waits: a wait on 0xa0 ended, 1 still waits there */
 	objs[1] = 0;
-	go_chan_table__observe(&t, 4000, objs, parks, prev_objs, prev_parks, 2, NULL, 0);
+	observe(&t, 4000, objs, parks, prev_objs, prev_parks, 2, NULL, 0);
 	ASSERT_EQ(go_chan_table__last_wake(&t, 0xa0), 4000);
 	ASSERT_EQ(go_chan_table__waiters(&t, 0xa0), 1);
 	go_chan_table__free(&t);
