@@ -147,12 +147,30 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 
 #define SNAPSHOT_CHUNK 4096 /* goroutines read together: 1-2 MiB of their g structs */
 
+/* The bytes of a g the snapshot reads: up to the last field it keeps, not the whole g. */
+static size_t snapshot_window(const struct go_layout *l)
+{
+	const struct {
+		int32_t off;
+		size_t width;
+	} used[] = {{l->atomicstatus, 4}, {l->goid, 8},	    {l->waitreason, 1}, {l->waitsince, 8},
+		    {l->tracking_seq, 1}, {l->gopc, 8},	    {l->startpc, 8},	{l->parent_goid, 8},
+		    {l->sched_sp, 8},	  {l->sched_pc, 8}, {l->sched_bp, 8},	{l->stack_lo, 8},
+		    {l->stack_hi, 8},	  {l->g_waiting, 8}};
+	size_t end = 8;
+
+	for (size_t i = 0; i < ARRAY_SIZE(used); i++)
+		if (used[i].off >= 0 && (size_t)used[i].off + used[i].width > end)
+			end = (size_t)used[i].off + used[i].width;
+	return end < l->g_size ? end : l->g_size;
+}
+
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
 	struct go_gs gs;
-	int err = go_gs__read_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias, l->g_size,
-				   &gs);
+	int err = go_gs__read_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias,
+				   snapshot_window(l), &gs);
 
 	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
 
