@@ -248,8 +248,27 @@ static void scan_goroutines(struct engine *e)
 	go_tracker__annotate(e->go, &e->model);
 }
 
+uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns)
+{
+	uint64_t gap = cpu_ns * (100 / SCAN_BUDGET_PCT);
+
+	/* a period shorter than a second (a short threshold) is the user's to ask for: only
+	 * scans that would cost more than the budget at one a second are spaced */
+	return gap > NSEC && gap > every_ns ? gap : every_ns;
+}
+
+/* The next scan. The first scan of a process proves its runtime's layout and walks every
+ * stack: the scans that follow cost less, and the first sets no pace. */
+static void pace_scans(struct engine *e, uint64_t cpu_ns)
+{
+	e->scan_cpu_ns = cpu_ns;
+	e->scan_gap_ns = e->scans++ ? engine__scan_gap(e->scan_every_ns, cpu_ns) : e->scan_every_ns;
+	e->next_scan_ns = now_mono_ns() + e->scan_gap_ns;
+}
+
 int engine__scan(struct engine *e)
 {
+	uint64_t cpu = thread_cpu_ns();
 	int n = collector__drain(e->col);
 
 	engine__release_held(e);
@@ -262,7 +281,7 @@ int engine__scan(struct engine *e)
 	model__sample_sites(&e->model, now_mono_ns());
 	detector__observe(e->detector, now_mono_ns());
 	go_tracker__regroup(e->go, detector__last(e->detector));
-	e->next_scan_ns = now_mono_ns() + e->scan_every_ns;
+	pace_scans(e, thread_cpu_ns() - cpu);
 	return 0;
 }
 
@@ -305,6 +324,17 @@ void engine__report(struct engine *e, struct report *r, bool final, bool frozen)
 		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
 	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
 		report__warn(r, "events were lost: the ring buffer was full; counts are low");
+	r->scan_every_s = (double)e->scan_every_ns / 1e9;
+	r->scan_gap_s = (double)e->scan_gap_ns / 1e9;
+	r->scan_cpu_s = (double)e->scan_cpu_ns / 1e9;
+	if (e->scan_gap_ns > e->scan_every_ns) {
+		snprintf(
+			e->paced_note, sizeof(e->paced_note),
+			"scans %.1f s apart, not %.1f s: one takes %.2f s of CPU, and strand keeps "
+			"its scans within %d%% of a CPU; waits are dated to a scan's precision",
+			r->scan_gap_s, r->scan_every_s, r->scan_cpu_s, SCAN_BUDGET_PCT);
+		report__warn(r, e->paced_note);
+	}
 }
 
 bool engine__leaks_remain(struct engine *e)

@@ -26,6 +26,8 @@ struct report;
 
 /* The Go spawn probes' default budget, in % of one CPU per process. */
 #define DEFAULT_OVERHEAD_PCT 1.0
+/* strand's own scans of threads and goroutines: at most this much of one CPU */
+#define SCAN_BUDGET_PCT 3
 
 struct engine_opts {
 	bool all;	      /* every process on the machine (else: the targets added) */
@@ -60,7 +62,12 @@ struct engine {
 	} held[ENGINE_MAX_HELD]; /* held on their way out, to read and let go */
 	size_t nheld;
 	bool is_go; /* some traced process is a Go program whose goroutines are read */
-	uint64_t scan_every_ns, next_scan_ns;
+	/* scans every scan_every_ns, or further apart when one a second would cost more than
+	 * SCAN_BUDGET_PCT of a CPU (a million goroutines): scan_gap_ns apart, the last one
+	 * having taken scan_cpu_ns */
+	uint64_t scan_every_ns, scan_gap_ns, scan_cpu_ns, next_scan_ns;
+	uint64_t scans;
+	char paced_note[192];
 	uint64_t start_ns;
 	double started_unix_s;
 	/* told of each process that exits (after the engine forgot its runtime probes) */
@@ -70,6 +77,10 @@ struct engine {
 	void (*on_go_scan)(void *ctx, pid_t pid, int result);
 	void *on_go_scan_ctx;
 };
+
+/* How far apart scans are: every_ns, or further apart when one a second would cost more than
+ * SCAN_BUDGET_PCT of a CPU, cpu_ns each. */
+uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns);
 
 /* Loads and attaches everything; 0, or an exit code with the reason said. Nothing is traced
  * until targets are added. */

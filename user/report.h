@@ -28,8 +28,11 @@ struct report {
 	const struct detection *detection; /* NULL when waits were not scanned */
 	double detection_age_s;		   /* > 0: from the last scan before the target exited */
 	uint64_t threshold_ns;
-	uint64_t runaway;	       /* the runaway-spawn threshold */
-	double started_unix_s;	       /* wall clock at the trace's start */
+	uint64_t runaway;      /* the runaway-spawn threshold */
+	double started_unix_s; /* wall clock at the trace's start */
+	/* scans: the period asked for, the one kept (longer when a scan costs more than its
+	 * budget), and the CPU the last one took */
+	double scan_every_s, scan_gap_s, scan_cpu_s;
 	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;

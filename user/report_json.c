@@ -266,6 +266,9 @@ void report__json(FILE *f, const struct report *r)
 		     (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 			     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	json__uint(&j, "max_rss_kib", (uint64_t)ru.ru_maxrss);
+	json__double(&j, "scan_every_seconds", r->scan_every_s);
+	json__double(&j, "scan_gap_seconds", r->scan_gap_s);
+	json__double(&j, "scan_cpu_seconds", r->scan_cpu_s);
 	json__end_object(&j);
 	json__begin_array(&j, "warnings");
 	for (int i = 0; i < r->nwarnings; i++)

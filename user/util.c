@@ -171,6 +171,11 @@ uint64_t now_boot_ns(void)
 	return clock_ns(CLOCK_BOOTTIME);
 }
 
+uint64_t thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
 double now_wall(void)
 {
 	return (double)clock_ns(CLOCK_REALTIME) / 1e9;

@@ -49,9 +49,10 @@ bool str_ends_with(const char *s, const char *suffix);
  * not one (an ASCII byte included); never reads past a NUL. */
 int utf8_seq_len(const unsigned char *p);
 
-uint64_t now_mono_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
-uint64_t now_boot_ns(void); /* CLOCK_BOOTTIME, for /proc start times */
-double now_wall(void);	    /* seconds since the epoch */
+uint64_t now_mono_ns(void);   /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
+uint64_t now_boot_ns(void);   /* CLOCK_BOOTTIME, for /proc start times */
+uint64_t thread_cpu_ns(void); /* CPU time of the calling thread */
+double now_wall(void);	      /* seconds since the epoch */
 
 /* Reads a whole small file (procfs) into buf, NUL-terminated; returns length or -errno. */
 int read_small_file(const char *path, char *buf, size_t size);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "guardian.h"
 #include "hashmap.h"
 #include "keyindex.h"
@@ -257,6 +258,20 @@ static void test_key_index(void)
 	key_index__free(&ix);
 }
 
+/* Scans are spaced only when one a second would cost more than their budget of a CPU; a
+ * period asked for stays when they are cheap, however short. */
+static void test_scan_pacing(void)
+{
+	const uint64_t ms = 1000000;
+
+	ASSERT_EQ(SCAN_BUDGET_PCT, 3);
+	ASSERT_EQ(engine__scan_gap(1000 * ms, 5 * ms), 1000 * ms);
+	ASSERT_EQ(engine__scan_gap(250 * ms, 30 * ms), 250 * ms); /* 3% of 1 s: 33 ms */
+	ASSERT_EQ(engine__scan_gap(250 * ms, 40 * ms), 1320 * ms);
+	ASSERT_EQ(engine__scan_gap(1000 * ms, 800 * ms), 26400 * ms);
+	ASSERT_EQ(engine__scan_gap(30000 * ms, 800 * ms), 30000 * ms);
+}
+
 /* A permission is the user's to grant, a missing feature the kernel's to have; anything else
  * on a kernel that has everything is strand's own failure, never "the kernel lacks ...". */
 static void test_load_errors(void)
@@ -329,6 +344,7 @@ int main(void)
 	test_proc_stat();
 	test_read_blocks();
 	test_key_index();
+	test_scan_pacing();
 	test_load_errors();
 	return unit_summary();
 }
