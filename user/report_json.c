@@ -211,17 +211,17 @@ static void host_json(struct json *j, const struct report *r)
 	json__end_object(j);
 }
 
-void report__json(FILE *f, const struct report *r)
+/* The report, into the text or the tree j writes. */
+static void write_json(struct json *jw, const struct report *r)
 {
 	const struct model *m = r->model;
-	struct json j;
+	struct json j = *jw;
 	size_t n;
 	struct site **sites = model__sorted_sites(r->model, &n);
 	struct rusage ru;
 	uint64_t key;
 	void *val;
 
-	json__init(&j, f);
 	json__begin_object(&j, NULL);
 	json__int(&j, "version", JSON_SCHEMA_VERSION);
 	json__string(&j, "strand_version", STRAND_VERSION);
@@ -284,26 +284,29 @@ void report__json(FILE *f, const struct report *r)
 	tasks_json(&j, r);
 	json__end_object(&j);
 	free(sites);
+	*jw = j;
+}
+
+void report__json(FILE *f, const struct report *r)
+{
+	struct json j;
+
+	json__init(&j, f);
+	write_json(&j, r);
 	fflush(f);
 }
 
+/* The document every other format is rendered from, built as the JSON text would parse. */
 int report__doc(const struct report *r, struct report_doc *doc)
 {
-	char *buf = NULL, why[128];
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int err;
+	struct json j;
 
-	if (!f)
-		return -errno;
-	report__json(f, r);
-	if (fclose(f)) {
-		free(buf);
-		return -EIO;
+	json__init_tree(&j);
+	write_json(&j, r);
+	doc->root = json__take_tree(&j);
+	if (!doc->root) {
+		say("internal error: the report document is empty");
+		return -EBADMSG;
 	}
-	err = report_doc__parse(doc, buf, len, why, sizeof(why));
-	if (err)
-		say("internal error: the report does not parse: %s", why);
-	free(buf);
-	return err;
+	return 0;
 }

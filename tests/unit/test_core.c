@@ -2,6 +2,7 @@
 /* Unit tests of the pieces with no kernel in them: durations, JSON, hash map, model, /proc,
  * what the guardian releases. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include "load_error.h"
 #include "json_writer.h"
 #include "model.h"
+#include "report.h"
+#include "report_doc.h"
 #include "procfs.h"
 #include "unit.h"
 #include "util.h"
@@ -272,6 +275,52 @@ static void test_scan_pacing(void)
 	ASSERT_EQ(engine__scan_gap(30000 * ms, 800 * ms), 30000 * ms);
 }
 
+/* The report document is built as a tree, not written and parsed back: it must be what its
+ * JSON text parses to, strange bytes in names and rounding of doubles included. */
+static void test_report_doc_is_its_text_parsed(void)
+{
+	struct model m;
+	uint64_t path[] = {0x1000, 0x2000};
+	struct report r = {0};
+	struct report_doc text_doc = {0}, tree_doc = {0};
+	char *buf = NULL, why[128];
+	size_t len = 0;
+	bool is_new;
+	struct site *a;
+	FILE *f;
+
+	model__init(&m, 0);
+	model__add_existing(&m, 100, 100, "bad\xff\xc3(\x01\"q\\", 1);
+	a = model__site_by_path(&m, 100, TASK_THREAD, 0x77, path, 2, &is_new);
+	for (int i = 0; i < 3; i++)
+		model__spawn(&m, a, 100, 200 + i, 100, 10 + i);
+	r.model = &m;
+	r.now_ns = 5000000000ULL;
+	r.duration_s = 1.0005;
+	r.scan_gap_s = 2.0 / 3.0;
+	report__warn(&r, "caf\xc3\xa9 \xe2\x82");
+	f = open_memstream(&buf, &len);
+	if (!ASSERT_TRUE(f != NULL))
+		return;
+	report__json(f, &r);
+	fclose(f);
+	ASSERT_EQ(report_doc__parse(&text_doc, buf, len, why, sizeof(why)), 0);
+	ASSERT_EQ(report__doc(&r, &tree_doc), 0);
+	if (text_doc.root && tree_doc.root) {
+		/* strand's own CPU and memory, read anew by each */
+		json_object_del(json_object_get(text_doc.root, "stats"), "cpu_seconds");
+		json_object_del(json_object_get(tree_doc.root, "stats"), "cpu_seconds");
+		json_object_del(json_object_get(text_doc.root, "stats"), "max_rss_kib");
+		json_object_del(json_object_get(tree_doc.root, "stats"), "max_rss_kib");
+		ASSERT_TRUE(json_equal(text_doc.root, tree_doc.root));
+		ASSERT_TRUE(json_object_size(text_doc.root) > 5);
+	}
+	report_doc__free(&text_doc);
+	report_doc__free(&tree_doc);
+	free(buf);
+	model__free(&m);
+}
+
 /* A permission is the user's to grant, a missing feature the kernel's to have; anything else
  * on a kernel that has everything is strand's own failure, never "the kernel lacks ...". */
 static void test_load_errors(void)
@@ -345,6 +394,7 @@ int main(void)
 	test_read_blocks();
 	test_key_index();
 	test_scan_pacing();
+	test_report_doc_is_its_text_parsed();
 	test_load_errors();
 	return unit_summary();
 }
