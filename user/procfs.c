@@ -139,12 +139,20 @@ int procfs__wait_stopped(pid_t pid, int timeout_ms)
 	}
 }
 
+/* The stat of a process's leader thread, /proc/PID/task/PID/stat: its state, flags and start
+ * are the process's, and reading it does not sum the CPU time of every thread of the process
+ * as /proc/PID/stat does (100k threads: milliseconds a read). */
+static void leader_stat_path(pid_t pid, char *path, size_t size)
+{
+	snprintf(path, size, "/proc/%d/task/%d/stat", pid, pid);
+}
+
 uint64_t procfs__birth_ns(pid_t pid)
 {
 	char path[64], line[1024], name[16], state;
 	uint64_t ticks;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	leader_stat_path(pid, path, sizeof(path));
 	if (read_small_file(path, line, sizeof(line)) <= 0 ||
 	    procfs__parse_stat(line, name, sizeof(name), &state, &ticks))
 		return 0;
@@ -205,7 +213,7 @@ void procfs__dir(pid_t pid, char *buf, size_t size)
 	unsigned long flags;
 	pid_t tid;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	leader_stat_path(pid, path, sizeof(path));
 	if (stat_state(path, &state, &flags) && state == 'Z' && (tid = live_thread(pid)))
 		snprintf(buf, size, "/proc/%d/task/%d", pid, tid);
 	else
@@ -217,7 +225,7 @@ const char *procfs__untraceable(pid_t pid)
 	char path[64], state;
 	unsigned long flags;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	leader_stat_path(pid, path, sizeof(path));
 	if (!stat_state(path, &state, &flags))
 		return "no such process";
 	if (flags & PF_KTHREAD)

@@ -636,12 +636,15 @@ static int write_report(struct trace *t, const struct report *r, const struct re
 
 static int render_final(struct trace *t)
 {
-	struct report_doc doc;
+	struct report_doc doc = {0};
 	struct report r;
 	int code;
 
 	build_report(t, &r, true);
-	if (report__doc(&r, &doc)) {
+	/* the document is what the text, the recording and the profiles are rendered from;
+	 * --json alone is written from the report itself */
+	if ((!t->opts.json || t->recorder || report_outputs__any(&t->opts.outs)) &&
+	    report__doc(&r, &doc)) {
 		say("cannot build the report document");
 		return STRAND_EXIT_ERROR;
 	}
