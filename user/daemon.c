@@ -168,6 +168,7 @@ static void serve_report(struct daemon *d, struct http_request *req, struct http
 		metrics__exports(d->metrics, &d->e, (pid_t)pid);
 	if (known) {
 		engine__report(&d->e, &r, false, false);
+		r.only_pid = (pid_t)pid; /* the others' tasks and groups are not even written */
 		err = report__doc(&r, &doc);
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -259,7 +259,8 @@ struct go_runtime_info {
 };
 size_t go_tracker__runtimes(struct go_tracker *t, struct go_runtime_info *out, size_t max);
 
-void go_tracker__json(struct go_tracker *t, struct json *j);
+/* The "goroutines" object of the JSON report: of process only, or every one's when 0. */
+void go_tracker__json(struct go_tracker *t, struct json *j, pid_t only);
 
 /* Judges a group (godetect.c): its verdict and evidence, from its members' waits. mass is
  * how many identical never-woken waits are a leak by their number alone. */

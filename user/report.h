@@ -33,6 +33,10 @@ struct report {
 	/* scans: the period asked for, the one kept (longer when a scan costs more than its
 	 * budget), and the CPU the last one took */
 	double scan_every_s, scan_gap_s, scan_cpu_s;
+	/* when not 0, the lists (targets, tasks, sites, groups, goroutines) hold this process's
+	 * only, written without going through the others' (report_doc__only_pid then makes
+	 * the totals its own) */
+	pid_t only_pid;
 	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;

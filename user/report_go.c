@@ -13,7 +13,7 @@
 
 #define MAX_RUNTIMES 64
 
-static void runtimes_json(struct go_tracker *t, struct json *j)
+static void runtimes_json(struct go_tracker *t, struct json *j, pid_t only)
 {
 	struct go_runtime_info rt[MAX_RUNTIMES];
 	size_t n = go_tracker__runtimes(t, rt, MAX_RUNTIMES);
@@ -22,6 +22,8 @@ static void runtimes_json(struct go_tracker *t, struct json *j)
 	for (size_t i = 0; i < n; i++) {
 		const struct go_layout *l = rt[i].layout;
 
+		if (only && rt[i].pid != only)
+			continue;
 		json__begin_object(j, NULL);
 		json__int(j, "pid", rt[i].pid);
 		json__string(j, "go_version", l && l->version[0] ? l->version : NULL);
@@ -214,7 +216,7 @@ static void group_json(const struct go_group *g, const struct go_site *s, struct
 	json__end_object(j);
 }
 
-void go_tracker__json(struct go_tracker *t, struct json *j)
+void go_tracker__json(struct go_tracker *t, struct json *j, pid_t only)
 {
 	uint64_t live, invalid, untracked;
 	int procs;
@@ -229,14 +231,16 @@ void go_tracker__json(struct go_tracker *t, struct json *j)
 	json__uint(j, "invalid_entries", invalid);
 	json__uint(j, "untracked", untracked);
 	json__uint(j, "stranded", go_tracker__stranded(t));
-	runtimes_json(t, j);
+	runtimes_json(t, j, only);
 	json__begin_array(j, "sites");
 	for (size_t i = 0; i < nsites; i++)
-		site_json(&sites[i], j);
+		if (!only || sites[i].pid == only)
+			site_json(&sites[i], j);
 	json__end_array(j);
 	json__begin_array(j, "groups");
 	for (size_t i = 0; i < n; i++)
-		group_json(&groups[i], &sites[groups[i].site], j);
+		if (!only || groups[i].pid == only)
+			group_json(&groups[i], &sites[groups[i].site], j);
 	json__end_array(j);
 	json__end_object(j);
 }

@@ -80,6 +80,9 @@ static void groups_json(struct json *j, const struct report *r)
 		const struct wait_group *g = &d->groups[i];
 		const struct site *s = g->site;
 
+		if (r->only_pid && g->pid != r->only_pid)
+			continue;
+
 		json__begin_object(j, NULL);
 		json__string(j, "verdict", verdict__name(g->verdict));
 		json__bool(j, "proven", g->proven);
@@ -132,6 +135,8 @@ static void tasks_json(struct json *j, const struct report *r)
 	for (size_t i = 0; i < n; i++) {
 		const struct task *t = tasks[i];
 
+		if (r->only_pid && t->pid != r->only_pid)
+			continue;
 		json__begin_object(j, NULL);
 		json__int(j, "tid", t->tid);
 		json__int(j, "pid", t->pid);
@@ -233,6 +238,8 @@ static void write_json(struct json *jw, const struct report *r)
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
 		const struct process *p = val;
 
+		if (r->only_pid && p->pid != r->only_pid)
+			continue;
 		json__begin_object(&j, NULL);
 		json__int(&j, "pid", p->pid);
 		json__string(&j, "comm", p->comm);
@@ -276,10 +283,11 @@ static void write_json(struct json *jw, const struct report *r)
 	json__end_array(&j);
 	groups_json(&j, r);
 	if (r->goroutines)
-		go_tracker__json(r->goroutines, &j);
+		go_tracker__json(r->goroutines, &j, r->only_pid);
 	json__begin_array(&j, "sites");
 	for (size_t i = 0; i < n; i++)
-		site_json(&j, r, sites[i]);
+		if (!r->only_pid || sites[i]->pid == r->only_pid)
+			site_json(&j, r, sites[i]);
 	json__end_array(&j);
 	tasks_json(&j, r);
 	json__end_object(&j);

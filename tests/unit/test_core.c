@@ -321,6 +321,46 @@ static void test_report_doc_is_its_text_parsed(void)
 	model__free(&m);
 }
 
+/* A report of one process written on its own (the daemon's /report?pid=N) is the machine's
+ * report cut down to it. */
+static void test_report_of_one_process(void)
+{
+	struct model m;
+	uint64_t path[] = {0x1000, 0x2000};
+	struct report r = {0};
+	struct report_doc all = {0}, one = {0};
+	bool is_new;
+
+	model__init(&m, 0);
+	model__add_existing(&m, 100, 100, "first", 1);
+	model__add_existing(&m, 300, 300, "second", 1);
+	for (pid_t pid = 100; pid <= 300; pid += 200) {
+		struct site *s = model__site_by_path(&m, pid, TASK_THREAD, 0x77, path, 2, &is_new);
+
+		for (int i = 0; i < 3; i++)
+			model__spawn(&m, s, pid, pid + 1 + i, pid, 10 + i);
+	}
+	r.model = &m;
+	r.now_ns = 5000000000ULL;
+	ASSERT_EQ(report__doc(&r, &all), 0);
+	r.only_pid = 300;
+	ASSERT_EQ(report__doc(&r, &one), 0);
+	ASSERT_EQ(json_array_size(json_object_get(all.root, "tasks")), 8);
+	ASSERT_EQ(json_array_size(json_object_get(one.root, "tasks")), 4);
+	report_doc__only_pid(&all, 300);
+	report_doc__only_pid(&one, 300);
+	if (all.root && one.root) {
+		json_object_del(json_object_get(all.root, "stats"), "cpu_seconds");
+		json_object_del(json_object_get(one.root, "stats"), "cpu_seconds");
+		json_object_del(json_object_get(all.root, "stats"), "max_rss_kib");
+		json_object_del(json_object_get(one.root, "stats"), "max_rss_kib");
+		ASSERT_TRUE(json_equal(all.root, one.root));
+	}
+	report_doc__free(&all);
+	report_doc__free(&one);
+	model__free(&m);
+}
+
 /* A permission is the user's to grant, a missing feature the kernel's to have; anything else
  * on a kernel that has everything is strand's own failure, never "the kernel lacks ...". */
 static void test_load_errors(void)
@@ -395,6 +435,7 @@ int main(void)
 	test_key_index();
 	test_scan_pacing();
 	test_report_doc_is_its_text_parsed();
+	test_report_of_one_process();
 	test_load_errors();
 	return unit_summary();
 }
