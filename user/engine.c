@@ -252,9 +252,10 @@ uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns)
 {
 	uint64_t gap = cpu_ns * (100 / SCAN_BUDGET_PCT);
 
-	/* a period shorter than a second (a short threshold) is the user's to ask for: only
-	 * scans that would cost more than the budget at one a second are spaced */
-	return gap > NSEC && gap > every_ns ? gap : every_ns;
+	/* a period shorter than a second (a short threshold) is the user's to ask for, and a
+	 * scan of tens of milliseconds is not worth coarser verdicts: only scans that cost
+	 * more than SCAN_PACED_NS, and more than the budget at one a second, are spaced */
+	return cpu_ns > SCAN_PACED_NS && gap > NSEC && gap > every_ns ? gap : every_ns;
 }
 
 /* The next scan. The first scan of a process proves its runtime's layout and walks every

@@ -26,8 +26,10 @@ struct report;
 
 /* The Go spawn probes' default budget, in % of one CPU per process. */
 #define DEFAULT_OVERHEAD_PCT 1.0
-/* strand's own scans of threads and goroutines: at most this much of one CPU */
+/* strand's own scans of threads and goroutines: at most this much of one CPU, when one takes
+ * more than SCAN_PACED_NS of it (a million goroutines: 0.8 s) */
 #define SCAN_BUDGET_PCT 3
+#define SCAN_PACED_NS	100000000ULL
 
 struct engine_opts {
 	bool all;	      /* every process on the machine (else: the targets added) */
@@ -78,8 +80,8 @@ struct engine {
 	void *on_go_scan_ctx;
 };
 
-/* How far apart scans are: every_ns, or further apart when one a second would cost more than
- * SCAN_BUDGET_PCT of a CPU, cpu_ns each. */
+/* How far apart scans are: every_ns, or further apart when scans of cpu_ns each, more than
+ * SCAN_PACED_NS, would cost more than SCAN_BUDGET_PCT of a CPU at one a second. */
 uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns);
 
 /* Loads and attaches everything; 0, or an exit code with the reason said. Nothing is traced

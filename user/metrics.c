@@ -563,6 +563,15 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	       "CPU time spent in each BPF program (kernel.bpf_stats, enabled by the daemon).");
 	c.pass = 1;
 	loader__prog_stats(e->ld, prog_line, &c);
+	family(f, "strand_scans_total", "counter",
+	       "Scans of the threads' waits and the goroutines of every traced process.");
+	fprintf(f, "strand_scans_total %" PRIu64 "\n", e->scans);
+	family(f, "strand_scan_interval_seconds", "gauge",
+	       "Time between scans: one a second, or more when one takes over 0.1 s of CPU and "
+	       "one a second would cost more than 3% of a CPU (a million goroutines).");
+	fprintf(f, "strand_scan_interval_seconds %.3f\n", (double)e->scan_gap_ns / 1e9);
+	family(f, "strand_scan_cpu_seconds", "gauge", "CPU time the last scan took.");
+	fprintf(f, "strand_scan_cpu_seconds %.6f\n", (double)e->scan_cpu_ns / 1e9);
 	family(f, "strand_scrape_duration_seconds", "gauge",
 	       "How long strand took to write the previous /metrics.");
 	fprintf(f, "strand_scrape_duration_seconds %.6f\n", self->last_scrape_s);

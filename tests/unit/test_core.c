@@ -261,16 +261,19 @@ static void test_key_index(void)
 	key_index__free(&ix);
 }
 
-/* Scans are spaced only when one a second would cost more than their budget of a CPU; a
- * period asked for stays when they are cheap, however short. */
+/* Scans are spaced only when one costs more than 100 ms and one a second would cost more
+ * than their budget of a CPU; a period asked for stays when they are cheap, however short. */
 static void test_scan_pacing(void)
 {
 	const uint64_t ms = 1000000;
 
 	ASSERT_EQ(SCAN_BUDGET_PCT, 3);
+	ASSERT_EQ(SCAN_PACED_NS, 100 * ms);
 	ASSERT_EQ(engine__scan_gap(1000 * ms, 5 * ms), 1000 * ms);
-	ASSERT_EQ(engine__scan_gap(250 * ms, 30 * ms), 250 * ms); /* 3% of 1 s: 33 ms */
-	ASSERT_EQ(engine__scan_gap(250 * ms, 40 * ms), 1320 * ms);
+	/* 3% of a CPU at one a second is 33 ms: a scan of 40 ms is cheap all the same */
+	ASSERT_EQ(engine__scan_gap(250 * ms, 40 * ms), 250 * ms);
+	ASSERT_EQ(engine__scan_gap(250 * ms, 100 * ms), 250 * ms);
+	ASSERT_EQ(engine__scan_gap(250 * ms, 110 * ms), 3630 * ms);
 	ASSERT_EQ(engine__scan_gap(1000 * ms, 800 * ms), 26400 * ms);
 	ASSERT_EQ(engine__scan_gap(30000 * ms, 800 * ms), 30000 * ms);
 }
