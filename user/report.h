@@ -37,6 +37,10 @@ struct report {
 	 * only, written without going through the others' (report_doc__only_pid then makes
 	 * the totals its own) */
 	pid_t only_pid;
+	/* when not 0, the tasks list holds at most this many of each spawn site: a document for
+	 * the text report alone, which shows REPORT_TEXT_TASKS_PER_SITE of them (100k threads
+	 * are not each written to show ten) */
+	uint32_t tasks_per_site;
 	struct go_tracker *goroutines; /* NULL when no target is a Go program */
 	const char *warnings[REPORT_MAX_WARNINGS];
 	int nwarnings;

@@ -16,6 +16,9 @@
 
 #include "profile.h"
 
+/* Tasks the text report lists of a spawn site before "... and N more". */
+#define REPORT_TEXT_TASKS_PER_SITE 10
+
 struct report_doc {
 	json_t *root;
 };

@@ -129,14 +129,24 @@ static void tasks_json(struct json *j, const struct report *r)
 {
 	size_t n;
 	struct task **tasks = model__sorted_tasks(r->model, &n);
+	struct hashmap written; /* site -> tasks of it written */
 	char id[16];
 
+	hashmap__init(&written);
 	json__begin_array(j, "tasks");
 	for (size_t i = 0; i < n; i++) {
 		const struct task *t = tasks[i];
 
 		if (r->only_pid && t->pid != r->only_pid)
 			continue;
+		if (r->tasks_per_site) {
+			uint64_t key = (uintptr_t)t->site;
+			uintptr_t k = (uintptr_t)hashmap__get(&written, key);
+
+			if (k >= r->tasks_per_site)
+				continue;
+			hashmap__set(&written, key, (void *)(k + 1));
+		}
 		json__begin_object(j, NULL);
 		json__int(j, "tid", t->tid);
 		json__int(j, "pid", t->pid);
@@ -178,6 +188,7 @@ static void tasks_json(struct json *j, const struct report *r)
 		json__end_object(j);
 	}
 	json__end_array(j);
+	hashmap__free(&written);
 	free(tasks);
 }
 

@@ -273,8 +273,9 @@ static void print_before_attach(FILE *f, const json_t *r, const json_t *s)
 
 		if (!id || !doc_str(t, "site") || strcmp(doc_str(t, "site"), id))
 			continue;
-		if (shown++ == 10) {
-			fprintf(f, "        ... and %" PRId64 " more\n", doc_int(s, "live") - 10);
+		if (shown++ == REPORT_TEXT_TASKS_PER_SITE) {
+			fprintf(f, "        ... and %" PRId64 " more\n",
+				doc_int(s, "live") - REPORT_TEXT_TASKS_PER_SITE);
 			break;
 		}
 		fprintf(f, "        tid %-7" PRId64 " %-16s age %7.1f s  %s", doc_int(t, "tid"),

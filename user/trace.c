@@ -148,7 +148,9 @@ void trace__usage(FILE *f)
 	      "spawner's stack symbolized to function and file:line. Threads alive before\n"
 	      "strand attached are listed under a \"before attach\" site, and their waits with\n"
 	      "their real age. The trace ends on Ctrl-C, after --for, or when the target\n"
-	      "exits.\n"
+	      "exits. strand scans the waits once a second (a quarter of the threshold when\n"
+	      "shorter); a scan that takes over 0.1 s of CPU (a million goroutines) spaces the\n"
+	      "scans to keep them within 3% of a CPU, and the report says so.\n"
 	      "\n"
 	      "Go programs (Go 1.18 to 1.26 on x86-64, stripped, PIE or cgo) are recognized:\n"
 	      "their goroutines are listed by (go statement, state, wait site), like Go's own\n"
@@ -583,6 +585,7 @@ static void render_live(struct trace *t)
 	struct report r;
 
 	build_report(t, &r, false);
+	r.tasks_per_site = REPORT_TEXT_TASKS_PER_SITE + 1;
 	fputs("\033[H\033[2J", stdout);
 	render_text(&r, stdout);
 }
@@ -642,7 +645,10 @@ static int render_final(struct trace *t)
 
 	build_report(t, &r, true);
 	/* the document is what the text, the recording and the profiles are rendered from;
-	 * --json alone is written from the report itself */
+	 * --json alone is written from the report itself, and the text alone needs a few
+	 * tasks of each site */
+	if (!t->opts.json && !t->recorder && !report_outputs__any(&t->opts.outs))
+		r.tasks_per_site = REPORT_TEXT_TASKS_PER_SITE + 1;
 	if ((!t->opts.json || t->recorder || report_outputs__any(&t->opts.outs)) &&
 	    report__doc(&r, &doc)) {
 		say("cannot build the report document");

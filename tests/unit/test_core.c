@@ -331,7 +331,7 @@ static void test_report_of_one_process(void)
 	struct model m;
 	uint64_t path[] = {0x1000, 0x2000};
 	struct report r = {0};
-	struct report_doc all = {0}, one = {0};
+	struct report_doc all = {0}, one = {0}, few = {0};
 	bool is_new;
 
 	model__init(&m, 0);
@@ -350,6 +350,11 @@ static void test_report_of_one_process(void)
 	ASSERT_EQ(report__doc(&r, &one), 0);
 	ASSERT_EQ(json_array_size(json_object_get(all.root, "tasks")), 8);
 	ASSERT_EQ(json_array_size(json_object_get(one.root, "tasks")), 4);
+	/* a document for the text alone: at most so many tasks of each site */
+	r.tasks_per_site = 2;
+	ASSERT_EQ(report__doc(&r, &few), 0);
+	ASSERT_EQ(json_array_size(json_object_get(few.root, "tasks")), 3); /* 1 + 2 of 3 */
+	report_doc__free(&few);
 	report_doc__only_pid(&all, 300);
 	report_doc__only_pid(&one, 300);
 	if (all.root && one.root) {
