@@ -210,9 +210,11 @@ def run_daemon(strand, nprocs, seconds=20):
                        and any('pid="%s"' % pid in l for pid in pids))
             scans = next(int(l.split()[1]) for l in text.splitlines()
                          if l.startswith("strand_scans_total "))
-            scans0 = scans if scans0 is None else scans0
+            cpu = proc_stat(d.pid)[0]
+            if scans0 is None:
+                scans0, cpu0 = scans, cpu
             time.sleep(5)
-        cpu, rss, hwm, fds = proc_stat(d.pid)
+        rss, hwm, fds = proc_stat(d.pid)[1:]
         per_scan = (cpu - cpu0) / max(scans - scans0, 1)
         t1 = time.monotonic()
         d.send_signal(signal.SIGTERM)
@@ -267,8 +269,9 @@ def main():
               (args.goroutines, live)]
     lines += ["", "`strand daemon` with %d small processes on the machine (half C with 8 "
               "blocked threads, half Go with 100 parked goroutines; everything else on it "
-              "traced too), scraped every 5 s for 20 s; CPU per scan is its CPU over the 20 s "
-              "divided by its scans (strand_scans_total); stop is from SIGTERM to its exit." %
+              "traced too), scraped every 5 s for 20 s; CPU per scan is its CPU from the first "
+              "scrape to the last divided by its scans meanwhile (strand_scans_total), the "
+              "first scrape's and the scrapes' own included; stop is from SIGTERM to its exit." %
               args.processes, "",
               "| processes seen | RSS (MiB) | peak RSS (MiB) | open fds | CPU a scan (s) | stop (s) |",
               "|---|---|---|---|---|---|",

@@ -258,12 +258,16 @@ uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns)
 	return cpu_ns > SCAN_PACED_NS && gap > NSEC && gap > every_ns ? gap : every_ns;
 }
 
-/* The next scan. The first scan of a process proves its runtime's layout and walks every
- * stack: the scans that follow cost less, and the first sets no pace. */
+/* The next scan, paced by the cheaper of the last two: a scan that reads processes new to it
+ * (their runtime's layout proved, every stack walked, their binaries' symbols read) costs
+ * more than the scans that follow, and sets no pace on its own. */
 static void pace_scans(struct engine *e, uint64_t cpu_ns)
 {
+	uint64_t steady = e->scans++ && e->scan_cpu_ns < cpu_ns ? e->scan_cpu_ns : cpu_ns;
+
+	e->scan_gap_ns =
+		e->scans > 1 ? engine__scan_gap(e->scan_every_ns, steady) : e->scan_every_ns;
 	e->scan_cpu_ns = cpu_ns;
-	e->scan_gap_ns = e->scans++ ? engine__scan_gap(e->scan_every_ns, cpu_ns) : e->scan_every_ns;
 	e->next_scan_ns = now_mono_ns() + e->scan_gap_ns;
 }
 
