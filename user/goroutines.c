@@ -99,11 +99,11 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 		table_put(t, st->pcln_key);
 	st->pcln = NULL;
 	go_snapshot__free(&st->snap);
-	free(st->rows);
-	st->rows = NULL;
-	free(st->stack_refs);
-	st->stack_refs = NULL;
-	st->nslots = 0;
+	for (size_t i = 0; i < st->npages; i++)
+		free(st->row_pages[i]);
+	free(st->row_pages);
+	st->row_pages = NULL;
+	st->npages = 0;
 	go_stack_cache__free(st->stacks);
 	st->stacks = NULL;
 	go_chan_table__free(&st->chans);
@@ -239,8 +239,7 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 }
 
 /* A goroutine of the last scan is gone from its slot: a wait it was in ended. */
-static void forget_row(struct go_proc_state *st, struct row *r, struct go_stack_ref *ref,
-		       size_t *cap)
+static void forget_row(struct go_proc_state *st, struct row *r, size_t *cap)
 {
 	if (r->goid && r->obj) {
 		if (st->ngone == *cap) {
@@ -250,50 +249,63 @@ static void forget_row(struct go_proc_state *st, struct row *r, struct go_stack_
 		st->gone_objs[st->ngone++] = r->obj;
 	}
 	memset(r, 0, sizeof(*r));
-	memset(ref, 0, sizeof(*ref));
 }
 
-/* Room for a record per slot of allgs, which only grows. */
-static void reserve_slots(struct go_proc_state *st, size_t n)
+/* The records of slots [from, to), which hold no live goroutine now. */
+static void forget_slots(struct go_proc_state *st, size_t from, size_t to, size_t *cap)
 {
-	size_t cap = st->nslots;
+	for (size_t slot = from; slot < to;) {
+		struct row *page = slot / ROWS_PER_PAGE < st->npages
+					   ? st->row_pages[slot / ROWS_PER_PAGE]
+					   : NULL;
 
-	if (n <= cap)
-		return;
-	cap = cap ? cap : 1024;
-	while (cap < n)
-		cap *= 2;
-	st->rows = xrealloc(st->rows, cap * sizeof(*st->rows));
-	st->stack_refs = xrealloc(st->stack_refs, cap * sizeof(*st->stack_refs));
-	memset(st->rows + st->nslots, 0, (cap - st->nslots) * sizeof(*st->rows));
-	memset(st->stack_refs + st->nslots, 0, (cap - st->nslots) * sizeof(*st->stack_refs));
-	st->nslots = cap;
+		if (!page) { /* a page not kept holds nothing */
+			slot = (slot / ROWS_PER_PAGE + 1) * ROWS_PER_PAGE;
+			continue;
+		}
+		if (page[slot % ROWS_PER_PAGE].goid)
+			forget_row(st, &page[slot % ROWS_PER_PAGE], cap);
+		slot++;
+	}
 }
 
 /* Remembers when each goroutine was first seen in its present state (wait); and when first
  * seen with its present g.waitsince (set, the same value proves it has not run since: see
  * go_probe_wait). A goroutine's record is its g's slot's while its id is the same; slots the
- * snapshot skips (dead gs, or past the process's limit) hold none. */
+ * snapshot skips (dead gs, or past the process's limit) hold none, and a page of them none
+ * holds is let go. */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	size_t slot = 0, gone_cap = 0;
+	size_t slot = 0, gone_cap = 0,
+	       npages = (st->snap.listed + ROWS_PER_PAGE - 1) / ROWS_PER_PAGE;
+	uint32_t *live;
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
 	free(st->gone_objs);
 	st->gone_objs = NULL;
 	st->ngone = 0;
-	reserve_slots(st, st->snap.listed);
+	if (npages > st->npages) { /* allgs only grows */
+		st->row_pages = xrealloc(st->row_pages, npages * sizeof(*st->row_pages));
+		memset(st->row_pages + st->npages, 0,
+		       (npages - st->npages) * sizeof(*st->row_pages));
+		st->npages = npages;
+	}
+	live = xcalloc(st->npages + 1, sizeof(*live));
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
-		struct row *r = &st->rows[g->slot];
+		size_t page = g->slot / ROWS_PER_PAGE;
 		uint64_t key = seen_key(st, g);
+		struct row *r;
 
-		for (; slot < g->slot; slot++)
-			forget_row(st, &st->rows[slot], &st->stack_refs[slot], &gone_cap);
+		forget_slots(st, slot, g->slot, &gone_cap);
 		slot = g->slot + 1;
+		if (!st->row_pages[page])
+			st->row_pages[page] = xcalloc(ROWS_PER_PAGE, sizeof(struct row));
+		live[page]++;
+		r = &st->row_pages[page][g->slot % ROWS_PER_PAGE];
 		if (r->goid != g->goid) {
-			forget_row(st, r, &st->stack_refs[g->slot], &gone_cap);
+			forget_row(st, r, &gone_cap);
 			r->goid = g->goid;
 		} else if (r->state_key == key) {
 			key = 0; /* the same state: seen_ns stays */
@@ -308,9 +320,14 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	for (; slot < st->nslots; slot++)
-		if (st->rows[slot].goid)
-			forget_row(st, &st->rows[slot], &st->stack_refs[slot], &gone_cap);
+	forget_slots(st, slot, st->npages * ROWS_PER_PAGE, &gone_cap);
+	for (size_t p = 0; p < st->npages; p++) {
+		if (st->row_pages[p] && !live[p]) {
+			free(st->row_pages[p]);
+			st->row_pages[p] = NULL;
+		}
+	}
+	free(live);
 }
 
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
@@ -323,7 +340,7 @@ size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
 /* g's record, when it holds one (g may be of another snapshot of the same process). */
 static const struct row *carried(const struct go_proc_state *st, const struct go_g *g)
 {
-	const struct row *r = g->slot < st->nslots ? &st->rows[g->slot] : NULL;
+	const struct row *r = go_slot_row(st, g->slot);
 
 	return r && r->goid == g->goid ? r : NULL;
 }
@@ -449,6 +466,11 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&chans);
 }
 
+static struct go_stack_ref *stack_ref_of(void *ctx, const struct go_g *g)
+{
+	return &go_slot_row(ctx, g->slot)->stack_ref;
+}
+
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
@@ -462,7 +484,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 				     (void *)(uintptr_t)st->threads[i].tid);
 	hashmap__free(&st->curg_row);
 	key_index__reset(&st->row_of_goid, snap->n);
-	go_stack_cache__update(st->stacks, st->pid, snap, st->stack_refs);
+	go_stack_cache__update(st->stacks, st->pid, snap, stack_ref_of, st);
 	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	go_chan_table__begin(&st->chans);
 	for (size_t i = 0; i < snap->n; i++) {
@@ -470,7 +492,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		struct row *r = go_row(st, i);
 		uint64_t net, prev_obj = r->obj, prev_park = r->park;
 
-		r->stack = st->stack_refs[g->slot].stack;
+		r->stack = r->stack_ref.stack;
 		if (r->stack)
 			go_wait_frame(st, r->stack); /* part of the group's key */
 		r->obj = objs[i];

@@ -185,12 +185,8 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
 	hashmap__init(&snap->untracked_gopc);
-	if (snap->cap < keep) {
-		snap->cap = keep;
-		snap->g = xrealloc(snap->g, keep * sizeof(*snap->g));
-	}
 	for (size_t i = 0; i < gs.n; i++) {
-		struct go_g *out = &snap->g[snap->n];
+		struct go_g *out;
 		uint32_t status;
 
 		if (i % SNAPSHOT_CHUNK == 0) /* the gs' bytes a chunk at a time */
@@ -215,6 +211,14 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			snap->untracked++;
 			continue;
 		}
+		/* grown as live ones are found: allgs keeps every g a burst ever made */
+		if (snap->n == snap->cap) {
+			snap->cap = snap->cap ? 2 * snap->cap : 256;
+			if (snap->cap > keep)
+				snap->cap = keep;
+			snap->g = xrealloc(snap->g, snap->cap * sizeof(*snap->g));
+		}
+		out = &snap->g[snap->n];
 		out->g = gs.ptrs[i];
 		out->slot = (uint32_t)i;
 		out->goid = go_gs__word(&gs, i, l->goid, 8);

@@ -171,7 +171,7 @@ static struct go_stack *intern(struct go_stack_cache *c, const struct go_stack *
 }
 
 struct pending {
-	uint32_t slot; /* its g's, in allgs */
+	struct go_stack_ref *ref; /* where its stack goes */
 	uint64_t bp, lo, hi;
 	struct go_stack stack;
 	bool done;
@@ -228,20 +228,20 @@ static void walk_chunk(pid_t pid, struct pending *p, size_t n)
 }
 
 /* The walks of p[0..n), their stacks interned and given to their goroutines. */
-static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p, size_t n,
-			 struct go_stack_ref *refs)
+static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p, size_t n)
 {
 	walk_chunk(pid, p, n);
 	for (size_t k = 0; k < n; k++) {
 		struct go_stack *s = intern(c, &p[k].stack);
 
 		s->epoch = c->epoch;
-		refs[p[k].slot].stack = s;
+		p[k].ref->stack = s;
 	}
 }
 
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			      struct go_stack_ref *refs)
+			      struct go_stack_ref *(*ref_of)(void *ctx, const struct go_g *g),
+			      void *ctx)
 {
 	/* WALK_CHUNK walks at a time: a million goroutines' windows at once would be 1 GiB */
 	struct pending *p = xcalloc(WALK_CHUNK, sizeof(*p));
@@ -254,7 +254,7 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		const struct go_g *g = &snap->g[i];
 		uint64_t pc, bp;
 
-		struct go_stack_ref *ref = &refs[g->slot];
+		struct go_stack_ref *ref = ref_of(ctx, g);
 
 		if (!start_of(c, pid, g, &pc, &bp)) {
 			*ref = (struct go_stack_ref){0};
@@ -267,18 +267,18 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		}
 		*ref = (struct go_stack_ref){.key = key};
 		memset(&p[n], 0, sizeof(p[n]));
-		p[n].slot = g->slot;
+		p[n].ref = ref;
 		p[n].bp = bp;
 		p[n].lo = g->stack_lo;
 		p[n].hi = g->stack_hi;
 		stack_start(&p[n].stack, pc);
 		if (++n == WALK_CHUNK) {
-			finish_walks(c, pid, p, n, refs);
+			finish_walks(c, pid, p, n);
 			walked += n;
 			n = 0;
 		}
 	}
-	finish_walks(c, pid, p, n, refs);
+	finish_walks(c, pid, p, n);
 	walked += n;
 	free(p);
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {

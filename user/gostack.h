@@ -26,6 +26,7 @@ struct go_stack {
 };
 
 struct go_snapshot;
+struct go_g;
 struct go_stack_cache;
 
 struct go_stack_cache *go_stack_cache__new(void);
@@ -38,14 +39,15 @@ struct go_stack_ref {
 };
 
 /*
- * The stacks of the goroutines of snap that are not running: refs[g.slot] is g's. On
+ * The stacks of the goroutines of snap that are not running: ref_of(ctx, g) is g's. On
  * entry it holds what the last update gave the same goroutine (zeroes for one not seen then),
  * kept when it has not run since, walked again otherwise (reads batched, a few hundred
  * goroutines per system call). Stacks no goroutine holds any more are dropped, so refs of
  * the last update not passed again must not be used. Returns how many were walked.
  */
 size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			      struct go_stack_ref *refs);
+			      struct go_stack_ref *(*ref_of)(void *ctx, const struct go_g *g),
+			      void *ctx);
 
 /* Where runtime.systemstack_switch is in the process: a goroutine in a C call (or on the
  * system stack) saved pc there and a frame pointer that holds; one in a plain system call

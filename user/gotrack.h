@@ -52,7 +52,12 @@ struct row {
 				 * every one since the first that saw it, a lower bound */
 	bool fd_write;		/* ... to write (or connect) rather than read (or accept) */
 	bool timed;		/* a select with a pending timer's channel among its cases */
+	struct go_stack_ref stack_ref; /* its stack, kept while it has not run */
 };
+
+/* Records are kept in pages of slots, a page only while a live goroutine is in it: a
+ * process whose allgs holds a million gs dead since a burst costs what its live ones do. */
+#define ROWS_PER_PAGE 1024
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {
@@ -84,10 +89,9 @@ struct go_proc_state {
 	struct gopclntab *pcln; /* Go's own line table: file:line for Go frames (shared) */
 	uint64_t pcln_key;	/* its binary, in the tracker's tables */
 	struct go_snapshot snap;
-	/* by allgs slot (snap.g[i]'s is rows[snap.g[i].slot]: go_row), nslots of them */
-	struct row *rows;
-	struct go_stack_ref *stack_refs;
-	size_t nslots;
+	/* by allgs slot, in pages (go_slot_row; snap.g[i]'s: go_row) */
+	struct row **row_pages;
+	size_t npages;
 	struct go_stack_cache *stacks;
 	struct go_thread *threads; /* the runtime's Ms at the last scan */
 	size_t nthreads;
@@ -190,10 +194,19 @@ const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return
 /* A function of the program (or a library it uses), not the standard library nor cgo glue. */
 bool go_is_program_code(const char *fn);
 bool go_in_runtime(const char *fn);
-/* The record of the snapshot's i-th goroutine. */
+/* The record of slot, NULL when its page holds no live goroutine. */
+static inline struct row *go_slot_row(const struct go_proc_state *st, uint32_t slot)
+{
+	size_t page = slot / ROWS_PER_PAGE;
+
+	return page < st->npages && st->row_pages[page] ? &st->row_pages[page][slot % ROWS_PER_PAGE]
+							: NULL;
+}
+
+/* The record of the snapshot's i-th goroutine (every one has one). */
 static inline struct row *go_row(const struct go_proc_state *st, size_t i)
 {
-	return &st->rows[st->snap.g[i].slot];
+	return go_slot_row(st, st->snap.g[i].slot);
 }
 
 /* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
