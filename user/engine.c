@@ -273,12 +273,14 @@ static void pace_scans(struct engine *e, uint64_t cpu_ns)
 
 int engine__scan(struct engine *e)
 {
-	uint64_t cpu = thread_cpu_ns();
 	int n = collector__drain(e->col);
+	uint64_t cpu;
 
 	engine__release_held(e);
 	if (n < 0)
 		return n;
+	/* the scan's own cost paces the scans, not the events drained before it */
+	cpu = thread_cpu_ns();
 	n = wait_table__scan(e->waits);
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
