@@ -112,17 +112,17 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
 	grp->wait_frame = -1;
 	snprintf(grp->state, sizeof(grp->state), "%s", go_state_name(st, g));
-	if (r->stack) {
+	if (r->stack_ref.stack) {
 		/* the runtime's own frames at the top say nothing the state does not */
-		int wait = go_wait_frame(st, r->stack), from = 0;
+		int wait = go_wait_frame(st, r->stack_ref.stack), from = 0;
 
 		while (from < wait &&
-		       go_in_runtime(go_function_at(st, r->stack->pcs[from], from > 0)))
+		       go_in_runtime(go_function_at(st, r->stack_ref.stack->pcs[from], from > 0)))
 			from++;
-		for (int i = from; i < r->stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES;
-		     i++) {
+		for (int i = from;
+		     i < r->stack_ref.stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES; i++) {
 			struct sym_frame *f = &grp->wait_stack[grp->wait_depth];
-			int n = go_resolve_frames(t, st, r->stack->pcs[i], i > 0, f,
+			int n = go_resolve_frames(t, st, r->stack_ref.stack->pcs[i], i > 0, f,
 						  GO_MAX_WAIT_FRAMES - grp->wait_depth);
 
 			if (f[n - 1].function && !strcmp(f[n - 1].function, "runtime.goexit"))
@@ -144,8 +144,9 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 static uint64_t group_key(pid_t pid, const struct go_g *g, const struct row *r)
 {
 	uint64_t h = hash_combine(hash_u64((uint64_t)pid), g->gopc);
-	uint64_t where =
-		r->stack && r->stack->wait_frame >= 0 ? r->stack->pcs[r->stack->wait_frame] : 0;
+	uint64_t where = r->stack_ref.stack && r->stack_ref.stack->wait_frame >= 0
+				 ? r->stack_ref.stack->pcs[r->stack_ref.stack->wait_frame]
+				 : 0;
 
 	h = hash_combine(h, g->startpc);
 	return hash_combine(hash_combine(h, g->status << 8 | g->waitreason), where);
@@ -203,7 +204,7 @@ static void active_functions(struct go_proc_state *st, struct hashmap *names, bo
 
 	hashmap__init(&seen);
 	for (size_t i = 0; i < st->snap.n; i++) {
-		const struct go_stack *s = go_row(st, i)->stack;
+		const struct go_stack *s = go_row(st, i)->stack_ref.stack;
 
 		if (!s || s->truncated) {
 			unread++;
@@ -239,7 +240,7 @@ static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, con
 		return false;
 	if (!r->parent)
 		return all_read && !hashmap__get(active, name_hash(creator));
-	if (!prow || !(ps = go_row(st, prow - 1)->stack) || ps->truncated)
+	if (!prow || !(ps = go_row(st, prow - 1)->stack_ref.stack) || ps->truncated)
 		return false;
 	for (int i = 0; i < ps->depth; i++) {
 		const char *names[GO_MAX_INLINE_DEPTH];

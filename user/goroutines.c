@@ -123,9 +123,6 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->lost);
 	hashmap__free(&st->chan_elems);
 	free_values(&st->select_cases);
-	free(st->gone_objs);
-	st->gone_objs = NULL;
-	st->ngone = 0;
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
@@ -238,33 +235,26 @@ static uint64_t seen_key(const struct go_proc_state *st, const struct go_g *g)
 	return key;
 }
 
-/* A goroutine of the last scan is gone from its slot: a wait it was in ended. */
-static void forget_row(struct go_proc_state *st, struct row *r, size_t *cap)
+/* A goroutine of the last scan is gone from its slot: a wait it was in ended, now. */
+static void forget_row(struct go_proc_state *st, struct row *r, uint64_t now)
 {
-	if (r->goid && r->obj) {
-		if (st->ngone == *cap) {
-			*cap = *cap ? 2 * *cap : 64;
-			st->gone_objs = xrealloc(st->gone_objs, *cap * sizeof(*st->gone_objs));
-		}
-		st->gone_objs[st->ngone++] = r->obj;
-	}
+	if (r->goid && r->obj)
+		go_chan_table__gone(&st->chans, now, r->obj);
 	memset(r, 0, sizeof(*r));
 }
 
 /* The records of slots [from, to), which hold no live goroutine now. */
-static void forget_slots(struct go_proc_state *st, size_t from, size_t to, size_t *cap)
+static void forget_slots(struct go_proc_state *st, size_t from, size_t to, uint64_t now)
 {
 	for (size_t slot = from; slot < to;) {
-		struct row *page = slot / ROWS_PER_PAGE < st->npages
-					   ? st->row_pages[slot / ROWS_PER_PAGE]
-					   : NULL;
+		struct row *r = go_slot_row(st, (uint32_t)slot);
 
-		if (!page) { /* a page not kept holds nothing */
+		if (!r) { /* a page not kept holds nothing */
 			slot = (slot / ROWS_PER_PAGE + 1) * ROWS_PER_PAGE;
 			continue;
 		}
-		if (page[slot % ROWS_PER_PAGE].goid)
-			forget_row(st, &page[slot % ROWS_PER_PAGE], cap);
+		if (r->goid)
+			forget_row(st, r, now);
 		slot++;
 	}
 }
@@ -276,15 +266,11 @@ static void forget_slots(struct go_proc_state *st, size_t from, size_t to, size_
  * holds is let go. */
 static void update_seen(struct go_proc_state *st, uint64_t now)
 {
-	size_t slot = 0, gone_cap = 0,
-	       npages = (st->snap.listed + ROWS_PER_PAGE - 1) / ROWS_PER_PAGE;
+	size_t slot = 0, npages = (st->snap.listed + ROWS_PER_PAGE - 1) / ROWS_PER_PAGE;
 	uint32_t *live;
 
 	if (!st->first_scan_ns)
 		st->first_scan_ns = now;
-	free(st->gone_objs);
-	st->gone_objs = NULL;
-	st->ngone = 0;
 	if (npages > st->npages) { /* allgs only grows */
 		st->row_pages = xrealloc(st->row_pages, npages * sizeof(*st->row_pages));
 		memset(st->row_pages + st->npages, 0,
@@ -298,14 +284,14 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 		uint64_t key = seen_key(st, g);
 		struct row *r;
 
-		forget_slots(st, slot, g->slot, &gone_cap);
+		forget_slots(st, slot, g->slot, now);
 		slot = g->slot + 1;
 		if (!st->row_pages[page])
 			st->row_pages[page] = xcalloc(ROWS_PER_PAGE, sizeof(struct row));
 		live[page]++;
 		r = &st->row_pages[page][g->slot % ROWS_PER_PAGE];
 		if (r->goid != g->goid) {
-			forget_row(st, r, &gone_cap);
+			forget_row(st, r, now);
 			r->goid = g->goid;
 		} else if (r->state_key == key) {
 			key = 0; /* the same state: seen_ns stays */
@@ -320,7 +306,7 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	forget_slots(st, slot, st->npages * ROWS_PER_PAGE, &gone_cap);
+	forget_slots(st, slot, st->npages * ROWS_PER_PAGE, now);
 	for (size_t p = 0; p < st->npages; p++) {
 		if (st->row_pages[p] && !live[p]) {
 			free(st->row_pages[p]);
@@ -492,9 +478,8 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		struct row *r = go_row(st, i);
 		uint64_t net, prev_obj = r->obj, prev_park = r->park;
 
-		r->stack = r->stack_ref.stack;
-		if (r->stack)
-			go_wait_frame(st, r->stack); /* part of the group's key */
+		if (r->stack_ref.stack)
+			go_wait_frame(st, r->stack_ref.stack); /* part of the group's key */
 		r->obj = objs[i];
 		r->park = 0;
 		r->parent = g->parent_goid;
@@ -517,10 +502,7 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	}
 	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
-	for (size_t i = 0; i < st->ngone; i++)
-		go_chan_table__gone(&st->chans, t->now_ns, st->gone_objs[i]);
 	go_chan_table__end(&st->chans);
-	st->ngone = 0;
 	hashmap__free(&tid_of);
 	free(objs);
 }

@@ -38,21 +38,21 @@ struct row {
 	uint64_t obj;  /* the channel (or select's set) it waits on, 0: none */
 	uint64_t park; /* when it parked: exact (probes) or first seen, 0: not waiting */
 	/* this scan's */
-	struct go_stack *stack; /* NULL: running, or no saved context */
-	uint64_t parent;	/* its creator's goroutine id, 0: unknown */
-	double blocked;		/* exact wait in seconds, -1: unknown */
-	double runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
-				 * may overstate it by a GC's interval; -1: none */
-	uint32_t site;		/* index in the tracker's sites */
-	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
-	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
-	bool before_attach;	/* waiting since before the probes attached */
-	bool runtime_dated;	/* blocked is from the runtime's waitsince, seen unchanged */
-	bool scan_dated;	/* blocked is from the scans: the same wait (g.trackingSeq) at
-				 * every one since the first that saw it, a lower bound */
-	bool fd_write;		/* ... to write (or connect) rather than read (or accept) */
-	bool timed;		/* a select with a pending timer's channel among its cases */
-	struct go_stack_ref stack_ref; /* its stack, kept while it has not run */
+	uint64_t parent;    /* its creator's goroutine id, 0: unknown */
+	double blocked;	    /* exact wait in seconds, -1: unknown */
+	double runtime_age; /* the runtime's own dating of the wait (now - g.waitsince), which
+			     * may overstate it by a GC's interval; -1: none */
+	uint32_t site;	    /* index in the tracker's sites */
+	pid_t tid;	    /* the thread it runs on or is in a system call on, 0: none */
+	int fd;		    /* in IO wait: the fd it waits on (-1: not known) */
+	bool before_attach; /* waiting since before the probes attached */
+	bool runtime_dated; /* blocked is from the runtime's waitsince, seen unchanged */
+	bool scan_dated;    /* blocked is from the scans: the same wait (g.trackingSeq) at
+			     * every one since the first that saw it, a lower bound */
+	bool fd_write;	    /* ... to write (or connect) rather than read (or accept) */
+	bool timed;	    /* a select with a pending timer's channel among its cases */
+	/* its stack (NULL: running, or no saved context), kept while it has not run */
+	struct go_stack_ref stack_ref;
 };
 
 /* Records are kept in pages of slots, a page only while a live goroutine is in it: a
@@ -106,10 +106,8 @@ struct go_proc_state {
 	uint32_t sheds;
 	uint64_t shed_ns, rearm_ns, rearm_every_ns;
 	char shed_why[224];
-	uint64_t max_goid;   /* the largest goroutine id seen: about how many were created */
-	uint64_t *gone_objs; /* what the last scan's waiters gone since waited on */
-	size_t ngone;
-	struct hashmap site_of;	      /* gopc -> site index + 1 */
+	uint64_t max_goid;	/* the largest goroutine id seen: about how many were created */
+	struct hashmap site_of; /* gopc -> site index + 1 */
 	struct key_index row_of_goid; /* goroutine id -> index in rows, of the last snapshot */
 	struct hashmap curg_row;      /* g a thread runs -> index in rows + 1 */
 	struct hashmap first_of;      /* group key -> count + 1 at the first scan that saw it */

@@ -68,9 +68,9 @@ void go_chan_table__free(struct go_chan_table *t);
 /* One scan: begin; then for every goroutine, the object it waits on (0: none) and its
  * park's identity (the park time, exact or first seen), now and at the last scan (0 when it
  * did not wait there or was not there); the objects of the last scan's waiters that are
- * gone; end. A goroutine no longer waiting on the object it waited on (or parked there
- * anew), or gone, ended a wait: the object is served as of now_ns. The goroutines' own
- * history is the caller's (a record per goroutine), not a table here. */
+ * gone, any time before end (before begin too); end. A goroutine no longer waiting on the object it
+ * waited on (or parked there anew), or gone, ended a wait: the object is served as of now_ns. The
+ * goroutines' own history is the caller's (a record per goroutine), not a table here. */
 void go_chan_table__begin(struct go_chan_table *t);
 void go_chan_table__saw(struct go_chan_table *t, uint64_t now_ns, uint64_t obj, uint64_t park,
 			uint64_t prev_obj, uint64_t prev_park);
