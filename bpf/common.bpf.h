@@ -111,25 +111,32 @@ static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, _
 
 /* User registers in DWARF register-number order for x86_64 (0..16: rax, rdx, rcx, rbx,
  * rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. */
-static __always_inline void regs_to_dwarf(__u64 *dst, struct pt_regs *regs)
+/* The registers in DWARF order, from one read of the saved frame: a read a register costs
+ * a helper call each, which the task iterator would pay for every thread at every scan.
+ * x86-64's pt_regs is the ptrace ABI's layout, the same on every kernel. */
+static __always_inline void regs_to_dwarf(__u64 *dst, const struct pt_regs *regs)
 {
-	dst[0] = BPF_CORE_READ(regs, ax);
-	dst[1] = BPF_CORE_READ(regs, dx);
-	dst[2] = BPF_CORE_READ(regs, cx);
-	dst[3] = BPF_CORE_READ(regs, bx);
-	dst[4] = BPF_CORE_READ(regs, si);
-	dst[5] = BPF_CORE_READ(regs, di);
-	dst[6] = BPF_CORE_READ(regs, bp);
-	dst[7] = BPF_CORE_READ(regs, sp);
-	dst[8] = BPF_CORE_READ(regs, r8);
-	dst[9] = BPF_CORE_READ(regs, r9);
-	dst[10] = BPF_CORE_READ(regs, r10);
-	dst[11] = BPF_CORE_READ(regs, r11);
-	dst[12] = BPF_CORE_READ(regs, r12);
-	dst[13] = BPF_CORE_READ(regs, r13);
-	dst[14] = BPF_CORE_READ(regs, r14);
-	dst[15] = BPF_CORE_READ(regs, r15);
-	dst[16] = BPF_CORE_READ(regs, ip);
+	struct pt_regs r;
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), regs))
+		__builtin_memset(&r, 0, sizeof(r));
+	dst[0] = r.ax;
+	dst[1] = r.dx;
+	dst[2] = r.cx;
+	dst[3] = r.bx;
+	dst[4] = r.si;
+	dst[5] = r.di;
+	dst[6] = r.bp;
+	dst[7] = r.sp;
+	dst[8] = r.r8;
+	dst[9] = r.r9;
+	dst[10] = r.r10;
+	dst[11] = r.r11;
+	dst[12] = r.r12;
+	dst[13] = r.r13;
+	dst[14] = r.r14;
+	dst[15] = r.r15;
+	dst[16] = r.ip;
 }
 
 #endif /* STRAND_COMMON_BPF_H */
