@@ -128,9 +128,30 @@ struct {
 	__type(value, struct record_buf);
 } record_scratch SEC(".maps");
 
-/* Like the spawn program's copy, for another task's memory (sleepable). */
+static long end_of_vma(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	(void)task;
+	*(__u64 *)ctx = vma->vm_end;
+	return 0;
+}
+
+/* Another task's stack from sp (sleepable): up to the end of its mapping, read at once. A
+ * thread's stack ends a few KiB above a blocked thread's sp (its descriptor and TLS sit at
+ * the top), and a read past the mapping fails: without the mapping's end, smaller and
+ * smaller reads were tried, each failure paid for, at every thread of every scan. When the
+ * mapping cannot be looked up (its lock is held), the sizes are tried as before. */
 static __always_inline __u32 copy_task_stack(__u8 *dst, __u64 sp, struct task_struct *task)
 {
+	__u64 end = 0;
+
+	if (!bpf_find_vma(task, sp, end_of_vma, &end, 0) && end > sp) {
+		__u64 len = end - sp;
+
+		if (len > STRAND_STACK_BYTES)
+			len = STRAND_STACK_BYTES;
+		if (len && !bpf_copy_from_user_task(dst, (__u32)len, (void *)sp, task, 0))
+			return (__u32)len;
+	}
 	if (!bpf_copy_from_user_task(dst, STRAND_STACK_BYTES, (void *)sp, task, 0))
 		return STRAND_STACK_BYTES;
 	if (!bpf_copy_from_user_task(dst, STRAND_STACK_BYTES / 2, (void *)sp, task, 0))
