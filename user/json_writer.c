@@ -8,6 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A report is written by one thread: the stream's lock, taken at every byte, is not. */
+static void put_c(int c, FILE *f)
+{
+	putc_unlocked(c, f);
+}
+
+static void put_s(const char *s, FILE *f)
+{
+	fputs_unlocked(s, f);
+}
+
+static void put_n(const void *p, size_t n, FILE *f)
+{
+	fwrite_unlocked(p, 1, n, f);
+}
+
 void json__init(struct json *j, FILE *f)
 {
 	memset(j, 0, sizeof(*j));
@@ -102,7 +118,7 @@ static bool plain(unsigned char c)
 
 static void put_escaped(FILE *f, const char *s)
 {
-	fputc('"', f);
+	put_c('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		const unsigned char *run = p;
 
@@ -110,58 +126,58 @@ static void put_escaped(FILE *f, const char *s)
 		while (plain(*p))
 			p++;
 		if (p > run)
-			fwrite(run, 1, (size_t)(p - run), f);
+			put_n(run, (size_t)(p - run), f);
 		if (!*p)
 			break;
 		switch (*p) {
 		case '"':
-			fputs("\\\"", f);
+			put_s("\\\"", f);
 			break;
 		case '\\':
-			fputs("\\\\", f);
+			put_s("\\\\", f);
 			break;
 		case '\n':
-			fputs("\\n", f);
+			put_s("\\n", f);
 			break;
 		case '\t':
-			fputs("\\t", f);
+			put_s("\\t", f);
 			break;
 		case '\r':
-			fputs("\\r", f);
+			put_s("\\r", f);
 			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f) {
 				fprintf(f, "\\u%04x", *p);
 			} else if (*p < 0x80) {
-				fputc(*p, f);
+				put_c(*p, f);
 			} else {
 				int n = utf8_seq_len(p);
 
 				if (n) {
-					fwrite(p, 1, (size_t)n, f);
+					put_n(p, (size_t)n, f);
 					p += n - 1;
 				} else {
-					fputs("\\ufffd", f);
+					put_s("\\ufffd", f);
 				}
 			}
 		}
 	}
-	fputc('"', f);
+	put_c('"', f);
 }
 
 static void member(struct json *j, const char *key)
 {
 	if (!j->first[j->depth])
-		fputc(',', j->f);
+		put_c(',', j->f);
 	j->first[j->depth] = false;
 	if (j->depth) {
-		fputc('\n', j->f);
+		put_c('\n', j->f);
 		for (int i = 0; i < j->depth; i++)
-			fputs("  ", j->f);
+			put_s("  ", j->f);
 	}
 	if (key) {
 		put_escaped(j->f, key);
-		fputs(": ", j->f);
+		put_s(": ", j->f);
 	}
 }
 
@@ -177,7 +193,7 @@ static void open_scope(struct json *j, const char *key, char c)
 		return;
 	}
 	member(j, key);
-	fputc(c, j->f);
+	put_c(c, j->f);
 	if (j->depth < JSON_MAX_DEPTH - 1)
 		j->depth++;
 	j->first[j->depth] = true;
@@ -195,13 +211,13 @@ static void close_scope(struct json *j, char c)
 	if (j->depth)
 		j->depth--;
 	if (!empty) {
-		fputc('\n', j->f);
+		put_c('\n', j->f);
 		for (int i = 0; i < j->depth; i++)
-			fputs("  ", j->f);
+			put_s("  ", j->f);
 	}
-	fputc(c, j->f);
+	put_c(c, j->f);
 	if (!j->depth)
-		fputc('\n', j->f);
+		put_c('\n', j->f);
 }
 
 void json__begin_object(struct json *j, const char *key)
@@ -234,7 +250,7 @@ void json__string(struct json *j, const char *key, const char *val)
 	if (val)
 		put_escaped(j->f, val);
 	else
-		fputs("null", j->f);
+		put_s("null", j->f);
 }
 
 void json__int(struct json *j, const char *key, int64_t val)
@@ -271,7 +287,7 @@ void json__double(struct json *j, const char *key, double val)
 	if (isfinite(val))
 		fprintf(j->f, "%.3f", val);
 	else
-		fputs("null", j->f);
+		put_s("null", j->f);
 }
 
 void json__bool(struct json *j, const char *key, bool val)
@@ -281,7 +297,7 @@ void json__bool(struct json *j, const char *key, bool val)
 		return;
 	}
 	member(j, key);
-	fputs(val ? "true" : "false", j->f);
+	put_s(val ? "true" : "false", j->f);
 }
 
 void json__null(struct json *j, const char *key)
@@ -291,5 +307,5 @@ void json__null(struct json *j, const char *key)
 		return;
 	}
 	member(j, key);
-	fputs("null", j->f);
+	put_s("null", j->f);
 }
