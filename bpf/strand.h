@@ -237,6 +237,20 @@ struct strand_task_record {
 
 #define STRAND_RECORD_MAGIC 0x5354524e /* "STRN" */
 
+/* One thread as the listing iterator sees it: what attaching needs of the threads already
+ * running (read from /proc, a file or two per thread, it took a second for 100k). */
+struct strand_task_brief {
+	__u32 magic; /* STRAND_BRIEF_MAGIC */
+	__u32 tid;
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns; /* task->start_time, CLOCK_MONOTONIC */
+	char comm[STRAND_COMM_LEN];
+	char leader_comm[STRAND_COMM_LEN]; /* the process's name: its main thread's */
+};
+
+#define STRAND_BRIEF_MAGIC 0x5354524c /* "STRL" */
+
 /*
  * Goroutines. The uprobes on the Go runtime read runtime.g through the offsets user space
  * found for each process (DWARF or inferred), written here before the probes attach.
@@ -390,6 +404,7 @@ static inline __attribute__((always_inline)) __u64 strand_mix64(__u64 h, __u64 v
 #ifndef __bpf__
 _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
 _Static_assert(sizeof(struct strand_task_state) == 40, "task state layout");
+_Static_assert(sizeof(struct strand_task_brief) == 56, "task brief layout");
 _Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
 _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
 _Static_assert(sizeof(struct strand_spawn_event) ==

@@ -282,3 +282,23 @@ int dump_tasks(struct bpf_iter__task *ctx)
 		st->stack_seq = st->wait_seq + 1;
 	return 0;
 }
+
+/* Every user thread (of one process when the link names it), in brief: what is running at
+ * attach. Nothing is filtered by the target map, which does not hold a process yet. */
+SEC("iter/task")
+int list_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct strand_task_brief b = {};
+
+	if (!task || (task->flags & PF_KTHREAD) || task->tgid == self_tgid)
+		return 0;
+	b.magic = STRAND_BRIEF_MAGIC;
+	b.tid = task->pid;
+	b.tgid = task->tgid;
+	b.start_ns = task->start_time;
+	bpf_probe_read_kernel_str(b.comm, sizeof(b.comm), task->comm);
+	bpf_probe_read_kernel_str(b.leader_comm, sizeof(b.leader_comm), task->group_leader->comm);
+	bpf_seq_write(ctx->meta->seq, &b, sizeof(b));
+	return 0;
+}

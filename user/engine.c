@@ -202,21 +202,19 @@ void engine__stop(struct engine *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static void add_thread(void *ctx, pid_t pid, const struct proc_thread *th)
+static void add_thread(void *ctx, const struct strand_task_brief *b)
 {
 	struct engine *e = ctx;
-	char comm[16];
+	pid_t pid = (pid_t)b->tgid;
 
-	if (!model__find_process(&e->model, pid)) {
-		procfs__comm(pid, comm, sizeof(comm));
-		model__process(&e->model, pid, comm);
-	}
-	model__add_existing(&e->model, pid, th->tid, th->name, th->birth_ns);
+	if (!model__find_process(&e->model, pid))
+		model__process(&e->model, pid, b->leader_comm);
+	model__add_existing(&e->model, pid, (pid_t)b->tid, b->comm, b->start_ns);
 }
 
 int engine__add_existing(struct engine *e, pid_t pid)
 {
-	return pid ? procfs__threads(pid, add_thread, e) : procfs__all_threads(add_thread, e);
+	return loader__list_tasks(e->ld, pid, add_thread, e);
 }
 
 static void scan_go_process(struct engine *e, pid_t pid)

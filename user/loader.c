@@ -146,6 +146,9 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 	    (err = bpf_map__reuse_fd(w->maps.task_states,
 				     bpf_map__fd(ld->threads->maps.task_states))))
 		return err;
+	/* the iterators run through links of their own, made for what they are to walk */
+	bpf_program__set_autoattach(w->progs.dump_tasks, false);
+	bpf_program__set_autoattach(w->progs.list_tasks, false);
 	err = waits_bpf__load(w);
 	if (err)
 		return err;
@@ -487,10 +490,17 @@ const char *loader__tracepoint_flavor(struct loader *ld)
  * hundred thousand blocked threads' stacks are never all in memory at once. */
 #define SCAN_BUF_BYTES (1u << 20)
 
-/* Hands the complete records among buf's first len bytes to fn; returns how many bytes
- * they took, or -EBADMSG. Records are checked, not trusted. */
-static ssize_t scan_records(const uint8_t *buf, size_t len, task_record_fn fn, void *ctx, int *n)
+/* A task scan's records as they come: each handed to fn with its stack. */
+struct record_reader {
+	task_record_fn fn;
+	void *ctx;
+};
+
+/* Takes the complete records among buf's first len bytes; returns how many bytes they
+ * took, or -EBADMSG. Records are checked, not trusted. */
+static ssize_t take_records(const uint8_t *buf, size_t len, void *state, int *n)
 {
+	struct record_reader *r = state;
 	size_t off = 0;
 
 	while (len - off >= sizeof(struct strand_task_record)) {
@@ -502,16 +512,20 @@ static ssize_t scan_records(const uint8_t *buf, size_t len, task_record_fn fn, v
 		if (len - off - sizeof(rec) < rec.stack_len)
 			break; /* its stack comes with the next read */
 		off += sizeof(rec);
-		fn(ctx, &rec, rec.stack_len ? buf + off : NULL);
+		r->fn(r->ctx, &rec, rec.stack_len ? buf + off : NULL);
 		off += rec.stack_len;
 		(*n)++;
 	}
 	return (ssize_t)off;
 }
 
-int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+typedef ssize_t (*take_fn)(const uint8_t *buf, size_t len, void *state, int *n);
+
+/* Runs an iterator link to its end, its output handed to take as it is read. Returns the
+ * number of records taken or a negative errno. */
+static int run_iter(struct loader *ld, struct bpf_link *link, take_fn take, void *state)
 {
-	int fd = bpf_iter_create(bpf_link__fd(ld->iter)), n = 0, err = 0;
+	int fd = bpf_iter_create(bpf_link__fd(link)), n = 0, err = 0;
 	size_t len = 0;
 
 	_Static_assert(SCAN_BUF_BYTES >
@@ -531,7 +545,7 @@ int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
 			break;
 		}
 		len += (size_t)got;
-		used = scan_records(ld->scan_buf, len, fn, ctx, &n);
+		used = take(ld->scan_buf, len, state, &n);
 		if (used < 0) {
 			err = (int)used;
 			break;
@@ -545,6 +559,59 @@ int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
 	}
 	close(fd);
 	return err ? err : n;
+}
+
+int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+{
+	struct record_reader r = {fn, ctx};
+
+	return run_iter(ld, ld->iter, take_records, &r);
+}
+
+struct brief_reader {
+	task_brief_fn fn;
+	void *ctx;
+};
+
+static ssize_t take_briefs(const uint8_t *buf, size_t len, void *state, int *n)
+{
+	struct brief_reader *r = state;
+	size_t off = 0;
+
+	for (; len - off >= sizeof(struct strand_task_brief);
+	     off += sizeof(struct strand_task_brief)) {
+		struct strand_task_brief b;
+
+		memcpy(&b, buf + off, sizeof(b));
+		if (b.magic != STRAND_BRIEF_MAGIC)
+			return -EBADMSG;
+		b.comm[sizeof(b.comm) - 1] = '\0';
+		b.leader_comm[sizeof(b.leader_comm) - 1] = '\0';
+		r->fn(r->ctx, &b);
+		(*n)++;
+	}
+	return (ssize_t)off;
+}
+
+int loader__list_tasks(struct loader *ld, pid_t pid, task_brief_fn fn, void *ctx)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info linfo = {0};
+	struct brief_reader r = {fn, ctx};
+	struct bpf_link *link;
+	int n;
+
+	if (pid > 0) {
+		linfo.task.pid = (uint32_t)pid;
+		opts.link_info = &linfo;
+		opts.link_info_len = sizeof(linfo);
+	}
+	link = bpf_program__attach_iter(ld->waits->progs.list_tasks, &opts);
+	if (!link) /* the process has gone, or never was */
+		return errno == ENOENT && pid > 0 ? -ESRCH : -errno;
+	n = run_iter(ld, link, take_briefs, &r);
+	bpf_link__destroy(link);
+	return n == 0 && pid > 0 ? -ESRCH : n;
 }
 
 int loader__attach_go(struct loader *ld, pid_t pid, const char *exe,

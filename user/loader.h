@@ -48,6 +48,13 @@ typedef void (*task_record_fn)(void *ctx, const struct strand_task_record *rec,
  * number of records or a negative errno. */
 int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
 
+typedef void (*task_brief_fn)(void *ctx, const struct strand_task_brief *b);
+
+/* Lists the user threads running now, of pid (0: of every process but strand), in brief,
+ * whether traced or not. Returns how many, -ESRCH for a pid with none, or a negative
+ * errno. */
+int loader__list_tasks(struct loader *ld, pid_t pid, task_brief_fn fn, void *ctx);
+
 int loader__ringbuf_fd(struct loader *ld);
 int loader__set_site_slots(struct loader *ld, uint64_t coarse_key,
 			   const struct strand_site_slots *slots);
