@@ -88,32 +88,6 @@ int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx)
 	return n;
 }
 
-int procfs__all_threads(proc_thread_fn fn, void *ctx)
-{
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		uint32_t pid;
-
-		char exe[64], target[8];
-
-		if (!parse_u32(de->d_name, &pid) || (pid_t)pid == getpid())
-			continue;
-		/* kernel threads have no executable: nothing of theirs to attribute */
-		snprintf(exe, sizeof(exe), "/proc/%u/exe", pid);
-		if (readlink(exe, target, sizeof(target)) < 0 && errno == ENOENT)
-			continue;
-		if (procfs__threads((pid_t)pid, fn, ctx) > 0)
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
 /* Counts the threads of pid not stopped yet (a stop reaches each thread on its own). */
 static void count_running(void *ctx, pid_t pid, const struct proc_thread *t)
 {

@@ -19,9 +19,6 @@ typedef void (*proc_thread_fn)(void *ctx, pid_t pid, const struct proc_thread *t
 /* Calls fn for every thread of pid; returns the count or -errno (-ESRCH: no such process). */
 int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
 
-/* Calls fn for every thread of every process but strand's own; returns processes seen. */
-int procfs__all_threads(proc_thread_fn fn, void *ctx);
-
 bool procfs__exists(pid_t pid);
 /* When pid started (CLOCK_MONOTONIC); 0 when it cannot be read. */
 uint64_t procfs__birth_ns(pid_t pid);
