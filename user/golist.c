@@ -53,8 +53,8 @@ void go_gs__read_rows(pid_t pid, struct go_gs *gs, size_t from, size_t count)
 	}
 	gs->base = from;
 	gs->rows = count;
-	/* rows that cannot be read are zeroes: their goid 0 fails validation */
-	memset(gs->bytes, 0, count * gs->window);
+	/* rows that cannot be read are zeroes (read_blocks zeroes them): their goid 0 fails
+	 * validation */
 	procfs__read_blocks(pid, gs->ptrs + from, count, gs->window, gs->bytes);
 }
 
