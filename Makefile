@@ -24,7 +24,8 @@ endif
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -g -O2
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser
-LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson -lmicrohttpd
+# the C++ runtime for its demangler, by its runtime library's name: no -dev package needed
+LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson -lmicrohttpd -l:libstdc++.so.6
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -257,7 +258,7 @@ FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
 FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
 	util.c) -ldw -lelf -lcapstone
 FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c elffiles.c procmaps.c procfs.c gopclntab.c \
-	hashmap.c util.c) -ldw -lelf
+	demangle.c hashmap.c util.c) -ldw -lelf -l:libstdc++.so.6
 FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
 	util.c) -lmicrohttpd
 FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \

@@ -461,7 +461,7 @@ static void pp_write(const struct pprof_tables *t, const struct profile *p, stru
 		pb_buf__reset(&m);
 		pb__uint(&m, FUNCTION_ID, i + 1);
 		pb__int(&m, FUNCTION_NAME, t->funcs[i].name);
-		/* The same string: pprof demangles a C++ system_name into name when they match. */
+		/* The same string: the name strand shows (C++ names demangled already). */
 		pb__int(&m, FUNCTION_SYSTEM_NAME, t->funcs[i].name);
 		pb__int(&m, FUNCTION_FILENAME, t->funcs[i].file);
 		pb__message(&out, PROFILE_FUNCTION, &m);

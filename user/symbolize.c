@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "symbolize.h"
+#include "demangle.h"
 #include "debugfiles.h"
 #include "gopclntab.h"
 #include "hashmap.h"
@@ -184,13 +185,15 @@ static void sym__push(struct sym_entry *e, struct symbolizer *sym, const char *f
 {
 	/* Too deep an inline chain keeps the innermost frames and the real function. */
 	int i = e->n < SYM_MAX_INLINE ? e->n++ : SYM_MAX_INLINE - 1;
+	char *plain = demangle(fn);
 
 	e->f[i] = (struct cached_frame){
-		.function = sym__intern(sym, fn),
+		.function = sym__intern(sym, plain ? plain : fn),
 		.file = sym__intern(sym, file),
 		.line = line,
 		.inlined = inlined,
 	};
+	free(plain);
 }
 
 /* Source frames of addr from DWARF: inlined subroutines innermost first, then the real

@@ -8,7 +8,7 @@
  * A thread has a role when its name starts with comm (NULL: any name) and a frame of its
  * wait stack has a function containing frame (NULL: any) in a module whose file name ends
  * with module (NULL: any). Frames are matched as the symbolizer names them: C++ names of
- * libjvm.so are mangled ("_ZN10GangWorker4loopEv"), so a substring of the plain name does.
+ * libjvm.so demangled ("GangWorker::loop()"), so a class or function name is a substring.
  */
 static const struct role_rule {
 	struct thread_role role;

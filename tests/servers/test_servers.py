@@ -79,6 +79,12 @@ def _names(rep):
     return [t.get("name") or "" for t in rep.get("tasks") or []]
 
 
+def _jvm_frames(rep):
+    """The function names of the frames in libjvm.so on the report's wait stacks."""
+    return [f.get("function") or "" for g in rep.get("groups") or []
+            for f in g.get("wait_stack") or [] if (f.get("module") or "").endswith("libjvm.so")]
+
+
 def _roles(rep):
     return {(g["role"]["runtime"], g["role"]["role"]) for g in rep.get("groups") or []
             if g.get("role")}
@@ -106,9 +112,11 @@ def _seen(rep):
         "java": lambda r: (
             sum(n.startswith("pool-1-thread-") for n in _names(r)) == 8 and
             {("JVM", "garbage collector"), ("JVM", "reference handler"), ("JVM", "finalizer"),
-             ("JVM", "signal dispatcher")} <= _roles(r),
+             ("JVM", "signal dispatcher")} <= _roles(r) and
+            any("::" in f for f in _jvm_frames(r)) and
+            not any(f.startswith("_Z") for f in _jvm_frames(r)),
             "the 8 pool threads, and the JVM's own by role (GC, reference handler, "
-            "finalizer, signal dispatcher)"),
+            "finalizer, signal dispatcher); the JVM's C++ frames demangled"),
         "python": lambda r: (
             any(g.get("count") == 4 and "sem_wait" in g.get("wait_reason", "")
                 for g in r.get("groups") or []),

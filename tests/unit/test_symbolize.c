@@ -7,8 +7,10 @@
 #include "unit.h"
 #include "gotrace.h"
 #include "procmaps.h"
+#include "demangle.h"
 #include "symbolize.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -101,6 +103,31 @@ static void test_libc(struct symbolizer *sym)
 	ASSERT_TRUE(f[n - 1].function && strstr(f[n - 1].function, "getpid"));
 	ASSERT_TRUE(f[n - 1].module && strstr(f[n - 1].module, "/libc.so"));
 	ASSERT_TRUE(f[n - 1].rel_pc < f[n - 1].pc);
+}
+
+/* C++ names as people read them, by the C++ runtime's demangler: a function of libstdc++
+ * (its symbol table), and names that are not C++ or not valid left as they are. */
+static void test_cxx_names(struct symbolizer *sym)
+{
+	void *fn = dlsym(RTLD_DEFAULT, "_ZSt9terminatev");
+	struct sym_frame f[SYM_MAX_INLINE];
+	char *plain;
+	int n;
+
+	ASSERT_TRUE(fn != NULL);
+	n = symbolizer__resolve(sym, getpid(), (uint64_t)(uintptr_t)fn, false, f, SYM_MAX_INLINE);
+	ASSERT_TRUE(n >= 1);
+	UNIT_CHECK(f[n - 1].function && !strcmp(f[n - 1].function, "std::terminate()"),
+		   "libstdc++'s _ZSt9terminatev named '%s'", f[n - 1].function);
+	plain = demangle("_ZN2os13create_threadEP6ThreadNS_10ThreadTypeEm");
+	UNIT_CHECK(plain && !strcmp(plain,
+				    "os::create_thread(Thread*, os::ThreadType, unsigned long)"),
+		   "libjvm's os::create_thread demangled as '%s'", plain);
+	free(plain);
+	ASSERT_TRUE(demangle("pthread_create") == NULL);
+	ASSERT_TRUE(demangle("_Zen") == NULL); /* a C name that looks mangled */
+	ASSERT_TRUE(demangle("_ZN3foo") == NULL);
+	ASSERT_TRUE(demangle(NULL) == NULL);
 }
 
 static void test_unknown_and_stats(struct symbolizer *sym)
@@ -335,6 +362,7 @@ int main(void)
 	test_own_binary(sym);
 	test_inlined(sym);
 	test_libc(sym);
+	test_cxx_names(sym);
 	test_unknown_and_stats(sym);
 	/* Forgetting a process (it exec'd) re-reads it on the next lookup. */
 	proc_maps__forget(pm, getpid());
