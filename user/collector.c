@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collector.h"
+#include "stackmemo.h"
 #include "elfsym.h"
 #include "loader.h"
 #include "model.h"
@@ -27,6 +28,7 @@ struct collector {
 	struct hashmap learned;	       /* hash(pid, coarse key) -> the site first seen there */
 	struct hashmap held;	       /* pids stopped for their memory map, not yet resumed */
 	struct unwound_stack *scratch; /* large: kept off the stack */
+	struct stack_memo *memo;       /* wait stacks unwound once for threads blocked alike */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
 	go_site_fn on_go_site;
@@ -54,6 +56,7 @@ struct collector *collector__new(struct loader *ld, struct model *m)
 	c->unwinder = unwinder__new(c->maps);
 	c->sym = symbolizer__new(c->maps);
 	c->scratch = xcalloc(1, sizeof(*c->scratch));
+	c->memo = stack_memo__new();
 	hashmap__init(&c->learned);
 	hashmap__init(&c->held);
 	c->rb = ring_buffer__new(loader__ringbuf_fd(ld), handle_record, c, NULL);
@@ -81,6 +84,7 @@ void collector__free(struct collector *c)
 	proc_maps__free(c->maps);
 	hashmap__free(&c->learned);
 	free(c->scratch);
+	stack_memo__free(c->memo);
 	free(c);
 }
 
@@ -171,6 +175,11 @@ int collector__resolve_stack(struct collector *c, const struct stack_sample *sam
 	int depth;
 
 	c->stats.samples++;
+	if ((depth = stack_memo__find(c->memo, sample, frames, path_hash)) >= 0) {
+		c->stats.memo_hits++;
+		c->stats.unwind_ns += now_mono_ns() - t0;
+		return depth;
+	}
 	memset(st, 0, sizeof(*st));
 	if (unwinder__unwind(c->unwinder, sample, st) || st->depth < 1) {
 		c->model->drops.unwind_failures++;
@@ -181,6 +190,7 @@ int collector__resolve_stack(struct collector *c, const struct stack_sample *sam
 	*path_hash = hash_u64((uint64_t)sample->pid);
 	for (int i = 0; i < depth; i++)
 		*path_hash = hash_combine(*path_hash, frame_identity(&(*frames)[i]));
+	stack_memo__add(c->memo, sample, st, *frames, depth, *path_hash);
 	c->stats.unwind_ns += now_mono_ns() - t0;
 	return depth;
 }
@@ -459,6 +469,7 @@ void collector__process_exit(struct collector *c, pid_t pid, int exit_code)
 {
 	model__process_exit(c->model, pid, exit_code);
 	unwinder__forget(c->unwinder, pid);
+	stack_memo__forget(c->memo, pid);
 	symbolizer__forget(c->sym, pid);
 	proc_maps__forget(c->maps, pid);
 	if (c->on_exit)
@@ -472,6 +483,7 @@ static void handle_exec(struct collector *c, const struct strand_exec_event *ev)
 	c->stats.execs++;
 	model__process_exec(c->model, pid, ev->comm);
 	unwinder__forget(c->unwinder, pid);
+	stack_memo__forget(c->memo, pid);
 	symbolizer__forget(c->sym, pid);
 	proc_maps__forget(c->maps, pid);
 }

@@ -15,6 +15,7 @@ struct model;
 
 struct collector_stats {
 	uint64_t records, spawns, exits, execs, samples, bad_records;
+	uint64_t memo_hits; /* samples whose path was known: the same as one unwound before */
 	uint64_t unwind_ns; /* time spent unwinding and symbolizing samples */
 };
 

@@ -276,6 +276,7 @@ static void write_json(struct json *jw, const struct report *r)
 	json__begin_object(&j, "stats");
 	json__uint(&j, "records", r->stats.records);
 	json__uint(&j, "stack_samples", r->stats.samples);
+	json__uint(&j, "stack_samples_known", r->stats.memo_hits);
 	json__double(&j, "unwind_seconds", (double)r->stats.unwind_ns / 1e9);
 	json__uint(&j, "kernel_spawns_seen", r->counters[STRAND_CNT_SPAWNS_SEEN]);
 	json__uint(&j, "kernel_unlearned_spawns", r->counters[STRAND_CNT_UNLEARNED]);

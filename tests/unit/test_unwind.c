@@ -3,10 +3,12 @@
  * Unwinds this very process: capture() takes its own registers and a copy of its stack, as
  * the BPF program does at a spawn, then the chain main -> level_one -> level_two -> capture
  * must come out of the unwinder, also through glibc's qsort (no frame pointers in Debian's
- * libc: only CFI gets across it) and on a pthread's stack.
+ * libc: only CFI gets across it) and on a pthread's stack; and a path unwound once is known
+ * again only in a copy that holds it.
  */
 #include "unit.h"
 #include "procmaps.h"
+#include "stackmemo.h"
 #include "symbolize.h"
 #include "unwind.h"
 
@@ -213,6 +215,65 @@ static void test_chain(struct unwinder *uw, struct symbolizer *sym, bool in_main
 		ASSERT_TRUE(find_fn(&r, "start_thread", top + 1) > top);
 }
 
+/* A path unwound once is known again in a copy with the same return addresses at the same
+ * places, and only then: one word changed, another length, another process, or the process
+ * forgotten, and it is unwound afresh. */
+static void test_memo(struct unwinder *uw)
+{
+	struct sym_frame frames[3] = {{.pc = 1, .line = 10}, {.pc = 2, .line = 20}, {.pc = 3}};
+	struct stack_memo *m = stack_memo__new();
+	static uint8_t copy[STRAND_STACK_BYTES];
+	struct stack_sample s;
+	struct sym_frame *got;
+	struct unwound_stack st;
+	uint64_t hash = 0;
+	int slot, other = -1;
+
+	level_one(1);
+	unwind_capture(uw, getpid(), &st);
+	memcpy(copy, cap.stack, cap.len);
+	s = (struct stack_sample){
+		.pid = getpid(), .regs = cap.regs, .stack = copy, .stack_len = cap.len};
+	if (!ASSERT_TRUE(st.depth >= 3 && st.slot[1] >= 0 && st.slot[st.depth - 1] >= 0))
+		goto out;
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+	stack_memo__add(m, &s, &st, frames, 3, 42);
+	if (ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), 3)) {
+		ASSERT_TRUE(got[1].pc == 2 && got[1].line == 20 && hash == 42);
+		free(got);
+	}
+	/* a word elsewhere (not a return address's place) changes nothing */
+	for (int at = 0; at + 8 <= (int)cap.len && other < 0; at += 8) {
+		other = at;
+		for (int i = 1; i < st.depth; i++)
+			if (st.slot[i] == at)
+				other = -1;
+	}
+	if (ASSERT_TRUE(other >= 0)) {
+		copy[other] ^= 0xff;
+		if (ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), 3))
+			free(got);
+	}
+	slot = st.slot[st.depth - 1];
+	copy[slot] ^= 0xff; /* the outermost return address: another path */
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+	copy[slot] ^= 0xff;
+	s.stack_len -= 8;
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+	s.stack_len += 8;
+	s.pid = getpid() + 1;
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+	s.pid = getpid();
+	stack_memo__forget(m, getpid());
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+	/* a path with a return address not read from the copy is not remembered */
+	st.slot[1] = -1;
+	stack_memo__add(m, &s, &st, frames, 3, 42);
+	ASSERT_EQ(stack_memo__find(m, &s, &got, &hash), -1);
+out:
+	stack_memo__free(m);
+}
+
 static void test_through_qsort(struct unwinder *uw, struct symbolizer *sym)
 {
 	struct unwound_stack st;
@@ -307,6 +368,7 @@ int main(void)
 
 	test_chain(uw, sym, true);
 	test_through_qsort(uw, sym);
+	test_memo(uw);
 	test_frame_pointers(uw, sym);
 	if (ASSERT_EQ(pthread_create(&t, NULL, thread_main, &c), 0))
 		pthread_join(t, NULL);
