@@ -36,6 +36,21 @@ struct go_links {
 	int multi_fds[4]; /* uprobe_multi links instead, for the probes that can be shed; -1 */
 };
 
+/* Where a process's C library is, read once for the probes attached to it one after the
+ * other (its maps can be 200k lines long: a process of 100k threads); kept a moment only,
+ * as an exec maps another. */
+#define LIBC_PATHS_FOR_NS   500000000ULL
+#define LIBC_BIRTH_SLACK_NS 1000000ULL
+
+struct libc_paths {
+	pid_t pid;	  /* 0: none read; -1: strand's own */
+	uint64_t birth;	  /* the process's start: a pid reused is another process */
+	uint64_t read_ns; /* when */
+	int err;	  /* 0, or why no C library was found */
+	char libc[PATH_MAX];
+	char pthread[PATH_MAX]; /* the file defining pthread_create: libpthread before 2.34 */
+};
+
 struct loader {
 	struct threads_bpf *threads;
 	struct waits_bpf *waits;
@@ -58,8 +73,9 @@ struct loader {
 	char libc_hold_paths[MAX_UPROBES][PATH_MAX];
 	int nlibc_holds;
 	int ncpus;
-	struct link_reaper *reaper; /* NULL: links are destroyed inline */
-	bool go_multi;		    /* the create and exit probes are uprobe_multi links */
+	struct link_reaper *reaper;   /* NULL: links are destroyed inline */
+	bool go_multi;		      /* the create and exit probes are uprobe_multi links */
+	struct libc_paths libc_paths; /* the last process's C library */
 };
 
 static bool libbpf_verbose;
@@ -357,14 +373,26 @@ int loader__remove_target(struct loader *ld, pid_t pid)
 	return map_err(bpf_map__delete_elem(ld->threads->maps.targets, &key, sizeof(key), 0));
 }
 
-/* The C library mapped in pid: with pthread, the file that defines pthread_create (glibc >=
- * 2.34 keeps it in libc.so.6, older ones in libpthread.so.0); else libc itself. */
-static int find_libc(pid_t pid, bool pthread, char *path, size_t size)
+/* The path of the mapping in ml as the probes must name it: through the process's root, so a
+ * container's own libc is the one probed; a library replaced on disk since (an upgrade)
+ * through the mapping itself, as the file at the path is another one. */
+static void probe_path(pid_t pid, const char *dir, const struct map_line *ml, char *path,
+		       size_t size)
+{
+	if (pid > 0 && str_ends_with(ml->path, " (deleted)"))
+		snprintf(path, size, "%s/map_files/%" PRIx64 "-%" PRIx64, dir, ml->start, ml->end);
+	else if (pid > 0)
+		snprintf(path, size, "%s/root%s", dir, ml->path);
+	else
+		snprintf(path, size, "%s", ml->path);
+}
+
+static int read_libc_paths(pid_t pid, struct libc_paths *out)
 {
 	char dir[64], maps_path[80], line[PATH_MAX + 256];
-	int found = -ENOENT;
 	FILE *f;
 
+	out->libc[0] = out->pthread[0] = '\0';
 	if (pid > 0)
 		procfs__dir(pid, dir, sizeof(dir));
 	else
@@ -373,7 +401,7 @@ static int find_libc(pid_t pid, bool pthread, char *path, size_t size)
 	f = fopen(maps_path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f) && !(out->libc[0] && out->pthread[0])) {
 		struct map_line ml;
 		const char *base;
 
@@ -381,25 +409,42 @@ static int find_libc(pid_t pid, bool pthread, char *path, size_t size)
 		if (map_line__parse(line, &ml) || !ml.path || ml.path[0] != '/')
 			continue;
 		base = strrchr(ml.path, '/') + 1;
-		if ((!pthread || strncmp(base, "libpthread", 10)) && strncmp(base, "libc.so", 7) &&
-		    strncmp(base, "libc-", 5))
-			continue;
-		/* through the process's root, so a container's own libc is the one probed; a
-		 * library replaced on disk since (an upgrade) through the mapping itself: the
-		 * file at the path is another one, where the offset would be wrong */
-		if (pid > 0 && str_ends_with(ml.path, " (deleted)"))
-			snprintf(path, size, "%s/map_files/%" PRIx64 "-%" PRIx64, dir, ml.start,
-				 ml.end);
-		else if (pid > 0)
-			snprintf(path, size, "%s/root%s", dir, ml.path);
-		else
-			snprintf(path, size, "%s", ml.path);
-		found = 0;
-		if (!pthread || strncmp(base, "libpthread", 10) == 0)
-			break; /* pre-2.34 glibc: pthread_create lives here */
+		if (!out->pthread[0] && !strncmp(base, "libpthread", 10))
+			probe_path(pid, dir, &ml, out->pthread, sizeof(out->pthread));
+		else if (!out->libc[0] &&
+			 (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
+			probe_path(pid, dir, &ml, out->libc, sizeof(out->libc));
 	}
 	fclose(f);
-	return found;
+	if (!out->libc[0])
+		return -ENOENT;
+	if (!out->pthread[0]) /* glibc >= 2.34: pthread_create lives in libc */
+		memcpy(out->pthread, out->libc, sizeof(out->pthread));
+	return 0;
+}
+
+/* The C library mapped in pid (-1: strand's): with pthread, the file that defines
+ * pthread_create (glibc >= 2.34 keeps it in libc.so.6, older ones in libpthread.so.0); else
+ * libc itself. */
+static int find_libc(struct loader *ld, pid_t pid, bool pthread, char *path, size_t size)
+{
+	struct libc_paths *c = &ld->libc_paths;
+	uint64_t birth = pid > 0 ? procfs__birth_ns(pid) : 0;
+
+	if (pid <= 0)
+		pid = -1;
+	/* the start, from clock ticks since boot, moves by the conversion's microseconds */
+	if (c->pid != pid || birth > c->birth + LIBC_BIRTH_SLACK_NS ||
+	    c->birth > birth + LIBC_BIRTH_SLACK_NS ||
+	    now_mono_ns() - c->read_ns > LIBC_PATHS_FOR_NS) {
+		c->pid = pid;
+		c->birth = birth;
+		c->err = read_libc_paths(pid, c);
+		c->read_ns = now_mono_ns();
+	}
+	if (!c->err)
+		snprintf(path, size, "%s", pthread ? c->pthread : c->libc);
+	return c->err;
 }
 
 int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
@@ -411,7 +456,7 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 	uint32_t start_off;
 	int err;
 
-	err = find_libc(pid, true, path, sizeof(path));
+	err = find_libc(ld, pid, true, path, sizeof(path));
 	if (err)
 		return err;
 	for (int i = 0; i < ld->nuprobes; i++)
@@ -698,7 +743,7 @@ int loader__attach_libc_exit_hold(struct loader *ld, pid_t pid)
 
 	if (!ld->exits)
 		return -ENOTSUP;
-	if ((err = find_libc(pid, false, path, sizeof(path))))
+	if ((err = find_libc(ld, pid, false, path, sizeof(path))))
 		return err;
 	for (int i = 0; i < ld->nlibc_holds; i++)
 		if (!strcmp(ld->libc_hold_paths[i], path))
