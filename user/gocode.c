@@ -19,6 +19,7 @@
 #define BUILDINFO_INLINE   0x2	      /* flags: strings follow the header (Go >= 1.18) */
 #define MAX_FUNCTION_BYTES (64 << 10) /* the runtime functions read here are far smaller */
 #define MAX_REFS	   256
+#define GO_VERSION_MAX	   64 /* "go1.27.3 X:nocoverageredesign,..." and the like fit */
 
 int gocode__parse_buildinfo(const uint8_t *data, size_t len, char *version, size_t size)
 {
@@ -150,6 +151,41 @@ static int decode_function(pid_t pid, uint64_t bias, struct gopclntab *pcln, con
 	cs_close(&cs);
 	free(code);
 	return count ? 0 : -ENOEXEC;
+}
+
+bool gocode__is_version(const char *s, size_t len)
+{
+	if (len < 4 || (strncmp(s, "go1.", 4) && (len < 6 || strncmp(s, "devel ", 6))))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int gocode__runtime_version(pid_t pid, uint64_t bias, struct gopclntab *pcln, char *version,
+			    size_t size)
+{
+	struct decoded *d = xcalloc(1, sizeof(*d));
+	int err = decode_function(pid, bias, pcln, "runtime.schedinit", d);
+
+	for (int i = 0; !err && i < d->nrefs; i++) {
+		uint64_t str[2]; /* the string's pointer and length */
+		char text[GO_VERSION_MAX];
+
+		if (d->refs[i].insn != X86_INS_CMP || d->refs[i].addr < 8 ||
+		    procfs__read_mem(pid, d->refs[i].addr - 8 + bias, str, sizeof(str)) ||
+		    str[1] >= sizeof(text) || str[1] >= size ||
+		    procfs__read_mem(pid, str[0], text, str[1]) ||
+		    !gocode__is_version(text, str[1]))
+			continue;
+		memcpy(version, text, str[1]);
+		version[str[1]] = '\0';
+		free(d);
+		return 0;
+	}
+	free(d);
+	return -ENOENT;
 }
 
 static bool refers_to(const struct decoded *d, uint64_t addr)

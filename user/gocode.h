@@ -20,6 +20,16 @@ struct go_layout;
 int gocode__version(const char *path, char *version, size_t size);
 /* Parses a .go.buildinfo section's bytes; exposed for tests and fuzzing. */
 int gocode__parse_buildinfo(const uint8_t *data, size_t len, char *version, size_t size);
+/*
+ * The version the runtime says it is (runtime.Version()) in a binary without build info:
+ * runtime.schedinit checks runtime.buildVersion's length (`CMPQ buildVersion+8(SB), $0`,
+ * there to keep the string in every binary); the string it names, read from the process,
+ * is taken when it is a Go version. 0 or -ENOENT.
+ */
+int gocode__runtime_version(pid_t pid, uint64_t bias, struct gopclntab *pcln, char *version,
+			    size_t size);
+/* Whether s (len bytes) is a Go toolchain's version: "go1.N[...]" or "devel ...". */
+bool gocode__is_version(const char *s, size_t len);
 
 /*
  * Fills layout->allgs and allglen (from runtime.allgadd) and the wait-reason names (from

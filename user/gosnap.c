@@ -137,7 +137,10 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 		memcpy(gp->layout.wait_reasons, dwarf.wait_reasons, sizeof(dwarf.wait_reasons));
 		err = infer_layout(gp, pcln);
 	}
-	gocode__version(exe, gp->layout.version, sizeof(gp->layout.version));
+	/* no build info (esbuild's binaries have none): the runtime's own string */
+	if (gocode__version(exe, gp->layout.version, sizeof(gp->layout.version)) && pcln)
+		gocode__runtime_version(pid, gp->bias, pcln, gp->layout.version,
+					sizeof(gp->layout.version));
 	/* the threads' layer is proved on its own: it may need a goroutine in a system call
 	 * or the runtime's threads started, and is no reason to doubt the goroutines' */
 	if (!err)

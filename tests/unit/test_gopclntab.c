@@ -9,7 +9,9 @@
  */
 #include "unit.h"
 #include "gotrace.h"
+#include "gocode.h"
 #include "gopclntab.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <gelf.h>
@@ -586,6 +588,22 @@ out:
 	free(r.gofunc);
 }
 
+/* What the runtime's own string must look like to be taken for a version. */
+static void test_version_strings(void)
+{
+	static const char *const good[] = {"go1.26.5", "go1.19", "go1.27.3 X:nocoverageredesign",
+					   "devel go1.27-abc123 Tue"};
+	static const char *const bad[] = {"go",	    "go1",     "gopher", "unknown",
+					  "1.26.5", "go1.2\n", "devel"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		UNIT_CHECK(gocode__is_version(good[i], strlen(good[i])), "'%s' is a version",
+			   good[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		UNIT_CHECK(!gocode__is_version(bad[i], strlen(bad[i])), "'%s' is no version",
+			   bad[i]);
+}
+
 int main(void)
 {
 	char path[PATH_MAX + 64];
@@ -603,6 +621,7 @@ int main(void)
 		sweep(t, lo, hi);
 	gopclntab__close(t);
 	test_newer_binaries();
+	test_version_strings();
 	test_made_tables();
 	snprintf(path, sizeof(path), "%sgo/goinline", gt_self_dir());
 	test_corrupted(path);
