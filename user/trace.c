@@ -22,6 +22,7 @@
 #include "output.h"
 #include "report_out.h"
 #include "trace.h"
+#include "golayout.h"
 #include "util.h"
 
 #define NSEC			1000000000LL
@@ -485,6 +486,18 @@ static void on_go_scan(void *ctx, pid_t pid, int res)
 	}
 }
 
+/* A Go program linked statically maps no C library: its threads are the runtime's, started
+ * by its own clone, and there is nothing to probe or to say. */
+static bool no_libc_needed(const struct trace *t, int err)
+{
+	char exe[64];
+
+	if (err != -ENOENT || !t->opts.pid)
+		return false;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->opts.pid);
+	return golayout__is_go(exe);
+}
+
 static int setup_targets(struct trace *t)
 {
 	int go_fd = -1, err_fd = -1, err;
@@ -539,7 +552,7 @@ static int setup_targets(struct trace *t)
 		}
 		err = loader__attach_pthread_probe(t->e.ld, -1);
 	}
-	if (err)
+	if (err && !no_libc_needed(t, err))
 		note("start routines unknown: no pthread_create probe (%s)", strerror(-err));
 	if (t->opts.pid) {
 		struct process *p = model__find_process(&t->e.model, t->opts.pid);

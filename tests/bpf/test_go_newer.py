@@ -30,6 +30,12 @@ def _serve(version):
         st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
         rep = st.report(expect_rc=0)
         check(p.popen.poll() is None, "esbuild died under tracing", p.describe())
+        # a static Go binary maps no C library: nothing to warn of, and one attach said once
+        said = st.stderr.splitlines()
+        check(not any("start routines unknown" in l for l in said) and
+              sum("attached to pid" in l for l in said) == 1,
+              "nothing said of a C library a static Go binary has not; attached once",
+              st.stderr[-2000:])
     return rep
 
 
