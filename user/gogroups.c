@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,7 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 	grp->main_goroutine = t->sites[r->site].start.function &&
 			      !strcmp(t->sites[r->site].start.function, "runtime.main");
 	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
+	grp->young_oldest_s = grp->long_newest_s = -1;
 	grp->wait_frame = -1;
 	snprintf(grp->state, sizeof(grp->state), "%s", go_state_name(st, g));
 	if (r->stack_ref.stack) {
@@ -361,6 +363,10 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (g->goid > grp->max_goid)
 			grp->max_goid = g->goid;
 		grp->blocked_long++;
+		if (r->blocked >= 0 && (grp->long_newest_s < 0 || r->blocked < grp->long_newest_s))
+			grp->long_newest_s = r->blocked;
+		if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
+			grp->long_stack_bytes += g->stack_hi - g->stack_lo;
 		if (r->parent && !go_row_of_goid(st, r->parent))
 			grp->orphans++;
 		else if (creator_returned(t, st, r, &m->active, m->all_read))
@@ -378,6 +384,12 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		} else {
 			grp->unknown_objects++;
 		}
+	}
+	if (!is_long || (r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park)) {
+		if (r->blocked > grp->young_oldest_s)
+			grp->young_oldest_s = r->blocked;
+		if (grp->nyoung_goids < (int)ARRAY_SIZE(grp->young_goids))
+			grp->young_goids[grp->nyoung_goids++] = g->goid;
 	}
 	if (grp->ngoids < (int)ARRAY_SIZE(grp->goids))
 		grp->goids[grp->ngoids++] = g->goid;
@@ -506,6 +518,51 @@ static bool exited_mid_test(struct go_tracker *t, const struct go_proc_state *st
 	return false;
 }
 
+static bool among(const uint64_t *ids, int n, uint64_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* A verdict is on the members its evidence is about: of a group judged stranded by the age
+ * of its waits, those younger than the threshold (or woken since) are not, and go on as a
+ * group of their own with no verdict; every format shows the same two. */
+static void settle_members(struct go_tracker *t, size_t i)
+{
+	struct go_group *g = &t->groups[i], rest;
+	int n = 0;
+
+	if (!go_verdict__stuck(g->verdict) || g->blocked_long >= g->count || g->long_newest_s < 0 ||
+	    g->lost || g->thread_stranded)
+		return;
+	rest = *g;
+	rest.verdict = GO_VERDICT_NONE;
+	rest.count = g->count - g->blocked_long;
+	rest.blocked_long = rest.orphans = rest.creator_returned = rest.objects = 0;
+	rest.max_sharing = rest.unknown_objects = rest.heap_bytes = 0;
+	rest.heap_measured = 0;
+	rest.stack_bytes = g->stack_bytes - g->long_stack_bytes;
+	rest.blocked_oldest_s = g->young_oldest_s;
+	memcpy(rest.goids, g->young_goids, sizeof(rest.goids));
+	rest.ngoids = g->nyoung_goids;
+	rest.nevidence = 0;
+	snprintf(rest.evidence[rest.nevidence++], sizeof(rest.evidence[0]),
+		 "not judged with the %" PRIu64 " %s here: %s", g->blocked_long,
+		 go_verdict__name(g->verdict),
+		 g->served ? "younger than the threshold, or woken since they parked"
+			   : "younger than the threshold");
+	for (int k = 0; k < g->ngoids; k++)
+		if (!among(g->young_goids, g->nyoung_goids, g->goids[k]))
+			g->goids[n++] = g->goids[k];
+	g->ngoids = n;
+	g->count = g->blocked_long;
+	g->stack_bytes = g->long_stack_bytes;
+	g->blocked_newest_s = g->long_newest_s;
+	append_group(t, &rest);
+}
+
 void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 {
 	uint64_t pid, key, counters[STRAND_CNT__MAX];
@@ -559,6 +616,8 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 	}
 	hashmap__free(&t->group_index);
 	hashmap__init(&t->group_index);
+	for (size_t i = 0, n = t->ngroups; i < n; i++)
+		settle_members(t, i);
 	/* processes that exited: as their last scan saw them */
 	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
 		struct go_proc_state *st = val;

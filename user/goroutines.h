@@ -160,8 +160,15 @@ struct go_group {
 	int nthread_evidence;
 	char evidence[GO_MAX_EVIDENCE][192];
 	int nevidence;
-	uint64_t goids[8];
+	uint64_t goids[8]; /* the first members' (the blocked_long ones first) */
 	int ngoids;
+	/* of the members not blocked_long (younger than the threshold, or woken since): their
+	 * oldest wait and first ids; a stranded group hands them to a group of their own */
+	double young_oldest_s;
+	uint64_t young_goids[8];
+	int nyoung_goids;
+	double long_newest_s;	   /* the youngest blocked_long member's wait; -1: none */
+	uint64_t long_stack_bytes; /* ... and the stacks the blocked_long members pin */
 };
 
 struct go_tracker;

@@ -7,7 +7,7 @@ called stranded. The layout of a stripped binary is inferred and must equal DWAR
 
 import json
 
-from gohelp import describe, go_trace, group, marker, no_stranded, site
+from gohelp import describe, go_trace, group, marker, no_stranded, site, site_groups
 from harness import check, expect_eq
 
 PROG = "goleak"
@@ -88,6 +88,29 @@ def test_growing_leak_from_before_attach_is_stranded():
     ev = " | ".join(g.get("evidence") or [])
     check("since before strand" in ev and "lock held" in ev,
           "evidence", ev)
+
+
+def test_a_verdict_counts_only_the_waits_it_judged():
+    """Requests keep piling up on a mutex left locked until just before the report: those
+    blocked past the threshold are stranded, the ones younger than it are not judged with
+    them but shown as a group of their own, and every one is counted once."""
+    n = 70  # one every 40 ms: the last ones arrive in the trace's final second
+    rep, _ = go_trace(PROG, "mutex", ["-n", str(n)], expect_rc=10, duration="3500ms")
+    gs = site_groups(rep, PROG, "mutexreq", "semacquire", wait="mutexlock")
+    bad = [g for g in gs if g.get("verdict") == "stranded"]
+    rest = [g for g in gs if g.get("verdict") in (None, "none")]
+    check(len(bad) == 1 and len(rest) == 1 and len(gs) == 2,
+          "the stranded waiters and the younger ones, as two groups", describe(rep))
+    bad, rest = bad[0], rest[0]
+    expect_eq(bad.get("count"), bad.get("blocked_long"), "a stranded group counts what it judged",
+              describe(rep))
+    check(bad.get("blocked_newest_seconds", 0) >= 1.0,
+          "every stranded member blocked past the threshold (1 s): the youngest %.2f s" %
+          bad.get("blocked_newest_seconds", 0), describe(rep))
+    check(rest.get("blocked_oldest_seconds", 9) < 1.0 and
+          any("not judged with the" in e for e in rest.get("evidence") or []),
+          "the younger ones not judged, and saying why", describe(rep))
+    expect_eq(bad["count"] + rest["count"], n, "every waiter counted once", describe(rep))
 
 
 def test_snapshots_only_time_the_waits_by_the_runtimes_state():
