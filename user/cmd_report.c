@@ -27,6 +27,8 @@ void report_cmd__usage(FILE *f)
 	      "      --text             the text report (the default when no other output is\n"
 	      "                         asked for)\n"
 	      "      --json             the JSON report (docs/json-schema.md)\n"
+	      "      --full             the text report lists every group, site and thread\n"
+	      "                         (by default the first few of each, the rest counted)\n"
 	      "  -o, --output FILE      write --text or --json to FILE instead of stdout\n",
 	      f);
 	fputs(report_outputs__help, f);
@@ -83,10 +85,11 @@ static bool parse_snapshot(const char *arg, int *n)
 
 int cmd_report(int argc, char **argv)
 {
-	enum { OPT_TEXT = 0x200, OPT_JSON, OPT_BASE, OPT_SNAPSHOT, OPT_BASE_SNAPSHOT };
+	enum { OPT_TEXT = 0x200, OPT_JSON, OPT_BASE, OPT_SNAPSHOT, OPT_BASE_SNAPSHOT, OPT_FULL };
 	static const struct option longopts[] = {
 		{"text", no_argument, NULL, OPT_TEXT},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"full", no_argument, NULL, OPT_FULL},
 		{"output", required_argument, NULL, 'o'},
 		{"base", required_argument, NULL, OPT_BASE},
 		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
@@ -99,7 +102,7 @@ int cmd_report(int argc, char **argv)
 	struct report_outputs outs = {0};
 	struct recording rec, base = {0};
 	const char *output = NULL, *base_path = NULL;
-	bool text = false, json = false, json_failed = false;
+	bool text = false, json = false, json_failed = false, full = false;
 	int upto = 0, base_upto = 0;
 	struct output out;
 	int c, code;
@@ -118,6 +121,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = true;
+			break;
+		case OPT_FULL:
+			full = true;
 			break;
 		case 'o':
 			output = optarg;
@@ -167,6 +173,7 @@ int cmd_report(int argc, char **argv)
 		recording__free(&rec);
 		return code;
 	}
+	rec.last.full = full;
 	if ((code = output__open(&out, output)))
 		goto done;
 	if (base_path)

@@ -21,6 +21,7 @@
 
 struct report_doc {
 	json_t *root;
+	bool full; /* the text lists every group, site and task, not the first few (--full) */
 };
 
 /* Parses a JSON report; 0, or -EBADMSG with the reason in why. */

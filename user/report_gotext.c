@@ -211,7 +211,7 @@ static int cmp_sites(const void *a, const void *b)
 							       : 0;
 }
 
-static void text_sites(const json_t *gr, FILE *f)
+static void text_sites(const json_t *gr, bool full, FILE *f)
 {
 	const json_t *sites = doc_arr(gr, "sites"), *s;
 	const json_t **user = xcalloc(json_array_size(sites) + 1, sizeof(*user));
@@ -232,11 +232,12 @@ static void text_sites(const json_t *gr, FILE *f)
 			gone++;
 			continue;
 		}
-		if (shown++ < TEXT_MAX_SITES)
+		if (shown++ < TEXT_MAX_SITES || full)
 			text_site(user[i], f);
 	}
-	if (shown > TEXT_MAX_SITES)
-		fprintf(f, "  ... %zu more sites (use --json for all)\n", shown - TEXT_MAX_SITES);
+	if (shown > TEXT_MAX_SITES && !full)
+		fprintf(f, "  ... %zu more sites (--full lists them all)\n",
+			shown - TEXT_MAX_SITES);
 	if (gone)
 		fprintf(f, "  and %zu sites whose goroutines all exited (use --json for them)\n",
 			gone);
@@ -268,12 +269,13 @@ void report_doc__go_text(const struct report_doc *d, FILE *f)
 			runtime += doc_int(g, "count");
 			continue;
 		}
-		if (shown++ == TEXT_MAX_GROUPS)
-			fprintf(f, "  ... more groups (use --json for all)\n");
-		if (shown <= TEXT_MAX_GROUPS)
+		if (shown++ < TEXT_MAX_GROUPS || d->full)
 			text_group(g, doc_by_id(doc_arr(gr, "sites"), doc_str(g, "site")), f);
 	}
+	if (shown > TEXT_MAX_GROUPS && !d->full)
+		fprintf(f, "  ... %zu more groups (--full lists them all)\n",
+			shown - TEXT_MAX_GROUPS);
 	if (runtime)
 		fprintf(f, "  and %" PRId64 " goroutines of the Go runtime itself\n", runtime);
-	text_sites(gr, f);
+	text_sites(gr, d->full, f);
 }

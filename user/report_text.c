@@ -260,7 +260,7 @@ static void print_go_role(FILE *f, const json_t *t)
 		fprintf(f, "  [M: %s]", doc_str(t, "go_role"));
 }
 
-static void print_before_attach(FILE *f, const json_t *r, const json_t *s)
+static void print_before_attach(FILE *f, const json_t *r, const json_t *s, bool full)
 {
 	const char *id = doc_str(s, "id");
 	const json_t *t;
@@ -273,8 +273,8 @@ static void print_before_attach(FILE *f, const json_t *r, const json_t *s)
 
 		if (!id || !doc_str(t, "site") || strcmp(doc_str(t, "site"), id))
 			continue;
-		if (shown++ == REPORT_TEXT_TASKS_PER_SITE) {
-			fprintf(f, "        ... and %" PRId64 " more\n",
+		if (shown++ == REPORT_TEXT_TASKS_PER_SITE && !full) {
+			fprintf(f, "        ... and %" PRId64 " more (--full lists them all)\n",
 				doc_int(s, "live") - REPORT_TEXT_TASKS_PER_SITE);
 			break;
 		}
@@ -329,13 +329,13 @@ void report_doc__text(const struct report_doc *d, FILE *f)
 	report_doc__go_text(d, f);
 	fprintf(f, "\nSpawn sites, by live threads (%zu)\n", n);
 	json_array_foreach (sites, i, s) {
-		if (i == TEXT_MAX_SITES)
+		if (i == TEXT_MAX_SITES && !d->full)
 			break;
 		print_site(f, s);
 		if (doc_bool(s, "before_attach"))
-			print_before_attach(f, r, s);
+			print_before_attach(f, r, s, d->full);
 	}
-	if (n > TEXT_MAX_SITES)
-		fprintf(f, "  ... %zu more sites (use --json for all)\n", n - TEXT_MAX_SITES);
+	if (n > TEXT_MAX_SITES && !d->full)
+		fprintf(f, "  ... %zu more sites (--full lists them all)\n", n - TEXT_MAX_SITES);
 	fflush(f);
 }

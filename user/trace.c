@@ -41,6 +41,7 @@ struct trace_opts {
 	bool no_go_probes, exact_waits;
 	double overhead_pct;
 	bool json, live, verbose;
+	bool full; /* the final text report lists everything */
 	const char *output;
 	const char *record;	 /* --record FILE */
 	int64_t record_every_ns; /* a snapshot this often */
@@ -100,6 +101,8 @@ void trace__usage(FILE *f)
 	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
 	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
 	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
+	      "      --full             the text report lists every group, site and thread\n"
+	      "                         (by default the first few of each, the rest counted)\n"
 	      "      --record FILE      keep the trace in FILE, a snapshot of the report every\n"
 	      "                         5s and the final one, to render later with 'strand\n"
 	      "                         report' (any format, any machine); a crash loses at\n"
@@ -215,6 +218,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		OPT_RUNAWAY,
 		OPT_RECORD,
 		OPT_RECORD_EVERY,
+		OPT_FULL,
 	};
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},
@@ -224,6 +228,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{"interval", required_argument, NULL, OPT_INTERVAL},
 		{"threshold", required_argument, NULL, 't'},
 		{"no-live", no_argument, NULL, OPT_NO_LIVE},
+		{"full", no_argument, NULL, OPT_FULL},
 		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
 		{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
 		{"overhead", required_argument, NULL, OPT_OVERHEAD},
@@ -309,6 +314,9 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case OPT_NO_LIVE:
 			o->live = false;
+			break;
+		case OPT_FULL:
+			o->full = true;
 			break;
 		case OPT_NO_GO_PROBES:
 			o->no_go_probes = true;
@@ -660,13 +668,14 @@ static int render_final(struct trace *t)
 	/* the document is what the text, the recording and the profiles are rendered from;
 	 * --json alone is written from the report itself, and the text alone needs a few
 	 * tasks of each site */
-	if (!t->opts.json && !t->recorder && !report_outputs__any(&t->opts.outs))
+	if (!t->opts.json && !t->recorder && !report_outputs__any(&t->opts.outs) && !t->opts.full)
 		r.tasks_per_site = REPORT_TEXT_TASKS_PER_SITE + 1;
 	if ((!t->opts.json || t->recorder || report_outputs__any(&t->opts.outs)) &&
 	    report__doc(&r, &doc)) {
 		say("cannot build the report document");
 		return STRAND_EXIT_ERROR;
 	}
+	doc.full = t->opts.full;
 	record_snapshot(t, &doc, true);
 	code = write_report(t, &r, &doc);
 	if (!code)

@@ -103,6 +103,34 @@ def test_recording_reports_what_the_trace_said():
         expect_eq(rep.get("final"), True, "the last snapshot is the final report")
 
 
+def test_full_text_lists_everything():
+    """The text report shows the first 16 goroutine groups and 12 spawn sites and counts the
+    rest; --full lists every one. A recorded report, its groups and sites multiplied."""
+    with Scratch() as sc:
+        rec, _ = record_goleak(sc, "chan", duration="2500ms", every="500ms")
+        out, _ = report(["--json", rec])
+        rep = json.loads(out)
+        gr = rep["goroutines"]
+        mine = [g for g in gr["groups"] if not g.get("runtime")]
+        check(mine and rep.get("sites"), "a goroutine group and a site to multiply",
+              describe(rep))
+        gr["groups"] = [dict(mine[0], state="chan receive#%d" % k) for k in range(20)]
+        rep["sites"] = [dict(rep["sites"][0], id="x%d" % k) for k in range(15)]
+        big = sc.path("big.json")
+        with open(big, "w") as f:
+            json.dump(rep, f)
+        for args, groups, sites, more in (([big], 16, 12, True), (["--full", big], 20, 15, False)):
+            out, _ = report(args)
+            shown_groups = sum("[chan receive#%d " % k in out for k in range(20))
+            shown_sites = sum(("\n  x%d " % k) in out for k in range(15))
+            expect_eq((shown_groups, shown_sites), (groups, sites),
+                      "goroutine groups and spawn sites shown by strand report %s"
+                      % " ".join(args[:-1]), out[-3000:])
+            expect_eq(("4 more groups (--full lists them all)" in out and
+                       "3 more sites (--full lists them all)" in out), more,
+                      "the rest counted, saying how to see it", out[-3000:])
+
+
 def test_a_snapshot_of_the_recording():
     """--snapshot N reports the trace as it stood then; N past the end is refused."""
     with Scratch() as sc:
