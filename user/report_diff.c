@@ -33,6 +33,10 @@ static void site_key(const json_t *s, bool goroutine, char *buf, size_t size)
 {
 	char a[256], b[256];
 
+	if (goroutine && doc_go_site_is_main(s)) { /* no go statement, in any version */
+		snprintf(buf, size, "go (the main goroutine)");
+		return;
+	}
 	if (goroutine) {
 		frame_key(doc_obj(s, "created_at"), a, sizeof(a));
 		snprintf(buf, size, "go %s", a);
@@ -139,7 +143,10 @@ static void describe_site(const struct entry *e, char *buf, size_t size)
 							? doc_int(e->obj, "spawn_frame_index")
 							: 0)),
 			fr, sizeof(fr));
-	snprintf(buf, size, "%s %s%s", doc_has(e->obj, "created_at") ? "go" : "thread", fr,
+	if (doc_go_site_is_main(e->obj))
+		snprintf(fr, sizeof(fr), "the main goroutine");
+	snprintf(buf, size, "%s %s%s",
+		 doc_has(e->obj, "created_at") || doc_go_site_is_main(e->obj) ? "go" : "thread", fr,
 		 doc_bool(e->obj, "before_attach") ? " (before attach)" : "");
 }
 

@@ -7,7 +7,7 @@ called stranded. The layout of a stripped binary is inferred and must equal DWAR
 
 import json
 
-from gohelp import describe, go_trace, group, marker, no_stranded, site, site_groups
+from gohelp import describe, go_trace, group, marker, no_stranded, site, site_groups, sites
 from harness import check, expect_eq
 
 PROG = "goleak"
@@ -47,6 +47,11 @@ def _check_chan_leak(variant):
           json.dumps(s.get("spawn_stack"), indent=1))
     check(g.get("stack_bytes", 0) >= 5 * 2048, "the stacks the group pins", json.dumps(g))
     check(rep["goroutines"].get("live", 0) >= 7, "too few live goroutines", describe(rep))
+    # the main goroutine: made by the runtime's start-up, no go statement to name
+    mains = [x for x in sites(rep) if (x.get("start") or {}).get("function") == "runtime.main"]
+    check(len(mains) == 1 and mains[0].get("created_at") is None,
+          "the main goroutine's site, created by no go statement",
+          json.dumps(mains, indent=1)[:2000])
     _no_bad_threads(rep)
 
 
