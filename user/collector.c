@@ -406,7 +406,8 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	bool unwound = false;
 
 	c->stats.spawns++;
-	model__process(c->model, pid, ev->comm);
+	/* a process is named as its main thread is: another thread's name is its own */
+	model__process(c->model, pid, ev->parent_tid == ev->parent_tgid ? ev->comm : NULL);
 	if (kind == TASK_PROCESS) {
 		struct process *old = model__find_process(c->model, (pid_t)ev->hdr.tgid);
 

@@ -621,9 +621,14 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 	for (size_t i = 0; hashmap__next(&exported, &i, &key, &val);) {
 		const struct agg *a = val;
 
+		const struct process *p = model__find_process(&e->model, (pid_t)key);
+
 		fputs("strand_process_info{", f);
 		identity_labels(f, a, m->o.label_max);
-		fprintf(f, ",pid=\"%d\"} 1\n", (int)key);
+		/* the path it was run by: a symlink's (redis-server), where exe is its target */
+		fputs(",exec_path=\"", f);
+		prom__label(f, p && p->exec_path ? p->exec_path : "", m->o.label_max);
+		fprintf(f, "\",pid=\"%d\"} 1\n", (int)key);
 	}
 	write_self(e, self, m->aggs.len, f);
 	/* an identity with no process left stays one write (its counters' last values) */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "model.h"
+#include "procfs.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -35,6 +36,7 @@ void model__free(struct model *m)
 	}
 	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
 		free(((struct process *)val)->exe);
+		free(((struct process *)val)->exec_path);
 		free(val);
 	}
 	for (size_t i = 0; i < m->nsites; i++) {
@@ -55,22 +57,27 @@ struct process *model__find_process(struct model *m, pid_t pid)
 	return hashmap__get(&m->procs, (uint64_t)pid);
 }
 
-static void read_exe(struct process *p)
+/* What the process is: its executable, and the path it was run by (a symlink's). */
+static void read_names(struct process *p)
 {
 	char path[64], exe[4096];
 	ssize_t n;
 
 	free(p->exe);
-	p->exe = NULL;
+	free(p->exec_path);
+	p->exe = p->exec_path = NULL;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n > 0)
 		p->exe = strndup(exe, (size_t)n);
+	procfs__exec_path(p->pid, exe, sizeof(exe));
+	if (exe[0])
+		p->exec_path = strdup(exe);
 }
 
 void model__process_exec(struct model *m, pid_t pid, const char *comm)
 {
-	read_exe(model__process(m, pid, comm));
+	read_names(model__process(m, pid, comm));
 }
 
 struct process *model__process(struct model *m, pid_t pid, const char *comm)
@@ -80,7 +87,9 @@ struct process *model__process(struct model *m, pid_t pid, const char *comm)
 	if (!p) {
 		p = xcalloc(1, sizeof(*p));
 		p->pid = pid;
-		read_exe(p);
+		read_names(p);
+		if (!comm || !*comm) /* first seen through another thread than its main one */
+			procfs__comm(pid, p->comm, sizeof(p->comm));
 		hashmap__set(&m->procs, (uint64_t)pid, p);
 	}
 	if (comm && *comm)
@@ -415,6 +424,7 @@ void model__forget_process(struct model *m, pid_t pid)
 
 	if (p) {
 		free(p->exe);
+		free(p->exec_path);
 		free(p);
 	}
 	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);) {

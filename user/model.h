@@ -129,6 +129,7 @@ struct process {
 	pid_t pid;
 	char comm[16];
 	char *exe; /* /proc/PID/exe when first seen (NULL: unreadable), for reports read later */
+	char *exec_path; /* the path it was run by (a symlink's), when first seen (NULL: none) */
 	bool exited;
 	int exit_code;	       /* as wait(2) encodes it */
 	bool go;	       /* a Go program: its threads are the runtime's Ms */

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,38 @@ void procfs__comm(pid_t pid, char *buf, size_t size)
 	if (read_small_file(path, buf, size) < 0)
 		buf[0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
+}
+
+void procfs__exec_path(pid_t pid, char *buf, size_t size)
+{
+	uint64_t auxv[2 * 64], at = 0;
+	char path[64];
+	int n;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	n = read_small_file(path, (char *)auxv, sizeof(auxv));
+	for (int i = 0; n > 0 && (i + 1) * 16 <= n && auxv[2 * i] != AT_NULL; i++)
+		if (auxv[2 * i] == AT_EXECFN)
+			at = auxv[2 * i + 1];
+	/* the kernel's copy at the top of its first stack, above the environment: a process
+	 * that rewrites its argv for ps (redis, postgres) leaves it */
+	if (!at || size < 2)
+		return;
+	for (size_t got = 0; got + 1 < size;) {
+		/* a page at a time: the string ends a few bytes below the stack's top */
+		size_t to_page = 4096 - ((at + got) & 4095);
+		size_t want = size - 1 - got < to_page ? size - 1 - got : to_page;
+
+		if (procfs__read_mem(pid, at + got, buf + got, want)) {
+			buf[0] = '\0';
+			return;
+		}
+		if (memchr(buf + got, '\0', want))
+			return;
+		got += want;
+		buf[got] = '\0';
+	}
 }
 
 int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)

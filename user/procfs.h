@@ -34,6 +34,10 @@ const char *procfs__untraceable(pid_t pid);
 void procfs__dir(pid_t pid, char *buf, size_t size);
 /* The process's comm, "" when gone. */
 void procfs__comm(pid_t pid, char *buf, size_t size);
+/* The path pid's program was run by (execve's, AT_EXECFN: "/usr/bin/redis-server", where its
+ * executable is the file the symlink names, redis-check-rdb); "" when it cannot be read (a
+ * zombie, a kernel thread). Not argv[0], which a process may rewrite for ps. */
+void procfs__exec_path(pid_t pid, char *buf, size_t size);
 
 /* Reads len bytes of pid's memory at addr (process_vm_readv); 0, -EFAULT (unmapped or
  * short) or -errno (-ESRCH: gone). */

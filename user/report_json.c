@@ -258,6 +258,7 @@ static void write_json(struct json *jw, const struct report *r)
 			json__string(&j, "exe", p->exe);
 		else
 			json__null(&j, "exe");
+		json__string(&j, "exec_path", p->exec_path);
 		json__bool(&j, "exited", p->exited);
 		if (p->exited)
 			json__int(&j, "exit_code", p->exit_code >> 8);

@@ -57,7 +57,8 @@ def test_metrics_of_leaks_and_a_healthy_pool():
         check(value(got, "strand_tasks", exe=str(exe), kind="goroutine", state="blocked") >= 7,
               "the pool's goroutines (4 workers, feeder, main, signal loop) blocked")
         for t in (leak, pool, cleak):
-            process_info(got, t.pid)
+            expect_eq(process_info(got, t.pid).get("exec_path"), t.argv[0],
+                      "strand_process_info names the path the process was run by")
         check(not any("pid" in l for n, l, _ in got if n != "strand_process_info"),
               "the pid is on strand_process_info only")
         check(value(got, "strand_process_info", pid=str(d.proc.pid)) is None,

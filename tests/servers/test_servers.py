@@ -9,6 +9,7 @@ must exit 0, and its healthy threads must have been seen: counted, named, with t
 The leaks that look like these pools (a thread per request on a queue nobody fills, in
 Python and Java, traced at once) are caught."""
 
+import shutil
 import json
 import threading
 import time
@@ -64,7 +65,8 @@ def _report(st):
 
 
 def _describe(rep):
-    lines = ["verdicts %s" % json.dumps(rep.get("verdicts"))]
+    lines = ["targets %s" % json.dumps(rep.get("targets")),
+             "verdicts %s" % json.dumps(rep.get("verdicts"))]
     for g in rep.get("groups") or []:
         role = g.get("role") or {}
         lines.append("  %s x%d %s%s | %s" % (g.get("verdict"), g.get("count"), g.get(
@@ -96,8 +98,11 @@ def _seen(rep):
         "redis": lambda r: (
             all(n in _names(r) for n in ("bio_close_file", "bio_aof_fsync", "bio_lazy_free",
                                          "io_thd_1")) and
-            ("jemalloc", "background purging thread") in _roles(r),
-            "the 3 bio threads, io_thd_1 and jemalloc's background thread (role)"),
+            ("jemalloc", "background purging thread") in _roles(r) and
+            [(t.get("comm"), t.get("exec_path")) for t in r.get("targets") or []] ==
+            [("redis-server", shutil.which("redis-server"))],
+            "the 3 bio threads, io_thd_1 and jemalloc's background thread (role); named as "
+            "run (redis-server), whatever file its symlink names"),
         "memcached": lambda r: (
             sum(n.startswith("mc-worker") for n in _names(r)) == 4 and
             all(n in _names(r) for n in ("mc-log", "mc-assocmaint", "mc-slabmaint",
