@@ -243,7 +243,7 @@ struct strand_task_brief {
 	__u32 magic; /* STRAND_BRIEF_MAGIC */
 	__u32 tid;
 	__u32 tgid;
-	__u32 pad;
+	__u32 ppid;	/* the parent process's tgid (real_parent): whose descendant it is */
 	__u64 start_ns; /* task->start_time, CLOCK_MONOTONIC */
 	char comm[STRAND_COMM_LEN];
 	char leader_comm[STRAND_COMM_LEN]; /* the process's name: its main thread's */

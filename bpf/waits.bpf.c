@@ -296,6 +296,7 @@ int list_tasks(struct bpf_iter__task *ctx)
 	b.magic = STRAND_BRIEF_MAGIC;
 	b.tid = task->pid;
 	b.tgid = task->tgid;
+	b.ppid = task->real_parent->tgid;
 	b.start_ns = task->start_time;
 	bpf_probe_read_kernel_str(b.comm, sizeof(b.comm), task->comm);
 	bpf_probe_read_kernel_str(b.leader_comm, sizeof(b.leader_comm), task->group_leader->comm);

@@ -217,6 +217,69 @@ int engine__add_existing(struct engine *e, pid_t pid)
 	return loader__list_tasks(e->ld, pid, add_thread, e);
 }
 
+/* Every process's parent, from one listing of the machine's threads. */
+static void note_parent(void *ctx, const struct strand_task_brief *b)
+{
+	struct hashmap *parent_of = ctx;
+
+	if (b->tid == b->tgid)
+		hashmap__set(parent_of, b->tgid, (void *)(uintptr_t)(b->ppid + 1));
+}
+
+/* Adds the processes descended from pid not traced yet; returns how many, or -errno. */
+static int add_new_descendants(struct engine *e, pid_t pid, uint32_t flags, struct hashmap *added)
+{
+	struct hashmap parent_of;
+	bool more = true;
+	uint64_t child;
+	void *val;
+	int n = 0, err;
+
+	hashmap__init(&parent_of);
+	err = loader__list_tasks(e->ld, 0, note_parent, &parent_of);
+	/* a child's child may come before it in the listing: until nothing is added */
+	while (err >= 0 && more) {
+		more = false;
+		for (size_t i = 0; hashmap__next(&parent_of, &i, &child, &val);) {
+			pid_t parent = (pid_t)((uintptr_t)val - 1);
+
+			if (hashmap__get(added, child) ||
+			    (parent != pid && !hashmap__get(added, (uint64_t)parent)))
+				continue;
+			hashmap__set(added, child, (void *)1);
+			more = true;
+			if (loader__add_target(e->ld, (pid_t)child, flags) ||
+			    engine__add_existing(e, (pid_t)child) < 0)
+				continue; /* gone meanwhile */
+			n++;
+		}
+	}
+	hashmap__free(&parent_of);
+	return err < 0 ? err : n;
+}
+
+int engine__add_descendants(struct engine *e, pid_t pid, uint32_t flags)
+{
+	struct hashmap added;
+	int n = 0, got;
+
+	hashmap__init(&added);
+	/* pid follows its forks already: a child forked from now on is traced by the kernel.
+	 * A child of a child found here may fork before it is a target: looked for again. */
+	for (int pass = 0; pass < 3; pass++) {
+		got = add_new_descendants(e, pid, flags, &added);
+		if (got < 0) {
+			n = got;
+			break;
+		}
+		n += got;
+		if (!got)
+			break;
+	}
+	hashmap__free(&added);
+	return n;
+}
+
 static void scan_go_process(struct engine *e, pid_t pid)
 {
 	enum go_scan_result res = go_tracker__scan(e->go, pid, now_mono_ns());

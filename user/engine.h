@@ -98,6 +98,10 @@ uint32_t engine__target_flags(struct engine *e, pid_t pid);
  * Negative when pid is gone. */
 int engine__add_existing(struct engine *e, pid_t pid);
 
+/* The processes descended from pid (a target following its forks) running now, traced with
+ * flags, their threads added as tasks from before attach. Returns how many, or -errno. */
+int engine__add_descendants(struct engine *e, pid_t pid, uint32_t flags);
+
 /* Reads the processes held on their way out since the last call, and lets them go (the
  * loop's every poll, scan and drain calls it). */
 void engine__release_held(struct engine *e);

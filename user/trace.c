@@ -41,7 +41,8 @@ struct trace_opts {
 	bool no_go_probes, exact_waits;
 	double overhead_pct;
 	bool json, live, verbose;
-	bool full; /* the final text report lists everything */
+	bool full;   /* the final text report lists everything */
+	bool follow; /* -p PID -f: its descendants too, those running and those to come */
 	const char *output;
 	const char *record;	 /* --record FILE */
 	int64_t record_every_ns; /* a snapshot this often */
@@ -64,6 +65,7 @@ struct trace {
 	int child_status;
 	bool child_done;
 	bool target_gone;
+	int descendants; /* -f: the processes descended from -p PID when it attached */
 	struct recorder *recorder;
 	uint64_t next_record_ns;
 	bool record_failed;
@@ -97,7 +99,10 @@ void trace__usage(FILE *f)
 	      "the processes it forks until it exits; with neither, trace every process.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -p, --pid PID          trace the running process PID\n"
+	      "  -p, --pid PID          trace the running process PID (its threads and\n"
+	      "                         goroutines; the trace ends when it exits)\n"
+	      "  -f, --follow           with -p: the processes it forked and will fork too,\n"
+	      "                         their children included (like strace -f)\n"
 	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
 	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
 	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
@@ -222,6 +227,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	};
 	static const struct option longopts[] = {
 		{"pid", required_argument, NULL, 'p'},
+		{"follow", no_argument, NULL, 'f'},
 		{"for", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"output", required_argument, NULL, 'o'},
@@ -260,7 +266,7 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	o->argv = argv;
 	optind = 1;
 	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
-	while ((c = getopt_long(argc, argv, "+p:d:o:t:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:fd:o:t:qvh", longopts, NULL)) != -1) {
 		int taken = report_outputs__option(&o->outs, c, optarg);
 
 		if (taken < 0)
@@ -284,6 +290,9 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 				return STRAND_EXIT_USAGE;
 			}
 			o->pid = (pid_t)u;
+			break;
+		case 'f':
+			o->follow = true;
 			break;
 		case 'd':
 			o->duration_ns = duration__parse(optarg);
@@ -381,6 +390,11 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		o->command = argv + optind;
 	if (o->pid && o->command) {
 		say("give either -p PID or -- COMMAND, not both");
+		return STRAND_EXIT_USAGE;
+	}
+	if (o->follow && !o->pid) {
+		say(o->command ? "-f is for -p PID: a command's children are always followed"
+			       : "-f follows the children of -p PID: give -p PID");
 		return STRAND_EXIT_USAGE;
 	}
 	if (o->json || o->output || !isatty(STDOUT_FILENO))
@@ -515,11 +529,18 @@ static int setup_targets(struct trace *t)
 			say("cannot attach to pid %d: no such process", t->opts.pid);
 			return STRAND_EXIT_NO_TARGET;
 		}
-		err = loader__add_target(t->e.ld, t->opts.pid,
-					 STRAND_TARGET_TRACE |
-						 engine__target_flags(&t->e, t->opts.pid));
+		uint32_t flags = STRAND_TARGET_TRACE | engine__target_flags(&t->e, t->opts.pid) |
+				 (t->opts.follow ? STRAND_TARGET_FOLLOW_FORKS : 0);
+
+		err = loader__add_target(t->e.ld, t->opts.pid, flags);
 		if (!err)
 			err = engine__add_existing(&t->e, t->opts.pid) < 0 ? -ESRCH : 0;
+		if (!err && t->opts.follow &&
+		    (t->descendants = engine__add_descendants(&t->e, t->opts.pid, flags)) < 0) {
+			say("cannot list the children of pid %d: %s", t->opts.pid,
+			    strerror(-t->descendants));
+			return STRAND_EXIT_ERROR;
+		}
 		if (err == -ESRCH) {
 			say("cannot attach to pid %d: no such process", t->opts.pid);
 			return STRAND_EXIT_NO_TARGET;
@@ -569,7 +590,14 @@ static int setup_targets(struct trace *t)
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
-		note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
+		if (t->opts.follow)
+			note("attached to pid %d (%s) and its %d descendant process%s, and to "
+			     "those "
+			     "it will fork",
+			     t->opts.pid, p ? p->comm : "?", t->descendants,
+			     t->descendants == 1 ? "" : "es");
+		else
+			note("attached to pid %d (%s)", t->opts.pid, p ? p->comm : "?");
 	} else if (t->opts.command) {
 		note("attached; starting '%s' as pid %d", t->opts.command[0], t->child);
 		return release_child(t, go_fd, err_fd);
@@ -768,7 +796,7 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	eopts.all = !t.opts.pid && !t.opts.command;
-	eopts.only_pid = t.opts.pid;
+	eopts.only_pid = t.opts.follow ? 0 : t.opts.pid; /* -f: every process it forks too */
 	eopts.threshold_ns = t.opts.threshold_ns;
 	eopts.max_tasks = t.opts.max_tasks;
 	eopts.ringbuf_bytes = t.opts.ringbuf_bytes;

@@ -4,7 +4,11 @@ target built without frame pointers (as distributions build) and with them (-fp)
 
 Expected line numbers come from the /* SITE: ... */ markers in tests/targets/*.c."""
 
-from harness import (Session, both_builds, caller_frames, check, expect_eq, expect_frame,
+import json
+import os
+import tempfile
+
+from harness import (Proc, Session, both_builds, caller_frames, check, expect_eq, expect_frame,
                      find_site, find_sites, free_pid, marker_line, run_strand, split_report,
                      summarize_sites, summarize_tasks, target_path)
 
@@ -352,3 +356,52 @@ def test_killed_strand_never_leaves_command_stopped():
     finally:
         if os.path.exists(out):
             os.unlink(out)
+
+
+def _follow_run(follow):
+    """A shell with a child running the cond leak when strand attaches and a second it forks
+    once strand is attached (a fifo says when): (report, shell pid, [child pids])."""
+    with tempfile.TemporaryDirectory(prefix="strand-follow-") as d, Session() as s:
+        fifo = os.path.join(d, "fork")
+        os.mkfifo(fifo)
+        script = '"$1" cond --now & read x < "$2"; "$1" cond --now & wait'
+        sh = Proc(s, ["sh", "-c", script, "sh", str(target_path("waits")), fifo], label="sh")
+        sh.out.wait_for(lambda ls: any(l.startswith("blocked") for l in ls), 8)
+        st = s.trace_pid(sh, duration="3s" if follow else "1500ms",
+                         extra=["-t", "1s"] + (["-f"] if follow else []))
+        with open(fifo, "w") as f:
+            f.write("fork\n")
+        check(sh.out.wait_for(lambda ls: sum(l.startswith("blocked") for l in ls) >= 2, 8),
+              "the second child got its threads blocked", sh.describe())
+        rep = st.report(expect_rc=10 if follow else 0)
+        said = st.stderr
+        kids = [int(x) for x in open("/proc/%d/task/%d/children" % (sh.pid, sh.pid)).read().split()]
+    return rep, sh.pid, kids, said
+
+
+def test_follow_the_children_of_a_pid():
+    """-p PID -f traces PID's children too: the one running at attach (its threads from before
+    attach) and the one it forks later (its spawns and its stranded threads); -p PID alone
+    traces PID only."""
+    rep, sh, kids, said = _follow_run(True)
+    check(len(kids) == 2, "the shell's two children", repr(kids))
+    pids = {t["pid"] for t in rep.get("targets") or []}
+    expect_eq(pids, {sh} | set(kids), "the shell and both children traced", said)
+    by_pid = {}
+    for t in rep.get("tasks") or []:
+        by_pid.setdefault(t["pid"], []).append(t)
+    first, second = kids
+    check(len(by_pid.get(first, [])) == 9 and
+          all(t.get("before_attach") for t in by_pid[first]),
+          "the child running at attach: its 9 threads, from before attach",
+          json.dumps(by_pid.get(first), indent=1)[:2000])
+    spawned = sum(s.get("spawned") or 0 for s in rep.get("sites") or [] if s.get("pid") == second)
+    expect_eq(spawned, 8, "the child forked while traced: its 8 request threads spawned", said)
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    check(bad and all(g.get("pid") == second for g in bad),
+          "the later child's leak judged stranded (it grew while traced)",
+          json.dumps(bad, indent=1)[:2000])
+    check("and its 1 descendant process" in said, "the attach says what it followed", said)
+    rep, sh, kids, said = _follow_run(False)
+    expect_eq({t["pid"] for t in rep.get("targets") or []}, {sh}, "-p alone: the shell only",
+              said)
