@@ -216,7 +216,17 @@ $(call ESBUILD,%):
 	$(Q)d=$(OUT)/unit/npm/$*; mkdir -p $$d && echo '{}' > $$d/package.json && \
 		npm install --prefix $$d --no-save --silent @esbuild/linux-x64@$* && touch $@
 
-go-fixtures: $(foreach v,$(GO_FIXTURE_ESBUILD),$(call ESBUILD,$(v)))
+# and buf (Go 1.27.3), whose language server reads its standard input as esbuild does
+GO_FIXTURE_BUF := 1.75.0
+BUF = $(OUT)/unit/npm-buf/$(1)/node_modules/@bufbuild/buf-linux-x64/bin/buf
+
+$(call BUF,%):
+	$(call msg,NPM,@bufbuild/buf-linux-x64@$*)
+	$(Q)d=$(OUT)/unit/npm-buf/$*; mkdir -p $$d && echo '{}' > $$d/package.json && \
+		npm install --prefix $$d --no-save --silent @bufbuild/buf-linux-x64@$* && touch $@
+
+go-fixtures: $(foreach v,$(GO_FIXTURE_ESBUILD),$(call ESBUILD,$(v))) \
+	$(foreach v,$(GO_FIXTURE_BUF),$(call BUF,$(v)))
 
 # --- the two commands of the README ---------------------------------------------------------
 deps:

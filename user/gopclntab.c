@@ -2,7 +2,7 @@
 /*
  * The layout is the Go runtime's (src/runtime/symtab.go, pcHeader, _func, moduledata; and
  * symtabinl.go for inlinedCall from Go 1.21) as of Go 1.18 (magic 0xfffffff0, also Go 1.19)
- * and 1.20 (0xfffffff1, unchanged through Go 1.26 for what is read here). Older tables
+ * and 1.20 (0xfffffff1, unchanged through Go 1.27 for what is read here). Older tables
  * (Go 1.16-1.17) are refused rather than misread.
  */
 #include "gopclntab.h"
@@ -65,8 +65,10 @@
 #define MD_TEXT		22
 #define MD_GOFUNC_GO118 38
 #define MD_GOFUNC_GO120 40
-/* types and etypes come three and two words before gofunc (then rodata) in every version */
+/* Go 1.18-1.19: types and etypes come three and two words before gofunc (then rodata) */
 #define MD_TYPES_BEFORE_GOFUNC 3
+#define MD_TYPES_GO120	       37 /* Go 1.20 on: types; where gofunc is, see types_and_gofunc */
+#define MD_WORDS_SEARCHED      48
 #define MAX_GOFUNC_LEN	       (1ull << 30) /* more go:func.* than this is no real binary */
 /* where text ends past this, entry offsets (32 bits) would wrap around the address space */
 #define MAX_TEXT_START (UINT64_MAX - 2ull * UINT32_MAX)
@@ -214,6 +216,47 @@ static const uint8_t *sect_data(struct elf_sect *s, size_t *len)
  * the table where the header says; they are link-time addresses in the file, PIE included
  * (the linkers write the addends of the relocations in place too). 0 or -ENOENT.
  */
+/* A read-only section (not code) starts at addr; or, with within, addr lies in one. */
+static bool in_rodata_section(const struct elf_sect *sects, int n, uint64_t addr, bool within)
+{
+	for (int i = 0; i < n; i++)
+		if (!sects[i].writable && !sects[i].exec && sects[i].size &&
+		    (within ? addr - sects[i].addr < sects[i].size : addr == sects[i].addr))
+			return true;
+	return false;
+}
+
+/*
+ * Go 1.20 on: types and etypes, then rodata and gofunc, found by what they hold rather than
+ * where one release put them. Go 1.20-1.26: types (word 37), etypes, rodata, gofunc (40);
+ * Go 1.27 put its types in a section of their own, a length after types and two words
+ * after etypes: types (37), ., etypes (39), ., ., rodata, gofunc (43). gofunc is the last
+ * word within the first MD_WORDS_SEARCHED that follows the start of a read-only section
+ * (rodata) and lies in one; etypes is the first address past types.
+ */
+static void types_and_gofunc(struct gopclntab *t, const struct elf_sect *sects, int n,
+			     const uint8_t *md, uint64_t *gofunc)
+{
+	uint64_t w[MD_WORDS_SEARCHED];
+	int at = MD_GOFUNC_GO120;
+
+	memcpy(w, md, sizeof(w));
+	for (int i = MD_WORDS_SEARCHED - 1; i > MD_TYPES_GO120; i--)
+		if (in_rodata_section(sects, n, w[i - 1], false) &&
+		    in_rodata_section(sects, n, w[i], true) && w[i] != w[i - 1]) {
+			at = i;
+			break;
+		}
+	*gofunc = w[at];
+	t->types = w[MD_TYPES_GO120];
+	t->etypes = 0;
+	for (int i = MD_TYPES_GO120 + 1; i < at - 1 && !t->etypes; i++)
+		if (w[i] > t->types && w[i] - t->types < MAX_GOFUNC_LEN)
+			t->etypes = w[i];
+	if (!t->etypes)
+		t->types = 0;
+}
+
 static int find_moduledata(struct gopclntab *t, struct elf_sect *sects, int n, uint64_t table_addr,
 			   uint64_t *text, uint64_t *gofunc)
 {
@@ -226,7 +269,7 @@ static int find_moduledata(struct gopclntab *t, struct elf_sect *sects, int n, u
 				 table_addr + t->pctab,
 				 table_addr + t->pcln};
 	int gofunc_word = t->go120 ? MD_GOFUNC_GO120 : MD_GOFUNC_GO118;
-	size_t md_size = 8 * ((size_t)gofunc_word + 1);
+	size_t md_size = 8 * (size_t)(t->go120 ? MD_WORDS_SEARCHED : gofunc_word + 1);
 
 	for (int i = 0; i < n; i++) {
 		const uint8_t *d;
@@ -245,6 +288,10 @@ static int find_moduledata(struct gopclntab *t, struct elf_sect *sects, int n, u
 			if (k < 6)
 				continue;
 			memcpy(text, d + off + 8 * MD_TEXT, 8);
+			if (t->go120) {
+				types_and_gofunc(t, sects, n, d + off, gofunc);
+				return 0;
+			}
 			memcpy(gofunc, d + off + 8 * (size_t)gofunc_word, 8);
 			memcpy(&t->types,
 			       d + off + 8 * (size_t)(gofunc_word - MD_TYPES_BEFORE_GOFUNC), 8);

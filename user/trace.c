@@ -161,7 +161,7 @@ void trace__usage(FILE *f)
 	      "shorter); a scan that takes over 0.1 s of CPU (a million goroutines) spaces the\n"
 	      "scans to keep them within 3% of a CPU, and the report says so.\n"
 	      "\n"
-	      "Go programs (Go 1.18 to 1.26 on x86-64, stripped, PIE or cgo) are recognized:\n"
+	      "Go programs (Go 1.18 to 1.27 on x86-64, stripped, PIE or cgo) are recognized:\n"
 	      "their goroutines are listed by (go statement, state, wait site), like Go's own\n"
 	      "`goroutine N [chan receive]`, with the channels they wait on and, in IO wait,\n"
 	      "their connection. Waits are timed from the runtime's own state at each scan\n"

@@ -3,7 +3,8 @@
  * .gopclntab with inlined calls expanded, against the Go runtime's own tracebacks: the Go 1.19
  * fixture (build/unit/go/goinline: plain, PIE, stripped, and PIE linked by gcc) prints its
  * goroutines' stacks; newer Go binaries dump theirs on SIGQUIT (make go-fixtures: esbuild
- * from npm, stripped, Go 1.20 to 1.26; or those in STRAND_TEST_GO_BINS, colon-separated).
+ * and buf from npm, stripped, Go 1.20 to 1.27; or those in STRAND_TEST_GO_BINS,
+ * colon-separated).
  * Then tables made by hand (both formats, cyclic inline trees), and real ones truncated and
  * corrupted.
  */
@@ -207,10 +208,11 @@ static bool text_range(const char *path, uint64_t *lo, uint64_t *hi)
 	return found;
 }
 
-/* A newer Go binary that reads its standard input (esbuild does): its SIGQUIT dump. */
-static void test_newer(const char *path)
+/* A newer Go binary that reads its standard input (esbuild does; buf's language server
+ * too, given its command): its SIGQUIT dump. */
+static void test_newer(const char *path, char *const *args)
 {
-	char *argv[2] = {(char *)path, NULL}, *out;
+	char *argv[4] = {(char *)path, args ? args[0] : NULL, args ? args[1] : NULL, NULL}, *out;
 	struct gopclntab *t;
 	struct gt_trace tr;
 	uint64_t lo, hi;
@@ -254,12 +256,21 @@ static void test_newer_binaries(void)
 		 gt_self_dir());
 	if (!glob(pattern, 0, NULL, &gl)) {
 		for (size_t i = 0; i < gl.gl_pathc; i++, tested++)
-			test_newer(gl.gl_pathv[i]);
+			test_newer(gl.gl_pathv[i], NULL);
+		globfree(&gl);
+	}
+	snprintf(pattern, sizeof(pattern),
+		 "%snpm-buf/*/node_modules/@bufbuild/buf-linux-x64/bin/buf", gt_self_dir());
+	if (!glob(pattern, 0, NULL, &gl)) {
+		char *lsp[] = {"lsp", "serve"};
+
+		for (size_t i = 0; i < gl.gl_pathc; i++, tested++)
+			test_newer(gl.gl_pathv[i], lsp);
 		globfree(&gl);
 	}
 	list = list ? strdup(list) : NULL;
 	for (char *p = list ? strtok_r(list, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save))
-		test_newer(p), tested++;
+		test_newer(p, NULL), tested++;
 	free(list);
 	/* make test fetches them: a run without them has not tested what it claims */
 	UNIT_CHECK(tested > 0, "no newer Go binaries (make go-fixtures, or STRAND_TEST_GO_BINS)");
