@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* fd, rg and wg lie in a pollDesc's first 48 bytes in every release from Go 1.18 to 1.26
+/* fd, rg and wg lie in a pollDesc's first 48 bytes in every release from Go 1.18 to 1.27
  * (1.18-1.20: 8, 24, 32; 1.21+: 8, 32, 40, after fdseq): the inference searches 128. */
 #define PD_WINDOW	128
 #define PROVE_ENTRIES	4096 /* pollDescs of a set the proof reads: bounded, and plenty */
@@ -31,7 +31,7 @@
 #define TCP_ESTABLISHED 1    /* include/net/tcp_states.h */
 #define TCP_SYN_SENT	2
 #define TCP_LISTEN	10
-#define PD_FD_OFFSET	8 /* pollDesc.fd, after link: Go 1.18 to 1.26 */
+#define PD_FD_OFFSET	8 /* pollDesc.fd, after link: Go 1.18 to 1.27 */
 
 struct epset {
 	int epfd;

@@ -1,5 +1,6 @@
 """A Go release newer than anything Debian's toolchain builds: esbuild's stripped binaries as
-npm ships them (make test fetches them; Go 1.20 to 1.26), serving a directory on loopback.
+npm ships them (make test fetches them; Go 1.20 to 1.26), serving a directory on loopback,
+and buf's (Go 1.27), its Studio agent serving HTTP.
 Nothing in strand's tables knows these layouts: every offset is inferred from the live
 process and proved (gobuf lost a field in 1.24, the epoll data became a tagged pointer in
 1.21 and changed again in 1.25, parentGoid arrived in 1.21). strand must read their
@@ -15,18 +16,29 @@ import subprocess
 import tempfile
 
 from harness import ROOT, Session, Proc, check, expect_eq, fail
+from servers import free_port, wait_port
 
 NPM = ROOT / "build" / "unit" / "npm"
 BIN = "node_modules/@esbuild/linux-x64/bin/esbuild"
+BUF = ROOT / "build" / "unit" / "npm-buf" / "1.75.0" / "node_modules/@bufbuild/buf-linux-x64/bin/buf"
 
 
 def _serve(version):
-    exe = NPM / version / BIN
+    if version == "buf":  # Go 1.27: buf's Studio agent, an HTTP server
+        exe = BUF
+        port = free_port()
+        argv = [str(exe), "beta", "studio-agent", "--port", str(port)]
+    else:
+        exe = NPM / version / BIN
     check(exe.exists(), "%s missing: make test fetches it (make go-fixtures)" % exe)
     with tempfile.TemporaryDirectory(prefix="strand-esbuild-") as www, Session() as s:
-        p = Proc(s, [str(exe), "--serve=127.0.0.1:0", "--servedir=%s" % www],
-                 stdin=subprocess.PIPE, label="esbuild")
-        p.err.wait_for(lambda ls: any("127.0.0.1:" in l for l in ls), 10)
+        if version == "buf":
+            p = Proc(s, argv, label="buf")
+            wait_port(p, port)
+        else:
+            p = Proc(s, [str(exe), "--serve=127.0.0.1:0", "--servedir=%s" % www],
+                     stdin=subprocess.PIPE, label="esbuild")
+            p.err.wait_for(lambda ls: any("127.0.0.1:" in l for l in ls), 10)
         st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
         rep = st.report(expect_rc=0)
         check(p.popen.poll() is None, "esbuild died under tracing", p.describe())
@@ -64,13 +76,20 @@ def _check(version, go):
     check(len(acc) == 1 and "a listener in accept" in " ".join(acc[0].get("evidence") or []),
           "the accept loop in IO wait on its listener", json.dumps(groups, indent=1)[:4000])
     ws = acc[0].get("wait_site") or {}
-    check("esbuild" in (ws.get("file") or "") and ws.get("line", 0) > 0,
-          "the wait site in esbuild's own code, with file:line", json.dumps(acc[0], indent=1))
+    own = "bufbuild/buf" if go == "1.27" else "esbuild"
+    check(own in (ws.get("file") or "") and ws.get("line", 0) > 0,
+          "the wait site in the program's own code, with file:line", json.dumps(acc[0], indent=1))
     bad = [x for x in groups if x.get("verdict") == "stranded"]
     check(not bad, "nothing stranded in a serving esbuild", json.dumps(bad, indent=1)[:3000])
     roles = {t.get("go_role") for t in rep.get("tasks") or []}
     check("sysmon" in roles, "each thread's M read: sysmon among them", json.dumps(sorted(
         r for r in roles if r)))
+
+
+def test_go_1_27():
+    """buf 1.75.0: Go 1.27 put its types in a section of their own (moduledata's words
+    moved) and registers the runtime's wakeup eventfd with no data."""
+    _check("buf", "1.27")
 
 
 def test_go_1_26():
