@@ -115,6 +115,17 @@ int go_functions_at(struct go_proc_state *st, uint64_t pc, bool is_return, const
 	return n;
 }
 
+bool go_stack_pc_is_return(struct go_proc_state *st, const struct go_stack *s, int i)
+{
+	uint64_t pc = s->pcs[i];
+
+	/* a stopped goroutine's own pc is a return address too (of its call to mcall, or to
+	 * entersyscall): the runtime's traceback backs it up to the call, as it does every
+	 * caller's; only a goroutine that never ran sits at a function's entry */
+	return i > 0 || !st->pcln || pc <= st->gp.bias ||
+	       !gopclntab__is_entry(st->pcln, pc - st->gp.bias);
+}
+
 const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return)
 {
 	const char *names[GO_MAX_INLINE_DEPTH];
@@ -144,7 +155,8 @@ int go_wait_frame(struct go_proc_state *st, struct go_stack *s)
 		return s->wait_frame;
 	for (int i = 0; i < s->depth; i++) {
 		const char *names[GO_MAX_INLINE_DEPTH];
-		int n = go_functions_at(st, s->pcs[i], i > 0, names, GO_MAX_INLINE_DEPTH);
+		int n = go_functions_at(st, s->pcs[i], go_stack_pc_is_return(st, s, i), names,
+					GO_MAX_INLINE_DEPTH);
 
 		for (int k = 0; k < n; k++) {
 			if (go_is_program_code(names[k])) {

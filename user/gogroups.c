@@ -118,14 +118,16 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 		/* the runtime's own frames at the top say nothing the state does not */
 		int wait = go_wait_frame(st, r->stack_ref.stack), from = 0;
 
-		while (from < wait &&
-		       go_in_runtime(go_function_at(st, r->stack_ref.stack->pcs[from], from > 0)))
+		while (from < wait && go_in_runtime(go_function_at(
+					      st, r->stack_ref.stack->pcs[from],
+					      go_stack_pc_is_return(st, r->stack_ref.stack, from))))
 			from++;
 		for (int i = from;
 		     i < r->stack_ref.stack->depth && grp->wait_depth < GO_MAX_WAIT_FRAMES; i++) {
 			struct sym_frame *f = &grp->wait_stack[grp->wait_depth];
-			int n = go_resolve_frames(t, st, r->stack_ref.stack->pcs[i], i > 0, f,
-						  GO_MAX_WAIT_FRAMES - grp->wait_depth);
+			int n = go_resolve_frames(t, st, r->stack_ref.stack->pcs[i],
+						  go_stack_pc_is_return(st, r->stack_ref.stack, i),
+						  f, GO_MAX_WAIT_FRAMES - grp->wait_depth);
 
 			if (f[n - 1].function && !strcmp(f[n - 1].function, "runtime.goexit"))
 				break;
@@ -217,7 +219,8 @@ static void active_functions(struct go_proc_state *st, struct hashmap *names, bo
 		hashmap__set(&seen, (uintptr_t)s, (void *)1);
 		for (int k = 0; k < s->depth; k++) {
 			const char *fns[GO_MAX_INLINE_DEPTH];
-			int n = go_functions_at(st, s->pcs[k], k > 0, fns, GO_MAX_INLINE_DEPTH);
+			int n = go_functions_at(st, s->pcs[k], go_stack_pc_is_return(st, s, k), fns,
+						GO_MAX_INLINE_DEPTH);
 
 			for (int f = 0; f < n; f++)
 				hashmap__set(names, name_hash(fns[f]), (void *)1);
@@ -246,7 +249,8 @@ static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, con
 		return false;
 	for (int i = 0; i < ps->depth; i++) {
 		const char *names[GO_MAX_INLINE_DEPTH];
-		int n = go_functions_at(st, ps->pcs[i], i > 0, names, GO_MAX_INLINE_DEPTH);
+		int n = go_functions_at(st, ps->pcs[i], go_stack_pc_is_return(st, ps, i), names,
+					GO_MAX_INLINE_DEPTH);
 
 		if (!n)
 			return false;

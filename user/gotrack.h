@@ -189,6 +189,8 @@ void go_resolve_frame(struct go_tracker *t, struct go_proc_state *st, uint64_t p
 int go_functions_at(struct go_proc_state *st, uint64_t pc, bool is_return, const char **names,
 		    int max);
 const char *go_function_at(struct go_proc_state *st, uint64_t pc, bool is_return);
+/* Whether a wait stack's pc i is looked up as a return address (at its call). */
+bool go_stack_pc_is_return(struct go_proc_state *st, const struct go_stack *s, int i);
 /* A function of the program (or a library it uses), not the standard library nor cgo glue. */
 bool go_is_program_code(const char *fn);
 bool go_in_runtime(const char *fn);

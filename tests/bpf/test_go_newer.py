@@ -12,10 +12,12 @@ the test holds the write end of, is not."""
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 
 from harness import ROOT, Session, Proc, check, expect_eq, fail
+from gotraceback import parse_dump
 from servers import free_port, wait_port
 
 NPM = ROOT / "build" / "unit" / "npm"
@@ -33,15 +35,21 @@ def _serve(version):
     check(exe.exists(), "%s missing: make test fetches it (make go-fixtures)" % exe)
     with tempfile.TemporaryDirectory(prefix="strand-esbuild-") as www, Session() as s:
         if version == "buf":
-            p = Proc(s, argv, label="buf")
+            p = Proc(s, argv, label="buf", env=dict(os.environ, GOTRACEBACK="all"))
             wait_port(p, port)
         else:
             p = Proc(s, [str(exe), "--serve=127.0.0.1:0", "--servedir=%s" % www],
-                     stdin=subprocess.PIPE, label="esbuild")
+                     stdin=subprocess.PIPE, label="esbuild",
+                     env=dict(os.environ, GOTRACEBACK="all"))
             p.err.wait_for(lambda ls: any("127.0.0.1:" in l for l in ls), 10)
         st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
         rep = st.report(expect_rc=0)
         check(p.popen.poll() is None, "esbuild died under tracing", p.describe())
+        # the runtime's own traceback of the goroutines strand just read
+        p.signal(signal.SIGQUIT)
+        p.popen.wait(20)
+        p.err.wait_closed(10)
+        rep["_dump"] = parse_dump(p.err.text())
         # a static Go binary maps no C library: nothing to warn of, and one attach said once
         said = st.stderr.splitlines()
         check(not any("start routines unknown" in l for l in said) and
@@ -81,9 +89,41 @@ def _check(version, go):
           "the wait site in the program's own code, with file:line", json.dumps(acc[0], indent=1))
     bad = [x for x in groups if x.get("verdict") == "stranded"]
     check(not bad, "nothing stranded in a serving esbuild", json.dumps(bad, indent=1)[:3000])
+    _same_frames_as_the_runtime(rep)
     roles = {t.get("go_role") for t in rep.get("tasks") or []}
     check("sysmon" in roles, "each thread's M read: sysmon among them", json.dumps(sorted(
         r for r in roles if r)))
+
+
+def _frame(f):
+    return (f.get("function"), (f.get("file") or "").rsplit("/", 1)[-1], f.get("line"))
+
+
+def _same_frames_as_the_runtime(rep):
+    """Every frame of every group's wait stack (inlined calls included), at each goroutine of
+    the group the runtime's dump shows in the same state, is the frame the runtime prints:
+    function and file:line. The runtime's frames strand hides at the top (gopark, ...) are
+    skipped; generic functions (the runtime prints F[...]) are not compared."""
+    dump = {g["id"]: g for g in rep["_dump"]}
+    check(len(dump) >= 5, "the runtime's dump read", "%d goroutines" % len(dump))
+    compared = 0
+    for grp in rep["goroutines"].get("groups") or []:
+        ours = [_frame(f) for f in grp.get("wait_stack") or []]
+        for goid in grp.get("goids") or []:
+            g = dump.get(goid)
+            if not ours or not g or g["state"] != grp.get("state"):
+                continue  # woken since, or a state the dump names otherwise
+            theirs = g["frames"]
+            at = next((k for k, f in enumerate(theirs) if f == ours[0]), None)
+            check(at is not None, "goroutine %d: strand's first frame %r is among the runtime's"
+                  % (goid, ours[0]), json.dumps(theirs, indent=1))
+            for k, f in enumerate(ours):
+                if at + k >= len(theirs) or "[" in (f[0] or ""):
+                    break
+                expect_eq(f, theirs[at + k], "goroutine %d, frame %d: strand vs the runtime"
+                          % (goid, k), json.dumps([ours, theirs[at:]], indent=1))
+                compared += 1
+    check(compared >= 10, "frames compared with the runtime's: %d" % compared)
 
 
 def test_go_1_27():
