@@ -1,6 +1,7 @@
 """OS-thread tracing: spawn sites, counts, pre-existing threads, stacks through shared
-libraries, `--` mode, and the CLI's error exits. Each @both_builds test runs against the
-target built without frame pointers (as distributions build) and with them (-fp).
+libraries, `--` mode, and the CLI's error exits. Each runs against the target built without
+frame pointers (as distributions build); those whose stacks cross shared libraries and
+bursts (@both_builds) against the build with them (-fp) too.
 
 Expected line numbers come from the /* SITE: ... */ markers in tests/targets/*.c."""
 
@@ -103,8 +104,7 @@ def test_spawn_storm(fp):
     expect_eq(totals.get("exited"), 0, "totals.exited", summarize_sites(rep))
 
 
-@both_builds
-def test_pool_preexisting(fp):
+def test_pool_preexisting(fp=False):
     """8 workers started before attach are listed as before_attach; nothing new is spawned."""
     with Session() as s:
         t = s.start_target("pool", fp=fp)
@@ -150,8 +150,7 @@ def _check_churn_site(rep, pid, exe):
     expect_frame(site, frames, 1, "churn caller", function="main", file="churn.c", line=l_main)
 
 
-@both_builds
-def test_churn_pid(fp):
+def test_churn_pid(fp=False):
     """-p mode: 100 short-lived threads, all seen to exit."""
     with Session() as s:
         t = s.start_target("churn", fp=fp)
@@ -192,8 +191,7 @@ def test_thread_per_request_is_no_runaway():
           summarize_sites(rep))
 
 
-@both_builds
-def test_target_exits_mid_trace(fp):
+def test_target_exits_mid_trace(fp=False):
     """-p target exits during a 20 s trace: strand stops at once, says so, reports it all."""
     import time
     with Session() as s:
@@ -214,8 +212,7 @@ def test_target_exits_mid_trace(fp):
           "stderr does not say the pid exited", st.describe())
 
 
-@both_builds
-def test_churn_command(fp):
+def test_churn_command(fp=False):
     """`--` mode: strand starts the command after attaching, reports, exits with its status."""
     exe = _bin("churn", fp)
     with Session() as s:
@@ -273,8 +270,7 @@ def test_libspawn(fp):
                  line=marker_line("libspawn.c", "SITE: libspawn_main"), module=exe)
 
 
-@both_builds
-def test_output_unchanged(fp):
+def test_output_unchanged(fp=False):
     """Tracing does not change what the target does: same stdout, same exit status."""
     exe = _bin("spawn_storm", fp)
     with Session() as s:
