@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "loader.h"
+#include "libcpaths.h"
+#include "taskiter.h"
 #include "elfsym.h"
 #include "link_reaper.h"
 #include "uprobe_multi.h"
@@ -34,21 +36,6 @@ struct go_links {
 	pid_t pid;
 	struct bpf_link *links[4];
 	int multi_fds[4]; /* uprobe_multi links instead, for the probes that can be shed; -1 */
-};
-
-/* Where a process's C library is, read once for the probes attached to it one after the
- * other (its maps can be 200k lines long: a process of 100k threads); kept a moment only,
- * as an exec maps another. */
-#define LIBC_PATHS_FOR_NS   500000000ULL
-#define LIBC_BIRTH_SLACK_NS 1000000ULL
-
-struct libc_paths {
-	pid_t pid;	  /* 0: none read; -1: strand's own */
-	uint64_t birth;	  /* the process's start: a pid reused is another process */
-	uint64_t read_ns; /* when */
-	int err;	  /* 0, or why no C library was found */
-	char libc[PATH_MAX];
-	char pthread[PATH_MAX]; /* the file defining pthread_create: libpthread before 2.34 */
 };
 
 struct loader {
@@ -373,80 +360,6 @@ int loader__remove_target(struct loader *ld, pid_t pid)
 	return map_err(bpf_map__delete_elem(ld->threads->maps.targets, &key, sizeof(key), 0));
 }
 
-/* The path of the mapping in ml as the probes must name it: through the process's root, so a
- * container's own libc is the one probed; a library replaced on disk since (an upgrade)
- * through the mapping itself, as the file at the path is another one. */
-static void probe_path(pid_t pid, const char *dir, const struct map_line *ml, char *path,
-		       size_t size)
-{
-	if (pid > 0 && str_ends_with(ml->path, " (deleted)"))
-		snprintf(path, size, "%s/map_files/%" PRIx64 "-%" PRIx64, dir, ml->start, ml->end);
-	else if (pid > 0)
-		snprintf(path, size, "%s/root%s", dir, ml->path);
-	else
-		snprintf(path, size, "%s", ml->path);
-}
-
-static int read_libc_paths(pid_t pid, struct libc_paths *out)
-{
-	char dir[64], maps_path[80], line[PATH_MAX + 256];
-	FILE *f;
-
-	out->libc[0] = out->pthread[0] = '\0';
-	if (pid > 0)
-		procfs__dir(pid, dir, sizeof(dir));
-	else
-		snprintf(dir, sizeof(dir), "/proc/self");
-	snprintf(maps_path, sizeof(maps_path), "%s/maps", dir);
-	f = fopen(maps_path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f) && !(out->libc[0] && out->pthread[0])) {
-		struct map_line ml;
-		const char *base;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (map_line__parse(line, &ml) || !ml.path || ml.path[0] != '/')
-			continue;
-		base = strrchr(ml.path, '/') + 1;
-		if (!out->pthread[0] && !strncmp(base, "libpthread", 10))
-			probe_path(pid, dir, &ml, out->pthread, sizeof(out->pthread));
-		else if (!out->libc[0] &&
-			 (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
-			probe_path(pid, dir, &ml, out->libc, sizeof(out->libc));
-	}
-	fclose(f);
-	if (!out->libc[0])
-		return -ENOENT;
-	if (!out->pthread[0]) /* glibc >= 2.34: pthread_create lives in libc */
-		memcpy(out->pthread, out->libc, sizeof(out->pthread));
-	return 0;
-}
-
-/* The C library mapped in pid (-1: strand's): with pthread, the file that defines
- * pthread_create (glibc >= 2.34 keeps it in libc.so.6, older ones in libpthread.so.0); else
- * libc itself. */
-static int find_libc(struct loader *ld, pid_t pid, bool pthread, char *path, size_t size)
-{
-	struct libc_paths *c = &ld->libc_paths;
-	uint64_t birth = pid > 0 ? procfs__birth_ns(pid) : 0;
-
-	if (pid <= 0)
-		pid = -1;
-	/* the start, from clock ticks since boot, moves by the conversion's microseconds */
-	if (c->pid != pid || birth > c->birth + LIBC_BIRTH_SLACK_NS ||
-	    c->birth > birth + LIBC_BIRTH_SLACK_NS ||
-	    now_mono_ns() - c->read_ns > LIBC_PATHS_FOR_NS) {
-		c->pid = pid;
-		c->birth = birth;
-		c->err = read_libc_paths(pid, c);
-		c->read_ns = now_mono_ns();
-	}
-	if (!c->err)
-		snprintf(path, size, "%s", pthread ? c->pthread : c->libc);
-	return c->err;
-}
-
 int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uopts);
@@ -456,7 +369,7 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid)
 	uint32_t start_off;
 	int err;
 
-	err = find_libc(ld, pid, true, path, sizeof(path));
+	err = libc_paths__find(&ld->libc_paths, pid, true, path, sizeof(path));
 	if (err)
 		return err;
 	for (int i = 0; i < ld->nuprobes; i++)
@@ -531,118 +444,15 @@ const char *loader__tracepoint_flavor(struct loader *ld)
 	return ld->btf_tracepoints ? "tp_btf" : "raw_tp";
 }
 
-/* Room for the iterator's output read at a time: records are handled as they come, so a
- * hundred thousand blocked threads' stacks are never all in memory at once. */
-#define SCAN_BUF_BYTES (1u << 20)
-
-/* A task scan's records as they come: each handed to fn with its stack. */
-struct record_reader {
-	task_record_fn fn;
-	void *ctx;
-};
-
-/* Takes the complete records among buf's first len bytes; returns how many bytes they
- * took, or -EBADMSG. Records are checked, not trusted. */
-static ssize_t take_records(const uint8_t *buf, size_t len, void *state, int *n)
-{
-	struct record_reader *r = state;
-	size_t off = 0;
-
-	while (len - off >= sizeof(struct strand_task_record)) {
-		struct strand_task_record rec; /* copied: a stack's length may unalign the next */
-
-		memcpy(&rec, buf + off, sizeof(rec));
-		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES)
-			return -EBADMSG;
-		if (len - off - sizeof(rec) < rec.stack_len)
-			break; /* its stack comes with the next read */
-		off += sizeof(rec);
-		r->fn(r->ctx, &rec, rec.stack_len ? buf + off : NULL);
-		off += rec.stack_len;
-		(*n)++;
-	}
-	return (ssize_t)off;
-}
-
-typedef ssize_t (*take_fn)(const uint8_t *buf, size_t len, void *state, int *n);
-
-/* Runs an iterator link to its end, its output handed to take as it is read. Returns the
- * number of records taken or a negative errno. */
-static int run_iter(struct loader *ld, struct bpf_link *link, take_fn take, void *state)
-{
-	int fd = bpf_iter_create(bpf_link__fd(link)), n = 0, err = 0;
-	size_t len = 0;
-
-	_Static_assert(SCAN_BUF_BYTES >
-			       2 * (sizeof(struct strand_task_record) + STRAND_STACK_BYTES),
-		       "a record and its stack fit the buffer");
-	if (fd < 0)
-		return -errno;
-	if (!ld->scan_buf)
-		ld->scan_buf = xcalloc(1, SCAN_BUF_BYTES);
-	for (;;) {
-		ssize_t got = read(fd, ld->scan_buf + len, SCAN_BUF_BYTES - len), used;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			break;
-		}
-		len += (size_t)got;
-		used = take(ld->scan_buf, len, state, &n);
-		if (used < 0) {
-			err = (int)used;
-			break;
-		}
-		memmove(ld->scan_buf, ld->scan_buf + used, len - (size_t)used);
-		len -= (size_t)used;
-		if (got == 0) { /* the end: nothing may be left half read */
-			err = len ? -EBADMSG : 0;
-			break;
-		}
-	}
-	close(fd);
-	return err ? err : n;
-}
-
 int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
 {
-	struct record_reader r = {fn, ctx};
-
-	return run_iter(ld, ld->iter, take_records, &r);
-}
-
-struct brief_reader {
-	task_brief_fn fn;
-	void *ctx;
-};
-
-static ssize_t take_briefs(const uint8_t *buf, size_t len, void *state, int *n)
-{
-	struct brief_reader *r = state;
-	size_t off = 0;
-
-	for (; len - off >= sizeof(struct strand_task_brief);
-	     off += sizeof(struct strand_task_brief)) {
-		struct strand_task_brief b;
-
-		memcpy(&b, buf + off, sizeof(b));
-		if (b.magic != STRAND_BRIEF_MAGIC)
-			return -EBADMSG;
-		b.comm[sizeof(b.comm) - 1] = '\0';
-		b.leader_comm[sizeof(b.leader_comm) - 1] = '\0';
-		r->fn(r->ctx, &b);
-		(*n)++;
-	}
-	return (ssize_t)off;
+	return task_iter__records(bpf_link__fd(ld->iter), &ld->scan_buf, fn, ctx);
 }
 
 int loader__list_tasks(struct loader *ld, pid_t pid, task_brief_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
 	union bpf_iter_link_info linfo = {0};
-	struct brief_reader r = {fn, ctx};
 	struct bpf_link *link;
 	int n;
 
@@ -654,7 +464,7 @@ int loader__list_tasks(struct loader *ld, pid_t pid, task_brief_fn fn, void *ctx
 	link = bpf_program__attach_iter(ld->waits->progs.list_tasks, &opts);
 	if (!link) /* the process has gone, or never was */
 		return errno == ENOENT && pid > 0 ? -ESRCH : -errno;
-	n = run_iter(ld, link, take_briefs, &r);
+	n = task_iter__briefs(bpf_link__fd(link), &ld->scan_buf, fn, ctx);
 	bpf_link__destroy(link);
 	return n == 0 && pid > 0 ? -ESRCH : n;
 }
@@ -743,7 +553,7 @@ int loader__attach_libc_exit_hold(struct loader *ld, pid_t pid)
 
 	if (!ld->exits)
 		return -ENOTSUP;
-	if ((err = find_libc(ld, pid, false, path, sizeof(path))))
+	if ((err = libc_paths__find(&ld->libc_paths, pid, false, path, sizeof(path))))
 		return err;
 	for (int i = 0; i < ld->nlibc_holds; i++)
 		if (!strcmp(ld->libc_hold_paths[i], path))

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "strand.h"
+#include "taskiter.h"
 
 struct loader_opts {
 	bool trace_all;
@@ -39,16 +40,10 @@ int loader__remove_target(struct loader *ld, pid_t pid);
  * warning: start routines are then unknown. */
 int loader__attach_pthread_probe(struct loader *ld, pid_t pid);
 
-/* One record of a task scan; stack is NULL unless rec->flags has STRAND_REC_HAS_STACK. */
-typedef void (*task_record_fn)(void *ctx, const struct strand_task_record *rec,
-			       const uint8_t *stack);
-
 /* Runs the task iterator over the traced processes: every thread, its state, and for the
  * blocked ones the wait's syscall, age and (once per long wait) user stack. Returns the
  * number of records or a negative errno. */
 int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
-
-typedef void (*task_brief_fn)(void *ctx, const struct strand_task_brief *b);
 
 /* Lists the user threads running now, of pid (0: of every process but strand), in brief,
  * whether traced or not. Returns how many, -ESRCH for a pid with none, or a negative
