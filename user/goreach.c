@@ -323,7 +323,9 @@ static int read_semaphores(struct walk *w, struct hashmap *sema_of)
 	uint8_t *table, s[256];
 	int err = 0;
 
-	if (!l->semtable || window > sizeof(s) || (size_t)l->sudog_prev + 8 > sizeof(s) ||
+	/* every field read in a node: known (a layout still being proved has -1) and in s */
+	if (!l->semtable || l->sudog_elem < 0 || l->sudog_waitlink < 0 || l->sudog_prev < 0 ||
+	    l->sudog_next < 0 || window > sizeof(s) || (size_t)l->sudog_prev + 8 > sizeof(s) ||
 	    (size_t)l->sudog_next + 8 > sizeof(s))
 		return -ENOENT;
 	table = xcalloc((size_t)l->sema_count, (size_t)l->sema_stride);
