@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #define READ_BATCH 512 /* iovecs per process_vm_readv (IOV_MAX is 1024) */
 /* Above any user address, 5-level paging included. Go sign-extends a tagged pointer when it
@@ -132,8 +131,7 @@ int pd_rows__read(pid_t pid, const struct epoll_entry *e, size_t n, unsigned int
 bool pd_rows__is_wakeup(pid_t pid, const struct epoll_entry *e)
 {
 	uint64_t word, addr = go_pd__decode(e->data, GO_PD_PLAIN);
-	char path[64], target[64];
-	ssize_t n;
+	struct fd_desc d;
 
 	/* netpollinit registers its wakeup fd with a plain pointer to the variable that holds
 	 * the fd, tagged pointers or not: netpollBreakRd (a pipe; Go 1.18 to 1.23 at least),
@@ -143,12 +141,7 @@ bool pd_rows__is_wakeup(pid_t pid, const struct epoll_entry *e)
 		       word == (uint64_t)e->tfd;
 	/* Go 1.27 registers its eventfd with no data: no pollDesc is at 0, and no other fd of
 	 * the runtime's is an eventfd or a pipe with nothing to say who it is */
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, e->tfd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	return !strcmp(target, "anon_inode:[eventfd]") || !strncmp(target, "pipe:", 5);
+	return !fdinfo__identify(pid, e->tfd, &d) && (d.kind == FD_EVENTFD || d.kind == FD_PIPE);
 }
 
 /* Where entry i's pollDesc is under the decoders of set, 0 if none holds its fd or two
