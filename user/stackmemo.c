@@ -8,7 +8,6 @@
 
 /* Remembered at most: past it the memo starts again (one path per wait site is the use). */
 #define MEMO_MAX 4096
-#define REG_IP	 16 /* the sampled pc among the DWARF-ordered registers */
 
 struct memo {
 	pid_t pid;
@@ -17,9 +16,9 @@ struct memo {
 	int depth; /* unwound return addresses, pcs[1..depth) */
 	uint64_t ret[UNWIND_MAX_FRAMES];
 	int32_t slot[UNWIND_MAX_FRAMES];
-	struct sym_frame *frames;
-	int nframes;
 	uint64_t path_hash;
+	int nframes;
+	struct sym_frame frames[]; /* symbolized */
 };
 
 struct stack_memo {
@@ -34,42 +33,23 @@ struct stack_memo *stack_memo__new(void)
 	return m;
 }
 
-static void memo__free(struct memo *e)
-{
-	if (e)
-		free(e->frames);
-	free(e);
-}
-
-static void drop_all(struct stack_memo *m)
-{
-	uint64_t key;
-	void *val;
-
-	for (size_t i = 0; hashmap__next(&m->by_shape, &i, &key, &val);)
-		memo__free(val);
-	hashmap__free(&m->by_shape);
-	hashmap__init(&m->by_shape);
-}
-
 void stack_memo__free(struct stack_memo *m)
 {
 	if (!m)
 		return;
-	drop_all(m);
-	hashmap__free(&m->by_shape);
+	hashmap__free_values(&m->by_shape);
 	free(m);
 }
 
 static uint64_t shape_of(const struct stack_sample *s)
 {
-	return hash_combine(hash_combine(hash_u64((uint64_t)s->pid), s->regs[REG_IP]),
+	return hash_combine(hash_combine(hash_u64((uint64_t)s->pid), s->regs[DWARF_RIP]),
 			    s->stack_len);
 }
 
 static bool holds(const struct memo *e, const struct stack_sample *s)
 {
-	if (e->pid != s->pid || e->pc != s->regs[REG_IP] || e->stack_len != s->stack_len)
+	if (e->pid != s->pid || e->pc != s->regs[DWARF_RIP] || e->stack_len != s->stack_len)
 		return false;
 	for (int i = 1; i < e->depth; i++) {
 		uint64_t word;
@@ -106,20 +86,21 @@ void stack_memo__add(struct stack_memo *m, const struct stack_sample *sample,
 	for (int i = 1; i < st->depth; i++)
 		if (st->slot[i] < 0 || (uint64_t)st->slot[i] + 8 > sample->stack_len)
 			return;
-	if (m->by_shape.len >= MEMO_MAX)
-		drop_all(m);
-	e = xcalloc(1, sizeof(*e));
+	if (m->by_shape.len >= MEMO_MAX) {
+		hashmap__free_values(&m->by_shape);
+		hashmap__init(&m->by_shape);
+	}
+	e = xcalloc(1, sizeof(*e) + (size_t)n * sizeof(*frames));
 	e->pid = sample->pid;
-	e->pc = sample->regs[REG_IP];
+	e->pc = sample->regs[DWARF_RIP];
 	e->stack_len = sample->stack_len;
 	e->depth = st->depth;
 	memcpy(e->ret, st->pc, sizeof(e->ret));
 	memcpy(e->slot, st->slot, sizeof(e->slot));
-	e->frames = xcalloc((size_t)n, sizeof(*frames));
 	memcpy(e->frames, frames, (size_t)n * sizeof(*frames));
 	e->nframes = n;
 	e->path_hash = path_hash;
-	memo__free(hashmap__del(&m->by_shape, key)); /* another path of that shape: the newest */
+	free(hashmap__del(&m->by_shape, key)); /* another path of that shape: the newest */
 	hashmap__set(&m->by_shape, key, e);
 }
 
@@ -130,5 +111,5 @@ void stack_memo__forget(struct stack_memo *m, pid_t pid)
 
 	for (size_t i = 0; hashmap__next(&m->by_shape, &i, &key, &val);)
 		if (((struct memo *)val)->pid == pid)
-			memo__free(hashmap__del(&m->by_shape, key));
+			free(hashmap__del(&m->by_shape, key));
 }

@@ -13,10 +13,6 @@
 /* Stack reads remembered since the last frame, to find where each return address was. */
 #define READ_LOG 64
 
-#define REG_RBP 6
-#define REG_RSP 7
-#define REG_RIP 16
-
 struct unwinder {
 	struct proc_maps *maps;
 	const struct stack_sample *sample;
@@ -48,7 +44,7 @@ static pid_t uw__next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
 static bool uw__read_stack(struct unwinder *uw, uint64_t addr, Dwarf_Word *result)
 {
 	const struct stack_sample *s = uw->sample;
-	uint64_t sp = s->regs[REG_RSP];
+	uint64_t sp = s->regs[DWARF_RSP];
 
 	if (addr < sp || addr - sp > s->stack_len || s->stack_len - (addr - sp) < sizeof(*result))
 		return false;
@@ -108,7 +104,7 @@ static bool uw__set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 		regs[i] = uw->sample->regs[i];
 	if (!dwfl_thread_state_registers(thread, 0, STRAND_NREGS, regs))
 		return false;
-	dwfl_thread_state_register_pc(thread, regs[REG_RIP]);
+	dwfl_thread_state_register_pc(thread, regs[DWARF_RIP]);
 	return true;
 }
 
@@ -146,7 +142,7 @@ static int32_t uw__find_slot(struct unwinder *uw, uint64_t ra)
 
 	for (unsigned int k = 1; k <= n; k++) {
 		unsigned int i = (uw->nreads - k) % READ_LOG;
-		uint64_t off = uw->reads[i].addr - uw->sample->regs[REG_RSP];
+		uint64_t off = uw->reads[i].addr - uw->sample->regs[DWARF_RSP];
 
 		if (uw->reads[i].val == ra && off <= INT32_MAX)
 			return (int32_t)off;
@@ -204,7 +200,7 @@ static int uw__cfi_once(struct unwinder *uw, Dwfl *dwfl, const struct stack_samp
 
 static void uw__cfi(struct unwinder *uw, const struct stack_sample *s, struct unwound_stack *out)
 {
-	Dwfl *dwfl = proc_maps__dwfl(uw->maps, s->pid, s->regs[REG_RIP]);
+	Dwfl *dwfl = proc_maps__dwfl(uw->maps, s->pid, s->regs[DWARF_RIP]);
 	uint64_t last;
 
 	if (!dwfl)
@@ -226,10 +222,10 @@ static void uw__cfi(struct unwinder *uw, const struct stack_sample *s, struct un
 /* For code built with frame pointers when CFI is missing (JIT, stripped .eh_frame). */
 static void uw__frame_pointers(const struct stack_sample *s, struct unwound_stack *out)
 {
-	uint64_t sp = s->regs[REG_RSP], fp = s->regs[REG_RBP];
+	uint64_t sp = s->regs[DWARF_RSP], fp = s->regs[DWARF_RBP];
 
 	out->depth = 1;
-	out->pc[0] = s->regs[REG_RIP];
+	out->pc[0] = s->regs[DWARF_RIP];
 	out->slot[0] = -1;
 	out->truncated = 0;
 	while (out->depth < UNWIND_MAX_FRAMES) {
@@ -263,14 +259,14 @@ static void uw__frame_pointers(const struct stack_sample *s, struct unwound_stac
 static void uw__cfi_from_leaf(struct unwinder *uw, const struct stack_sample *s,
 			      struct unwound_stack *out)
 {
-	uint64_t regs[STRAND_NREGS], pc = s->regs[REG_RIP];
+	uint64_t regs[STRAND_NREGS], pc = s->regs[DWARF_RIP];
 	struct stack_sample leaf = *s;
 
 	if (s->stack_len < 16)
 		return;
 	memcpy(regs, s->regs, sizeof(regs));
-	memcpy(&regs[REG_RIP], s->stack, sizeof(uint64_t));
-	regs[REG_RSP] += 8;
+	memcpy(&regs[DWARF_RIP], s->stack, sizeof(uint64_t));
+	regs[DWARF_RSP] += 8;
 	leaf.regs = regs;
 	leaf.stack = s->stack + 8;
 	leaf.stack_len = s->stack_len - 8;

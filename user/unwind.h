@@ -13,10 +13,15 @@
 
 #define UNWIND_MAX_FRAMES 64
 
+/* Registers of a sample, by their DWARF numbers (x86-64) */
+#define DWARF_RBP 6
+#define DWARF_RSP 7
+#define DWARF_RIP 16
+
 struct stack_sample {
 	pid_t pid;	      /* process the stack belongs to */
 	const uint64_t *regs; /* STRAND_NREGS registers, DWARF order */
-	const uint8_t *stack; /* copy of user memory starting at regs[7] (sp) */
+	const uint8_t *stack; /* copy of user memory starting at regs[DWARF_RSP] */
 	uint32_t stack_len;
 };
 
