@@ -330,6 +330,10 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	struct hashmap *sharing = m->sharing;
 	uint64_t first = go_first_seen(st, g);
 	bool is_long = r->blocked >= 0 && r->blocked * 1e9 >= (double)t->threshold_ns;
+	bool served = is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park;
+	uint64_t stack = g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES
+				 ? g->stack_hi - g->stack_lo
+				 : 0;
 
 	grp->count++;
 	grp->timed += r->timed;
@@ -339,8 +343,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		grp->walk_bytes = st->walk_bytes;
 		grp->walk_ns = st->walk_ns;
 	}
-	if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
-		grp->stack_bytes += g->stack_hi - g->stack_lo;
+	grp->stack_bytes += stack;
 	if (first && (double)(t->now_ns - first) / 1e9 > grp->oldest_wait_s)
 		grp->oldest_wait_s = (double)(t->now_ns - first) / 1e9;
 	if (r->blocked >= 0) {
@@ -354,7 +357,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 	}
 	if (r->runtime_age > grp->runtime_age_s)
 		grp->runtime_age_s = r->runtime_age;
-	if (is_long && r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park) {
+	if (served) {
 		grp->served++;
 	} else if (is_long) {
 		if (grp->nsamples < (int)ARRAY_SIZE(grp->sample_sp) && g->sched_sp &&
@@ -369,8 +372,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		grp->blocked_long++;
 		if (r->blocked >= 0 && (grp->long_newest_s < 0 || r->blocked < grp->long_newest_s))
 			grp->long_newest_s = r->blocked;
-		if (g->stack_hi > g->stack_lo && g->stack_hi - g->stack_lo < MAX_STACK_BYTES)
-			grp->long_stack_bytes += g->stack_hi - g->stack_lo;
+		grp->long_stack_bytes += stack;
 		if (r->parent && !go_row_of_goid(st, r->parent))
 			grp->orphans++;
 		else if (creator_returned(t, st, r, &m->active, m->all_read))
@@ -389,7 +391,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 			grp->unknown_objects++;
 		}
 	}
-	if (!is_long || (r->obj && go_chan_table__last_wake(&st->chans, r->obj) > r->park)) {
+	if (!is_long || served) {
 		if (r->blocked > grp->young_oldest_s)
 			grp->young_oldest_s = r->blocked;
 		if (grp->nyoung_goids < (int)ARRAY_SIZE(grp->young_goids))

@@ -160,7 +160,7 @@ struct go_group {
 	int nthread_evidence;
 	char evidence[GO_MAX_EVIDENCE][192];
 	int nevidence;
-	uint64_t goids[8]; /* the first members' (the blocked_long ones first) */
+	uint64_t goids[8]; /* the first members' */
 	int ngoids;
 	/* of the members not blocked_long (younger than the threshold, or woken since): their
 	 * oldest wait and first ids; a stranded group hands them to a group of their own */
