@@ -25,6 +25,15 @@ void model__init(struct model *m, size_t max_tasks)
 	m->max_tasks = max_tasks;
 }
 
+static void process__free(struct process *p)
+{
+	if (p) {
+		free(p->exe);
+		free(p->exec_path);
+	}
+	free(p);
+}
+
 void model__free(struct model *m)
 {
 	uint64_t key;
@@ -34,11 +43,8 @@ void model__free(struct model *m)
 		task__clear_wait(val);
 		free(val);
 	}
-	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);) {
-		free(((struct process *)val)->exe);
-		free(((struct process *)val)->exec_path);
-		free(val);
-	}
+	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);)
+		process__free(val);
 	for (size_t i = 0; i < m->nsites; i++) {
 		hashmap__free(&m->sites[i]->children);
 		free(m->sites[i]->stack);
@@ -422,11 +428,7 @@ void model__forget_process(struct model *m, pid_t pid)
 	void *val;
 	size_t n = 0;
 
-	if (p) {
-		free(p->exe);
-		free(p->exec_path);
-		free(p);
-	}
+	process__free(p);
 	for (size_t i = 0; hashmap__next(&m->tasks, &i, &key, &val);) {
 		struct task *t = val;
 
