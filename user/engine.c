@@ -248,6 +248,8 @@ static int add_new_descendants(struct engine *e, pid_t pid, uint32_t flags, stru
 				continue;
 			hashmap__set(added, child, (void *)1);
 			more = true;
+			/* its threads listed once it is a target, not from the listing above: a
+			 * thread it makes in between is seen by one or the other */
 			if (loader__add_target(e->ld, (pid_t)child, flags) ||
 			    engine__add_existing(e, (pid_t)child) < 0)
 				continue; /* gone meanwhile */

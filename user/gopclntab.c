@@ -210,12 +210,6 @@ static const uint8_t *sect_data(struct elf_sect *s, size_t *len)
 	return d->d_buf;
 }
 
-/*
- * The runtime's moduledata for the table at table_addr: its text and gofunc. It is the only
- * record of where go:func.* is once the symbol table is stripped. Its first words point into
- * the table where the header says; they are link-time addresses in the file, PIE included
- * (the linkers write the addends of the relocations in place too). 0 or -ENOENT.
- */
 /* A read-only section (not code) starts at addr; or, with within, addr lies in one. */
 static bool in_rodata_section(const struct elf_sect *sects, int n, uint64_t addr, bool within)
 {
@@ -257,6 +251,12 @@ static void types_and_gofunc(struct gopclntab *t, const struct elf_sect *sects, 
 		t->types = 0;
 }
 
+/*
+ * The runtime's moduledata for the table at table_addr: its text and gofunc. It is the only
+ * record of where go:func.* is once the symbol table is stripped. Its first words point into
+ * the table where the header says; they are link-time addresses in the file, PIE included
+ * (the linkers write the addends of the relocations in place too). 0 or -ENOENT.
+ */
 static int find_moduledata(struct gopclntab *t, struct elf_sect *sects, int n, uint64_t table_addr,
 			   uint64_t *text, uint64_t *gofunc)
 {

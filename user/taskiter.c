@@ -44,20 +44,22 @@ typedef ssize_t (*take_fn)(const uint8_t *buf, size_t len, void *state, int *n);
 
 /* Runs an iterator link to its end, its output handed to take as it is read. Returns the
  * number of records taken or a negative errno. */
-static int run_iter(int link_fd, uint8_t **buf, take_fn take, void *state)
+static int run_iter(int link_fd, uint8_t **room, take_fn take, void *state)
 {
 	int fd = bpf_iter_create(link_fd), n = 0, err = 0;
 	size_t len = 0;
+	uint8_t *buf;
 
 	_Static_assert(SCAN_BUF_BYTES >
 			       2 * (sizeof(struct strand_task_record) + STRAND_STACK_BYTES),
 		       "a record and its stack fit the buffer");
 	if (fd < 0)
 		return -errno;
-	if (!(*buf))
-		(*buf) = xcalloc(1, SCAN_BUF_BYTES);
+	if (!*room)
+		*room = xcalloc(1, SCAN_BUF_BYTES);
+	buf = *room;
 	for (;;) {
-		ssize_t got = read(fd, (*buf) + len, SCAN_BUF_BYTES - len), used;
+		ssize_t got = read(fd, buf + len, SCAN_BUF_BYTES - len), used;
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -66,12 +68,12 @@ static int run_iter(int link_fd, uint8_t **buf, take_fn take, void *state)
 			break;
 		}
 		len += (size_t)got;
-		used = take((*buf), len, state, &n);
+		used = take(buf, len, state, &n);
 		if (used < 0) {
 			err = (int)used;
 			break;
 		}
-		memmove((*buf), (*buf) + used, len - (size_t)used);
+		memmove(buf, buf + used, len - (size_t)used);
 		len -= (size_t)used;
 		if (got == 0) { /* the end: nothing may be left half read */
 			err = len ? -EBADMSG : 0;

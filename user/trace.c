@@ -245,8 +245,7 @@ static int setup_targets(struct trace *t)
 		}
 		if (t->opts.follow)
 			note("attached to pid %d (%s) and its %d descendant process%s, and to "
-			     "those "
-			     "it will fork",
+			     "those it will fork",
 			     t->opts.pid, p ? p->comm : "?", t->descendants,
 			     t->descendants == 1 ? "" : "es");
 		else
