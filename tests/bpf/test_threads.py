@@ -136,18 +136,21 @@ def test_pool_preexisting(fp=False):
     expect_eq((rep.get("totals") or {}).get("spawned"), 0, "totals.spawned", summarize_sites(rep))
 
 
-def _check_churn_site(rep, pid, exe):
+def _check_churn_site(rep, pid, exe, count=100):
+    """churn's one site: COUNT spawned and exited (None: not counted), its two frames."""
     l_create = marker_line("churn.c", "SITE: churn")
     l_main = marker_line("churn.c", "SITE: churn_main")
     site = find_site(rep, lambda x: x.get("start_routine") == "short_task"
                      and not x.get("before_attach") and (pid is None or x.get("pid") == pid),
                      "with start_routine short_task")
-    _check_counts(site, rep, spawned=100, exited=100, live=0)
+    if count is not None:
+        _check_counts(site, rep, spawned=count, exited=count, live=0)
     check((site.get("peak_live") or 0) >= 1, "site peak_live < 1", summarize_sites(rep))
     frames = caller_frames(site)
     expect_frame(site, frames, 0, "churn spawn frame", function="run_batch", file="churn.c",
                  line=l_create, module=exe)
     expect_frame(site, frames, 1, "churn caller", function="main", file="churn.c", line=l_main)
+    return site
 
 
 def test_churn_pid(fp=False):
@@ -245,6 +248,25 @@ def test_burst_from_a_second_site_while_the_first_is_read():
                        and x.get("start_routine") == "handle_item")
     got = sorted(x.get("spawned") for x in sites)
     expect_eq(got, [n_a, n_c], "spawns of the two sites", summarize_sites(rep))
+
+
+def test_spawning_while_strand_attaches_is_one_site():
+    """-p on a process already spawning from one call path (the demo's shape): the spawns
+    strand sees while it is still attaching (before its pthread_create probe is in) and after
+    are one site with the start routine, not a second site of the same path without it."""
+    with Session() as s:
+        t = s.start_target("churn", ["100000", "2"])
+        t.go()
+        st = s.trace_pid(t, duration="1s")
+        rep = st.report()
+    _check_no_drops(rep)
+    on_path = find_sites(rep, lambda x: x.get("pid") == t.pid and not x.get("before_attach"))
+    check(on_path, "no spawn seen after attach", summarize_sites(rep))
+    expect_eq([(x.get("start_routine"), x.get("stack_known")) for x in on_path],
+              [("short_task", True)], "the sites of spawns after attach", summarize_sites(rep))
+    site = _check_churn_site(rep, t.pid, "churn", count=None)
+    expect_eq(site.get("spawned"), (rep.get("totals") or {}).get("spawned"),
+              "spawns on the one site of all spawns seen", summarize_sites(rep))
 
 
 @both_builds
