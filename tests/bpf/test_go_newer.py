@@ -132,6 +132,28 @@ def _same_frames_as_the_runtime(rep):
     # may have woken between strand's last scan and the dump)
     check(states >= 5 and len(other) <= 1, "wait reasons as the runtime names them",
           json.dumps(other))
+    _same_counts_as_the_runtime(rep)
+
+
+def _same_counts_as_the_runtime(rep):
+    """As many goroutines in each wait as the runtime's dump has in it (the system
+    goroutines included: the dump shows them all under GOTRACEBACK=all). Running and
+    runnable ones move; one goroutine may have woken between strand's last scan and the
+    dump."""
+    ours, theirs = {}, {}
+    for grp in rep["goroutines"].get("groups") or []:
+        ours[grp.get("state")] = ours.get(grp.get("state"), 0) + (grp.get("count") or 0)
+    for g in rep["_dump"]:
+        if g["id"] == 0:  # the system stack the dump is printed from, not a goroutine
+            continue
+        theirs[g["state"]] = theirs.get(g["state"], 0) + 1
+    moving = ("running", "runnable")
+    off = {st: (ours.get(st, 0), theirs.get(st, 0)) for st in set(ours) | set(theirs)
+           if st not in moving and ours.get(st, 0) != theirs.get(st, 0)}
+    waiting = sum(n for st, n in theirs.items() if st not in moving)
+    check(waiting >= 5 and sum(abs(a - b) for a, b in off.values()) <= 1,
+          "goroutines in each wait as the runtime counts them (strand, runtime)",
+          json.dumps(off), json.dumps(theirs))
 
 
 def test_go_1_27():
