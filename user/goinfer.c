@@ -23,7 +23,7 @@ struct evidence {
 	uint64_t bias;
 	struct gopclntab *pcln;
 	struct go_gs gs;
-	uint64_t main_fn, forcegc_fn, newproc_fn, gopark_lo, gopark_hi;
+	uint64_t main_fn, forcegc_fn, newproc_fn, newcoro_fn, gopark_lo, gopark_hi;
 	size_t main_row, forcegc_row; /* SIZE_MAX: not found */
 };
 
@@ -62,7 +62,9 @@ static size_t startpc_score(const struct evidence *e, int32_t off)
 	return hits;
 }
 
-/* Whether every sampled non-zero value at off returns from a CALL runtime.newproc. */
+/* Whether every sampled non-zero value at off returns from a CALL runtime.newproc, or from
+ * one of runtime.newcoro (Go 1.23 on: iter.Pull's coroutine is a goroutine whose gopc is
+ * there). */
 static bool gopc_holds(const struct evidence *e, int32_t off)
 {
 	size_t nonzero = 0, checked = 0, step;
@@ -78,7 +80,9 @@ static bool gopc_holds(const struct evidence *e, int32_t off)
 		if (!v || seen++ % step)
 			continue;
 		if (v <= e->bias ||
-		    !gocode__is_call_to(e->pid, e->bias, v - e->bias, e->newproc_fn))
+		    (!gocode__is_call_to(e->pid, e->bias, v - e->bias, e->newproc_fn) &&
+		     !(e->newcoro_fn &&
+		       gocode__is_call_to(e->pid, e->bias, v - e->bias, e->newcoro_fn))))
 			return false;
 		checked++;
 	}
@@ -271,6 +275,8 @@ static int gather(struct evidence *e, pid_t pid, uint64_t bias, struct gopclntab
 	    gopclntab__function(pcln, "runtime.newproc", &e->newproc_fn, &end) ||
 	    gopclntab__function(pcln, "runtime.gopark", &e->gopark_lo, &e->gopark_hi))
 		return -ENODATA;
+	if (gopclntab__function(pcln, "runtime.newcoro", &e->newcoro_fn, &end))
+		e->newcoro_fn = 0; /* before Go 1.23 */
 	/* the offsets are proved on the first INFER_ROWS goroutines: evidence enough, and a
 	 * million goroutines' g structs would be hundreds of megabytes */
 	err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, window, &e->gs);

@@ -152,12 +152,14 @@ static void on_go_scan(void *ctx, pid_t pid, int res)
 
 	if (pid != (t->opts.pid ? t->opts.pid : t->child))
 		return;
-	t->go_unsupported = res == GO_UNSUPPORTED;
+	/* a layout still being tried when the trace ends is said too: nothing left out silently */
+	t->go_unsupported = res == GO_UNSUPPORTED || res == GO_NOT_YET;
 	if (t->go_unsupported) {
 		snprintf(t->go_warning, sizeof(t->go_warning),
-			 "the target is a Go program whose goroutines strand cannot read (%s): "
+			 "the target is a Go program whose goroutines strand %s (%s): "
 			 "only its threads are listed",
-			 go_tracker__problem(t->e.go, pid) ?: "unknown runtime layout");
+			 res == GO_NOT_YET ? "has not read yet" : "cannot read",
+			 go_tracker__problem(t->e.go, pid) ?: "runtime layout not proved");
 	}
 }
 
