@@ -225,8 +225,18 @@ $(call BUF,%):
 	$(Q)d=$(OUT)/unit/npm-buf/$*; mkdir -p $$d && echo '{}' > $$d/package.json && \
 		npm install --prefix $$d --no-save --silent @bufbuild/buf-linux-x64@$* && touch $@
 
+# and lefthook (Go 1.27.4): its only channel wait a select, an iter.Pull coroutine among its gs
+GO_FIXTURE_LEFTHOOK := 2.2.4
+LEFTHOOK = $(OUT)/unit/npm-lefthook/$(1)/node_modules/lefthook-linux-x64/bin/lefthook
+
+$(call LEFTHOOK,%):
+	$(call msg,NPM,lefthook-linux-x64@$*)
+	$(Q)d=$(OUT)/unit/npm-lefthook/$*; mkdir -p $$d && echo '{}' > $$d/package.json && \
+		npm install --prefix $$d --no-save --silent lefthook-linux-x64@$* && touch $@
+
 go-fixtures: $(foreach v,$(GO_FIXTURE_ESBUILD),$(call ESBUILD,$(v))) \
-	$(foreach v,$(GO_FIXTURE_BUF),$(call BUF,$(v)))
+	$(foreach v,$(GO_FIXTURE_BUF),$(call BUF,$(v))) \
+	$(foreach v,$(GO_FIXTURE_LEFTHOOK),$(call LEFTHOOK,$(v)))
 
 # --- the two commands of the README ---------------------------------------------------------
 deps:

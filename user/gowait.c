@@ -281,9 +281,11 @@ static bool looks_like_hchan(const struct chan_waiters *w, size_t i, const struc
 }
 
 /* sudog.c: the channel, whose wait queues hold this very sudog (a plain channel operation
- * queues exactly one): at the queue's head or tail, which the channel holds; a sudog in the
- * middle of a queue of three or more is linked only from its neighbours, which says nothing
- * either way. What is no channel at all fails. */
+ * queues exactly one; a select queues one on each case's channel, its first among them): at
+ * the queue's head or tail, which the channel holds; a sudog in the middle of a queue of
+ * three or more is linked only from its neighbours, which says nothing either way. What is
+ * no channel at all fails. A program whose only channel wait is a select (lefthook's signal
+ * context) is proved on it. */
 static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
 		       int32_t off)
 {
@@ -295,7 +297,7 @@ static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_
 		uint8_t h[HCHAN_WINDOW];
 		bool queued = false;
 
-		if (w->kind[i] != CHAN_OP)
+		if (w->kind[i] == NOT_CHAN)
 			continue;
 		bool channel = c && !(c & 7) && !procfs__read_mem(pid, c, h, sizeof(h)) &&
 			       looks_like_hchan(w, i, l, c, h);

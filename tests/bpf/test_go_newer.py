@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 
 from harness import ROOT, Session, Proc, check, expect_eq, fail
 from gotraceback import parse_dump
@@ -23,6 +24,8 @@ from servers import free_port, wait_port
 NPM = ROOT / "build" / "unit" / "npm"
 BIN = "node_modules/@esbuild/linux-x64/bin/esbuild"
 BUF = ROOT / "build" / "unit" / "npm-buf" / "1.75.0" / "node_modules/@bufbuild/buf-linux-x64/bin/buf"
+LEFTHOOK = (ROOT / "build" / "unit" / "npm-lefthook" / "2.2.4" /
+            "node_modules/lefthook-linux-x64/bin/lefthook")
 
 
 def _serve(version):
@@ -45,11 +48,7 @@ def _serve(version):
         st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
         rep = st.report(expect_rc=0)
         check(p.popen.poll() is None, "esbuild died under tracing", p.describe())
-        # the runtime's own traceback of the goroutines strand just read
-        p.signal(signal.SIGQUIT)
-        p.popen.wait(20)
-        p.err.wait_closed(10)
-        rep["_dump"] = parse_dump(p.err.text())
+        _quit_and_dump(p, rep)
         # a static Go binary maps no C library: nothing to warn of, and one attach said once
         said = st.stderr.splitlines()
         check(not any("start routines unknown" in l for l in said) and
@@ -168,3 +167,83 @@ def test_go_1_26():
 
 def test_go_1_22():
     _check("0.23.0", "1.22")
+
+
+def _quit_and_dump(p, rep):
+    """The runtime's own traceback of the goroutines strand just read, into rep["_dump"]."""
+    p.signal(signal.SIGQUIT)
+    p.popen.wait(20)
+    p.err.wait_closed(10)
+    rep["_dump"] = parse_dump(p.err.text())
+
+
+def _reads_stdin(pid):
+    """Whether a thread of pid is in read(0, ...) (/proc's syscall file: number, then args)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                words = f.read().split()
+        except OSError:
+            continue
+        if len(words) > 1 and words[0] == "0" and int(words[1], 16) == 0:
+            return True
+    return False
+
+
+def _wait_reading_stdin(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _reads_stdin(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_go_1_27_select_only():
+    """lefthook 2.2.4 (Go 1.27.4) running a hook that reads its standard input: its only
+    channel wait is os/signal.NotifyContext's select, so the sudog's channel and wait link are
+    proved on a select; with its hook installed, an iter.Pull coroutine's g (its gopc returns
+    from runtime.newcoro, not newproc) is among its goroutines and must not fail the layout. The main goroutine reads the
+    pipe the test holds: nothing stranded."""
+    check(LEFTHOOK.exists(), "%s missing: make test fetches it (make go-fixtures)" % LEFTHOOK)
+    with tempfile.TemporaryDirectory(prefix="strand-lefthook-") as repo, Session() as s:
+        subprocess.run(["git", "init", "-q", repo], check=True)
+        with open(os.path.join(repo, "lefthook.yml"), "w") as f:
+            f.write("pre-commit:\n  commands:\n    block:\n      run: cat\n"
+                    "      use_stdin: true\n")
+        # with its hook installed, lefthook's run reads the hooks through an iter.Pull
+        subprocess.run([str(LEFTHOOK), "install"], cwd=repo, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = Proc(s, [LEFTHOOK, "run", "pre-commit", "--force"], stdin=subprocess.PIPE,
+                 label="lefthook", cwd=repo,
+                 env=dict(os.environ, GOTRACEBACK="all", NO_COLOR="1"))
+        check(_wait_reading_stdin(p.pid, 10), "lefthook did not come to read its input",
+              p.describe())
+        st = s.trace_pid(p, duration="2500ms", extra=["-t", "1s"])
+        rep = st.report(expect_rc=0)
+        check(p.popen.poll() is None, "lefthook died under tracing", p.describe())
+        _quit_and_dump(p, rep)
+    check(not any("goroutines strand" in w for w in rep.get("warnings") or []),
+          "lefthook's goroutines read", json.dumps(rep.get("warnings")))
+    rt = (rep.get("goroutines") or {}).get("runtimes") or [{}]
+    check((rt[0].get("go_version") or "").startswith("go1.27."), "Go 1.27",
+          json.dumps(rt, indent=1)[:2000])
+    so = rt[0].get("sudog_offsets") or {}
+    check(so.get("c", -1) >= 0 and so.get("waitlink", -1) >= 0,
+          "the channels of waits known from a select alone", json.dumps(rt, indent=1)[:3000])
+    groups = [x for x in rep["goroutines"].get("groups") or [] if not x.get("runtime")]
+    sel = [x for x in groups if x.get("state") == "select"]
+    check(len(sel) == 1 and (sel[0].get("start") or {}).get("function") ==
+          "os/signal.NotifyContext.func1" and sel[0].get("objects") == 1 and
+          not sel[0].get("unknown_objects"), "NotifyContext's select, its channels known",
+          json.dumps(groups, indent=1)[:4000])
+    main = [x for x in groups if x.get("created_at") is None and x.get("state") == "syscall"]
+    check(len(main) == 1, "the main goroutine in its read of the pipe",
+          json.dumps(groups, indent=1)[:4000])
+    bad = [x for x in groups if x.get("verdict") in ("stranded", "deadlocked")]
+    check(not bad, "nothing stranded in a hook reading its input", json.dumps(bad, indent=1))
+    _same_frames_as_the_runtime(rep)
