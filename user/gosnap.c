@@ -225,10 +225,10 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		out->g = gs.ptrs[i];
 		out->slot = (uint32_t)i;
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
-		out->status = status;
-		out->waitreason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
+		out->status = (uint16_t)status;
+		out->waitreason = (uint8_t)go_gs__word(&gs, i, l->waitreason, 1);
 		out->waitsince = (int64_t)go_gs__word(&gs, i, l->waitsince, 8);
-		out->tracking_seq = (uint32_t)go_gs__word(&gs, i, l->tracking_seq, 1);
+		out->tracking_seq = (uint8_t)go_gs__word(&gs, i, l->tracking_seq, 1);
 		out->gopc = go_gs__word(&gs, i, l->gopc, 8);
 		out->startpc = go_gs__word(&gs, i, l->startpc, 8);
 		out->parent_goid = go_gs__word(&gs, i, l->parent_goid, 8);

@@ -14,18 +14,20 @@
 #include "hashmap.h"
 #include "golist.h"
 
+/* One a live goroutine, a million of them at times: the runtime's own widths, no wider. */
 struct go_g {
 	uint64_t g; /* the runtime.g's address in the target */
 	uint64_t goid, gopc, startpc, parent_goid;
-	uint32_t status, waitreason;
-	uint32_t tracking_seq; /* g.trackingSeq; 0 when the layout does not know it */
-	/* its index in allgs, which only grows: the same g at every snapshot, and snapshots
-	 * list theirs in this order */
-	uint32_t slot;
 	int64_t waitsince; /* the runtime's nanotime when a GC first saw it blocked; 0: none */
 	uint64_t sched_sp, sched_pc, sched_bp;
 	uint64_t stack_lo, stack_hi; /* the goroutine's stack: [lo, hi) */
 	uint64_t waiting;	     /* g.waiting: its first sudog while in a channel wait */
+	/* its index in allgs, which only grows: the same g at every snapshot, and snapshots
+	 * list theirs in this order */
+	uint32_t slot;
+	uint16_t status;      /* g.atomicstatus: GO_SCAN (0x1000) and a state */
+	uint8_t waitreason;   /* g.waitReason */
+	uint8_t tracking_seq; /* g.trackingSeq; 0 when the layout does not know it */
 };
 
 struct go_snapshot {

@@ -38,19 +38,21 @@ struct row {
 	uint64_t obj;  /* the channel (or select's set) it waits on, 0: none */
 	uint64_t park; /* when it parked: exact (probes) or first seen, 0: not waiting */
 	/* this scan's */
-	uint64_t parent;    /* its creator's goroutine id, 0: unknown */
-	double blocked;	    /* exact wait in seconds, -1: unknown */
-	double runtime_age; /* the runtime's own dating of the wait (now - g.waitsince), which
-			     * may overstate it by a GC's interval; -1: none */
-	uint32_t site;	    /* index in the tracker's sites */
-	pid_t tid;	    /* the thread it runs on or is in a system call on, 0: none */
-	int fd;		    /* in IO wait: the fd it waits on (-1: not known) */
-	bool before_attach; /* waiting since before the probes attached */
-	bool runtime_dated; /* blocked is from the runtime's waitsince, seen unchanged */
-	bool scan_dated;    /* blocked is from the scans: the same wait (g.trackingSeq) at
-			     * every one since the first that saw it, a lower bound */
-	bool fd_write;	    /* ... to write (or connect) rather than read (or accept) */
-	bool timed;	    /* a select with a pending timer's channel among its cases */
+	uint64_t parent; /* its creator's goroutine id, 0: unknown */
+	/* seconds, as floats: a million records are 8 MB smaller, and a wait of a day is
+	 * still told to a hundredth of a second */
+	float blocked;		/* exact wait, -1: unknown */
+	float runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
+				 * may overstate it by a GC's interval; -1: none */
+	uint32_t site;		/* index in the tracker's sites */
+	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
+	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
+	bool before_attach : 1; /* waiting since before the probes attached */
+	bool runtime_dated : 1; /* blocked is from the runtime's waitsince, seen unchanged */
+	bool scan_dated : 1;	/* blocked is from the scans: the same wait (g.trackingSeq) at
+				 * every one since the first that saw it, a lower bound */
+	bool fd_write : 1;	/* ... to write (or connect) rather than read (or accept) */
+	bool timed : 1;		/* a select with a pending timer's channel among its cases */
 	/* its stack (NULL: running, or no saved context), kept while it has not run */
 	struct go_stack_ref stack_ref;
 };
@@ -58,6 +60,9 @@ struct row {
 /* Records are kept in pages of slots, a page only while a live goroutine is in it: a
  * process whose allgs holds a million gs dead since a burst costs what its live ones do. */
 #define ROWS_PER_PAGE 1024
+
+/* a million of them: kept small on purpose */
+_Static_assert(sizeof(struct row) <= 104, "struct row grew");
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {

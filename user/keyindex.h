@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A sorted index from 64-bit keys to 32-bit values, for lookups by key among a million
- * entries built afresh at every scan (goroutine ids to rows): 16 bytes an entry, sorted in a
- * few radix passes, where a hash table takes twice the memory and a rehash per growth.
+ * entries built afresh at every scan (goroutine ids to rows): 16 bytes an entry, sorted in
+ * place by radix, where a hash table takes twice the memory and a rehash per growth.
  */
 #ifndef STRAND_KEYINDEX_H
 #define STRAND_KEYINDEX_H

@@ -253,6 +253,15 @@ static void test_key_index(void)
 	ASSERT_EQ(found, 2000);
 	ASSERT_TRUE(!key_index__get(&ix, 4, &v));
 	ASSERT_TRUE(!key_index__get(&ix, 6008, &v));
+	/* a million goroutines' ids come a bucket at a time, each batch in any order */
+	key_index__reset(&ix, 0);
+	for (uint32_t i = 0; i < 100000; i++)
+		key_index__add(&ix, (uint64_t)i * 48271 % 2147483647 | (uint64_t)(i % 3) << 40, i);
+	key_index__sort(&ix);
+	found = 1;
+	for (size_t i = 1; i < ix.n; i++)
+		found &= ix.e[i - 1].key < ix.e[i].key;
+	ASSERT_TRUE(found && ix.n == 100000);
 	key_index__reset(&ix, 3);
 	key_index__add(&ix, 9, 1);
 	key_index__sort(&ix);
