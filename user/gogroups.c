@@ -158,13 +158,14 @@ static uint64_t group_key(pid_t pid, const struct go_g *g, const struct row *r)
 
 /* A goroutine in a system call or C call is as stuck as its thread: the thread's verdict
  * (a read on a pipe nobody writes, a mutex of C nobody unlocks) is the goroutine's. */
-static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const struct row *r,
-			       const struct detection *det)
+static void add_thread_verdict(const struct go_proc_state *st, struct go_group *grp,
+			       const struct go_g *g, const struct detection *det)
 {
 	const struct wait_group *w;
+	pid_t tid = go_g_tid(st, g->g);
 
-	if ((g->status & ~(uint32_t)GO_SCAN) != GO_SYSCALL || !r->tid ||
-	    !(w = detection__group_of(det, r->tid)))
+	if ((g->status & ~(uint32_t)GO_SCAN) != GO_SYSCALL || !tid ||
+	    !(w = detection__group_of(det, tid)))
 		return;
 	if (w->verdict == VERDICT_IDLE) {
 		grp->thread_idle++;
@@ -174,7 +175,7 @@ static void add_thread_verdict(struct go_group *grp, const struct go_g *g, const
 		return; /* a candidate: no verdict to take */
 	if (grp->thread_stranded++)
 		return;
-	grp->thread_tid = r->tid;
+	grp->thread_tid = tid;
 	snprintf(grp->thread_reason, sizeof(grp->thread_reason), "%s", w->reason);
 	for (int i = 0; i < w->nevidence && grp->nthread_evidence < 3; i++) {
 		if (strstr(w->evidence[i], "goroutine")) /* the line that points back here */
@@ -295,19 +296,20 @@ static const struct net_fd *describe_fd(struct go_proc_state *st, int fd)
 	return c;
 }
 
-static void add_netwait(struct go_proc_state *st, struct go_group *grp, const struct row *r)
+static void add_netwait(struct go_proc_state *st, struct go_group *grp, const struct go_g *g)
 {
 	uint64_t described = 0;
 	const struct net_fd *c;
+	int fd = go_g_fd(st, g->g);
 
 	for (size_t k = 0; k < ARRAY_SIZE(grp->net); k++)
 		described += grp->net[k];
-	if (r->fd < 0 || described >= NET_DESCRIBED_MAX || !(c = describe_fd(st, r->fd))) {
+	if (fd < 0 || described >= NET_DESCRIBED_MAX || !(c = describe_fd(st, fd))) {
 		grp->net[NET_UNKNOWN]++;
 		return;
 	}
 	if (!described) {
-		snprintf(grp->net_text, sizeof(grp->net_text), "%.140s (fd %d)", c->text, r->fd);
+		snprintf(grp->net_text, sizeof(grp->net_text), "%.140s (fd %d)", c->text, fd);
 		snprintf(grp->net_talk, sizeof(grp->net_talk), "%s", c->talk);
 	}
 	grp->net[c->kind]++;
@@ -378,7 +380,7 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		else if (creator_returned(t, st, r, &m->active, m->all_read))
 			grp->creator_returned++;
 		if (!strcmp(grp->state, "IO wait"))
-			add_netwait(st, grp, r);
+			add_netwait(st, grp, g);
 		if (r->obj) {
 			uint64_t k = hash_combine(key, r->obj);
 			uintptr_t n = (uintptr_t)hashmap__get(sharing, k) + 1;
@@ -455,7 +457,7 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct
 		struct go_group *grp = group_of(t, st, g, r, key);
 
 		add_member(t, st, grp, g, r, &m, key);
-		add_thread_verdict(grp, g, r, det);
+		add_thread_verdict(st, grp, g, det);
 	}
 	hashmap__free(&m.active);
 }

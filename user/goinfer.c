@@ -44,7 +44,7 @@ static uint64_t word(const struct evidence *e, size_t row, int32_t off)
 static size_t row_running(const struct evidence *e, int32_t startpc, uint64_t fn)
 {
 	for (size_t i = 0; i < e->gs.n; i++)
-		if (e->gs.ptrs[i] && word(e, i, startpc) == fn + e->bias)
+		if (go_gs__ptr(&e->gs, i) && word(e, i, startpc) == fn + e->bias)
 			return i;
 	return SIZE_MAX;
 }
@@ -197,7 +197,7 @@ static bool sched_holds(const struct evidence *e, const struct go_layout *l, int
 		if (status_at(e, i, l->atomicstatus) != GO_WAITING)
 			continue;
 		if (pc < e->gopark_lo + e->bias || pc >= e->gopark_hi + e->bias ||
-		    word(e, i, pc_off + 8) != e->gs.ptrs[i] || sp <= word(e, i, 0) ||
+		    word(e, i, pc_off + 8) != go_gs__ptr(&e->gs, i) || sp <= word(e, i, 0) ||
 		    sp > word(e, i, 8))
 			return false;
 		parked++;
@@ -279,7 +279,7 @@ static int gather(struct evidence *e, pid_t pid, uint64_t bias, struct gopclntab
 		e->newcoro_fn = 0; /* before Go 1.23 */
 	/* the offsets are proved on the first INFER_ROWS goroutines: evidence enough, and a
 	 * million goroutines' g structs would be hundreds of megabytes */
-	err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, window, &e->gs);
+	err = go_gs__open_list(pid, l->allgs + bias, l->allglen + bias, window, &e->gs);
 	if (!err) {
 		if (e->gs.n > INFER_ROWS)
 			e->gs.n = INFER_ROWS;

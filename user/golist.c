@@ -16,7 +16,8 @@ void go_gs__free(struct go_gs *gs)
 	memset(gs, 0, sizeof(*gs));
 }
 
-int go_gs__read_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+/* The slice header of allgs: where its pointers are and how many are listed. */
+static int read_header(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
 {
 	uint64_t hdr[3], len;
 	int err;
@@ -32,13 +33,22 @@ int go_gs__read_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window,
 	gs->listed = hdr[1] < len ? hdr[1] : len;
 	if (gs->listed > MAX_GOROUTINES || hdr[1] > hdr[2])
 		return -EBADMSG; /* not a slice header: the layout does not fit this process */
-	if (!gs->listed)
-		return 0;
-	gs->ptrs = xcalloc(gs->listed, sizeof(*gs->ptrs));
-	err = procfs__read_mem(pid, hdr[0], gs->ptrs, gs->listed * sizeof(*gs->ptrs));
+	gs->list_at = hdr[0];
+	return 0;
+}
+
+int go_gs__open_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+{
+	int err = read_header(pid, allgs, allglen, window, gs);
+
 	if (!err)
 		gs->n = gs->listed;
 	return err;
+}
+
+uint64_t go_gs__ptr(const struct go_gs *gs, size_t i)
+{
+	return i >= gs->base && i - gs->base < gs->rows ? gs->ptrs[i - gs->base] : 0;
 }
 
 void go_gs__read_rows(pid_t pid, struct go_gs *gs, size_t from, size_t count)
@@ -50,21 +60,17 @@ void go_gs__read_rows(pid_t pid, struct go_gs *gs, size_t from, size_t count)
 	if (count > gs->rows || !gs->bytes) {
 		free(gs->bytes);
 		gs->bytes = xcalloc(count ? count : 1, gs->window);
+		free(gs->ptrs);
+		gs->ptrs = xcalloc(count ? count : 1, sizeof(*gs->ptrs));
 	}
 	gs->base = from;
 	gs->rows = count;
-	/* rows that cannot be read are zeroes (read_blocks zeroes them): their goid 0 fails
-	 * validation */
-	procfs__read_blocks(pid, gs->ptrs + from, count, gs->window, gs->bytes);
-}
-
-int go_gs__read(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
-{
-	int err = go_gs__read_list(pid, allgs, allglen, window, gs);
-
-	if (!err)
-		go_gs__read_rows(pid, gs, 0, gs->n);
-	return err;
+	/* pointers that cannot be read (the process left mid-way) are zeroes, as rows that
+	 * cannot be read are (read_blocks zeroes them): both fail validation */
+	if (count && procfs__read_mem(pid, gs->list_at + from * sizeof(*gs->ptrs), gs->ptrs,
+				      count * sizeof(*gs->ptrs)))
+		memset(gs->ptrs, 0, count * sizeof(*gs->ptrs));
+	procfs__read_blocks(pid, gs->ptrs, count, gs->window, gs->bytes);
 }
 
 uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width)

@@ -648,7 +648,7 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	/* the threads listed before and after the goroutines are read: an M seen on the list
 	 * had its thread then (mexit unlinks it first) */
 	add_tids(lv);
-	err = go_gs__read_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias, (size_t)window,
+	err = go_gs__open_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias, (size_t)window,
 			       &gs);
 	if (err)
 		return err;
@@ -656,7 +656,7 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	for (size_t i = 0; i < gs.n; i++) {
 		if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
 			go_gs__read_rows(lv->pid, &gs, i, GS_CHUNK);
-		lv->gs[i] = (struct gom_g){gs.ptrs[i], go_gs__word(&gs, i, l->g_m, 8),
+		lv->gs[i] = (struct gom_g){go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
 					   (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4)};
 	}
 	lv->f.gs = lv->gs;

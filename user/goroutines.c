@@ -114,6 +114,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->threads_read = false;
 	key_index__free(&st->row_of_goid);
 	hashmap__free(&st->curg_row);
+	hashmap__free(&st->tid_of);
 	hashmap__free(&st->net_of);
 	free_values(&st->net_fds);
 	free_values(&st->heap_of);
@@ -316,6 +317,18 @@ static void update_seen(struct go_proc_state *st, uint64_t now)
 	free(live);
 }
 
+pid_t go_g_tid(const struct go_proc_state *st, uint64_t g)
+{
+	return st->tid_of.len ? (pid_t)(uintptr_t)hashmap__get(&st->tid_of, g) : 0;
+}
+
+int go_g_fd(const struct go_proc_state *st, uint64_t g)
+{
+	uint64_t net = st->net_of.len ? (uintptr_t)hashmap__get(&st->net_of, g) : 0;
+
+	return net ? (int)(net & 0x7fffffff) - 1 : -1;
+}
+
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid)
 {
 	uint32_t row;
@@ -460,27 +473,32 @@ static struct go_stack_ref *stack_ref_of(void *ctx, const struct go_g *g)
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
-	uint64_t *objs = xcalloc(snap->n + 1, sizeof(*objs));
-	struct hashmap tid_of; /* g -> the thread running it or in its system call */
+	uint64_t objs[GO_WAIT_OBJECTS_CHUNK];
 
-	hashmap__init(&tid_of);
+	hashmap__free(&st->tid_of);
+	hashmap__init(&st->tid_of);
 	for (size_t i = 0; i < st->nthreads; i++)
 		if (st->threads[i].curg && st->threads[i].tid)
-			hashmap__set(&tid_of, st->threads[i].curg,
+			hashmap__set(&st->tid_of, st->threads[i].curg,
 				     (void *)(uintptr_t)st->threads[i].tid);
 	hashmap__free(&st->curg_row);
 	key_index__reset(&st->row_of_goid, snap->n);
 	go_stack_cache__update(st->stacks, st->pid, snap, stack_ref_of, st);
-	go_wait__objects(st->pid, &st->gp.layout, snap, objs);
 	go_chan_table__begin(&st->chans);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
 		struct row *r = go_row(st, i);
-		uint64_t net, prev_obj = r->obj, prev_park = r->park;
+		uint64_t prev_obj = r->obj, prev_park = r->park;
 
+		if (i % GO_WAIT_OBJECTS_CHUNK == 0) /* a chunk's channels at a time */
+			go_wait__objects(st->pid, &st->gp.layout, g,
+					 snap->n - i < GO_WAIT_OBJECTS_CHUNK
+						 ? snap->n - i
+						 : GO_WAIT_OBJECTS_CHUNK,
+					 objs);
 		if (r->stack_ref.stack)
 			go_wait_frame(st, r->stack_ref.stack); /* part of the group's key */
-		r->obj = objs[i];
+		r->obj = objs[i % GO_WAIT_OBJECTS_CHUNK];
 		r->park = 0;
 		r->parent = g->parent_goid;
 		r->blocked = r->runtime_age = -1;
@@ -491,20 +509,14 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 				r->park = go_first_seen(st, g);
 		}
 		r->site = go_site_for(t, st, g->gopc, g->startpc);
-		r->tid = tid_of.len ? (pid_t)(uintptr_t)hashmap__get(&tid_of, g->g) : 0;
-		if (r->tid)
+		if (go_g_tid(st, g->g))
 			hashmap__set(&st->curg_row, g->g, (void *)(uintptr_t)(i + 1));
-		net = (uintptr_t)hashmap__get(&st->net_of, g->g);
-		r->fd = net ? (int)(net & 0x7fffffff) - 1 : -1;
-		r->fd_write = net >> 31;
 		key_index__add(&st->row_of_goid, g->goid, (uint32_t)i);
 		go_chan_table__saw(&st->chans, t->now_ns, r->obj, r->park, prev_obj, prev_park);
 	}
 	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
 	go_chan_table__end(&st->chans);
-	hashmap__free(&tid_of);
-	free(objs);
 }
 
 static void arm_exit(struct go_tracker *t, struct go_proc_state *st);
@@ -526,6 +538,7 @@ static struct go_proc_state *new_state(struct go_tracker *t, pid_t pid, const ch
 	st->born_before = procfs__birth_ns(pid) < t->started_ns;
 	hashmap__init(&st->site_of);
 	hashmap__init(&st->curg_row);
+	hashmap__init(&st->tid_of);
 	hashmap__init(&st->net_of);
 	hashmap__init(&st->net_fds);
 	hashmap__init(&st->heap_of);

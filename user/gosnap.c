@@ -172,7 +172,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
 	struct go_gs gs;
-	int err = go_gs__read_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias,
+	int err = go_gs__open_list(gp->pid, l->allgs + gp->bias, l->allglen + gp->bias,
 				   snapshot_window(l), &gs);
 
 	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
@@ -196,7 +196,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			go_gs__read_rows(gp->pid, &gs, i, SNAPSHOT_CHUNK);
 		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 
-		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !gs.ptrs[i] ||
+		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !go_gs__ptr(&gs, i) ||
 		    !go_gs__word(&gs, i, l->goid, 8)) {
 			snap->invalid++;
 			continue;
@@ -222,7 +222,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			snap->g = xrealloc(snap->g, snap->cap * sizeof(*snap->g));
 		}
 		out = &snap->g[snap->n];
-		out->g = gs.ptrs[i];
+		out->g = go_gs__ptr(&gs, i);
 		out->slot = (uint32_t)i;
 		out->goid = go_gs__word(&gs, i, l->goid, 8);
 		out->status = (uint16_t)status;

@@ -41,17 +41,15 @@ struct row {
 	uint64_t parent; /* its creator's goroutine id, 0: unknown */
 	/* seconds, as floats: a million records are 8 MB smaller, and a wait of a day is
 	 * still told to a hundredth of a second */
-	float blocked;		/* exact wait, -1: unknown */
-	float runtime_age;	/* the runtime's own dating of the wait (now - g.waitsince), which
-				 * may overstate it by a GC's interval; -1: none */
-	uint32_t site;		/* index in the tracker's sites */
-	pid_t tid;		/* the thread it runs on or is in a system call on, 0: none */
-	int fd;			/* in IO wait: the fd it waits on (-1: not known) */
+	float blocked;	   /* exact wait, -1: unknown */
+	float runtime_age; /* the runtime's own dating of the wait (now - g.waitsince), which
+			    * may overstate it by a GC's interval; -1: none */
+	uint32_t site;	   /* index in the tracker's sites; its thread and fd are in the process's
+			    * maps (go_g_tid, go_g_fd): few goroutines have one */
 	bool before_attach : 1; /* waiting since before the probes attached */
 	bool runtime_dated : 1; /* blocked is from the runtime's waitsince, seen unchanged */
 	bool scan_dated : 1;	/* blocked is from the scans: the same wait (g.trackingSeq) at
 				 * every one since the first that saw it, a lower bound */
-	bool fd_write : 1;	/* ... to write (or connect) rather than read (or accept) */
 	bool timed : 1;		/* a select with a pending timer's channel among its cases */
 	/* its stack (NULL: running, or no saved context), kept while it has not run */
 	struct go_stack_ref stack_ref;
@@ -62,7 +60,7 @@ struct row {
 #define ROWS_PER_PAGE 1024
 
 /* a million of them: kept small on purpose */
-_Static_assert(sizeof(struct row) <= 104, "struct row grew");
+_Static_assert(sizeof(struct row) <= 96, "struct row grew");
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {
@@ -115,6 +113,7 @@ struct go_proc_state {
 	struct hashmap site_of; /* gopc -> site index + 1 */
 	struct key_index row_of_goid; /* goroutine id -> index in rows, of the last snapshot */
 	struct hashmap curg_row;      /* g a thread runs -> index in rows + 1 */
+	struct hashmap tid_of;	      /* g -> the thread running it or in its system call */
 	struct hashmap first_of;      /* group key -> count + 1 at the first scan that saw it */
 	/* group key -> creator_returned + 1 at the last scan: a creator is taken to have returned
 	 * only when two scans in a row say so (a stack read racing its goroutine says wrong) */
@@ -216,6 +215,11 @@ static inline struct row *go_row(const struct go_proc_state *st, size_t i)
 
 /* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid);
+/* The thread goroutine g (its address) runs on or is in a system call on at the last scan;
+ * 0: none. */
+pid_t go_g_tid(const struct go_proc_state *st, uint64_t g);
+/* The fd goroutine g waits on in IO wait at the last scan; -1: not known. */
+int go_g_fd(const struct go_proc_state *st, uint64_t g);
 /* The wait reason, or the status, of g. */
 const char *go_state_name(const struct go_proc_state *st, const struct go_g *g);
 /* When g was first seen in its present state (ns), 0: not seen before. */

@@ -159,16 +159,13 @@ int go_wait__channels(pid_t pid, const struct go_layout *l, const struct go_g *g
 
 /* A chunk of goroutines at a time: for a million, the sudog windows and the channels of
  * every select at once would be hundreds of megabytes. */
-#define OBJECTS_CHUNK 4096
-
-void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
+void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_g *gs, size_t n,
 		      uint64_t *objs)
 {
-	if (!snap->n)
-		return;
-	for (size_t at = 0; at < snap->n; at += OBJECTS_CHUNK)
-		objects_of(pid, l, snap->g + at,
-			   snap->n - at < OBJECTS_CHUNK ? snap->n - at : OBJECTS_CHUNK, objs + at);
+	for (size_t at = 0; at < n; at += GO_WAIT_OBJECTS_CHUNK)
+		objects_of(pid, l, gs + at,
+			   n - at < GO_WAIT_OBJECTS_CHUNK ? n - at : GO_WAIT_OBJECTS_CHUNK,
+			   objs + at);
 }
 
 /* The goroutines in channel waits now, and the first bytes of each one's first sudog. */
@@ -190,7 +187,7 @@ static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, unsigned 
 		  struct chan_waiters *w)
 {
 	struct go_gs gs;
-	int err = go_gs__read_list(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
+	int err = go_gs__open_list(pid, l->allgs + bias, l->allglen + bias, G_WINDOW, &gs);
 	size_t from = gs.n ? (size_t)attempt * GATHER_LOOK % gs.n : 0;
 
 	memset(w, 0, sizeof(*w));
@@ -208,10 +205,10 @@ static int gather(pid_t pid, uint64_t bias, const struct go_layout *l, unsigned 
 		reason = (uint32_t)go_gs__word(&gs, i, l->waitreason, 1);
 		kind = chan_kind_of(l, status, reason);
 
-		if (!gs.ptrs[i] || (status & ~(uint32_t)GO_SCAN) == GO_DEAD)
+		if (!go_gs__ptr(&gs, i) || (status & ~(uint32_t)GO_SCAN) == GO_DEAD)
 			continue;
 		if (kind != NOT_CHAN && w->n < SAMPLES) {
-			w->g[w->n] = gs.ptrs[i];
+			w->g[w->n] = go_gs__ptr(&gs, i);
 			w->kind[w->n] = kind;
 			memcpy(w->gmem[w->n++], gs.bytes + (i - gs.base) * G_WINDOW, G_WINDOW);
 		} else if (kind == NOT_CHAN && w->others < SAMPLES) {

@@ -18,16 +18,20 @@
 #include "hashmap.h"
 
 struct go_layout;
-struct go_snapshot;
+struct go_g;
 
 #define GO_SELECT_MAX_CASES 16 /* sudogs followed per select */
 
+/* Goroutines whose wait objects are read together: a few batched reads a round. */
+#define GO_WAIT_OBJECTS_CHUNK 4096
+
 /*
- * The wait object of each goroutine of snap: objs[i] is the channel snap->g[i] waits on, a
- * hash standing for the set of channels of a select (its low bit set, so it is never a
+ * The wait object of each of the n goroutines at gs: objs[i] is the channel gs[i] waits on,
+ * a hash standing for the set of channels of a select (its low bit set, so it is never a
  * channel's address), or 0 when it is not in a channel wait or the layout does not say.
+ * Read a chunk at a time by the caller, so that a million goroutines need no array of them.
  */
-void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_snapshot *snap,
+void go_wait__objects(pid_t pid, const struct go_layout *l, const struct go_g *gs, size_t n,
 		      uint64_t *objs);
 
 /*
@@ -48,7 +52,6 @@ int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attem
  * one for a send or receive, one per case of a select. How many, -ENOENT when it is in
  * no channel wait or the layout does not say, -ESTALE when its sudogs changed under the read
  * (it woke) or it has more than max. */
-struct go_g;
 int go_wait__channels(pid_t pid, const struct go_layout *l, const struct go_g *g, uint64_t *chans,
 		      uint64_t *sudogs, int max);
 
