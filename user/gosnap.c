@@ -188,6 +188,12 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
 	hashmap__init(&snap->untracked_gopc);
+	/* room for every g listed, at once: no copy as it grows (a large block is a mapping
+	 * of its own, and only the pages written to are memory) */
+	if (keep > snap->cap) {
+		snap->g = xrealloc(snap->g, keep * sizeof(*snap->g));
+		snap->cap = keep;
+	}
 	for (size_t i = 0; i < gs.n; i++) {
 		struct go_g *out;
 		uint32_t status;
@@ -213,13 +219,6 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			hashmap__set(&snap->untracked_gopc, gopc, (void *)(c + 1));
 			snap->untracked++;
 			continue;
-		}
-		/* grown as live ones are found: allgs keeps every g a burst ever made */
-		if (snap->n == snap->cap) {
-			snap->cap = snap->cap ? 2 * snap->cap : 256;
-			if (snap->cap > keep)
-				snap->cap = keep;
-			snap->g = xrealloc(snap->g, snap->cap * sizeof(*snap->g));
 		}
 		out = &snap->g[snap->n];
 		out->g = go_gs__ptr(&gs, i);
