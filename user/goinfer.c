@@ -13,8 +13,8 @@
 #include <string.h>
 
 #define INFER_ROWS   8192 /* goroutines the offsets are proved on: evidence enough, 6 MB */
-#define WINDOW	     768 /* bytes of each g searched: runtime.g is ~400-600 bytes */
-#define CALL_SAMPLES 12	 /* creation pcs whose CALL is decoded per candidate offset */
+#define WINDOW	     768  /* bytes of each g searched: runtime.g is ~400-600 bytes */
+#define CALL_SAMPLES 12	  /* creation pcs whose CALL is decoded per candidate offset */
 #define MAX_GOID     (1ULL << 40)
 
 /* The goroutine list and the runtime functions that identify some of its goroutines. */
