@@ -284,9 +284,10 @@ static bool looks_like_hchan(const struct chan_waiters *w, size_t i, const struc
  * the queue's head or tail, which the channel holds; a sudog in the middle of a queue of
  * three or more is linked only from its neighbours, which says nothing either way. What is
  * no channel at all fails. A program whose only channel wait is a select (lefthook's signal
- * context) is proved on it. */
-static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
-		       int32_t off)
+ * context) is proved on it. 1: proved, 0: no sample says either way (a million goroutines
+ * queued on one channel, none sampled at its ends), -1: refuted. */
+static int chan_evidence(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
+			 int32_t off)
 {
 	int32_t waiting = l->g_waiting;
 	int checked = 0;
@@ -306,9 +307,15 @@ static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_
 		if (queued)
 			checked++;
 		else if (!channel && !moved_on(pid, w, i, waiting))
-			return false;
+			return -1;
 	}
 	return checked > 0;
+}
+
+static bool chan_holds(pid_t pid, const struct chan_waiters *w, const struct go_layout *l,
+		       int32_t off)
+{
+	return chan_evidence(pid, w, l, off) > 0;
 }
 
 /* Follows a select's sudogs from the first: each must name the goroutine; returns how many,
@@ -404,6 +411,7 @@ int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attem
 {
 	struct chan_waiters *w = xcalloc(1, sizeof(*w));
 	int res = 0;
+	bool unproved = false;
 
 	if (l->g_waiting < 0 || l->atomicstatus < 0 || l->waitreason < 0 || !l->nwait_reasons ||
 	    gather(pid, bias, l, attempt, w))
@@ -414,9 +422,17 @@ int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attem
 		goto out;
 	}
 	read_sudogs(pid, l, w);
-	if (l->sudog_c >= 0 && !chan_holds(pid, w, l, l->sudog_c)) {
-		l->sudog_c = -1;
-		res = -1;
+	/* refuted, DWARF's offset goes; unproved for want of a sample that can prove it, it
+	 * stays (and the layout is checked again at the next attempt) */
+	if (l->sudog_c >= 0) {
+		int c = chan_evidence(pid, w, l, l->sudog_c);
+
+		if (c < 0) {
+			l->sudog_c = -1;
+			res = -1;
+		} else if (!c) {
+			unproved = true;
+		}
 	}
 	if (l->sudog_waitlink >= 0 && has_select(w) &&
 	    !waitlink_holds(pid, w, l->g_waiting, l->sudog_waitlink)) {
@@ -424,7 +440,7 @@ int go_wait__check(pid_t pid, uint64_t bias, struct go_layout *l, unsigned attem
 		res = -1;
 	}
 	if (!res)
-		res = has_select(w) ? 1 : 0; /* all three proved only with a select to prove on */
+		res = has_select(w) && !unproved ? 1 : 0; /* all three proved only with a select */
 out:
 	free(w);
 	return res;
