@@ -625,13 +625,15 @@ static int image_range(struct live *lv)
 	return err;
 }
 
-static int gather(struct live *lv, const struct go_layout *l, bool futexes)
+static int gather(struct live *lv, const struct go_layout *l, bool futexes, struct gom_g *given,
+		  size_t ngiven)
 {
 	struct go_gs gs;
 	uint64_t entry, end;
 	int32_t window = (l->g_m > l->atomicstatus ? l->g_m : l->atomicstatus) + 8;
 	int err;
 
+	lv->gs = given; /* freed with lv, whatever happens */
 	lv->f.read = live_read;
 	lv->f.is_entry = live_is_entry;
 	lv->f.ctx = lv;
@@ -648,24 +650,29 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes)
 	/* the threads listed before and after the goroutines are read: an M seen on the list
 	 * had its thread then (mexit unlinks it first) */
 	add_tids(lv);
-	err = go_gs__open_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias, (size_t)window,
-			       &gs);
-	if (err)
-		return err;
-	lv->gs = xcalloc(gs.n ? gs.n : 1, sizeof(*lv->gs));
-	for (size_t i = 0; i < gs.n; i++) {
-		if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
-			go_gs__read_rows(lv->pid, &gs, i, GS_CHUNK);
-		lv->gs[i] = (struct gom_g){go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
-					   (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4)};
+	if (given) {
+		lv->f.ngs = ngiven;
+	} else {
+		err = go_gs__open_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias,
+				       (size_t)window, &gs);
+		if (err)
+			return err;
+		lv->gs = xcalloc(gs.n ? gs.n : 1, sizeof(*lv->gs));
+		for (size_t i = 0; i < gs.n; i++) {
+			if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
+				go_gs__read_rows(lv->pid, &gs, i, GS_CHUNK);
+			lv->gs[i] =
+				(struct gom_g){go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
+					       (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4)};
+		}
+		lv->f.ngs = gs.n;
+		go_gs__free(&gs);
 	}
 	lv->f.gs = lv->gs;
-	lv->f.ngs = gs.n;
 	lv->f.allgs = l->allgs + lv->bias;
-	lv->f.allgs_listed = gs.n;
-	if (gs.n)
-		qsort(lv->gs, gs.n, sizeof(*lv->gs), cmp_gom_g);
-	go_gs__free(&gs);
+	lv->f.allgs_listed = lv->f.ngs;
+	if (lv->f.ngs)
+		qsort(lv->gs, lv->f.ngs, sizeof(*lv->gs), cmp_gom_g);
 	add_tids(lv);
 	sort_tids(lv);
 	if (futexes)
@@ -723,7 +730,8 @@ static int refill(const struct gom_facts *f, struct go_layout *l, char *why, siz
 	return 0;
 }
 
-int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l)
+int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l,
+		      struct gom_g *gs, size_t ngs)
 {
 	struct live lv = {.pid = pid, .bias = bias, .pcln = pcln};
 	bool dwarf = l->m_source && !strcmp(l->m_source, "DWARF");
@@ -734,11 +742,13 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 	uint64_t allm;
 
 	if (!pcln || l->g_m < 0 || l->atomicstatus < 0 || !l->allgs) {
+		free(gs);
 		golayout__forget_m(l, "no .gopclntab or runtime.g layout to prove it with");
 		return -ENODATA;
 	}
 	if (!dwarf) {
 		if (gocode__find_allm(pid, bias, pcln, &allm, hints, &nhints)) {
+			free(gs);
 			golayout__forget_m(l, "runtime.allm not found in runtime.mcommoninit");
 			return -ENODATA;
 		}
@@ -750,7 +760,8 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 		lv.f.hints = hints;
 		lv.f.nhints = nhints;
 	}
-	err = gather(&lv, l, !dwarf);
+	err = gather(&lv, l, !dwarf, gs, ngs);
+	gs = NULL; /* lv's now */
 	if (err) {
 		snprintf(why, sizeof(why), "the process could not be read (%s)", strerror(-err));
 		golayout__forget_m(l, why);

@@ -33,7 +33,11 @@ struct go_layout;
  * empty a later call may prove more (a goroutine in a system call proves m.curg, a parked
  * M m.park); what an inferred layer had proved is kept unless the process contradicts it.
  */
-int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout);
+struct gom_g;
+/* gs, ngs: every g of allgs with its g.m and status, as a snapshot just read them (taken:
+ * sorted and freed here); NULL: read here, a pass over the whole list of its own. */
+int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout,
+		      struct gom_g *gs, size_t ngs);
 
 /* What the process shows, gathered once; the proofs below only read it (and, through
  * read, the target's memory), so tests can give them a made-up process. */

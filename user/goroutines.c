@@ -600,14 +600,15 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_find_wait_fields(st);
 	go_find_wait_layout(st);
 	go_find_parent(st);
-	go_find_m_layer(t, st);
 	t->now_ns = now_mono_ns();
 	go_budget__check(t, st);
 	if (go_budget__rearm_due(t, st))
 		attach_probes(t, st);
 	st->gp.max_goroutines = t->max_goroutines;
+	st->snap.want_all = go_m_layer_due(st);
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		st->exit_read = st->at_exit;
+		go_find_m_layer(t, st);
 		go_read_threads(st);
 		go_read_netwaits(st);
 		update_seen(st, t->now_ns);

@@ -158,19 +158,35 @@ static void learned_curg(struct go_tracker *t, struct go_proc_state *st)
 			 l->m_problem[0] ? "; " : "");
 }
 
+bool go_m_layer_due(const struct go_proc_state *st)
+{
+	const struct go_layout *l = &st->gp.layout;
+
+	/* once at the first scan (DWARF's layer is checked then), later while unproved */
+	return st->pcln && st->m_attempts < M_LAYOUT_ATTEMPTS &&
+	       (!st->m_attempts || !l->m_source || l->m_problem[0]);
+}
+
 /* The M layer (threads to goroutines) may need a goroutine in a system call or a parked
- * thread to be proved: tried again at later scans. A m.curg proved after the probes
- * attached reaches them too: the create probe finds a new goroutine's parent through it. */
+ * thread to be proved: tried again at later scans, each on the gs its snapshot read (asked
+ * for with go_m_layer_due). A m.curg proved after the probes attached reaches them too: the
+ * create probe finds a new goroutine's parent through it. */
 void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st)
 {
 	struct go_layout *l = &st->gp.layout;
 	int32_t curg = l->m_curg;
 	struct strand_go_config cfg;
+	struct gom_g *all = st->snap.all;
+	size_t nall = st->snap.nall;
 
-	if ((l->m_source && !l->m_problem[0]) || st->m_attempts >= M_LAYOUT_ATTEMPTS || !st->pcln)
+	st->snap.all = NULL;
+	st->snap.nall = 0;
+	if (!go_m_layer_due(st)) {
+		free(all);
 		return;
+	}
 	st->m_attempts++;
-	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l);
+	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l, all, nall);
 	/* an idle process may have no goroutine running when it is scanned: the create probe
 	 * saw one at a spawn (the spawner, pointing back at its M) */
 	if (l->m_curg < 0 && st->create_probes)

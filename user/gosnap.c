@@ -141,10 +141,6 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 	if (gocode__version(exe, gp->layout.version, sizeof(gp->layout.version)) && pcln)
 		gocode__runtime_version(pid, gp->bias, pcln, gp->layout.version,
 					sizeof(gp->layout.version));
-	/* the threads' layer is proved on its own: it may need a goroutine in a system call
-	 * or the runtime's threads started, and is no reason to doubt the goroutines' */
-	if (!err)
-		gominfer__resolve(pid, gp->bias, pcln, &gp->layout);
 	return err;
 }
 
@@ -156,10 +152,11 @@ static size_t snapshot_window(const struct go_layout *l)
 	const struct {
 		int32_t off;
 		size_t width;
-	} used[] = {{l->atomicstatus, 4}, {l->goid, 8},	    {l->waitreason, 1}, {l->waitsince, 8},
-		    {l->tracking_seq, 1}, {l->gopc, 8},	    {l->startpc, 8},	{l->parent_goid, 8},
-		    {l->sched_sp, 8},	  {l->sched_pc, 8}, {l->sched_bp, 8},	{l->stack_lo, 8},
-		    {l->stack_hi, 8},	  {l->g_waiting, 8}};
+	} used[] = {{l->atomicstatus, 4}, {l->goid, 8},		{l->waitreason, 1},
+		    {l->waitsince, 8},	  {l->tracking_seq, 1}, {l->gopc, 8},
+		    {l->startpc, 8},	  {l->parent_goid, 8},	{l->sched_sp, 8},
+		    {l->sched_pc, 8},	  {l->sched_bp, 8},	{l->stack_lo, 8},
+		    {l->stack_hi, 8},	  {l->g_waiting, 8},	{l->g_m, 8}};
 	size_t end = 8;
 
 	for (size_t i = 0; i < ARRAY_SIZE(used); i++)
@@ -184,6 +181,9 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	}
 	snap->n = 0;
 	snap->listed = gs.listed;
+	snap->nall = 0;
+	if (snap->want_all)
+		snap->all = xrealloc(snap->all, (gs.n ? gs.n : 1) * sizeof(*snap->all));
 	snap->invalid = 0;
 	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
@@ -201,6 +201,9 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		if (i % SNAPSHOT_CHUNK == 0) /* the gs' bytes a chunk at a time */
 			go_gs__read_rows(gp->pid, &gs, i, SNAPSHOT_CHUNK);
 		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
+		if (snap->all)
+			snap->all[snap->nall++] = (struct gom_g){
+				go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8), status};
 
 		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !go_gs__ptr(&gs, i) ||
 		    !go_gs__word(&gs, i, l->goid, 8)) {
@@ -247,6 +250,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 void go_snapshot__free(struct go_snapshot *snap)
 {
 	free(snap->g);
+	free(snap->all);
 	hashmap__free(&snap->untracked_gopc);
 	memset(snap, 0, sizeof(*snap));
 }

@@ -38,6 +38,12 @@ struct go_snapshot {
 	/* live goroutines past the process's max_goroutines: counted by spawn site only */
 	uint64_t untracked;
 	struct hashmap untracked_gopc; /* gopc -> how many of them */
+	/* asked for (want_all) while the threads' layer is proved: every g listed, dead ones
+	 * too, with its g.m and status, read with the rest rather than in a pass of its own;
+	 * the caller takes it (NULL: not asked, or the snapshot failed) */
+	bool want_all;
+	struct gom_g *all;
+	size_t nall;
 };
 
 struct go_process {
@@ -49,6 +55,7 @@ struct go_process {
 };
 
 struct gopclntab;
+struct gom_g;
 
 /*
  * Recognizes pid as a Go program and finds its runtime layout: from DWARF, checked against

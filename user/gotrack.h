@@ -247,6 +247,8 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 void go_find_wait_fields(struct go_proc_state *st);
 void go_find_wait_layout(struct go_proc_state *st);
 void go_find_parent(struct go_proc_state *st);
+/* Whether the next snapshot should read every g's M for go_find_m_layer, called after it. */
+bool go_m_layer_due(const struct go_proc_state *st);
 void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st);
 /* The Ms and the IO waits' fds of the scan, once their layouts are proved. */
 void go_read_threads(struct go_proc_state *st);
