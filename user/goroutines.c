@@ -470,10 +470,52 @@ static struct go_stack_ref *stack_ref_of(void *ctx, const struct go_g *g)
 	return &go_slot_row(ctx, g->slot)->stack_ref;
 }
 
+/* What wait objects were read with: a new channel layout reads them all again. */
+static uint64_t objects_sig(const struct go_layout *l)
+{
+	return hash_combine(hash_combine(hash_u64((uint64_t)(uint32_t)l->g_waiting),
+					 (uint64_t)(uint32_t)l->sudog_c),
+			    (uint64_t)(uint32_t)l->sudog_waitlink);
+}
+
+struct objects_chunk {
+	struct go_g g[GO_WAIT_OBJECTS_CHUNK]; /* the goroutines whose objects are read */
+	size_t at[GO_WAIT_OBJECTS_CHUNK];     /* ... and where each is in the chunk */
+	uint64_t got[GO_WAIT_OBJECTS_CHUNK];
+};
+
+/*
+ * objs[k]: the wait object of goroutine i + k of the snapshot, for the n of a chunk. Read for
+ * a goroutine whose wait is new at this scan (or whose object is not known); one still in the
+ * same wait (its state's key unchanged, which needs g.trackingSeq) still waits on the same
+ * sudog, so on the same channels: its object is kept, not read again. A million goroutines
+ * parked for good cost their sudog reads once.
+ */
+static void read_objects(struct go_tracker *t, struct go_proc_state *st, bool all, size_t i,
+			 size_t n, struct objects_chunk *c, uint64_t *objs)
+{
+	size_t m = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct row *r = go_row(st, i + k);
+
+		objs[k] = r->obj;
+		if (all || !r->obj || r->seen_ns == t->now_ns) {
+			c->g[m] = st->snap.g[i + k];
+			c->at[m++] = k;
+		}
+	}
+	go_wait__objects(st->pid, &st->gp.layout, c->g, m, c->got);
+	for (size_t k = 0; k < m; k++)
+		objs[c->at[k]] = c->got[k];
+}
+
 static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 {
 	const struct go_snapshot *snap = &st->snap;
-	uint64_t objs[GO_WAIT_OBJECTS_CHUNK];
+	uint64_t objs[GO_WAIT_OBJECTS_CHUNK], sig = objects_sig(&st->gp.layout);
+	struct objects_chunk *chunk = xcalloc(1, sizeof(*chunk));
+	bool all_objects = sig != st->objects_sig || st->gp.layout.tracking_seq < 0;
 
 	hashmap__free(&st->tid_of);
 	hashmap__init(&st->tid_of);
@@ -491,11 +533,10 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 		uint64_t prev_obj = r->obj, prev_park = r->park;
 
 		if (i % GO_WAIT_OBJECTS_CHUNK == 0) /* a chunk's channels at a time */
-			go_wait__objects(st->pid, &st->gp.layout, g,
-					 snap->n - i < GO_WAIT_OBJECTS_CHUNK
-						 ? snap->n - i
-						 : GO_WAIT_OBJECTS_CHUNK,
-					 objs);
+			read_objects(t, st, all_objects, i,
+				     snap->n - i < GO_WAIT_OBJECTS_CHUNK ? snap->n - i
+									 : GO_WAIT_OBJECTS_CHUNK,
+				     chunk, objs);
 		if (r->stack_ref.stack)
 			go_wait_frame(st, r->stack_ref.stack); /* part of the group's key */
 		r->obj = objs[i % GO_WAIT_OBJECTS_CHUNK];
@@ -517,6 +558,8 @@ static void read_rows(struct go_tracker *t, struct go_proc_state *st)
 	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
 	go_chan_table__end(&st->chans);
+	st->objects_sig = sig;
+	free(chunk);
 }
 
 static void arm_exit(struct go_tracker *t, struct go_proc_state *st);

@@ -80,6 +80,7 @@ struct go_proc_state {
 	int exit_code;	 /* ... the status it exits with */
 	int attempts, wait_attempts, m_attempts, parent_attempts, wait_field_attempts;
 	bool wait_layout_done;	/* the channel-wait offsets proved */
+	uint64_t objects_sig;	/* the channel-wait offsets the rows' objects were read with */
 	bool switch_known;	/* runtime.systemstack_switch looked up for the stack walks */
 	int np_attempts;	/* scans that tried to prove the network poller's layout */
 	struct hashmap net_of;	/* g -> fd + 1, write in bit 31, of the last scan's IO waits */
