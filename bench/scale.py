@@ -288,7 +288,7 @@ def main():
         lines.append("| %s | %.2f | %.2f | %.0f | %.2f | %s |" % r)
     lines += ["", "The live view (`strand trace -p`, its report redrawn every 2 s on a terminal) "
               "on the process with %d parked goroutines: strand takes %.1f%% of a CPU over 60 s "
-              "(scans spaced to keep them within 3%% of a CPU: each takes ~0.8 s)." %
+              "(its scans spaced to keep them within 3%% of a CPU; the redrawn report is the rest)." %
               (args.goroutines, live)]
     lines += ["", "`strand daemon` with %d small processes on the machine (half C with 8 "
               "blocked threads, half Go with 100 parked goroutines; everything else on it "
