@@ -162,9 +162,10 @@ bool go_m_layer_due(const struct go_proc_state *st)
 {
 	const struct go_layout *l = &st->gp.layout;
 
-	/* once at the first scan (DWARF's layer is checked then), later while unproved */
-	return st->pcln && st->m_attempts < M_LAYOUT_ATTEMPTS &&
-	       (!st->m_attempts || !l->m_source || l->m_problem[0]);
+	/* once at the first scan (DWARF's layer is checked then, or forgotten without a line
+	 * table to check it with), later while unproved */
+	return st->m_attempts < M_LAYOUT_ATTEMPTS &&
+	       (!st->m_attempts || (st->pcln && (!l->m_source || l->m_problem[0])));
 }
 
 /* The M layer (threads to goroutines) may need a goroutine in a system call or a parked

@@ -181,9 +181,10 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	}
 	snap->n = 0;
 	snap->listed = gs.listed;
+	/* one the caller has not taken is not written past its end */
+	free(snap->all);
+	snap->all = snap->want_all ? xcalloc(gs.n ? gs.n : 1, sizeof(*snap->all)) : NULL;
 	snap->nall = 0;
-	if (snap->want_all)
-		snap->all = xrealloc(snap->all, (gs.n ? gs.n : 1) * sizeof(*snap->all));
 	snap->invalid = 0;
 	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
