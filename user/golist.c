@@ -16,8 +16,7 @@ void go_gs__free(struct go_gs *gs)
 	memset(gs, 0, sizeof(*gs));
 }
 
-/* The slice header of allgs: where its pointers are and how many are listed. */
-static int read_header(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
+int go_gs__open_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
 {
 	uint64_t hdr[3], len;
 	int err;
@@ -34,16 +33,8 @@ static int read_header(pid_t pid, uint64_t allgs, uint64_t allglen, size_t windo
 	if (gs->listed > MAX_GOROUTINES || hdr[1] > hdr[2])
 		return -EBADMSG; /* not a slice header: the layout does not fit this process */
 	gs->list_at = hdr[0];
+	gs->n = gs->listed;
 	return 0;
-}
-
-int go_gs__open_list(pid_t pid, uint64_t allgs, uint64_t allglen, size_t window, struct go_gs *gs)
-{
-	int err = read_header(pid, allgs, allglen, window, gs);
-
-	if (!err)
-		gs->n = gs->listed;
-	return err;
 }
 
 uint64_t go_gs__ptr(const struct go_gs *gs, size_t i)

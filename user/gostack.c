@@ -185,7 +185,7 @@ static void walk_chunk(pid_t pid, struct pending *p, size_t n)
 	size_t *which = xcalloc(n ? n : 1, sizeof(*which));
 	/* not zeroed: every window is read whole, or zeroed by the read (8 MiB zeroed a chunk,
 	 * 250 times for a million goroutines, was a third of their walks) */
-	uint8_t *mem = xrealloc(NULL, (n ? n : 1) * WINDOW);
+	uint8_t *mem = xmalloc((n ? n : 1) * WINDOW);
 
 	for (int round = 0; round < MAX_ROUNDS; round++) {
 		size_t k = 0, window = round ? WINDOW : FIRST_WINDOW;

@@ -81,8 +81,8 @@ static void objects_of(pid_t pid, const struct go_layout *l, const struct go_g *
 	addrs = xcalloc(n, sizeof(*addrs));
 	/* not zeroed: only what each round read (or zeroed) and each chain's channels found are
 	 * looked at */
-	chans = xrealloc(NULL, n * sizeof(*chans));
-	mem = xrealloc(NULL, n * window);
+	chans = xmalloc(n * sizeof(*chans));
+	mem = xmalloc(n * window);
 	for (size_t i = 0; i < n; i++)
 		if (chan_kind_of(l, gs[i].status, gs[i].waitreason) != NOT_CHAN)
 			cur[i] = gs[i].waiting;

@@ -57,6 +57,11 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *xmalloc(size_t size)
+{
+	return xrealloc(NULL, size);
+}
+
 void *xrealloc(void *p, size_t size)
 {
 	p = realloc(p, size ? size : 1);

@@ -28,6 +28,8 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xcalloc(size_t n, size_t size);
+/* Not zeroed: for buffers every byte of which is written before it is read. */
+void *xmalloc(size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 
