@@ -59,7 +59,8 @@ enum strand_spawn_flags {
 	 * strand_clone_site), and a sample carries the new thread's descriptor */
 	STRAND_SPAWN_CLONE_UNLEARNED = 1 << 5,
 	/* site key coarse, and stack[] holds the STRAND_SLOT_WINDOW bytes above sp (stack_len
-	 * of them valid, no regs): the record ends there */
+	 * of them valid, no regs): the record ends there; with STRAND_SPAWN_CLONE_UNLEARNED,
+	 * desc_len bytes of the new thread's descriptor follow the window in stack[] */
 	STRAND_SPAWN_SLOT_WINDOW = 1 << 6,
 };
 
@@ -100,6 +101,7 @@ struct strand_exit_event {
 	__u32 exit_code;
 	__u32 group_dead;
 	char comm[STRAND_COMM_LEN];
+	__u64 start_ns; /* when the thread was born (task_struct.start_time, CLOCK_MONOTONIC) */
 };
 
 struct strand_exec_event {
@@ -118,6 +120,8 @@ struct strand_exiting_event {
 /* The form with the slot window (STRAND_SPAWN_SLOT_WINDOW). */
 #define STRAND_SPAWN_WINDOW_SIZE                                                                   \
 	(__builtin_offsetof(struct strand_spawn_event, stack) + STRAND_SLOT_WINDOW)
+/* The slot window of a spawn from a clone site not learned yet: the descriptor follows. */
+#define STRAND_SPAWN_CLONE_WINDOW_SIZE (STRAND_SPAWN_WINDOW_SIZE + STRAND_DESC_BYTES)
 
 /* Which processes to trace. */
 enum strand_target_flags {
@@ -410,7 +414,7 @@ _Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
 _Static_assert(sizeof(struct strand_spawn_event) ==
 		       80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES + STRAND_DESC_BYTES,
 	       "spawn layout");
-_Static_assert(sizeof(struct strand_exit_event) == 48, "exit layout");
+_Static_assert(sizeof(struct strand_exit_event) == 56, "exit layout");
 _Static_assert(sizeof(struct strand_exiting_event) == 32, "exiting layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");
 _Static_assert(sizeof(struct strand_clone_site) == 16, "clone site layout");

@@ -238,8 +238,8 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 		if (!clone)
 			clone = lookup_or_add(&clone_sites, &clone_key, &fresh);
 		spawn_flags |= STRAND_SPAWN_CLONE_UNLEARNED;
-		/* no windows: the coarse key is not made yet */
-		sample = sample_unlearned(clone ? &clone->copies : NULL, false, &spawn_flags);
+		/* windows carry the descriptor too: the coarse key is made from both later */
+		sample = sample_unlearned(clone ? &clone->copies : NULL, true, &spawn_flags);
 	} else if (slots && slots->nslots) {
 		key = fine_key(coarse, slots, sp);
 		if (!bpf_map_lookup_elem(&sites_seen, &key)) {
@@ -257,10 +257,15 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	}
 
 	bool want_stack = sample == FULL_SAMPLE;
+	/* a window of an unlearned clone site: the start routine is in the descriptor */
+	bool window_desc = sample == SLOT_WINDOW_ONLY &&
+			   (spawn_flags & STRAND_SPAWN_CLONE_UNLEARNED) && tp && !start;
 	struct strand_spawn_event *ev;
 
 	if (want_stack)
 		ev = reserve_event(sizeof(struct strand_spawn_event));
+	else if (window_desc)
+		ev = reserve_event(STRAND_SPAWN_CLONE_WINDOW_SIZE);
 	else if (sample == SLOT_WINDOW_ONLY)
 		ev = reserve_event(STRAND_SPAWN_WINDOW_SIZE);
 	else
@@ -298,6 +303,11 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	} else if (sample == SLOT_WINDOW_ONLY) {
 		ev->stack_len =
 			bpf_probe_read_user(ev->stack, SLOT_WINDOW, (void *)sp) ? 0 : SLOT_WINDOW;
+		ev->desc_len = 0;
+		ev->pad = 0;
+		if (window_desc &&
+		    !bpf_probe_read_user(ev->stack + SLOT_WINDOW, STRAND_DESC_BYTES, (void *)tp))
+			ev->desc_len = STRAND_DESC_BYTES;
 	}
 	ev->flags = spawn_flags;
 	/* a stack sample is worth handling now: its site is learned sooner, and a process
@@ -323,6 +333,7 @@ static __always_inline int handle_exit(bool btf, struct task_struct *task, bool 
 		fill_hdr(&ev->hdr, STRAND_EV_EXIT, tgid, tid);
 		ev->exit_code = TASK_READ(btf, task, exit_code);
 		ev->group_dead = group_dead;
+		ev->start_ns = TASK_READ(btf, task, start_time);
 		read_comm(btf, ev->comm, task);
 		/* the end of a whole process is news: -p traces stop on it */
 		if (group_dead)

@@ -294,6 +294,47 @@ static struct strand_clone_site learn_clone_site(struct collector *c, pid_t pid,
 }
 
 /*
+ * The coarse key the kernel makes for a spawn from a learned clone site (threads.bpf.c
+ * handle_fork), made from the copies of the stack and of the new thread's descriptor a
+ * spawn sent before the site was learned; *start is read from the descriptor where the
+ * kernel had none.
+ */
+static uint64_t clone_coarse_key(uint64_t clone_key, const struct strand_clone_site *site,
+				 const uint8_t *stack, uint32_t stack_len, const uint8_t *desc,
+				 uint32_t desc_len, uint64_t *start)
+{
+	uint64_t caller = 0;
+
+	if (!*start && site->start_off && site->start_off + 8 <= desc_len &&
+	    desc_len <= STRAND_DESC_BYTES)
+		memcpy(start, desc + site->start_off, sizeof(*start));
+	if (site->caller_slot >= 0 && (uint32_t)site->caller_slot + 8 <= stack_len)
+		memcpy(&caller, stack + site->caller_slot, sizeof(caller));
+	return strand_mix64(strand_mix64(clone_key, caller), *start);
+}
+
+/*
+ * The coarse key of a slot window sent from a clone site not learned then (the kernel's
+ * coarse key is the clone key alone), once user space has learned the site; false while it
+ * has not.
+ */
+static bool clone_window_coarse_key(struct collector *c, const struct strand_spawn_event *ev,
+				    size_t size, uint64_t *start, uint64_t *coarse)
+{
+	const uint8_t *desc = ev->stack + STRAND_SLOT_WINDOW;
+	struct strand_clone_site site;
+	uint32_t desc_len = ev->desc_len;
+
+	if (size < STRAND_SPAWN_CLONE_WINDOW_SIZE)
+		desc_len = 0;
+	if (loader__clone_site(c->ld, ev->coarse_key, &site) || !site.learned)
+		return false;
+	*coarse = clone_coarse_key(ev->coarse_key, &site, ev->stack, ev->stack_len, desc, desc_len,
+				   start);
+	return true;
+}
+
+/*
  * Unwinds a spawn's stack sample into c->scratch and learns what the kernel needs to key
  * the site's next spawns (a new clone site, the site's return-address slots); *start is the
  * start routine once known, *coarse the key the site's spawns come back with. Cheap (no
@@ -323,16 +364,9 @@ static bool unwind_sample(struct collector *c, const struct strand_spawn_event *
 	*coarse = ev->coarse_key;
 	if (ev->flags & STRAND_SPAWN_CLONE_UNLEARNED) {
 		struct strand_clone_site site = learn_clone_site(c, pid, ev->coarse_key, st);
-		uint64_t caller = 0;
 
-		/* the kernel did not know where to look: its copy of the descriptor is read */
-		if (!*start && site.start_off && site.start_off + 8 <= ev->desc_len &&
-		    ev->desc_len <= STRAND_DESC_BYTES)
-			memcpy(start, ev->descriptor + site.start_off, sizeof(*start));
-		/* the coarse key the kernel makes next, as threads.bpf.c does */
-		if (site.caller_slot >= 0 && (uint32_t)site.caller_slot + 8 <= ev->stack_len)
-			memcpy(&caller, ev->stack + site.caller_slot, sizeof(caller));
-		*coarse = strand_mix64(strand_mix64(ev->coarse_key, caller), *start);
+		*coarse = clone_coarse_key(ev->coarse_key, &site, ev->stack, ev->stack_len,
+					   ev->descriptor, ev->desc_len, start);
 	}
 	if (!hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), *coarse)))
 		learn_slots(c, *coarse, st);
@@ -403,7 +437,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	pid_t pid = (pid_t)ev->parent_tgid;
 	uint64_t start = ev->start_routine, coarse = ev->coarse_key, fine;
 	struct site *s = NULL;
-	bool unwound = false;
+	bool unwound = false, window;
 
 	c->stats.spawns++;
 	/* a process is named as its main thread is: another thread's name is its own */
@@ -427,11 +461,14 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 		release_hold(c, pid);
 	if (unwound)
 		s = site_from_unwound(c, ev, kind, start, coarse);
+	window = (ev->flags & STRAND_SPAWN_SLOT_WINDOW) && size >= STRAND_SPAWN_WINDOW_SIZE &&
+		 ev->stack_len <= STRAND_SLOT_WINDOW;
+	if (window && (ev->flags & STRAND_SPAWN_CLONE_UNLEARNED) &&
+	    !clone_window_coarse_key(c, ev, size, &start, &coarse))
+		window = false;
 	/* A sample sent before its site was learned, or a slot window: its exact key is made
 	 * here, so that the site's later spawns (and windows) find it. */
-	if ((ev->flags & STRAND_SPAWN_SLOT_WINDOW) && size >= STRAND_SPAWN_WINDOW_SIZE &&
-	    ev->stack_len <= STRAND_SLOT_WINDOW &&
-	    late_fine_key(c, ev->coarse_key, ev->stack, ev->stack_len, &fine))
+	if (window && late_fine_key(c, coarse, ev->stack, ev->stack_len, &fine))
 		s = model__site_by_key(c->model, pid, fine);
 	else if (s && ev->site_key == ev->coarse_key &&
 		 late_fine_key(c, coarse, ev->stack, ev->stack_len, &fine))
@@ -440,8 +477,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 		s = model__site_by_key(c->model, pid, ev->site_key);
 	if (!s) {
 		/* no exact path for this spawn: the first path seen with the same coarse key */
-		s = hashmap__get(&c->learned,
-				 hash_combine(hash_u64((uint64_t)pid), ev->coarse_key));
+		s = hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), coarse));
 		if (s)
 			c->model->drops.coarse_attributed++;
 	}
@@ -461,7 +497,7 @@ static void handle_exit(struct collector *c, const struct strand_exit_event *ev)
 	pid_t pid = (pid_t)ev->hdr.tgid;
 
 	c->stats.exits++;
-	model__exit(c->model, (pid_t)ev->hdr.tid, ev->hdr.ts_ns);
+	model__exit(c->model, pid, (pid_t)ev->hdr.tid, ev->hdr.ts_ns, ev->start_ns);
 	if (ev->group_dead)
 		collector__process_exit(c, pid, (int)ev->exit_code);
 }

@@ -214,6 +214,11 @@ static void add_thread(void *ctx, const struct strand_task_brief *b)
 
 int engine__add_existing(struct engine *e, pid_t pid)
 {
+	/* after the kernel began sending its spawns: a thread born since is spawned, not listed */
+	if (pid)
+		model__process(&e->model, pid, NULL)->listed_ns = now_mono_ns();
+	else
+		e->model.all_listed_ns = now_mono_ns();
 	return loader__list_tasks(e->ld, pid, add_thread, e);
 }
 

@@ -146,6 +146,16 @@ static void site_born(struct site *s, uint64_t ts_ns)
 	s->last_ns = ts_ns;
 }
 
+/* The site of a process's tasks that were alive when the trace began. */
+static struct site *before_site(struct model *m, struct process *p)
+{
+	if (!p->before_site) {
+		p->before_site = new_site(m, p->pid, TASK_THREAD);
+		p->before_site->before_attach = true;
+	}
+	return p->before_site;
+}
+
 void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name, uint64_t birth_ns)
 {
 	struct process *p = model__process(m, pid, NULL);
@@ -153,10 +163,7 @@ void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name
 
 	if (hashmap__get(&m->tasks, (uint64_t)tid))
 		return; /* already seen through an event */
-	if (!p->before_site) {
-		p->before_site = new_site(m, pid, TASK_THREAD);
-		p->before_site->before_attach = true;
-	}
+	before_site(m, p);
 	t = new_task(m, pid, tid);
 	if (!t)
 		return;
@@ -249,7 +256,19 @@ void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_
 	site_born(site, ts_ns);
 }
 
-void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
+/* Whether a task never seen was alive when its process's threads began to be listed, and
+ * exited before the listing came to it: nothing of it was lost. */
+static bool exited_while_listed(struct model *m, pid_t pid, uint64_t birth_ns)
+{
+	struct process *p = model__find_process(m, pid);
+	uint64_t listed = m->all_listed_ns;
+
+	if (p && p->listed_ns > listed)
+		listed = p->listed_ns;
+	return birth_ns && birth_ns < listed;
+}
+
+void model__exit(struct model *m, pid_t pid, pid_t tid, uint64_t ts_ns, uint64_t birth_ns)
 {
 	struct task *t = hashmap__del(&m->tasks, (uint64_t)tid);
 
@@ -257,6 +276,11 @@ void model__exit(struct model *m, pid_t tid, uint64_t ts_ns)
 	if (!t) {
 		struct site *s = hashmap__del(&m->untracked, (uint64_t)tid);
 
+		if (!s && exited_while_listed(m, pid, birth_ns)) {
+			s = before_site(m, model__process(m, pid, NULL));
+			m->before_attach++;
+			s->live++; /* counted born, for the exit below */
+		}
 		if (!s) {
 			m->drops.unknown_exits++;
 			return;
@@ -433,11 +457,11 @@ void model__forget_process(struct model *m, pid_t pid)
 		struct task *t = val;
 
 		if (t->pid == pid) /* its exit was lost: it exits now, its site counts it */
-			model__exit(m, t->tid, now_mono_ns());
+			model__exit(m, pid, t->tid, now_mono_ns(), 0);
 	}
 	for (size_t i = 0; hashmap__next(&m->untracked, &i, &key, &val);)
 		if (((struct site *)val)->pid == pid)
-			model__exit(m, (pid_t)key, now_mono_ns());
+			model__exit(m, pid, (pid_t)key, now_mono_ns(), 0);
 	drop_sites_of(&m->site_by_key, pid);
 	drop_sites_of(&m->site_by_path, pid);
 	for (size_t i = 0; i < m->nsites; i++) {

@@ -141,6 +141,9 @@ struct process {
 	/* ... and judged then: later scans, which find it gone or going, keep that judgement */
 	bool exit_judged;
 	struct site *before_site;
+	/* when its threads alive then began to be listed: one born before that and never
+	 * listed exited in between (CLOCK_MONOTONIC ns; 0: not listed) */
+	uint64_t listed_ns;
 };
 
 struct model_drops {
@@ -162,6 +165,7 @@ struct model {
 	uint32_t next_site_id;
 	uint64_t spawned, exited, before_attach;
 	uint64_t start_ns, end_ns; /* monotonic bounds of the trace */
+	uint64_t all_listed_ns;	   /* the whole machine's listed_ns (struct process) */
 	size_t max_tasks;
 	struct model_drops drops;
 };
@@ -197,7 +201,8 @@ struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind k
 void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_t parent_tid,
 		  uint64_t ts_ns);
 /* A task exited; exits of tasks never seen alive are counted in drops. */
-void model__exit(struct model *m, pid_t tid, uint64_t ts_ns);
+/* Task tid of process pid exited; birth_ns is when it was born (0: not known). */
+void model__exit(struct model *m, pid_t pid, pid_t tid, uint64_t ts_ns, uint64_t birth_ns);
 void model__process_exit(struct model *m, pid_t pid, int exit_code);
 
 /* Samples every site's live count (once per scan): the shape over time. */

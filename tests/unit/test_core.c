@@ -133,9 +133,13 @@ static void test_model_accounting(void)
 		model__spawn(&m, a, 100, 200 + i, 100, 10 + i);
 	model__spawn(&m, a, 100, 300, 201, 20);
 	model__spawn(&m, b, 100, 400, 100, 30);
-	model__exit(&m, 200, 40);
-	model__exit(&m, 201, 41);
-	model__exit(&m, 999, 42); /* never seen */
+	model__find_process(&m, 100)->listed_ns = 5;
+	model__exit(&m, 100, 200, 40, 10);
+	model__exit(&m, 100, 201, 41, 11);
+	model__exit(&m, 100, 999, 42, 6); /* never seen, born after the listing began */
+	model__exit(&m, 100, 998, 43, 0); /* never seen, born when? */
+	/* alive when the listing began, gone before it was listed: nothing lost */
+	model__exit(&m, 100, 997, 44, 4);
 	ASSERT_EQ(a->spawned, 6);
 	ASSERT_EQ(a->exited, 2);
 	ASSERT_EQ(a->live, 4);
@@ -143,9 +147,13 @@ static void test_model_accounting(void)
 	ASSERT_EQ(a->parents, 2);
 	ASSERT_EQ(a->max_children, 5);
 	ASSERT_EQ(b->live, 1);
-	ASSERT_EQ(m.drops.unknown_exits, 1);
+	ASSERT_EQ(m.drops.unknown_exits, 2);
 	ASSERT_EQ(m.spawned, 7);
-	ASSERT_EQ(m.exited, 2);
+	ASSERT_EQ(m.exited, 3);
+	ASSERT_EQ(m.before_attach, 2);
+	ASSERT_TRUE(m.before_attach == 2 &&
+		    model__find_process(&m, 100)->before_site->exited == 1 &&
+		    model__find_process(&m, 100)->before_site->live == 1);
 	ASSERT_EQ(m.tasks.len, 6); /* 1 before attach + 5 */
 
 	size_t n;
