@@ -224,6 +224,20 @@ void go_tracker__on_site(void *tracker, const struct strand_go_site_event *ev)
 	}
 }
 
+/* Counts the shed probes missed, raised to what the scans prove: goroutines alive at a scan
+ * beyond those alive at the first were made since, and of those and the first's, the ones
+ * not alive now have exited (the probes' counts, which began a moment before the first
+ * scan, are not mixed in). Lower bounds still. */
+static void partial_counts_from_scans(struct go_site *s)
+{
+	int64_t gone = (int64_t)(s->made_seen + s->live_at_first) - (int64_t)s->live;
+
+	if ((int64_t)s->made_seen > s->spawned)
+		s->spawned = (int64_t)s->made_seen;
+	if (gone > s->exited)
+		s->exited = gone;
+}
+
 /* Each site's live count, orphans and totals from the probes, sampled over time. */
 static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 {
@@ -256,12 +270,18 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 
 		if (s->live > s->peak)
 			s->peak = s->live;
+		if (st->first_scan_ns == t->now_ns)
+			s->live_at_first = s->live;
+		else if (s->live > s->live_at_first && s->live - s->live_at_first > s->made_seen)
+			s->made_seen = s->live - s->live_at_first;
 		timeline__add(&s->live_over_time, t->now_ns, (uint32_t)s->live);
 		if (st->create_probes && !loader__go_site(t->ld, st->pid, gopc, &ks)) {
 			have_ks = true;
 			s->spawned = (int64_t)ks.spawned;
 			s->exited = (int64_t)ks.exited;
 			s->counts_partial = st->sheds > 0;
+			if (s->counts_partial)
+				partial_counts_from_scans(s);
 			s->parents = ks.parents;
 			s->max_children = ks.max_children;
 			s->max_parent_goid = ks.max_parent;

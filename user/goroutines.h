@@ -87,6 +87,9 @@ struct go_site {
 	/* while traced, from the create/exit probes (-1: no probes) */
 	int64_t spawned, exited;
 	bool counts_partial; /* the probes were shed for a while: lower bounds */
+	/* live at the process's first scan, and the most alive at a later one beyond those:
+	 * that many at least were made while traced, whether the probes saw them or not */
+	uint64_t live_at_first, made_seen;
 	uint64_t parents, max_children, max_parent_goid; /* the fan-out */
 	struct timeline live_over_time;
 	struct runaway_verdict runaway;

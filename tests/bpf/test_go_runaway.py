@@ -41,15 +41,19 @@ def test_fan_out_over_an_input_sized_slice():
 def test_probes_shed_for_a_burst_the_runaway_still_seen():
     """The same burst under the default budget (1% of a CPU): 20000 traps in a moment spend
     it, the create and exit probes are detached (the report says when and why), the counts
-    are marked partial, and the site is still a runaway by the goroutines the scans see."""
-    rep, _ = go_trace(PROG, "items", extra=["--runaway", "100"], steady="spawned", expect_rc=0)
+    are marked partial, and the site is still a runaway by the goroutines the scans see.
+    The items live 1.5 s, longer than the scans' gap: a scan sees them whenever the budget
+    is spent (after a few hundred traps where a trap costs 5 us, thousands where 0.5 us)."""
+    rep, _ = go_trace(PROG, "items", args=["--sleep", "1500ms"], extra=["--runaway", "100"],
+                      steady="spawned", expect_rc=0)
     s = site(rep, PROG, "item")
     rt = rep["goroutines"]["runtimes"][0]
     why = (rt.get("probes_shed") or {}).get("why") or ""
     check("over the 1% budget" in why and "hits/s" in why, "the shed is said, with why",
           json.dumps(rt)[:2000])
-    check(s.get("counts_partial") and 0 < s.get("spawned", 0) < 20000,
-          "counts marked partial", describe(rep))
+    # lower bounds, raised to what the scans saw alive at once
+    check(s.get("counts_partial") and s.get("peak_live", 0) <= s.get("spawned", 0) <= 20000,
+          "counts marked partial, no fewer spawned than seen alive at once", describe(rep))
     check(s.get("peak_live", 0) >= 1000, "thousands alive at once, seen by the scans",
           describe(rep))
     check(s.get("runaway"), "a runaway site", describe(rep))
