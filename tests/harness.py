@@ -100,6 +100,16 @@ def timeout(seconds):
     return mark
 
 
+def alone(why):
+    """A test run with no other beside it (run.py runs the others side by side): one that
+    measures the machine, or whose subject is the whole machine. why says which. (A module
+    all of whose tests are so says ALONE = why.)"""
+    def mark(fn):
+        fn.alone = why
+        return fn
+    return mark
+
+
 def both_builds(fn):
     """Run the test once per target build: fp=False (no frame pointers) and fp=True."""
     fn.variants = [("nofp", {"fp": False}), ("fp", {"fp": True})]

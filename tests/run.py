@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """strand's test runner (python3 stdlib only).
 
-    python3 tests/run.py --strand PATH [NAME_FILTER...]
+    python3 tests/run.py --strand PATH [-j JOBS] [NAME_FILTER...]
 
 Runs, in this order:
   - every unit test binary build/unit/test_* (one test each: passes iff it exits 0), then
@@ -9,7 +9,10 @@ Runs, in this order:
     the inputs that once crashed it) and the seeds made from binaries in build/fuzz/seeds;
   - every function test_* of the modules tests/bpf/test_*.py (a function marked with
     harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
-    (recordings and the formats rendered from them: these trace real targets too);
+    (recordings and the formats rendered from them: these trace real targets too), of
+    tests/daemon and of tests/servers; JOBS of them side by side (each traces only what it
+    started, and most of a test is waiting for its trace to end), then those marked
+    harness.alone (that measure the machine, or trace all of it) one at a time;
   - a final check, bpf/no_leftovers: no BPF program strand loads (every program of the built
     objects build/*.bpf.o, read from their skeletons) still loaded, no strand or target
     process started by this run still alive.
@@ -18,7 +21,8 @@ A NAME_FILTER selects the tests whose name contains it (names as printed, e.g.
 of its own (forked, in its own process group) that tells the runner of every process it
 starts; at its timeout that process, its group and everything it started are killed, and a
 test that leaves a process running fails. Prints "PASS name (1.2s)" or "FAIL name: reason"
-per test, then "N passed, N failed"; exits 1 if any failed, 2 on a usage error.
+(and what the test printed) per test as it ends, then "N passed, N failed"; exits 1 if any
+failed, 2 on a usage error.
 """
 
 import argparse
@@ -31,6 +35,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -49,6 +54,7 @@ import harness  # noqa: E402
 UNIT_TIMEOUT = 60.0
 BPF_TIMEOUT = 30.0  # per test; tests are meant to take < 15 s
 GRACE = 5.0  # after the timeout, for the test's own cleanup before it is killed
+JOBS = 3
 
 
 class Runner:
@@ -134,8 +140,9 @@ def collect_bpf(runner):
                 name = "%s/%s.%s%s" % (group, modname, f.__name__,
                                        "[%s]" % suffix if suffix else "")
                 if runner.selected(name):
-                    tests.append((name, (lambda f=f, kw=kwargs: f(**kw)), None,
-                                  getattr(f, "timeout", None)))
+                    run = lambda f=f, kw=kwargs: f(**kw)  # noqa: E731
+                    run.alone = getattr(f, "alone", None) or getattr(mod, "ALONE", None)
+                    tests.append((name, run, None, getattr(f, "timeout", None)))
     return tests
 
 
@@ -168,59 +175,101 @@ def _in_test(fn, timeout, wfd):
         os._exit(0)
 
 
-def run_one(runner, name, fn, timeout, started):
-    """Runs fn in a forked process of its own; started collects (pid, label, start time) of
-    every process the test started, for the final check."""
-    rfd, wfd = os.pipe()
-    t0 = time.monotonic()
-    sys.stdout.flush()  # or the child's copy of the buffer is printed twice
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        os.close(rfd)
-        _in_test(fn, timeout, wfd)
-    os.close(wfd)
-    try:
-        os.setpgid(child, child)  # also here: the kill below must not race the child's own
-    except OSError:
-        pass
-    buf, result, mine = b"", None, []
-    deadline = t0 + timeout + GRACE
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        ready, _, _ = select.select([rfd], [], [], left)
-        if not ready:
-            break
-        chunk = os.read(rfd, 65536)
+class Running:
+    """A test running in a forked process of its own, its output kept apart (tests run side
+    by side) and printed under its result when it fails."""
+
+    def __init__(self, name, fn, timeout):
+        self.name, self.t0 = name, time.monotonic()
+        self.deadline = self.t0 + timeout + GRACE
+        self.timeout = timeout
+        self.out = tempfile.TemporaryFile()
+        rfd, wfd = os.pipe()
+        sys.stdout.flush()  # or the child's copy of the buffer is printed twice
+        sys.stderr.flush()
+        self.child = os.fork()
+        if self.child == 0:
+            os.close(rfd)
+            os.dup2(self.out.fileno(), 1)
+            os.dup2(self.out.fileno(), 2)
+            _in_test(fn, timeout, wfd)
+        os.close(wfd)
+        self.rfd = rfd
+        try:
+            os.setpgid(self.child, self.child)  # also here: the kill below must not race
+        except OSError:
+            pass
+        self.buf, self.result, self.mine = b"", None, []
+
+    def fileno(self):
+        return self.rfd
+
+    def feed(self):
+        """Reads what the test said; True once it is over (its result, or its pipe closed)."""
+        chunk = os.read(self.rfd, 65536)
         if not chunk:
-            break
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
+            return True
+        self.buf += chunk
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
             text = line.decode("utf-8", "replace")
             if text.startswith("PID "):
                 _, pid, label = text.split(" ", 2)
-                mine.append((int(pid), label, _starttime(int(pid))))
+                self.mine.append((int(pid), label, _starttime(int(pid))))
             elif text.startswith("RESULT "):
-                result = json.loads(text[7:])
-    os.close(rfd)
-    if result is None:
-        result = {"err": "timed out after %.0fs: the test, and every process it started, "
-                         "were killed" % timeout}
-        if time.monotonic() < deadline:
-            result = {"err": "the test's process ended without a result"}
-    _kill_group(child)
-    os.waitpid(child, 0)
-    left = [(pid, label) for pid, label, st in mine
-            if st is not None and _starttime(pid) == st and not _is_zombie(pid)]
-    for pid, _ in left:
-        _kill_group(pid)
-    if left and result.get("ok"):
-        result = {"err": "test left processes running: %s" % sorted(left)}
-    started.extend(mine)
-    runner.report(name, result.get("ok", False), time.monotonic() - t0, result.get("err", ""))
+                self.result = json.loads(text[7:])
+        return False
+
+    def finish(self, runner, started):
+        """Kills what is left of it, reports it; started collects (pid, label, start time) of
+        every process it started, for the final check."""
+        os.close(self.rfd)
+        result = self.result
+        if result is None:
+            result = {"err": "timed out after %.0fs: the test, and every process it started, "
+                             "were killed" % self.timeout}
+            if time.monotonic() < self.deadline:
+                result = {"err": "the test's process ended without a result"}
+        _kill_group(self.child)
+        os.waitpid(self.child, 0)
+        left = [(pid, label) for pid, label, st in self.mine
+                if st is not None and _starttime(pid) == st and not _is_zombie(pid)]
+        for pid, _ in left:
+            _kill_group(pid)
+        if left and result.get("ok"):
+            result = {"err": "test left processes running: %s" % sorted(left)}
+        started.extend(self.mine)
+        self.out.seek(0)
+        printed = self.out.read().decode("utf-8", "replace").rstrip()
+        self.out.close()
+        err = result.get("err", "")
+        if printed and not result.get("ok"):
+            err = (err or "failed") + "\n--- what it printed ---\n" + harness.clip(printed, 8000)
+        runner.report(self.name, result.get("ok", False), time.monotonic() - self.t0, err)
+
+
+def run_tests(runner, tests, jobs, started):
+    """Runs the tests, up to jobs at once; those marked harness.alone afterwards, one at a
+    time with nothing beside them. Each is [name, callable, timeout]."""
+    side_by_side = [t for t in tests if not getattr(t[1], "alone", False)]
+    alone = [t for t in tests if getattr(t[1], "alone", False)]
+    running = []
+
+    def start_next(queue):
+        name, fn, timeout = queue.pop(0)
+        running.append(Running(name, fn, timeout))
+
+    for queue, width in ((side_by_side, jobs), (alone, 1)):
+        while queue or running:
+            while queue and len(running) < width:
+                start_next(queue)
+            now = time.monotonic()
+            wait = max(0.0, min(r.deadline for r in running) - now)
+            ready, _, _ = select.select(running, [], [], wait)
+            for r in list(running):
+                if (r in ready and r.feed()) or time.monotonic() >= r.deadline:
+                    running.remove(r)
+                    r.finish(runner, started)
 
 
 def _is_zombie(pid):
@@ -309,6 +358,10 @@ def main():
                     help="run every trace and daemon with --exact-waits (every Go probe "
                     "on): its verdicts must be the default's; tests of the default's "
                     "own mechanics (the budget, the scans' timing) are expected to fail")
+    ap.add_argument("-j", "--jobs", type=int, default=JOBS,
+                    help="BPF tests run side by side (default %(default)s: most of a test "
+                    "is waiting for a trace to end); those marked harness.alone run last, "
+                    "one at a time")
     ap.add_argument("filters", nargs="*", metavar="NAME_FILTER")
     args = ap.parse_args()
 
@@ -326,17 +379,18 @@ def main():
             runner.report(name, False, 0, "strand binary %s not found or not executable"
                           % strand)
         tests = []
-    started = []
+    started, runnable = [], []
     for name, fn, err, own_timeout in tests:
         if fn is None:
             runner.report(name, False, 0, err)
         else:
-            run_one(runner, name, fn, own_timeout or args.timeout, started)
+            runnable.append([name, fn, own_timeout or args.timeout])
+    run_tests(runner, runnable, args.jobs, started)
 
     final = "bpf/no_leftovers"
     if tests or (args.filters and runner.selected(final)):
-        run_one(runner, final, lambda: check_no_leftovers(strand, since, started),
-                args.timeout, [])
+        run_tests(runner, [[final, lambda: check_no_leftovers(strand, since, started),
+                            args.timeout]], 1, [])
 
     print("%d passed, %d failed" % (runner.passed, runner.failed), flush=True)
     return 1 if runner.failed else 0

@@ -9,6 +9,7 @@ import os
 import re
 import time
 
+import harness
 from harness import (ROOT, TARGET_BIN, Session, Target, check, expect_eq, run_strand,
                      split_report, target_path, timeout)
 
@@ -96,6 +97,7 @@ def test_c_test_suites_pass_traced_as_untraced():
                   "%s: its summary line" % name)
 
 
+@harness.alone("counts the rounds the machine gives it in 8 s")
 def test_attach_and_detach_over_and_over_while_a_suite_runs():
     """sync's tests run again and again while strand attaches to them, traces 0.2 s and
     detaches, round after round for 8 s: every round detaches cleanly and the suite passes.

@@ -19,6 +19,9 @@ from daemonhelp import DEPLOY, Daemon, Prometheus, describe, process_info, promt
 
 import svgcheck
 
+# a daemon traces every process: another test's targets, beside it, would be in its metrics
+ALONE = "the daemon traces the whole machine"
+
 
 def _goleak_site():
     _, line = marker("goleak", "chan")
