@@ -192,7 +192,8 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	/* room for every g listed, at once: no copy as it grows (a large block is a mapping
 	 * of its own, and only the pages written to are memory) */
 	if (keep > snap->cap) {
-		snap->g = xrealloc(snap->g, keep * sizeof(*snap->g));
+		snap->g =
+			big_realloc(snap->g, snap->cap * sizeof(*snap->g), keep * sizeof(*snap->g));
 		snap->cap = keep;
 	}
 	for (size_t i = 0; i < gs.n; i++) {
@@ -250,7 +251,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 
 void go_snapshot__free(struct go_snapshot *snap)
 {
-	free(snap->g);
+	big_free(snap->g, snap->cap * sizeof(*snap->g));
 	free(snap->all);
 	hashmap__free(&snap->untracked_gopc);
 	memset(snap, 0, sizeof(*snap));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,56 @@ void *xrealloc(void *p, size_t size)
 	if (!p)
 		out_of_memory();
 	return p;
+}
+
+static size_t big_round(size_t len)
+{
+	return (len + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE;
+}
+
+void *big_alloc(size_t len)
+{
+	void *p;
+
+	if (len < BIG_PAGE)
+		return xcalloc(1, len);
+	p = mmap(NULL, big_round(len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		out_of_memory();
+	/* a hint: where transparent huge pages are off, small pages do */
+	madvise(p, big_round(len), MADV_HUGEPAGE);
+	return p;
+}
+
+void *big_realloc(void *p, size_t old_len, size_t new_len)
+{
+	void *to;
+
+	if (!p)
+		return big_alloc(new_len);
+	if (old_len >= BIG_PAGE && new_len >= BIG_PAGE) {
+		if (big_round(old_len) == big_round(new_len))
+			return p;
+		to = mremap(p, big_round(old_len), big_round(new_len), MREMAP_MAYMOVE);
+		if (to == MAP_FAILED)
+			out_of_memory();
+		madvise(to, big_round(new_len), MADV_HUGEPAGE);
+		return to; /* a mapping grows zeroed */
+	}
+	to = big_alloc(new_len); /* from one kind to the other, or small to small */
+	memcpy(to, p, old_len < new_len ? old_len : new_len);
+	big_free(p, old_len);
+	return to;
+}
+
+void big_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len >= BIG_PAGE)
+		munmap(p, big_round(len));
+	else
+		free(p);
 }
 
 char *xstrdup(const char *s)

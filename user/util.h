@@ -33,6 +33,20 @@ void *xmalloc(size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 
+/*
+ * Tables that may be large (a million goroutines' snapshot): zeroed memory that, from
+ * BIG_PAGE bytes on, is a mapping of its own asked to be backed by huge pages, so that
+ * filling it takes one page fault per 2 MiB, not 512 (a fault costs microseconds in a
+ * virtual machine: a first scan's tables were a third of its time). Smaller ones are
+ * malloc's, not a huge page each. The length given to big_realloc and big_free is the one
+ * the memory was last asked for: it tells which kind it is.
+ */
+#define BIG_PAGE ((size_t)2 << 20)
+void *big_alloc(size_t len);
+/* As realloc, for memory from big_alloc: the contents kept, the new part zeroed. */
+void *big_realloc(void *p, size_t old_len, size_t new_len);
+void big_free(void *p, size_t len);
+
 /* "500ms", "30s", "5m", "1h", "2.5s" -> nanoseconds; plain numbers are seconds. -1: bad. */
 int64_t duration__parse(const char *s);
 
