@@ -100,7 +100,7 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	st->pcln = NULL;
 	go_snapshot__free(&st->snap);
 	for (size_t i = 0; i < st->npages; i++)
-		free(st->row_pages[i]);
+		go_row_page_free(st->row_pages[i]);
 	free(st->row_pages);
 	st->row_pages = NULL;
 	st->npages = 0;

@@ -51,6 +51,11 @@ static void forget_slots(struct go_proc_state *st, size_t from, size_t to, uint6
  * go_probe_wait). A goroutine's record is its g's slot's while its id is the same; slots the
  * snapshot skips (dead gs, or past the process's limit) hold none, and a page of them none
  * holds is let go. */
+void go_row_page_free(struct row *page)
+{
+	unmap_zeroed(page, BIG_PAGE);
+}
+
 void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 {
 	size_t slot = 0, npages = (st->snap.listed + ROWS_PER_PAGE - 1) / ROWS_PER_PAGE;
@@ -65,6 +70,8 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 		st->npages = npages;
 	}
 	live = xcalloc(st->npages + 1, sizeof(*live));
+	for (size_t i = 0; i < st->snap.n; i++)
+		live[st->snap.g[i].slot / ROWS_PER_PAGE]++;
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
 		size_t page = g->slot / ROWS_PER_PAGE;
@@ -73,9 +80,9 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 
 		forget_slots(st, slot, g->slot, now);
 		slot = g->slot + 1;
+		/* most of its slots live: one huge page, one fault, not 500 */
 		if (!st->row_pages[page])
-			st->row_pages[page] = xcalloc(ROWS_PER_PAGE, sizeof(struct row));
-		live[page]++;
+			st->row_pages[page] = map_zeroed(BIG_PAGE, live[page] >= ROWS_PER_PAGE / 2);
 		r = &st->row_pages[page][g->slot % ROWS_PER_PAGE];
 		if (r->goid != g->goid) {
 			forget_row(st, r, now);
@@ -96,7 +103,7 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 	forget_slots(st, slot, st->npages * ROWS_PER_PAGE, now);
 	for (size_t p = 0; p < st->npages; p++) {
 		if (st->row_pages[p] && !live[p]) {
-			free(st->row_pages[p]);
+			go_row_page_free(st->row_pages[p]);
 			st->row_pages[p] = NULL;
 		}
 	}

@@ -15,6 +15,7 @@
 #include "gowait.h"
 #include "hashmap.h"
 #include "keyindex.h"
+#include "util.h"
 
 struct gopclntab;
 struct go_heap;
@@ -55,9 +56,10 @@ struct row {
 	struct go_stack_ref stack_ref;
 };
 
-/* Records are kept in pages of slots, a page only while a live goroutine is in it: a
- * process whose allgs holds a million gs dead since a burst costs what its live ones do. */
-#define ROWS_PER_PAGE 1024
+/* Records are kept in pages of slots, a page only while a live goroutine is in it, and
+ * memory only where a record was written (a mapping of its own): a process whose allgs
+ * holds a million gs dead since a burst costs what its live ones do. */
+#define ROWS_PER_PAGE (BIG_PAGE / sizeof(struct row))
 
 /* a million of them: kept small on purpose */
 _Static_assert(sizeof(struct row) <= 96, "struct row grew");
@@ -219,6 +221,7 @@ static inline struct row *go_row(const struct go_proc_state *st, size_t i)
  * id is the same (update_seen: when it was first seen in its present state); then this
  * scan's part of each (read: its stack, wait object, dating, site, creator). */
 void go_rows__update_seen(struct go_proc_state *st, uint64_t now);
+void go_row_page_free(struct row *page);
 /* The index of the spawn site of gopc, created at its first sighting. */
 uint32_t go_site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t gopc,
 		     uint64_t startpc);

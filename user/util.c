@@ -76,18 +76,27 @@ static size_t big_round(size_t len)
 	return (len + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE;
 }
 
-void *big_alloc(size_t len)
+void *map_zeroed(size_t len, bool huge)
 {
-	void *p;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (len < BIG_PAGE)
-		return xcalloc(1, len);
-	p = mmap(NULL, big_round(len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		out_of_memory();
 	/* a hint: where transparent huge pages are off, small pages do */
-	madvise(p, big_round(len), MADV_HUGEPAGE);
+	if (huge)
+		madvise(p, len, MADV_HUGEPAGE);
 	return p;
+}
+
+void unmap_zeroed(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
+void *big_alloc(size_t len)
+{
+	return len < BIG_PAGE ? xcalloc(1, len) : map_zeroed(big_round(len), true);
 }
 
 void *big_realloc(void *p, size_t old_len, size_t new_len)
@@ -116,7 +125,7 @@ void big_free(void *p, size_t len)
 	if (!p)
 		return;
 	if (len >= BIG_PAGE)
-		munmap(p, big_round(len));
+		unmap_zeroed(p, big_round(len));
 	else
 		free(p);
 }

@@ -46,6 +46,10 @@ void *big_alloc(size_t len);
 /* As realloc, for memory from big_alloc: the contents kept, the new part zeroed. */
 void *big_realloc(void *p, size_t old_len, size_t new_len);
 void big_free(void *p, size_t len);
+/* len bytes of zeroed memory, a mapping of its own (memory only where written), asked for
+ * huge pages if huge; freed by unmap_zeroed(p, len). */
+void *map_zeroed(size_t len, bool huge);
+void unmap_zeroed(void *p, size_t len);
 
 /* "500ms", "30s", "5m", "1h", "2.5s" -> nanoseconds; plain numbers are seconds. -1: bad. */
 int64_t duration__parse(const char *s);
