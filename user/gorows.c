@@ -100,7 +100,9 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 		if (g->goid > st->max_goid)
 			st->max_goid = g->goid;
 	}
-	forget_slots(st, slot, st->npages * ROWS_PER_PAGE, now);
+	/* not past the slots allgs has held: a record never written is never read either
+	 * (reading an untouched page can make it memory) */
+	forget_slots(st, slot, st->snap.listed, now);
 	for (size_t p = 0; p < st->npages; p++) {
 		if (st->row_pages[p] && !live[p]) {
 			go_row_page_free(st->row_pages[p]);
