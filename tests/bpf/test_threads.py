@@ -8,6 +8,7 @@ Expected line numbers come from the /* SITE: ... */ markers in tests/targets/*.c
 import json
 import os
 import tempfile
+from pathlib import Path
 
 from harness import (Proc, Session, both_builds, caller_frames, check, expect_eq, expect_frame,
                      find_site, find_sites, free_pid, marker_line, run_strand, split_report,
@@ -314,6 +315,33 @@ def test_output_unchanged(fp=False):
           "--- untraced:\n" + plain, "--- traced:\n" + traced)
     expect_eq((rep.get("totals") or {}).get("spawned"), 50, "totals.spawned",
               summarize_sites(rep))
+
+
+def test_command_gets_the_environment_strand_was_given():
+    """strand starts itself again, its malloc on huge pages (GLIBC_TUNABLES): it runs so, and
+    the command it runs gets the environment strand was given, GLIBC_TUNABLES of the user's
+    own or none."""
+    for given in (None, "glibc.malloc.check=0"):
+        if given is None:
+            os.environ.pop("GLIBC_TUNABLES", None)
+        else:
+            os.environ["GLIBC_TUNABLES"] = given
+        expected = sorted("%s=%s" % kv for kv in os.environ.items() if kv[0] != "DEBUGINFOD_URLS")
+        with Session() as s:
+            # the command lives 2 s: strand is there to be looked at once attached
+            st = s.start_strand(["trace", "--json", "--", "/bin/sh", "-c", "env; exec sleep 2"])
+            st.wait_attached()
+            started = Path("/proc/%d/environ" % st.pid).read_bytes().split(b"\0")
+            rc, out, err = st.finish(timeout=10)
+        # (the C library cuts its copy of GLIBC_TUNABLES at each value it reads: where the
+        # user gave one, what follows it is not seen here)
+        again = any(e.startswith(b"STRAND_MALLOC_ON_HUGE_PAGES=") for e in started) and (
+            given or b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in started)
+        check(again, "strand not started again with malloc on huge pages",
+              [e.decode("utf-8", "replace") for e in started if b"GLIBC" in e or b"STRAND" in e])
+        printed, _ = split_report(out, st.describe())
+        expect_eq(sorted(printed.splitlines()), expected,
+                  "the command's environment (GLIBC_TUNABLES given: %s)" % given, st.describe())
 
 
 def test_error_no_such_pid():
