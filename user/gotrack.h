@@ -216,7 +216,6 @@ static inline struct row *go_row(const struct go_proc_state *st, size_t i)
 	return go_slot_row(st, st->snap.g[i].slot);
 }
 
-/* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
 /* gorows.c: the records after a snapshot: each goroutine's record is its slot's while its
  * id is the same (update_seen: when it was first seen in its present state); then this
  * scan's part of each (read: its stack, wait object, dating, site, creator). */
@@ -226,6 +225,7 @@ void go_row_page_free(struct row *page);
 uint32_t go_site_for(struct go_tracker *t, struct go_proc_state *st, uint64_t gopc,
 		     uint64_t startpc);
 void go_rows__read(struct go_tracker *t, struct go_proc_state *st);
+/* The row of the last snapshot's goroutine goid + 1; 0: not in it. */
 size_t go_row_of_goid(const struct go_proc_state *st, uint64_t goid);
 /* The thread goroutine g (its address) runs on or is in a system call on at the last scan;
  * 0: none. */

@@ -111,8 +111,7 @@ void *big_realloc(void *p, size_t old_len, size_t new_len)
 		to = mremap(p, big_round(old_len), big_round(new_len), MREMAP_MAYMOVE);
 		if (to == MAP_FAILED)
 			out_of_memory();
-		madvise(to, big_round(new_len), MADV_HUGEPAGE);
-		return to; /* a mapping grows zeroed */
+		return to; /* grown zeroed, still asked for huge pages (the mapping's flags move) */
 	}
 	to = big_alloc(new_len); /* from one kind to the other, or small to small */
 	memcpy(to, p, old_len < new_len ? old_len : new_len);
