@@ -42,34 +42,38 @@ static int first_load_vaddr(const char *path, uint64_t *vaddr)
 	return err;
 }
 
+struct exe_search {
+	const char *exe;
+	uint64_t start;
+	bool found;
+};
+
+static int note_exe(void *ctx, const struct map_line *ml)
+{
+	struct exe_search *s = ctx;
+
+	s->found = ml->path && !ml->offset && !strcmp(ml->path, s->exe);
+	s->start = ml->start;
+	return s->found;
+}
+
 /* Where the executable is mapped: the mapping of /proc/PID/exe's file at offset 0. */
 static int exe_map_start(pid_t pid, uint64_t *start)
 {
-	char path[64], exe[PATH_MAX], line[PATH_MAX + 256];
+	char path[64], exe[PATH_MAX];
+	struct exe_search s = {exe, 0, false};
 	ssize_t n;
-	int err = -ENOENT;
-	FILE *f;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
 	exe[n] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (err && fgets(line, sizeof(line), f)) {
-		struct map_line ml;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (!map_line__parse(line, &ml) && ml.path && !ml.offset && !strcmp(ml.path, exe)) {
-			*start = ml.start;
-			err = 0;
-		}
-	}
-	fclose(f);
-	return err;
+	if ((err = procmaps__each_file(pid, note_exe, &s)))
+		return err;
+	*start = s.start;
+	return s.found ? 0 : -ENOENT;
 }
 
 /* Without DWARF, or with DWARF that does not fit the process: the runtime's variables from

@@ -26,35 +26,40 @@ static void probe_path(pid_t pid, const char *dir, const struct map_line *ml, ch
 		snprintf(path, size, "%s", ml->path);
 }
 
+struct libc_search {
+	pid_t pid;
+	const char *dir;
+	struct libc_paths *out;
+};
+
+static int note_libc(void *ctx, const struct map_line *ml)
+{
+	struct libc_search *s = ctx;
+	const char *base;
+
+	if (!ml->path || ml->path[0] != '/')
+		return 0;
+	base = strrchr(ml->path, '/') + 1;
+	if (!s->out->pthread[0] && !strncmp(base, "libpthread", 10))
+		probe_path(s->pid, s->dir, ml, s->out->pthread, sizeof(s->out->pthread));
+	else if (!s->out->libc[0] && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
+		probe_path(s->pid, s->dir, ml, s->out->libc, sizeof(s->out->libc));
+	return s->out->libc[0] && s->out->pthread[0];
+}
+
 static int read_libc_paths(pid_t pid, struct libc_paths *out)
 {
-	char dir[64], maps_path[80], line[PATH_MAX + 256];
-	FILE *f;
+	char dir[64];
+	struct libc_search s = {pid, dir, out};
+	int err;
 
 	out->libc[0] = out->pthread[0] = '\0';
 	if (pid > 0)
 		procfs__dir(pid, dir, sizeof(dir));
 	else
 		snprintf(dir, sizeof(dir), "/proc/self");
-	snprintf(maps_path, sizeof(maps_path), "%s/maps", dir);
-	f = fopen(maps_path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f) && !(out->libc[0] && out->pthread[0])) {
-		struct map_line ml;
-		const char *base;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (map_line__parse(line, &ml) || !ml.path || ml.path[0] != '/')
-			continue;
-		base = strrchr(ml.path, '/') + 1;
-		if (!out->pthread[0] && !strncmp(base, "libpthread", 10))
-			probe_path(pid, dir, &ml, out->pthread, sizeof(out->pthread));
-		else if (!out->libc[0] &&
-			 (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
-			probe_path(pid, dir, &ml, out->libc, sizeof(out->libc));
-	}
-	fclose(f);
+	if ((err = procmaps__each_file(pid > 0 ? pid : 0, note_libc, &s)))
+		return err;
 	if (!out->libc[0])
 		return -ENOENT;
 	if (!out->pthread[0]) /* glibc >= 2.34: pthread_create lives in libc */

@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <elfutils/libdwfl.h>
 
@@ -135,6 +137,136 @@ int map_line__parse(char *line, struct map_line *out)
 	return 0;
 }
 
+/* ---- a process's file mappings --------------------------------------------------------- */
+
+/* PROCMAP_QUERY (Linux 6.11, uapi/linux/fs.h, newer than the headers strand builds with) */
+struct vma_query {
+	uint64_t size;
+	uint64_t query_flags, query_addr;				   /* in */
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset; /* out */
+	uint64_t inode;							   /* out */
+	uint32_t dev_major, dev_minor;					   /* out */
+	uint32_t vma_name_size, build_id_size;				   /* in/out */
+	uint64_t vma_name_addr, build_id_addr;				   /* in */
+};
+_Static_assert(sizeof(struct vma_query) == 104, "PROCMAP_QUERY's struct procmap_query");
+
+#define VMA_QUERY	       _IOWR('f', 17, struct vma_query)
+#define VMA_READABLE	       0x01
+#define VMA_WRITABLE	       0x02
+#define VMA_EXECUTABLE	       0x04
+#define VMA_SHARED	       0x08
+#define QUERY_COVERING_OR_NEXT 0x10
+#define QUERY_FILE_BACKED      0x20
+
+/* The first mapping at or after addr (of a file, with file), its name in name. */
+static int query_vma(int fd, uint64_t addr, bool file, struct vma_query *q, char *name, size_t size)
+{
+	memset(q, 0, sizeof(*q));
+	q->size = sizeof(*q);
+	q->query_flags = QUERY_COVERING_OR_NEXT | (file ? QUERY_FILE_BACKED : 0);
+	q->query_addr = addr;
+	if (name) {
+		q->vma_name_addr = (uint64_t)(uintptr_t)name;
+		q->vma_name_size = (uint32_t)size;
+	}
+	return ioctl(fd, VMA_QUERY, q) ? -errno : 0;
+}
+
+/* Returns 1 when the kernel cannot be asked (older than 6.11): the caller reads the text. */
+static int each_file_queried(int fd, int (*fn)(void *ctx, const struct map_line *ml), void *ctx)
+{
+	char name[PATH_MAX];
+	uint64_t prev_end = 0;
+	struct vma_query q;
+
+	for (;;) {
+		struct map_line ml = {0};
+		int err = query_vma(fd, prev_end, true, &q, name, sizeof(name));
+
+		if (err == -ENOENT) /* none after prev_end */
+			return 0;
+		if ((err == -ENOTTY || err == -EINVAL) && !prev_end)
+			return 1;
+		if (err)
+			return err;
+		ml.start = q.vma_start;
+		ml.end = q.vma_end;
+		ml.offset = q.vma_offset;
+		ml.inode = q.inode;
+		ml.path = q.vma_name_size ? name : NULL;
+		ml.perms[0] = q.vma_flags & VMA_READABLE ? 'r' : '-';
+		ml.perms[1] = q.vma_flags & VMA_WRITABLE ? 'w' : '-';
+		ml.perms[2] = q.vma_flags & VMA_EXECUTABLE ? 'x' : '-';
+		ml.perms[3] = q.vma_flags & VMA_SHARED ? 's' : 'p';
+		/* a gap since the last: whether a mapping of no file fills some of it */
+		if (prev_end && ml.start != prev_end) {
+			struct vma_query any;
+
+			ml.after_other = !query_vma(fd, prev_end, false, &any, NULL, 0) &&
+					 any.vma_start < ml.start;
+		}
+		if (fn(ctx, &ml))
+			return 0;
+		prev_end = ml.end;
+	}
+}
+
+static int each_file_parsed(FILE *f, int (*fn)(void *ctx, const struct map_line *ml), void *ctx)
+{
+	bool other = false, any = false;
+	char *line = NULL;
+	size_t cap = 0;
+	int stop = 0;
+
+	while (!stop && getline(&line, &cap, f) > 0) {
+		struct map_line ml;
+
+		if (map_line__parse(line, &ml))
+			continue;
+		if (!ml.inode && (!ml.path || ml.path[0] != '/')) {
+			other = true;
+			continue;
+		}
+		ml.after_other = other && any;
+		other = false;
+		any = true;
+		stop = fn(ctx, &ml);
+	}
+	free(line);
+	return 0;
+}
+
+int procmaps__each_file(pid_t pid, int (*fn)(void *ctx, const struct map_line *ml), void *ctx)
+{
+	char base[64], path[80];
+	int fd, err;
+	FILE *f;
+
+	if (pid > 0)
+		procfs__dir(pid, base, sizeof(base));
+	else
+		snprintf(base, sizeof(base), "/proc/self");
+	snprintf(path, sizeof(path), "%s/maps", base);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	err = each_file_queried(fd, fn, ctx);
+	if (err != 1) {
+		close(fd);
+		return err;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = each_file_parsed(f, fn, ctx);
+	fclose(f);
+	return err;
+}
+
 /* ---- opening a process's files --------------------------------------------------------- */
 
 /* The file of the mapping starting at start, even when deleted or replaced on disk. */
@@ -215,6 +347,8 @@ static void pm__add_line(struct pm_groups *gs, const struct map_line *ml)
 {
 	struct pm_group *g = gs->n ? &gs->v[gs->n - 1] : NULL;
 
+	if (g && ml->after_other)
+		g->inode = UINT64_MAX;
 	if (g && ml->path && ml->inode == g->inode && !strcmp(ml->path, g->path) &&
 	    ml->start >= g->high) {
 		g->high = ml->end;
@@ -266,31 +400,23 @@ static int pm__open_module(Dwfl_Module *mod, void **userdata, const char *name, 
 	return DWARF_CB_OK;
 }
 
+static int pm__add_file(void *ctx, const struct map_line *ml)
+{
+	pm__add_line(ctx, ml);
+	return 0;
+}
+
 static int pm__read_maps(struct pm_entry *e)
 {
 	struct pm_groups gs = {0};
-	char base[64], fname[80], *line = NULL;
-	size_t cap = 0;
-	int err = 0;
-	FILE *f;
+	int err = procmaps__each_file(e->pid, pm__add_file, &gs);
 
-	procfs__dir(e->pid, base, sizeof(base));
-	snprintf(fname, sizeof(fname), "%s/maps", base);
-	f = fopen(fname, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		struct map_line ml;
-
-		if (map_line__parse(line, &ml) == 0)
-			pm__add_line(&gs, &ml);
-	}
-	free(line);
-	fclose(f);
-	/* An exiting process shows empty maps: keep the modules known so far. */
+	/* An exiting process shows empty maps: keep the modules known so far. One that left
+	 * while listed keeps those listed. */
 	if (gs.n == 0) {
-		err = -ESRCH;
+		err = err ? err : -ESRCH;
 	} else {
+		err = 0;
 		dwfl_report_begin(e->dwfl);
 		for (size_t i = 0; i < gs.n; i++)
 			pm__report_group(e, e->dwfl, &gs.v[i]);

@@ -7,6 +7,7 @@
 #ifndef STRAND_PROCMAPS_H
 #define STRAND_PROCMAPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <elfutils/libdwfl.h>
@@ -34,7 +35,19 @@ struct map_line {
 	char perms[5];
 	uint64_t inode;
 	const char *path; /* points into the line, NULL for anonymous mappings */
+	/* procmaps__each_file: a mapping of no file lies between this one and the last file
+	 * mapping (false for the first) */
+	bool after_other;
 };
 int map_line__parse(char *line, struct map_line *out);
+
+/*
+ * Calls fn for each mapping of a file in pid (0: strand itself), in address order, until
+ * it returns nonzero. Mappings of no file (the heap, thread stacks: a process of 100k
+ * threads has 200k of them) are not listed, and on Linux >= 6.11 not even read: the kernel
+ * is asked for file mappings one by one (PROCMAP_QUERY) rather than for the text of them
+ * all. Returns 0, or -errno (-ESRCH: gone).
+ */
+int procmaps__each_file(pid_t pid, int (*fn)(void *ctx, const struct map_line *ml), void *ctx);
 
 #endif /* STRAND_PROCMAPS_H */

@@ -14,6 +14,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +277,112 @@ out_table:
 	gopclntab__close(t);
 }
 
+struct listed {
+	struct map_line ml[1024];
+	char path[1024][256];
+	int n;
+};
+
+static int list_mapping(void *ctx, const struct map_line *ml)
+{
+	struct listed *l = ctx;
+
+	if (l->n == 1024)
+		return 1;
+	l->ml[l->n] = *ml;
+	snprintf(l->path[l->n], sizeof(l->path[0]), "%s", ml->path ? ml->path : "");
+	l->ml[l->n].path = l->path[l->n];
+	l->n++;
+	return 0;
+}
+
+static const struct map_line *listed_at(const struct listed *l, uint64_t start)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->ml[i].start == start)
+			return &l->ml[i];
+	return NULL;
+}
+
+/* The file mappings listed (by PROCMAP_QUERY on this kernel) are those /proc/self/maps
+ * shows, field by field, and a mapping says whether one of no file lies between it and the
+ * file mapping before: a file mapped in two parts with anonymous memory between them, and
+ * one in two parts with nothing between. */
+static void test_each_file_mapping(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char tmpl[] = "/tmp/strand-maps-XXXXXX", line[4352];
+	int fd = mkstemp(tmpl);
+	struct listed *got = calloc(1, sizeof(*got)), *want = calloc(1, sizeof(*want));
+	uint8_t *a = MAP_FAILED, *b = MAP_FAILED;
+	bool other = false, any = false;
+	FILE *f;
+
+	if (!ASSERT_TRUE(fd >= 0 && got && want) || !ASSERT_EQ(ftruncate(fd, 3 * page), 0))
+		goto out;
+	a = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!ASSERT_TRUE(a != MAP_FAILED && b != MAP_FAILED))
+		goto out;
+	/* a: file, anonymous, file; b: file, a hole, file */
+	ASSERT_TRUE(mmap(a, page, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == a);
+	ASSERT_TRUE(mmap(a + 2 * page, page, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 2 * page) ==
+		    a + 2 * page);
+	ASSERT_TRUE(mmap(b, page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fd, 0) == b);
+	ASSERT_EQ(munmap(b + page, page), 0);
+	ASSERT_TRUE(mmap(b + 2 * page, page, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 2 * page) ==
+		    b + 2 * page);
+	ASSERT_EQ(procmaps__each_file(0, list_mapping, got), 0);
+	f = fopen("/proc/self/maps", "re");
+	if (!ASSERT_TRUE(f != NULL))
+		goto out;
+	while (fgets(line, sizeof(line), f)) {
+		struct map_line ml;
+
+		if (map_line__parse(line, &ml))
+			continue;
+		if (!ml.inode && (!ml.path || ml.path[0] != '/')) {
+			other = true;
+			continue;
+		}
+		ml.after_other = other && any;
+		other = false;
+		any = true;
+		list_mapping(want, &ml);
+	}
+	fclose(f);
+	ASSERT_EQ(got->n, want->n);
+	for (int i = 0; i < want->n && i < got->n; i++) {
+		const struct map_line *w = &want->ml[i], *g = &got->ml[i];
+
+		UNIT_CHECK(w->start == g->start && w->end == g->end && w->offset == g->offset &&
+				   w->inode == g->inode && !strcmp(w->perms, g->perms) &&
+				   !strcmp(w->path, g->path) && w->after_other == g->after_other,
+			   "mapping %d: %lx-%lx %s %s%s listed as %lx-%lx %s %s%s", i,
+			   (unsigned long)w->start, (unsigned long)w->end, w->perms, w->path,
+			   w->after_other ? " (after another)" : "", (unsigned long)g->start,
+			   (unsigned long)g->end, g->perms, g->path,
+			   g->after_other ? " (after another)" : "");
+	}
+	ASSERT_TRUE(listed_at(got, (uintptr_t)a) && listed_at(got, (uintptr_t)(a + 2 * page)) &&
+		    listed_at(got, (uintptr_t)(a + 2 * page))->after_other);
+	ASSERT_TRUE(listed_at(got, (uintptr_t)b) && listed_at(got, (uintptr_t)(b + 2 * page)) &&
+		    !listed_at(got, (uintptr_t)(b + 2 * page))->after_other);
+	ASSERT_STREQ(listed_at(got, (uintptr_t)b)->perms, "r-xp");
+	ASSERT_EQ(listed_at(got, (uintptr_t)(b + 2 * page))->offset, (uint64_t)(2 * page));
+out:
+	if (a != MAP_FAILED)
+		munmap(a, 3 * page);
+	if (b != MAP_FAILED)
+		munmap(b, 3 * page);
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmpl);
+	}
+	free(got);
+	free(want);
+}
+
 static void test_map_line_valid(void)
 {
 	char l1[] = "55d0c8a00000-55d0c8a21000 r-xp 00001000 fd:01 1234567    /usr/bin/x y\n";
@@ -374,6 +482,7 @@ int main(void)
 	test_go_process(sym, "-extpie");
 	test_map_line_valid();
 	test_map_line_garbage();
+	test_each_file_mapping();
 	test_debug_data_once_per_build();
 	symbolizer__free(sym);
 	proc_maps__free(pm);
