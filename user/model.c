@@ -365,6 +365,7 @@ struct task *model__task(struct model *m, pid_t tid)
 
 struct shared_frames {
 	int refs, depth;
+	struct frames_facts facts;
 	struct sym_frame f[];
 };
 
@@ -407,6 +408,11 @@ int frames__refs(const struct sym_frame *f)
 int frames__depth(const struct sym_frame *f)
 {
 	return f ? shared_of(f)->depth : 0;
+}
+
+struct frames_facts *frames__facts(struct sym_frame *f)
+{
+	return f ? &shared_of(f)->facts : NULL;
 }
 
 void task__clear_wait(struct task *t)

@@ -224,6 +224,15 @@ void frames__release(struct sym_frame *f);
 int frames__refs(const struct sym_frame *f);
 int frames__depth(const struct sym_frame *f);
 
+/* What is learned of a stack from its frames alone, kept with it: a hundred thousand threads
+ * at one stack have it worked out once, not at each scan for each (thread_roles.c). */
+struct frames_facts {
+	bool known;
+	bool parks_per_thread;
+	uint64_t role_rules; /* the role rules whose frame and module it has, a bit each */
+};
+struct frames_facts *frames__facts(struct sym_frame *f);
+
 /* Live tasks sorted by pid, tid. Caller frees the array. */
 struct task **model__sorted_tasks(struct model *m, size_t *n);
 

@@ -84,14 +84,35 @@ static bool has_frame(const struct task_wait *w, const char *frame, const char *
 	return false;
 }
 
+_Static_assert(ARRAY_SIZE(rules) <= 64, "a bit per rule in frames_facts.role_rules");
+
+/* w's stack's facts, worked out on first use (NULL: no stack) */
+static const struct frames_facts *facts_of(const struct task_wait *w)
+{
+	struct frames_facts *f = w ? frames__facts(w->stack) : NULL;
+
+	if (!f || f->known)
+		return f;
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+		if (has_frame(w, rules[i].frame, rules[i].module))
+			f->role_rules |= 1ULL << i;
+	for (size_t i = 0; i < ARRAY_SIZE(per_thread_parks) && !f->parks_per_thread; i++)
+		f->parks_per_thread =
+			has_frame(w, per_thread_parks[i].frame, per_thread_parks[i].module);
+	f->known = true;
+	return f;
+}
+
 const struct thread_role *thread_role__of(const struct task *t)
 {
+	const struct frames_facts *f = facts_of(t->wait);
+
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
 		const struct role_rule *r = &rules[i];
 
 		if (r->comm && strncmp(t->name, r->comm, strlen(r->comm)))
 			continue;
-		if (has_frame(t->wait, r->frame, r->module))
+		if ((!r->frame && !r->module) || (f && (f->role_rules & (1ULL << i))))
 			return &r->role;
 	}
 	return NULL;
@@ -99,8 +120,7 @@ const struct thread_role *thread_role__of(const struct task *t)
 
 bool thread_role__parks_per_thread(const struct task_wait *w)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(per_thread_parks); i++)
-		if (has_frame(w, per_thread_parks[i].frame, per_thread_parks[i].module))
-			return true;
-	return false;
+	const struct frames_facts *f = facts_of(w);
+
+	return f && f->parks_per_thread;
 }

@@ -298,8 +298,13 @@ static void test_runtime_thread_is_judged_apart(void)
 	detector__observe(w.d, 40 * S);
 	g = group_of(&w, 200);
 	ASSERT_TRUE(g && g->verdict == VERDICT_IDLE && g->role);
-	/* a thread of that name outside a JVM (no libjvm.so frame) has no role */
-	t->wait->stack[1].module = "/usr/bin/myserver";
+	/* a thread of that name outside a JVM (no libjvm.so frame) has no role (a stack's
+	 * frames never change: another stack is another copy) */
+	struct sym_frame elsewhere[2] = {jvm_frames[0], jvm_frames[1]};
+
+	elsewhere[1].module = "/usr/bin/myserver";
+	frames__release(t->wait->stack);
+	t->wait->stack = frames__new(elsewhere, 2);
 	ASSERT_TRUE(thread_role__of(t) == NULL);
 	world_free(&w);
 }
