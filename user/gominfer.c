@@ -43,11 +43,6 @@ static int cmp_pid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmp_gom_g(const void *a, const void *b)
-{
-	return cmp_u64(&((const struct gom_g *)a)->g, &((const struct gom_g *)b)->g);
-}
-
 static bool is_tid(const struct gom_facts *f, uint64_t v)
 {
 	pid_t tid = (pid_t)v;
@@ -55,11 +50,34 @@ static bool is_tid(const struct gom_facts *f, uint64_t v)
 	return v && v < PID_MAX_LIMIT && bsearch(&tid, f->tids, f->ntids, sizeof(tid), cmp_pid);
 }
 
-static const struct gom_g *find_g(const struct gom_facts *f, uint64_t g)
-{
-	struct gom_g key = {.g = g};
+static bool busy(uint32_t status);
 
-	return bsearch(&key, f->gs, f->ngs, sizeof(key), cmp_gom_g);
+void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status)
+{
+	key_index__add(&gs->all, g, status);
+	if (!busy(status))
+		return;
+	if (gs->nbusy == gs->cap) {
+		gs->cap = gs->cap ? 2 * gs->cap : 16;
+		gs->busy = xrealloc(gs->busy, gs->cap * sizeof(*gs->busy));
+	}
+	gs->busy[gs->nbusy++] = (struct gom_g){g, m, status};
+}
+
+void gom_gs__free(struct gom_gs *gs)
+{
+	if (!gs)
+		return;
+	key_index__free(&gs->all);
+	free(gs->busy);
+	free(gs);
+}
+
+static bool find_g(const struct gom_facts *f, uint64_t g)
+{
+	uint32_t status;
+
+	return f->gs && key_index__get(&f->gs->all, g, &status);
 }
 
 /* A goroutine made since allgs was read: allgadd appends it (a reused one was listed). */
@@ -188,9 +206,8 @@ static int chain_holds(const struct gom_facts *f, const struct go_layout *l, int
 		goto fail;
 	}
 	m_index__init(&ix, ms);
-	for (size_t i = 0; i < f->ngs && ok; i++)
-		ok = !busy(f->gs[i].status) || !f->gs[i].m ||
-		     m_index__row(&ix, f->gs[i].m) != SIZE_MAX;
+	for (size_t i = 0; f->gs && i < f->gs->nbusy && ok; i++)
+		ok = !f->gs->busy[i].m || m_index__row(&ix, f->gs->busy[i].m) != SIZE_MAX;
 	free(ix.sorted);
 	if (ok)
 		return 0;
@@ -275,11 +292,11 @@ static long curg_evidence(const struct gom_facts *f, const struct go_layout *l,
 		if (v && !is_g(f, v))
 			return -1;
 	}
-	for (size_t i = 0; i < f->ngs; i++) {
-		const struct gom_g *g = &f->gs[i];
+	for (size_t i = 0; f->gs && i < f->gs->nbusy; i++) {
+		const struct gom_g *g = &f->gs->busy[i];
 		size_t row;
 
-		if (!busy(g->status) || (row = m_index__row(ix, g->m)) == SIZE_MAX)
+		if ((row = m_index__row(ix, g->m)) == SIZE_MAX)
 			continue;
 		if (go_ms__word(ms, row, off, 8) == g->g)
 			agree++;
@@ -516,7 +533,7 @@ struct live {
 	struct gopclntab *pcln;
 	struct gom_facts f;
 	pid_t *tids;
-	struct gom_g *gs;
+	struct gom_gs *gs;
 	struct gom_futex *futex;
 	size_t cap_tids;
 };
@@ -625,8 +642,7 @@ static int image_range(struct live *lv)
 	return err;
 }
 
-static int gather(struct live *lv, const struct go_layout *l, bool futexes, struct gom_g *given,
-		  size_t ngiven)
+static int gather(struct live *lv, const struct go_layout *l, bool futexes, struct gom_gs *given)
 {
 	struct go_gs gs;
 	uint64_t entry, end;
@@ -650,29 +666,25 @@ static int gather(struct live *lv, const struct go_layout *l, bool futexes, stru
 	/* the threads listed before and after the goroutines are read: an M seen on the list
 	 * had its thread then (mexit unlinks it first) */
 	add_tids(lv);
-	if (given) {
-		lv->f.ngs = ngiven;
-	} else {
+	if (!given) {
 		err = go_gs__open_list(lv->pid, l->allgs + lv->bias, l->allglen + lv->bias,
 				       (size_t)window, &gs);
 		if (err)
 			return err;
-		lv->gs = xcalloc(gs.n ? gs.n : 1, sizeof(*lv->gs));
+		lv->gs = xcalloc(1, sizeof(*lv->gs));
+		key_index__reset(&lv->gs->all, gs.n);
 		for (size_t i = 0; i < gs.n; i++) {
 			if (i % GS_CHUNK == 0) /* a chunk of rows at a time */
 				go_gs__read_rows(lv->pid, &gs, i, GS_CHUNK);
-			lv->gs[i] =
-				(struct gom_g){go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
-					       (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4)};
+			gom_gs__add(lv->gs, go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
+				    (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4));
 		}
-		lv->f.ngs = gs.n;
 		go_gs__free(&gs);
 	}
+	key_index__sort(&lv->gs->all);
 	lv->f.gs = lv->gs;
 	lv->f.allgs = l->allgs + lv->bias;
-	lv->f.allgs_listed = lv->f.ngs;
-	if (lv->f.ngs)
-		qsort(lv->gs, lv->f.ngs, sizeof(*lv->gs), cmp_gom_g);
+	lv->f.allgs_listed = lv->gs->all.n;
 	add_tids(lv);
 	sort_tids(lv);
 	if (futexes)
@@ -731,7 +743,7 @@ static int refill(const struct gom_facts *f, struct go_layout *l, char *why, siz
 }
 
 int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *l,
-		      struct gom_g *gs, size_t ngs)
+		      struct gom_gs *gs)
 {
 	struct live lv = {.pid = pid, .bias = bias, .pcln = pcln};
 	bool dwarf = l->m_source && !strcmp(l->m_source, "DWARF");
@@ -742,13 +754,13 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 	uint64_t allm;
 
 	if (!pcln || l->g_m < 0 || l->atomicstatus < 0 || !l->allgs) {
-		free(gs);
+		gom_gs__free(gs);
 		golayout__forget_m(l, "no .gopclntab or runtime.g layout to prove it with");
 		return -ENODATA;
 	}
 	if (!dwarf) {
 		if (gocode__find_allm(pid, bias, pcln, &allm, hints, &nhints)) {
-			free(gs);
+			gom_gs__free(gs);
 			golayout__forget_m(l, "runtime.allm not found in runtime.mcommoninit");
 			return -ENODATA;
 		}
@@ -760,7 +772,7 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 		lv.f.hints = hints;
 		lv.f.nhints = nhints;
 	}
-	err = gather(&lv, l, !dwarf, gs, ngs);
+	err = gather(&lv, l, !dwarf, gs);
 	gs = NULL; /* lv's now */
 	if (err) {
 		snprintf(why, sizeof(why), "the process could not be read (%s)", strerror(-err));
@@ -780,7 +792,7 @@ int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct g
 		golayout__forget_m(l, problem);
 	}
 	free(lv.tids);
-	free(lv.gs);
+	gom_gs__free(lv.gs);
 	free(lv.futex);
 	return err;
 }

@@ -14,6 +14,8 @@
 #ifndef STRAND_GOMINFER_H
 #define STRAND_GOMINFER_H
 
+#include "keyindex.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,11 +35,11 @@ struct go_layout;
  * empty a later call may prove more (a goroutine in a system call proves m.curg, a parked
  * M m.park); what an inferred layer had proved is kept unless the process contradicts it.
  */
-struct gom_g;
-/* gs, ngs: every g of allgs with its g.m and status, as a snapshot just read them (taken:
- * sorted and freed here); NULL: read here, a pass over the whole list of its own. */
+struct gom_gs;
+/* gs: every g of allgs, as a snapshot just read them (taken: freed here); NULL: read here, a
+ * pass over the whole list of its own. */
 int gominfer__resolve(pid_t pid, uint64_t bias, struct gopclntab *pcln, struct go_layout *layout,
-		      struct gom_g *gs, size_t ngs);
+		      struct gom_gs *gs);
 
 /* What the process shows, gathered once; the proofs below only read it (and, through
  * read, the target's memory), so tests can give them a made-up process. */
@@ -45,6 +47,18 @@ struct gom_g {
 	uint64_t g, m; /* a goroutine of allgs and its g.m */
 	uint32_t status;
 };
+
+/* The goroutines as the proofs need them: every g of allgs (what a thread's m.curg must be
+ * one of), and those running or in a system call with their g.m. A million goroutines
+ * take 12 MB, sorted in place, not a sorted copy of every g with its M. */
+struct gom_gs {
+	struct key_index all; /* g -> its status */
+	struct gom_g *busy;
+	size_t nbusy, cap;
+};
+
+void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status);
+void gom_gs__free(struct gom_gs *gs);
 
 struct gom_futex {
 	pid_t tid;
@@ -61,10 +75,9 @@ struct gom_facts {
 	uint64_t head;		     /* the value of runtime.allm */
 	const pid_t *tids;	     /* the threads of the process, sorted */
 	size_t ntids;
-	const struct gom_g *gs; /* allgs, sorted by address */
-	size_t ngs;
-	uint64_t allgs;	     /* run-time address of runtime.allgs (0: none), and how many of */
-	size_t allgs_listed; /* its entries gs holds: goroutines made since are appended */
+	const struct gom_gs *gs; /* allgs, its index sorted (key_index__sort) */
+	uint64_t allgs;		 /* run-time address of runtime.allgs (0: none), and how many of */
+	size_t allgs_listed;	 /* its entries gs holds: goroutines made since are appended */
 	const struct gom_futex *futex; /* threads asleep in futex(), sorted by tid */
 	size_t nfutex;
 	const int32_t *hints; /* m.alllink offsets the code suggests (none: not asked) */

@@ -177,17 +177,15 @@ void go_find_m_layer(struct go_tracker *t, struct go_proc_state *st)
 	struct go_layout *l = &st->gp.layout;
 	int32_t curg = l->m_curg;
 	struct strand_go_config cfg;
-	struct gom_g *all = st->snap.all;
-	size_t nall = st->snap.nall;
+	struct gom_gs *all = st->snap.all;
 
 	st->snap.all = NULL;
-	st->snap.nall = 0;
 	if (!go_m_layer_due(st)) {
-		free(all);
+		gom_gs__free(all);
 		return;
 	}
 	st->m_attempts++;
-	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l, all, nall);
+	gominfer__resolve(st->pid, st->gp.bias, st->pcln, l, all);
 	/* an idle process may have no goroutine running when it is scanned: the create probe
 	 * saw one at a spawn (the spawner, pointing back at its M) */
 	if (l->m_curg < 0 && st->create_probes)

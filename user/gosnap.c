@@ -186,9 +186,12 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	snap->n = 0;
 	snap->listed = gs.listed;
 	/* one the caller has not taken is not written past its end */
-	free(snap->all);
-	snap->all = snap->want_all ? xcalloc(gs.n ? gs.n : 1, sizeof(*snap->all)) : NULL;
-	snap->nall = 0;
+	gom_gs__free(snap->all);
+	snap->all = NULL;
+	if (snap->want_all) {
+		snap->all = xcalloc(1, sizeof(*snap->all));
+		key_index__reset(&snap->all->all, gs.n);
+	}
 	snap->invalid = 0;
 	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
@@ -208,8 +211,8 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 			go_gs__read_rows(gp->pid, &gs, i, SNAPSHOT_CHUNK);
 		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
 		if (snap->all)
-			snap->all[snap->nall++] = (struct gom_g){
-				go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8), status};
+			gom_gs__add(snap->all, go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
+				    status);
 
 		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !go_gs__ptr(&gs, i) ||
 		    !go_gs__word(&gs, i, l->goid, 8)) {
@@ -256,7 +259,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 void go_snapshot__free(struct go_snapshot *snap)
 {
 	big_free(snap->g, snap->cap * sizeof(*snap->g));
-	free(snap->all);
+	gom_gs__free(snap->all);
 	hashmap__free(&snap->untracked_gopc);
 	memset(snap, 0, sizeof(*snap));
 }

@@ -39,11 +39,10 @@ struct go_snapshot {
 	uint64_t untracked;
 	struct hashmap untracked_gopc; /* gopc -> how many of them */
 	/* asked for (want_all) while the threads' layer is proved: every g listed, dead ones
-	 * too, with its g.m and status, read with the rest rather than in a pass of its own;
-	 * the caller takes it (NULL: not asked, or the snapshot failed) */
+	 * too, and the g.m of those running or in a system call, read with the rest rather
+	 * than in a pass of its own; the caller takes it (NULL: not asked, or it failed) */
 	bool want_all;
-	struct gom_g *all;
-	size_t nall;
+	struct gom_gs *all;
 };
 
 struct go_process {
@@ -55,7 +54,7 @@ struct go_process {
 };
 
 struct gopclntab;
-struct gom_g;
+struct gom_gs;
 
 /*
  * Recognizes pid as a Go program and finds its runtime layout: from DWARF, checked against

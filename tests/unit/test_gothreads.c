@@ -52,6 +52,7 @@ struct fake {
 	uint64_t head;
 	pid_t tids[NM + 1];
 	struct gom_g gs[NGS];
+	struct gom_gs index; /* gs as the facts hold them, made by facts() */
 	struct gom_futex futex[NM + 1];
 	size_t nfutex;
 	int32_t hint;
@@ -161,10 +162,18 @@ static void fake_free(struct fake *fk)
 {
 	for (int i = 0; i < MAX_REGIONS; i++)
 		free(fk->r[i].bytes);
+	key_index__free(&fk->index.all);
+	free(fk->index.busy);
+	memset(&fk->index, 0, sizeof(fk->index));
 }
 
 static struct gom_facts facts(struct fake *fk, bool hints)
 {
+	fk->index.nbusy = 0;
+	key_index__reset(&fk->index.all, NGS);
+	for (int i = 0; i < NGS; i++)
+		gom_gs__add(&fk->index, fk->gs[i].g, fk->gs[i].m, fk->gs[i].status);
+	key_index__sort(&fk->index.all);
 	return (struct gom_facts){
 		.read = fake_read,
 		.is_entry = fake_is_entry,
@@ -176,8 +185,7 @@ static struct gom_facts facts(struct fake *fk, bool hints)
 		.head = fk->head,
 		.tids = fk->tids,
 		.ntids = NM + 1,
-		.gs = fk->gs,
-		.ngs = NGS,
+		.gs = &fk->index,
 		.futex = fk->futex,
 		.nfutex = fk->nfutex,
 		.hints = hints ? &fk->hint : NULL,
