@@ -6,6 +6,7 @@
 #include "procfs.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #define MAX_ROUNDS   4
 
 struct go_stack_cache {
+	pthread_mutex_t lock;	 /* by_stack, while walkers run */
 	struct hashmap by_stack; /* stack hash -> struct go_stack * (owned) */
 	uint64_t epoch;
 	uint64_t switch_lo, switch_hi; /* runtime.systemstack_switch */
@@ -34,6 +36,7 @@ struct go_stack_cache *go_stack_cache__new(void)
 {
 	struct go_stack_cache *c = xcalloc(1, sizeof(*c));
 
+	pthread_mutex_init(&c->lock, NULL);
 	hashmap__init(&c->by_stack);
 	return c;
 }
@@ -48,6 +51,7 @@ void go_stack_cache__free(struct go_stack_cache *c)
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);)
 		free(val);
 	hashmap__free(&c->by_stack);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -233,38 +237,47 @@ static void walk_chunk(pid_t pid, struct pending *p, size_t n)
 static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p, size_t n)
 {
 	walk_chunk(pid, p, n);
+	pthread_mutex_lock(&c->lock);
 	for (size_t k = 0; k < n; k++) {
 		struct go_stack *s = intern(c, &p[k].stack);
 
 		s->epoch = c->epoch;
 		p[k].ref->stack = s;
 	}
+	pthread_mutex_unlock(&c->lock);
 }
 
-size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
-			      struct go_stack_ref *(*ref_of)(void *ctx, const struct go_g *g),
-			      void *ctx)
+/* One walker's share of a snapshot: goroutines [from, to). */
+struct walker {
+	struct go_stack_cache *c;
+	pid_t pid;
+	const struct go_snapshot *snap;
+	size_t from, to;
+	struct go_stack_ref *(*ref_of)(void *ctx, const struct go_g *g);
+	void *ctx;
+	size_t walked; /* out */
+};
+
+static void *walk_share(void *arg)
 {
 	/* WALK_CHUNK walks at a time: a million goroutines' windows at once would be 1 GiB */
+	struct walker *w = arg;
 	struct pending *p = xcalloc(WALK_CHUNK, sizeof(*p));
-	size_t n = 0, walked = 0;
-	uint64_t key;
-	void *val;
+	size_t n = 0;
 
-	c->epoch++;
-	for (size_t i = 0; i < snap->n; i++) {
-		const struct go_g *g = &snap->g[i];
-		uint64_t pc, bp;
+	for (size_t i = w->from; i < w->to; i++) {
+		const struct go_g *g = &w->snap->g[i];
+		struct go_stack_ref *ref = w->ref_of(w->ctx, g);
+		uint64_t pc, bp, key;
 
-		struct go_stack_ref *ref = ref_of(ctx, g);
-
-		if (!start_of(c, pid, g, &pc, &bp)) {
+		if (!start_of(w->c, w->pid, g, &pc, &bp)) {
 			*ref = (struct go_stack_ref){0};
 			continue;
 		}
 		key = key_of(g);
 		if (ref->stack && ref->key == key) { /* it has not run since */
-			ref->stack->epoch = c->epoch;
+			/* goroutines of other walkers may share the stack: all store one value */
+			__atomic_store_n(&ref->stack->epoch, w->c->epoch, __ATOMIC_RELAXED);
 			continue;
 		}
 		*ref = (struct go_stack_ref){.key = key};
@@ -275,14 +288,60 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 		p[n].hi = g->stack_hi;
 		stack_start(&p[n].stack, pc);
 		if (++n == WALK_CHUNK) {
-			finish_walks(c, pid, p, n);
-			walked += n;
+			finish_walks(w->c, w->pid, p, n);
+			w->walked += n;
 			n = 0;
 		}
 	}
-	finish_walks(c, pid, p, n);
-	walked += n;
+	finish_walks(w->c, w->pid, p, n);
+	w->walked += n;
 	free(p);
+	return NULL;
+}
+
+/* A first look at a million goroutines walks a million stacks, each a remote read the
+ * kernel pins a page for: shared among the CPUs strand may run on (up to 4), it takes a
+ * fraction of the time. A snapshot too small to gain from it is walked by the caller alone. */
+#define WALKERS_MAX	 4
+#define WALKS_PER_WALKER 32768
+
+static size_t walkers_for(size_t goroutines)
+{
+	size_t n = cpus_usable();
+
+	if (n > WALKERS_MAX)
+		n = WALKERS_MAX;
+	if (n > goroutines / WALKS_PER_WALKER)
+		n = goroutines / WALKS_PER_WALKER;
+	return n ? n : 1;
+}
+
+size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct go_snapshot *snap,
+			      struct go_stack_ref *(*ref_of)(void *ctx, const struct go_g *g),
+			      void *ctx)
+{
+	struct walker w[WALKERS_MAX];
+	pthread_t threads[WALKERS_MAX];
+	bool started[WALKERS_MAX] = {false};
+	size_t nw = walkers_for(snap->n), walked = 0;
+	uint64_t key;
+	void *val;
+
+	c->epoch++;
+	for (size_t k = 0; k < nw; k++) {
+		w[k] = (struct walker){c,      pid, snap, snap->n * k / nw, snap->n * (k + 1) / nw,
+				       ref_of, ctx, 0};
+		/* a walker that cannot be started is walked here, after the first share */
+		started[k] = k && !pthread_create(&threads[k], NULL, walk_share, &w[k]);
+	}
+	for (size_t k = 0; k < nw; k++)
+		if (!started[k])
+			walk_share(&w[k]);
+	for (size_t k = 0; k < nw; k++) {
+		if (started[k])
+			pthread_join(threads[k], NULL);
+		walked += w[k].walked;
+	}
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {
 		struct go_stack *s = val;
 
