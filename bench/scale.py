@@ -13,6 +13,7 @@ small for N threads, and puts them back after.
 """
 import argparse
 import json
+import re
 import os
 import signal
 import socket
@@ -43,14 +44,23 @@ def start(argv, ready):
 RUNS = 3  # strand runs on each process: the medians are reported
 
 
+PHASE = re.compile(r"strand: phase (.*?)\s+([0-9.]+) ms")
+
+
 def measure_once(strand, pid, scratch):
-    """Attach, let it run 2 s, Ctrl-C: (attach s, report+detach s, report)."""
+    """Attach, let it run 2 s, Ctrl-C: (attach s, report+detach s, report, the attach's
+    phases as STRAND_PHASES tells them: [(what, ms)])."""
     out = os.path.join(scratch, "scale.json")
     t0 = time.monotonic()
     st = subprocess.Popen([strand, "trace", "-p", str(pid), "--json", "-o", out, "--no-live"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, STRAND_PHASES="1"))
+    phases = []
     line = st.stderr.readline()
     while line and "attached" not in line:
+        m = PHASE.match(line)
+        if m:
+            phases.append((m.group(1), float(m.group(2))))
         line = st.stderr.readline()
     attach = time.monotonic() - t0
     time.sleep(2)
@@ -63,16 +73,29 @@ def measure_once(strand, pid, scratch):
         sys.exit("strand exited %d: %s" % (rc, rest[-2000:]))
     with open(out) as f:
         rep = json.load(f)
-    return attach, detach, rep
+    return attach, detach, rep, phases
+
+
+def median_phases(runs):
+    """The phases of the runs' attaches, in order, each with its median (ms)."""
+    times = {}
+    for phases in runs:
+        seen = set()
+        for what, ms in phases:
+            if what not in seen:  # a phase a scan marks again is counted once a run
+                seen.add(what)
+                times.setdefault(what, []).append(ms)
+    return [(what, statistics.median(ms)) for what, ms in times.items()]
 
 
 def measure(strand, pid, scratch):
-    """RUNS strand runs on pid, one after the other: the median attach, report+detach, and
-    the last run's report with the median peak RSS and CPU in its stats."""
+    """RUNS strand runs on pid, one after the other: the median attach, report+detach, the
+    last run's report with the median peak RSS and CPU in its stats, the attach's phases."""
     runs = [measure_once(strand, pid, scratch) for _ in range(RUNS)]
     rep = runs[-1][2]
     for key in ("max_rss_kib", "cpu_seconds"):
         rep["stats"][key] = statistics.median(r[2]["stats"].get(key, 0) for r in runs)
+    rep["attach_phases"] = median_phases(r[3] for r in runs)
     return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), rep)
 
 
@@ -257,12 +280,13 @@ def main():
     ap.add_argument("--processes", type=int, default=50)
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
-    rows = []
+    rows, phases = [], []
     with tempfile.TemporaryDirectory(prefix="strand-scale-") as scratch:
         for run in (lambda: run_goroutines(args.strand, args.goroutines, scratch),
                     lambda: run_threads(args.strand, args.threads, scratch),
                     lambda: run_big_binary(args.strand, scratch)):
             name, attach, detach, rep, seen = run()
+            phases.append((name, attach, rep.get("attach_phases", [])))
             st = rep["stats"]
             rows.append((name, attach, detach, st.get("max_rss_kib", 0) / 1024,
                          st.get("cpu_seconds", 0), seen))
@@ -286,6 +310,12 @@ def main():
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append("| %s | %.2f | %.2f | %.0f | %.2f | %s |" % r)
+    lines += ["", "Where an attach goes (`STRAND_PHASES=1`: each step's median over the runs, "
+              "steps of 5 ms or more; a step repeated by the first scan counted once):", "",
+              "| process | attach (s) | steps (ms) |", "|---|---|---|"]
+    for name, attach, steps in phases[:2]:
+        lines.append("| %s | %.2f | %s |" % (name, attach, ", ".join(
+            "%s %.0f" % (what, ms) for what, ms in steps if ms >= 5)))
     lines += ["", "The live view (`strand trace -p`, its report redrawn every 2 s on a terminal) "
               "on the process with %d parked goroutines: strand takes %.1f%% of a CPU over 60 s "
               "(its scans spaced to keep them within 3%% of a CPU; the redrawn report is the rest)." %

@@ -7,6 +7,7 @@
 #include "loader.h"
 #include "procfs.h"
 #include "report.h"
+#include "phases.h"
 #include "util.h"
 #include "waits.h"
 
@@ -349,13 +350,17 @@ int engine__scan(struct engine *e)
 		return n;
 	/* the scan's own cost paces the scans, not the events drained before it */
 	cpu = thread_cpu_ns();
+	phase__done("events drained");
 	n = wait_table__scan(e->waits);
 	if (n < 0 && n != -ESRCH)
 		note("scanning threads failed: %s", strerror(-n));
 	scan_goroutines(e);
+	phase__done("goroutines scanned");
 	model__sample_sites(&e->model, now_mono_ns());
 	detector__observe(e->detector, now_mono_ns());
+	phase__done("threads judged");
 	go_tracker__regroup(e->go, detector__last(e->detector));
+	phase__done("goroutines grouped");
 	pace_scans(e, thread_cpu_ns() - cpu);
 	return 0;
 }

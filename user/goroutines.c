@@ -6,6 +6,7 @@
 #include "loader.h"
 #include "model.h"
 #include "procfs.h"
+#include "phases.h"
 #include "util.h"
 
 #include <errno.h>
@@ -372,6 +373,7 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 		if (!gopclntab__function(st->pcln, "runtime.systemstack_switch", &lo, &hi))
 			go_stack_cache__set_switch(st->stacks, lo + st->gp.bias, hi + st->gp.bias);
 	}
+	phase__done("Go runtime layout read, probes attached");
 	go_find_wait_fields(st);
 	go_find_wait_layout(st);
 	go_find_parent(st);
@@ -379,20 +381,28 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	go_budget__check(t, st);
 	if (go_budget__rearm_due(t, st))
 		attach_probes(t, st);
+	phase__done("wait and parent fields found");
 	st->gp.max_goroutines = t->max_goroutines;
 	st->snap.want_all = go_m_layer_due(st);
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
+		phase__done("goroutines read (snapshot)");
 		st->exit_read = st->at_exit;
 		go_find_m_layer(t, st);
+		phase__done("M layer proved");
 		go_read_threads(st);
 		go_read_netwaits(st);
+		phase__done("threads' goroutines, netpoll waits read");
 		go_rows__update_seen(st, t->now_ns);
+		phase__done("goroutine records updated");
 		go_rows__read(t, st);
 		sample_sites(t, st);
+		phase__done("spawn sites sampled");
 		if (!st->at_exit) {
 			go_check_deadlock(t, st);
+			phase__done("deadlocks checked");
 			go_prove_lost(t, st);
 		}
+		phase__done("lost goroutines proved");
 	}
 	return GO_TRACKED;
 }

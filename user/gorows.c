@@ -5,6 +5,7 @@
  * the channels it waits on), and the lookups by goroutine id, thread and fd.
  */
 #include "gotrack.h"
+#include "phases.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -271,6 +272,7 @@ void go_rows__read(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->curg_row);
 	key_index__reset(&st->row_of_goid, snap->n);
 	go_stack_cache__update(st->stacks, st->pid, snap, stack_ref_of, st);
+	phase__done("goroutine stacks walked");
 	go_chan_table__begin(&st->chans);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct go_g *g = &snap->g[i];
@@ -300,6 +302,7 @@ void go_rows__read(struct go_tracker *t, struct go_proc_state *st)
 		key_index__add(&st->row_of_goid, g->goid, (uint32_t)i);
 		go_chan_table__saw(&st->chans, t->now_ns, r->obj, r->park, prev_obj, prev_park);
 	}
+	phase__done("wait objects read");
 	key_index__sort(&st->row_of_goid);
 	mark_timed_selects(t, st);
 	go_chan_table__end(&st->chans);

@@ -9,6 +9,7 @@
 #include "goslots.h"
 #include "procfs.h"
 #include "procmaps.h"
+#include "phases.h"
 #include "util.h"
 #include "goroutines.skel.h"
 #include "exits.skel.h"
@@ -269,6 +270,7 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		*exit_code = classify_error(err, "load the BPF programs");
 		goto fail;
 	}
+	phase__done("threads.bpf.o loaded");
 	err = threads_bpf__attach(skel);
 	if (err) {
 		*exit_code = classify_error(err, "attach to the scheduler tracepoints");
@@ -279,13 +281,16 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		*exit_code = classify_error(err, "load the wait-tracking BPF programs");
 		goto fail;
 	}
+	phase__done("waits.bpf.o loaded");
 	if (opts->hold_at_exit && (err = start_exits(ld, opts)))
 		note("processes cannot be held on their way out (%s): what they leave behind is "
 		     "reported as the last scan saw it",
 		     strerror(-err));
+	phase__done("exits.bpf.o loaded");
 	if (opts->go_probes && (err = start_go(ld, opts)))
 		note("goroutine probes unavailable (%s): goroutines are read by snapshots only",
 		     strerror(-err));
+	phase__done("goroutines.bpf.o loaded");
 	ld->reaper = link_reaper__start();
 	return ld;
 fail:

@@ -9,6 +9,7 @@
 #include "cmd_report.h"
 #include "daemon.h"
 #include "trace.h"
+#include "phases.h"
 #include "util.h"
 
 struct command {
@@ -92,6 +93,7 @@ static void malloc_on_huge_pages(char **argv)
 int main(int argc, char **argv)
 {
 	malloc_on_huge_pages(argv);
+	phase__done("start");
 	/* strand reads binaries from disk only: libdw must not fetch debug info over the
 	 * network from a production host */
 	unsetenv("DEBUGINFOD_URLS");

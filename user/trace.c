@@ -24,6 +24,7 @@
 #include "trace.h"
 #include "trace_opts.h"
 #include "golayout.h"
+#include "phases.h"
 #include "util.h"
 
 struct trace {
@@ -179,6 +180,7 @@ static int setup_targets(struct trace *t)
 {
 	int go_fd = -1, err_fd = -1, err;
 
+	phase__done("uprobe cost timed");
 	if (t->opts.pid) {
 		if (!procfs__exists(t->opts.pid)) {
 			say("cannot attach to pid %d: no such process", t->opts.pid);
@@ -188,6 +190,7 @@ static int setup_targets(struct trace *t)
 				 (t->opts.follow ? STRAND_TARGET_FOLLOW_FORKS : 0);
 
 		err = loader__add_target(t->e.ld, t->opts.pid, flags);
+		phase__done("target added, its exit hold armed");
 		if (!err)
 			err = engine__add_existing(&t->e, t->opts.pid) < 0 ? -ESRCH : 0;
 		if (!err && t->opts.follow &&
@@ -204,7 +207,9 @@ static int setup_targets(struct trace *t)
 			say("cannot trace pid %d: %s", t->opts.pid, strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
+		phase__done("threads listed");
 		collector__prefetch(t->e.col, t->opts.pid);
+		phase__done("memory maps read");
 		err = loader__attach_pthread_probe(t->e.ld, t->opts.pid);
 	} else if (t->opts.command) {
 		err = start_child(t, &go_fd, &err_fd);
@@ -241,6 +246,7 @@ static int setup_targets(struct trace *t)
 	if (t->opts.pid) {
 		struct process *p = model__find_process(&t->e.model, t->opts.pid);
 
+		phase__done("pthread_create probe attached");
 		if ((err = engine__scan(&t->e))) {
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;

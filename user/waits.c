@@ -5,6 +5,7 @@
 #include "loader.h"
 #include "symbolize.h"
 #include "unwind.h"
+#include "phases.h"
 #include "util.h"
 #include "wait_decode.h"
 
@@ -408,6 +409,7 @@ int wait_table__scan(struct wait_table *wt)
 
 	wt->scan_ns = now_mono_ns();
 	n = loader__scan_tasks(wt->ld, on_record, wt);
+	phase__done("threads read (task iterator)");
 	forget_stacks(wt, false);
 	return n;
 }
