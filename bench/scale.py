@@ -57,7 +57,7 @@ def measure_once(strand, pid, scratch):
                           env=dict(os.environ, STRAND_PHASES="1"))
     phases = []
     line = st.stderr.readline()
-    while line and "attached" not in line:
+    while line and not line.startswith("strand: attached"):
         m = PHASE.match(line)
         if m:
             phases.append((m.group(1), float(m.group(2))))
