@@ -61,7 +61,7 @@ void go_gs__read_rows(pid_t pid, struct go_gs *gs, size_t from, size_t count)
 	if (count && procfs__read_mem(pid, gs->list_at + from * sizeof(*gs->ptrs), gs->ptrs,
 				      count * sizeof(*gs->ptrs)))
 		memset(gs->ptrs, 0, count * sizeof(*gs->ptrs));
-	procfs__read_blocks(pid, gs->ptrs, count, gs->window, gs->bytes);
+	procfs__read_blocks(pid, gs->ptrs, count, gs->window, READ_GAP_OBJECTS, gs->bytes);
 }
 
 uint64_t go_gs__word(const struct go_gs *gs, size_t i, int32_t off, size_t width)

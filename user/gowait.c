@@ -97,7 +97,7 @@ static void objects_of(pid_t pid, const struct go_layout *l, const struct go_g *
 			}
 		if (!k)
 			break;
-		procfs__read_blocks(pid, addrs, k, window, mem);
+		procfs__read_blocks(pid, addrs, k, window, READ_GAP_OBJECTS, mem);
 		for (size_t j = 0; j < k; j++) {
 			const uint8_t *s = mem + j * window;
 			size_t i = which[j];

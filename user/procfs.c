@@ -264,18 +264,14 @@ int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 }
 
 #define READ_BATCH 512 /* iovecs per process_vm_readv, each side (IOV_MAX is 1024) */
-/* Blocks this close are read as one range, the bytes between them thrown away: the kernel
- * pins a range's pages once, where each range costs it about what 1-2 KiB of copying does.
- * A runtime's objects of one size lie a size class apart: 416-byte g structs whose fields
- * of interest end at 336 are read 19 to a range, not one. */
-#define READ_GAP_MAX 256
 
 struct read_batch {
 	struct iovec remote[READ_BATCH], local[READ_BATCH];
 	size_t nremote, nlocal, blocks;
 	size_t end[READ_BATCH];	     /* where each block ends in the bytes read */
 	size_t in_range[READ_BATCH]; /* blocks read by each range */
-	size_t bytes;
+	size_t bytes, max_gap;
+	uint8_t gap[]; /* where the bytes between two blocks of a range go */
 };
 
 static bool local_add(struct read_batch *b, void *at, size_t len, bool mergeable)
@@ -295,23 +291,21 @@ static bool local_add(struct read_batch *b, void *at, size_t len, bool mergeable
 
 /* Adds the block at addr (read into to) to the batch: false when the batch is full. Blocks at
  * read solo are not merged with another (a range of them failed). */
-static bool batch_add(struct read_batch *b, uint64_t addr, size_t size, uint8_t *to, uint8_t *gap,
-		      bool solo)
+static bool batch_add(struct read_batch *b, uint64_t addr, size_t size, uint8_t *to, bool solo)
 {
 	struct iovec *r = b->nremote ? &b->remote[b->nremote - 1] : NULL;
 	uint64_t end = r ? (uint64_t)(uintptr_t)r->iov_base + r->iov_len : 0;
 
 	if (b->blocks == READ_BATCH)
 		return false;
-	if (r && !solo && b->in_range[b->nremote - 1] && addr >= end &&
-	    addr - end <= READ_GAP_MAX) {
+	if (r && !solo && b->in_range[b->nremote - 1] && addr >= end && addr - end <= b->max_gap) {
 		size_t skip = addr - end;
 
 		/* the gap and the block need up to two local iovecs */
 		if (b->nlocal + 2 > READ_BATCH)
 			return false;
 		if (skip)
-			local_add(b, gap, skip, false);
+			local_add(b, b->gap, skip, false);
 		local_add(b, to, size, !skip);
 		r->iov_len += skip + size;
 		b->in_range[b->nremote - 1]++;
@@ -333,10 +327,9 @@ static size_t range_blocks(const struct read_batch *b, size_t range)
 }
 
 size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_t size,
-			   uint8_t *out)
+			   size_t max_gap, uint8_t *out)
 {
-	struct read_batch *b = xmalloc(sizeof(*b));
-	uint8_t gap[READ_GAP_MAX];
+	struct read_batch *b = xmalloc(sizeof(*b) + max_gap);
 	size_t done = 0, good = 0, solo_until = 0;
 
 	while (done < count) {
@@ -344,9 +337,10 @@ size_t procfs__read_blocks(pid_t pid, const uint64_t *addrs, size_t count, size_
 		ssize_t n;
 
 		b->nremote = b->nlocal = b->blocks = b->bytes = 0;
+		b->max_gap = max_gap;
 		while (done + b->blocks < count &&
 		       batch_add(b, addrs[done + b->blocks], size, out + (done + b->blocks) * size,
-				 gap, done + b->blocks < solo_until))
+				 done + b->blocks < solo_until))
 			;
 		n = process_vm_readv(pid, b->local, b->nlocal, b->remote, b->nremote, 0);
 		if (n < 0 && errno == ESRCH)

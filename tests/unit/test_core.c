@@ -230,7 +230,7 @@ static void test_read_blocks(void)
 	addrs[10] = (uintptr_t)mem + page + 100;
 	ASSERT_EQ(munmap(mem + page, page), 0);
 	memset(out, 0xff, sizeof(out));
-	good = procfs__read_blocks(getpid(), addrs, 11, 64, out);
+	good = procfs__read_blocks(getpid(), addrs, 11, 64, 256, out);
 	ASSERT_EQ(good, 9);
 	for (int b = 0; b < 11; b++) {
 		bool hole = b == 3 || b == 10;
