@@ -168,6 +168,12 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 	return ld->iter ? 0 : -errno;
 }
 
+/* The sites of one traced process tree (trace -p, trace -- CMD): a quarter of what the whole
+ * machine's get. A hash map's entries are made when it is, 65536 of them 10-15 ms of every
+ * start on a VM; a tree with more go statements than this running at once has the rest
+ * counted as refused (map_full), never silently lost. */
+#define ONE_TREE_SITES 16384
+
 /* The goroutine probes share the ring buffer, target filter and counters too. Failing to
  * load them costs goroutine probes only: snapshots still list goroutines. */
 static int start_go(struct loader *ld, const struct loader_opts *opts)
@@ -182,6 +188,10 @@ static int start_go(struct loader *ld, const struct loader_opts *opts)
 	g->rodata->self_tgid = (uint32_t)getpid();
 	g->rodata->go_slot_mask = buckets - 1;
 	bpf_map__set_max_entries(g->maps.go_slots, buckets);
+	if (!opts->trace_all) { /* one process tree's go statements */
+		bpf_map__set_max_entries(g->maps.go_sites, ONE_TREE_SITES);
+		bpf_map__set_max_entries(g->maps.go_callers, ONE_TREE_SITES);
+	}
 	/* the probes shed for their cost (create, exit) as uprobe_multi links, whose detach
 	 * stops the traps at once */
 	ld->go_multi = uprobe_multi__supported();
@@ -256,6 +266,8 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	if (opts->ringbuf_bytes)
 		bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_bytes);
+	if (!opts->trace_all)
+		bpf_map__set_max_entries(skel->maps.sites_seen, ONE_TREE_SITES);
 
 	ld->btf_tracepoints = have_btf_tracepoints();
 	bpf_program__set_autoload(skel->progs.fork_btf, ld->btf_tracepoints);
