@@ -5,6 +5,7 @@
  * the channels it waits on), and the lookups by goroutine id, thread and fd.
  */
 #include "gotrack.h"
+#include "prefault.h"
 #include "phases.h"
 #include "util.h"
 
@@ -73,6 +74,15 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 	live = xcalloc(st->npages + 1, sizeof(*live));
 	for (size_t i = 0; i < st->snap.n; i++)
 		live[st->snap.g[i].slot / ROWS_PER_PAGE]++;
+	/* the pages to be written, made first: the helper faults them in from the last while
+	 * the records are written from the first (most of a page's slots live: one huge page,
+	 * one fault, not 500) */
+	for (size_t p = 0; p < st->npages; p++) {
+		if (live[p] && !st->row_pages[p]) {
+			st->row_pages[p] = map_zeroed(BIG_PAGE, live[p] >= ROWS_PER_PAGE / 2);
+			prefault(st->row_pages[p], BIG_PAGE);
+		}
+	}
 	for (size_t i = 0; i < st->snap.n; i++) {
 		const struct go_g *g = &st->snap.g[i];
 		size_t page = g->slot / ROWS_PER_PAGE;
@@ -81,9 +91,6 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 
 		forget_slots(st, slot, g->slot, now);
 		slot = g->slot + 1;
-		/* most of its slots live: one huge page, one fault, not 500 */
-		if (!st->row_pages[page])
-			st->row_pages[page] = map_zeroed(BIG_PAGE, live[page] >= ROWS_PER_PAGE / 2);
 		r = &st->row_pages[page][g->slot % ROWS_PER_PAGE];
 		if (r->goid != g->goid) {
 			forget_row(st, r, now);

@@ -3,6 +3,7 @@
 #include "gocode.h"
 #include "goinfer.h"
 #include "gominfer.h"
+#include "prefault.h"
 #include "procfs.h"
 #include "procmaps.h"
 #include "util.h"
@@ -201,6 +202,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	if (keep > snap->cap) {
 		snap->g =
 			big_realloc(snap->g, snap->cap * sizeof(*snap->g), keep * sizeof(*snap->g));
+		prefault(snap->g + snap->cap, (keep - snap->cap) * sizeof(*snap->g));
 		snap->cap = keep;
 	}
 	for (size_t i = 0; i < gs.n; i++) {

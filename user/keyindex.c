@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "keyindex.h"
+#include "prefault.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -12,8 +13,9 @@
 void key_index__reset(struct key_index *ix, size_t n)
 {
 	if (ix->cap < n) {
-		free(ix->e);
-		ix->e = xcalloc(n, sizeof(*ix->e));
+		big_free(ix->e, ix->cap * sizeof(*ix->e));
+		ix->e = big_alloc(n * sizeof(*ix->e));
+		prefault(ix->e, n * sizeof(*ix->e));
 		ix->cap = n;
 	}
 	ix->n = 0;
@@ -23,8 +25,10 @@ void key_index__reset(struct key_index *ix, size_t n)
 void key_index__add(struct key_index *ix, uint64_t key, uint32_t val)
 {
 	if (ix->n == ix->cap) {
-		ix->cap = ix->cap ? 2 * ix->cap : 64;
-		ix->e = xrealloc(ix->e, ix->cap * sizeof(*ix->e));
+		size_t cap = ix->cap ? 2 * ix->cap : 64;
+
+		ix->e = big_realloc(ix->e, ix->cap * sizeof(*ix->e), cap * sizeof(*ix->e));
+		ix->cap = cap;
 	}
 	if (ix->n && ix->e[ix->n - 1].key > key)
 		ix->sorted = false;
@@ -124,6 +128,6 @@ bool key_index__get(const struct key_index *ix, uint64_t key, uint32_t *val)
 
 void key_index__free(struct key_index *ix)
 {
-	free(ix->e);
+	big_free(ix->e, ix->cap * sizeof(*ix->e));
 	memset(ix, 0, sizeof(*ix));
 }

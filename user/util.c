@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "util.h"
 #include "hashmap.h"
+#include "prefault.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -91,8 +92,10 @@ void *map_zeroed(size_t len, bool huge)
 
 void unmap_zeroed(void *p, size_t len)
 {
-	if (p)
-		munmap(p, len);
+	if (!p)
+		return;
+	prefault__forget(p, len);
+	munmap(p, len);
 }
 
 void *big_alloc(size_t len)
