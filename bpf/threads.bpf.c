@@ -62,17 +62,9 @@ struct {
 	__type(value, __u64[SLOT_WINDOW / 8]);
 } slot_scratch SEC(".maps");
 
-/* A field of a task: loaded directly where the pointer is trusted (tp_btf), read through
- * bpf_probe_read_kernel where it is not (raw_tp). Every helper call costs ~100 ns on kernels
- * that route returns through mitigation thunks, so the BTF flavour avoids them. */
-#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
-
-static __always_inline void read_comm(bool btf, char *dst, struct task_struct *t)
+static __always_inline void read_comm(char *dst, struct task_struct *t)
 {
-	if (btf)
-		__builtin_memcpy(dst, t->comm, STRAND_COMM_LEN);
-	else
-		bpf_probe_read_kernel_str(dst, STRAND_COMM_LEN, t->comm);
+	__builtin_memcpy(dst, t->comm, STRAND_COMM_LEN);
 }
 
 /*
@@ -172,20 +164,19 @@ static __always_inline enum spawn_sample sample_unlearned(__u32 *copies, bool wi
 }
 
 /* Returns whether the child is traced. */
-static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
-					struct task_struct *child)
+static __always_inline bool handle_fork(struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = TASK_READ(btf, parent, tgid);
-	__u32 ptid = TASK_READ(btf, parent, pid);
-	__u32 ctgid = TASK_READ(btf, child, tgid);
-	__u32 ctid = TASK_READ(btf, child, pid);
+	__u32 ptgid = parent->tgid;
+	__u32 ptid = parent->pid;
+	__u32 ctgid = child->tgid;
+	__u32 ctid = child->pid;
 	__u32 flags = target_flags(ptgid);
 	__u32 spawn_flags = 0;
 
 	if (!(flags & STRAND_TARGET_TRACE))
 		return false;
 	/* kernel threads have no user stack to attribute (whole-machine mode) */
-	if (TASK_READ(btf, parent, flags) & PF_KTHREAD)
+	if (parent->flags & PF_KTHREAD)
 		return false;
 	if (ctgid != ptgid) {
 		if (!(flags & STRAND_TARGET_FOLLOW_FORKS) && !trace_all)
@@ -200,8 +191,8 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	__u64 ip = TASK_READ(btf, regs, ip);
-	__u64 sp = TASK_READ(btf, regs, sp);
+	__u64 ip = regs->ip;
+	__u64 sp = regs->sp;
 	__u64 start = 0, caller = 0, tp = 0;
 	__u64 clone_key = strand_mix64(strand_mix64(0, ptgid), ip);
 	struct strand_clone_site *clone = bpf_map_lookup_elem(&clone_sites, &clone_key);
@@ -209,8 +200,8 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 
 	/* a thread with a thread pointer of its own: glibc's is its descriptor */
 	if (ctgid == ptgid) {
-		tp = TASK_READ(btf, child, thread.fsbase);
-		if (tp == TASK_READ(btf, parent, thread.fsbase))
+		tp = child->thread.fsbase;
+		if (tp == parent->thread.fsbase)
 			tp = 0;
 	}
 	if (clone_learned && clone->start_off) {
@@ -288,7 +279,7 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	ev->coarse_key = coarse;
 	ev->start_routine = start;
 	ev->stack_len = 0;
-	read_comm(btf, ev->comm, parent);
+	read_comm(ev->comm, parent);
 	if (want_stack && (flags & STRAND_TARGET_STOP_FOR_MAPS) &&
 	    !(flags & STRAND_TARGET_MAPS_REQUESTED)) {
 		__u32 requested = flags | STRAND_TARGET_MAPS_REQUESTED;
@@ -325,10 +316,10 @@ static __always_inline bool handle_fork(bool btf, struct task_struct *parent,
 	return true;
 }
 
-static __always_inline int handle_exit(bool btf, struct task_struct *task, bool group_dead)
+static __always_inline int handle_exit(struct task_struct *task, bool group_dead)
 {
-	__u32 tgid = TASK_READ(btf, task, tgid);
-	__u32 tid = TASK_READ(btf, task, pid);
+	__u32 tgid = task->tgid;
+	__u32 tid = task->pid;
 
 	if (!(target_flags(tgid) & STRAND_TARGET_TRACE))
 		return 0;
@@ -337,10 +328,10 @@ static __always_inline int handle_exit(bool btf, struct task_struct *task, bool 
 
 	if (ev) {
 		fill_hdr(&ev->hdr, STRAND_EV_EXIT, tgid, tid);
-		ev->exit_code = TASK_READ(btf, task, exit_code);
+		ev->exit_code = task->exit_code;
 		ev->group_dead = group_dead;
-		ev->start_ns = TASK_READ(btf, task, start_time);
-		read_comm(btf, ev->comm, task);
+		ev->start_ns = task->start_time;
+		read_comm(ev->comm, task);
 		/* the end of a whole process is news: -p traces stop on it */
 		if (group_dead)
 			submit_now(ev);
@@ -358,9 +349,9 @@ static __always_inline int handle_exit(bool btf, struct task_struct *task, bool 
 	return 0;
 }
 
-static __always_inline int handle_exec(bool btf, struct task_struct *task)
+static __always_inline int handle_exec(struct task_struct *task)
 {
-	__u32 tgid = TASK_READ(btf, task, tgid);
+	__u32 tgid = task->tgid;
 	__u32 flags = target_flags(tgid);
 
 	if (!(flags & STRAND_TARGET_TRACE))
@@ -373,51 +364,34 @@ static __always_inline int handle_exec(bool btf, struct task_struct *task)
 	struct strand_exec_event *ev = reserve_event(sizeof(*ev));
 
 	if (ev) {
-		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, TASK_READ(btf, task, pid));
-		read_comm(btf, ev->comm, task);
+		fill_hdr(&ev->hdr, STRAND_EV_EXEC, tgid, task->pid);
+		read_comm(ev->comm, task);
 		submit_now(ev);
 	}
 	return 0;
 }
 
-/* tp_btf programs, preferred; the raw_tp twins below serve kernels without BTF tracing. */
+/* tp_btf: the tracepoints' arguments are trusted pointers, their fields loaded directly (a
+ * helper call costs ~100 ns where returns go through mitigation thunks). Every kernel strand
+ * runs on has them: task storage and bpf_get_current_task_btf need kernel BTF too. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
 	/* a new thread's wait state is made at its first wait (waits.bpf.c) */
-	handle_fork(true, parent, child);
+	handle_fork(parent, child);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(exit_btf, struct task_struct *task, bool group_dead)
 {
-	return handle_exit(true, task, group_dead);
+	return handle_exit(task, group_dead);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *task)
 {
-	return handle_exec(true, task);
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	handle_fork(false, parent, child);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(exit_raw, struct task_struct *task, bool group_dead)
-{
-	return handle_exit(false, task, group_dead);
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(exec_raw, struct task_struct *task)
-{
-	return handle_exec(false, task);
+	return handle_exec(task);
 }
 
 /*

@@ -108,13 +108,6 @@ int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_str
 	return on_switch(preempt, prev_state);
 }
 
-SEC("raw_tp/sched_switch")
-int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
-{
-	return on_switch(preempt, prev_state);
-}
-
 /* Scratch space for one record and its stack: too large for the BPF stack. */
 struct record_buf {
 	struct strand_task_record rec;

@@ -52,7 +52,6 @@ struct loader {
 	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
 	uint8_t *scan_buf;
-	bool btf_tracepoints;
 	int stats_fd; /* BPF_ENABLE_STATS while it is open; 0: not asked */
 	struct bpf_link *uprobes[MAX_UPROBES];
 	char uprobe_paths[MAX_UPROBES][PATH_MAX];
@@ -113,19 +112,6 @@ static int classify_error(int err, const char *what)
 	return load_error__explain(err, what, &f, libbpf_verbose ? NULL : libbpf_log);
 }
 
-/* tp_btf needs the tracepoint's BTF type; raw_tp works on any kernel with BPF. */
-static bool have_btf_tracepoints(void)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool ok;
-
-	if (!vmlinux)
-		return false;
-	ok = btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_fork", BTF_KIND_TYPEDEF) > 0;
-	btf__free(vmlinux);
-	return ok;
-}
-
 /* The wait programs share the thread programs' maps: one target filter, one ring buffer,
  * one set of counters, one task storage. */
 static int start_waits(struct loader *ld, const struct loader_opts *opts)
@@ -142,8 +128,6 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 	w->rodata->self_tgid = (uint32_t)getpid();
 	if (opts->stack_after_ns)
 		w->rodata->stack_after_ns = opts->stack_after_ns;
-	bpf_program__set_autoload(w->progs.switch_btf, ld->btf_tracepoints);
-	bpf_program__set_autoload(w->progs.switch_raw, !ld->btf_tracepoints);
 	if ((err = bpf_map__reuse_fd(w->maps.targets, bpf_map__fd(ld->threads->maps.targets))) ||
 	    (err = bpf_map__reuse_fd(w->maps.events, bpf_map__fd(ld->threads->maps.events))) ||
 	    (err = bpf_map__reuse_fd(w->maps.counters, bpf_map__fd(ld->threads->maps.counters))) ||
@@ -268,14 +252,6 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 		bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_bytes);
 	if (!opts->trace_all)
 		bpf_map__set_max_entries(skel->maps.sites_seen, ONE_TREE_SITES);
-
-	ld->btf_tracepoints = have_btf_tracepoints();
-	bpf_program__set_autoload(skel->progs.fork_btf, ld->btf_tracepoints);
-	bpf_program__set_autoload(skel->progs.exit_btf, ld->btf_tracepoints);
-	bpf_program__set_autoload(skel->progs.exec_btf, ld->btf_tracepoints);
-	bpf_program__set_autoload(skel->progs.fork_raw, !ld->btf_tracepoints);
-	bpf_program__set_autoload(skel->progs.exit_raw, !ld->btf_tracepoints);
-	bpf_program__set_autoload(skel->progs.exec_raw, !ld->btf_tracepoints);
 
 	err = threads_bpf__load(skel);
 	if (err) {
@@ -454,11 +430,6 @@ void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
 			out[k] += percpu[c];
 	}
 	free(percpu);
-}
-
-const char *loader__tracepoint_flavor(struct loader *ld)
-{
-	return ld->btf_tracepoints ? "tp_btf" : "raw_tp";
 }
 
 int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)

@@ -58,7 +58,6 @@ int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
 			   const struct strand_clone_site *site);
 int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site);
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX]);
-const char *loader__tracepoint_flavor(struct loader *ld);
 
 enum go_probe {
 	GO_PROBE_CREATE,
