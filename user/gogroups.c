@@ -447,6 +447,8 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct
 			  const struct detection *det)
 {
 	struct members m = {.sharing = sharing};
+	uint64_t last_key = 0;
+	size_t last = SIZE_MAX; /* the last goroutine's group: its neighbours mostly share it */
 
 	hashmap__init(&m.active);
 	active_functions(st, &m.active, &m.all_read);
@@ -454,7 +456,12 @@ static void add_to_groups(struct go_tracker *t, struct go_proc_state *st, struct
 		const struct go_g *g = &st->snap.g[i];
 		const struct row *r = go_row(st, i);
 		uint64_t key = group_key(st->pid, g, r);
-		struct go_group *grp = group_of(t, st, g, r, key);
+		struct go_group *grp = last != SIZE_MAX && key == last_key
+					       ? &t->groups[last]
+					       : group_of(t, st, g, r, key);
+
+		last_key = key;
+		last = (size_t)(grp - t->groups);
 
 		add_member(t, st, grp, g, r, &m, key);
 		add_thread_verdict(st, grp, g, det);

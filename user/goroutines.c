@@ -250,12 +250,20 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 
 		s->live = s->orphans = 0;
 	}
+	/* a fan-out's children come one after the other: their parent is looked up once */
+	uint64_t last_parent = 0;
+	bool orphan = false;
+
 	for (size_t i = 0; i < st->snap.n; i++) {
 		struct go_site *s = &t->sites[go_row(st, i)->site];
 		uint64_t parent = go_row(st, i)->parent;
 
+		if (parent != last_parent) {
+			last_parent = parent;
+			orphan = parent && !go_row_of_goid(st, parent);
+		}
 		s->live++;
-		s->orphans += parent && !go_row_of_goid(st, parent);
+		s->orphans += orphan;
 	}
 	/* those past the limit, at the sites the kept ones made known */
 	for (size_t i = 0; hashmap__next(&st->snap.untracked_gopc, &i, &gopc, &val);) {
