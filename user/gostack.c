@@ -16,7 +16,7 @@
  * ones (the first round reads a million stacks: 0.5 GB, not 1). */
 #define FIRST_WINDOW 512
 #define WINDOW	     2048
-#define WALK_CHUNK   4096 /* stacks walked together: 8 MiB of windows */
+#define WALK_CHUNK   1024 /* stacks walked together by a walker: 2 MiB of windows */
 /* Windows of neighbouring stacks read as one range: the first windows of 2 KiB stacks (most
  * parked goroutines' are) lie 1.5 KiB apart, and copying 1.5 KiB costs the kernel less than
  * pinning a range of its own. */
