@@ -110,33 +110,29 @@ static __always_inline void fill_hdr(struct strand_event_hdr *hdr, __u32 type, _
 }
 
 /* User registers in DWARF register-number order for x86_64 (0..16: rax, rdx, rcx, rbx,
- * rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. */
-/* The registers in DWARF order, from one read of the saved frame: a read a register costs
- * a helper call each, which the task iterator would pay for every thread at every scan.
- * x86-64's pt_regs is the ptrace ABI's layout, the same on every kernel. */
+ * rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. regs is
+ * bpf_task_pt_regs's, a trusted pointer: its fields are loads, where a copy through
+ * bpf_probe_read_kernel cost a helper call the task iterator paid for every thread at
+ * every scan. */
 static __always_inline void regs_to_dwarf(__u64 *dst, const struct pt_regs *regs)
 {
-	struct pt_regs r;
-
-	if (bpf_probe_read_kernel(&r, sizeof(r), regs))
-		__builtin_memset(&r, 0, sizeof(r));
-	dst[0] = r.ax;
-	dst[1] = r.dx;
-	dst[2] = r.cx;
-	dst[3] = r.bx;
-	dst[4] = r.si;
-	dst[5] = r.di;
-	dst[6] = r.bp;
-	dst[7] = r.sp;
-	dst[8] = r.r8;
-	dst[9] = r.r9;
-	dst[10] = r.r10;
-	dst[11] = r.r11;
-	dst[12] = r.r12;
-	dst[13] = r.r13;
-	dst[14] = r.r14;
-	dst[15] = r.r15;
-	dst[16] = r.ip;
+	dst[0] = regs->ax;
+	dst[1] = regs->dx;
+	dst[2] = regs->cx;
+	dst[3] = regs->bx;
+	dst[4] = regs->si;
+	dst[5] = regs->di;
+	dst[6] = regs->bp;
+	dst[7] = regs->sp;
+	dst[8] = regs->r8;
+	dst[9] = regs->r9;
+	dst[10] = regs->r10;
+	dst[11] = regs->r11;
+	dst[12] = regs->r12;
+	dst[13] = regs->r13;
+	dst[14] = regs->r14;
+	dst[15] = regs->r15;
+	dst[16] = regs->ip;
 }
 
 #endif /* STRAND_COMMON_BPF_H */

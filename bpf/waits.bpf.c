@@ -49,7 +49,7 @@ struct task_struct___pre514 {
 static __always_inline __u32 task_state_of(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return t->__state; /* t is trusted: a load, not a helper call */
 	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
 }
 
@@ -200,7 +200,7 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	rec->now_ns = now;
 	rec->start_ns = task->start_time;
 	rec->wait_seq = st->wait_seq;
-	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
+	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	if (task->flags & PF_EXITING)
 		rec->flags |= STRAND_REC_EXITING;
 	if (task->on_cpu)
@@ -238,8 +238,8 @@ int dump_tasks(struct bpf_iter__task *ctx)
 			__u64 cur_clock, its_clock, age;
 
 			if (bpf_core_field_exists(task->sched_info.last_arrival)) {
-				cur_clock = BPF_CORE_READ(cur, sched_info.last_arrival);
-				its_clock = BPF_CORE_READ(task, sched_info.last_arrival);
+				cur_clock = cur->sched_info.last_arrival;
+				its_clock = task->sched_info.last_arrival;
 			} else { /* CONFIG_SCHED_INFO off */
 				cur_clock = cur->se.exec_start;
 				its_clock = task->se.exec_start;
