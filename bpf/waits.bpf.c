@@ -116,7 +116,7 @@ struct record_buf {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct record_buf);
 } record_scratch SEC(".maps");
@@ -162,22 +162,27 @@ static __always_inline __u32 copy_task_stack(__u8 *dst, __u64 sp, struct task_st
 	return 0;
 }
 
-SEC("iter.s/task")
-int dump_tasks(struct bpf_iter__task *ctx)
+/* One thread's record (and stack) for a scan. A scan of many threads is two dumps read side
+ * by side, each taking the threads of one parity of tid (half: 0 or 1; -1 takes all): a
+ * sleepable program may be preempted on its CPU by the other dump's, so each has its own
+ * scratch record. */
+static __always_inline int dump_task(struct bpf_iter__task *ctx, int half)
 {
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct strand_task_state *st, none = {};
 	struct record_buf *buf;
 	struct pt_regs *regs;
-	__u32 zero = 0, state;
+	__u32 scratch = half > 0, state;
 	__u64 now;
 
 	if (!task || (task->flags & PF_KTHREAD))
 		return 0;
+	if (half >= 0 && (task->pid & 1) != half)
+		return 0;
 	if (!(target_flags(task->tgid) & STRAND_TARGET_TRACE))
 		return 0;
-	buf = bpf_map_lookup_elem(&record_scratch, &zero);
+	buf = bpf_map_lookup_elem(&record_scratch, &scratch);
 	if (!buf)
 		return 0;
 	st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -274,6 +279,24 @@ int dump_tasks(struct bpf_iter__task *ctx)
 	    !bpf_seq_write(seq, buf->stack, stack_len))
 		st->stack_seq = st->wait_seq + 1;
 	return 0;
+}
+
+SEC("iter.s/task")
+int dump_tasks(struct bpf_iter__task *ctx)
+{
+	return dump_task(ctx, -1);
+}
+
+SEC("iter.s/task")
+int dump_tasks_even(struct bpf_iter__task *ctx)
+{
+	return dump_task(ctx, 0);
+}
+
+SEC("iter.s/task")
+int dump_tasks_odd(struct bpf_iter__task *ctx)
+{
+	return dump_task(ctx, 1);
 }
 
 /* Every user thread (of one process when the link names it), in brief: what is running at

@@ -335,6 +335,7 @@ int cmd_daemon(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&d->lock, NULL);
 	eopts.all = true;
+	eopts.scan_halves = true;
 	eopts.threshold_ns = d->opts.threshold_ns;
 	eopts.max_tasks = d->opts.max_tasks;
 	eopts.max_goroutines = d->opts.max_goroutines;

@@ -151,6 +151,7 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	lopts.go_probes = opts->go_probes;
 	lopts.ringbuf_bytes = opts->ringbuf_bytes;
 	lopts.go_states = opts->go_states;
+	lopts.scan_halves = opts->scan_halves;
 	lopts.hold_at_exit = e->opts.hold_at_exit;
 	/* waits half the threshold old get their stack and details: ready when it matters */
 	lopts.stack_after_ns = (uint64_t)opts->threshold_ns / 2;
@@ -407,6 +408,7 @@ void engine__report(struct engine *e, struct report *r, bool final, bool frozen)
 	r->scan_every_s = (double)e->scan_every_ns / 1e9;
 	r->scan_gap_s = (double)e->scan_gap_ns / 1e9;
 	r->scan_cpu_s = (double)e->scan_cpu_ns / 1e9;
+	r->scans_in_halves = loader__scans_in_halves(e->ld);
 	if (e->scan_gap_ns > e->scan_every_ns) {
 		snprintf(
 			e->paced_note, sizeof(e->paced_note),

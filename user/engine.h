@@ -42,6 +42,7 @@ struct engine_opts {
 	double overhead_pct;	/* the Go create/exit probes' budget per process, % of a CPU */
 	uint32_t ringbuf_bytes; /* 0: the loader's default */
 	uint32_t go_states;	/* goroutine state table's size; 0: the loader's default */
+	bool scan_halves;	/* threads many enough to scan on two CPUs (loader_opts) */
 	/* hold each traced process on its way out and read what it leaves (trace only: a
 	 * guardian releases them should strand die); with exit_leaks, a goroutine left
 	 * blocked then is a leak (goleak's semantics: the commands strand runs) */

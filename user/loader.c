@@ -51,6 +51,8 @@ struct loader {
 	struct go_slots go_slots; /* the probes' goroutine states, mapped */
 	struct go_links go_links[MAX_GO_PROCS];
 	struct bpf_link *iter;
+	struct bpf_link *iter_halves[2]; /* the scan split by the parity of tids */
+	uint64_t scans_in_halves;
 	uint8_t *scan_buf;
 	int stats_fd; /* BPF_ENABLE_STATS while it is open; 0: not asked */
 	struct bpf_link *uprobes[MAX_UPROBES];
@@ -136,6 +138,11 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 		return err;
 	/* the iterators run through links of their own, made for what they are to walk */
 	bpf_program__set_autoattach(w->progs.dump_tasks, false);
+	bpf_program__set_autoattach(w->progs.dump_tasks_even, false);
+	bpf_program__set_autoattach(w->progs.dump_tasks_odd, false);
+	/* verified only where they serve: 5 ms of a start */
+	bpf_program__set_autoload(w->progs.dump_tasks_even, opts->scan_halves);
+	bpf_program__set_autoload(w->progs.dump_tasks_odd, opts->scan_halves);
 	bpf_program__set_autoattach(w->progs.list_tasks, false);
 	err = waits_bpf__load(w);
 	if (err)
@@ -149,7 +156,14 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 		iter_opts.link_info_len = sizeof(linfo);
 	}
 	ld->iter = bpf_program__attach_iter(w->progs.dump_tasks, &iter_opts);
-	return ld->iter ? 0 : -errno;
+	if (!ld->iter)
+		return -errno;
+	/* the halves are for large scans: without them a scan is read whole */
+	if (opts->scan_halves) {
+		ld->iter_halves[0] = bpf_program__attach_iter(w->progs.dump_tasks_even, &iter_opts);
+		ld->iter_halves[1] = bpf_program__attach_iter(w->progs.dump_tasks_odd, &iter_opts);
+	}
+	return 0;
 }
 
 /* The sites of one traced process tree (trace -p, trace -- CMD): a quarter of what the whole
@@ -326,6 +340,8 @@ void loader__stop(struct loader *ld)
 	if (ld->stats_fd > 0)
 		close(ld->stats_fd);
 	bpf_link__destroy(ld->iter);
+	bpf_link__destroy(ld->iter_halves[0]);
+	bpf_link__destroy(ld->iter_halves[1]);
 	waits_bpf__destroy(ld->waits);
 	threads_bpf__destroy(ld->threads);
 	free(ld->scan_buf);
@@ -432,9 +448,21 @@ void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
 	free(percpu);
 }
 
-int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx)
+int loader__scan_tasks(struct loader *ld, bool halves, task_record_fn fn, void *ctx)
 {
-	return task_iter__records(bpf_link__fd(ld->iter), &ld->scan_buf, fn, ctx);
+	int fds[2];
+
+	if (!halves || !ld->iter_halves[0] || !ld->iter_halves[1] || cpus_usable() < 2)
+		return task_iter__records(bpf_link__fd(ld->iter), &ld->scan_buf, fn, ctx);
+	fds[0] = bpf_link__fd(ld->iter_halves[0]);
+	fds[1] = bpf_link__fd(ld->iter_halves[1]);
+	ld->scans_in_halves++;
+	return task_iter__records_halves(fds, &ld->scan_buf, fn, ctx);
+}
+
+uint64_t loader__scans_in_halves(const struct loader *ld)
+{
+	return ld->scans_in_halves;
 }
 
 int loader__list_tasks(struct loader *ld, pid_t pid, task_brief_fn fn, void *ctx)

@@ -22,6 +22,7 @@ struct loader_opts {
 	bool go_probes;	    /* load the goroutine probes (attached per Go process) */
 	bool hold_at_exit;  /* load the exit hold (attached per process) */
 	uint32_t go_states; /* goroutines whose park times are kept; 0: default */
+	bool scan_halves;   /* load the task scan's two halves (loader__scan_tasks) */
 	bool verbose;
 };
 
@@ -42,8 +43,11 @@ int loader__attach_pthread_probe(struct loader *ld, pid_t pid);
 
 /* Runs the task iterator over the traced processes: every thread, its state, and for the
  * blocked ones the wait's syscall, age and (once per long wait) user stack. Returns the
- * number of records or a negative errno. */
-int loader__scan_tasks(struct loader *ld, task_record_fn fn, void *ctx);
+ * number of records or a negative errno. With halves (many threads to read) and a second
+ * CPU, the kernel's work is split between two iterators read side by side. */
+int loader__scan_tasks(struct loader *ld, bool halves, task_record_fn fn, void *ctx);
+/* The scans read in two halves so far. */
+uint64_t loader__scans_in_halves(const struct loader *ld);
 
 /* Lists the user threads running now, of pid (0: of every process but strand), in brief,
  * whether traced or not. Returns how many, -ESRCH for a pid with none, or a negative

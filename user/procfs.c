@@ -42,6 +42,23 @@ int procfs__parse_stat(const char *line, char *name, size_t name_size, char *sta
 	return 0;
 }
 
+long procfs__thread_count(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* num_threads is field 20, the 18th after the comm's ')' */
+	for (int field = 3; p && field <= 20; field++)
+		p = strchr(p + 1, ' ');
+	return p && isdigit((unsigned char)p[1]) ? strtol(p + 1, NULL, 10) : -EINVAL;
+}
+
 static uint64_t ticks_to_mono_ns(uint64_t ticks)
 {
 	static long hz;

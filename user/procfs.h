@@ -20,6 +20,8 @@ typedef void (*proc_thread_fn)(void *ctx, pid_t pid, const struct proc_thread *t
 int procfs__threads(pid_t pid, proc_thread_fn fn, void *ctx);
 
 bool procfs__exists(pid_t pid);
+/* How many threads pid has (/proc/PID/stat, no listing of them); -errno. */
+long procfs__thread_count(pid_t pid);
 /* When pid started (CLOCK_MONOTONIC); 0 when it cannot be read. */
 uint64_t procfs__birth_ns(pid_t pid);
 /* Waits (polling, at most timeout_ms) until every thread of pid is stopped: a SIGSTOP

@@ -4,6 +4,9 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,6 +92,195 @@ int task_iter__records(int link_fd, uint8_t **buf, task_record_fn fn, void *ctx)
 	struct record_reader r = {fn, ctx};
 
 	return run_iter(link_fd, buf, take_records, &r);
+}
+
+/* ---- two halves read side by side ------------------------------------------------------ */
+
+#define HANDOVER_CHUNKS 4 /* whole records read ahead by the second half's reader */
+
+/* The second half's output, read on a thread of its own and handed over in chunks of whole
+ * records: records are only ever taken (fn) on the caller's thread. */
+struct handover {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	uint8_t *chunk[HANDOVER_CHUNKS];
+	size_t len[HANDOVER_CHUNKS];
+	size_t first, count; /* a ring */
+	bool done, stop;     /* stop: the caller gave up, the reader leaves */
+	int err;
+	int link_fd;
+};
+
+/* The bytes of buf's first len that hold whole records; -EBADMSG for one that does not. */
+static ssize_t whole_records(const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct strand_task_record)) {
+		struct strand_task_record rec;
+
+		memcpy(&rec, buf + off, sizeof(rec));
+		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES)
+			return -EBADMSG;
+		if (len - off - sizeof(rec) < rec.stack_len)
+			break;
+		off += sizeof(rec) + rec.stack_len;
+	}
+	return (ssize_t)off;
+}
+
+static int hand_over(struct handover *h, const uint8_t *buf, size_t len)
+{
+	uint8_t *chunk = xmalloc(len);
+
+	memcpy(chunk, buf, len);
+	pthread_mutex_lock(&h->lock);
+	while (h->count == HANDOVER_CHUNKS && !h->stop)
+		pthread_cond_wait(&h->changed, &h->lock);
+	if (h->stop) {
+		pthread_mutex_unlock(&h->lock);
+		free(chunk);
+		return -ECANCELED;
+	}
+	h->chunk[(h->first + h->count) % HANDOVER_CHUNKS] = chunk;
+	h->len[(h->first + h->count) % HANDOVER_CHUNKS] = len;
+	h->count++;
+	pthread_cond_broadcast(&h->changed);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static void *read_half(void *arg)
+{
+	struct handover *h = arg;
+	int fd = bpf_iter_create(h->link_fd), err = 0;
+	uint8_t *buf = fd < 0 ? NULL : xmalloc(SCAN_BUF_BYTES);
+	size_t len = 0;
+
+	if (fd < 0)
+		err = -errno;
+	while (!err) {
+		ssize_t got = read(fd, buf + len, SCAN_BUF_BYTES - len), whole;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			break;
+		}
+		len += (size_t)got;
+		whole = whole_records(buf, len);
+		if (whole < 0) {
+			err = (int)whole;
+			break;
+		}
+		if (whole > 0 && hand_over(h, buf, (size_t)whole))
+			break;
+		memmove(buf, buf + whole, len - (size_t)whole);
+		len -= (size_t)whole;
+		if (got == 0) {
+			err = len ? -EBADMSG : 0;
+			break;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	pthread_mutex_lock(&h->lock);
+	h->err = err;
+	h->done = true;
+	pthread_cond_broadcast(&h->changed);
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Takes the chunks handed over so far; with wait, until the reader is done. */
+static int take_handed(struct handover *h, bool wait, struct record_reader *r, int *n)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->count && !err) {
+			uint8_t *chunk = h->chunk[h->first];
+			size_t len = h->len[h->first];
+
+			h->first = (h->first + 1) % HANDOVER_CHUNKS;
+			h->count--;
+			pthread_cond_broadcast(&h->changed);
+			pthread_mutex_unlock(&h->lock);
+			/* whole records, checked by the reader */
+			if (take_records(chunk, len, r, n) != (ssize_t)len)
+				err = -EBADMSG;
+			free(chunk);
+			pthread_mutex_lock(&h->lock);
+		}
+		if (err || !wait || h->done)
+			break;
+		pthread_cond_wait(&h->changed, &h->lock);
+	}
+	if (!err && h->done && !h->count)
+		err = h->err;
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+int task_iter__records_halves(const int link_fds[2], uint8_t **buf, task_record_fn fn, void *ctx)
+{
+	struct handover h = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			     .changed = PTHREAD_COND_INITIALIZER,
+			     .link_fd = link_fds[1]};
+	struct record_reader r = {fn, ctx};
+	int fd = bpf_iter_create(link_fds[0]), n = 0, err = 0, handed;
+	size_t len = 0;
+	pthread_t reader;
+
+	if (fd < 0)
+		return -errno;
+	if (pthread_create(&reader, NULL, read_half, &h)) {
+		close(fd);
+		/* one after the other, then */
+		err = task_iter__records(link_fds[0], buf, fn, ctx);
+		handed = err < 0 ? 0 : task_iter__records(link_fds[1], buf, fn, ctx);
+		return err < 0 ? err : handed < 0 ? handed : err + handed;
+	}
+	if (!*buf)
+		*buf = xcalloc(1, SCAN_BUF_BYTES);
+	for (;;) {
+		ssize_t got = read(fd, *buf + len, SCAN_BUF_BYTES - len), used;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			break;
+		}
+		len += (size_t)got;
+		used = take_records(*buf, len, &r, &n);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		memmove(*buf, *buf + used, len - (size_t)used);
+		len -= (size_t)used;
+		if (got == 0) {
+			err = len ? -EBADMSG : 0;
+			break;
+		}
+		if ((err = take_handed(&h, false, &r, &n)))
+			break;
+	}
+	close(fd);
+	/* the other half to its end, unless this one failed; then its reader is let go */
+	handed = err ? 0 : take_handed(&h, true, &r, &n);
+	pthread_mutex_lock(&h.lock);
+	h.stop = true;
+	pthread_cond_broadcast(&h.changed);
+	pthread_mutex_unlock(&h.lock);
+	pthread_join(reader, NULL);
+	for (; h.count; h.count--, h.first = (h.first + 1) % HANDOVER_CHUNKS)
+		free(h.chunk[h.first]);
+	return err ? err : handed ? handed : n;
 }
 
 struct brief_reader {

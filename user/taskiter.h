@@ -19,6 +19,9 @@ typedef void (*task_brief_fn)(void *ctx, const struct strand_task_brief *b);
  * read into (made at the first call, the caller frees it). Returns the number of records
  * or a negative errno (-EBADMSG: a record that does not hold together). */
 int task_iter__records(int link_fd, uint8_t **buf, task_record_fn fn, void *ctx);
+/* The same for a scan split in two halves (dump_tasks_even, dump_tasks_odd), read side by
+ * side: the second half's on a thread of its own, every record handed to fn on this one. */
+int task_iter__records_halves(const int link_fds[2], uint8_t **buf, task_record_fn fn, void *ctx);
 int task_iter__briefs(int link_fd, uint8_t **buf, task_brief_fn fn, void *ctx);
 
 #endif /* STRAND_TASKITER_H */

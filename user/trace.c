@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "model.h"
 #include "procfs.h"
+#include "waits.h"
 #include "report.h"
 #include "recording.h"
 #include "report_doc.h"
@@ -457,6 +458,9 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	eopts.all = !t.opts.pid && !t.opts.command;
 	eopts.only_pid = t.opts.follow ? 0 : t.opts.pid; /* -f: every process it forks too */
+	/* the whole machine, or a process of many threads: its scans may take two CPUs */
+	eopts.scan_halves = eopts.all || (t.opts.pid && procfs__thread_count(t.opts.pid) >=
+								WAIT_SCAN_HALVES_FROM);
 	eopts.threshold_ns = t.opts.threshold_ns;
 	eopts.max_tasks = t.opts.max_tasks;
 	eopts.ringbuf_bytes = t.opts.ringbuf_bytes;

@@ -408,7 +408,10 @@ int wait_table__scan(struct wait_table *wt)
 	int n;
 
 	wt->scan_ns = now_mono_ns();
-	n = loader__scan_tasks(wt->ld, on_record, wt);
+	/* the kernel's work for each of a hundred thousand threads (its first scan copies each
+	 * blocked one's stack) is worth a second CPU; a few thousand are not worth a thread */
+	n = loader__scan_tasks(wt->ld, wt->model->tasks.len >= WAIT_SCAN_HALVES_FROM, on_record,
+			       wt);
 	phase__done("threads read (task iterator)");
 	forget_stacks(wt, false);
 	return n;

@@ -34,4 +34,9 @@ uint64_t wait_table__site_wakes_since(struct wait_table *wt, pid_t pid, uint32_t
 uint64_t wait_table__wakes_since(struct wait_table *wt, pid_t pid, uint64_t object,
 				 uint64_t since_ns, uint64_t *last_ns);
 
+/* Threads traced from which a scan is worth two CPUs (loader__scan_tasks): the kernel's
+ * work for each thread is split between two iterators, at the cost of both stepping through
+ * them all. */
+#define WAIT_SCAN_HALVES_FROM 20000
+
 #endif /* STRAND_WAITS_H */

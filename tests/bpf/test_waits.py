@@ -10,6 +10,7 @@ frame-pointer unwinding of spawn stacks is test_threads' spawn storm and shared 
 import json
 import os
 
+import harness
 from harness import (Session, both_builds, caller_frames, check, expect_eq, fail, marker_line,
                      run_strand, split_report)
 
@@ -254,6 +255,27 @@ def _healthy(mode, start_routine, count, waits):
               any(w.startswith(waits) for w in states),
               "%s: waits %s, expected %s" % (start_routine, states, waits), tasks)
     return rep
+
+
+@harness.alone("makes 20500 threads")
+def test_a_crowd_of_threads_is_read_on_two_cpus():
+    """The idle pool 20500 workers strong, more threads than a scan reads on one CPU: the
+    kernel's work is split between two task iterators read side by side (each taking the
+    threads of one parity of tid, handed to one reader). Every worker is seen exactly once
+    (a record lost or read twice changes the count), at its wait site, and the crowd is one
+    group, stranded by its size: more identical waits than any pool needs (--runaway)."""
+    t, rep = _trace_mode("crowd", False, duration="3s")
+    check((rep.get("stats") or {}).get("task_scans_in_halves", 0) >= 1,
+          "no scan was read in halves", json.dumps(rep.get("stats")))
+    g = _one_group(rep, ("stranded",), "condvar")
+    expect_eq(g.get("count"), 20500, "workers in the stranded group", _describe(rep))
+    _wait_frame(g, "idle_worker", "WAIT: idlepool")
+    _evidence(g, "20500 identical waits")
+    tasks = [x for x in rep.get("tasks") or [] if x.get("pid") == t.pid]
+    blocked = {x.get("tid") for x in tasks if x.get("state") == "S" and
+               (x.get("wait_reason") or "").startswith("pthread_cond_wait")}
+    expect_eq(len(blocked), 20500, "distinct workers blocked on the pool's condition variable",
+              "%d tasks of pid %d" % (len(tasks), t.pid))
 
 
 def test_control_pool_signalled():

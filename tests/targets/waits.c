@@ -28,6 +28,8 @@
  *               in epoll_wait with a timeout (redis's io threads)          WAIT: lockdesign
  *   accept      a server thread blocked in accept                          WAIT: accept
  *   timer       3 threads sleeping 200 ms in a loop                        WAIT: timer
+ * Stranded by its size (--runaway), and more threads than strand scans on one CPU:
+ *   crowd       the idle pool 20500 workers strong, made before "ready"    WAIT: idlepool
  * Neither:
  *   vfork       a thread in vfork() while its child sleeps: an uninterruptible (D) wait
  * (recv's server, blocked in accept for the next client, is a healthy control too.)
@@ -361,6 +363,22 @@ __attribute__((noipa)) static int start_idlepool(void)
 	return 4;
 }
 
+/* The idle pool, CROWD workers strong: more threads than strand scans on one CPU. Small
+ * stacks: 20k threads of glibc's 8 MiB would be 160 GiB of address space. */
+#define CROWD 20500
+
+__attribute__((noipa)) static int start_crowd(void)
+{
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, 64 * 1024) ||
+	    pthread_setattr_default_np(&attr))
+		target_die("cannot make threads' stacks smaller");
+	for (int i = 0; i < CROWD; i++)
+		spawn(idle_worker, NULL); /* SITE: crowd */
+	return CROWD;
+}
+
 /* redis's io threads: parked on a mutex the main thread holds while there is no work for
  * them, main itself waiting for work in epoll_wait with a timeout. */
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -460,6 +478,7 @@ static const struct {
 	{"idlepool", start_idlepool}, {"lockdesign", start_lockdesign},
 	{"accept", start_accept},     {"timer", start_timer},
 	{"preblocked", start_mutex},  {"vfork", start_vfork},
+	{"crowd", start_crowd},
 };
 
 static void *hold_signals(void *arg)
@@ -483,7 +502,8 @@ int main(int argc, char **argv)
 			start = modes[i].start;
 	if (!start)
 		target_die("unknown mode '%s'", target.args[0]);
-	before_ready = !strcmp(target.args[0], "preblocked") || !strcmp(target.args[0], "idlepool");
+	before_ready = !strcmp(target.args[0], "preblocked") ||
+		       !strcmp(target.args[0], "idlepool") || !strcmp(target.args[0], "crowd");
 	if (before_ready) { /* in place long before anyone attaches */
 		n = start();
 		sleep(2);
