@@ -78,9 +78,12 @@ void go_rows__update_seen(struct go_proc_state *st, uint64_t now)
 	 * the records are written from the first (most of a page's slots live: one huge page,
 	 * one fault, not 500) */
 	for (size_t p = 0; p < st->npages; p++) {
+		bool dense = live[p] >= ROWS_PER_PAGE / 2;
+
 		if (live[p] && !st->row_pages[p]) {
-			st->row_pages[p] = map_zeroed(BIG_PAGE, live[p] >= ROWS_PER_PAGE / 2);
-			prefault(st->row_pages[p], BIG_PAGE);
+			st->row_pages[p] = map_zeroed(BIG_PAGE, dense);
+			if (dense) /* a sparse page is memory only where written */
+				prefault(st->row_pages[p], BIG_PAGE);
 		}
 	}
 	for (size_t i = 0; i < st->snap.n; i++) {

@@ -150,6 +150,9 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 }
 
 #define SNAPSHOT_CHUNK 4096 /* goroutines read together: 1-2 MiB of their g structs */
+/* From this many goroutines listed, a snapshot's new room is faulted in ahead by the helper
+ * (prefault.h); what the live ones did not fill is let go again after. */
+#define PREFAULT_FROM 65536
 
 /* The bytes of a g the snapshot reads: up to the last field it keeps, not the whole g. */
 static size_t snapshot_window(const struct go_layout *l)
@@ -178,6 +181,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 				   snapshot_window(l), &gs);
 
 	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
+	bool prefaulted = false;
 
 	/* a process gone (or unreadable for now) leaves its last snapshot as it was */
 	if (err) {
@@ -202,7 +206,9 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	if (keep > snap->cap) {
 		snap->g =
 			big_realloc(snap->g, snap->cap * sizeof(*snap->g), keep * sizeof(*snap->g));
-		prefault(snap->g + snap->cap, (keep - snap->cap) * sizeof(*snap->g));
+		if (keep >= PREFAULT_FROM)
+			prefaulted = prefault(snap->g + snap->cap,
+					      (keep - snap->cap) * sizeof(*snap->g));
 		snap->cap = keep;
 	}
 	for (size_t i = 0; i < gs.n; i++) {
@@ -255,6 +261,10 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	}
 	snap->invalid += gs.listed - gs.n;
 	go_gs__free(&gs);
+	/* allgs holds dead goroutines too (it never shrinks): the room they did not take is
+	 * not kept as memory */
+	if (prefaulted)
+		unfault((uint8_t *)(snap->g + snap->n), (snap->cap - snap->n) * sizeof(*snap->g));
 	return err;
 }
 

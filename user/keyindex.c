@@ -15,7 +15,8 @@ void key_index__reset(struct key_index *ix, size_t n)
 	if (ix->cap < n) {
 		big_free(ix->e, ix->cap * sizeof(*ix->e));
 		ix->e = big_alloc(n * sizeof(*ix->e));
-		prefault(ix->e, n * sizeof(*ix->e));
+		if (n * sizeof(*ix->e) >= BIG_PAGE) /* a mapping of its own, to be filled */
+			prefault(ix->e, n * sizeof(*ix->e));
 		ix->cap = n;
 	}
 	ix->n = 0;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PIECE BIG_PAGE /* faulted in a piece at a time: a huge page */
 #define QUEUE 1024     /* pieces waiting: 2 GiB */
@@ -57,17 +58,29 @@ static void start(void)
 	pthread_attr_destroy(&attr);
 }
 
-void prefault(void *addr, size_t len)
+bool prefault(void *addr, size_t len)
 {
 	uintptr_t at = (uintptr_t)addr, end = at + len;
 
-	if (len < PIECE || pthread_once(&pf.once, start) || !pf.on)
-		return;
+	if (!len || pthread_once(&pf.once, start) || !pf.on)
+		return false;
 	pthread_mutex_lock(&pf.lock);
 	for (; at < end && pf.n < QUEUE; at += PIECE)
 		pf.q[pf.n++] = (struct piece){at, end - at < PIECE ? end - at : PIECE};
 	pthread_cond_signal(&pf.asked);
 	pthread_mutex_unlock(&pf.lock);
+	return true;
+}
+
+void unfault(void *addr, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)addr + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)addr + len) & ~(page - 1);
+
+	prefault__forget(addr, len);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 void prefault__forget(void *addr, size_t len)

@@ -11,10 +11,15 @@
 #ifndef STRAND_PREFAULT_H
 #define STRAND_PREFAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* Asks for [addr, addr + len) to be faulted in, writable, by the helper. */
-void prefault(void *addr, size_t len);
+/* Asks for [addr, addr + len) to be faulted in, writable, by the helper: memory that will be
+ * written (a sparse table's untouched pages would become memory). false: nothing asked (one
+ * usable CPU). */
+bool prefault(void *addr, size_t len);
+/* Lets the whole pages of [addr, addr + len) go again: faulted in ahead, not written. */
+void unfault(void *addr, size_t len);
 /* Forgets what is still asked for in [addr, addr + len): about to be unmapped. */
 void prefault__forget(void *addr, size_t len);
 
