@@ -167,10 +167,14 @@ static int start_waits(struct loader *ld, const struct loader_opts *opts)
 }
 
 /* The sites of one traced process tree (trace -p, trace -- CMD): a quarter of what the whole
- * machine's get. A hash map's entries are made when it is, 65536 of them 10-15 ms of every
- * start on a VM; a tree with more go statements than this running at once has the rest
- * counted as refused (map_full), never silently lost. */
+ * machine's get. A map's entries are made when it is, 65536 of them 10-15 ms of every start
+ * on a VM; a tree with more go statements than this running at once has the rest counted
+ * as refused (map_full), never silently lost (the fan-out's LRU forgets its least recent
+ * parent instead, whose count starts again). */
 #define ONE_TREE_SITES 16384
+/* ... and its threads' spawning call paths and clone sites: LRU maps (one evicted is learned
+ * again, at the cost of a stack copy) */
+#define ONE_TREE_PATHS 4096
 
 /* The goroutine probes share the ring buffer, target filter and counters too. Failing to
  * load them costs goroutine probes only: snapshots still list goroutines. */
@@ -189,6 +193,7 @@ static int start_go(struct loader *ld, const struct loader_opts *opts)
 	if (!opts->trace_all) { /* one process tree's go statements */
 		bpf_map__set_max_entries(g->maps.go_sites, ONE_TREE_SITES);
 		bpf_map__set_max_entries(g->maps.go_callers, ONE_TREE_SITES);
+		bpf_map__set_max_entries(g->maps.go_fanout, ONE_TREE_SITES);
 	}
 	/* the probes shed for their cost (create, exit) as uprobe_multi links, whose detach
 	 * stops the traps at once */
@@ -264,8 +269,11 @@ struct loader *loader__start(const struct loader_opts *opts, int *exit_code)
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	if (opts->ringbuf_bytes)
 		bpf_map__set_max_entries(skel->maps.events, opts->ringbuf_bytes);
-	if (!opts->trace_all)
+	if (!opts->trace_all) {
 		bpf_map__set_max_entries(skel->maps.sites_seen, ONE_TREE_SITES);
+		bpf_map__set_max_entries(skel->maps.site_slots, ONE_TREE_PATHS);
+		bpf_map__set_max_entries(skel->maps.clone_sites, ONE_TREE_PATHS);
+	}
 
 	err = threads_bpf__load(skel);
 	if (err) {
