@@ -271,20 +271,20 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # what each target links beyond its own file
-FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c
+FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c user/prefault.c
 FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/elffiles.c user/procfs.c user/hashmap.c \
-	user/util.c -ldw -lelf
-FUZZ_LIBS_fuzz_pclntab   := user/util.c -lelf
+	user/util.c user/prefault.c -ldw -lelf
+FUZZ_LIBS_fuzz_pclntab   := user/util.c user/prefault.c -lelf
 FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
-	util.c) -ldw -lelf -lcapstone
+	util.c prefault.c) -ldw -lelf -lcapstone
 FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c elffiles.c procmaps.c procfs.c gopclntab.c \
-	demangle.c hashmap.c util.c) -ldw -lelf -l:libstdc++.so.6
+	demangle.c hashmap.c util.c prefault.c) -ldw -lelf -l:libstdc++.so.6
 FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
-	util.c) -lmicrohttpd
+	util.c prefault.c) -lmicrohttpd
 FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
 	report_gotext.c report_profile.c report_diff.c report_out.c profile.c folded.c \
 	flamegraph.c flamegraph_js.c flamegraph_page.c pprof.c pprof_pb.c pprof_text.c \
-	speedscope.c json_writer.c hashmap.c timeline.c output.c util.c) -ljansson -lz
+	speedscope.c json_writer.c hashmap.c timeline.c output.c util.c prefault.c) -ljansson -lz
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
 	$(call msg,FUZZ-CC,$@)
