@@ -52,16 +52,28 @@ static bool is_tid(const struct gom_facts *f, uint64_t v)
 
 static bool busy(uint32_t status);
 
-void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status)
+static void gom_gs__add_busy(struct gom_gs *gs, struct gom_g g)
 {
-	key_index__add(&gs->all, g, status);
-	if (!busy(status))
-		return;
 	if (gs->nbusy == gs->cap) {
 		gs->cap = gs->cap ? 2 * gs->cap : 16;
 		gs->busy = xrealloc(gs->busy, gs->cap * sizeof(*gs->busy));
 	}
-	gs->busy[gs->nbusy++] = (struct gom_g){g, m, status};
+	gs->busy[gs->nbusy++] = g;
+}
+
+void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status)
+{
+	key_index__add(&gs->all, g, status);
+	if (busy(status))
+		gom_gs__add_busy(gs, (struct gom_g){g, m, status});
+}
+
+void gom_gs__append(struct gom_gs *to, const struct gom_gs *from)
+{
+	for (size_t i = 0; i < from->all.n; i++)
+		key_index__add(&to->all, from->all.e[i].key, from->all.e[i].val);
+	for (size_t i = 0; i < from->nbusy; i++)
+		gom_gs__add_busy(to, from->busy[i]);
 }
 
 void gom_gs__free(struct gom_gs *gs)

@@ -58,6 +58,8 @@ struct gom_gs {
 };
 
 void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status);
+/* from's goroutines added to to's (a snapshot read in two halves) */
+void gom_gs__append(struct gom_gs *to, const struct gom_gs *from);
 void gom_gs__free(struct gom_gs *gs);
 
 struct gom_futex {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,123 @@ static size_t snapshot_window(const struct go_layout *l)
 	return end < l->g_size ? end : l->g_size;
 }
 
+/* A part of allgs read: the live goroutines of rows [from, to), written to out. */
+struct snap_part {
+	const struct go_process *gp;
+	struct go_gs gs; /* its own chunk of rows */
+	size_t from, to;
+	struct go_g *out;
+	size_t n; /* written */
+	uint64_t invalid;
+	struct gom_gs *all; /* every g, for the M layer (NULL: not asked) */
+	/* past keep live goroutines (the process's limit), counted by site only */
+	size_t keep;
+	struct hashmap *untracked_gopc;
+	uint64_t untracked;
+};
+
+static void *read_part(void *arg)
+{
+	struct snap_part *p = arg;
+	const struct go_layout *l = &p->gp->layout;
+	struct go_gs *gs = &p->gs;
+
+	for (size_t i = p->from; i < p->to; i++) {
+		struct go_g *out;
+		uint32_t status;
+
+		if ((i - p->from) % SNAPSHOT_CHUNK == 0) /* the gs' bytes a chunk at a time */
+			go_gs__read_rows(p->gp->pid, gs, i,
+					 p->to - i < SNAPSHOT_CHUNK ? p->to - i : SNAPSHOT_CHUNK);
+		status = (uint32_t)go_gs__word(gs, i, l->atomicstatus, 4);
+		if (p->all)
+			gom_gs__add(p->all, go_gs__ptr(gs, i), go_gs__word(gs, i, l->g_m, 8),
+				    status);
+
+		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !go_gs__ptr(gs, i) ||
+		    !go_gs__word(gs, i, l->goid, 8)) {
+			p->invalid++;
+			continue;
+		}
+		/* a cgo extra M's goroutine (Go >= 1.26) is as dead as a free one until a C
+		 * thread calls into Go */
+		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD ||
+		    (status & ~(uint32_t)GO_SCAN) == GO_DEAD_EXTRA)
+			continue;
+		if (p->n == p->keep) { /* the limit: its site counts it, nothing else is kept */
+			uint64_t gopc = go_gs__word(gs, i, l->gopc, 8);
+			uintptr_t c = (uintptr_t)hashmap__get(p->untracked_gopc, gopc);
+
+			hashmap__set(p->untracked_gopc, gopc, (void *)(c + 1));
+			p->untracked++;
+			continue;
+		}
+		out = &p->out[p->n];
+		out->g = go_gs__ptr(gs, i);
+		out->slot = (uint32_t)i;
+		out->goid = go_gs__word(gs, i, l->goid, 8);
+		out->status = (uint16_t)status;
+		out->waitreason = (uint8_t)go_gs__word(gs, i, l->waitreason, 1);
+		out->waitsince = (int64_t)go_gs__word(gs, i, l->waitsince, 8);
+		out->tracking_seq = (uint8_t)go_gs__word(gs, i, l->tracking_seq, 1);
+		out->gopc = go_gs__word(gs, i, l->gopc, 8);
+		out->startpc = go_gs__word(gs, i, l->startpc, 8);
+		out->parent_goid = go_gs__word(gs, i, l->parent_goid, 8);
+		out->sched_sp = go_gs__word(gs, i, l->sched_sp, 8);
+		out->sched_pc = go_gs__word(gs, i, l->sched_pc, 8);
+		out->sched_bp = go_gs__word(gs, i, l->sched_bp, 8);
+		out->stack_lo = go_gs__word(gs, i, l->stack_lo, 8);
+		out->stack_hi = go_gs__word(gs, i, l->stack_hi, 8);
+		out->waiting = go_gs__word(gs, i, l->g_waiting, 8);
+		p->n++;
+	}
+	return NULL;
+}
+
+/* Reads allgs in two halves side by side (rows [half, n) on a thread of its own, into the
+ * room their own rows have in snap->g), then closes the gap between the two. */
+static void read_halves(struct snap_part *a)
+{
+	struct snap_part b = *a;
+	size_t half = a->to / 2;
+	pthread_t t;
+	bool threaded;
+
+	memset(&b.gs, 0, sizeof(b.gs)); /* the list's place and length, its own chunk */
+	b.gs.list_at = a->gs.list_at;
+	b.gs.n = a->gs.n;
+	b.gs.listed = a->gs.listed;
+	b.gs.window = a->gs.window;
+	b.from = half;
+	b.out = a->out + half;
+	if (a->all) {
+		b.all = xcalloc(1, sizeof(*b.all));
+		key_index__reset(&b.all->all, a->to - half);
+	}
+	a->to = half;
+	threaded = !pthread_create(&t, NULL, read_part, &b);
+	read_part(a);
+	if (threaded)
+		pthread_join(t, NULL);
+	else
+		read_part(&b);
+	/* the slots' order kept: the first half's goroutines, then the second's */
+	if (a->n < half)
+		memmove(a->out + a->n, b.out, b.n * sizeof(*b.out));
+	a->n += b.n;
+	a->invalid += b.invalid;
+	if (b.all) {
+		gom_gs__append(a->all, b.all);
+		gom_gs__free(b.all);
+	}
+	go_gs__free(&b.gs);
+}
+
+/* From this many goroutines listed a snapshot is read in two halves side by side, where
+ * strand may use two CPUs (and no limit on the goroutines kept makes one half wait on the
+ * other's count). */
+#define SPLIT_FROM 65536
+
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
@@ -182,6 +300,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 
 	size_t keep = gp->max_goroutines && gp->max_goroutines < gs.n ? gp->max_goroutines : gs.n;
 	bool prefaulted = false;
+	struct snap_part part;
 
 	/* a process gone (or unreadable for now) leaves its last snapshot as it was */
 	if (err) {
@@ -211,56 +330,22 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 					      (keep - snap->cap) * sizeof(*snap->g));
 		snap->cap = keep;
 	}
-	for (size_t i = 0; i < gs.n; i++) {
-		struct go_g *out;
-		uint32_t status;
-
-		if (i % SNAPSHOT_CHUNK == 0) /* the gs' bytes a chunk at a time */
-			go_gs__read_rows(gp->pid, &gs, i, SNAPSHOT_CHUNK);
-		status = (uint32_t)go_gs__word(&gs, i, l->atomicstatus, 4);
-		if (snap->all)
-			gom_gs__add(snap->all, go_gs__ptr(&gs, i), go_gs__word(&gs, i, l->g_m, 8),
-				    status);
-
-		if ((status & ~(uint32_t)GO_SCAN) > GO_DEAD_EXTRA || !go_gs__ptr(&gs, i) ||
-		    !go_gs__word(&gs, i, l->goid, 8)) {
-			snap->invalid++;
-			continue;
-		}
-		/* a cgo extra M's goroutine (Go >= 1.26) is as dead as a free one until a C
-		 * thread calls into Go */
-		if ((status & ~(uint32_t)GO_SCAN) == GO_DEAD ||
-		    (status & ~(uint32_t)GO_SCAN) == GO_DEAD_EXTRA)
-			continue;
-		if (snap->n == keep) { /* the limit: its site counts it, nothing else is kept */
-			uint64_t gopc = go_gs__word(&gs, i, l->gopc, 8);
-			uintptr_t c = (uintptr_t)hashmap__get(&snap->untracked_gopc, gopc);
-
-			hashmap__set(&snap->untracked_gopc, gopc, (void *)(c + 1));
-			snap->untracked++;
-			continue;
-		}
-		out = &snap->g[snap->n];
-		out->g = go_gs__ptr(&gs, i);
-		out->slot = (uint32_t)i;
-		out->goid = go_gs__word(&gs, i, l->goid, 8);
-		out->status = (uint16_t)status;
-		out->waitreason = (uint8_t)go_gs__word(&gs, i, l->waitreason, 1);
-		out->waitsince = (int64_t)go_gs__word(&gs, i, l->waitsince, 8);
-		out->tracking_seq = (uint8_t)go_gs__word(&gs, i, l->tracking_seq, 1);
-		out->gopc = go_gs__word(&gs, i, l->gopc, 8);
-		out->startpc = go_gs__word(&gs, i, l->startpc, 8);
-		out->parent_goid = go_gs__word(&gs, i, l->parent_goid, 8);
-		out->sched_sp = go_gs__word(&gs, i, l->sched_sp, 8);
-		out->sched_pc = go_gs__word(&gs, i, l->sched_pc, 8);
-		out->sched_bp = go_gs__word(&gs, i, l->sched_bp, 8);
-		out->stack_lo = go_gs__word(&gs, i, l->stack_lo, 8);
-		out->stack_hi = go_gs__word(&gs, i, l->stack_hi, 8);
-		out->waiting = go_gs__word(&gs, i, l->g_waiting, 8);
-		snap->n++;
-	}
-	snap->invalid += gs.listed - gs.n;
-	go_gs__free(&gs);
+	part = (struct snap_part){.gp = gp,
+				  .gs = gs,
+				  .from = 0,
+				  .to = gs.n,
+				  .out = snap->g,
+				  .all = snap->all,
+				  .keep = keep,
+				  .untracked_gopc = &snap->untracked_gopc};
+	if (keep == gs.n && gs.n >= SPLIT_FROM && cpus_usable() > 1)
+		read_halves(&part);
+	else
+		read_part(&part);
+	snap->n = part.n;
+	snap->invalid = part.invalid + gs.listed - gs.n;
+	snap->untracked = part.untracked;
+	go_gs__free(&part.gs);
 	/* allgs holds dead goroutines too (it never shrinks): the room they did not take is
 	 * not kept as memory */
 	if (prefaulted)

@@ -60,6 +60,22 @@ def test_probes_shed_for_a_burst_the_runaway_still_seen():
     _nothing_stranded(rep)
 
 
+def test_a_fan_out_of_70000_is_read_on_two_cpus():
+    """70000 goroutines alive at once from one go statement: more than a snapshot reads on
+    one CPU (it is read in two halves side by side, the stacks walked by two walkers, the
+    tables faulted in ahead by a helper). Every one is seen once: the scans' live count and
+    the group at its wait are the spawn count, exactly."""
+    rep, _ = go_trace(PROG, "items", args=["-n", "70000", "--sleep", "60s"], extra=RUNAWAY,
+                      steady="spawned", expect_rc=0)
+    s = site(rep, PROG, "item")
+    expect_eq((s.get("spawned"), s.get("live")), (70000, 70000),
+              "spawned, and alive at the last scan", describe(rep))
+    g = group(rep, PROG, "item", "sleep", "item")
+    expect_eq(g.get("count"), 70000, "goroutines in the group at their wait", describe(rep))
+    _runaway(s, rep, "70000 goroutines")
+    _nothing_stranded(rep)
+
+
 def test_fan_out_per_request_follows_the_request_size():
     """Scenario 2: three handlers spawn 10, 100 and 1000 fetches."""
     rep, _ = go_trace(PROG, "fetch", extra=RUNAWAY, steady="spawned", expect_rc=0)
