@@ -150,44 +150,26 @@ static int hand_over(struct handover *h, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* The second half's take: its whole records handed over as they come. */
+static ssize_t hand_over_records(const uint8_t *buf, size_t len, void *state, int *n)
+{
+	ssize_t whole = whole_records(buf, len);
+
+	if (whole <= 0)
+		return whole;
+	(*n)++;
+	return hand_over(state, buf, (size_t)whole) ? -ECANCELED : whole;
+}
+
 static void *read_half(void *arg)
 {
 	struct handover *h = arg;
-	int fd = bpf_iter_create(h->link_fd), err = 0;
-	uint8_t *buf = fd < 0 ? NULL : xmalloc(SCAN_BUF_BYTES);
-	size_t len = 0;
+	uint8_t *buf = NULL;
+	int err = run_iter(h->link_fd, &buf, hand_over_records, h);
 
-	if (fd < 0)
-		err = -errno;
-	while (!err) {
-		ssize_t got = read(fd, buf + len, SCAN_BUF_BYTES - len), whole;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			break;
-		}
-		len += (size_t)got;
-		whole = whole_records(buf, len);
-		if (whole < 0) {
-			err = (int)whole;
-			break;
-		}
-		if (whole > 0 && hand_over(h, buf, (size_t)whole))
-			break;
-		memmove(buf, buf + whole, len - (size_t)whole);
-		len -= (size_t)whole;
-		if (got == 0) {
-			err = len ? -EBADMSG : 0;
-			break;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	pthread_mutex_lock(&h->lock);
-	h->err = err;
+	h->err = err < 0 ? err : 0;
 	h->done = true;
 	pthread_cond_broadcast(&h->changed);
 	pthread_mutex_unlock(&h->lock);
@@ -225,54 +207,38 @@ static int take_handed(struct handover *h, bool wait, struct record_reader *r, i
 	return err;
 }
 
+/* The first half's take: its records, then whatever the second's reader handed over. */
+struct both_halves {
+	struct record_reader r;
+	struct handover *h;
+};
+
+static ssize_t take_both(const uint8_t *buf, size_t len, void *state, int *n)
+{
+	struct both_halves *b = state;
+	ssize_t used = take_records(buf, len, &b->r, n);
+	int err = used < 0 ? 0 : take_handed(b->h, false, &b->r, n);
+
+	return err ? err : used;
+}
+
 int task_iter__records_halves(const int link_fds[2], uint8_t **buf, task_record_fn fn, void *ctx)
 {
 	struct handover h = {.lock = PTHREAD_MUTEX_INITIALIZER,
 			     .changed = PTHREAD_COND_INITIALIZER,
 			     .link_fd = link_fds[1]};
-	struct record_reader r = {fn, ctx};
-	int fd = bpf_iter_create(link_fds[0]), n = 0, err = 0, handed;
-	size_t len = 0;
+	struct both_halves both = {{fn, ctx}, &h};
 	pthread_t reader;
+	int n, handed;
 
-	if (fd < 0)
-		return -errno;
-	if (pthread_create(&reader, NULL, read_half, &h)) {
-		close(fd);
-		/* one after the other, then */
-		err = task_iter__records(link_fds[0], buf, fn, ctx);
-		handed = err < 0 ? 0 : task_iter__records(link_fds[1], buf, fn, ctx);
-		return err < 0 ? err : handed < 0 ? handed : err + handed;
+	if (pthread_create(&reader, NULL, read_half, &h)) { /* one after the other, then */
+		n = task_iter__records(link_fds[0], buf, fn, ctx);
+		handed = n < 0 ? 0 : task_iter__records(link_fds[1], buf, fn, ctx);
+		return n < 0 ? n : handed < 0 ? handed : n + handed;
 	}
-	if (!*buf)
-		*buf = xcalloc(1, SCAN_BUF_BYTES);
-	for (;;) {
-		ssize_t got = read(fd, *buf + len, SCAN_BUF_BYTES - len), used;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			break;
-		}
-		len += (size_t)got;
-		used = take_records(*buf, len, &r, &n);
-		if (used < 0) {
-			err = (int)used;
-			break;
-		}
-		memmove(*buf, *buf + used, len - (size_t)used);
-		len -= (size_t)used;
-		if (got == 0) {
-			err = len ? -EBADMSG : 0;
-			break;
-		}
-		if ((err = take_handed(&h, false, &r, &n)))
-			break;
-	}
-	close(fd);
+	n = run_iter(link_fds[0], buf, take_both, &both);
 	/* the other half to its end, unless this one failed; then its reader is let go */
-	handed = err ? 0 : take_handed(&h, true, &r, &n);
+	handed = n < 0 ? 0 : take_handed(&h, true, &both.r, &n);
 	pthread_mutex_lock(&h.lock);
 	h.stop = true;
 	pthread_cond_broadcast(&h.changed);
@@ -280,7 +246,7 @@ int task_iter__records_halves(const int link_fds[2], uint8_t **buf, task_record_
 	pthread_join(reader, NULL);
 	for (; h.count; h.count--, h.first = (h.first + 1) % HANDOVER_CHUNKS)
 		free(h.chunk[h.first]);
-	return err ? err : handed ? handed : n;
+	return n < 0 ? n : handed < 0 ? handed : n;
 }
 
 struct brief_reader {
