@@ -68,12 +68,12 @@ void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status)
 		gom_gs__add_busy(gs, (struct gom_g){g, m, status});
 }
 
-void gom_gs__append(struct gom_gs *to, const struct gom_gs *from)
+void gom_gs__join(struct gom_gs *to, struct gom_gs *half)
 {
-	for (size_t i = 0; i < from->all.n; i++)
-		key_index__add(&to->all, from->all.e[i].key, from->all.e[i].val);
-	for (size_t i = 0; i < from->nbusy; i++)
-		gom_gs__add_busy(to, from->busy[i]);
+	key_index__join(&to->all, &half->all);
+	half->all = (struct key_index){0}; /* to's room */
+	for (size_t i = 0; i < half->nbusy; i++)
+		gom_gs__add_busy(to, half->busy[i]);
 }
 
 void gom_gs__free(struct gom_gs *gs)

@@ -58,8 +58,9 @@ struct gom_gs {
 };
 
 void gom_gs__add(struct gom_gs *gs, uint64_t g, uint64_t m, uint32_t status);
-/* from's goroutines added to to's (a snapshot read in two halves) */
-void gom_gs__append(struct gom_gs *to, const struct gom_gs *from);
+/* A snapshot's second half, its index a view of to's room (key_index__view), joined to it;
+ * half keeps only what it owns (its busy list). */
+void gom_gs__join(struct gom_gs *to, struct gom_gs *half);
 void gom_gs__free(struct gom_gs *gs);
 
 struct gom_futex {

@@ -263,9 +263,9 @@ static void read_halves(struct snap_part *a)
 	b.gs.window = a->gs.window;
 	b.from = half;
 	b.out = a->out + half;
-	if (a->all) {
+	if (a->all) { /* the second half's gs go straight into their room of the index */
 		b.all = xcalloc(1, sizeof(*b.all));
-		key_index__reset(&b.all->all, a->to - half);
+		b.all->all = key_index__view(&a->all->all, half, a->to - half);
 	}
 	a->to = half;
 	threaded = !pthread_create(&t, NULL, read_part, &b);
@@ -280,7 +280,7 @@ static void read_halves(struct snap_part *a)
 	a->n += b.n;
 	a->invalid += b.invalid;
 	if (b.all) {
-		gom_gs__append(a->all, b.all);
+		gom_gs__join(a->all, b.all);
 		gom_gs__free(b.all);
 	}
 	go_gs__free(&b.gs);

@@ -127,6 +127,19 @@ bool key_index__get(const struct key_index *ix, uint64_t key, uint32_t *val)
 	return true;
 }
 
+struct key_index key_index__view(struct key_index *ix, size_t from, size_t room)
+{
+	return (struct key_index){.e = ix->e + from, .n = 0, .cap = room, .sorted = true};
+}
+
+void key_index__join(struct key_index *ix, const struct key_index *view)
+{
+	if (view->e != ix->e + ix->n)
+		memmove(ix->e + ix->n, view->e, view->n * sizeof(*ix->e));
+	ix->n += view->n;
+	ix->sorted = false;
+}
+
 void key_index__free(struct key_index *ix)
 {
 	big_free(ix->e, ix->cap * sizeof(*ix->e));

@@ -30,6 +30,10 @@ void key_index__add(struct key_index *ix, uint64_t key, uint32_t val);
 void key_index__sort(struct key_index *ix);
 /* The value of key: true, or false when absent. */
 bool key_index__get(const struct key_index *ix, uint64_t key, uint32_t *val);
+/* Room [from, from + room) of ix's (reset with room enough), filled as an index of its own
+ * by another thread (adds never grow it past room), then joined to follow ix's entries. */
+struct key_index key_index__view(struct key_index *ix, size_t from, size_t room);
+void key_index__join(struct key_index *ix, const struct key_index *view);
 void key_index__free(struct key_index *ix);
 
 #endif /* STRAND_KEYINDEX_H */

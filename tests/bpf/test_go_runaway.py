@@ -74,6 +74,11 @@ def test_a_fan_out_of_70000_is_read_on_two_cpus():
     expect_eq(g.get("count"), 70000, "goroutines in the group at their wait", describe(rep))
     _runaway(s, rep, "70000 goroutines")
     _nothing_stranded(rep)
+    # the threads' layer proved on the index of every g the two halves made together
+    rt = rep["goroutines"]["runtimes"][0]
+    threads = rt.get("threads") or {}
+    check(threads.get("m_procid", -1) >= 0 and threads.get("m_alllink", -1) >= 0,
+          "the threads' layer proved", json.dumps(rt)[:3000])
 
 
 def test_fan_out_per_request_follows_the_request_size():

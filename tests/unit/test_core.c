@@ -283,6 +283,33 @@ static void test_key_index(void)
 	key_index__free(&ix);
 }
 
+/* An index filled in two parts at once: the second in a view of its room, joined after to
+ * follow the first's entries wherever the first stopped; every key found once sorted. */
+static void test_key_index_view(void)
+{
+	struct key_index ix = {0}, view;
+	uint32_t v = 0;
+	int found = 0;
+
+	key_index__reset(&ix, 100);
+	for (uint32_t i = 0; i < 40; i++) /* fewer than the first part's room */
+		key_index__add(&ix, 1000 - i, i);
+	view = key_index__view(&ix, 50, 50);
+	for (uint32_t i = 0; i < 30; i++)
+		key_index__add(&view, 2000 + i, 100 + i);
+	ASSERT_TRUE(view.e == ix.e + 50 && view.cap == 50);
+	key_index__join(&ix, &view);
+	ASSERT_EQ(ix.n, 70);
+	key_index__sort(&ix);
+	for (uint32_t i = 0; i < 40; i++)
+		found += key_index__get(&ix, 1000 - i, &v) && v == i;
+	for (uint32_t i = 0; i < 30; i++)
+		found += key_index__get(&ix, 2000 + i, &v) && v == 100 + i;
+	ASSERT_EQ(found, 70);
+	ASSERT_TRUE(!key_index__get(&ix, 1500, &v));
+	key_index__free(&ix);
+}
+
 /* Scans are spaced only when one costs more than 100 ms and one a second would cost more
  * than their budget of a CPU; a period asked for stays when they are cheap, however short. */
 static void test_scan_pacing(void)
@@ -465,6 +492,7 @@ int main(void)
 	test_proc_stat();
 	test_read_blocks();
 	test_key_index();
+	test_key_index_view();
 	test_scan_pacing();
 	test_report_doc_is_its_text_parsed();
 	test_report_of_one_process();
