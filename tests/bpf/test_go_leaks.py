@@ -131,8 +131,10 @@ def test_waitgroup_missing_done():
 
 def test_mutex_left_locked_piles_up_waiters():
     """Scenario 16: a request returns on an error path with the mutex held; the requests after
-    it pile up in Lock."""
-    rep, _ = go_trace(PROG, "mutex", expect_rc=10)
+    it pile up in Lock. They come 40 ms apart for 0.9 s: the trace lasts 2.5 s, so that even
+    on a loaded machine the last is past the 1 s threshold when it ends (a younger wait is
+    rightly not judged yet, and would be a group of its own)."""
+    rep, _ = go_trace(PROG, "mutex", duration="2500ms", expect_rc=10)
     g = group(rep, PROG, "mutexreq", "semacquire", wait="mutexlock")
     _stranded(g, 20, rep)
     expect_eq(g.get("sync_wait"), "sync.Mutex.Lock", "the sync primitive", describe(rep))
