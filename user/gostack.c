@@ -245,7 +245,8 @@ static void finish_walks(struct go_stack_cache *c, pid_t pid, struct pending *p,
 	for (size_t k = 0; k < n; k++) {
 		struct go_stack *s = intern(c, &p[k].stack);
 
-		s->epoch = c->epoch;
+		/* other walkers store the same epoch to it without the lock */
+		__atomic_store_n(&s->epoch, c->epoch, __ATOMIC_RELAXED);
 		p[k].ref->stack = s;
 	}
 	pthread_mutex_unlock(&c->lock);
