@@ -4,8 +4,8 @@
 #include "prefault.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +115,8 @@ void *big_realloc(void *p, size_t old_len, size_t new_len)
 		to = mremap(p, big_round(old_len), big_round(new_len), MREMAP_MAYMOVE);
 		if (to == MAP_FAILED)
 			out_of_memory();
+		if (to != p) /* what was asked for at the old place is some other memory's now */
+			prefault__forget(p, big_round(old_len));
 		return to; /* grown zeroed, still asked for huge pages (the mapping's flags move) */
 	}
 	to = big_alloc(new_len); /* from one kind to the other, or small to small */
