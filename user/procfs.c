@@ -42,23 +42,6 @@ int procfs__parse_stat(const char *line, char *name, size_t name_size, char *sta
 	return 0;
 }
 
-long procfs__thread_count(pid_t pid)
-{
-	char path[64], line[1024], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-	fclose(f);
-	/* num_threads is field 20, the 18th after the comm's ')' */
-	for (int field = 3; p && field <= 20; field++)
-		p = strchr(p + 1, ' ');
-	return p && isdigit((unsigned char)p[1]) ? strtol(p + 1, NULL, 10) : -EINVAL;
-}
-
 static uint64_t ticks_to_mono_ns(uint64_t ticks)
 {
 	static long hz;
@@ -149,6 +132,24 @@ uint64_t procfs__birth_ns(pid_t pid)
 	    procfs__parse_stat(line, name, sizeof(name), &state, &ticks))
 		return 0;
 	return ticks_to_mono_ns(ticks);
+}
+
+long procfs__thread_count(pid_t pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	long n;
+
+	/* the leader's stat: /proc/PID/stat would sum every thread's CPU time first */
+	leader_stat_path(pid, path, sizeof(path));
+	if (read_small_file(path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return -ESRCH;
+	/* num_threads, field 20: after the state, 16 numbers */
+	return sscanf(p + 1,
+		      " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld",
+		      &n) == 1
+		       ? n
+		       : -EINVAL;
 }
 
 bool procfs__exists(pid_t pid)
