@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,43 +246,38 @@ static void *read_part(void *arg)
 	return NULL;
 }
 
-/* Reads allgs in two halves side by side (rows [half, n) on a thread of its own, into the
- * room their own rows have in snap->g), then closes the gap between the two. */
+/* Reads allgs in two halves side by side (rows [half, n) into the room their own rows have
+ * in snap->g), then closes the gap between the two. */
 static void read_halves(struct snap_part *a)
 {
-	struct snap_part b = *a;
+	struct snap_part parts[2] = {*a, *a};
+	struct snap_part *b = &parts[1];
 	size_t half = a->to / 2;
-	pthread_t t;
-	bool threaded;
 
-	memset(&b.gs, 0, sizeof(b.gs)); /* the list's place and length, its own chunk */
-	b.gs.list_at = a->gs.list_at;
-	b.gs.n = a->gs.n;
-	b.gs.listed = a->gs.listed;
-	b.gs.window = a->gs.window;
-	b.from = half;
-	b.out = a->out + half;
+	memset(&b->gs, 0, sizeof(b->gs)); /* the list's place and length, its own chunk */
+	b->gs.list_at = a->gs.list_at;
+	b->gs.n = a->gs.n;
+	b->gs.listed = a->gs.listed;
+	b->gs.window = a->gs.window;
+	b->from = half;
+	b->out = a->out + half;
 	if (a->all) { /* the second half's gs go straight into their room of the index */
-		b.all = xcalloc(1, sizeof(*b.all));
-		b.all->all = key_index__view(&a->all->all, half, a->to - half);
+		b->all = xcalloc(1, sizeof(*b->all));
+		b->all->all = key_index__view(&a->all->all, half, a->to - half);
 	}
-	a->to = half;
-	threaded = !pthread_create(&t, NULL, read_part, &b);
-	read_part(a);
-	if (threaded)
-		pthread_join(t, NULL);
-	else
-		read_part(&b);
+	parts[0].to = half;
+	side_by_side(read_part, parts, sizeof(parts[0]), 2);
+	*a = parts[0];
 	/* the slots' order kept: the first half's goroutines, then the second's */
 	if (a->n < half)
-		memmove(a->out + a->n, b.out, b.n * sizeof(*b.out));
-	a->n += b.n;
-	a->invalid += b.invalid;
-	if (b.all) {
-		gom_gs__join(a->all, b.all);
-		gom_gs__free(b.all);
+		memmove(a->out + a->n, b->out, b->n * sizeof(*b->out));
+	a->n += b->n;
+	a->invalid += b->invalid;
+	if (b->all) {
+		gom_gs__join(a->all, b->all);
+		gom_gs__free(b->all);
 	}
-	go_gs__free(&b.gs);
+	go_gs__free(&b->gs);
 }
 
 /* From this many goroutines listed a snapshot is read in two halves side by side, where

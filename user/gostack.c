@@ -307,7 +307,7 @@ static void *walk_share(void *arg)
 /* A first look at a million goroutines walks a million stacks, each a remote read the
  * kernel pins a page for: shared among the CPUs strand may run on (up to 4), it takes a
  * fraction of the time. A snapshot too small to gain from it is walked by the caller alone. */
-#define WALKERS_MAX	 4
+#define WALKERS_MAX	 SIDE_BY_SIDE_MAX
 #define WALKS_PER_WALKER 32768
 
 static size_t walkers_for(size_t goroutines)
@@ -326,27 +326,17 @@ size_t go_stack_cache__update(struct go_stack_cache *c, pid_t pid, const struct 
 			      void *ctx)
 {
 	struct walker w[WALKERS_MAX];
-	pthread_t threads[WALKERS_MAX];
-	bool started[WALKERS_MAX] = {false};
 	size_t nw = walkers_for(snap->n), walked = 0;
 	uint64_t key;
 	void *val;
 
 	c->epoch++;
-	for (size_t k = 0; k < nw; k++) {
+	for (size_t k = 0; k < nw; k++)
 		w[k] = (struct walker){c,      pid, snap, snap->n * k / nw, snap->n * (k + 1) / nw,
 				       ref_of, ctx, 0};
-		/* a walker that cannot be started is walked here, after the first share */
-		started[k] = k && !pthread_create(&threads[k], NULL, walk_share, &w[k]);
-	}
+	side_by_side(walk_share, w, sizeof(w[0]), nw);
 	for (size_t k = 0; k < nw; k++)
-		if (!started[k])
-			walk_share(&w[k]);
-	for (size_t k = 0; k < nw; k++) {
-		if (started[k])
-			pthread_join(threads[k], NULL);
 		walked += w[k].walked;
-	}
 	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);) {
 		struct go_stack *s = val;
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -229,6 +230,24 @@ static uint64_t clock_ns(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void side_by_side(void *(*fn)(void *), void *parts, size_t stride, size_t n)
+{
+	pthread_t threads[SIDE_BY_SIDE_MAX];
+	bool started[SIDE_BY_SIDE_MAX] = {false};
+	uint8_t *part = parts;
+
+	if (n > SIDE_BY_SIDE_MAX)
+		n = SIDE_BY_SIDE_MAX;
+	for (size_t k = 1; k < n; k++)
+		started[k] = !pthread_create(&threads[k], NULL, fn, part + k * stride);
+	for (size_t k = 0; k < n; k++)
+		if (!started[k])
+			fn(part + k * stride);
+	for (size_t k = 1; k < n; k++)
+		if (started[k])
+			pthread_join(threads[k], NULL);
 }
 
 size_t cpus_usable(void)
