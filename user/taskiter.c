@@ -20,27 +20,35 @@ struct record_reader {
 	void *ctx;
 };
 
+/* The record at buf + off, copied to rec (a stack's length may unalign the next): 1 when it
+ * and its stack are whole in buf's first len bytes, 0 when they come with the next read,
+ * -EBADMSG when it does not hold together. Records are checked, not trusted. */
+static int next_record(const uint8_t *buf, size_t len, size_t off, struct strand_task_record *rec)
+{
+	if (len - off < sizeof(*rec))
+		return 0;
+	memcpy(rec, buf + off, sizeof(*rec));
+	if (rec->magic != STRAND_RECORD_MAGIC || rec->stack_len > STRAND_STACK_BYTES)
+		return -EBADMSG;
+	return len - off - sizeof(*rec) >= rec->stack_len;
+}
+
 /* Takes the complete records among buf's first len bytes; returns how many bytes they
- * took, or -EBADMSG. Records are checked, not trusted. */
+ * took, or -EBADMSG. */
 static ssize_t take_records(const uint8_t *buf, size_t len, void *state, int *n)
 {
 	struct record_reader *r = state;
+	struct strand_task_record rec;
 	size_t off = 0;
+	int got;
 
-	while (len - off >= sizeof(struct strand_task_record)) {
-		struct strand_task_record rec; /* copied: a stack's length may unalign the next */
-
-		memcpy(&rec, buf + off, sizeof(rec));
-		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES)
-			return -EBADMSG;
-		if (len - off - sizeof(rec) < rec.stack_len)
-			break; /* its stack comes with the next read */
+	while ((got = next_record(buf, len, off, &rec)) > 0) {
 		off += sizeof(rec);
 		r->fn(r->ctx, &rec, rec.stack_len ? buf + off : NULL);
 		off += rec.stack_len;
 		(*n)++;
 	}
-	return (ssize_t)off;
+	return got < 0 ? got : (ssize_t)off;
 }
 
 typedef ssize_t (*take_fn)(const uint8_t *buf, size_t len, void *state, int *n);
@@ -114,19 +122,13 @@ struct handover {
 /* The bytes of buf's first len that hold whole records; -EBADMSG for one that does not. */
 static ssize_t whole_records(const uint8_t *buf, size_t len)
 {
+	struct strand_task_record rec;
 	size_t off = 0;
+	int got;
 
-	while (len - off >= sizeof(struct strand_task_record)) {
-		struct strand_task_record rec;
-
-		memcpy(&rec, buf + off, sizeof(rec));
-		if (rec.magic != STRAND_RECORD_MAGIC || rec.stack_len > STRAND_STACK_BYTES)
-			return -EBADMSG;
-		if (len - off - sizeof(rec) < rec.stack_len)
-			break;
+	while ((got = next_record(buf, len, off, &rec)) > 0)
 		off += sizeof(rec) + rec.stack_len;
-	}
-	return (ssize_t)off;
+	return got < 0 ? got : (ssize_t)off;
 }
 
 static int hand_over(struct handover *h, const uint8_t *buf, size_t len)
@@ -155,9 +157,9 @@ static ssize_t hand_over_records(const uint8_t *buf, size_t len, void *state, in
 {
 	ssize_t whole = whole_records(buf, len);
 
+	(void)n; /* the records are counted where they are taken */
 	if (whole <= 0)
 		return whole;
-	(*n)++;
 	return hand_over(state, buf, (size_t)whole) ? -ECANCELED : whole;
 }
 
