@@ -150,9 +150,11 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 }
 
 #define SNAPSHOT_CHUNK 4096 /* goroutines read together: 1-2 MiB of their g structs */
-/* From this many goroutines listed, a snapshot's new room is faulted in ahead by the helper
- * (prefault.h); what the live ones did not fill is let go again after. */
-#define PREFAULT_FROM 65536
+/* From this many goroutines listed a snapshot is large: its new room is faulted in ahead by
+ * the helper (prefault.h; what the live ones did not fill is let go again after), and it is
+ * read in two halves side by side where strand may use two CPUs (and no limit on the
+ * goroutines kept makes one half wait on the other's count). */
+#define LARGE_SNAPSHOT 65536
 
 /* The bytes of a g the snapshot reads: up to the last field it keeps, not the whole g. */
 static size_t snapshot_window(const struct go_layout *l)
@@ -280,11 +282,6 @@ static void read_halves(struct snap_part *a)
 	go_gs__free(&b->gs);
 }
 
-/* From this many goroutines listed a snapshot is read in two halves side by side, where
- * strand may use two CPUs (and no limit on the goroutines kept makes one half wait on the
- * other's count). */
-#define SPLIT_FROM 65536
-
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 {
 	const struct go_layout *l = &gp->layout;
@@ -310,8 +307,6 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 		snap->all = xcalloc(1, sizeof(*snap->all));
 		key_index__reset(&snap->all->all, gs.n);
 	}
-	snap->invalid = 0;
-	snap->untracked = 0;
 	hashmap__free(&snap->untracked_gopc);
 	hashmap__init(&snap->untracked_gopc);
 	/* room for every g listed, at once: no copy as it grows (a large block is a mapping
@@ -319,7 +314,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	if (keep > snap->cap) {
 		snap->g =
 			big_realloc(snap->g, snap->cap * sizeof(*snap->g), keep * sizeof(*snap->g));
-		if (keep >= PREFAULT_FROM)
+		if (keep >= LARGE_SNAPSHOT)
 			prefaulted = prefault(snap->g + snap->cap,
 					      (keep - snap->cap) * sizeof(*snap->g));
 		snap->cap = keep;
@@ -332,7 +327,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 				  .all = snap->all,
 				  .keep = keep,
 				  .untracked_gopc = &snap->untracked_gopc};
-	if (keep == gs.n && gs.n >= SPLIT_FROM && cpus_usable() > 1)
+	if (keep == gs.n && gs.n >= LARGE_SNAPSHOT && cpus_usable() > 1)
 		read_halves(&part);
 	else
 		read_part(&part);
