@@ -161,6 +161,22 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset)
 	return err;
 }
 
+int elfsym__variable_address(const char *path, const char *name, uint64_t *vaddr)
+{
+	GElf_Addr at = 0;
+	int fd, err;
+	Elf *elf = open_elf(path, &fd);
+
+	if (!elf)
+		return -errno;
+	err = find_symbol(elf, name, STT_OBJECT, &at);
+	if (!err)
+		*vaddr = at;
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
 int elfsym__writable(const char *path, struct elf_range *out, int max)
 {
 	Elf_Scn *scn = NULL;

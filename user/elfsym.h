@@ -16,6 +16,10 @@ int elfsym__probe_offset(const char *path, const char *name, uint64_t *offset);
  * inside the file); 0 or a negative errno. */
 int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
 
+/* Link-time address of the variable name (an STT_OBJECT symbol); 0, -ENOENT (absent: a
+ * stripped file) or another negative errno. */
+int elfsym__variable_address(const char *path, const char *name, uint64_t *vaddr);
+
 /* Where glibc keeps field of its thread descriptor (struct pthread), as it publishes it
  * for debuggers: the _thread_db_<field> symbol (libthread_db's layout descriptors, in
  * libc.so since 2.34, libpthread.so before), e.g. "pthread_start_routine". Only a one-

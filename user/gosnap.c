@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "gosnap.h"
+#include "elfsym.h"
 #include "gocode.h"
 #include "goinfer.h"
 #include "gominfer.h"
@@ -77,6 +78,37 @@ static int exe_map_start(pid_t pid, uint64_t *start)
 	return s.found ? 0 : -ENOENT;
 }
 
+/* Where pid's executable is loaded relative to its link-time addresses. */
+static int exe_bias(pid_t pid, uint64_t *bias)
+{
+	char exe[64];
+	uint64_t vaddr = 0, start = 0;
+	int err;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	err = first_load_vaddr(exe, &vaddr);
+	if (!err)
+		err = exe_map_start(pid, &start);
+	if (!err)
+		*bias = start - vaddr;
+	return err;
+}
+
+int go_process__listed(pid_t pid, uint64_t *n)
+{
+	char exe[64];
+	uint64_t allglen = 0, bias = 0;
+	int err;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	err = elfsym__variable_address(exe, "runtime.allglen", &allglen);
+	if (!err)
+		err = exe_bias(pid, &bias);
+	if (!err)
+		err = procfs__read_mem(pid, allglen + bias, n, sizeof(*n));
+	return err;
+}
+
 /* Without DWARF, or with DWARF that does not fit the process: the runtime's variables from
  * its code, the g offsets proved against the goroutines it holds. */
 static int infer_layout(struct go_process *gp, struct gopclntab *pcln)
@@ -100,18 +132,14 @@ static int infer_layout(struct go_process *gp, struct gopclntab *pcln)
 int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 {
 	char exe[64], why[64] = "";
-	uint64_t vaddr = 0, start = 0;
 	int err;
 
 	memset(gp, 0, sizeof(*gp));
 	gp->pid = pid;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	err = first_load_vaddr(exe, &vaddr);
-	if (!err)
-		err = exe_map_start(pid, &start);
+	err = exe_bias(pid, &gp->bias);
 	if (err)
 		return err;
-	gp->bias = start - vaddr;
 	err = golayout__from_dwarf(exe, &gp->layout);
 	if (err && err != -ENODATA)
 		return err;
@@ -150,11 +178,6 @@ int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp)
 }
 
 #define SNAPSHOT_CHUNK 4096 /* goroutines read together: 1-2 MiB of their g structs */
-/* From this many goroutines listed a snapshot is large: its new room is faulted in ahead by
- * the helper (prefault.h; what the live ones did not fill is let go again after), and it is
- * read in two halves side by side where strand may use two CPUs (and no limit on the
- * goroutines kept makes one half wait on the other's count). */
-#define LARGE_SNAPSHOT 65536
 
 /* The bytes of a g the snapshot reads: up to the last field it keeps, not the whole g. */
 static size_t snapshot_window(const struct go_layout *l)
@@ -314,7 +337,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 	if (keep > snap->cap) {
 		snap->g =
 			big_realloc(snap->g, snap->cap * sizeof(*snap->g), keep * sizeof(*snap->g));
-		if (keep >= LARGE_SNAPSHOT)
+		if (keep >= GO_LARGE_SNAPSHOT)
 			prefaulted = prefault(snap->g + snap->cap,
 					      (keep - snap->cap) * sizeof(*snap->g));
 		snap->cap = keep;
@@ -327,7 +350,7 @@ int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap)
 				  .all = snap->all,
 				  .keep = keep,
 				  .untracked_gopc = &snap->untracked_gopc};
-	if (keep == gs.n && gs.n >= LARGE_SNAPSHOT && cpus_usable() > 1)
+	if (keep == gs.n && gs.n >= GO_LARGE_SNAPSHOT && cpus_usable() > 1)
 		read_halves(&part);
 	else
 		read_part(&part);

@@ -45,6 +45,12 @@ struct go_snapshot {
 	struct gom_gs *all;
 };
 
+/* From this many goroutines listed a snapshot is large: its new room is faulted in ahead by
+ * the helper (prefault.h; what the live ones did not fill is let go again after), and it is
+ * read in two halves side by side where strand may use two CPUs (and no limit on the
+ * goroutines kept makes one half wait on the other's count). */
+#define GO_LARGE_SNAPSHOT 65536
+
 struct go_process {
 	pid_t pid;
 	struct go_layout layout;
@@ -64,6 +70,10 @@ struct gom_gs;
  * when it is not Go, or -errno.
  */
 int go_process__open(pid_t pid, struct gopclntab *pcln, struct go_process *gp);
+
+/* How many gs pid's runtime lists (allglen, dead ones too), before any layout is read: from
+ * the symbol table, so -ENOENT for a stripped binary; 0 or a negative errno. */
+int go_process__listed(pid_t pid, uint64_t *n);
 
 /* Reads the goroutine list now. Returns 0 or -errno (-ESRCH: the process is gone). */
 int go_process__snapshot(struct go_process *gp, struct go_snapshot *snap);
