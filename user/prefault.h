@@ -23,4 +23,24 @@ void unfault(void *addr, size_t len);
 /* Forgets what is still asked for in [addr, addr + len): about to be unmapped. */
 void prefault__forget(void *addr, size_t len);
 
+/*
+ * A reserve: memory a caller knows will be written soon, mapped and faulted in by the calling
+ * thread (one of its own, made for it) from its start, until all of it is or the reserve is
+ * released. Large tables (map_zeroed's huge ones) are carved from it in order while it lasts,
+ * so what was faulted in ahead is theirs. Made while the CPUs have little else to do (the
+ * BPF objects load on one), it takes the first scan's faults off its path. One reserve a
+ * process; nothing is reserved on one usable CPU.
+ */
+void prefault__reserve(size_t len);
+/* len bytes (a multiple of BIG_PAGE, asked for huge pages) of the reserve, zeroed; NULL when
+ * it has no such room (none made, released, or used up). */
+void *prefault__carve(size_t len);
+/* Bytes of the reserve carved so far: tables whose faults were taken ahead. */
+size_t prefault__carved(void);
+/* What is left of the reserve past keep more bytes is let go (no more faulted in). */
+void prefault__trim(size_t keep);
+/* What is left of the reserve is let go (and no more of it faulted in); what was carved stays
+ * its owners'. */
+void prefault__release(void);
+
 #endif /* STRAND_PREFAULT_H */

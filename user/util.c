@@ -81,8 +81,12 @@ static size_t big_round(size_t len)
 
 void *map_zeroed(size_t len, bool huge)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* the reserve's memory is faulted in ahead (prefault.h) */
+	void *p = huge ? prefault__carve(len) : NULL;
 
+	if (p)
+		return p;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		out_of_memory();
 	/* a hint: where transparent huge pages are off, small pages do */

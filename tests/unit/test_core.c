@@ -2,6 +2,7 @@
 /* Unit tests of the pieces with no kernel in them: durations, JSON, hash map, model, /proc,
  * what the guardian releases. */
 #include <errno.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 #include "model.h"
 #include "report.h"
 #include "report_doc.h"
+#include "prefault.h"
 #include "procfs.h"
 #include "unit.h"
 #include "util.h"
@@ -312,6 +314,78 @@ static void test_key_index_view(void)
 
 /* Scans are spaced only when one costs more than 100 ms and one a second would cost more
  * than their budget of a CPU; a period asked for stays when they are cheap, however short. */
+struct reserving {
+	size_t len;
+};
+
+static void *reserve_on_thread(void *arg)
+{
+	prefault__reserve(((struct reserving *)arg)->len);
+	return NULL;
+}
+
+/* Pages of [p, p + len) in memory now. */
+static size_t resident_pages(void *p, size_t len)
+{
+	unsigned char vec[BIG_PAGE / 4096 * 8];
+	size_t n = 0, pages = len / 4096;
+
+	if (pages > sizeof(vec) || mincore(p, len, vec))
+		return 0;
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* The first scan's reserve: faulted in ahead by its own thread, carved in order, zeroed,
+ * trimmed and released; one a process. */
+static void test_prefault_reserve(void)
+{
+	struct reserving r = {6 * BIG_PAGE + 100};
+	pthread_t thread;
+	uint8_t *a, *b, *c, *d;
+	bool zero = true;
+
+	if (cpus_usable() < 2) { /* nothing is reserved then */
+		prefault__reserve(r.len);
+		ASSERT_TRUE(prefault__carve(BIG_PAGE) == NULL);
+		return;
+	}
+	ASSERT_TRUE(prefault__carve(BIG_PAGE) == NULL); /* none made yet */
+	ASSERT_EQ(pthread_create(&thread, NULL, reserve_on_thread, &r), 0);
+	pthread_join(thread, NULL); /* it returns once all of it is faulted in */
+	ASSERT_TRUE(prefault__carve(BIG_PAGE + 4096) == NULL); /* whole huge pages only */
+	a = prefault__carve(BIG_PAGE);
+	b = map_zeroed(2 * BIG_PAGE, true); /* the big tables' allocator carves too */
+	ASSERT_TRUE(a != NULL);
+	ASSERT_EQ((uintptr_t)a % BIG_PAGE, 0);
+	ASSERT_TRUE(b == a + BIG_PAGE);
+	ASSERT_EQ(resident_pages(a, BIG_PAGE), BIG_PAGE / 4096); /* faulted in ahead */
+	for (size_t i = 0; i < 3 * BIG_PAGE; i++)
+		zero &= a[i] == 0;
+	ASSERT_TRUE(zero);
+	memset(a, 0xab, 3 * BIG_PAGE);
+	ASSERT_TRUE(prefault__carve(4 * BIG_PAGE) == NULL); /* 3 left */
+	prefault__trim(BIG_PAGE);			    /* 1 kept, 2 let go */
+	ASSERT_TRUE(prefault__carve(2 * BIG_PAGE) == NULL);
+	c = prefault__carve(BIG_PAGE);
+	ASSERT_TRUE(c == a + 3 * BIG_PAGE);
+	c[BIG_PAGE - 1] = 1;
+	unmap_zeroed(b, 2 * BIG_PAGE); /* a carved piece is unmapped as any other */
+	prefault__release();
+	ASSERT_TRUE(prefault__carve(BIG_PAGE) == NULL);
+	/* one a process: a second is refused */
+	ASSERT_EQ(pthread_create(&thread, NULL, reserve_on_thread, &r), 0);
+	pthread_join(thread, NULL);
+	ASSERT_TRUE(prefault__carve(BIG_PAGE) == NULL);
+	d = map_zeroed(BIG_PAGE, true);
+	ASSERT_TRUE(d != NULL && d[0] == 0);
+	ASSERT_EQ(a[0], 0xab);
+	unmap_zeroed(d, BIG_PAGE);
+	unmap_zeroed(a, BIG_PAGE);
+	unmap_zeroed(c, BIG_PAGE);
+}
+
 static void test_scan_pacing(void)
 {
 	const uint64_t ms = 1000000;
@@ -494,6 +568,7 @@ int main(void)
 	test_key_index();
 	test_key_index_view();
 	test_scan_pacing();
+	test_prefault_reserve();
 	test_report_doc_is_its_text_parsed();
 	test_report_of_one_process();
 	test_load_errors();
