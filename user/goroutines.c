@@ -7,9 +7,11 @@
 #include "model.h"
 #include "procfs.h"
 #include "phases.h"
+#include "prefault.h"
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,6 +19,54 @@
 #include <sys/stat.h>
 
 #define LAYOUT_ATTEMPTS 5 /* scans: a process caught starting up has no goroutines yet */
+
+/* What a first scan writes for each g listed: its snapshot entry and its entry in the M
+ * layer's index of every g; for each live one: its record, in pages of ROWS_PER_PAGE. (Its
+ * index by goroutine id is left out: made once the M layer's is gone, its memory is not
+ * more at the peak.) */
+#define FIRST_SCAN_LISTED_BYTES (sizeof(struct go_g) + sizeof(struct key_entry))
+
+static size_t first_scan_live_bytes(size_t live)
+{
+	return (live + ROWS_PER_PAGE - 1) / ROWS_PER_PAGE * BIG_PAGE;
+}
+
+struct warm_up {
+	pid_t pid;
+	size_t max_goroutines;
+};
+
+static void *warm_up(void *arg)
+{
+	struct warm_up w = *(struct warm_up *)arg;
+	uint64_t listed = 0;
+
+	free(arg);
+	if (go_process__listed(w.pid, &listed) || listed < GO_LARGE_SNAPSHOT)
+		return NULL;
+	if (w.max_goroutines && listed > w.max_goroutines)
+		listed = w.max_goroutines;
+	/* how many are live is known once the snapshot is read: until then, all of them, the
+	 * excess let go then (go_tracker__scan) */
+	prefault__reserve(listed * FIRST_SCAN_LISTED_BYTES + first_scan_live_bytes(listed));
+	return NULL;
+}
+
+void go_tracker__warm_up(pid_t pid, size_t max_goroutines)
+{
+	struct warm_up *w;
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (cpus_usable() < 2 || pthread_attr_init(&attr))
+		return;
+	w = xmalloc(sizeof(*w));
+	*w = (struct warm_up){pid, max_goroutines};
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, warm_up, w))
+		free(w);
+	pthread_attr_destroy(&attr);
+}
 
 struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, uint64_t threshold_ns,
 				   uint64_t runaway, size_t max_goroutines)
@@ -394,6 +444,8 @@ enum go_scan_result go_tracker__scan(struct go_tracker *t, pid_t pid, uint64_t n
 	st->snap.want_all = go_m_layer_due(st);
 	if (go_process__snapshot(&st->gp, &st->snap) == 0) {
 		phase__done("goroutines read (snapshot)");
+		/* of a reserve for the first scan, what its live goroutines will not write */
+		prefault__trim(first_scan_live_bytes(st->snap.n));
 		st->exit_read = st->at_exit;
 		go_find_m_layer(t, st);
 		phase__done("M layer proved");

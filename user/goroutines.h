@@ -183,6 +183,16 @@ struct go_tracker *go_tracker__new(struct symbolizer *sym, struct loader *ld, ui
 				   uint64_t runaway, size_t max_goroutines);
 void go_tracker__free(struct go_tracker *t);
 
+/*
+ * Readies memory for the first scan of pid, a Go program whose goroutines are many (allgs, read
+ * from its symbol table), on a thread of its own while the caller goes on (loading the BPF
+ * objects, which keeps one CPU busy and leaves the other idle): the tables that scan writes
+ * are faulted in ahead (prefault__reserve). The rest is let go after the snapshot, and all of
+ * it by prefault__release once the first scan is done. Nothing for a small process, a
+ * stripped binary or on one CPU.
+ */
+void go_tracker__warm_up(pid_t pid, size_t max_goroutines);
+
 enum go_scan_result {
 	GO_NOT_GO,	/* not a Go program */
 	GO_TRACKED,	/* goroutines read */

@@ -26,6 +26,7 @@
 #include "trace_opts.h"
 #include "golayout.h"
 #include "phases.h"
+#include "prefault.h"
 #include "util.h"
 
 struct trace {
@@ -248,7 +249,9 @@ static int setup_targets(struct trace *t)
 		struct process *p = model__find_process(&t->e.model, t->opts.pid);
 
 		phase__done("pthread_create probe attached");
-		if ((err = engine__scan(&t->e))) {
+		err = engine__scan(&t->e);
+		prefault__release(); /* the first scan's reserve, if any: done with */
+		if (err) {
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
@@ -475,6 +478,9 @@ int cmd_trace(int argc, char **argv)
 	eopts.hold_at_exit = t.opts.pid || t.opts.command;
 	eopts.exit_leaks = t.opts.command != NULL;
 	eopts.verbose = t.opts.verbose;
+	/* a Go program of many goroutines: its first scan's tables are readied meanwhile */
+	if (t.opts.pid)
+		go_tracker__warm_up(t.opts.pid, t.opts.max_goroutines);
 	code = engine__start(&t.e, &eopts);
 	if (code || interrupted_early(&code))
 		goto out;
@@ -494,6 +500,7 @@ int cmd_trace(int argc, char **argv)
 	else if (!code && t.child_done && WIFEXITED(t.child_status) && WEXITSTATUS(t.child_status))
 		code = WEXITSTATUS(t.child_status);
 out:
+	prefault__release();
 	if (t.recorder)
 		recorder__close(t.recorder);
 	if (t.child && !t.child_done)

@@ -6,6 +6,7 @@ fan-out of blocking system calls shows as many OS threads as goroutines, and the
 agree."""
 
 import json
+import os
 
 from gohelp import describe, go_trace, group, numbers, site
 from harness import check, expect_eq
@@ -79,6 +80,11 @@ def test_a_fan_out_of_70000_is_read_on_two_cpus():
     threads = rep["goroutines"]["runtimes"][0].get("threads") or {}
     check(threads.get("m_procid", -1) >= 0 and threads.get("m_alllink", -1) >= 0,
           "the threads' layer proved", json.dumps(threads))
+    # the first scan's tables faulted in while the BPF objects loaded: the snapshot's at least
+    if len(os.sched_getaffinity(0)) > 1:
+        ahead = rep["stats"].get("first_scan_prefaulted_bytes", 0)
+        check(ahead >= 70000 * 100, "the first scan's tables faulted in ahead",
+              "%d bytes" % ahead)
 
 
 def test_fan_out_per_request_follows_the_request_size():
