@@ -235,16 +235,16 @@ static void active_functions(struct go_proc_state *st, struct hashmap *names, bo
  * Known creator (created while traced, or Go >= 1.21): none of the frames of its stack is
  * in that function; one that runs now (no stack to read) is taken to be still there.
  * Unknown creator: the function is on no goroutine's stack, all of them read. */
-static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct row *r,
-			     const struct hashmap *active, bool all_read)
+static bool creator_returned(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
+			     const struct row *r, const struct hashmap *active, bool all_read)
 {
-	size_t prow = r->parent ? go_row_of_goid(st, r->parent) : 0;
+	size_t prow = g->parent_goid ? go_row_of_goid(st, g->parent_goid) : 0;
 	const char *creator = t->sites[r->site].created_at.function;
 	const struct go_stack *ps;
 
 	if (!creator)
 		return false;
-	if (!r->parent)
+	if (!g->parent_goid)
 		return all_read && !hashmap__get(active, name_hash(creator));
 	if (!prow || !(ps = go_row(st, prow - 1)->stack_ref.stack) || ps->truncated)
 		return false;
@@ -375,9 +375,9 @@ static void add_member(struct go_tracker *t, struct go_proc_state *st, struct go
 		if (r->blocked >= 0 && (grp->long_newest_s < 0 || r->blocked < grp->long_newest_s))
 			grp->long_newest_s = r->blocked;
 		grp->long_stack_bytes += stack;
-		if (r->parent && !go_row_of_goid(st, r->parent))
+		if (g->parent_goid && !go_row_of_goid(st, g->parent_goid))
 			grp->orphans++;
-		else if (creator_returned(t, st, r, &m->active, m->all_read))
+		else if (creator_returned(t, st, g, r, &m->active, m->all_read))
 			grp->creator_returned++;
 		if (!strcmp(grp->state, "IO wait"))
 			add_netwait(st, grp, g);

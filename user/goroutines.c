@@ -306,7 +306,7 @@ static void sample_sites(struct go_tracker *t, struct go_proc_state *st)
 
 	for (size_t i = 0; i < st->snap.n; i++) {
 		struct go_site *s = &t->sites[go_row(st, i)->site];
-		uint64_t parent = go_row(st, i)->parent;
+		uint64_t parent = st->snap.g[i].parent_goid;
 
 		if (parent != last_parent) {
 			last_parent = parent;

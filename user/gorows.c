@@ -268,7 +268,7 @@ static void read_objects(struct go_tracker *t, struct go_proc_state *st, bool al
 
 void go_rows__read(struct go_tracker *t, struct go_proc_state *st)
 {
-	const struct go_snapshot *snap = &st->snap;
+	struct go_snapshot *snap = &st->snap;
 	uint64_t objs[GO_WAIT_OBJECTS_CHUNK], sig = objects_sig(&st->gp.layout);
 	struct objects_chunk *chunk = xcalloc(1, sizeof(*chunk));
 	bool all_objects = sig != st->objects_sig || st->gp.layout.tracking_seq < 0;
@@ -285,7 +285,7 @@ void go_rows__read(struct go_tracker *t, struct go_proc_state *st)
 	phase__done("goroutine stacks walked");
 	go_chan_table__begin(&st->chans);
 	for (size_t i = 0; i < snap->n; i++) {
-		const struct go_g *g = &snap->g[i];
+		struct go_g *g = &snap->g[i];
 		struct row *r = go_row(st, i);
 		uint64_t prev_obj = r->obj, prev_park = r->park;
 
@@ -298,7 +298,6 @@ void go_rows__read(struct go_tracker *t, struct go_proc_state *st)
 			go_wait_frame(st, r->stack_ref.stack); /* part of the group's key */
 		r->obj = objs[i % GO_WAIT_OBJECTS_CHUNK];
 		r->park = 0;
-		r->parent = g->parent_goid;
 		r->blocked = r->runtime_age = -1;
 		r->before_attach = r->runtime_dated = r->scan_dated = r->timed = false;
 		if ((g->status & ~(uint32_t)GO_SCAN) == GO_WAITING) {

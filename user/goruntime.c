@@ -80,8 +80,7 @@ void go_attach_probes(struct go_tracker *t, struct go_proc_state *st)
  * set and unchanged from one scan to the next, it proves the goroutine did not run between
  * them: with no probes, the waits are timed from the first scan that saw it so.
  */
-void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
-		   struct row *r)
+void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, struct go_g *g, struct row *r)
 {
 	struct strand_go_state s;
 	uint64_t dated;
@@ -90,7 +89,7 @@ void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct 
 	r->blocked = -1;
 	if (st->create_probes && !(err = loader__go_state(t->ld, st->pid, g->goid, &s))) {
 		if (s.flags & STRAND_GO_CREATED)
-			r->parent = s.parent_goid;
+			g->parent_goid = s.parent_goid;
 		if (st->probes && s.flags & STRAND_GO_PARKED && t->now_ns > s.park_ns) {
 			r->blocked = (double)(t->now_ns - s.park_ns) / 1e9;
 			r->park = s.park_ns;

@@ -38,8 +38,8 @@ struct row {
 	/* this scan's, the last scan's until read_rows: for which channels were served since */
 	uint64_t obj;  /* the channel (or select's set) it waits on, 0: none */
 	uint64_t park; /* when it parked: exact (probes) or first seen, 0: not waiting */
-	/* this scan's */
-	uint64_t parent; /* its creator's goroutine id, 0: unknown */
+	/* this scan's (its creator is its snapshot entry's parent_goid, from the probes when
+	 * they saw it made) */
 	/* seconds, as floats: a million records are 8 MB smaller, and a wait of a day is
 	 * still told to a hundredth of a second */
 	float blocked;	   /* exact wait, -1: unknown */
@@ -62,7 +62,7 @@ struct row {
 #define ROWS_PER_PAGE (BIG_PAGE / sizeof(struct row))
 
 /* a million of them: kept small on purpose */
-_Static_assert(sizeof(struct row) <= 96, "struct row grew");
+_Static_assert(sizeof(struct row) <= 88, "struct row grew");
 
 /* What an fd an IO wait is on was, as far as the report cares, cached by fd and inode. */
 struct net_fd {
@@ -251,9 +251,8 @@ void go_budget__arm(struct go_tracker *t, struct go_proc_state *st);
 bool go_budget__rearm_due(struct go_tracker *t, struct go_proc_state *st);
 /* Sheds the probes of a process whose spent budget the kernel could not report. */
 void go_budget__check(struct go_tracker *t, struct go_proc_state *st);
-/* A waiting goroutine's exact wait and creator, from the probes, into r. */
-void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, const struct go_g *g,
-		   struct row *r);
+/* A waiting goroutine's exact wait, from the probes, into r; and its creator into g. */
+void go_probe_wait(struct go_tracker *t, struct go_proc_state *st, struct go_g *g, struct row *r);
 /* The layout's parts a young process may not prove yet, looked for again at later scans
  * (and once more on its way out): the wait fields, the channel waits, the creator. */
 void go_find_wait_fields(struct go_proc_state *st);
