@@ -40,9 +40,13 @@ static void *warm_up(void *arg)
 {
 	struct warm_up w = *(struct warm_up *)arg;
 	uint64_t listed = 0;
+	char exe[64];
 
 	free(arg);
-	if (go_process__listed(w.pid, &listed) || listed < GO_LARGE_SNAPSHOT)
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", w.pid);
+	/* a section header's look first: a large binary that is not Go has its symbols left be */
+	if (!golayout__is_go(exe) || go_process__listed(w.pid, &listed) ||
+	    listed < GO_LARGE_SNAPSHOT)
 		return NULL;
 	if (w.max_goroutines && listed > w.max_goroutines)
 		listed = w.max_goroutines;
