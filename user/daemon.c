@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NSEC	 1000000000LL
 #define MAX_GONE 4096 /* processes exited, waiting for their last scrape */
 
 /* A process that exited: its series stay until a scrape has seen it gone. */
@@ -42,7 +41,7 @@ struct gone {
 	uint64_t exited_ns; /* with nobody scraping, it goes after GONE_UNSCRAPED_NS */
 };
 
-#define GONE_UNSCRAPED_NS (60 * NSEC)
+#define GONE_UNSCRAPED_NS (60 * NSEC_PER_SEC)
 #define LOST_EXIT_SCANS	  5 /* scans between two looks for processes whose exit was lost */
 
 struct daemon {

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NSEC		       1000000000LL
 #define DEFAULT_LISTEN	       "127.0.0.1:9464"
-#define DEFAULT_THRESHOLD      (30 * NSEC)
+#define DEFAULT_THRESHOLD      (30 * NSEC_PER_SEC)
 #define DEFAULT_MAX_TASKS      (1u << 20)
 #define DEFAULT_MAX_GOROUTINES (1u << 21)
 

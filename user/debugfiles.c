@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* How long a build no live process asked for stays open. */
-#define GRACE_NS (30ULL * 1000000000ULL)
+#define GRACE_NS (30ULL * NSEC_PER_SEC)
 
 struct debug_file {
 	uint64_t modkey;

@@ -20,7 +20,7 @@
 #define GROWTH_MIN_RISES 2
 #define GROWTH_MIN_MORE	 2
 /* Threads born this close to their process's start were made at start-up. */
-#define STARTUP_NS (10 * 1000000000ULL)
+#define STARTUP_NS (10 * NSEC_PER_SEC)
 
 /* What a group of unsettled threads (one key) holds, for its verdict. */
 struct candidate {

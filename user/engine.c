@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <string.h>
 
-#define NSEC	       1000000000ULL
 #define HOLD_SETTLE_MS 200 /* a process held on its way out: its threads' stop, at most */
 
 static void on_process_exit(void *ctx, pid_t pid, int exit_code)
@@ -156,11 +155,11 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	lopts.hold_at_exit = e->opts.hold_at_exit;
 	/* waits half the threshold old get their stack and details: ready when it matters */
 	lopts.stack_after_ns = (uint64_t)opts->threshold_ns / 2;
-	if (lopts.stack_after_ns > 5 * NSEC)
-		lopts.stack_after_ns = 5 * NSEC;
+	if (lopts.stack_after_ns > 5 * NSEC_PER_SEC)
+		lopts.stack_after_ns = 5 * NSEC_PER_SEC;
 	e->scan_every_ns = (uint64_t)opts->threshold_ns / 4;
-	if (e->scan_every_ns > NSEC)
-		e->scan_every_ns = NSEC;
+	if (e->scan_every_ns > NSEC_PER_SEC)
+		e->scan_every_ns = NSEC_PER_SEC;
 	e->ld = loader__start(&lopts, &code);
 	if (!e->ld)
 		return code;
@@ -326,7 +325,7 @@ uint64_t engine__scan_gap(uint64_t every_ns, uint64_t cpu_ns)
 	/* a period shorter than a second (a short threshold) is the user's to ask for, and a
 	 * scan of tens of milliseconds is not worth coarser verdicts: only scans that cost
 	 * more than SCAN_PACED_NS, and more than the budget at one a second, are spaced */
-	return cpu_ns > SCAN_PACED_NS && gap > NSEC && gap > every_ns ? gap : every_ns;
+	return cpu_ns > SCAN_PACED_NS && gap > NSEC_PER_SEC && gap > every_ns ? gap : every_ns;
 }
 
 /* The next scan, paced by the cheaper of the last two: a scan that reads processes new to it

@@ -20,8 +20,8 @@
 #include <stdio.h>
 
 #define WINDOW_NS    (100ULL * 1000000ULL)
-#define REARM_MIN_NS (1ULL * 1000000000ULL)
-#define REARM_MAX_NS (64ULL * 1000000000ULL)
+#define REARM_MIN_NS (1ULL * NSEC_PER_SEC)
+#define REARM_MAX_NS (64ULL * NSEC_PER_SEC)
 #define DEFAULT_TRAP 2000.0 /* ns, when the trap could not be timed */
 
 void go_tracker__overhead(struct go_tracker *t, double percent, double trap_ns)

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WALK_EVERY_NS	(2ULL * 1000000000ULL)
-#define PARKED_FOR_NS	(1ULL * 1000000000ULL) /* parked this long before a walk is worth it */
+#define WALK_EVERY_NS	(2ULL * NSEC_PER_SEC)
+#define PARKED_FOR_NS	(1ULL * NSEC_PER_SEC) /* parked this long before a walk is worth it */
 #define FREEZE_MS	100
 #define WALK_BUDGET_NS	(250ULL * 1000000ULL)
 #define WALK_MAX_PARKED 20000 /* goroutines parked on channels: their sudogs are read held */

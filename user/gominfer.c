@@ -18,12 +18,11 @@
 
 /* The fields read here lie in runtime.m's first 400 bytes (m.alllink: 336 in Go 1.19, 352
  * in Go 1.26); the struct is far larger (createstack alone is 256 bytes after alllink). */
-#define M_WINDOW      768
-#define PID_MAX_LIMIT (4u << 20) /* the kernel's ceiling for pid_max on 64-bit */
-#define SYS_FUTEX     202	 /* x86-64 */
-#define MAX_FUTEX     4096	 /* threads whose syscall is read: the parked ones suffice */
-#define REREADS	      3		 /* reads of a goroutine that seems to contradict m.curg */
-#define MAX_APPENDED  (1u << 16) /* goroutines made while the process is read */
+#define M_WINDOW     768
+#define SYS_FUTEX    202	/* x86-64 */
+#define MAX_FUTEX    4096	/* threads whose syscall is read: the parked ones suffice */
+#define REREADS	     3		/* reads of a goroutine that seems to contradict m.curg */
+#define MAX_APPENDED (1u << 16) /* goroutines made while the process is read */
 /* m.park (a note: one futex word) sits right before m.alllink, Go 1.18 to 1.26 */
 #define PARK_BEFORE_ALLLINK 8
 

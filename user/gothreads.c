@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PID_MAX_LIMIT (4u << 20) /* the kernel's ceiling for pid_max on 64-bit */
-#define START_CACHE   8		 /* distinct start functions: sysmon, templateThread, mspinning */
+#define START_CACHE 8 /* distinct start functions: sysmon, templateThread, mspinning */
 
 int go_read__process(void *ctx, uint64_t addr, void *buf, size_t len)
 {

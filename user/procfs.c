@@ -49,7 +49,7 @@ static uint64_t ticks_to_mono_ns(uint64_t ticks)
 
 	if (!hz)
 		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
-	since_boot = ticks * (1000000000ULL / (uint64_t)hz);
+	since_boot = ticks * (NSEC_PER_SEC / (uint64_t)hz);
 	if (since_boot > boot_now)
 		since_boot = boot_now;
 	/* monotonic and boottime differ by the time spent suspended: go through the age */

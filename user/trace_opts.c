@@ -10,12 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NSEC			1000000000LL
-#define DEFAULT_INTERVAL_NS	(2 * NSEC)
-#define DEFAULT_THRESHOLD_NS	(30 * NSEC)
+#define DEFAULT_INTERVAL_NS	(2 * NSEC_PER_SEC)
+#define DEFAULT_THRESHOLD_NS	(30 * NSEC_PER_SEC)
 #define DEFAULT_MAX_TASKS	(1u << 20)
 #define DEFAULT_MAX_GOROUTINES	(1u << 21)
-#define DEFAULT_RECORD_EVERY_NS (5 * NSEC)
+#define DEFAULT_RECORD_EVERY_NS (5 * NSEC_PER_SEC)
 
 void trace__usage(FILE *f)
 {
@@ -213,7 +212,7 @@ int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 			}
 			break;
 		case 'p':
-			if (!parse_u32(optarg, &u) || u == 0 || u > 4194304) {
+			if (!parse_u32(optarg, &u) || u == 0 || u > PID_MAX_LIMIT) {
 				say("invalid pid '%s': expected a process id", optarg);
 				return STRAND_EXIT_USAGE;
 			}

@@ -233,7 +233,7 @@ static uint64_t clock_ns(clockid_t id)
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 void side_by_side(void *(*fn)(void *), void *parts, size_t stride, size_t n)
@@ -290,7 +290,7 @@ uint64_t file_key(const struct stat *st)
 	uint64_t h = hash_combine(hash_u64((uint64_t)st->st_dev), (uint64_t)st->st_ino);
 
 	h = hash_combine(h, (uint64_t)st->st_size);
-	return hash_combine(h, (uint64_t)st->st_mtim.tv_sec * 1000000000ULL +
+	return hash_combine(h, (uint64_t)st->st_mtim.tv_sec * NSEC_PER_SEC +
 				       (uint64_t)st->st_mtim.tv_nsec);
 }
 

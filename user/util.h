@@ -42,6 +42,11 @@ char *xstrdup(const char *s);
  * the memory was last asked for: it tells which kind it is.
  */
 #define BIG_PAGE ((size_t)2 << 20)
+
+/* Nanoseconds in a second: time is kept in uint64_t nanoseconds (CLOCK_MONOTONIC's, BPF's) */
+#define NSEC_PER_SEC 1000000000ULL
+/* The kernel's ceiling for pid_max on 64-bit: no pid or tid is larger (PID_MAX_LIMIT) */
+#define PID_MAX_LIMIT (4u << 20)
 void *big_alloc(size_t len);
 /* As realloc, for memory from big_alloc: the contents kept, the new part zeroed. */
 void *big_realloc(void *p, size_t old_len, size_t new_len);

@@ -272,7 +272,7 @@ static void say_timeout(struct task_wait *w, uint64_t now_ns)
 	w->reason[w->reason_len] = '\0';
 	if (!w->timeout_at_ns)
 		append(w->reason, sizeof(w->reason), " (timed)");
-	else if (left >= 86400 * 1000000000ULL)
+	else if (left >= 86400 * NSEC_PER_SEC)
 		append(w->reason, sizeof(w->reason), " (timed, %.0f h left)",
 		       (double)left / 3600e9);
 	else
