@@ -32,7 +32,6 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_HDRS  := bpf/strand.h $(wildcard bpf/*.bpf.h)
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c)
-USER_HDRS := $(wildcard user/*.h) bpf/strand.h
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 ASAN_OBJS := $(patsubst user/%.c,$(OUT)/asan/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
@@ -56,14 +55,17 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-# --- user space ---------------------------------------------------------------------------
-$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+# --- user space: each object depends on the headers its compile read (-MMD); the skeletons
+# are made before the first compile, which then names those it included ---------------------
+DEP_FLAGS := -MMD -MP
 
-$(OUT)/asan/%.o: user/%.c $(USER_HDRS) $(SKELS)
+$(OUT)/user/%.o: user/%.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(DEP_FLAGS) -c $< -o $@
+
+$(OUT)/asan/%.o: user/%.c | $(SKELS)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(DEP_FLAGS) -c $< -o $@
 
 strand: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -181,9 +183,10 @@ bench: deps
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 
-$(OUT)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN_LIB_OBJS)
+$(OUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -Itests/unit $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(DEP_FLAGS) -MT $@ -MF $@.d -Itests/unit $< \
+		$(ASAN_LIB_OBJS) $(LDLIBS) -o $@
 
 # Go programs the unit tests read and run, built with Go's inlining on: plain, PIE, stripped,
 # and PIE linked by gcc (as with cgo: the table has no section of its own)
@@ -270,25 +273,23 @@ FUZZ_TIME ?= 30s
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# what each target links beyond its own file
-FUZZ_LIBS_fuzz_tcpdiag   := user/tcpdiag.c user/fdinfo.c user/util.c user/prefault.c
-FUZZ_LIBS_fuzz_procline  := user/tcpdiag.c user/fdinfo.c user/procmaps.c user/elffiles.c user/procfs.c user/hashmap.c \
-	user/util.c user/prefault.c -ldw -lelf
-FUZZ_LIBS_fuzz_pclntab   := user/util.c user/prefault.c -lelf
-FUZZ_LIBS_fuzz_elf       := $(addprefix user/,elfsym.c gocode.c golayout.c gopclntab.c procfs.c \
-	util.c prefault.c) -ldw -lelf -lcapstone
-FUZZ_LIBS_fuzz_symbolize := $(addprefix user/,symbolize.c debugfiles.c elffiles.c procmaps.c procfs.c gopclntab.c \
-	demangle.c hashmap.c util.c prefault.c) -ldw -lelf -l:libstdc++.so.6
-FUZZ_LIBS_fuzz_daemon    := $(addprefix user/,daemon_opts.c http.c identity.c promtext.c \
-	util.c prefault.c) -lmicrohttpd
-FUZZ_LIBS_fuzz_recording := $(addprefix user/,recording.c report_doc.c report_text.c \
-	report_gotext.c report_profile.c report_diff.c report_out.c profile.c folded.c \
-	flamegraph.c flamegraph_js.c flamegraph_page.c pprof.c pprof_pb.c pprof_text.c \
-	speedscope.c json_writer.c hashmap.c timeline.c output.c util.c prefault.c) -ljansson -lz
+# strand's code for the targets: every object but main's, instrumented, in an archive; a target
+# links what its entry point reaches (the linker takes an archive's members as needed)
+FUZZ_LIB_FLAGS := $(subst fuzzer,fuzzer-no-link,$(FUZZ_FLAGS))
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUT)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))
 
-$(OUT)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(USER_HDRS)
+$(OUT)/fuzz/obj/%.o: user/%.c | $(SKELS)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf $< $(FUZZ_LIBS_$*) -o $@
+	$(Q)$(CLANG) $(FUZZ_LIB_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Iuser -Ibpf \
+		$(DEP_FLAGS) -c $< -o $@
+$(OUT)/fuzz/libstrand.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/fuzz/%: tests/fuzz/%.c $(OUT)/fuzz/libstrand.a
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser -Ibpf $(DEP_FLAGS) \
+		-MT $@ -MF $@.d $< $(OUT)/fuzz/libstrand.a $(LDLIBS) -o $@
 
 # Seeds made from binaries built here, in $(OUT)/fuzz/seeds/NAME (binaries are not
 # committed): the .gopclntab reader's include whole Go ELF images (first byte: the mode);
@@ -322,3 +323,6 @@ $(FUZZ_RUNS): fuzz-%: $(OUT)/fuzz/fuzz_% $(OUT)/fuzz/seeds/fuzz_%/.elf
 		2>$(OUT)/fuzz/$$name.log || \
 		{ tail -40 $(OUT)/fuzz/$$name.log; exit 1; }; \
 	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log
+
+# the headers each object, unit test and fuzz target was compiled from
+-include $(wildcard $(OUT)/user/*.d $(OUT)/asan/*.d $(OUT)/unit/*.d $(OUT)/fuzz/*.d $(OUT)/fuzz/obj/*.d)
