@@ -40,6 +40,50 @@ static __always_inline bool stopped_in_wait(__u32 state, const struct pt_regs *r
 /* Waits at least this old get their user stack copied by the iterator. */
 const volatile __u64 stack_after_ns = 1000000000ULL;
 
+/*
+ * A thread blocked since before it was traced has no task storage until it next blocks (made
+ * by the iterator for each of 100k such threads, it was a fifth of a first scan: ~1.2 us and
+ * three interrupt restores each). The iterator dates such a wait at every scan, the same way
+ * (user space keeps the first), and remembers here, a bit a tid, that its stack was sent. A
+ * bit is stale only once its tid is another thread's that is blocked with no storage; a thread
+ * of a traced process born after the trace has storage from its first wait.
+ */
+#define OLD_WAIT_WORDS ((1u << STRAND_GO_PID_BITS) / 64)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OLD_WAIT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} old_wait_stacks SEC(".maps");
+
+/* The bit of tid's stack sent (NULL: none to be had). */
+static __always_inline __u64 *old_wait_word(__u32 tid)
+{
+	__u32 key = tid / 64;
+
+	return key < OLD_WAIT_WORDS ? bpf_map_lookup_elem(&old_wait_stacks, &key) : NULL;
+}
+
+/* When a thread blocked since before the trace last got a CPU, against when the running task
+ * did, both by the runqueues' clocks: when its wait began. Not by se.exec_start: that is the
+ * task clock, which leaves out steal time (paravirt time accounting), so two CPUs' drift apart
+ * by seconds on a busy VM. */
+static __always_inline __u64 wait_began(struct task_struct *task, __u64 now)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u64 cur_clock, its_clock, age;
+
+	if (bpf_core_field_exists(task->sched_info.last_arrival)) {
+		cur_clock = cur->sched_info.last_arrival;
+		its_clock = task->sched_info.last_arrival;
+	} else { /* CONFIG_SCHED_INFO off */
+		cur_clock = cur->se.exec_start;
+		its_clock = task->se.exec_start;
+	}
+	age = cur_clock > its_clock ? cur_clock - its_clock : 0;
+	return now > age ? now - age : 1;
+}
+
 /* task->state became task->__state in 5.14 (commit 2f064a59a11f, "sched: Change
  * task_struct::state") */
 struct task_struct___pre514 {
@@ -71,6 +115,16 @@ static __always_inline int on_switch(bool preempt, unsigned int prev_state)
 			return 0;
 		st = bpf_task_storage_get(&task_states, prev, 0, 0);
 		regs = (const struct pt_regs *)bpf_task_pt_regs(prev);
+		/* one blocked since before the trace (no storage yet) keeps its wait too: the
+		 * storage made now says it is the same, its start as user space first saw it */
+		if (!st && (target_flags(prev->tgid) & STRAND_TARGET_TRACE)) {
+			st = bpf_task_storage_get(&task_states, prev, 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (st && !st->wait_since_ns) {
+				st->wait_since_ns = bpf_ktime_get_ns();
+				st->flags |= STRAND_TASK_SINCE_ESTIMATED;
+			}
+		}
 		if (st && stopped_in_wait(prev_state, regs, st)) {
 			st->flags |= STRAND_TASK_RESTARTING;
 			st->restart_nr = (__s64)BPF_CORE_READ(regs, orig_ax);
@@ -171,6 +225,7 @@ static __always_inline int dump_task(struct bpf_iter__task *ctx, int half)
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct strand_task_state *st, none = {};
+	__u64 *old_bits, old_bit;
 	struct record_buf *buf;
 	struct pt_regs *regs;
 	__u32 scratch = half > 0, state;
@@ -185,18 +240,23 @@ static __always_inline int dump_task(struct bpf_iter__task *ctx, int half)
 	buf = bpf_map_lookup_elem(&record_scratch, &scratch);
 	if (!buf)
 		return 0;
-	st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	/* None made: the task is on its way out, or this CPU's task-storage lock is held by a
-	 * program this one preempted (a sleepable iterator only disables migration). It is read
-	 * with no history, its wait's age from the scheduler's clocks, as one older than the
-	 * attach: a thread is never left out of a scan for it. */
-	if (!st)
-		st = &none;
 
 	struct strand_task_record *rec = &buf->rec;
 
 	now = bpf_ktime_get_ns();
 	state = task_state_of(task);
+	/* None: blocked since before the trace (see old_wait_stacks), or its storage could not
+	 * be made. Read with no history, its wait's age from the scheduler's clocks, as one
+	 * older than the attach: a thread is never left out of a scan for it. */
+	st = bpf_task_storage_get(&task_states, task, 0, 0);
+	old_bits = st ? NULL : old_wait_word((__u32)task->pid);
+	old_bit = 1ULL << ((__u32)task->pid % 64);
+	if (!st) {
+		st = &none;
+		/* dated now, so that a stop in the middle of its wait is told as one */
+		if (state & (TASK_STOPPED | TASK_TRACED))
+			none.wait_since_ns = wait_began(task, now);
+	}
 	__builtin_memset(rec, 0, sizeof(*rec));
 	rec->magic = STRAND_RECORD_MAGIC;
 	rec->tid = task->pid;
@@ -231,41 +291,26 @@ static __always_inline int dump_task(struct bpf_iter__task *ctx, int half)
 		rec->syscall = -1;
 	}
 
+	bool stack_sent = false;
+
 	if ((state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) || stopped) {
 		rec->flags |= STRAND_REC_BLOCKED;
-		if (!st->wait_since_ns) {
-			/* Blocked before strand attached: when the task last got a CPU, against
-			 * when the iterating task (running now) did, both by the runqueues'
-			 * clocks, gives the age. Not by se.exec_start: that is the task clock,
-			 * which leaves out steal time (paravirt time accounting), so two CPUs'
-			 * drift apart by seconds on a busy VM. */
-			struct task_struct *cur = bpf_get_current_task_btf();
-			__u64 cur_clock, its_clock, age;
-
-			if (bpf_core_field_exists(task->sched_info.last_arrival)) {
-				cur_clock = cur->sched_info.last_arrival;
-				its_clock = task->sched_info.last_arrival;
-			} else { /* CONFIG_SCHED_INFO off */
-				cur_clock = cur->se.exec_start;
-				its_clock = task->se.exec_start;
-			}
-			age = cur_clock > its_clock ? cur_clock - its_clock : 0;
-
-			st->wait_since_ns = now > age ? now - age : 1;
+		if (!st->wait_since_ns) { /* blocked before strand attached */
+			st->wait_since_ns = wait_began(task, now);
 			st->flags |= STRAND_TASK_SINCE_ESTIMATED;
 		}
 		rec->since_ns = st->wait_since_ns;
 		if (st->flags & STRAND_TASK_SINCE_ESTIMATED)
 			rec->flags |= STRAND_REC_ESTIMATED;
 		/* +1: wait_seq 0 (blocked before attach) must differ from "never sent" */
+		stack_sent = old_bits ? (*old_bits & old_bit) : st->stack_seq == st->wait_seq + 1;
 		/* and every wait of a process held on its way out: the last look there is */
-		if ((now - st->wait_since_ns >= stack_after_ns || stopped) &&
-		    st->stack_seq != st->wait_seq + 1) {
+		if ((now - st->wait_since_ns >= stack_after_ns || stopped) && !stack_sent) {
 			rec->stack_len = copy_task_stack(buf->stack, regs->sp, task);
 			if (rec->stack_len)
 				rec->flags |= STRAND_REC_HAS_STACK;
 			else
-				st->stack_seq = st->wait_seq + 1; /* unreadable: do not retry */
+				stack_sent = true; /* unreadable: do not retry */
 		}
 	}
 	__u32 stack_len = rec->stack_len;
@@ -277,6 +322,12 @@ static __always_inline int dump_task(struct bpf_iter__task *ctx, int half)
 		return 0;
 	if (stack_len > 0 && stack_len <= STRAND_STACK_BYTES &&
 	    !bpf_seq_write(seq, buf->stack, stack_len))
+		stack_sent = true;
+	if (!stack_sent)
+		return 0;
+	if (old_bits)
+		__sync_fetch_and_or(old_bits, old_bit);
+	else
 		st->stack_seq = st->wait_seq + 1;
 	return 0;
 }

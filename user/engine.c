@@ -410,6 +410,7 @@ void engine__report(struct engine *e, struct report *r, bool final, bool frozen)
 	r->scan_cpu_s = (double)e->scan_cpu_ns / 1e9;
 	r->scans_in_halves = loader__scans_in_halves(e->ld);
 	r->prefaulted_ahead = prefault__carved();
+	r->task_stacks_copied = wait_table__stacks_copied(e->waits);
 	if (e->scan_gap_ns > e->scan_every_ns) {
 		snprintf(
 			e->paced_note, sizeof(e->paced_note),

@@ -33,8 +33,9 @@ struct report {
 	/* scans: the period asked for, the one kept (longer when a scan costs more than its
 	 * budget), and the CPU the last one took */
 	double scan_every_s, scan_gap_s, scan_cpu_s;
-	uint64_t scans_in_halves;  /* task scans read on two CPUs (loader__scan_tasks) */
-	uint64_t prefaulted_ahead; /* bytes of tables faulted in ahead (prefault__carved) */
+	uint64_t scans_in_halves;    /* task scans read on two CPUs (loader__scan_tasks) */
+	uint64_t prefaulted_ahead;   /* bytes of tables faulted in ahead (prefault__carved) */
+	uint64_t task_stacks_copied; /* blocked threads' stacks the scans copied */
 	/* when not 0, the lists (targets, tasks, sites, groups, goroutines) hold this process's
 	 * only, written without going through the others' (report_doc__only_pid then makes
 	 * the totals its own) */

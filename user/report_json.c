@@ -291,6 +291,7 @@ static void write_json(struct json *jw, const struct report *r)
 	json__double(&j, "scan_cpu_seconds", r->scan_cpu_s);
 	json__uint(&j, "task_scans_in_halves", r->scans_in_halves);
 	json__uint(&j, "first_scan_prefaulted_bytes", r->prefaulted_ahead);
+	json__uint(&j, "task_stacks_copied", r->task_stacks_copied);
 	json__end_object(&j);
 	json__begin_array(&j, "warnings");
 	for (int i = 0; i < r->nwarnings; i++)

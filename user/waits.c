@@ -28,9 +28,10 @@ struct wait_table {
 	struct collector *col;
 	struct model *model;
 	uint64_t detail_after_ns;
-	uint64_t scan_ns;      /* time of the scan in progress */
-	struct hashmap wakes;  /* hash(pid, object) -> struct wake */
-	struct hashmap stacks; /* path hash -> frames (frames__*), a reference of its own */
+	uint64_t scan_ns;	/* time of the scan in progress */
+	struct hashmap wakes;	/* hash(pid, object) -> struct wake */
+	struct hashmap stacks;	/* path hash -> frames (frames__*), a reference of its own */
+	uint64_t stacks_copied; /* records that came with a user stack, in all */
 };
 
 struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
@@ -379,6 +380,7 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 	if (!t->wait)
 		t->wait = new_wait(rec);
 	w = t->wait;
+	wt->stacks_copied += stack != NULL;
 	if (stack && !w->stack) {
 		struct stack_sample sample = {
 			.pid = t->pid,
@@ -415,6 +417,11 @@ int wait_table__scan(struct wait_table *wt)
 	phase__done("threads read (task iterator)");
 	forget_stacks(wt, false);
 	return n;
+}
+
+uint64_t wait_table__stacks_copied(const struct wait_table *wt)
+{
+	return wt->stacks_copied;
 }
 
 void wait_table__forget(struct wait_table *wt, pid_t pid)

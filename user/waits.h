@@ -25,6 +25,8 @@ void wait_table__forget(struct wait_table *wt, pid_t pid);
 
 /* Runs one scan; returns the number of threads seen or a negative errno. */
 int wait_table__scan(struct wait_table *wt);
+/* The user stacks of blocked threads the scans copied, in all: once a wait, not once a scan. */
+uint64_t wait_table__stacks_copied(const struct wait_table *wt);
 
 /* Wake-ups of waits at one wait site (pid, spawn site, wait stack) since the given time, and
  * when the last one was; 0 when the stack is not known (stack_hash 0). */

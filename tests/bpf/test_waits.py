@@ -9,6 +9,8 @@ frame-pointer unwinding of spawn stacks is test_threads' spawn storm and shared 
 
 import json
 import os
+import signal
+import time
 
 import harness
 from harness import (Session, both_builds, caller_frames, check, expect_eq, fail, marker_line,
@@ -216,6 +218,54 @@ def test_preblocked_true_age():
     sites = {s["id"]: s for s in rep.get("sites") or []}
     check(sites.get(g.get("site"), {}).get("before_attach") is True,
           "spawn site of a pre-attach thread must be 'before attach'", _describe(rep))
+    # a wait from before the trace has no per-thread state in the kernel (none is made for
+    # it): its stack is still copied once, not at every scan
+    stats = rep.get("stats") or {}
+    threads = [x for x in rep.get("tasks") or [] if x.get("pid") == t.pid]
+    check(0 < stats.get("task_stacks_copied", 0) <= len(threads),
+          "each thread's stack copied at most once, over scans %s s apart in 2 s" %
+          stats.get("scan_gap_seconds"),
+          "%s stacks copied, %d threads" % (stats.get("task_stacks_copied"), len(threads)))
+
+
+def _thread_states(pid):
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass
+    return states
+
+
+def _until(pred, what, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            fail("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def test_preblocked_wait_outlives_a_stop():
+    """Threads stuck before strand attached, their process then stopped and continued (job
+    control): the kernel restarts their lock waits, and those are the same waits still, of
+    their real age (the kernel had no state for them until the stop)."""
+    with Session() as s:
+        t = s.start_target("waits", ["preblocked"], ready_timeout=8.0)
+        st = s.trace_pid(t, duration="3s", extra=["--threshold", THRESHOLD])
+        os.kill(t.pid, signal.SIGSTOP)
+        _until(lambda: all(x == "T" for x in _thread_states(t.pid)), "the process stopped")
+        os.kill(t.pid, signal.SIGCONT)
+        _until(lambda: "T" not in _thread_states(t.pid), "the process continued")
+        rep = st.report(expect_rc=10)
+    g = _one_group(rep, BAD, "mutex")
+    expect_eq((g["verdict"], g["count"]), ("stranded", 3), "verdict, count", _describe(rep))
+    check(g.get("since_before_attach") is True, "not marked as blocked before attach",
+          _describe(rep))
+    # blocked 2 s before "ready", then traced for 3 s: not dated from the continue
+    check(4.5 <= g.get("oldest_seconds", 0) <= 9.0,
+          "oldest wait %.1f s, expected about 5 s" % g.get("oldest_seconds", 0), _describe(rep))
 
 
 def test_uninterruptible_wait():
