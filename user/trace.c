@@ -406,7 +406,7 @@ static bool should_stop(struct trace *t)
 
 static int run_loop(struct trace *t)
 {
-	uint64_t next_render = t->e.start_ns + (uint64_t)t->opts.interval_ns;
+	uint64_t next_render = t->e.start_ns + (uint64_t)t->opts.interval_ns, rendered_scans = 0;
 	int err;
 
 	while (!should_stop(t)) {
@@ -415,8 +415,14 @@ static int run_loop(struct trace *t)
 			say("reading events failed: %s", strerror(-err));
 			return STRAND_EXIT_ERROR;
 		}
-		if (t->opts.live && now_mono_ns() >= next_render) {
+		/* every interval, once a scan has something new to show: scans spaced wider than
+		 * the interval (a million goroutines) would be drawn again and again as they were,
+		 * each drawing a report of all of them */
+		if (t->opts.live && now_mono_ns() >= next_render &&
+		    (t->e.scans != rendered_scans ||
+		     t->e.scan_gap_ns <= (uint64_t)t->opts.interval_ns)) {
 			render_live(t);
+			rendered_scans = t->e.scans;
 			next_render = now_mono_ns() + (uint64_t)t->opts.interval_ns;
 		}
 		if (t->recorder && now_mono_ns() >= t->next_record_ns)
