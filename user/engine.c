@@ -349,8 +349,9 @@ int engine__scan(struct engine *e)
 	engine__release_held(e);
 	if (n < 0)
 		return n;
-	/* the scan's own cost paces the scans, not the events drained before it */
-	cpu = thread_cpu_ns();
+	/* the scan's own cost paces the scans, not the events drained before it: all of it, the
+	 * threads it reads and walks on beside this one (a large process's) included */
+	cpu = process_cpu_ns();
 	phase__done("events drained");
 	n = wait_table__scan(e->waits);
 	if (n < 0 && n != -ESRCH)
@@ -362,7 +363,7 @@ int engine__scan(struct engine *e)
 	phase__done("threads judged");
 	go_tracker__regroup(e->go, detector__last(e->detector));
 	phase__done("goroutines grouped");
-	pace_scans(e, thread_cpu_ns() - cpu);
+	pace_scans(e, process_cpu_ns() - cpu);
 	return 0;
 }
 

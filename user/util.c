@@ -280,6 +280,11 @@ uint64_t thread_cpu_ns(void)
 	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
+uint64_t process_cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 double now_wall(void)
 {
 	return (double)clock_ns(CLOCK_REALTIME) / 1e9;

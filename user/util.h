@@ -74,17 +74,19 @@ bool str_ends_with(const char *s, const char *suffix);
  * not one (an ASCII byte included); never reads past a NUL. */
 int utf8_seq_len(const unsigned char *p);
 
+/* the CPUs this process may run on (its affinity) */
 size_t cpus_usable(void);
 /* Runs fn on each of n parts (stride bytes apart, at most SIDE_BY_SIDE_MAX): the first on
  * this thread, the others each on a thread of its own meanwhile (after, on this one, where
  * a thread cannot be made). Returns once every part is done. */
 #define SIDE_BY_SIDE_MAX 4
-void side_by_side(void *(*fn)(void *), void *parts, size_t stride,
-		  size_t n);  /* the CPUs this process may run on (its affinity) */
-uint64_t now_mono_ns(void);   /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
-uint64_t now_boot_ns(void);   /* CLOCK_BOOTTIME, for /proc start times */
-uint64_t thread_cpu_ns(void); /* CPU time of the calling thread */
-double now_wall(void);	      /* seconds since the epoch */
+void side_by_side(void *(*fn)(void *), void *parts, size_t stride, size_t n);
+
+uint64_t now_mono_ns(void);    /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
+uint64_t now_boot_ns(void);    /* CLOCK_BOOTTIME, for /proc start times */
+uint64_t thread_cpu_ns(void);  /* CPU time of the calling thread */
+uint64_t process_cpu_ns(void); /* ... of all of strand's threads */
+double now_wall(void);	       /* seconds since the epoch */
 
 /* Reads a whole small file (procfs) into buf, NUL-terminated; returns length or -errno. */
 int read_small_file(const char *path, char *buf, size_t size);
