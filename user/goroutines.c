@@ -132,16 +132,6 @@ static void table_put(struct go_tracker *t, uint64_t key)
 	free(s);
 }
 
-static void free_values(struct hashmap *m)
-{
-	uint64_t key;
-	void *val;
-
-	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
-		free(val);
-	hashmap__free(m);
-}
-
 /* Everything that follows the live process; what the report needs of it stays. */
 static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 {
@@ -171,14 +161,14 @@ static void release_live_state(struct go_tracker *t, struct go_proc_state *st)
 	hashmap__free(&st->curg_row);
 	hashmap__free(&st->tid_of);
 	hashmap__free(&st->net_of);
-	free_values(&st->net_fds);
-	free_values(&st->heap_of);
+	hashmap__free_values(&st->net_fds);
+	hashmap__free_values(&st->heap_of);
 	go_heap__free(st->heap);
 	st->heap = NULL;
 	hashmap__free(&st->unreached);
 	hashmap__free(&st->lost);
 	hashmap__free(&st->chan_elems);
-	free_values(&st->select_cases);
+	hashmap__free_values(&st->select_cases);
 	hashmap__free(&st->first_of);
 	hashmap__free(&st->returned_of);
 	hashmap__free(&st->peak_of);
@@ -204,7 +194,7 @@ void go_tracker__free(struct go_tracker *t)
 		free_state(t, val);
 	hashmap__free(&t->procs);
 	hashmap__free(&t->group_index);
-	free_values(&t->strings);
+	hashmap__free_values(&t->strings);
 	hashmap__free(&t->tables); /* emptied by the states' release */
 	free(t->groups);
 	free(t->sites);

@@ -181,8 +181,6 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 	struct hashmap chans, kept;
 	size_t looked = 0;
 	bool read = false;
-	uint64_t key;
-	void *val;
 
 	hashmap__init(&chans);
 	hashmap__init(&kept);
@@ -214,9 +212,7 @@ static void mark_timed_selects(struct go_tracker *t, struct go_proc_state *st)
 			r->timed = hashmap__get(&chans, c->chans[k]) != NULL;
 	}
 	/* the goroutines no longer in a long select, or gone */
-	for (size_t i = 0; hashmap__next(&st->select_cases, &i, &key, &val);)
-		free(val);
-	hashmap__free(&st->select_cases);
+	hashmap__free_values(&st->select_cases);
 	st->select_cases = kept;
 	hashmap__free(&chans);
 }

@@ -47,14 +47,9 @@ struct go_stack_cache *go_stack_cache__new(void)
 
 void go_stack_cache__free(struct go_stack_cache *c)
 {
-	uint64_t key;
-	void *val;
-
 	if (!c)
 		return;
-	for (size_t i = 0; hashmap__next(&c->by_stack, &i, &key, &val);)
-		free(val);
-	hashmap__free(&c->by_stack);
+	hashmap__free_values(&c->by_stack);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -139,12 +139,17 @@ int hashmap__next(const struct hashmap *m, size_t *pos, uint64_t *key, void **va
 	return 0;
 }
 
-void hashmap__free_values(struct hashmap *m)
+void hashmap__free_each(struct hashmap *m, void (*free_value)(void *))
 {
 	uint64_t key;
 	void *val;
 
 	for (size_t i = 0; hashmap__next(m, &i, &key, &val);)
-		free(val);
+		free_value(val);
 	hashmap__free(m);
+}
+
+void hashmap__free_values(struct hashmap *m)
+{
+	hashmap__free_each(m, free);
 }

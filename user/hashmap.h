@@ -17,6 +17,8 @@ void hashmap__init(struct hashmap *m);
 void hashmap__free(struct hashmap *m);
 /* free()s every value, then the map. */
 void hashmap__free_values(struct hashmap *m);
+/* Frees every value with free_value, then the map. */
+void hashmap__free_each(struct hashmap *m, void (*free_value)(void *));
 void *hashmap__get(const struct hashmap *m, uint64_t key);
 /* Makes room for n entries at once: a map about to be filled with a known number grows
  * (and rehashes) once, not log(n) times. */

@@ -88,8 +88,10 @@ static void counted__clear(struct counted *c, size_t *n)
 	*n = 0;
 }
 
-static void agg__free(struct agg *a)
+static void agg__free(void *p)
 {
+	struct agg *a = p;
+
 	counted__clear(a->reasons, &a->nreasons);
 	counted__clear(a->sites, &a->nsites);
 	free(a->reasons);
@@ -99,17 +101,10 @@ static void agg__free(struct agg *a)
 
 void metrics__free(struct metrics *m)
 {
-	uint64_t key;
-	void *val;
-
 	if (!m)
 		return;
-	for (size_t i = 0; hashmap__next(&m->procs, &i, &key, &val);)
-		free(val);
-	for (size_t i = 0; hashmap__next(&m->aggs, &i, &key, &val);)
-		agg__free(val);
-	hashmap__free(&m->procs);
-	hashmap__free(&m->aggs);
+	hashmap__free_values(&m->procs);
+	hashmap__free_each(&m->aggs, agg__free);
 	free(m);
 }
 

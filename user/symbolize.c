@@ -96,12 +96,7 @@ struct symbolizer *symbolizer__new(struct proc_maps *maps)
 
 static void sym__flush_cache(struct symbolizer *sym)
 {
-	uint64_t k;
-	void *v;
-
-	for (size_t i = 0; hashmap__next(&sym->cache, &i, &k, &v);)
-		free(v);
-	hashmap__free(&sym->cache);
+	hashmap__free_values(&sym->cache);
 	hashmap__init(&sym->cache);
 }
 
