@@ -15,7 +15,6 @@
 #include "util.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,18 +100,8 @@ bool go_function__is_std(const char *name)
 	return false;
 }
 
-static void add(struct go_group *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct go_group *g, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (g->nevidence == GO_MAX_EVIDENCE)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(g->evidence[g->nevidence++], sizeof(g->evidence[0]), fmt, ap);
-	va_end(ap);
-}
+/* a line of g's evidence */
+#define add(g, ...) EVIDENCE_ADD((g)->evidence, (g)->nevidence, __VA_ARGS__)
 
 static void say_blocked(struct go_group *g, uint64_t threshold_ns)
 {

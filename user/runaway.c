@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "runaway.h"
 #include "timeline.h"
+#include "util.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,19 +12,8 @@
 #define GROWTH_MIN_SAMPLES 5
 #define GROWTH_MIN_RISE	   8
 
-static void add(struct runaway_verdict *v, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void add(struct runaway_verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->n == RUNAWAY_MAX_EVIDENCE)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(v->evidence[v->n++], sizeof(v->evidence[0]), fmt, ap);
-	va_end(ap);
-}
+/* a line of v's evidence */
+#define add(v, ...) EVIDENCE_ADD((v)->evidence, (v)->n, __VA_ARGS__)
 
 bool runaway__judge(const struct runaway_input *in, struct runaway_verdict *out)
 {

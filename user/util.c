@@ -368,3 +368,15 @@ bool parse_overhead_arg(const char *arg, double *pct)
 	    arg);
 	return false;
 }
+
+void evidence__add(char *rows, size_t width, int *n, size_t max, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n < 0 || (size_t)*n >= max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rows + (size_t)*n * width, width, fmt, ap);
+	va_end(ap);
+	(*n)++;
+}

@@ -98,4 +98,11 @@ uint64_t file_key(const struct stat *st);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A verdict's evidence: a line formatted into the next of max rows of width bytes (cut to
+ * fit); nothing once all are taken. EVIDENCE_ADD(rows, n, fmt, ...) for a char[max][width]. */
+void evidence__add(char *rows, size_t width, int *n, size_t max, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+#define EVIDENCE_ADD(rows, n, ...)                                                                 \
+	evidence__add((char *)(rows), sizeof((rows)[0]), &(n), ARRAY_SIZE(rows), __VA_ARGS__)
+
 #endif /* STRAND_UTIL_H */

@@ -314,6 +314,20 @@ static void test_key_index_view(void)
 
 /* Scans are spaced only when one costs more than 100 ms and one a second would cost more
  * than their budget of a CPU; a period asked for stays when they are cheap, however short. */
+/* A verdict's evidence: a row each, cut to the row's width, nothing past the last row. */
+static void test_evidence_rows(void)
+{
+	char rows[2][8];
+	int n = 0;
+
+	EVIDENCE_ADD(rows, n, "%d threads", 12);
+	EVIDENCE_ADD(rows, n, "%s", "longer than a row");
+	EVIDENCE_ADD(rows, n, "%s", "one too many");
+	ASSERT_EQ(n, 2);
+	ASSERT_STREQ(rows[0], "12 thre");
+	ASSERT_STREQ(rows[1], "longer ");
+}
+
 struct reserving {
 	size_t len;
 };
@@ -569,6 +583,7 @@ int main(void)
 	test_key_index_view();
 	test_scan_pacing();
 	test_prefault_reserve();
+	test_evidence_rows();
 	test_report_doc_is_its_text_parsed();
 	test_report_of_one_process();
 	test_load_errors();
