@@ -7,7 +7,8 @@ Runs, in this order:
   - every unit test binary build/unit/test_* (one test each: passes iff it exits 0), then
     every fuzz target build/fuzz/fuzz_* replaying tests/fuzz/corpus/fuzz_* (its seeds and
     the inputs that once crashed it) and the seeds made from binaries in build/fuzz/seeds;
-  - every function test_* of the modules tests/bpf/test_*.py (a function marked with
+  - every function test_* of the modules tests/cli/test_*.py (the commands' options), of
+    tests/bpf/test_*.py (a function marked with
     harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
     (recordings and the formats rendered from them: these trace real targets too), of
     tests/daemon and of tests/servers; JOBS of them side by side (each traces only what it
@@ -43,11 +44,12 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "cli"))
 sys.path.insert(0, str(TESTS / "bpf"))
 sys.path.insert(0, str(TESTS / "report"))
 sys.path.insert(0, str(TESTS / "daemon"))
 sys.path.insert(0, str(TESTS / "servers"))
-TEST_DIRS = ("bpf", "report", "daemon", "servers")
+TEST_DIRS = ("cli", "bpf", "report", "daemon", "servers")
 
 import harness  # noqa: E402
 
