@@ -160,11 +160,8 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		o->metrics.label_max = (int)n;
 		break;
 	case 't':
-		o->threshold_ns = duration__parse(arg);
-		if (o->threshold_ns <= 0) {
-			say("invalid --threshold '%s': expected a duration like 30s", arg);
+		if (!parse_duration_option("--threshold", arg, MIN_PERIOD_NS, &o->threshold_ns))
 			return STRAND_EXIT_USAGE;
-		}
 		break;
 	case OPT_RUNAWAY:
 		if (!parse_count("--runaway", arg, 2, 1L << 30, &n))

@@ -205,11 +205,9 @@ int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 			o->record = optarg;
 			break;
 		case OPT_RECORD_EVERY:
-			o->record_every_ns = duration__parse(optarg);
-			if (o->record_every_ns < 100000000) {
-				say("invalid --record-every '%s': expected at least 100ms", optarg);
+			if (!parse_duration_option("--record-every", optarg, MIN_PERIOD_NS,
+						   &o->record_every_ns))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case 'p':
 			if (!parse_u32(optarg, &u) || u == 0 || u > PID_MAX_LIMIT) {
@@ -222,25 +220,18 @@ int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 			o->follow = true;
 			break;
 		case 'd':
-			o->duration_ns = duration__parse(optarg);
-			if (o->duration_ns <= 0) {
-				say("invalid duration '%s': expected e.g. 500ms, 30s, 5m", optarg);
+			if (!parse_duration_option("--for", optarg, 1, &o->duration_ns))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case 't':
-			o->threshold_ns = duration__parse(optarg);
-			if (o->threshold_ns < 100000000) {
-				say("invalid threshold '%s': expected at least 100ms", optarg);
+			if (!parse_duration_option("--threshold", optarg, MIN_PERIOD_NS,
+						   &o->threshold_ns))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_INTERVAL:
-			o->interval_ns = duration__parse(optarg);
-			if (o->interval_ns < 100000000) {
-				say("invalid interval '%s': expected at least 100ms", optarg);
+			if (!parse_duration_option("--interval", optarg, MIN_PERIOD_NS,
+						   &o->interval_ns))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_JSON:
 			o->json = true;

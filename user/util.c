@@ -179,6 +179,25 @@ int64_t duration__parse(const char *s)
 	return -1;
 }
 
+bool parse_duration_option(const char *option, const char *arg, int64_t min_ns, int64_t *out)
+{
+	int64_t ns = duration__parse(arg);
+
+	if (ns > 0 && ns >= min_ns) {
+		*out = ns;
+		return true;
+	}
+	if (min_ns <= 1)
+		say("invalid %s '%s': expected a duration like 500ms, 30s, 5m", option, arg);
+	else if (min_ns % (int64_t)NSEC_PER_SEC == 0)
+		say("invalid %s '%s': expected a duration of at least %llds, like 30s", option, arg,
+		    (long long)(min_ns / (int64_t)NSEC_PER_SEC));
+	else
+		say("invalid %s '%s': expected a duration of at least %lldms, like 30s", option,
+		    arg, (long long)(min_ns / 1000000));
+	return false;
+}
+
 bool parse_u32(const char *s, uint32_t *out)
 {
 	char *end;

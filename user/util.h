@@ -43,6 +43,8 @@ char *xstrdup(const char *s);
  */
 #define BIG_PAGE ((size_t)2 << 20)
 
+/* The shortest threshold, refresh or recording period an option takes */
+#define MIN_PERIOD_NS 100000000LL
 /* Nanoseconds in a second: time is kept in uint64_t nanoseconds (CLOCK_MONOTONIC's, BPF's) */
 #define NSEC_PER_SEC 1000000000ULL
 /* The kernel's ceiling for pid_max on 64-bit: no pid or tid is larger (PID_MAX_LIMIT) */
@@ -59,6 +61,9 @@ void unmap_zeroed(void *p, size_t len);
 /* "500ms", "30s", "5m", "1h", "2.5s" -> nanoseconds; plain numbers are seconds. -1: bad. */
 int64_t duration__parse(const char *s);
 
+/* An option's duration (duration__parse) of at least min_ns (and more than 0) into *out;
+ * false, said in one line naming option and value, when it is not one. */
+bool parse_duration_option(const char *option, const char *arg, int64_t min_ns, int64_t *out);
 /* Checked decimal parse of a positive pid/int; false on any junk. */
 bool parse_u32(const char *s, uint32_t *out);
 
