@@ -104,23 +104,11 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static bool parse_count(const char *what, const char *arg, long lo, long hi, long *out)
-{
-	uint32_t v;
-
-	if (!parse_u32(arg, &v) || v < lo || v > hi) {
-		say("invalid %s '%s': expected a number from %ld to %ld", what, arg, lo, hi);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
 /* One option (c from longopts, arg its argument); 0 or an exit code. */
 static int take_option(struct daemon_opts *o, int c, const char *arg, const char **config)
 {
 	struct proc_filter *f = &o->metrics.filter;
-	long n;
+	uint32_t n;
 
 	switch (c) {
 	case 'l':
@@ -150,12 +138,12 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 		f->go_only = true;
 		break;
 	case OPT_TOP_SITES:
-		if (!parse_count("--top-sites", arg, 0, 1000, &n))
+		if (!parse_count_option("--top-sites", arg, 0, 1000, &n))
 			return STRAND_EXIT_USAGE;
 		o->metrics.top_sites = (int)n;
 		break;
 	case OPT_LABEL_MAX:
-		if (!parse_count("--label-max", arg, 16, 4096, &n))
+		if (!parse_count_option("--label-max", arg, 16, 4096, &n))
 			return STRAND_EXIT_USAGE;
 		o->metrics.label_max = (int)n;
 		break;
@@ -164,19 +152,16 @@ static int take_option(struct daemon_opts *o, int c, const char *arg, const char
 			return STRAND_EXIT_USAGE;
 		break;
 	case OPT_RUNAWAY:
-		if (!parse_count("--runaway", arg, 2, 1L << 30, &n))
+		if (!parse_count_option("--runaway", arg, 2, 1u << 30, &o->runaway))
 			return STRAND_EXIT_USAGE;
-		o->runaway = (uint32_t)n;
 		break;
 	case OPT_MAX_TASKS:
-		if (!parse_count("--max-tasks", arg, 1, 1L << 30, &n))
+		if (!parse_count_option("--max-tasks", arg, 1, 1u << 30, &o->max_tasks))
 			return STRAND_EXIT_USAGE;
-		o->max_tasks = (uint32_t)n;
 		break;
 	case OPT_MAX_GOROUTINES:
-		if (!parse_count("--max-goroutines", arg, 1, 1L << 30, &n))
+		if (!parse_count_option("--max-goroutines", arg, 1, 1u << 30, &o->max_goroutines))
 			return STRAND_EXIT_USAGE;
-		o->max_goroutines = (uint32_t)n;
 		break;
 	case OPT_NO_GO_PROBES:
 		o->go_probes = false;

@@ -265,30 +265,22 @@ int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 			}
 			break;
 		case OPT_GO_STATES:
-			if (!parse_u32(optarg, &o->go_states) || o->go_states < 4 ||
-			    o->go_states > (1u << 26)) {
-				say("invalid --go-states '%s': expected 4 to 67108864", optarg);
+			if (!parse_count_option("--go-states", optarg, 4, 1u << 26, &o->go_states))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_MAX_GOROUTINES:
-			if (!parse_u32(optarg, &o->max_goroutines) || !o->max_goroutines) {
-				say("invalid --max-goroutines '%s'", optarg);
+			if (!parse_count_option("--max-goroutines", optarg, 1, UINT32_MAX,
+						&o->max_goroutines))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_MAX_TASKS:
-			if (!parse_u32(optarg, &o->max_tasks) || !o->max_tasks) {
-				say("invalid --max-tasks '%s'", optarg);
+			if (!parse_count_option("--max-tasks", optarg, 1, UINT32_MAX,
+						&o->max_tasks))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case OPT_RUNAWAY:
-			if (!parse_u32(optarg, &o->runaway) || o->runaway < 2) {
-				say("invalid --runaway '%s': expected a count of at least 2",
-				    optarg);
+			if (!parse_count_option("--runaway", optarg, 2, UINT32_MAX, &o->runaway))
 				return STRAND_EXIT_USAGE;
-			}
 			break;
 		case 'q':
 			strand_quiet = true;

@@ -179,6 +179,19 @@ int64_t duration__parse(const char *s)
 	return -1;
 }
 
+bool parse_count_option(const char *option, const char *arg, uint32_t lo, uint32_t hi,
+			uint32_t *out)
+{
+	uint32_t v;
+
+	if (!parse_u32(arg, &v) || v < lo || v > hi) {
+		say("invalid %s '%s': expected a number from %u to %u", option, arg, lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 bool parse_duration_option(const char *option, const char *arg, int64_t min_ns, int64_t *out)
 {
 	int64_t ns = duration__parse(arg);

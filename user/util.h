@@ -64,6 +64,10 @@ int64_t duration__parse(const char *s);
 /* An option's duration (duration__parse) of at least min_ns (and more than 0) into *out;
  * false, said in one line naming option and value, when it is not one. */
 bool parse_duration_option(const char *option, const char *arg, int64_t min_ns, int64_t *out);
+/* An option's count from lo to hi into *out; false, said in one line naming option and
+ * value, when it is not one. */
+bool parse_count_option(const char *option, const char *arg, uint32_t lo, uint32_t hi,
+			uint32_t *out);
 /* Checked decimal parse of a positive pid/int; false on any junk. */
 bool parse_u32(const char *s, uint32_t *out);
 
