@@ -31,11 +31,11 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_HDRS  := bpf/strand.h $(wildcard bpf/*.bpf.h)
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
+USER_SRCS := $(wildcard user/*/*.c user/*/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 ASAN_OBJS := $(patsubst user/%.c,$(OUT)/asan/%.o,$(USER_SRCS))
-LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
-ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/main.o,$(ASAN_OBJS))
+LIB_OBJS  := $(filter-out $(OUT)/user/cli/main.o,$(USER_OBJS))
+ASAN_LIB_OBJS := $(filter-out $(OUT)/asan/cli/main.o,$(ASAN_OBJS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -257,11 +257,14 @@ demo: deps
 install: strand
 	install -D -m 0755 strand $(DESTDIR)$(PREFIX)/bin/strand
 
+FORMAT_SRCS = bpf/*.c bpf/*.h $(shell find user tests/unit -name '*.[ch]') tests/targets/*.c \
+	tests/fuzz/*.c bench/*.c
+
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/targets/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(OUT) strand
@@ -276,7 +279,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 # strand's code for the targets: every object but main's, instrumented, in an archive; a target
 # links what its entry point reaches (the linker takes an archive's members as needed)
 FUZZ_LIB_FLAGS := $(subst fuzzer,fuzzer-no-link,$(FUZZ_FLAGS))
-FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUT)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUT)/fuzz/obj/%.o,$(filter-out user/cli/main.c,$(USER_SRCS)))
 
 $(OUT)/fuzz/obj/%.o: user/%.c | $(SKELS)
 	$(call msg,FUZZ-CC,$@)
@@ -325,4 +328,4 @@ $(FUZZ_RUNS): fuzz-%: $(OUT)/fuzz/fuzz_% $(OUT)/fuzz/seeds/fuzz_%/.elf
 	grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' $(OUT)/fuzz/$$name.log
 
 # the headers each object, unit test and fuzz target was compiled from
--include $(wildcard $(OUT)/user/*.d $(OUT)/asan/*.d $(OUT)/unit/*.d $(OUT)/fuzz/*.d $(OUT)/fuzz/obj/*.d)
+-include $(shell find $(OUT)/user $(OUT)/asan $(OUT)/unit $(OUT)/fuzz -name '*.d' 2>/dev/null)

@@ -21,11 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "elfsym.h"
+#include "sym/elfsym.h"
 #include "floor.skel.h"
-#include "gocode.h"
-#include "gopclntab.h"
-#include "gosnap.h"
+#include "go/gocode.h"
+#include "sym/gopclntab.h"
+#include "go/gosnap.h"
 
 #define MAX_LINKS 16
 

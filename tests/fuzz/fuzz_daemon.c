@@ -14,11 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon_opts.h"
-#include "http.h"
-#include "identity.h"
-#include "promtext.h"
-#include "util.h"
+#include "daemon/daemon_opts.h"
+#include "daemon/http.h"
+#include "sys/identity.h"
+#include "daemon/promtext.h"
+#include "lib/util.h"
 
 static void config(const uint8_t *data, size_t size)
 {

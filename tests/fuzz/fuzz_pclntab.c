@@ -6,7 +6,7 @@
  * odd, an ELF image (moduledata, a table without a section of its own). Every function's
  * first pcs are resolved, as are some the input picks; what comes out must be well formed.
  */
-#include "gopclntab.c" /* the functab, to pick pcs that are in functions */
+#include "sym/gopclntab.c" /* the functab, to pick pcs that are in functions */
 
 static void check(struct gopclntab *t, uint64_t pc)
 {

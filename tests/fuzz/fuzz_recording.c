@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "profile.h"
-#include "recording.h"
-#include "report_doc.h"
-#include "report_out.h"
+#include "report/fmt/profile.h"
+#include "report/recording.h"
+#include "report/report_doc.h"
+#include "report/report_out.h"
 
 static FILE *sink(void)
 {

@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "procmaps.h"
-#include "symbolize.h"
+#include "sym/procmaps.h"
+#include "sym/symbolize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tcpdiag.h"
+#include "sys/tcpdiag.h"
 
 /* The fields of a group the kernel did not send read 0. */
 static void check(const struct tcp_diag *d)

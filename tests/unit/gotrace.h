@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gopclntab.h"
+#include "sym/gopclntab.h"
 
 #define GT_MAX_FRAMES 16
 

@@ -8,19 +8,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "guardian.h"
-#include "hashmap.h"
-#include "keyindex.h"
-#include "load_error.h"
-#include "json_writer.h"
-#include "model.h"
-#include "report.h"
-#include "report_doc.h"
-#include "prefault.h"
-#include "procfs.h"
+#include "engine/engine.h"
+#include "engine/guardian.h"
+#include "lib/hashmap.h"
+#include "lib/keyindex.h"
+#include "probes/load_error.h"
+#include "lib/json_writer.h"
+#include "collect/model.h"
+#include "report/report.h"
+#include "report/report_doc.h"
+#include "lib/prefault.h"
+#include "sys/procfs.h"
 #include "unit.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void test_durations(void)
 {

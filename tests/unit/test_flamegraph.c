@@ -8,7 +8,7 @@
  * `test_flamegraph DIR` writes the fixture's SVGs to DIR instead (spawn, wait, combined, empty),
  * for tests/report/svgcheck.py to parse and screenshot in a browser.
  */
-#include "profile.h"
+#include "report/fmt/profile.h"
 #include "unit.h"
 
 #include <ctype.h>

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "goroutines.h"
-#include "gostack.h"
-#include "gowait.h"
-#include "runaway.h"
-#include "timeline.h"
+#include "go/goroutines.h"
+#include "go/gostack.h"
+#include "go/gowait.h"
+#include "verdicts/runaway.h"
+#include "lib/timeline.h"
 #include "unit.h"
 
 static void test_std_packages(void)

@@ -10,9 +10,9 @@
  */
 #include "unit.h"
 #include "gotrace.h"
-#include "gocode.h"
-#include "gopclntab.h"
-#include "util.h"
+#include "go/gocode.h"
+#include "sym/gopclntab.h"
+#include "lib/util.h"
 
 #include <fcntl.h>
 #include <gelf.h>

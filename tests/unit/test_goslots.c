@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "goslots.h"
+#include "probes/goslots.h"
 
 /* What the probes' go_claim does: the first free way of the tag's bucket. */
 static bool claim(struct go_slots *s, pid_t pid, uint64_t goid, uint64_t park_ns)

@@ -8,11 +8,11 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "golayout.h"
-#include "gominfer.h"
-#include "gothreads.h"
+#include "go/golayout.h"
+#include "go/gominfer.h"
+#include "go/gothreads.h"
 #include "unit.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* --- fake memory ----------------------------------------------------------------------- */
 

@@ -8,9 +8,9 @@
  * tests/report/ with the real tools (go tool pprof, speedscope's importer).
  */
 #include "unit.h"
-#include "pprof_pb.h"
-#include "pprof_text.h"
-#include "profile.h"
+#include "report/fmt/pprof_pb.h"
+#include "report/fmt/pprof_text.h"
+#include "report/fmt/profile.h"
 
 #include <stdlib.h>
 #include <zlib.h>

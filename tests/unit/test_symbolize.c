@@ -6,9 +6,9 @@
  */
 #include "unit.h"
 #include "gotrace.h"
-#include "procmaps.h"
-#include "demangle.h"
-#include "symbolize.h"
+#include "sym/procmaps.h"
+#include "sym/demangle.h"
+#include "sym/symbolize.h"
 
 #include <dlfcn.h>
 #include <sched.h>

@@ -7,10 +7,10 @@
  * again only in a copy that holds it.
  */
 #include "unit.h"
-#include "procmaps.h"
-#include "stackmemo.h"
-#include "symbolize.h"
-#include "unwind.h"
+#include "sym/procmaps.h"
+#include "sym/stackmemo.h"
+#include "sym/symbolize.h"
+#include "sym/unwind.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "detect.h"
-#include "model.h"
-#include "thread_roles.h"
+#include "verdicts/detect.h"
+#include "collect/model.h"
+#include "verdicts/thread_roles.h"
 #include "unit.h"
-#include "wait_decode.h"
-#include "waits.h"
+#include "collect/wait_decode.h"
+#include "collect/waits.h"
 
 #define S   1000000000ULL
 #define PID 100

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "report/report.h"
+#include "lib/json_writer.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+
+#include <inttypes.h>
+#include <string.h>
+
+void report__warn(struct report *r, const char *warning)
+{
+	if (r->nwarnings < REPORT_MAX_WARNINGS)
+		r->warnings[r->nwarnings++] = warning;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path;
+}
+
+/* The C library's own frames between the spawn call and the kernel (clone3, create_thread,
+ * pthread_create, fork): they are the same for every spawn and say nothing about who. */
+static bool is_runtime_frame(const struct sym_frame *f)
+{
+	const char *mod = basename_of(f->module);
+
+	if (!mod)
+		return false;
+	return strncmp(mod, "libc.so", 7) == 0 || strncmp(mod, "libc-", 5) == 0 ||
+	       strncmp(mod, "libpthread", 10) == 0 || strncmp(mod, "ld-linux", 8) == 0;
+}
+
+int site__spawn_frame(const struct site *s)
+{
+	for (int i = 0; i < s->depth; i++)
+		if (!is_runtime_frame(&s->stack[i]))
+			return i;
+	return 0;
+}
+
+void frame__format(const struct sym_frame *f, char *buf, size_t size)
+{
+	const char *fn = f->function ? f->function : NULL;
+
+	if (fn && f->file && f->line)
+		snprintf(buf, size, "%s (%s:%d)%s", fn, basename_of(f->file), f->line,
+			 f->inlined ? " [inlined]" : "");
+	else if (fn)
+		snprintf(buf, size, "%s [%s]", fn, f->module ? basename_of(f->module) : "?");
+	else
+		snprintf(buf, size, "0x%" PRIx64 " [%s]", f->pc,
+			 f->module ? basename_of(f->module) : "?");
+}
+
+double site__rate(const struct site *s, const struct report *r)
+{
+	if (s->before_attach || r->duration_s <= 0)
+		return 0;
+	return (double)s->spawned / r->duration_s;
+}
+
+bool site__runaway(const struct site *s, const struct report *r, struct runaway_verdict *v)
+{
+	struct runaway_input in = {
+		.threshold = s->before_attach ? 0 : r->runaway,
+		.live = s->live,
+		.peak = s->peak_live,
+		/* threads: alive at once; a thread-per-request server makes thousands one
+		 * after the other, and that is its spawn rate, no runaway */
+		.max_children = s->max_live_children,
+		.max_parent = (uint64_t)s->max_live_parent,
+		.children_alive = true,
+		.spawned = -1,
+		.exited = -1,
+		.live_over_time = &s->live_over_time,
+		.unit = s->kind == TASK_PROCESS ? "processes" : "threads",
+		.parent_unit = "thread",
+	};
+
+	return runaway__judge(&in, v);
+}
+
+void frame__json(struct json *j, const char *key, const struct sym_frame *fr)
+{
+	char addr[32];
+
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)fr->pc);
+	json__begin_object(j, key);
+	json__string(j, "function", fr->function);
+	json__string(j, "file", fr->file);
+	json__int(j, "line", fr->line);
+	json__string(j, "module", fr->module);
+	json__string(j, "address", addr);
+	json__bool(j, "inlined", fr->inlined);
+	json__end_object(j);
+}
+
+void timeline__json(struct json *j, const char *key, const struct timeline *t)
+{
+	json__begin_object(j, key);
+	json__double(j, "seconds", (double)(t->last_ns - t->first_ns) / 1e9);
+	json__uint(j, "scans_per_sample", t->per);
+	json__begin_array(j, "samples");
+	for (uint32_t k = 0; k < t->n; k++)
+		json__uint(j, NULL, t->v[k]);
+	json__end_array(j);
+	json__end_object(j);
+}
+
+void runaway__json(struct json *j, const struct runaway_verdict *v)
+{
+	json__bool(j, "runaway", v->runaway);
+	json__begin_array(j, "runaway_evidence");
+	for (int k = 0; k < v->n; k++)
+		json__string(j, NULL, v->evidence[k]);
+	json__end_array(j);
+}
+
+void stack__json(struct json *j, const char *key, const struct sym_frame *frames, int n)
+{
+	json__begin_array(j, key);
+	for (int i = 0; i < n; i++)
+		frame__json(j, NULL, &frames[i]);
+	json__end_array(j);
+}
