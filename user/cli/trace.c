@@ -23,6 +23,7 @@
 #include "lib/output.h"
 #include "report/report_out.h"
 #include "cli/trace.h"
+#include "sym/stacks.h"
 #include "cli/trace_opts.h"
 #include "go/golayout.h"
 #include "lib/phases.h"
@@ -210,7 +211,7 @@ static int setup_targets(struct trace *t)
 			return STRAND_EXIT_ERROR;
 		}
 		phase__done("threads listed");
-		collector__prefetch(t->e.col, t->opts.pid);
+		stacks__prefetch(t->e.stacks, t->opts.pid);
 		phase__done("memory maps read");
 		err = loader__attach_pthread_probe(t->e.ld, t->opts.pid);
 	} else if (t->opts.command) {
@@ -301,6 +302,7 @@ static void render_live(struct trace *t)
 	r.tasks_per_site = REPORT_TEXT_TASKS_PER_SITE + 1;
 	fputs("\033[H\033[2J", stdout);
 	render_text(&r, stdout);
+	report__release(&r);
 }
 
 /* A full disk ends the recording, not the trace: the report at the end still comes. */
@@ -323,9 +325,12 @@ static void record_live(struct trace *t)
 {
 	struct report_doc doc;
 	struct report r;
+	int err;
 
 	build_report(t, &r, false);
-	if (report__doc(&r, &doc)) {
+	err = report__doc(&r, &doc);
+	report__release(&r);
+	if (err) {
 		t->next_record_ns = now_mono_ns() + (uint64_t)t->opts.record_every_ns;
 		return;
 	}
@@ -365,11 +370,13 @@ static int render_final(struct trace *t)
 	if ((!t->opts.json || t->recorder || report_outputs__any(&t->opts.outs)) &&
 	    report__doc(&r, &doc)) {
 		say("cannot build the report document");
+		report__release(&r);
 		return STRAND_EXIT_ERROR;
 	}
 	doc.full = t->opts.full;
 	record_snapshot(t, &doc, true);
 	code = write_report(t, &r, &doc);
+	report__release(&r);
 	if (!code)
 		code = report_outputs__write(&t->opts.outs, &doc);
 	report_doc__free(&doc);

@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collect/collector.h"
-#include "sym/stackmemo.h"
 #include "sym/elfsym.h"
 #include "probes/loader.h"
 #include "collect/model.h"
 #include "sys/procfs.h"
-#include "sym/procmaps.h"
-#include "sym/symbolize.h"
-#include "sym/unwind.h"
+#include "sym/stacks.h"
 #include "lib/util.h"
 
 #include <bpf/libbpf.h>
@@ -21,14 +18,11 @@
 struct collector {
 	struct loader *ld;
 	struct model *model;
-	struct proc_maps *maps;
-	struct unwinder *unwinder;
-	struct symbolizer *sym;
+	struct stacks *stacks; /* the engine's, lent */
 	struct ring_buffer *rb;
 	struct hashmap learned;	       /* hash(pid, coarse key) -> the site first seen there */
 	struct hashmap held;	       /* pids stopped for their memory map, not yet resumed */
-	struct unwound_stack *scratch; /* large: kept off the stack */
-	struct stack_memo *memo;       /* wait stacks unwound once for threads blocked alike */
+	struct unwound_stack *scratch; /* a spawn's stack while its site is found; large */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
 	go_site_fn on_go_site;
@@ -46,17 +40,14 @@ struct collector {
 
 static int handle_record(void *ctx, void *data, size_t size);
 
-struct collector *collector__new(struct loader *ld, struct model *m)
+struct collector *collector__new(struct loader *ld, struct model *m, struct stacks *stacks)
 {
 	struct collector *c = xcalloc(1, sizeof(*c));
 
 	c->ld = ld;
 	c->model = m;
-	c->maps = proc_maps__new();
-	c->unwinder = unwinder__new(c->maps);
-	c->sym = symbolizer__new(c->maps);
+	c->stacks = stacks;
 	c->scratch = xcalloc(1, sizeof(*c->scratch));
-	c->memo = stack_memo__new();
 	hashmap__init(&c->learned);
 	hashmap__init(&c->held);
 	c->rb = ring_buffer__new(loader__ringbuf_fd(ld), handle_record, c, NULL);
@@ -79,12 +70,8 @@ void collector__free(struct collector *c)
 		kill((pid_t)pid, SIGCONT);
 	hashmap__free(&c->held);
 	ring_buffer__free(c->rb);
-	unwinder__free(c->unwinder);
-	symbolizer__free(c->sym);
-	proc_maps__free(c->maps);
 	hashmap__free(&c->learned);
 	free(c->scratch);
-	stack_memo__free(c->memo);
 	free(c);
 }
 
@@ -94,105 +81,13 @@ void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *c
 	c->on_exit_ctx = ctx;
 }
 
-struct symbolizer *collector__symbolizer(struct collector *c)
-{
-	return c->sym;
-}
-
-/* Symbolizes an unwound stack, inlined frames expanded; the caller owns *frames. */
-/*
- * The Go runtime's functions at the bottom of a stack: where Go's own traceback stops
- * (TOPFRAME, and mcall, which moves to g0 for good). Past one, frame pointers lead into
- * another stack (the goroutine mcall left) or nowhere: frames that would only be noise.
- */
-static bool ends_go_stack(const char *fn)
-{
-	static const char *const bottoms[] = {"runtime.goexit", "runtime.mstart", "runtime.rt0_go",
-					      "runtime.mcall"};
-
-	for (size_t i = 0; fn && i < sizeof(bottoms) / sizeof(bottoms[0]); i++)
-		if (!strcmp(fn, bottoms[i]))
-			return true;
-	return false;
-}
-
-static int symbolize_stack(struct collector *c, pid_t pid, const struct unwound_stack *st,
-			   struct sym_frame **frames)
-{
-	struct sym_frame inl[SYM_MAX_INLINE];
-	int cap = st->depth * 2 + 1, depth = 0;
-
-	*frames = xcalloc((size_t)cap, sizeof(**frames));
-	for (int i = 0; i < st->depth; i++) {
-		int n = symbolizer__resolve(c->sym, pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
-
-		if (depth + n > cap) {
-			cap = (depth + n) * 2;
-			*frames = xrealloc(*frames, (size_t)cap * sizeof(**frames));
-		}
-		memcpy(*frames + depth, inl, (size_t)n * sizeof(*inl));
-		depth += n;
-		if (n > 0 && ends_go_stack(inl[n - 1].function))
-			break;
-	}
-	return depth;
-}
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-	while (s && *s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
-/*
- * What makes two stacks the same call path for people: the same functions at the same
- * lines. Two call instructions on one source line (an unrolled loop) are one site; frames
- * without symbols fall back to their address.
- */
-static uint64_t frame_identity(const struct sym_frame *f)
-{
-	if (!f->function || !f->line)
-		return f->pc;
-	return hash_combine(hash_str(hash_str(0xcbf29ce484222325ULL, f->function), f->file),
-			    (uint64_t)f->line);
-}
-
 static uint64_t *frame_identities(const struct sym_frame *frames, int depth)
 {
 	uint64_t *ids = xcalloc((size_t)depth + 1, sizeof(*ids));
 
 	for (int i = 0; i < depth; i++)
-		ids[i] = frame_identity(&frames[i]);
+		ids[i] = sym_frame__identity(&frames[i]);
 	return ids;
-}
-
-int collector__resolve_stack(struct collector *c, const struct stack_sample *sample,
-			     struct sym_frame **frames, uint64_t *path_hash)
-{
-	struct unwound_stack *st = c->scratch;
-	uint64_t t0 = now_mono_ns();
-	int depth;
-
-	c->stats.samples++;
-	if ((depth = stack_memo__find(c->memo, sample, frames, path_hash)) >= 0) {
-		c->stats.memo_hits++;
-		c->stats.unwind_ns += now_mono_ns() - t0;
-		return depth;
-	}
-	memset(st, 0, sizeof(*st));
-	if (unwinder__unwind(c->unwinder, sample, st) || st->depth < 1) {
-		c->model->drops.unwind_failures++;
-		*frames = NULL;
-		return 0;
-	}
-	depth = symbolize_stack(c, sample->pid, st, frames);
-	*path_hash = hash_u64((uint64_t)sample->pid);
-	for (int i = 0; i < depth; i++)
-		*path_hash = hash_combine(*path_hash, frame_identity(&(*frames)[i]));
-	stack_memo__add(c->memo, sample, st, *frames, depth, *path_hash);
-	c->stats.unwind_ns += now_mono_ns() - t0;
-	return depth;
 }
 
 /* Tells the kernel where this site's return addresses sit, so later spawns get exact keys. */
@@ -257,6 +152,7 @@ static bool is_pthread_create(const char *name)
 static struct strand_clone_site learn_clone_site(struct collector *c, pid_t pid, uint64_t clone_key,
 						 const struct unwound_stack *st)
 {
+	struct symbolizer *sym = stacks__symbolizer(c->stacks);
 	struct strand_clone_site site;
 	const char *module0, *module, *function;
 	uint64_t desc_at = 0;
@@ -268,10 +164,9 @@ static struct strand_clone_site learn_clone_site(struct collector *c, pid_t pid,
 	if (!loader__clone_site(c->ld, clone_key, &site) && site.learned)
 		return site;
 	site = (struct strand_clone_site){.caller_slot = -1, .learned = 1};
-	if (!symbolizer__elf_symbol(c->sym, pid, st->pc[0], false, &module0, &function)) {
+	if (!symbolizer__elf_symbol(sym, pid, st->pc[0], false, &module0, &function)) {
 		for (int i = 1; i < st->depth; i++) {
-			if (symbolizer__elf_symbol(c->sym, pid, st->pc[i], true, &module,
-						   &function))
+			if (symbolizer__elf_symbol(sym, pid, st->pc[i], true, &module, &function))
 				continue;
 			if (is_pthread_create(function) && !strcmp(module, module0))
 				caller = i + 1;
@@ -283,7 +178,7 @@ static struct strand_clone_site learn_clone_site(struct collector *c, pid_t pid,
 		site.caller_slot = st->slot[caller];
 	/* the descriptor as the process has it mapped: a library replaced on disk since has
 	 * no path to read */
-	if (symbolizer__symbol_address(c->sym, pid, st->pc[0], "_thread_db_pthread_start_routine",
+	if (symbolizer__symbol_address(sym, pid, st->pc[0], "_thread_db_pthread_start_routine",
 				       &desc_at) ||
 	    procfs__read_mem(pid, desc_at, desc, sizeof(desc)) ||
 	    elfsym__thread_db_pointer(desc, &site.start_off))
@@ -351,16 +246,11 @@ static bool unwind_sample(struct collector *c, const struct strand_spawn_event *
 		.stack_len = ev->stack_len,
 	};
 	struct unwound_stack *st = c->scratch;
-	uint64_t t0 = now_mono_ns();
 
 	if (size < sizeof(*ev) || ev->stack_len > STRAND_STACK_BYTES)
 		return false;
-	c->stats.samples++;
-	memset(st, 0, sizeof(*st));
-	if (unwinder__unwind(c->unwinder, &sample, st) || st->depth < 1) {
-		c->model->drops.unwind_failures++;
+	if (stacks__unwind(c->stacks, &sample, st))
 		return false;
-	}
 	*coarse = ev->coarse_key;
 	if (ev->flags & STRAND_SPAWN_CLONE_UNLEARNED) {
 		struct strand_clone_site site = learn_clone_site(c, pid, ev->coarse_key, st);
@@ -370,7 +260,6 @@ static bool unwind_sample(struct collector *c, const struct strand_spawn_event *
 	}
 	if (!hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), *coarse)))
 		learn_slots(c, *coarse, st);
-	c->stats.unwind_ns += now_mono_ns() - t0;
 	return true;
 }
 
@@ -380,13 +269,13 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 {
 	pid_t pid = (pid_t)ev->parent_tgid;
 	const struct unwound_stack *st = c->scratch;
-	uint64_t t0 = now_mono_ns(), *ids, keys[2] = {ev->coarse_key, coarse};
+	uint64_t *ids, keys[2] = {ev->coarse_key, coarse};
 	struct sym_frame *frames;
 	struct site *s;
 	bool is_new;
 	int depth;
 
-	depth = symbolize_stack(c, pid, st, &frames);
+	depth = stacks__symbolize(c->stacks, pid, st, &frames);
 	ids = frame_identities(frames, depth);
 	s = model__site_by_path(c->model, pid, kind, start, ids, depth, &is_new);
 	free(ids);
@@ -395,8 +284,8 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 		s->depth = depth;
 		s->truncated = st->truncated;
 		if (s->start_routine)
-			symbolizer__resolve(c->sym, pid, s->start_routine, false, &s->start_frame,
-					    1);
+			symbolizer__resolve(stacks__symbolizer(c->stacks), pid, s->start_routine,
+					    false, &s->start_frame, 1);
 	} else {
 		free(frames);
 	}
@@ -406,7 +295,6 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 		if (!hashmap__get(&c->learned, learned_key))
 			hashmap__set(&c->learned, learned_key, s);
 	}
-	c->stats.unwind_ns += now_mono_ns() - t0;
 	return s;
 }
 
@@ -415,7 +303,7 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 static void hold_for_maps(struct collector *c, pid_t pid)
 {
 	hashmap__set(&c->held, (uint64_t)pid, (void *)1);
-	proc_maps__dwfl(c->maps, pid, 0);
+	stacks__prefetch(c->stacks, pid);
 	if (c->on_new_image)
 		c->on_new_image(c->on_new_image_ctx, pid);
 }
@@ -424,11 +312,6 @@ static void release_hold(struct collector *c, pid_t pid)
 {
 	if (hashmap__del(&c->held, (uint64_t)pid))
 		kill(pid, SIGCONT);
-}
-
-void collector__prefetch(struct collector *c, pid_t pid)
-{
-	proc_maps__dwfl(c->maps, pid, 0);
 }
 
 static void handle_spawn(struct collector *c, const struct strand_spawn_event *ev, size_t size)
@@ -505,10 +388,7 @@ static void handle_exit(struct collector *c, const struct strand_exit_event *ev)
 void collector__process_exit(struct collector *c, pid_t pid, int exit_code)
 {
 	model__process_exit(c->model, pid, exit_code);
-	unwinder__forget(c->unwinder, pid);
-	stack_memo__forget(c->memo, pid);
-	symbolizer__forget(c->sym, pid);
-	proc_maps__forget(c->maps, pid);
+	stacks__forget(c->stacks, pid);
 	if (c->on_exit)
 		c->on_exit(c->on_exit_ctx, pid, exit_code);
 }
@@ -519,10 +399,7 @@ static void handle_exec(struct collector *c, const struct strand_exec_event *ev)
 
 	c->stats.execs++;
 	model__process_exec(c->model, pid, ev->comm);
-	unwinder__forget(c->unwinder, pid);
-	stack_memo__forget(c->memo, pid);
-	symbolizer__forget(c->sym, pid);
-	proc_maps__forget(c->maps, pid);
+	stacks__forget(c->stacks, pid);
 }
 
 static int handle_record(void *ctx, void *data, size_t size)

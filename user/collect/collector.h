@@ -14,9 +14,7 @@ struct loader;
 struct model;
 
 struct collector_stats {
-	uint64_t records, spawns, exits, execs, samples, bad_records;
-	uint64_t memo_hits; /* samples whose path was known: the same as one unwound before */
-	uint64_t unwind_ns; /* time spent unwinding and symbolizing samples */
+	uint64_t records, spawns, exits, execs, bad_records;
 };
 
 /* Called when the last thread of a traced process exits. */
@@ -29,7 +27,9 @@ typedef void (*go_budget_fn)(void *ctx, const struct strand_go_budget_event *ev)
 
 struct collector;
 
-struct collector *collector__new(struct loader *ld, struct model *m);
+/* stacks: the engine's unwinder and symbolizer (sym/stacks.h), lent for spawn stacks. */
+struct stacks;
+struct collector *collector__new(struct loader *ld, struct model *m, struct stacks *stacks);
 void collector__free(struct collector *c);
 void collector__on_process_exit(struct collector *c, process_exit_fn fn, void *ctx);
 void collector__on_go_site(struct collector *c, go_site_fn fn, void *ctx);
@@ -63,17 +63,6 @@ int collector__wait(struct collector *c, int timeout_ms);
  * told, the caches of it dropped, the exit callback called. */
 void collector__process_exit(struct collector *c, pid_t pid, int exit_code);
 
-/* Reads pid's memory map now, so its stacks can be symbolized even after it exits. */
-void collector__prefetch(struct collector *c, pid_t pid);
-
-struct stack_sample;
-struct sym_frame;
-/* Unwinds and symbolizes a stack sample (a wait's stack); returns the depth (0: failed,
- * counted) and a hash of the call path in *path_hash. The caller owns *frames. */
-int collector__resolve_stack(struct collector *c, const struct stack_sample *sample,
-			     struct sym_frame **frames, uint64_t *path_hash);
-
 void collector__stats(struct collector *c, struct collector_stats *out);
-struct symbolizer *collector__symbolizer(struct collector *c);
 
 #endif /* STRAND_COLLECTOR_H */

@@ -149,7 +149,6 @@ struct process {
 struct model_drops {
 	uint64_t unknown_exits;	    /* exits of tasks never seen alive */
 	uint64_t coarse_attributed; /* spawns attributed by coarse key (no exact path) */
-	uint64_t unwind_failures;   /* stack samples that could not be unwound */
 	uint64_t unresolved_spawns; /* spawns with no stack at all */
 	uint64_t task_limit;	    /* tasks not tracked: limit reached */
 };

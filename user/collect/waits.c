@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collect/waits.h"
-#include "collect/collector.h"
+#include "sym/stacks.h"
 #include "sys/fdinfo.h"
 #include "probes/loader.h"
 #include "sym/symbolize.h"
@@ -25,7 +25,7 @@ struct wake {
 
 struct wait_table {
 	struct loader *ld;
-	struct collector *col;
+	struct stacks *sym; /* the engine's, lent: wait stacks into words */
 	struct model *model;
 	uint64_t detail_after_ns;
 	uint64_t scan_ns;	/* time of the scan in progress */
@@ -34,13 +34,13 @@ struct wait_table {
 	uint64_t stacks_copied; /* records that came with a user stack, in all */
 };
 
-struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
+struct wait_table *wait_table__new(struct loader *ld, struct stacks *sym, struct model *m,
 				   uint64_t detail_after_ns)
 {
 	struct wait_table *wt = xcalloc(1, sizeof(*wt));
 
 	wt->ld = ld;
-	wt->col = col;
+	wt->sym = sym;
 	wt->model = m;
 	wt->detail_after_ns = detail_after_ns;
 	hashmap__init(&wt->wakes);
@@ -391,7 +391,7 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 
 		struct sym_frame *frames;
 
-		w->depth = collector__resolve_stack(wt->col, &sample, &frames, &w->stack_hash);
+		w->depth = stacks__resolve(wt->sym, &sample, &frames, &w->stack_hash);
 		w->stack = share_stack(wt, frames, w->depth, w->stack_hash);
 		w->depth = frames__depth(w->stack);
 	}

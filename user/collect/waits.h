@@ -14,10 +14,10 @@
 #include "collect/model.h"
 
 struct loader;
-struct collector;
+struct stacks;
 struct wait_table;
 
-struct wait_table *wait_table__new(struct loader *ld, struct collector *col, struct model *m,
+struct wait_table *wait_table__new(struct loader *ld, struct stacks *sym, struct model *m,
 				   uint64_t detail_after_ns);
 void wait_table__free(struct wait_table *wt);
 /* Drops what is known of pid's futexes (its wake-ups): the daemon, once pid is gone. */

@@ -68,13 +68,16 @@ static void serve_metrics(struct daemon *d, struct http_response *res)
 {
 	uint64_t t0 = now_mono_ns();
 	FILE *f = open_memstream(&res->body, &res->len);
+	struct report r;
 
 	if (!f) {
 		http_response__text(res, 500, "out of memory\n");
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
-	metrics__write(d->metrics, &d->e, &d->self, f);
+	engine__report(&d->e, &r, false, false);
+	metrics__write(d->metrics, &d->e, &r, &d->self, f);
+	report__release(&r);
 	d->self.scrapes++;
 	d->self.last_scrape_s = (double)(now_mono_ns() - t0) / 1e9;
 	pthread_mutex_unlock(&d->lock);
@@ -169,6 +172,7 @@ static void serve_report(struct daemon *d, struct http_request *req, struct http
 		engine__report(&d->e, &r, false, false);
 		r.only_pid = (pid_t)pid; /* the others' tasks and groups are not even written */
 		err = report__doc(&r, &doc);
+		report__release(&r);
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (!known) {

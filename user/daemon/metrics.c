@@ -9,6 +9,7 @@
 #include "probes/loader.h"
 #include "collect/collector.h"
 #include "report/report.h"
+#include "sym/stacks.h"
 #include "sym/symbolize.h"
 #include "lib/util.h"
 #include "collect/wait_decode.h"
@@ -43,6 +44,7 @@ struct agg {
 	uint64_t spawned[KINDS], exited[KINDS];
 	uint64_t gone_spawned[KINDS], gone_exited[KINDS];
 	double oldest[KINDS];
+	uint64_t runaway_sites[KINDS];
 	struct counted *reasons, *sites;
 	size_t nreasons, nsites, cap_reasons, cap_sites;
 };
@@ -241,13 +243,13 @@ static void count(struct counted **list, size_t *n, size_t *cap, const char *lab
 	(*list)[(*n)++] = (struct counted){.label = xstrdup(label), .kind = kind, .n = by};
 }
 
-static void thread_series(struct engine *e, struct hashmap *exported, uint64_t now)
+static void thread_series(const struct report *r, struct hashmap *exported, uint64_t now)
 {
-	const struct detection *det = detector__last(e->detector);
+	const struct detection *det = r->detection;
 	uint64_t key;
 	void *val;
 
-	for (size_t i = 0; hashmap__next(&e->model.tasks, &i, &key, &val);) {
+	for (size_t i = 0; hashmap__next(&r->model->tasks, &i, &key, &val);) {
 		const struct task *t = val;
 		struct agg *a = hashmap__get(exported, (uint64_t)t->pid);
 
@@ -262,13 +264,14 @@ static void thread_series(struct engine *e, struct hashmap *exported, uint64_t n
 		    (double)(now - t->wait->since_ns) / 1e9 > a->oldest[K_THREAD])
 			a->oldest[K_THREAD] = (double)(now - t->wait->since_ns) / 1e9;
 	}
-	for (size_t i = 0; i < e->model.nsites; i++) {
-		const struct site *s = e->model.sites[i];
+	for (size_t i = 0; i < r->nsites; i++) {
+		const struct site *s = r->sites[i].site;
 		struct agg *a = hashmap__get(exported, (uint64_t)s->pid);
 		char label[256];
 
 		if (!a || s->kind != TASK_THREAD)
 			continue;
+		a->runaway_sites[K_THREAD] += r->sites[i].runaway.runaway;
 		a->spawned[K_THREAD] += s->spawned;
 		a->exited[K_THREAD] += s->exited;
 		if (!s->live)
@@ -302,11 +305,11 @@ static int go_state(const char *state)
 	return S_BLOCKED; /* parked, or in a system call or C call */
 }
 
-static void goroutine_series(struct engine *e, struct hashmap *exported)
+static void goroutine_series(const struct report *r, struct hashmap *exported)
 {
 	size_t ng, ns;
-	const struct go_group *groups = go_tracker__groups(e->go, &ng);
-	const struct go_site *sites = go_tracker__sites(e->go, &ns);
+	const struct go_group *groups = go_tracker__groups(r->goroutines, &ng);
+	const struct go_site *sites = go_tracker__sites(r->goroutines, &ns);
 
 	for (size_t i = 0; i < ng; i++) {
 		const struct go_group *g = &groups[i];
@@ -330,6 +333,7 @@ static void goroutine_series(struct engine *e, struct hashmap *exported)
 
 		if (!a)
 			continue;
+		a->runaway_sites[K_GOROUTINE] += s->runaway.runaway;
 		a->spawned[K_GOROUTINE] += s->spawned > 0 ? (uint64_t)s->spawned : 0;
 		a->exited[K_GOROUTINE] += s->exited > 0 ? (uint64_t)s->exited : 0;
 		if (!s->live)
@@ -456,6 +460,17 @@ static void write_identity_series(struct metrics *m, FILE *f)
 			fprintf(f, "\"} %" PRIu64 "\n", a->sites[i].n);
 		}
 	}
+	family(f, "strand_runaway_sites", "gauge",
+	       "Spawn sites judged runaway now: a fan-out sized by its input, or tasks alive "
+	       "without bound (the evidence: /report?pid=N).");
+	EACH_AGG(m, a)
+	for (int k = 0; a->present && k < KINDS; k++) {
+		if (!a->runaway_sites[k])
+			continue;
+		fputs("strand_runaway_sites{", f);
+		identity_labels(f, a, max);
+		fprintf(f, ",kind=\"%s\"} %" PRIu64 "\n", kind_names[k], a->runaway_sites[k]);
+	}
 }
 
 struct self_ctx {
@@ -485,8 +500,8 @@ static void map_line(void *ctx, const char *map, int64_t entries, uint32_t max)
 		fprintf(c->f, "strand_bpf_map_entries{map=\"%s\"} %" PRId64 "\n", map, entries);
 }
 
-static void write_self(struct engine *e, const struct metrics_self *self, size_t identities,
-		       FILE *f)
+static void write_self(struct engine *e, const struct report *r, const struct metrics_self *self,
+		       size_t identities, FILE *f)
 {
 	static const struct {
 		int counter;
@@ -495,15 +510,12 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 		     {STRAND_CNT_STACK_FAILS, "stack_copy_failed"},
 		     {STRAND_CNT_MAP_FULL, "map_full"},
 		     {STRAND_CNT_GO_STATE_FULL, "goroutine_map_full"}};
-	uint64_t counters[STRAND_CNT__MAX];
-	struct collector_stats cs;
+	const uint64_t *counters = r->counters;
 	struct symbolizer_stats ss;
 	struct self_ctx c = {.f = f};
 	uint64_t live, invalid, untracked, sheds, shed_now;
 	int procs;
 
-	loader__read_counters(e->ld, counters);
-	collector__stats(e->col, &cs);
 	go_tracker__totals(e->go, &live, &invalid, &untracked, &procs);
 	family(f, "strand_events_total", "counter", "Records strand's BPF programs sent.");
 	fprintf(f, "strand_events_total %" PRIu64 "\n", counters[STRAND_CNT_EVENTS]);
@@ -513,7 +525,7 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 		fprintf(f, "strand_events_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
 			drops[i].reason, counters[drops[i].counter]);
 	fprintf(f, "strand_events_dropped_total{reason=\"unwind_failed\"} %" PRIu64 "\n",
-		e->model.drops.unwind_failures);
+		r->stacks.unwind_failures);
 	fprintf(f, "strand_events_dropped_total{reason=\"task_limit\"} %" PRIu64 "\n",
 		e->model.drops.task_limit);
 	family(f, "strand_tracked", "gauge", "What strand holds in memory now, by kind.");
@@ -522,7 +534,7 @@ static void write_self(struct engine *e, const struct metrics_self *self, size_t
 	fprintf(f, "strand_tracked{what=\"thread_sites\"} %zu\n", e->model.nsites);
 	fprintf(f, "strand_tracked{what=\"goroutines\"} %" PRIu64 "\n", live - untracked);
 	fprintf(f, "strand_tracked{what=\"identities\"} %zu\n", identities);
-	symbolizer__stats(collector__symbolizer(e->col), &ss);
+	symbolizer__stats(stacks__symbolizer(e->stacks), &ss);
 	family(f, "strand_cache_entries", "gauge", "What strand's own caches hold now.");
 	fprintf(f, "strand_cache_entries{cache=\"symbolized_addresses\"} %" PRIu64 "\n", ss.cached);
 	fprintf(f, "strand_cache_entries{cache=\"debug_builds\"} %" PRIu64 "\n", ss.debug_open);
@@ -583,11 +595,13 @@ static void reset(struct agg *a)
 	memset(a->spawned, 0, sizeof(a->spawned));
 	memset(a->exited, 0, sizeof(a->exited));
 	memset(a->oldest, 0, sizeof(a->oldest));
+	memset(a->runaway_sites, 0, sizeof(a->runaway_sites));
 	counted__clear(a->reasons, &a->nreasons);
 	counted__clear(a->sites, &a->nsites);
 }
 
-void metrics__write(struct metrics *m, struct engine *e, const struct metrics_self *self, FILE *f)
+void metrics__write(struct metrics *m, struct engine *e, const struct report *r,
+		    const struct metrics_self *self, FILE *f)
 {
 	struct hashmap exported; /* pid -> struct agg */
 	uint64_t key, now = now_mono_ns();
@@ -607,9 +621,9 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 		a->go |= ((struct process *)val)->go;
 		hashmap__set(&exported, key, a);
 	}
-	thread_series(e, &exported, now);
-	if (e->is_go)
-		goroutine_series(e, &exported);
+	thread_series(r, &exported, now);
+	if (r->goroutines)
+		goroutine_series(r, &exported);
 	write_identity_series(m, f);
 	family(f, "strand_process_info", "gauge",
 	       "One series per traced process: its pid, and the identity its series carry.");
@@ -625,7 +639,7 @@ void metrics__write(struct metrics *m, struct engine *e, const struct metrics_se
 		prom__label(f, p && p->exec_path ? p->exec_path : "", m->o.label_max);
 		fprintf(f, "\",pid=\"%d\"} 1\n", (int)key);
 	}
-	write_self(e, self, m->aggs.len, f);
+	write_self(e, r, self, m->aggs.len, f);
 	/* an identity with no process left stays one write (its counters' last values) */
 	for (size_t i = 0; hashmap__next(&m->aggs, &i, &key, &val);) {
 		struct agg *a = val;

@@ -46,8 +46,11 @@ void metrics__free(struct metrics *m);
 
 /* Whether the filter exports pid (its identity read and kept on first sight). */
 bool metrics__exports(struct metrics *m, struct engine *e, pid_t pid);
-/* The exposition of everything the engine knows now. */
-void metrics__write(struct metrics *m, struct engine *e, const struct metrics_self *self, FILE *f);
+/* The exposition of the report model r (engine__report): the same verdicts every report
+ * gives; e for strand's own series (its BPF maps and programs, caches, scans). */
+struct report;
+void metrics__write(struct metrics *m, struct engine *e, const struct report *r,
+		    const struct metrics_self *self, FILE *f);
 /* pid is about to be forgotten: its counts stay with its identity, so that the identity's
  * counters go on when it restarts; an identity with no process left is dropped at the next
  * write but one. */

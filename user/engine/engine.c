@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "engine/engine.h"
 #include "collect/collector.h"
+#include "sym/stacks.h"
 #include "verdicts/detect.h"
 #include "go/goroutines.h"
 #include "engine/guardian.h"
 #include "probes/loader.h"
 #include "sys/procfs.h"
-#include "report/report.h"
 #include "lib/phases.h"
 #include "lib/prefault.h"
 #include "lib/util.h"
@@ -163,17 +163,18 @@ int engine__start(struct engine *e, const struct engine_opts *opts)
 	e->ld = loader__start(&lopts, &code);
 	if (!e->ld)
 		return code;
-	e->col = collector__new(e->ld, &e->model);
+	e->stacks = stacks__new();
+	e->col = collector__new(e->ld, &e->model, e->stacks);
 	if (!e->col) {
 		say("cannot read the BPF ring buffer: %s", strerror(errno));
 		return STRAND_EXIT_ERROR;
 	}
 	collector__on_process_exit(e->col, on_process_exit, e);
-	e->waits = wait_table__new(e->ld, e->col, &e->model, lopts.stack_after_ns);
+	e->waits = wait_table__new(e->ld, e->stacks, &e->model, lopts.stack_after_ns);
 	e->detector =
 		detector__new(&e->model, e->waits, (uint64_t)opts->threshold_ns, opts->runaway);
 	detector__judge_exits(e->detector, e->opts.exit_leaks);
-	e->go = go_tracker__new(collector__symbolizer(e->col), e->ld, (uint64_t)opts->threshold_ns,
+	e->go = go_tracker__new(stacks__symbolizer(e->stacks), e->ld, (uint64_t)opts->threshold_ns,
 				opts->runaway, opts->max_goroutines);
 	collector__on_go_site(e->col, go_tracker__on_site, e->go);
 	go_tracker__hold_exits(e->go, e->opts.hold_at_exit, e->opts.exit_leaks);
@@ -199,6 +200,7 @@ void engine__stop(struct engine *e)
 	detector__free(e->detector);
 	wait_table__free(e->waits);
 	collector__free(e->col);
+	stacks__free(e->stacks);
 	loader__stop(e->ld);
 	model__free(&e->model);
 	memset(e, 0, sizeof(*e));
@@ -359,10 +361,7 @@ int engine__scan(struct engine *e)
 	scan_goroutines(e);
 	phase__done("goroutines scanned");
 	model__sample_sites(&e->model, now_mono_ns());
-	detector__observe(e->detector, now_mono_ns());
-	phase__done("threads judged");
-	go_tracker__regroup(e->go, detector__last(e->detector));
-	phase__done("goroutines grouped");
+	engine__judge(e);
 	pace_scans(e, process_cpu_ns() - cpu);
 	return 0;
 }
@@ -385,41 +384,6 @@ int engine__poll(struct engine *e, int ms)
 	if (now_mono_ns() >= e->next_scan_ns)
 		return engine__scan(e);
 	return 0;
-}
-
-void engine__report(struct engine *e, struct report *r, bool final, bool frozen)
-{
-	memset(r, 0, sizeof(*r));
-	r->model = &e->model;
-	r->now_ns = now_mono_ns();
-	r->duration_s = (double)(r->now_ns - e->start_ns) / 1e9;
-	r->final = final;
-	r->all_processes = e->opts.all;
-	loader__read_counters(e->ld, r->counters);
-	collector__stats(e->col, &r->stats);
-	r->threshold_ns = (uint64_t)e->opts.threshold_ns;
-	r->runaway = e->opts.runaway;
-	r->started_unix_s = e->started_unix_s;
-	r->detection = detector__last(e->detector);
-	r->goroutines = e->is_go ? e->go : NULL;
-	if (r->detection && frozen && r->detection->at_ns < r->now_ns)
-		r->detection_age_s = (double)(r->now_ns - r->detection->at_ns) / 1e9;
-	if (r->counters[STRAND_CNT_RINGBUF_DROPS])
-		report__warn(r, "events were lost: the ring buffer was full; counts are low");
-	r->scan_every_s = (double)e->scan_every_ns / 1e9;
-	r->scan_gap_s = (double)e->scan_gap_ns / 1e9;
-	r->scan_cpu_s = (double)e->scan_cpu_ns / 1e9;
-	r->scans_in_halves = loader__scans_in_halves(e->ld);
-	r->prefaulted_ahead = prefault__carved();
-	r->task_stacks_copied = wait_table__stacks_copied(e->waits);
-	if (e->scan_gap_ns > e->scan_every_ns) {
-		snprintf(
-			e->paced_note, sizeof(e->paced_note),
-			"scans %.1f s apart, not %.1f s: one takes %.2f s of CPU, and strand keeps "
-			"its scans within %d%% of a CPU; waits are dated to a scan's precision",
-			r->scan_gap_s, r->scan_every_s, r->scan_cpu_s, SCAN_BUDGET_PCT);
-		report__warn(r, e->paced_note);
-	}
 }
 
 bool engine__leaks_remain(struct engine *e)

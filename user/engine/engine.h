@@ -19,6 +19,7 @@ struct loader;
 
 #define ENGINE_MAX_HELD 64 /* processes held on their way out at once; more go unread */
 struct collector;
+struct stacks;
 struct wait_table;
 struct detector;
 struct go_tracker;
@@ -52,6 +53,7 @@ struct engine_opts {
 struct engine {
 	struct engine_opts opts;
 	struct loader *ld;
+	struct stacks *stacks; /* unwinder and symbolizer, lent to the readers of stacks */
 	struct collector *col;
 	struct model model;
 	struct wait_table *waits;
@@ -116,9 +118,14 @@ int engine__poll(struct engine *e, int ms);
  * 0, or -errno when the ring buffer cannot be read. */
 int engine__scan(struct engine *e);
 
-/* The report as of now (final: the one at the end); frozen: the targets are gone, so the
- * verdicts are those of the last scan, as old as they are. */
+/* The judge step (judge.c), the scan's last: every wait verdict, threads' then goroutines'. */
+void engine__judge(struct engine *e);
+/* The report model as of now (report_model.h; final: the one at the end), its spawn sites
+ * judged; frozen: the targets are gone, so the wait verdicts are those of the last scan, as
+ * old as they are. report__release frees it. */
 void engine__report(struct engine *e, struct report *r, bool final, bool frozen);
+/* The judge's step for spawn sites (judge.c), on the report being built. */
+void engine__judge_sites(struct engine *e, struct report *r);
 /* Stranded or deadlocked threads, or stranded goroutines, at the last scan. */
 bool engine__leaks_remain(struct engine *e);
 

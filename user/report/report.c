@@ -8,12 +8,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-void report__warn(struct report *r, const char *warning)
-{
-	if (r->nwarnings < REPORT_MAX_WARNINGS)
-		r->warnings[r->nwarnings++] = warning;
-}
-
 static const char *basename_of(const char *path)
 {
 	const char *slash = path ? strrchr(path, '/') : NULL;
@@ -53,34 +47,6 @@ void frame__format(const struct sym_frame *f, char *buf, size_t size)
 	else
 		snprintf(buf, size, "0x%" PRIx64 " [%s]", f->pc,
 			 f->module ? basename_of(f->module) : "?");
-}
-
-double site__rate(const struct site *s, const struct report *r)
-{
-	if (s->before_attach || r->duration_s <= 0)
-		return 0;
-	return (double)s->spawned / r->duration_s;
-}
-
-bool site__runaway(const struct site *s, const struct report *r, struct runaway_verdict *v)
-{
-	struct runaway_input in = {
-		.threshold = s->before_attach ? 0 : r->runaway,
-		.live = s->live,
-		.peak = s->peak_live,
-		/* threads: alive at once; a thread-per-request server makes thousands one
-		 * after the other, and that is its spawn rate, no runaway */
-		.max_children = s->max_live_children,
-		.max_parent = (uint64_t)s->max_live_parent,
-		.children_alive = true,
-		.spawned = -1,
-		.exited = -1,
-		.live_over_time = &s->live_over_time,
-		.unit = s->kind == TASK_PROCESS ? "processes" : "threads",
-		.parent_unit = "thread",
-	};
-
-	return runaway__judge(&in, v);
 }
 
 void frame__json(struct json *j, const char *key, const struct sym_frame *fr)

@@ -10,23 +10,12 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #define JSON_SCHEMA_VERSION 1
 
-static void runaway_json(struct json *j, const struct report *r, const struct site *s)
+static void site_json(struct json *j, const struct reported_site *rs)
 {
-	struct runaway_verdict v;
-
-	site__runaway(s, r, &v);
-	runaway__json(j, &v);
-	timeline__json(j, "live_over_time", &s->live_over_time);
-}
-
-static void site_json(struct json *j, const struct report *r, const struct site *s)
-{
+	const struct site *s = rs->site;
 	char id[16];
 
 	snprintf(id, sizeof(id), "s%u", s->id);
@@ -40,7 +29,7 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	json__uint(j, "spawned", s->spawned);
 	json__uint(j, "exited", s->exited);
 	json__uint(j, "peak_live", s->peak_live);
-	json__double(j, "spawn_rate", site__rate(s, r));
+	json__double(j, "spawn_rate", rs->rate);
 	json__uint(j, "parents", s->parents);
 	json__uint(j, "max_children_per_parent", s->max_children);
 	json__uint(j, "max_live_children_per_parent", s->max_live_children);
@@ -50,7 +39,8 @@ static void site_json(struct json *j, const struct report *r, const struct site 
 	else
 		json__null(j, "start_routine_frame");
 	json__int(j, "spawn_frame_index", s->depth ? site__spawn_frame(s) : -1);
-	runaway_json(j, r, s);
+	runaway__json(j, &rs->runaway);
+	timeline__json(j, "live_over_time", &s->live_over_time);
 	json__bool(j, "stack_truncated", s->truncated);
 	json__begin_array(j, "spawn_stack");
 	for (int i = 0; i < s->depth; i++)
@@ -200,7 +190,7 @@ static void drops_json(struct json *j, const struct report *r)
 	json__uint(j, "ringbuf", r->counters[STRAND_CNT_RINGBUF_DROPS]);
 	json__uint(j, "stack_copy_failures", r->counters[STRAND_CNT_STACK_FAILS]);
 	json__uint(j, "map_full", r->counters[STRAND_CNT_MAP_FULL]);
-	json__uint(j, "unwind_failures", d->unwind_failures);
+	json__uint(j, "unwind_failures", r->stacks.unwind_failures);
 	json__uint(j, "coarse_attributed", d->coarse_attributed);
 	json__uint(j, "unresolved_spawns", d->unresolved_spawns);
 	json__uint(j, "unknown_exits", d->unknown_exits);
@@ -213,15 +203,11 @@ static void drops_json(struct json *j, const struct report *r)
 /* Where and when the trace ran: a report read back weeks later on another machine says. */
 static void host_json(struct json *j, const struct report *r)
 {
-	struct utsname u;
-	char host[256] = "";
-
 	json__begin_object(j, "host");
-	gethostname(host, sizeof(host) - 1);
-	json__string(j, "name", host);
-	if (!uname(&u)) {
-		json__string(j, "kernel", u.release);
-		json__string(j, "machine", u.machine);
+	json__string(j, "name", r->host);
+	if (r->kernel[0]) {
+		json__string(j, "kernel", r->kernel);
+		json__string(j, "machine", r->machine);
 	}
 	json__double(j, "started_unix_seconds", r->started_unix_s);
 	json__end_object(j);
@@ -232,9 +218,6 @@ static void write_json(struct json *jw, const struct report *r)
 {
 	const struct model *m = r->model;
 	struct json j = *jw;
-	size_t n;
-	struct site **sites = model__sorted_sites(r->model, &n);
-	struct rusage ru;
 	uint64_t key;
 	void *val;
 
@@ -276,16 +259,13 @@ static void write_json(struct json *jw, const struct report *r)
 	drops_json(&j, r);
 	json__begin_object(&j, "stats");
 	json__uint(&j, "records", r->stats.records);
-	json__uint(&j, "stack_samples", r->stats.samples);
-	json__uint(&j, "stack_samples_known", r->stats.memo_hits);
-	json__double(&j, "unwind_seconds", (double)r->stats.unwind_ns / 1e9);
+	json__uint(&j, "stack_samples", r->stacks.samples);
+	json__uint(&j, "stack_samples_known", r->stacks.memo_hits);
+	json__double(&j, "unwind_seconds", (double)r->stacks.unwind_ns / 1e9);
 	json__uint(&j, "kernel_spawns_seen", r->counters[STRAND_CNT_SPAWNS_SEEN]);
 	json__uint(&j, "kernel_unlearned_spawns", r->counters[STRAND_CNT_UNLEARNED]);
-	getrusage(RUSAGE_SELF, &ru);
-	json__double(&j, "cpu_seconds",
-		     (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-			     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-	json__uint(&j, "max_rss_kib", (uint64_t)ru.ru_maxrss);
+	json__double(&j, "cpu_seconds", r->cpu_s);
+	json__uint(&j, "max_rss_kib", r->max_rss_kib);
 	json__double(&j, "scan_every_seconds", r->scan_every_s);
 	json__double(&j, "scan_gap_seconds", r->scan_gap_s);
 	json__double(&j, "scan_cpu_seconds", r->scan_cpu_s);
@@ -301,13 +281,12 @@ static void write_json(struct json *jw, const struct report *r)
 	if (r->goroutines)
 		go_tracker__json(r->goroutines, &j, r->only_pid);
 	json__begin_array(&j, "sites");
-	for (size_t i = 0; i < n; i++)
-		if (!r->only_pid || sites[i]->pid == r->only_pid)
-			site_json(&j, r, sites[i]);
+	for (size_t i = 0; i < r->nsites; i++)
+		if (!r->only_pid || r->sites[i].site->pid == r->only_pid)
+			site_json(&j, &r->sites[i]);
 	json__end_array(&j);
 	tasks_json(&j, r);
 	json__end_object(&j);
-	free(sites);
 	*jw = j;
 }
 
@@ -327,7 +306,7 @@ int report__doc(const struct report *r, struct report_doc *doc)
 
 	json__init_tree(&j);
 	write_json(&j, r);
-	doc->root = json__take_tree(&j);
+	*doc = (struct report_doc){.root = json__take_tree(&j)};
 	if (!doc->root) {
 		say("internal error: the report document is empty");
 		return -EBADMSG;
