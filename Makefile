@@ -180,7 +180,7 @@ bench: deps
 	$(Q)python3 bench/scale.py
 
 # --- unit tests (no kernel needed), always under ASan+UBSan --------------------------------
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS := $(shell find tests/unit -name 'test_*.c')
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 
 $(OUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS)

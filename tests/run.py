@@ -85,9 +85,11 @@ def unit_commands():
     """[(name, argv)]: the unit tests, then each fuzz target replaying its corpus (the seeds
     and every input that once crashed it, kept in tests/fuzz/corpus/NAME)."""
     cmds = []
-    for exe in sorted((ROOT / "build" / "unit").glob("test_*")):
-        if exe.is_file() and os.access(exe, os.X_OK):
-            cmds.append(("unit/" + exe.name, [str(exe)]))
+    # one binary per source, in the folder of the code it tests (tests/unit/sym/test_unwind.c:
+    # build/unit/sym/test_unwind, "unit/sym/test_unwind"); one not built fails
+    for src in sorted((TESTS / "unit").rglob("test_*.c")):
+        rel = src.relative_to(TESTS / "unit").with_suffix("").as_posix()
+        cmds.append(("unit/" + rel, [str(ROOT / "build" / "unit" / rel)]))
     for exe in sorted((ROOT / "build" / "fuzz").glob("fuzz_*")):
         dirs = [d for d in (TESTS / "fuzz" / "corpus" / exe.name,
                             ROOT / "build" / "fuzz" / "seeds" / exe.name) if d.is_dir()]

@@ -274,16 +274,19 @@ static inline void gt_print_mismatch(const struct go_frame *f, int n, const stru
 			f[j].file ? f[j].file : "?", f[j].line, f[j].inlined ? " [inlined]" : "");
 }
 
-/* This test binary's directory, with a trailing slash. */
+/* The unit tests' build directory (build/unit/, where the Go fixtures are), with a trailing
+ * slash: a test binary sits in a folder of it named as the code it tests (build/unit/sym/). */
 static inline const char *gt_self_dir(void)
 {
 	static char dir[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	char *slash;
+	char *unit, *slash;
 
 	dir[n > 0 ? n : 0] = '\0';
-	slash = strrchr(dir, '/');
-	if (slash)
+	unit = strstr(dir, "/build/unit/");
+	if (unit)
+		unit[strlen("/build/unit/")] = '\0';
+	else if ((slash = strrchr(dir, '/')))
 		slash[1] = '\0';
 	return dir;
 }

@@ -60,7 +60,7 @@ static void test_own_binary(struct symbolizer *sym)
 	ASSERT_EQ(n, 1);
 	ASSERT_STREQ(f[0].function, "known_fn");
 	ASSERT_EQ(f[0].line, call_line);
-	ASSERT_TRUE(f[0].file && strstr(f[0].file, "tests/unit/test_symbolize.c"));
+	ASSERT_TRUE(f[0].file && strstr(f[0].file, "tests/unit/sym/test_symbolize.c"));
 	ASSERT_TRUE(f[0].module && strstr(f[0].module, "test_symbolize"));
 	ASSERT_TRUE(!f[0].inlined);
 	ASSERT_EQ(f[0].pc, recorded_ra);
