@@ -44,12 +44,13 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "tree"))
 sys.path.insert(0, str(TESTS / "cli"))
 sys.path.insert(0, str(TESTS / "bpf"))
 sys.path.insert(0, str(TESTS / "report"))
 sys.path.insert(0, str(TESTS / "daemon"))
 sys.path.insert(0, str(TESTS / "servers"))
-TEST_DIRS = ("cli", "bpf", "report", "daemon", "servers")
+TEST_DIRS = ("tree", "cli", "bpf", "report", "daemon", "servers")
 
 import harness  # noqa: E402
 

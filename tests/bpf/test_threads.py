@@ -382,7 +382,7 @@ def test_killed_strand_never_leaves_command_stopped():
                                  "kill -STOP $$; echo resumed > %s" % out])
             child, state = None, None
             for _ in range(50):
-                # strand's children: the command, and its guardian (user/guardian.c)
+                # strand's children: the command, and its guardian (user/engine/guardian.c)
                 kids = [int(k) for k in
                         open("/proc/%d/task/%d/children" % (st.pid, st.pid)).read().split()
                         if open("/proc/%s/comm" % k).read().strip() == "sh"]
