@@ -74,6 +74,40 @@ def test_metrics_of_leaks_and_a_healthy_pool():
         d.stop()
 
 
+def test_runaway_sites_say_what_the_report_says():
+    """spawn_storm under --runaway 20: its first site keeps 30 threads alive from one parent
+    (a runaway), its second 5 (none). The metrics count one runaway site of threads, and
+    the process's /report names that same site, with 30 live; a healthy pool has none."""
+    with Session() as s:
+        storm = s.start_target("spawn_storm", [30, 5])
+        pool = s.start_target("pool", ["--now"])
+        d = Daemon(s, args=["--runaway", "20"])
+        d.wait_for(lambda x: any(n == "strand_process_info" and l.get("pid") == str(storm.pid)
+                                 for n, l, _ in x), what="spawn_storm traced")
+        storm.go()
+        storm.wait_line("spawned")
+        # both sites' threads counted (one label: they share spawn_item's pthread_create)
+        site = "spawn_item (spawn_storm.c:%d)" % marker_line("spawn_storm.c", "SITE: spawn_item")
+        got = d.wait_for(lambda x: value(x, "strand_site_tasks", comm="spawn_storm",
+                                         site=site) == 35,
+                         what="spawn_storm's 35 threads at their site")
+        expect_eq(value(got, "strand_runaway_sites", comm="spawn_storm", kind="thread"), 1,
+                  "spawn_storm: one runaway site of threads")
+        expect_eq(value(got, "strand_runaway_sites", comm="pool"), None,
+                  "the pool: no runaway site", "\n".join(describe(got, "pool")))
+        status, body, _ = d.get("/report?pid=%d&format=json" % storm.pid)
+        expect_eq(status, 200, "/report json")
+        sites = json.loads(body).get("sites", [])
+        runaway = [(x.get("live"), x.get("runaway")) for x in sites if x.get("runaway")]
+        expect_eq(runaway, [(30, True)], "the report's runaway sites: the one of 30 live",
+                  json.dumps(sites, indent=1)[:3000])
+        check(any(x.get("live") == 5 and x.get("runaway") is False for x in sites),
+              "the site of 5 is there, no runaway",
+              json.dumps([(x.get("id"), x.get("live"), x.get("spawned"), x.get("runaway"))
+                          for x in sites]))
+        d.stop()
+
+
 def test_prometheus_scrapes_it_and_the_alert_fires():
     """A stock Prometheus scraping the daemon: the leak's stranded count and spawn site
     series are queryable with their values, and deploy/prometheus/strand-alerts.yml (made
