@@ -20,7 +20,6 @@ struct collector {
 	struct model *model;
 	struct stacks *stacks; /* the engine's, lent */
 	struct ring_buffer *rb;
-	struct hashmap learned;	       /* hash(pid, coarse key) -> the site first seen there */
 	struct hashmap held;	       /* pids stopped for their memory map, not yet resumed */
 	struct unwound_stack *scratch; /* a spawn's stack while its site is found; large */
 	process_exit_fn on_exit;
@@ -48,7 +47,6 @@ struct collector *collector__new(struct loader *ld, struct model *m, struct stac
 	c->model = m;
 	c->stacks = stacks;
 	c->scratch = xcalloc(1, sizeof(*c->scratch));
-	hashmap__init(&c->learned);
 	hashmap__init(&c->held);
 	c->rb = ring_buffer__new(loader__ringbuf_fd(ld), handle_record, c, NULL);
 	if (!c->rb) {
@@ -70,7 +68,6 @@ void collector__free(struct collector *c)
 		kill((pid_t)pid, SIGCONT);
 	hashmap__free(&c->held);
 	ring_buffer__free(c->rb);
-	hashmap__free(&c->learned);
 	free(c->scratch);
 	free(c);
 }
@@ -258,7 +255,7 @@ static bool unwind_sample(struct collector *c, const struct strand_spawn_event *
 		*coarse = clone_coarse_key(ev->coarse_key, &site, ev->stack, ev->stack_len,
 					   ev->descriptor, ev->desc_len, start);
 	}
-	if (!hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), *coarse)))
+	if (!model__coarse_learned(c->model, pid, *coarse))
 		learn_slots(c, *coarse, st);
 	return true;
 }
@@ -289,12 +286,8 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 	} else {
 		free(frames);
 	}
-	for (int i = 0; i < 2; i++) {
-		uint64_t learned_key = hash_combine(hash_u64((uint64_t)pid), keys[i]);
-
-		if (!hashmap__get(&c->learned, learned_key))
-			hashmap__set(&c->learned, learned_key, s);
-	}
+	for (int i = 0; i < 2; i++)
+		model__learn_coarse(c->model, pid, keys[i], s);
 	return s;
 }
 
@@ -358,16 +351,8 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 		model__alias_key(c->model, pid, fine, s);
 	if (!s)
 		s = model__site_by_key(c->model, pid, ev->site_key);
-	if (!s) {
-		/* no exact path for this spawn: the first path seen with the same coarse key */
-		s = hashmap__get(&c->learned, hash_combine(hash_u64((uint64_t)pid), coarse));
-		if (s)
-			c->model->drops.coarse_attributed++;
-	}
-	if (!s) {
-		s = model__unresolved_site(c->model, pid, kind);
-		c->model->drops.unresolved_spawns++;
-	}
+	if (!s) /* no exact path for this spawn */
+		s = model__fallback_site(c->model, pid, kind, coarse);
 	/* a coarse key may stand for several paths: only exact keys become aliases */
 	if (ev->site_key != ev->coarse_key)
 		model__alias_key(c->model, pid, ev->site_key, s);

@@ -20,6 +20,7 @@ void model__init(struct model *m, size_t max_tasks)
 	hashmap__init(&m->tasks);
 	hashmap__init(&m->untracked);
 	hashmap__init(&m->site_by_key);
+	hashmap__init(&m->site_by_coarse);
 	hashmap__init(&m->site_by_path);
 	hashmap__init(&m->procs);
 	m->max_tasks = max_tasks;
@@ -54,6 +55,7 @@ void model__free(struct model *m)
 	hashmap__free(&m->tasks);
 	hashmap__free(&m->untracked);
 	hashmap__free(&m->site_by_key);
+	hashmap__free(&m->site_by_coarse);
 	hashmap__free(&m->site_by_path);
 	hashmap__free(&m->procs);
 }
@@ -190,6 +192,17 @@ void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *sit
 	hashmap__set(&m->site_by_key, key_hash(pid, key), site);
 }
 
+void model__learn_coarse(struct model *m, pid_t pid, uint64_t coarse, struct site *site)
+{
+	if (!model__coarse_learned(m, pid, coarse))
+		hashmap__set(&m->site_by_coarse, key_hash(pid, coarse), site);
+}
+
+bool model__coarse_learned(struct model *m, pid_t pid, uint64_t coarse)
+{
+	return hashmap__get(&m->site_by_coarse, key_hash(pid, coarse)) != NULL;
+}
+
 struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind,
 				 uint64_t start_routine, const uint64_t *path, int depth,
 				 bool *is_new)
@@ -209,7 +222,7 @@ struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind
 	return s;
 }
 
-struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind kind)
+static struct site *unresolved_site(struct model *m, pid_t pid, enum task_kind kind)
 {
 	/* the path hash of "no frames, no start routine, unresolved" */
 	uint64_t h = hash_combine(key_hash(pid, ~0ULL), (uint64_t)kind);
@@ -221,6 +234,18 @@ struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind k
 		hashmap__set(&m->site_by_path, h, s);
 	}
 	return s;
+}
+
+struct site *model__fallback_site(struct model *m, pid_t pid, enum task_kind kind, uint64_t coarse)
+{
+	struct site *s = hashmap__get(&m->site_by_coarse, key_hash(pid, coarse));
+
+	if (s) {
+		m->drops.coarse_attributed++;
+		return s;
+	}
+	m->drops.unresolved_spawns++;
+	return unresolved_site(m, pid, kind);
 }
 
 void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_t parent_tid,
@@ -469,6 +494,7 @@ void model__forget_process(struct model *m, pid_t pid)
 		if (((struct site *)val)->pid == pid)
 			model__exit(m, pid, (pid_t)key, now_mono_ns(), 0);
 	drop_sites_of(&m->site_by_key, pid);
+	drop_sites_of(&m->site_by_coarse, pid);
 	drop_sites_of(&m->site_by_path, pid);
 	for (size_t i = 0; i < m->nsites; i++) {
 		struct site *s = m->sites[i];

@@ -154,11 +154,12 @@ struct model_drops {
 };
 
 struct model {
-	struct hashmap tasks;	     /* tid -> task */
-	struct hashmap untracked;    /* tid -> site of a task past max_tasks: its exit counts */
-	struct hashmap site_by_key;  /* hash(pid, kernel key) -> site */
-	struct hashmap site_by_path; /* hash(pid, start routine, path) -> site */
-	struct hashmap procs;	     /* pid -> process */
+	struct hashmap tasks;	       /* tid -> task */
+	struct hashmap untracked;      /* tid -> site of a task past max_tasks: its exit counts */
+	struct hashmap site_by_key;    /* hash(pid, kernel key) -> site */
+	struct hashmap site_by_coarse; /* hash(pid, coarse key) -> the first site seen under it */
+	struct hashmap site_by_path;   /* hash(pid, start routine, path) -> site */
+	struct hashmap procs;	       /* pid -> process */
 	struct site **sites;
 	size_t nsites, sites_cap;
 	uint32_t next_site_id;
@@ -186,6 +187,14 @@ void model__add_existing(struct model *m, pid_t pid, pid_t tid, const char *name
 
 struct site *model__site_by_key(struct model *m, pid_t pid, uint64_t key);
 void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *site);
+/* A coarse key (the kernel's key of a spawn before its site's shape is learned) may stand
+ * for several call paths: the first site seen under it is remembered, to take the spawns
+ * of that key no exact key finds. */
+void model__learn_coarse(struct model *m, pid_t pid, uint64_t coarse, struct site *site);
+bool model__coarse_learned(struct model *m, pid_t pid, uint64_t coarse);
+/* The site of a spawn no exact key found: the first seen under its coarse key, or the
+ * process's site of spawns whose stack is unknown; either counted in drops. */
+struct site *model__fallback_site(struct model *m, pid_t pid, enum task_kind kind, uint64_t coarse);
 
 /*
  * The site with this call path, created if it is new (*is_new says which; the caller then
@@ -194,8 +203,6 @@ void model__alias_key(struct model *m, pid_t pid, uint64_t key, struct site *sit
 struct site *model__site_by_path(struct model *m, pid_t pid, enum task_kind kind,
 				 uint64_t start_routine, const uint64_t *path, int depth,
 				 bool *is_new);
-/* The site that collects spawns from pid whose stack is unknown. */
-struct site *model__unresolved_site(struct model *m, pid_t pid, enum task_kind kind);
 
 void model__spawn(struct model *m, struct site *site, pid_t pid, pid_t tid, pid_t parent_tid,
 		  uint64_t ts_ns);

@@ -78,9 +78,47 @@ static void test_model_task_limit(void)
 	model__free(&m);
 }
 
+/* A spawn no exact key finds goes to the first site seen under its coarse key, else to the
+ * process's unresolved site, each counted; a process forgotten (the daemon) takes its
+ * coarse keys along, so a new process at its pid never lands on a site that is gone. */
+static void test_fallback_sites(void)
+{
+	struct model m;
+	uint64_t path[] = {0x1000, 0x2000};
+	bool is_new;
+	struct site *a, *s;
+
+	model__init(&m, 0);
+	model__process(&m, 100, "srv");
+	a = model__site_by_path(&m, 100, TASK_THREAD, 0x77, path, 2, &is_new);
+	ASSERT_TRUE(!model__coarse_learned(&m, 100, 0xc0));
+	model__learn_coarse(&m, 100, 0xc0, a);
+	model__learn_coarse(&m, 100, 0xc0,
+			    model__site_by_path(&m, 100, TASK_THREAD, 0x78, path, 2,
+						&is_new)); /* the first stays */
+	ASSERT_TRUE(model__coarse_learned(&m, 100, 0xc0));
+	ASSERT_TRUE(model__fallback_site(&m, 100, TASK_THREAD, 0xc0) == a);
+	ASSERT_EQ(m.drops.coarse_attributed, 1);
+	s = model__fallback_site(&m, 100, TASK_THREAD, 0xc1);
+	ASSERT_TRUE(s && s != a && s->unresolved);
+	ASSERT_EQ(m.drops.unresolved_spawns, 1);
+	ASSERT_TRUE(model__fallback_site(&m, 100, TASK_THREAD, 0xc2) == s);
+	/* another process's coarse key is its own */
+	ASSERT_TRUE(model__fallback_site(&m, 101, TASK_THREAD, 0xc0) != a);
+
+	model__process_exit(&m, 100, 0);
+	model__forget_process(&m, 100);
+	ASSERT_TRUE(!model__coarse_learned(&m, 100, 0xc0));
+	model__process(&m, 100, "srv");
+	s = model__fallback_site(&m, 100, TASK_THREAD, 0xc0);
+	ASSERT_TRUE(s && s->unresolved && s->pid == 100);
+	model__free(&m);
+}
+
 int main(void)
 {
 	test_model_accounting();
 	test_model_task_limit();
+	test_fallback_sites();
 	return unit_summary();
 }
