@@ -4,10 +4,12 @@
     python3 tests/run.py --strand PATH [-j JOBS] [NAME_FILTER...]
 
 Runs, in this order:
-  - every unit test binary build/unit/test_* (one test each: passes iff it exits 0), then
+  - every unit test build/unit/FOLDER/test_* of tests/unit/FOLDER/test_*.c (one test each:
+    passes iff it exits 0; one not built fails), then
     every fuzz target build/fuzz/fuzz_* replaying tests/fuzz/corpus/fuzz_* (its seeds and
     the inputs that once crashed it) and the seeds made from binaries in build/fuzz/seeds;
-  - every function test_* of the modules tests/cli/test_*.py (the commands' options), of
+  - every function test_* of the modules tests/tree/test_*.py (the layers of user/), of
+    tests/cli/test_*.py (the commands' options), of
     tests/bpf/test_*.py (a function marked with
     harness.both_builds runs twice, as NAME[nofp] and NAME[fp]), then of tests/report/test_*.py
     (recordings and the formats rendered from them: these trace real targets too), of
@@ -18,7 +20,7 @@ Runs, in this order:
     objects build/*.bpf.o, read from their skeletons) still loaded, no strand or target
     process started by this run still alive.
 A NAME_FILTER selects the tests whose name contains it (names as printed, e.g.
-"unit/test_hashmap", "bpf/test_threads.test_churn_pid[fp]"). Each BPF test runs in a process
+"unit/lib/test_lib", "bpf/test_threads.test_churn_pid[fp]"). Each BPF test runs in a process
 of its own (forked, in its own process group) that tells the runner of every process it
 starts; at its timeout that process, its group and everything it started are killed, and a
 test that leaves a process running fails. Prints "PASS name (1.2s)" or "FAIL name: reason"

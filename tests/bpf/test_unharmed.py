@@ -82,7 +82,7 @@ def test_go_net_http_suite_traced_as_untraced_no_verdict():
 def test_c_test_suites_pass_traced_as_untraced():
     """C suites (strand's own unwinder, flame graph and pprof tests, ASan builds with
     thousands of checks each): the same summary line traced and untraced."""
-    for name in ("test_unwind", "test_flamegraph", "test_pprof"):
+    for name in ("sym/test_unwind", "report/fmt/test_flamegraph", "report/fmt/test_pprof"):
         exe = str(ROOT / "build" / "unit" / name)
         with Session() as s:
             plain = Target(s, [exe], label=name)

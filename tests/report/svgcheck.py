@@ -13,7 +13,7 @@
     exercise(path)           -> what a hover, a click and a search did, through the
                                 script's own event handlers (a dict; raises on script errors)
 
-Run as a script, it renders the unit test's fixtures (build/unit/test_flamegraph DIR) and
+Run as a script, it renders the unit test's fixtures (build/unit/report/fmt/test_flamegraph DIR) and
 checks and screenshots each: python3 tests/report/svgcheck.py [OUTDIR]
 """
 import json
@@ -227,7 +227,7 @@ def main():
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="strand-svg-")
     os.makedirs(out, exist_ok=True)
-    subprocess.run([os.path.join(top, "build/unit/test_flamegraph"), out], check=True)
+    subprocess.run([os.path.join(top, "build/unit/report/fmt/test_flamegraph"), out], check=True)
     shots = [(name, "") for name in ("spawn", "wait", "combined", "empty")]
     shots += [("wait", "s=deliver|fetch"), ("combined", "x=0&d=1")]
     for name, query in shots:
