@@ -109,9 +109,8 @@ void engine__release_held(struct engine *e)
 	if (wait_table__scan(e->waits) < 0)
 		note("the threads of a process held on its way out could not be read: they are "
 		     "as the last scan saw them");
-	detector__observe(e->detector, now_mono_ns());
 	go_tracker__annotate(e->go, &e->model);
-	go_tracker__regroup(e->go, detector__last(e->detector));
+	engine__judge(e);
 	for (size_t i = 0; i < e->nheld; i++) {
 		struct process *p = model__find_process(&e->model, e->held[i].pid);
 
