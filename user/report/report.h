@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Reports of a trace: everything a format needs, gathered once, rendered by each format. */
+/*
+ * The report model (engine/report_model.h) written once, by one writer with two ends: the
+ * JSON text (--json, docs/json-schema.md) or the document every other format and the
+ * recording are rendered from (report_doc.h), built as a tree, never text parsed back.
+ */
 #ifndef STRAND_REPORT_H
 #define STRAND_REPORT_H
 
@@ -11,7 +15,7 @@
 #include "engine/report_model.h"
 
 void report__json(FILE *f, const struct report *r);
-/* The same, parsed: the document every other format is rendered from. 0 or -errno. */
+/* The same as the document (its tree, as the text would parse). 0 or -errno. */
 struct report_doc;
 int report__doc(const struct report *r, struct report_doc *doc);
 
