@@ -16,9 +16,9 @@
 
 #include "daemon/daemon_opts.h"
 #include "daemon/http.h"
-#include "sys/identity.h"
 #include "daemon/promtext.h"
 #include "lib/util.h"
+#include "sys/identity.h"
 
 static void config(const uint8_t *data, size_t size)
 {

@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "sym/elfsym.h"
 #include "go/gocode.h"
 #include "go/golayout.h"
+#include "sym/elfsym.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,11 +2,11 @@
 /* strand report: a recording (or a JSON report) rendered again, in any format, on any
  * machine, without the target's binaries; or compared with an earlier one. */
 #include "cli/cmd_report.h"
+#include "lib/output.h"
+#include "lib/util.h"
 #include "report/recording.h"
 #include "report/report_doc.h"
-#include "lib/output.h"
 #include "report/report_out.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <getopt.h>

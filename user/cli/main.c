@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cli/cmd_report.h"
-#include "daemon/daemon.h"
 #include "cli/trace.h"
+#include "daemon/daemon.h"
 #include "lib/phases.h"
 #include "lib/util.h"
 

@@ -10,25 +10,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "collect/collector.h"
-#include "engine/engine.h"
-#include "go/goroutines.h"
-#include "probes/loader.h"
-#include "collect/model.h"
-#include "sys/procfs.h"
-#include "collect/waits.h"
-#include "report/report.h"
-#include "report/recording.h"
-#include "report/report_doc.h"
-#include "lib/output.h"
-#include "report/report_out.h"
 #include "cli/trace.h"
-#include "sym/stacks.h"
 #include "cli/trace_opts.h"
+#include "collect/collector.h"
+#include "collect/model.h"
+#include "collect/waits.h"
+#include "engine/engine.h"
 #include "go/golayout.h"
+#include "go/goroutines.h"
+#include "lib/output.h"
 #include "lib/phases.h"
 #include "lib/prefault.h"
 #include "lib/util.h"
+#include "probes/loader.h"
+#include "report/recording.h"
+#include "report/report.h"
+#include "report/report_doc.h"
+#include "report/report_out.h"
+#include "sym/stacks.h"
+#include "sys/procfs.h"
 
 struct trace {
 	struct trace_opts opts;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "cli/trace_opts.h"
-#include "lib/output.h"
-#include "verdicts/runaway.h"
 #include "cli/trace.h"
+#include "lib/output.h"
 #include "lib/util.h"
+#include "verdicts/runaway.h"
 
 #include <getopt.h>
 #include <stdlib.h>

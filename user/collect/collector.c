@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collect/collector.h"
-#include "sym/elfsym.h"
-#include "probes/loader.h"
 #include "collect/model.h"
-#include "sys/procfs.h"
-#include "sym/stacks.h"
 #include "lib/util.h"
+#include "probes/loader.h"
+#include "sym/elfsym.h"
+#include "sym/stacks.h"
+#include "sys/procfs.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>

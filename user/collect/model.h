@@ -12,8 +12,8 @@
 #include <sys/types.h>
 
 #include "lib/hashmap.h"
-#include "sym/symbolize.h"
 #include "lib/timeline.h"
+#include "sym/symbolize.h"
 
 enum task_kind {
 	TASK_THREAD,

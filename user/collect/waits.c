@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "collect/waits.h"
-#include "sym/stacks.h"
-#include "sys/fdinfo.h"
-#include "probes/loader.h"
-#include "sym/symbolize.h"
-#include "sym/unwind.h"
+#include "collect/wait_decode.h"
 #include "lib/phases.h"
 #include "lib/util.h"
-#include "collect/wait_decode.h"
+#include "probes/loader.h"
+#include "sym/stacks.h"
+#include "sym/symbolize.h"
+#include "sym/unwind.h"
+#include "sys/fdinfo.h"
 
 #include <errno.h>
 #include <stdarg.h>

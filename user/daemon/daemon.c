@@ -6,20 +6,20 @@
  * events without it, so a scrape waits at most for one batch.
  */
 #include "daemon/daemon.h"
-#include "daemon/daemon_opts.h"
 #include "collect/collector.h"
-#include "verdicts/detect.h"
+#include "collect/waits.h"
+#include "daemon/daemon_opts.h"
+#include "daemon/http.h"
+#include "daemon/metrics.h"
 #include "engine/engine.h"
 #include "go/goroutines.h"
-#include "daemon/http.h"
+#include "lib/util.h"
 #include "probes/loader.h"
-#include "daemon/metrics.h"
-#include "sys/procfs.h"
 #include "report/fmt/profile.h"
 #include "report/report.h"
 #include "report/report_doc.h"
-#include "lib/util.h"
-#include "collect/waits.h"
+#include "sys/procfs.h"
+#include "verdicts/detect.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "daemon/daemon_opts.h"
-#include "engine/engine.h"
 #include "daemon/http.h"
+#include "engine/engine.h"
 #include "lib/util.h"
 
 #include <errno.h>

@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "daemon/metrics.h"
-#include "sys/procfs.h"
+#include "collect/collector.h"
+#include "collect/wait_decode.h"
+#include "collect/waits.h"
 #include "daemon/promtext.h"
-#include "verdicts/detect.h"
 #include "engine/engine.h"
 #include "go/goroutines.h"
 #include "lib/hashmap.h"
+#include "lib/util.h"
 #include "probes/loader.h"
-#include "collect/collector.h"
 #include "report/report.h"
 #include "sym/stacks.h"
 #include "sym/symbolize.h"
-#include "lib/util.h"
-#include "collect/wait_decode.h"
-#include "collect/waits.h"
+#include "sys/procfs.h"
+#include "verdicts/detect.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

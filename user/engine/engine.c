@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "engine/engine.h"
 #include "collect/collector.h"
-#include "sym/stacks.h"
-#include "verdicts/detect.h"
-#include "go/goroutines.h"
+#include "collect/waits.h"
 #include "engine/guardian.h"
-#include "probes/loader.h"
-#include "sys/procfs.h"
+#include "go/goroutines.h"
 #include "lib/phases.h"
 #include "lib/prefault.h"
 #include "lib/util.h"
-#include "collect/waits.h"
+#include "probes/loader.h"
+#include "sym/stacks.h"
+#include "sys/procfs.h"
+#include "verdicts/detect.h"
 
 #include <errno.h>
 #include <signal.h>

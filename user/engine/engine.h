@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "lib/hashmap.h"
 #include "collect/model.h"
+#include "lib/hashmap.h"
 
 struct loader;
 

@@ -14,8 +14,8 @@
  * g.trackingSeq is unknown) have no budget: their cost is the one asked for.
  */
 #include "go/gotrack.h"
-#include "probes/loader.h"
 #include "lib/util.h"
+#include "probes/loader.h"
 
 #include <stdio.h>
 

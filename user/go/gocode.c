@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/gocode.h"
-#include "sym/elfsym.h"
 #include "go/golayout.h"
+#include "lib/util.h"
+#include "sym/elfsym.h"
 #include "sym/gopclntab.h"
 #include "sys/procfs.h"
-#include "lib/util.h"
 
 #include <capstone/capstone.h>
 #include <errno.h>

@@ -17,8 +17,8 @@
  * channel (time.After, a Ticker) among their cases.
  */
 #include "go/gotrack.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/procfs.h"
 
 #include <stdio.h>
 #include <string.h>

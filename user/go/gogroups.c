@@ -2,14 +2,14 @@
 /* Goroutine groups: the goroutines of each scan grouped by (spawn site, state, wait site),
  * with what their waits say (how long, on which channels, created by whom), judged by
  * godetect.c; sites judged for runaway spawn; what an exited process leaves behind. */
-#include "go/gotrack.h"
-#include "verdicts/detect.h"
-#include "sys/fdinfo.h"
 #include "go/gomem.h"
-#include "sym/gopclntab.h"
+#include "go/gotrack.h"
 #include "go/gowait.h"
-#include "probes/loader.h"
 #include "lib/util.h"
+#include "probes/loader.h"
+#include "sym/gopclntab.h"
+#include "sys/fdinfo.h"
+#include "verdicts/detect.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

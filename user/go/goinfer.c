@@ -3,9 +3,9 @@
 #include "go/gocode.h"
 #include "go/golayout.h"
 #include "go/golist.h"
-#include "sys/procfs.h"
-#include "sym/gopclntab.h"
 #include "lib/util.h"
+#include "sym/gopclntab.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/golayout.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/procfs.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

@@ -8,12 +8,12 @@
  * channels unreachable with it parked on the same sudog: what a register of a running
  * thread alone held (invisible to a walk) cannot stay there that long.
  */
-#include "sys/freeze.h"
 #include "go/gomem.h"
 #include "go/goreach.h"
-#include "sys/procfs.h"
 #include "go/gotrack.h"
 #include "lib/util.h"
+#include "sys/freeze.h"
+#include "sys/procfs.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
 #include "go/gomem.h"
 #include "go/golayout.h"
 #include "lib/hashmap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
 #include "go/gocode.h"
 #include "go/golayout.h"
 #include "go/golist.h"
+#include "lib/util.h"
 #include "sym/gopclntab.h"
 #include "sys/procfs.h"
-#include "lib/util.h"
 
 #include <dirent.h>
 #include <errno.h>

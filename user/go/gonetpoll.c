@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/gonetpoll.h"
-#include "sys/fdinfo.h"
 #include "go/golayout.h"
 #include "go/gonetpoll_priv.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/fdinfo.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdio.h>

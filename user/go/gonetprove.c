@@ -6,13 +6,13 @@
  * and rg is where goroutines parked on fds that can only be read sit (a listener, a pipe's
  * read end), wg where those on fds that can only be written sit.
  */
-#include "sys/fdinfo.h"
 #include "go/golayout.h"
 #include "go/gonetpoll.h"
 #include "go/gonetpoll_priv.h"
 #include "go/gosnap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/fdinfo.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/goreach.h"
-#include "sym/elfsym.h"
 #include "go/golayout.h"
 #include "go/gomem.h"
 #include "go/gosnap.h"
 #include "go/gostack.h"
 #include "go/gowait.h"
 #include "lib/hashmap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sym/elfsym.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <inttypes.h>

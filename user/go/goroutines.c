@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include "go/gotrack.h"
-#include "sym/elfsym.h"
-#include "sym/gopclntab.h"
-#include "go/gomem.h"
-#include "probes/loader.h"
 #include "collect/model.h"
-#include "sys/procfs.h"
+#include "go/gomem.h"
+#include "go/gotrack.h"
 #include "lib/phases.h"
 #include "lib/prefault.h"
 #include "lib/util.h"
+#include "probes/loader.h"
+#include "sym/elfsym.h"
+#include "sym/gopclntab.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "verdicts/runaway.h"
-#include "sym/symbolize.h"
 #include "lib/timeline.h"
+#include "sym/symbolize.h"
+#include "verdicts/runaway.h"
 
 struct json;
 struct loader;

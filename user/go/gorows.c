@@ -5,8 +5,8 @@
  * the channels it waits on), and the lookups by goroutine id, thread and fd.
  */
 #include "go/gotrack.h"
-#include "lib/prefault.h"
 #include "lib/phases.h"
+#include "lib/prefault.h"
 #include "lib/util.h"
 
 #include <stdlib.h>

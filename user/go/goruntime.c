@@ -3,16 +3,16 @@
  * proved when the process has shown enough of itself: the runtime probes (attached, their
  * offsets updated), the M layer (each thread's M), the network poller (which fd an IO wait
  * is on, and who spoke last on it), the offsets of channel waits. */
-#include "go/gotrack.h"
-#include "sym/elfsym.h"
-#include "sys/fdinfo.h"
 #include "go/gocode.h"
 #include "go/goinfer.h"
 #include "go/gominfer.h"
 #include "go/gonetpoll.h"
-#include "probes/loader.h"
-#include "sys/procfs.h"
+#include "go/gotrack.h"
 #include "lib/util.h"
+#include "probes/loader.h"
+#include "sym/elfsym.h"
+#include "sys/fdinfo.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/gosnap.h"
-#include "sym/elfsym.h"
 #include "go/gocode.h"
 #include "go/goinfer.h"
 #include "go/gominfer.h"
 #include "lib/prefault.h"
-#include "sys/procfs.h"
-#include "sym/procmaps.h"
 #include "lib/util.h"
+#include "sym/elfsym.h"
+#include "sym/procmaps.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

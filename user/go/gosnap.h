@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 #include "go/golayout.h"
-#include "lib/hashmap.h"
 #include "go/golist.h"
+#include "lib/hashmap.h"
 
 /* One a live goroutine, a million of them at times: the runtime's own widths, no wider. */
 struct go_g {

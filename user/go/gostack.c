@@ -3,8 +3,8 @@
 #include "go/golayout.h"
 #include "go/gosnap.h"
 #include "lib/hashmap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/procfs.h"
 
 #include <pthread.h>
 #include <stdlib.h>

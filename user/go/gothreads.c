@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "go/gothreads.h"
 #include "go/golayout.h"
-#include "sym/gopclntab.h"
 #include "lib/hashmap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sym/gopclntab.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdlib.h>

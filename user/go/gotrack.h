@@ -7,7 +7,6 @@
 #ifndef STRAND_GOTRACK_H
 #define STRAND_GOTRACK_H
 
-#include "sym/gopclntab.h"
 #include "go/goroutines.h"
 #include "go/gosnap.h"
 #include "go/gostack.h"
@@ -16,6 +15,7 @@
 #include "lib/hashmap.h"
 #include "lib/keyindex.h"
 #include "lib/util.h"
+#include "sym/gopclntab.h"
 
 struct gopclntab;
 struct go_heap;

@@ -3,8 +3,8 @@
 #include "go/golayout.h"
 #include "go/golist.h"
 #include "go/gosnap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "strand.h"
 #include "probes/taskiter.h"
+#include "strand.h"
 
 struct loader_opts {
 	bool trace_all;

@@ -5,9 +5,9 @@
  * are matched by what they are (the go statement or spawn path, the wait site and state),
  * not by ids or pids, which a restart changes.
  */
+#include "lib/util.h"
 #include "report/report_doc.h"
 #include "report/report_out.h"
-#include "lib/util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
 #include "go/golayout.h"
 #include "go/goroutines.h"
 #include "lib/json_writer.h"
-#include "report/report.h"
 #include "lib/util.h"
+#include "report/report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
 /* The goroutine part of the text report, from the report document: groups read like Go's
  * own `goroutine N [chan receive, 5 minutes]`, with where they wait, "created by" and the
  * evidence; then the spawn sites (`go` statements) with their counts, fan-out and shape. */
-#include "report/report_doc.h"
 #include "lib/util.h"
+#include "report/report_doc.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

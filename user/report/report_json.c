@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The JSON report: an API, documented in docs/json-schema.md; names here are stable. */
+#include "collect/wait_decode.h"
+#include "collect/waits.h"
 #include "lib/json_writer.h"
+#include "lib/util.h"
 #include "report/report.h"
 #include "report/report_doc.h"
 #include "verdicts/thread_roles.h"
-#include "lib/util.h"
-#include "collect/wait_decode.h"
-#include "collect/waits.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "report/report_out.h"
 #include "lib/output.h"
-#include "report/report_doc.h"
 #include "lib/util.h"
+#include "report/report_doc.h"
 
 #include <errno.h>
 #include <stdio.h>

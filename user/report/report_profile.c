@@ -7,8 +7,8 @@
  * frame naming what they do ("[running]", "[futex wait]").
  */
 #include "lib/hashmap.h"
-#include "report/report_doc.h"
 #include "lib/util.h"
+#include "report/report_doc.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The terminal report, from the report document: summary, drops, blocked threads by
  * verdict, goroutines, spawn sites by live count with their stacks. */
-#include "report/report_doc.h"
 #include "lib/util.h"
+#include "report/report_doc.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

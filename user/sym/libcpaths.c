@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sym/libcpaths.h"
-#include "sys/procfs.h"
-#include "sym/procmaps.h"
 #include "lib/util.h"
+#include "sym/procmaps.h"
+#include "sys/procfs.h"
 
 #include <errno.h>
 #include <inttypes.h>

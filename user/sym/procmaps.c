@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sym/procmaps.h"
-#include "sym/elffiles.h"
 #include "lib/hashmap.h"
-#include "sys/procfs.h"
 #include "lib/util.h"
+#include "sym/elffiles.h"
+#include "sys/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>

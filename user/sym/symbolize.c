@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sym/symbolize.h"
-#include "sym/demangle.h"
-#include "sym/debugfiles.h"
-#include "sym/gopclntab.h"
 #include "lib/hashmap.h"
-#include "sym/procmaps.h"
 #include "lib/util.h"
+#include "sym/debugfiles.h"
+#include "sym/demangle.h"
+#include "sym/gopclntab.h"
+#include "sym/procmaps.h"
 
 #include <dwarf.h>
 #include <errno.h>

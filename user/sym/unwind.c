@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sym/unwind.h"
-#include "sym/procmaps.h"
 #include "lib/util.h"
+#include "sym/procmaps.h"
 
 #include <errno.h>
 #include <stdlib.h>

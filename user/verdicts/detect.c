@@ -17,13 +17,13 @@
  * how each wait site grows.
  */
 #include "verdicts/detect.h"
-#include "verdicts/detect_priv.h"
-#include "sys/fdinfo.h"
-#include "sys/tcpdiag.h"
-#include "verdicts/thread_roles.h"
-#include "lib/util.h"
 #include "collect/wait_decode.h"
 #include "collect/waits.h"
+#include "lib/util.h"
+#include "sys/fdinfo.h"
+#include "sys/tcpdiag.h"
+#include "verdicts/detect_priv.h"
+#include "verdicts/thread_roles.h"
 
 #include <stdarg.h>
 #include <stdio.h>

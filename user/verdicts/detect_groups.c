@@ -6,11 +6,11 @@
  * or when it is more than any pool needs; idle when flat; otherwise a candidate without a
  * verdict (docs/verdicts.md, "The group decides what is left").
  */
+#include "lib/util.h"
+#include "sys/fdinfo.h"
 #include "verdicts/detect.h"
 #include "verdicts/detect_priv.h"
-#include "sys/fdinfo.h"
 #include "verdicts/thread_roles.h"
-#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "verdicts/detect.h"
-#include "lib/hashmap.h"
 #include "collect/model.h"
+#include "lib/hashmap.h"
+#include "verdicts/detect.h"
 
 struct history {
 	uint64_t first, last, peak;

@@ -7,9 +7,9 @@
 #include "go/goroutines.h"
 #include "go/gostack.h"
 #include "go/gowait.h"
-#include "verdicts/runaway.h"
 #include "lib/timeline.h"
 #include "unit.h"
+#include "verdicts/runaway.h"
 
 static void test_std_packages(void)
 {

@@ -11,8 +11,8 @@
 #include "go/golayout.h"
 #include "go/gominfer.h"
 #include "go/gothreads.h"
-#include "unit.h"
 #include "lib/util.h"
+#include "unit.h"
 
 /* --- fake memory ----------------------------------------------------------------------- */
 

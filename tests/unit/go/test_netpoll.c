@@ -7,11 +7,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "sys/fdinfo.h"
 #include "go/golayout.h"
 #include "go/gonetpoll.h"
-#include "unit.h"
 #include "lib/util.h"
+#include "sys/fdinfo.h"
+#include "unit.h"
 
 /* /proc/PID/fdinfo/5 of a Go 1.19 program (plain pointers; fd 6 is the runtime's wakeup
  * pipe) and of esbuild built with Go 1.26 (tagged pointers), with lines that are not

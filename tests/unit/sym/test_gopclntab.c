@@ -8,11 +8,11 @@
  * Then tables made by hand (both formats, cyclic inline trees), and real ones truncated and
  * corrupted.
  */
-#include "unit.h"
-#include "gotrace.h"
 #include "go/gocode.h"
-#include "sym/gopclntab.h"
+#include "gotrace.h"
 #include "lib/util.h"
+#include "sym/gopclntab.h"
+#include "unit.h"
 
 #include <fcntl.h>
 #include <gelf.h>

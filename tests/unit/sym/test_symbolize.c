@@ -4,11 +4,11 @@
  * and of running Go programs (.gopclntab, inlined calls expanded, PIE and stripped), and
  * feeds /proc/PID/maps lines, good and garbage, to the parser.
  */
-#include "unit.h"
 #include "gotrace.h"
-#include "sym/procmaps.h"
 #include "sym/demangle.h"
+#include "sym/procmaps.h"
 #include "sym/symbolize.h"
+#include "unit.h"
 
 #include <dlfcn.h>
 #include <sched.h>

@@ -6,11 +6,11 @@
  * libc: only CFI gets across it) and on a pthread's stack; and a path unwound once is known
  * again only in a copy that holds it.
  */
-#include "unit.h"
 #include "sym/procmaps.h"
 #include "sym/stackmemo.h"
 #include "sym/symbolize.h"
 #include "sym/unwind.h"
+#include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>

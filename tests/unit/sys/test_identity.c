@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sys/identity.h"
 #include "daemon/promtext.h"
+#include "sys/identity.h"
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define UID "0b7e8a46-1c2d-4e5f-8a9b-0c1d2e3f4a5b"

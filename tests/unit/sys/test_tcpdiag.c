@@ -25,10 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/util.h"
 #include "sys/fdinfo.h"
 #include "sys/tcpdiag.h"
 #include "unit.h"
-#include "lib/util.h"
 
 /* AF_INET: listener 7770015 (backlog 4), client 7770016 (sent 120 bytes, no answer),
  * accepted 7770017 (120 bytes unread); then NLMSG_DONE. */

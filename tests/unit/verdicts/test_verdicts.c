@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "verdicts/detect.h"
 #include "collect/model.h"
-#include "verdicts/thread_roles.h"
-#include "unit.h"
 #include "collect/wait_decode.h"
 #include "collect/waits.h"
+#include "unit.h"
+#include "verdicts/detect.h"
+#include "verdicts/thread_roles.h"
 
 #define S   1000000000ULL
 #define PID 100

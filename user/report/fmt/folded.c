@@ -5,9 +5,9 @@
  * (those of one stack in other states or kinds are merged), sorted, so that two runs over
  * one trace give the same file.
  */
+#include "lib/util.h"
 #include "report/fmt/pprof_text.h"
 #include "report/fmt/profile.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -19,10 +19,10 @@
  *   the profile, with offsets this profile cannot give (the module's load address is not
  *   in it), and so put wrong names on every frame of that module.
  */
+#include "lib/util.h"
 #include "report/fmt/pprof_pb.h"
 #include "report/fmt/pprof_text.h"
 #include "report/fmt/profile.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -5,9 +5,9 @@
  * indexes, root first, weighed by their tasks (unit "none": a count, not a time).
  */
 #include "lib/json_writer.h"
+#include "lib/util.h"
 #include "report/fmt/pprof_text.h"
 #include "report/fmt/profile.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -7,10 +7,10 @@
  * mistake. With STRAND_PROFILE_OUT=DIR the outputs are written there too, for the checks of
  * tests/report/ with the real tools (go tool pprof, speedscope's importer).
  */
-#include "unit.h"
 #include "report/fmt/pprof_pb.h"
 #include "report/fmt/pprof_text.h"
 #include "report/fmt/profile.h"
+#include "unit.h"
 
 #include <stdlib.h>
 #include <zlib.h>
