@@ -2,6 +2,7 @@
 /* strand report: a recording (or a JSON report) rendered again, in any format, on any
  * machine, without the target's binaries; or compared with an earlier one. */
 #include "cli/cmd_report.h"
+#include "lib/options.h"
 #include "lib/output.h"
 #include "lib/util.h"
 #include "report/recording.h"
@@ -9,10 +10,56 @@
 #include "report/report_out.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+struct report_cmd_opts {
+	bool text, json, full;
+	const char *output, *base;
+	int snapshot, base_snapshot; /* 0: the last */
+	struct report_outputs outs;
+};
+
+/* --snapshot and --base-snapshot */
+static int take_snapshot(void *opts, const struct opt *e, const char *arg)
+{
+	uint32_t u;
+
+	if (!parse_u32(arg, &u) || !u || u > INT32_MAX) {
+		say("invalid snapshot '%s': expected 1 or more", arg);
+		return STRAND_EXIT_USAGE;
+	}
+	*(int *)opt__field(opts, e) = (int)u;
+	return 0;
+}
+
+#define T struct report_cmd_opts
+
+static const struct opt report_cmd_options[] = {
+	{"text", 0, OPT_FLAG(T, text),
+	 .help = "the text report (the default when no other output is\n"
+		 "asked for)"},
+	{"json", 0, OPT_FLAG(T, json), .help = "the JSON report (docs/json-schema.md)"},
+	{"full", 0, OPT_FLAG(T, full),
+	 .help = "the text report lists every group, site and thread\n"
+		 "(by default the first few of each, the rest counted)"},
+	{"output", 'o', OPT_STRING(T, output), .arg = "FILE",
+	 .help = "write --text or --json to FILE instead of stdout"},
+	{NULL, 0, REPORT_OUT_OPTIONS(T, outs)},
+	{"snapshot", 0, OPT_CALL_AT(T, snapshot, take_snapshot), .arg = "N",
+	 .help = "a recording's snapshot N (1 the first), not its last"},
+	{"base", 0, OPT_STRING(T, base), .arg = "OLD",
+	 .help = "compare with an earlier recording or report: which spawn\n"
+		 "sites grew, which stranded groups are new or grew"},
+	{"base-snapshot", 0, OPT_CALL_AT(T, base_snapshot, take_snapshot), .arg = "N",
+	 .help = "the snapshot of OLD to compare with (default its last);\n"
+		 "what grew during one trace: --base F --base-snapshot 1 F"},
+	{"quiet", 'q', OPT_CALL(options__take_quiet)}, /* as trace takes it; not in the help */
+	{"help", 'h', OPT_HELP, .help = "this help"},
+	{0},
+};
+
+#undef T
 
 void report_cmd__usage(FILE *f)
 {
@@ -23,22 +70,10 @@ void report_cmd__usage(FILE *f)
 	      "traced binaries (its frames are already symbolized). A recording still being\n"
 	      "written, or cut short by a crash, is read as far as it goes.\n"
 	      "\n"
-	      "Options:\n"
-	      "      --text             the text report (the default when no other output is\n"
-	      "                         asked for)\n"
-	      "      --json             the JSON report (docs/json-schema.md)\n"
-	      "      --full             the text report lists every group, site and thread\n"
-	      "                         (by default the first few of each, the rest counted)\n"
-	      "  -o, --output FILE      write --text or --json to FILE instead of stdout\n",
+	      "Options:\n",
 	      f);
-	fputs(report_outputs__help, f);
-	fputs("      --snapshot N       a recording's snapshot N (1 the first), not its last\n"
-	      "      --base OLD         compare with an earlier recording or report: which spawn\n"
-	      "                         sites grew, which stranded groups are new or grew\n"
-	      "      --base-snapshot N  the snapshot of OLD to compare with (default its last);\n"
-	      "                         what grew during one trace: --base F --base-snapshot 1 F\n"
-	      "  -h, --help             this help\n"
-	      "\n"
+	options__help(report_cmd_options, f);
+	fputs("\n"
 	      "Examples:\n"
 	      "  strand trace -p $(pidof api) --for 60s --record incident.strand\n"
 	      "  strand report incident.strand --svg leaks.svg --pprof leaks.pb.gz\n"
@@ -71,118 +106,59 @@ static int read_doc(const char *path, int upto, struct recording *rec)
 	return 0;
 }
 
-static bool parse_snapshot(const char *arg, int *n)
-{
-	uint32_t u;
-
-	if (!parse_u32(arg, &u) || !u || u > INT32_MAX) {
-		say("invalid snapshot '%s': expected 1 or more", arg);
-		return false;
-	}
-	*n = (int)u;
-	return true;
-}
+static const struct opt_command report_cmd = {
+	.name = "report",
+	.table = report_cmd_options,
+	.usage = report_cmd__usage,
+};
 
 int cmd_report(int argc, char **argv)
 {
-	enum { OPT_TEXT = 0x200, OPT_JSON, OPT_BASE, OPT_SNAPSHOT, OPT_BASE_SNAPSHOT, OPT_FULL };
-	static const struct option longopts[] = {
-		{"text", no_argument, NULL, OPT_TEXT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"full", no_argument, NULL, OPT_FULL},
-		{"output", required_argument, NULL, 'o'},
-		{"base", required_argument, NULL, OPT_BASE},
-		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
-		{"base-snapshot", required_argument, NULL, OPT_BASE_SNAPSHOT},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		REPORT_OUT_OPTIONS,
-		{0},
-	};
-	struct report_outputs outs = {0};
+	struct report_cmd_opts o = {0};
 	struct recording rec, base = {0};
-	const char *output = NULL, *base_path = NULL;
-	bool text = false, json = false, json_failed = false, full = false;
-	int upto = 0, base_upto = 0;
+	bool json_failed = false;
 	struct output out;
-	int c, code;
+	int operand, code;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-		int taken = report_outputs__option(&outs, c, optarg);
-
-		if (taken < 0)
-			return STRAND_EXIT_USAGE;
-		if (taken)
-			continue;
-		switch (c) {
-		case OPT_TEXT:
-			text = true;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_FULL:
-			full = true;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case OPT_BASE:
-			base_path = optarg;
-			break;
-		case OPT_SNAPSHOT:
-		case OPT_BASE_SNAPSHOT:
-			if (!parse_snapshot(optarg, c == OPT_SNAPSHOT ? &upto : &base_upto))
-				return STRAND_EXIT_USAGE;
-			break;
-		case 'q':
-			strand_quiet = true;
-			break;
-		case 'h':
-			report_cmd__usage(stdout);
-			exit(STRAND_EXIT_OK);
-		default:
-			fputs("Try 'strand report --help'.\n", stderr);
-			return STRAND_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		say(optind == argc ? "give the recording or report to read"
-				   : "give one recording or report to read");
+	if ((code = options__parse(&report_cmd, argc, argv, &o, &operand)))
+		return code;
+	if (operand != argc - 1) {
+		say(operand == argc ? "give the recording or report to read"
+				    : "give one recording or report to read");
 		return STRAND_EXIT_USAGE;
 	}
-	if (text && json) {
+	if (o.text && o.json) {
 		say("give --text or --json, not both");
 		return STRAND_EXIT_USAGE;
 	}
-	if (base_upto && !base_path) {
+	if (o.base_snapshot && !o.base) {
 		say("--base-snapshot needs --base");
 		return STRAND_EXIT_USAGE;
 	}
-	if ((text || json || base_path) && !output && report_outputs__to_stdout(&outs)) {
+	if ((o.text || o.json || o.base) && !o.output && report_outputs__to_stdout(&o.outs)) {
 		say("the %s and an output with '-' would both go to stdout: give -o FILE",
-		    base_path ? "diff" : "report");
+		    o.base ? "diff" : "report");
 		return STRAND_EXIT_USAGE;
 	}
-	if ((code = report_outputs__check(&outs)) || (output && (code = output__check(output))))
+	if ((code = report_outputs__check(&o.outs)) ||
+	    (o.output && (code = output__check(o.output))))
 		return code;
-	if ((code = read_doc(argv[optind], upto, &rec)))
+	if ((code = read_doc(argv[operand], o.snapshot, &rec)))
 		return code;
-	if (base_path && (code = read_doc(base_path, base_upto, &base))) {
+	if (o.base && (code = read_doc(o.base, o.base_snapshot, &base))) {
 		recording__free(&rec);
 		return code;
 	}
-	rec.last.full = full;
-	if ((code = output__open(&out, output)))
+	rec.last.full = o.full;
+	if ((code = output__open(&out, o.output)))
 		goto done;
-	if (base_path)
+	if (o.base)
 		report_doc__diff(&base.last, &rec.last, out.f);
-	else if (json && json_dumpf(rec.last.root, out.f, JSON_INDENT(2)) == 0)
+	else if (o.json && json_dumpf(rec.last.root, out.f, JSON_INDENT(2)) == 0)
 		fputc('\n', out.f);
-	else if (json && !out.err)
+	else if (o.json && !out.err)
 		json_failed = true; /* jansson's own failure: a write's is in out.err */
-	else if (!json && (text || !report_outputs__any(&outs)))
+	else if (!o.json && (o.text || !report_outputs__any(&o.outs)))
 		report_doc__text(&rec.last, out.f);
 	code = output__close(&out);
 	if (json_failed && !code) {
@@ -190,7 +166,7 @@ int cmd_report(int argc, char **argv)
 		code = STRAND_EXIT_ERROR;
 	}
 	if (!code)
-		code = report_outputs__write(&outs, &rec.last);
+		code = report_outputs__write(&o.outs, &rec.last);
 done:
 	recording__free(&rec);
 	recording__free(&base);

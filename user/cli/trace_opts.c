@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "cli/trace_opts.h"
 #include "cli/trace.h"
+#include "lib/options.h"
 #include "lib/output.h"
 #include "lib/util.h"
 #include "verdicts/runaway.h"
 
-#include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +14,75 @@
 #define DEFAULT_MAX_TASKS	(1u << 20)
 #define DEFAULT_MAX_GOROUTINES	(1u << 21)
 #define DEFAULT_RECORD_EVERY_NS (5 * NSEC_PER_SEC)
+
+#define T struct trace_opts
+
+static const struct opt trace_options[] = {
+	{"pid", 'p', OPT_PID(T, pid), .arg = "PID",
+	 .help = "trace the running process PID (its threads and\n"
+		 "goroutines; the trace ends when it exits)"},
+	{"follow", 'f', OPT_FLAG(T, follow),
+	 .help = "with -p: the processes it forked and will fork too,\n"
+		 "their children included (like strace -f)"},
+	{"for", 'd', OPT_DURATION(T, duration_ns, 1, 0), .arg = "DURATION",
+	 .help = "stop after DURATION (500ms, 30s, 5m, 1h)"},
+	{"json", 0, OPT_FLAG(T, json),
+	 .help = "print the final report as JSON (docs/json-schema.md)"},
+	{"output", 'o', OPT_STRING(T, output), .arg = "FILE",
+	 .help = "write the final report to FILE instead of stdout"},
+	{"full", 0, OPT_FLAG(T, full),
+	 .help = "the text report lists every group, site and thread\n"
+		 "(by default the first few of each, the rest counted)"},
+	{"record", 0, OPT_STRING(T, record), .arg = "FILE",
+	 .help = "keep the trace in FILE, a snapshot of the report every\n"
+		 "5s and the final one, to render later with 'strand\n"
+		 "report' (any format, any machine); a crash loses at\n"
+		 "most the last 5s"},
+	{"record-every", 0, OPT_DURATION(T, record_every_ns, MIN_PERIOD_NS, 0), .arg = "DURATION",
+	 .help = "snapshot period of --record (default 5s)"},
+	{NULL, 0, REPORT_OUT_OPTIONS(T, outs)},
+	{"threshold", 't', OPT_DURATION(T, threshold_ns, MIN_PERIOD_NS, 0), .arg = "DURATION",
+	 .help = "blocked this long before a thread or goroutine is\n"
+		 "judged at all (default 30s)"},
+	{"interval", 0, OPT_DURATION(T, interval_ns, MIN_PERIOD_NS, 0), .arg = "DURATION",
+	 .help = "live refresh period on a terminal (default 2s)"},
+	{"no-live", 0, OPT_CLEAR(T, live), .help = "no live refresh, only the final report"},
+	{"max-tasks", 0, OPT_COUNT(T, max_tasks, 1, UINT32_MAX), .arg = "N",
+	 .help = "tasks tracked at most; more are counted, not tracked"},
+	{"max-goroutines", 0, OPT_COUNT(T, max_goroutines, 1, UINT32_MAX), .arg = "N",
+	 .help = "goroutines of a process kept in full (default 2097152);\n"
+		 "more are counted at their spawn sites only"},
+	{"go-states", 0, OPT_COUNT(T, go_states, 4, 1u << 26), .arg = "N",
+	 .help = "goroutines the probes keep a record of (parent; park\n"
+		 "time with --exact-waits), all processes together\n"
+		 "(default 262144, 40 bytes each of kernel memory)"},
+	{"ringbuf", 0, OPT_SIZE(T, ringbuf_bytes, 4096), .arg = "SIZE",
+	 .help = "the kernel's event buffer (default 8M, a power of two);\n"
+		 "what overflows it is counted and reported as dropped"},
+	{"runaway", 0, OPT_COUNT(T, runaway, 2, UINT32_MAX), .arg = "N",
+	 .help = "a spawn site with N tasks alive at once, or one parent\n"
+		 "spawning N there, is a runaway (default 1000)"},
+	{"no-go-probes", 0, OPT_FLAG(T, no_go_probes),
+	 .help = "Go programs: read goroutines by snapshots only, no\n"
+		 "uprobes on the runtime (no spawn stacks, no parents)"},
+	{"exact-waits", 0, OPT_FLAG(T, exact_waits),
+	 .help = "Go programs: time each wait from its park, by uprobes on\n"
+		 "the runtime's park and ready (a trap each, 0.5-2 us:\n"
+		 "a channel-heavy program runs up to 8-14x slower); by\n"
+		 "default the scans time them from the runtime's state,\n"
+		 "to a scan's precision, at no cost to the program"},
+	{"overhead", 0, OPT_PERCENT(T, overhead_pct), .arg = "PERCENT",
+	 .help = "Go programs: what the spawn probes (a trap at every\n"
+		 "goroutine made and ended) may cost each process, in\n"
+		 "% of one CPU (default 1); past it they are detached\n"
+		 "and armed again for moments, counts then from scans"},
+	{"quiet", 'q', OPT_CALL(options__take_quiet), .help = "no progress messages on stderr"},
+	{"verbose", 'v', OPT_FLAG(T, verbose), .help = "libbpf's own diagnostics"},
+	{"help", 'h', OPT_HELP, .help = "this help"},
+	{0},
+};
+
+#undef T
 
 void trace__usage(FILE *f)
 {
@@ -25,52 +93,10 @@ void trace__usage(FILE *f)
 	      "With -p, attach to a running process; with -- COMMAND, start it and trace it and\n"
 	      "the processes it forks until it exits; with neither, trace every process.\n"
 	      "\n"
-	      "Options:\n"
-	      "  -p, --pid PID          trace the running process PID (its threads and\n"
-	      "                         goroutines; the trace ends when it exits)\n"
-	      "  -f, --follow           with -p: the processes it forked and will fork too,\n"
-	      "                         their children included (like strace -f)\n"
-	      "  -d, --for DURATION     stop after DURATION (500ms, 30s, 5m, 1h)\n"
-	      "      --json             print the final report as JSON (docs/json-schema.md)\n"
-	      "  -o, --output FILE      write the final report to FILE instead of stdout\n"
-	      "      --full             the text report lists every group, site and thread\n"
-	      "                         (by default the first few of each, the rest counted)\n"
-	      "      --record FILE      keep the trace in FILE, a snapshot of the report every\n"
-	      "                         5s and the final one, to render later with 'strand\n"
-	      "                         report' (any format, any machine); a crash loses at\n"
-	      "                         most the last 5s\n"
-	      "      --record-every DURATION  snapshot period of --record (default 5s)\n",
+	      "Options:\n",
 	      f);
-	fputs(report_outputs__help, f);
-	fputs("  -t, --threshold DURATION  blocked this long before a thread or goroutine is\n"
-	      "                         judged at all (default 30s)\n"
-	      "      --interval DURATION  live refresh period on a terminal (default 2s)\n"
-	      "      --no-live          no live refresh, only the final report\n"
-	      "      --max-tasks N      tasks tracked at most; more are counted, not tracked\n"
-	      "      --max-goroutines N  goroutines of a process kept in full (default 2097152);\n"
-	      "                         more are counted at their spawn sites only\n"
-	      "      --go-states N      goroutines the probes keep a record of (parent; park\n"
-	      "                         time with --exact-waits), all processes together\n"
-	      "                         (default 262144, 40 bytes each of kernel memory)\n"
-	      "      --ringbuf SIZE     the kernel's event buffer (default 8M, a power of two);\n"
-	      "                         what overflows it is counted and reported as dropped\n"
-	      "      --runaway N        a spawn site with N tasks alive at once, or one parent\n"
-	      "                         spawning N there, is a runaway (default 1000)\n"
-	      "      --no-go-probes     Go programs: read goroutines by snapshots only, no\n"
-	      "                         uprobes on the runtime (no spawn stacks, no parents)\n"
-	      "      --exact-waits      Go programs: time each wait from its park, by uprobes on\n"
-	      "                         the runtime's park and ready (a trap each, 0.5-2 us:\n"
-	      "                         a channel-heavy program runs up to 8-14x slower); by\n"
-	      "                         default the scans time them from the runtime's state,\n"
-	      "                         to a scan's precision, at no cost to the program\n"
-	      "      --overhead PERCENT  Go programs: what the spawn probes (a trap at every\n"
-	      "                         goroutine made and ended) may cost each process, in\n"
-	      "                         % of one CPU (default 1); past it they are detached\n"
-	      "                         and armed again for moments, counts then from scans\n"
-	      "  -q, --quiet            no progress messages on stderr\n"
-	      "  -v, --verbose          libbpf's own diagnostics\n"
-	      "  -h, --help             this help\n"
-	      "\n"
+	options__help(trace_options, f);
+	fputs("\n"
 	      "The report first lists blocked threads by verdict, grouped by (spawn site, wait\n"
 	      "site), each with its evidence: DEADLOCK (a cycle of mutex owners), STRANDED on\n"
 	      "a proof (a mutex whose owner is gone, a join on a stuck thread) or on evidence\n"
@@ -134,52 +160,17 @@ void trace__usage(FILE *f)
 	      f);
 }
 
+static const struct opt_command trace_command = {
+	.name = "trace",
+	.table = trace_options,
+	.usage = trace__usage,
+	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
+	.stop_at_operand = true,
+};
+
 int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 {
-	enum {
-		OPT_JSON = 256,
-		OPT_INTERVAL,
-		OPT_NO_LIVE,
-		OPT_MAX_TASKS,
-		OPT_RINGBUF,
-		OPT_MAX_GOROUTINES,
-		OPT_GO_STATES,
-		OPT_NO_GO_PROBES,
-		OPT_EXACT_WAITS,
-		OPT_OVERHEAD,
-		OPT_RUNAWAY,
-		OPT_RECORD,
-		OPT_RECORD_EVERY,
-		OPT_FULL,
-	};
-	static const struct option longopts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"follow", no_argument, NULL, 'f'},
-		{"for", required_argument, NULL, 'd'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"output", required_argument, NULL, 'o'},
-		{"interval", required_argument, NULL, OPT_INTERVAL},
-		{"threshold", required_argument, NULL, 't'},
-		{"no-live", no_argument, NULL, OPT_NO_LIVE},
-		{"full", no_argument, NULL, OPT_FULL},
-		{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
-		{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
-		{"overhead", required_argument, NULL, OPT_OVERHEAD},
-		{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
-		{"ringbuf", required_argument, NULL, OPT_RINGBUF},
-		{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
-		{"go-states", required_argument, NULL, OPT_GO_STATES},
-		{"runaway", required_argument, NULL, OPT_RUNAWAY},
-		{"record", required_argument, NULL, OPT_RECORD},
-		{"record-every", required_argument, NULL, OPT_RECORD_EVERY},
-		REPORT_OUT_OPTIONS,
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	uint32_t u;
-	int c;
+	int operand, code;
 
 	memset(o, 0, sizeof(*o));
 	o->interval_ns = DEFAULT_INTERVAL_NS;
@@ -191,113 +182,10 @@ int trace_opts__parse(int argc, char **argv, struct trace_opts *o)
 	o->record_every_ns = DEFAULT_RECORD_EVERY_NS;
 	o->argc = argc;
 	o->argv = argv;
-	optind = 1;
-	/* "+": stop at the first non-option, so COMMAND's own options stay its own */
-	while ((c = getopt_long(argc, argv, "+p:fd:o:t:qvh", longopts, NULL)) != -1) {
-		int taken = report_outputs__option(&o->outs, c, optarg);
-
-		if (taken < 0)
-			return STRAND_EXIT_USAGE;
-		if (taken)
-			continue;
-		switch (c) {
-		case OPT_RECORD:
-			o->record = optarg;
-			break;
-		case OPT_RECORD_EVERY:
-			if (!parse_duration_option("--record-every", optarg, MIN_PERIOD_NS,
-						   &o->record_every_ns))
-				return STRAND_EXIT_USAGE;
-			break;
-		case 'p':
-			if (!parse_u32(optarg, &u) || u == 0 || u > PID_MAX_LIMIT) {
-				say("invalid pid '%s': expected a process id", optarg);
-				return STRAND_EXIT_USAGE;
-			}
-			o->pid = (pid_t)u;
-			break;
-		case 'f':
-			o->follow = true;
-			break;
-		case 'd':
-			if (!parse_duration_option("--for", optarg, 1, &o->duration_ns))
-				return STRAND_EXIT_USAGE;
-			break;
-		case 't':
-			if (!parse_duration_option("--threshold", optarg, MIN_PERIOD_NS,
-						   &o->threshold_ns))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_INTERVAL:
-			if (!parse_duration_option("--interval", optarg, MIN_PERIOD_NS,
-						   &o->interval_ns))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case OPT_NO_LIVE:
-			o->live = false;
-			break;
-		case OPT_FULL:
-			o->full = true;
-			break;
-		case OPT_NO_GO_PROBES:
-			o->no_go_probes = true;
-			break;
-		case OPT_EXACT_WAITS:
-			o->exact_waits = true;
-			break;
-		case OPT_OVERHEAD:
-			if (!parse_overhead_arg(optarg, &o->overhead_pct))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_RINGBUF:
-			if (!parse_size(optarg, &o->ringbuf_bytes) || o->ringbuf_bytes < 4096 ||
-			    (o->ringbuf_bytes & (o->ringbuf_bytes - 1))) {
-				say("invalid --ringbuf '%s': expected a power of two from 4K, like "
-				    "8M",
-				    optarg);
-				return STRAND_EXIT_USAGE;
-			}
-			break;
-		case OPT_GO_STATES:
-			if (!parse_count_option("--go-states", optarg, 4, 1u << 26, &o->go_states))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_MAX_GOROUTINES:
-			if (!parse_count_option("--max-goroutines", optarg, 1, UINT32_MAX,
-						&o->max_goroutines))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_MAX_TASKS:
-			if (!parse_count_option("--max-tasks", optarg, 1, UINT32_MAX,
-						&o->max_tasks))
-				return STRAND_EXIT_USAGE;
-			break;
-		case OPT_RUNAWAY:
-			if (!parse_count_option("--runaway", optarg, 2, UINT32_MAX, &o->runaway))
-				return STRAND_EXIT_USAGE;
-			break;
-		case 'q':
-			strand_quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			trace__usage(stdout);
-			exit(STRAND_EXIT_OK);
-		default:
-			fputs("Try 'strand trace --help'.\n", stderr);
-			return STRAND_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		o->command = argv + optind;
+	if ((code = options__parse(&trace_command, argc, argv, o, &operand)))
+		return code;
+	if (operand < argc)
+		o->command = argv + operand;
 	if (o->pid && o->command) {
 		say("give either -p PID or -- COMMAND, not both");
 		return STRAND_EXIT_USAGE;

@@ -9,41 +9,33 @@
 #include <string.h>
 #include <unistd.h>
 
-const char report_outputs__help[] =
-	"      --svg FILE         an interactive flame graph of the tasks (self-contained SVG)\n"
-	"      --pprof FILE       a gzipped pprof profile (go tool pprof -top FILE)\n"
-	"      --folded FILE      folded stacks (flamegraph.pl, speedscope)\n"
-	"      --speedscope FILE  speedscope's JSON format\n"
-	"      --view VIEW        the stacks of those files: spawn (where tasks came from), wait\n"
-	"                         (where they wait now) or combined (the spawn stack below the\n"
-	"                         wait stack, like Go's \"created by\"; the default)\n";
-
-int report_outputs__option(struct report_outputs *o, int opt, const char *arg)
+static int take_view(void *opts, const struct opt *e, const char *arg)
 {
-	switch (opt) {
-	case 0x300:
-		o->folded = arg;
-		return 1;
-	case 0x301:
-		o->svg = arg;
-		return 1;
-	case 0x302:
-		o->pprof = arg;
-		return 1;
-	case 0x303:
-		o->speedscope = arg;
-		return 1;
-	case 0x304:
-		o->view_given = true;
-		if (prof_view__parse(arg, &o->view)) {
-			say("invalid --view '%s': expected spawn, wait or combined", arg);
-			return -1;
-		}
-		return 1;
-	default:
-		return 0;
+	struct report_outputs *o = opts;
+
+	o->view_given = true;
+	if (prof_view__parse(arg, &o->view)) {
+		say("invalid --view '%s': expected spawn, wait or combined", arg);
+		return STRAND_EXIT_USAGE;
 	}
+	return 0;
 }
+
+const struct opt report_outputs__options[] = {
+	{"svg", 0, OPT_STRING(struct report_outputs, svg), .arg = "FILE",
+	 .help = "an interactive flame graph of the tasks (self-contained SVG)"},
+	{"pprof", 0, OPT_STRING(struct report_outputs, pprof), .arg = "FILE",
+	 .help = "a gzipped pprof profile (go tool pprof -top FILE)"},
+	{"folded", 0, OPT_STRING(struct report_outputs, folded), .arg = "FILE",
+	 .help = "folded stacks (flamegraph.pl, speedscope)"},
+	{"speedscope", 0, OPT_STRING(struct report_outputs, speedscope), .arg = "FILE",
+	 .help = "speedscope's JSON format"},
+	{"view", 0, OPT_CALL(take_view), .arg = "VIEW",
+	 .help = "the stacks of those files: spawn (where tasks came from), wait\n"
+		 "(where they wait now) or combined (the spawn stack below the\n"
+		 "wait stack, like Go's \"created by\"; the default)"},
+	{0},
+};
 
 bool report_outputs__any(const struct report_outputs *o)
 {

@@ -7,9 +7,9 @@
 #ifndef STRAND_REPORT_OUT_H
 #define STRAND_REPORT_OUT_H
 
-#include <getopt.h>
 #include <stdbool.h>
 
+#include "lib/options.h"
 #include "report/fmt/profile.h"
 
 struct report_doc;
@@ -20,19 +20,11 @@ struct report_outputs {
 	bool view_given;
 };
 
-/* Long options both commands take, and their help lines. */
-#define REPORT_OUT_OPTIONS                                                                         \
-	{"folded", required_argument, NULL, 0x300}, {"svg", required_argument, NULL, 0x301},       \
-		{"pprof", required_argument, NULL, 0x302},                                         \
-		{"speedscope", required_argument, NULL, 0x303},                                    \
-	{                                                                                          \
-		"view", required_argument, NULL, 0x304                                             \
-	}
-extern const char report_outputs__help[];
+/* The options both commands take for them: a command's table includes them with
+ * {NULL, 0, REPORT_OUT_OPTIONS(the command's struct, its struct report_outputs)}. */
+extern const struct opt report_outputs__options[];
+#define REPORT_OUT_OPTIONS(T, m) OPT_INCLUDE(T, m, struct report_outputs, report_outputs__options)
 
-/* Takes option opt (one of REPORT_OUT_OPTIONS) with its argument: 1 taken, 0 not one of
- * them, -1 a bad argument (said). */
-int report_outputs__option(struct report_outputs *o, int opt, const char *arg);
 bool report_outputs__any(const struct report_outputs *o);
 /* Refuses what cannot work, before any tracing: two outputs on stdout, a file in a
  * directory that does not exist or cannot be written. 0, STRAND_EXIT_USAGE or
