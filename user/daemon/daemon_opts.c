@@ -2,11 +2,9 @@
 #include "daemon/daemon_opts.h"
 #include "daemon/http.h"
 #include "engine/engine.h"
+#include "lib/options.h"
 #include "lib/util.h"
 
-#include <errno.h>
-#include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -14,6 +12,72 @@
 #define DEFAULT_THRESHOLD      (30 * NSEC_PER_SEC)
 #define DEFAULT_MAX_TASKS      (1u << 20)
 #define DEFAULT_MAX_GOROUTINES (1u << 21)
+
+/* --comm and --cgroup: each repeatable, as many times as the filter has room for */
+static int take_filter(void *opts, const struct opt *e, const char *arg)
+{
+	struct proc_filter *f = &((struct daemon_opts *)opts)->metrics.filter;
+	bool comm = !strcmp(e->name, "comm");
+	const char **list = comm ? f->comms : f->cgroups;
+	size_t max = comm ? ARRAY_SIZE(f->comms) : ARRAY_SIZE(f->cgroups);
+	int *n = comm ? &f->ncomms : &f->ncgroups;
+
+	if ((size_t)*n == max) {
+		say("at most %zu --%s", max, e->name);
+		return STRAND_EXIT_USAGE;
+	}
+	list[(*n)++] = arg;
+	return 0;
+}
+
+#define T struct daemon_opts
+
+static const struct opt daemon_options[] = {
+	{"listen", 'l', OPT_STRING(T, listen), .arg = "ADDR:PORT",
+	 .help = "where to serve (default 127.0.0.1:9464); a\n"
+		 "non-loopback address needs --allow-remote"},
+	{"allow-remote", 0, OPT_FLAG(T, allow_remote),
+	 .help = "serve on a non-loopback address (the data names your\n"
+		 "processes, binaries and functions: firewall it)"},
+	{"config", 'c', OPT_CONFIG(T, owned), .arg = "FILE",
+	 .help = "options from FILE, one per line as 'name value' (the\n"
+		 "long option's name; '#' starts a comment); the\n"
+		 "command line wins"},
+	{"comm", 0, OPT_CALL(take_filter), .arg = "NAME",
+	 .help = "export only processes named NAME (repeatable)"},
+	{"cgroup", 0, OPT_CALL(take_filter), .arg = "PREFIX",
+	 .help = "... whose cgroup path starts with PREFIX (repeatable)"},
+	{"containers", 0, OPT_FLAG(T, metrics.filter.containers_only),
+	 .help = "... that run in a container"},
+	{"go-only", 0, OPT_FLAG(T, metrics.filter.go_only), .help = "... that are Go programs"},
+	{"top-sites", 0, OPT_COUNT(T, metrics.top_sites, 0, 1000), .arg = "K",
+	 .help = "spawn sites per process identity (default 10)"},
+	{"label-max", 0, OPT_COUNT(T, metrics.label_max, 16, 4096), .arg = "N",
+	 .help = "longest label value in bytes (default 128)"},
+	{"threshold", 't', OPT_DURATION(T, threshold_ns, MIN_PERIOD_NS, 0), .arg = "DURATION",
+	 .help = "blocked this long makes a stranded candidate\n"
+		 "(default 30s)"},
+	{"runaway", 0, OPT_COUNT(T, runaway, 2, 1u << 30), .arg = "N",
+	 .help = "runaway spawn threshold (default 1000)"},
+	{"max-tasks", 0, OPT_COUNT(T, max_tasks, 1, 1u << 30), .arg = "N",
+	 .help = "tasks tracked at most; more are counted as dropped"},
+	{"max-goroutines", 0, OPT_COUNT(T, max_goroutines, 1, 1u << 30), .arg = "N",
+	 .help = "goroutines of a process kept in full (default\n"
+		 "2097152); more are counted at their spawn sites only"},
+	{"no-go-probes", 0, OPT_CLEAR(T, go_probes),
+	 .help = "Go programs: snapshots only, no runtime uprobes"},
+	{"exact-waits", 0, OPT_FLAG(T, exact_waits),
+	 .help = "Go programs: waits timed by uprobes on every park and\n"
+		 "ready (0.5-2 us a trap; default: by the scans, free)"},
+	{"overhead", 0, OPT_PERCENT(T, overhead_pct), .arg = "PERCENT",
+	 .help = "what the Go spawn probes may cost each process, in %\n"
+		 "of one CPU (default 1); past it they are shed"},
+	{"verbose", 'v', OPT_FLAG(T, verbose), .help = "libbpf's own diagnostics"},
+	{"help", 'h', OPT_HELP, .help = "this help"},
+	{0},
+};
+
+#undef T
 
 void daemon__usage(FILE *f)
 {
@@ -23,34 +87,10 @@ void daemon__usage(FILE *f)
 	      "they run, and serve what strand knows over HTTP: Prometheus metrics per process\n"
 	      "(docs/metrics.md), and each process's report in any format.\n"
 	      "\n"
-	      "Options:\n"
-	      "  -l, --listen ADDR:PORT  where to serve (default 127.0.0.1:9464); a\n"
-	      "                         non-loopback address needs --allow-remote\n"
-	      "      --allow-remote     serve on a non-loopback address (the data names your\n"
-	      "                         processes, binaries and functions: firewall it)\n"
-	      "  -c, --config FILE      options from FILE, one per line as 'name value' (the\n"
-	      "                         long option's name; '#' starts a comment); the\n"
-	      "                         command line wins\n"
-	      "      --comm NAME        export only processes named NAME (repeatable)\n"
-	      "      --cgroup PREFIX    ... whose cgroup path starts with PREFIX (repeatable)\n"
-	      "      --containers       ... that run in a container\n"
-	      "      --go-only          ... that are Go programs\n"
-	      "      --top-sites K      spawn sites per process identity (default 10)\n"
-	      "      --label-max N      longest label value in bytes (default 128)\n"
-	      "  -t, --threshold DURATION  blocked this long makes a stranded candidate\n"
-	      "                         (default 30s)\n"
-	      "      --runaway N        runaway spawn threshold (default 1000)\n"
-	      "      --max-tasks N      tasks tracked at most; more are counted as dropped\n"
-	      "      --max-goroutines N  goroutines of a process kept in full (default\n"
-	      "                         2097152); more are counted at their spawn sites only\n"
-	      "      --no-go-probes     Go programs: snapshots only, no runtime uprobes\n"
-	      "      --exact-waits      Go programs: waits timed by uprobes on every park and\n"
-	      "                         ready (0.5-2 us a trap; default: by the scans, free)\n"
-	      "      --overhead PERCENT  what the Go spawn probes may cost each process, in %\n"
-	      "                         of one CPU (default 1); past it they are shed\n"
-	      "  -v, --verbose          libbpf's own diagnostics\n"
-	      "  -h, --help             this help\n"
-	      "\n"
+	      "Options:\n",
+	      f);
+	options__help(daemon_options, f);
+	fputs("\n"
 	      "HTTP:\n"
 	      "  GET /metrics           Prometheus text format\n"
 	      "  GET /report?pid=N&format=text|json|svg|folded|pprof|speedscope[&view=V]\n"
@@ -66,205 +106,26 @@ void daemon__usage(FILE *f)
 	      f);
 }
 
-enum {
-	OPT_ALLOW_REMOTE = 0x200,
-	OPT_COMM,
-	OPT_CGROUP,
-	OPT_CONTAINERS,
-	OPT_GO_ONLY,
-	OPT_TOP_SITES,
-	OPT_LABEL_MAX,
-	OPT_RUNAWAY,
-	OPT_MAX_TASKS,
-	OPT_MAX_GOROUTINES,
-	OPT_NO_GO_PROBES,
-	OPT_EXACT_WAITS,
-	OPT_OVERHEAD,
+static const struct opt_command daemon_command = {
+	.name = "daemon",
+	.table = daemon_options,
+	.usage = daemon__usage,
 };
-
-static const struct option longopts[] = {
-	{"listen", required_argument, NULL, 'l'},
-	{"allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE},
-	{"config", required_argument, NULL, 'c'},
-	{"comm", required_argument, NULL, OPT_COMM},
-	{"cgroup", required_argument, NULL, OPT_CGROUP},
-	{"containers", no_argument, NULL, OPT_CONTAINERS},
-	{"go-only", no_argument, NULL, OPT_GO_ONLY},
-	{"top-sites", required_argument, NULL, OPT_TOP_SITES},
-	{"label-max", required_argument, NULL, OPT_LABEL_MAX},
-	{"threshold", required_argument, NULL, 't'},
-	{"runaway", required_argument, NULL, OPT_RUNAWAY},
-	{"max-tasks", required_argument, NULL, OPT_MAX_TASKS},
-	{"max-goroutines", required_argument, NULL, OPT_MAX_GOROUTINES},
-	{"no-go-probes", no_argument, NULL, OPT_NO_GO_PROBES},
-	{"exact-waits", no_argument, NULL, OPT_EXACT_WAITS},
-	{"overhead", required_argument, NULL, OPT_OVERHEAD},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* One option (c from longopts, arg its argument); 0 or an exit code. */
-static int take_option(struct daemon_opts *o, int c, const char *arg, const char **config)
-{
-	struct proc_filter *f = &o->metrics.filter;
-	uint32_t n;
-
-	switch (c) {
-	case 'l':
-		o->listen = arg;
-		break;
-	case OPT_ALLOW_REMOTE:
-		o->allow_remote = true;
-		break;
-	case 'c':
-		*config = arg;
-		break;
-	case OPT_COMM:
-	case OPT_CGROUP:
-		if ((c == OPT_COMM ? f->ncomms : f->ncgroups) == 16) {
-			say("at most 16 --%s", c == OPT_COMM ? "comm" : "cgroup");
-			return STRAND_EXIT_USAGE;
-		}
-		if (c == OPT_COMM)
-			f->comms[f->ncomms++] = arg;
-		else
-			f->cgroups[f->ncgroups++] = arg;
-		break;
-	case OPT_CONTAINERS:
-		f->containers_only = true;
-		break;
-	case OPT_GO_ONLY:
-		f->go_only = true;
-		break;
-	case OPT_TOP_SITES:
-		if (!parse_count_option("--top-sites", arg, 0, 1000, &n))
-			return STRAND_EXIT_USAGE;
-		o->metrics.top_sites = (int)n;
-		break;
-	case OPT_LABEL_MAX:
-		if (!parse_count_option("--label-max", arg, 16, 4096, &n))
-			return STRAND_EXIT_USAGE;
-		o->metrics.label_max = (int)n;
-		break;
-	case 't':
-		if (!parse_duration_option("--threshold", arg, MIN_PERIOD_NS, &o->threshold_ns))
-			return STRAND_EXIT_USAGE;
-		break;
-	case OPT_RUNAWAY:
-		if (!parse_count_option("--runaway", arg, 2, 1u << 30, &o->runaway))
-			return STRAND_EXIT_USAGE;
-		break;
-	case OPT_MAX_TASKS:
-		if (!parse_count_option("--max-tasks", arg, 1, 1u << 30, &o->max_tasks))
-			return STRAND_EXIT_USAGE;
-		break;
-	case OPT_MAX_GOROUTINES:
-		if (!parse_count_option("--max-goroutines", arg, 1, 1u << 30, &o->max_goroutines))
-			return STRAND_EXIT_USAGE;
-		break;
-	case OPT_NO_GO_PROBES:
-		o->go_probes = false;
-		break;
-	case OPT_EXACT_WAITS:
-		o->exact_waits = true;
-		break;
-	case OPT_OVERHEAD:
-		if (!parse_overhead_arg(arg, &o->overhead_pct))
-			return STRAND_EXIT_USAGE;
-		break;
-	case 'v':
-		o->verbose = true;
-		break;
-	default:
-		return STRAND_EXIT_USAGE;
-	}
-	return 0;
-}
 
 int daemon_opts__read_config(struct daemon_opts *o, const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char line[1024];
-	int lineno = 0, code = 0;
-	const char *nested = NULL;
-
-	if (!f) {
-		say("cannot read '%s': %s", path, strerror(errno));
-		return STRAND_EXIT_USAGE;
-	}
-	while (!code && fgets(line, sizeof(line), f)) {
-		char *p = line, *name, *value = NULL, *hash = strchr(line, '#');
-		const struct option *opt = NULL;
-
-		lineno++;
-		if (hash)
-			*hash = '\0';
-		p += strspn(p, " \t");
-		name = p;
-		p += strcspn(p, " \t\r\n=");
-		if (p == name)
-			continue;
-		if (*p) {
-			*p++ = '\0';
-			p += strspn(p, " \t=");
-			value = p;
-			value[strcspn(value, "\r\n")] = '\0';
-			for (size_t n = strlen(value);
-			     n && (value[n - 1] == ' ' || value[n - 1] == '\t');)
-				value[--n] = '\0';
-		}
-		for (const struct option *lo = longopts; lo->name; lo++)
-			if (!strcmp(lo->name, name))
-				opt = lo;
-		if (!opt || !strcmp(name, "config") || !strcmp(name, "help")) {
-			say("%s:%d: unknown option '%s'", path, lineno, name);
-			code = STRAND_EXIT_USAGE;
-		} else if ((opt->has_arg == required_argument) != (value && *value)) {
-			say("%s:%d: '%s' %s", path, lineno, name,
-			    opt->has_arg == required_argument ? "needs a value" : "takes no value");
-			code = STRAND_EXIT_USAGE;
-		} else if (o->nowned == (int)ARRAY_SIZE(o->owned)) {
-			say("%s:%d: too many options", path, lineno);
-			code = STRAND_EXIT_USAGE;
-		} else {
-			char *v = value ? xstrdup(value) : NULL;
-
-			if (v)
-				o->owned[o->nowned++] = v;
-			code = take_option(o, opt->val, v, &nested);
-		}
-	}
-	fclose(f);
-	return code;
+	return options__read_config(&daemon_command, o, path);
 }
 
 int daemon_opts__parse(int argc, char **argv, struct daemon_opts *o)
 {
-	const char *config = NULL, *unused = NULL;
-	int c, code;
+	int operand, code;
 
 	daemon_opts__defaults(o);
-	/* the file first, so that the command line wins */
-	for (int i = 1; i < argc - 1; i++)
-		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
-			config = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			config = argv[i] + 9;
-	if (config && (code = daemon_opts__read_config(o, config)))
+	if ((code = options__parse(&daemon_command, argc, argv, o, &operand)))
 		return code;
-	while ((c = getopt_long(argc, argv, "l:c:t:vh", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			daemon__usage(stdout);
-			exit(STRAND_EXIT_OK);
-		}
-		if (c == '?' || (code = take_option(o, c, optarg, &unused))) {
-			fputs("Try 'strand daemon --help'.\n", stderr);
-			return STRAND_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		say("unexpected argument '%s'", argv[optind]);
+	if (operand < argc) {
+		say("unexpected argument '%s'", argv[operand]);
 		return STRAND_EXIT_USAGE;
 	}
 	return 0;
@@ -272,9 +133,7 @@ int daemon_opts__parse(int argc, char **argv, struct daemon_opts *o)
 
 void daemon_opts__free(struct daemon_opts *o)
 {
-	for (int i = 0; i < o->nowned; i++)
-		free(o->owned[i]);
-	o->nowned = 0;
+	opt_strings__free(&o->owned);
 }
 
 int daemon_opts__check_listen(const struct daemon_opts *o)

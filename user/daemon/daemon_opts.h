@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "daemon/metrics.h"
+#include "lib/options.h"
 
 struct daemon_opts {
 	const char *listen;
@@ -18,8 +19,7 @@ struct daemon_opts {
 	bool exact_waits;    /* Go waits timed by park/ready probes, not by the scans */
 	double overhead_pct; /* the Go create/exit probes' budget per process */
 	struct metrics_opts metrics;
-	char *owned[64]; /* the config file's values the options point at */
-	int nowned;
+	struct opt_strings owned; /* the config file's values the options point at */
 };
 
 void daemon__usage(FILE *f);
