@@ -391,16 +391,6 @@ bool parse_percent(const char *s, double *out)
 	return true;
 }
 
-bool parse_overhead_arg(const char *arg, double *pct)
-{
-	if (parse_percent(arg, pct))
-		return true;
-	say("invalid --overhead '%s': expected a percentage of one CPU, more than 0 and at most "
-	    "100 (e.g. 1 or 0.5%%)",
-	    arg);
-	return false;
-}
-
 void evidence__add(char *rows, size_t width, int *n, size_t max, const char *fmt, ...)
 {
 	va_list ap;

@@ -75,8 +75,6 @@ bool parse_u32(const char *s, uint32_t *out);
 bool parse_size(const char *s, uint32_t *out);
 /* A share of one CPU: "1", "0.5", "2%"; more than 0, at most 100. */
 bool parse_percent(const char *s, double *out);
-/* --overhead's value (a parse_percent); false, the error said, when it is none. */
-bool parse_overhead_arg(const char *arg, double *pct);
 
 bool str_ends_with(const char *s, const char *suffix);
 /* The length of the well-formed UTF-8 sequence (RFC 3629) of 2-4 bytes at p, 0 when it is

@@ -72,13 +72,13 @@ static bool pod_in(const char *c, size_t n, char *out, size_t size)
 		len -= 6;
 	if (len != 36 || size < 37)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = p[i] == '_' ? '-' : p[i];
-
-		if (ch != '-' && !isxdigit((unsigned char)ch))
+	/* every character checked before out is touched: a UID that goes wrong halfway leaves
+	 * no half of itself behind */
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != '-' && p[i] != '_' && !isxdigit((unsigned char)p[i]))
 			return false;
-		out[k++] = (char)tolower((unsigned char)ch);
-	}
+	for (size_t i = 0; i < len; i++)
+		out[k++] = p[i] == '_' ? '-' : (char)tolower((unsigned char)p[i]);
 	out[k] = '\0';
 	return true;
 }

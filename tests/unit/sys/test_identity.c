@@ -49,6 +49,18 @@ static void test_cgroup_paths(void)
 		   "abcdeg.scope",
 		   "", "");
 	expect_ids("/kubepods/ipod" UID, "", "");
+	/* a UID that goes wrong halfway leaves nothing of itself: neither a string left
+	 * unended (fuzz_daemon found one) nor a half in place of a good one found later */
+	{
+		char p[40], c[72];
+
+		memset(p, 'x', sizeof(p));
+		identity__from_cgroup("/kubepods/pod0b7e8a46_1c2d_4e5f_8a9b_0c1d2e3f\261a5b", p,
+				      sizeof(p), c, sizeof(c));
+		ASSERT_TRUE(!strcmp(p, ""));
+	}
+	expect_ids("/kubepods/pod0b7e8a46_1c2d_4e5f_8a9b_0c1d2e3f\261a5b/kubepods/pod" UID, UID,
+		   "");
 }
 
 static void test_proc_cgroup(void)
