@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from harness import Session, check, fail, timeout
+from harness import Session, check, expect_eq, fail, timeout
 from servers import SERVERS, scratch, start_java, start_python
 
 THRESHOLD = "2s"
@@ -194,3 +194,24 @@ def test_thread_per_request_leaks_in_python_and_java():
           "python: their spawners (the request threads) are gone", ev)
     ev = _leaked_group("java", *res["java"])
     check("each comes from an executor of its own" in ev, "java: one executor per request", ev)
+    _java_spawn_site_named(_report(res["java"][1]))
+
+
+def _java_spawn_site_named(rep):
+    """The leaked threads' spawn site in Java's own words: HotSpot's interpreted frames named
+    by the Method* each keeps (read through the tables libjvm.so describes itself by), from
+    Thread.start up to the program's own lambda that submitted the task (20 requests are
+    too few for the JIT to compile it)."""
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    site = next((x for x in rep.get("sites") or [] if bad and x.get("id") == bad[0].get("site")),
+                None)
+    frames = [(f.get("function"), f.get("module")) for f in (site or {}).get("spawn_stack", [])]
+    names = [f for f, m in frames if m == "interpreted Java"]
+    want = ["java.lang.Thread.start0", "java.lang.Thread.start",
+            "java.util.concurrent.ThreadPoolExecutor.addWorker",
+            "java.util.concurrent.ThreadPoolExecutor.execute",
+            "java.util.concurrent.AbstractExecutorService.submit",
+            "java.util.concurrent.Executors$DelegatedExecutorService.submit",
+            "HttpPool.lambda$main$1"]
+    expect_eq(names[:len(want)], want, "java: the spawn stack's interpreted Java frames",
+              "\n".join("%s [%s]" % fm for fm in frames))

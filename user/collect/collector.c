@@ -272,7 +272,12 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 	bool is_new;
 	int depth;
 
-	depth = stacks__symbolize(c->stacks, pid, st, &frames);
+	depth = stacks__symbolize(c->stacks,
+				  &(struct stack_sample){.pid = pid,
+							 .regs = (const uint64_t *)ev->regs,
+							 .stack = ev->stack,
+							 .stack_len = ev->stack_len},
+				  st, &frames);
 	ids = frame_identities(frames, depth);
 	s = model__site_by_path(c->model, pid, kind, start, ids, depth, &is_new);
 	free(ids);

@@ -2,6 +2,7 @@
 #include "sym/stacks.h"
 #include "lib/hashmap.h"
 #include "lib/util.h"
+#include "sym/jvm.h"
 #include "sym/procmaps.h"
 #include "sym/stackmemo.h"
 
@@ -15,7 +16,12 @@ struct stacks {
 	struct stack_memo *memo;
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	struct stacks_stats stats;
+	struct hashmap jvms;  /* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
+	struct hashmap names; /* hash of a Java frame's name -> the name, kept while s is */
 };
+
+#define NOT_A_JVM ((struct jvm *)1)
+static const char INTERPRETED_JAVA[] = "interpreted Java";
 
 struct stacks *stacks__new(void)
 {
@@ -26,11 +32,16 @@ struct stacks *stacks__new(void)
 	s->sym = symbolizer__new(s->maps);
 	s->memo = stack_memo__new();
 	s->scratch = xcalloc(1, sizeof(*s->scratch));
+	hashmap__init(&s->jvms);
+	hashmap__init(&s->names);
 	return s;
 }
 
 void stacks__free(struct stacks *s)
 {
+	uint64_t key;
+	void *val;
+
 	if (!s)
 		return;
 	unwinder__free(s->unwinder);
@@ -38,6 +49,11 @@ void stacks__free(struct stacks *s)
 	stack_memo__free(s->memo);
 	proc_maps__free(s->maps);
 	free(s->scratch);
+	for (size_t i = 0; hashmap__next(&s->jvms, &i, &key, &val);)
+		if (val != NOT_A_JVM)
+			jvm__free(val);
+	hashmap__free(&s->jvms);
+	hashmap__free_values(&s->names);
 	free(s);
 }
 
@@ -70,16 +86,68 @@ static bool ends_go_stack(const char *fn)
 	return false;
 }
 
-int stacks__symbolize(struct stacks *s, pid_t pid, const struct unwound_stack *st,
-		      struct sym_frame **frames)
+static uint64_t hash_str(uint64_t h, const char *s);
+
+/* pid's JVM, looked for once. */
+static struct jvm *jvm_of(struct stacks *s, pid_t pid)
+{
+	struct jvm *j = hashmap__get(&s->jvms, (uint64_t)pid);
+
+	if (!j) {
+		j = jvm__open(pid);
+		hashmap__set(&s->jvms, (uint64_t)pid, j ? j : NOT_A_JVM);
+	}
+	return j == NOT_A_JVM ? NULL : j;
+}
+
+/*
+ * Frame i of an unwound sample, a return address into HotSpot's interpreter, named by the
+ * method its frame runs: the frame's own frame pointer is the one saved just below the
+ * return address that led to it, and its Method* sits at a fixed slot below that, both in
+ * the stack copy (the memory the process has now holds another moment's).
+ */
+static bool name_interpreted(struct stacks *s, const struct stack_sample *sample,
+			     const struct unwound_stack *st, int i, struct sym_frame *f)
+{
+	uint64_t sp = sample->regs[DWARF_RSP], fp, method, off, h;
+	struct jvm *j;
+	char name[1024];
+	char *kept;
+
+	if (i < 1 || st->slot[i] < 8 || (uint64_t)st->slot[i] > sample->stack_len ||
+	    !(j = jvm_of(s, sample->pid)) || !jvm__in_interpreter(j, st->pc[i]))
+		return false;
+	memcpy(&fp, sample->stack + st->slot[i] - 8, sizeof(fp));
+	off = fp + JVM_INTERP_METHOD_SLOT * 8 - sp;
+	if (fp < sp || off + sizeof(method) > sample->stack_len)
+		return false;
+	memcpy(&method, sample->stack + off, sizeof(method));
+	if (jvm__method_name(j, method, name, sizeof(name)))
+		return false;
+	h = hash_str(0xcbf29ce484222325ULL, name);
+	if (!(kept = hashmap__get(&s->names, h))) {
+		kept = xstrdup(name);
+		hashmap__set(&s->names, h, kept);
+	}
+	*f = (struct sym_frame){.pc = st->pc[i], .function = kept, .module = INTERPRETED_JAVA};
+	return true;
+}
+
+int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
+		      const struct unwound_stack *st, struct sym_frame **frames)
 {
 	struct sym_frame inl[SYM_MAX_INLINE];
 	int cap = st->depth * 2 + 1, depth = 0;
 	uint64_t t0 = now_mono_ns();
+	pid_t pid = sample->pid;
 
 	*frames = xcalloc((size_t)cap, sizeof(**frames));
 	for (int i = 0; i < st->depth; i++) {
 		int n = symbolizer__resolve(s->sym, pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
+
+		/* outside every module: JIT or interpreter code, when pid is a JVM */
+		if (n == 1 && !inl[0].module)
+			name_interpreted(s, sample, st, i, &inl[0]);
 
 		if (depth + n > cap) {
 			cap = (depth + n) * 2;
@@ -103,6 +171,9 @@ static uint64_t hash_str(uint64_t h, const char *s)
 
 uint64_t sym_frame__identity(const struct sym_frame *f)
 {
+	/* an interpreted Java frame is its method, wherever in the interpreter it returns */
+	if (f->function && f->module == (const char *)INTERPRETED_JAVA)
+		return hash_str(0xcbf29ce484222325ULL, f->function);
 	if (!f->function || !f->line)
 		return f->pc;
 	return hash_combine(hash_str(hash_str(0xcbf29ce484222325ULL, f->function), f->file),
@@ -114,6 +185,7 @@ int stacks__resolve(struct stacks *s, const struct stack_sample *sample, struct 
 {
 	struct unwound_stack *st = s->scratch;
 	uint64_t t0 = now_mono_ns();
+	bool interpreted = false;
 	int depth;
 
 	if ((depth = stack_memo__find(s->memo, sample, frames, path_hash)) >= 0) {
@@ -126,11 +198,17 @@ int stacks__resolve(struct stacks *s, const struct stack_sample *sample, struct 
 		*frames = NULL;
 		return 0;
 	}
-	depth = stacks__symbolize(s, sample->pid, st, frames);
+	depth = stacks__symbolize(s, sample, st, frames);
 	*path_hash = hash_u64((uint64_t)sample->pid);
-	for (int i = 0; i < depth; i++)
+	for (int i = 0; i < depth; i++) {
 		*path_hash = hash_combine(*path_hash, sym_frame__identity(&(*frames)[i]));
-	stack_memo__add(s->memo, sample, st, *frames, depth, *path_hash);
+		/* the interpreter's return addresses are the same for every method it runs:
+		 * a stack with interpreted Java frames is known by its Method* slots, which the
+		 * memo does not compare */
+		interpreted |= (*frames)[i].module == INTERPRETED_JAVA;
+	}
+	if (!interpreted)
+		stack_memo__add(s->memo, sample, st, *frames, depth, *path_hash);
 	return depth;
 }
 
@@ -141,6 +219,10 @@ void stacks__prefetch(struct stacks *s, pid_t pid)
 
 void stacks__forget(struct stacks *s, pid_t pid)
 {
+	struct jvm *j = hashmap__del(&s->jvms, (uint64_t)pid);
+
+	if (j && j != NOT_A_JVM)
+		jvm__free(j);
 	unwinder__forget(s->unwinder, pid);
 	stack_memo__forget(s->memo, pid);
 	symbolizer__forget(s->sym, pid);

@@ -30,10 +30,11 @@ void stacks__free(struct stacks *s);
 /* Unwinds one sample into st (the spawn path: it learns the slots of the return
  * addresses). 0, or -1 when nothing could be unwound (counted). */
 int stacks__unwind(struct stacks *s, const struct stack_sample *sample, struct unwound_stack *st);
-/* An unwound stack of pid's in words, inlined frames expanded and cut where Go's own
- * traceback stops; returns the depth, the caller owns *frames. */
-int stacks__symbolize(struct stacks *s, pid_t pid, const struct unwound_stack *st,
-		      struct sym_frame **frames);
+/* The stack sample unwound into st, in words: inlined frames expanded, cut where Go's own
+ * traceback stops, a JVM's interpreted frames named by the Method* each keeps (sym/jvm.h);
+ * returns the depth, the caller owns *frames. */
+int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
+		      const struct unwound_stack *st, struct sym_frame **frames);
 /* Both, remembered for the many threads blocked at one place (a wait's stack): the depth
  * (0: failed, counted) and a hash of the call path in *path_hash; the caller owns *frames. */
 int stacks__resolve(struct stacks *s, const struct stack_sample *sample, struct sym_frame **frames,

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "sym/jvm.h"
+#include "lib/util.h"
+#include "sym/elfsym.h"
+#include "sys/procfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JVM_MAX_ENTRIES 8192 /* JDK 17 describes 789 fields; a bound against a bad table */
+#define JVM_NAME_MAX	512
+
+/* What strand reads of HotSpot's structures, each found by its name in the tables. */
+struct jvm_layout {
+	uint64_t method_const;	   /* Method::_constMethod */
+	uint64_t const_constants;  /* ConstMethod::_constants */
+	uint64_t const_name_index; /* ConstMethod::_name_index (u2) */
+	uint64_t pool_holder;	   /* ConstantPool::_pool_holder */
+	uint64_t pool_size;	   /* sizeof(ConstantPool): its slots follow it */
+	uint64_t klass_name;	   /* Klass::_name */
+	uint64_t symbol_length;	   /* Symbol::_length (u2) */
+	uint64_t symbol_body;	   /* Symbol::_body */
+	uint64_t interp_code;	   /* &AbstractInterpreter::_code, a StubQueue* */
+	uint64_t queue_buffer;	   /* StubQueue::_stub_buffer */
+	uint64_t queue_limit;	   /* StubQueue::_buffer_limit (int) */
+};
+
+struct jvm {
+	pid_t pid;
+	struct jvm_layout l;
+	uint64_t interp_lo, interp_hi; /* the interpreter's code */
+};
+
+static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	return procfs__read_mem(pid, addr, v, sizeof(*v));
+}
+
+static int read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
+{
+	int err = addr ? procfs__read_mem(pid, addr, buf, size - 1) : -EINVAL;
+
+	buf[err ? 0 : size - 1] = '\0';
+	return err;
+}
+
+/* libjvm.so in pid: the path to open it by (through the process's root) and its load
+ * address (a shared object's first mapping maps its first page at vaddr 0). */
+static int find_libjvm(pid_t pid, char *path, size_t size, uint64_t *bias)
+{
+	char maps[64], line[4096];
+	FILE *f;
+	int err = -ENOENT;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	if (!(f = fopen(maps, "re")))
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		unsigned long long start, off;
+		char *file = strchr(line, '/');
+		size_t n;
+
+		if (!file || sscanf(line, "%llx-%*x %*s %llx", &start, &off) != 2 || off)
+			continue;
+		n = strcspn(file, "\n");
+		file[n] = '\0';
+		if (n < 10 || strcmp(file + n - 10, "/libjvm.so"))
+			continue;
+		snprintf(path, size, "/proc/%d/root%s", pid, file);
+		*bias = start;
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
+/* The tables' own layout: where in an entry its names, offset and address are. */
+struct vm_tables {
+	uint64_t structs, stride, type_name, field_name, is_static, offset, address;
+	uint64_t types, type_stride, type_type_name, type_size;
+};
+
+static int read_tables(pid_t pid, const char *lib, uint64_t bias, struct vm_tables *t)
+{
+	static const struct {
+		const char *sym;
+		size_t at;
+	} vars[] = {
+		{"gHotSpotVMStructs", offsetof(struct vm_tables, structs)},
+		{"gHotSpotVMStructEntryArrayStride", offsetof(struct vm_tables, stride)},
+		{"gHotSpotVMStructEntryTypeNameOffset", offsetof(struct vm_tables, type_name)},
+		{"gHotSpotVMStructEntryFieldNameOffset", offsetof(struct vm_tables, field_name)},
+		{"gHotSpotVMStructEntryIsStaticOffset", offsetof(struct vm_tables, is_static)},
+		{"gHotSpotVMStructEntryOffsetOffset", offsetof(struct vm_tables, offset)},
+		{"gHotSpotVMStructEntryAddressOffset", offsetof(struct vm_tables, address)},
+		{"gHotSpotVMTypes", offsetof(struct vm_tables, types)},
+		{"gHotSpotVMTypeEntryArrayStride", offsetof(struct vm_tables, type_stride)},
+		{"gHotSpotVMTypeEntryTypeNameOffset", offsetof(struct vm_tables, type_type_name)},
+		{"gHotSpotVMTypeEntrySizeOffset", offsetof(struct vm_tables, type_size)},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+		uint64_t vaddr;
+		int err = elfsym__variable_address(lib, vars[i].sym, &vaddr);
+
+		if (err ||
+		    (err = read_u64(pid, bias + vaddr, (uint64_t *)((char *)t + vars[i].at))))
+			return err;
+	}
+	/* an entry is a handful of pointers and ints: anything else is no such table */
+	if (t->stride < 32 || t->stride > 256 || t->type_stride < 32 || t->type_stride > 256)
+		return -EINVAL;
+	return 0;
+}
+
+struct wanted {
+	const char *type, *field; /* field NULL: the type's size */
+	size_t at;		  /* in struct jvm_layout */
+	bool is_static;		  /* the field's address, not its offset */
+};
+
+static const struct wanted wanted[] = {
+	{"Method", "_constMethod", offsetof(struct jvm_layout, method_const), false},
+	{"ConstMethod", "_constants", offsetof(struct jvm_layout, const_constants), false},
+	{"ConstMethod", "_name_index", offsetof(struct jvm_layout, const_name_index), false},
+	{"ConstantPool", "_pool_holder", offsetof(struct jvm_layout, pool_holder), false},
+	{"ConstantPool", NULL, offsetof(struct jvm_layout, pool_size), false},
+	{"Klass", "_name", offsetof(struct jvm_layout, klass_name), false},
+	{"Symbol", "_length", offsetof(struct jvm_layout, symbol_length), false},
+	{"Symbol", "_body", offsetof(struct jvm_layout, symbol_body), false},
+	{"AbstractInterpreter", "_code", offsetof(struct jvm_layout, interp_code), true},
+	{"StubQueue", "_stub_buffer", offsetof(struct jvm_layout, queue_buffer), false},
+	{"StubQueue", "_buffer_limit", offsetof(struct jvm_layout, queue_limit), false},
+};
+
+/* Walks a table of entries (ended by one whose type name is NULL) for what is wanted of
+ * it; the number found. */
+static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_layout *l)
+{
+	uint64_t base = types ? t->types : t->structs, stride = types ? t->type_stride : t->stride;
+	size_t found = 0;
+
+	for (uint64_t i = 0; i < JVM_MAX_ENTRIES; i++) {
+		uint64_t e = base + i * stride, tn, fn = 0, v = 0;
+		char type[64], field[64] = "";
+		int is_static = 0;
+
+		if (read_u64(pid, e + (types ? t->type_type_name : t->type_name), &tn) || !tn)
+			break;
+		if (read_str(pid, tn, type, sizeof(type)))
+			continue;
+		if (!types &&
+		    (read_u64(pid, e + t->field_name, &fn) ||
+		     read_str(pid, fn, field, sizeof(field)) ||
+		     procfs__read_mem(pid, e + t->is_static, &is_static, sizeof(is_static))))
+			continue;
+		for (size_t w = 0; w < ARRAY_SIZE(wanted); w++) {
+			if (strcmp(wanted[w].type, type) || (!wanted[w].field) != types ||
+			    (!types && strcmp(wanted[w].field, field)) ||
+			    (!types && !!is_static != wanted[w].is_static))
+				continue;
+			if (read_u64(pid,
+				     e + (types	      ? t->type_size
+					  : is_static ? t->address
+						      : t->offset),
+				     &v))
+				continue;
+			*(uint64_t *)((char *)l + wanted[w].at) = v;
+			found++;
+		}
+	}
+	return found;
+}
+
+struct jvm *jvm__open(pid_t pid)
+{
+	char lib[4200];
+	uint64_t bias = 0, queue = 0, buffer = 0;
+	int32_t limit = 0;
+	struct vm_tables t;
+	struct jvm *j;
+
+	if (find_libjvm(pid, lib, sizeof(lib), &bias) || read_tables(pid, lib, bias, &t))
+		return NULL;
+	j = xcalloc(1, sizeof(*j));
+	j->pid = pid;
+	if (walk(pid, &t, false, &j->l) + walk(pid, &t, true, &j->l) != ARRAY_SIZE(wanted)) {
+		free(j);
+		return NULL;
+	}
+	if (!read_u64(pid, j->l.interp_code, &queue) && queue &&
+	    !read_u64(pid, queue + j->l.queue_buffer, &buffer) &&
+	    !procfs__read_mem(pid, queue + j->l.queue_limit, &limit, sizeof(limit)) && limit > 0) {
+		j->interp_lo = buffer;
+		j->interp_hi = buffer + (uint64_t)limit;
+	}
+	return j;
+}
+
+void jvm__free(struct jvm *j)
+{
+	free(j);
+}
+
+bool jvm__in_interpreter(const struct jvm *j, uint64_t pc)
+{
+	return pc >= j->interp_lo && pc < j->interp_hi;
+}
+
+/* A Symbol's text into buf, when it is one: a length that fits, printable characters. */
+static int symbol_text(struct jvm *j, uint64_t sym, char *buf, size_t size)
+{
+	uint16_t len;
+	int err;
+
+	if (!sym || (err = procfs__read_mem(j->pid, sym + j->l.symbol_length, &len, sizeof(len))))
+		return sym ? err : -EINVAL;
+	if (!len || len >= size)
+		return -EINVAL;
+	if ((err = procfs__read_mem(j->pid, sym + j->l.symbol_body, buf, len)))
+		return err;
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
+int jvm__method_name(struct jvm *j, uint64_t method, char *buf, size_t size)
+{
+	uint64_t cm, cp, holder, kname, mname;
+	char klass[JVM_NAME_MAX], name[JVM_NAME_MAX];
+	uint16_t index;
+	int err;
+
+	if ((err = read_u64(j->pid, method + j->l.method_const, &cm)) ||
+	    (err = read_u64(j->pid, cm + j->l.const_constants, &cp)) ||
+	    (err = procfs__read_mem(j->pid, cm + j->l.const_name_index, &index, sizeof(index))) ||
+	    (err = read_u64(j->pid, cp + j->l.pool_holder, &holder)) ||
+	    (err = read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
+	    (err = read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
+	    (err = symbol_text(j, kname, klass, sizeof(klass))) ||
+	    (err = symbol_text(j, mname, name, sizeof(name))))
+		return err == -EFAULT || err == -EIO ? -EINVAL : err;
+	/* the class's name is internal ("java/util/concurrent/ThreadPoolExecutor") */
+	for (char *c = klass; *c; c++)
+		if (*c == '/')
+			*c = '.';
+	snprintf(buf, size, "%s.%s", klass, name);
+	return 0;
+}
