@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from harness import Session, check, expect_eq, fail, timeout
+from harness import Session, check, expect_eq, fail, marker_line, timeout
 from servers import SERVERS, scratch, start_java, start_python
 
 THRESHOLD = "2s"
@@ -215,3 +215,15 @@ def _java_spawn_site_named(rep):
             "HttpPool.lambda$main$1"]
     expect_eq(names[:len(want)], want, "java: the spawn stack's interpreted Java frames",
               "\n".join("%s [%s]" % fm for fm in frames))
+    # the spawn site: the program's first frame past the JVM's and the JDK's, at its line
+    stack = (site or {}).get("spawn_stack", [])
+    at = (site or {}).get("spawn_frame_index", -1)
+    spawn = stack[at] if 0 <= at < len(stack) else {}
+    expect_eq((spawn.get("function"), spawn.get("file"), spawn.get("line")),
+              ("HttpPool.lambda$main$1", "HttpPool.java",
+               marker_line("java/HttpPool.java", "SITE: javaleak")),
+              "java: the spawn site, in the program's words")
+    wait = [(f.get("function"), f.get("file"), f.get("line")) for f in bad[0].get("wait_stack", [])]
+    check(("HttpPool.waitForResult", "HttpPool.java",
+           marker_line("java/HttpPool.java", "WAIT: javaleak")) in wait,
+          "java: the wait stack names the program's wait, at its line", wait)

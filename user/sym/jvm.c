@@ -9,14 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JVM_MAX_ENTRIES 8192 /* JDK 17 describes 789 fields; a bound against a bad table */
-#define JVM_NAME_MAX	512
+#define JVM_MAX_ENTRIES 8192  /* JDK 17 describes 789 fields; a bound against a bad table */
+#define JVM_LINES_MAX	16384 /* bytes of a method's line table read at most */
 
 /* What strand reads of HotSpot's structures, each found by its name in the tables. */
 struct jvm_layout {
 	uint64_t method_const;	   /* Method::_constMethod */
 	uint64_t const_constants;  /* ConstMethod::_constants */
 	uint64_t const_name_index; /* ConstMethod::_name_index (u2) */
+	uint64_t const_flags;	   /* ConstMethod::_flags (u2) */
+	uint64_t const_code_size;  /* ConstMethod::_code_size (u2) */
+	uint64_t const_size;	   /* sizeof(ConstMethod): its bytecodes follow it */
+	uint64_t pool_source_file; /* ConstantPool::_source_file_name_index (u2) */
 	uint64_t pool_holder;	   /* ConstantPool::_pool_holder */
 	uint64_t pool_size;	   /* sizeof(ConstantPool): its slots follow it */
 	uint64_t klass_name;	   /* Klass::_name */
@@ -125,6 +129,11 @@ static const struct wanted wanted[] = {
 	{"Method", "_constMethod", offsetof(struct jvm_layout, method_const), false},
 	{"ConstMethod", "_constants", offsetof(struct jvm_layout, const_constants), false},
 	{"ConstMethod", "_name_index", offsetof(struct jvm_layout, const_name_index), false},
+	{"ConstMethod", "_flags", offsetof(struct jvm_layout, const_flags), false},
+	{"ConstMethod", "_code_size", offsetof(struct jvm_layout, const_code_size), false},
+	{"ConstMethod", NULL, offsetof(struct jvm_layout, const_size), false},
+	{"ConstantPool", "_source_file_name_index", offsetof(struct jvm_layout, pool_source_file),
+	 false},
 	{"ConstantPool", "_pool_holder", offsetof(struct jvm_layout, pool_holder), false},
 	{"ConstantPool", NULL, offsetof(struct jvm_layout, pool_size), false},
 	{"Klass", "_name", offsetof(struct jvm_layout, klass_name), false},
@@ -228,11 +237,106 @@ static int symbol_text(struct jvm *j, uint64_t sym, char *buf, size_t size)
 	return 0;
 }
 
-int jvm__method_name(struct jvm *j, uint64_t method, char *buf, size_t size)
+/* ConstMethod::_has_linenumber_table (an int constant the VM exports; 1 since JDK 8) */
+#define HAS_LINE_TABLE 0x1
+
+/* The compressed stream's numbers (CompressedReadStream, UNSIGNED5): a byte below 192 is
+ * itself, others carry on into up to four more, six bits a byte. false past the end. */
+static bool read_uint5(const uint8_t *b, size_t n, size_t *at, uint32_t *v)
 {
-	uint64_t cm, cp, holder, kname, mname;
-	char klass[JVM_NAME_MAX], name[JVM_NAME_MAX];
-	uint16_t index;
+	uint32_t sum = 0;
+	int shift = 0;
+
+	for (int i = 0; i < 5; i++) {
+		uint32_t x;
+
+		if (*at >= n)
+			return false;
+		x = b[(*at)++];
+		sum += x << shift;
+		if (x < 192 || i == 4)
+			break;
+		shift += 6;
+	}
+	*v = sum;
+	return true;
+}
+
+static bool read_sint5(const uint8_t *b, size_t n, size_t *at, int32_t *v)
+{
+	uint32_t u;
+
+	if (!read_uint5(b, n, at, &u))
+		return false;
+	*v = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+	return true;
+}
+
+/* Method::line_number_from_bci over the table (CompressedLineNumberReadStream): pairs of
+ * (bci, line) deltas, a byte each (bci << 3 | line) or 0xFF and two signed numbers, ended
+ * by 0; the line of bci, or of the last pair before it. */
+int jvm__line_of(const uint8_t *t, size_t n, int bci)
+{
+	/* 64 bits: deltas from memory strand does not trust may add up past an int */
+	int64_t at_bci = 0, line = 0, best_bci = 0, best = 0;
+	size_t at = 0;
+
+	while (at < n && t[at]) {
+		uint8_t b = t[at++];
+
+		if (b == 0xFF) {
+			int32_t db, dl;
+
+			if (!read_sint5(t, n, &at, &db) || !read_sint5(t, n, &at, &dl))
+				break;
+			at_bci += db;
+			line += dl;
+		} else {
+			at_bci += b >> 3;
+			line += b & 7;
+		}
+		/* a method has at most 65535 bytes of code, a file fewer lines than an int */
+		if (at_bci < 0 || at_bci > UINT16_MAX || line < 0 || line > INT32_MAX)
+			break;
+		if (at_bci == bci)
+			return (int)line;
+		if (at_bci < bci && at_bci >= best_bci) {
+			best_bci = at_bci;
+			best = line;
+		}
+	}
+	return (int)best;
+}
+
+/* The line of the bytecode at bcp in the method whose ConstMethod is cm; 0 when unknown. */
+static int frame_line(struct jvm *j, uint64_t cm, uint64_t bcp)
+{
+	uint16_t flags, code_size;
+	uint64_t code = cm + j->l.const_size;
+	uint8_t *table;
+	int line = 0;
+	size_t n;
+
+	if (!bcp || procfs__read_mem(j->pid, cm + j->l.const_flags, &flags, sizeof(flags)) ||
+	    procfs__read_mem(j->pid, cm + j->l.const_code_size, &code_size, sizeof(code_size)) ||
+	    !(flags & HAS_LINE_TABLE) || bcp < code || bcp >= code + code_size)
+		return 0;
+	table = xcalloc(1, JVM_LINES_MAX);
+	/* the table follows the bytecodes; it may end before a page does */
+	for (n = JVM_LINES_MAX; n >= 64; n /= 4)
+		if (!procfs__read_mem(j->pid, code + code_size, table, n))
+			break;
+	if (n >= 64)
+		line = jvm__line_of(table, n, (int)(bcp - code));
+	free(table);
+	return line;
+}
+
+int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *out)
+{
+	uint64_t cm, cp, holder, kname, mname, fname;
+	char klass[JVM_NAME_MAX];
+	uint16_t index, file_index;
 	int err;
 
 	if ((err = read_u64(j->pid, method + j->l.method_const, &cm)) ||
@@ -242,12 +346,20 @@ int jvm__method_name(struct jvm *j, uint64_t method, char *buf, size_t size)
 	    (err = read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
 	    (err = read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
 	    (err = symbol_text(j, kname, klass, sizeof(klass))) ||
-	    (err = symbol_text(j, mname, name, sizeof(name))))
+	    (err = symbol_text(j, mname, out->file, sizeof(out->file))))
 		return err == -EFAULT || err == -EIO ? -EINVAL : err;
 	/* the class's name is internal ("java/util/concurrent/ThreadPoolExecutor") */
 	for (char *c = klass; *c; c++)
 		if (*c == '/')
 			*c = '.';
-	snprintf(buf, size, "%s.%s", klass, name);
+	snprintf(out->name, sizeof(out->name), "%s.%s", klass, out->file);
+	out->file[0] = '\0';
+	if (!procfs__read_mem(j->pid, cp + j->l.pool_source_file, &file_index,
+			      sizeof(file_index)) &&
+	    file_index &&
+	    !read_u64(j->pid, cp + j->l.pool_size + (uint64_t)file_index * 8, &fname) &&
+	    symbol_text(j, fname, out->file, sizeof(out->file)))
+		out->file[0] = '\0';
+	out->line = frame_line(j, cm, bcp);
 	return 0;
 }

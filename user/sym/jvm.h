@@ -15,8 +15,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The interpreter frame's slot of its Method*, in words from its frame pointer. */
+/* The interpreter frame's slots of its Method* and of its bytecode pointer, in words from
+ * its frame pointer (frame_x86.hpp: sender sp, last sp, method, mirror, mdp, cache, locals,
+ * bcp). */
 #define JVM_INTERP_METHOD_SLOT (-3)
+#define JVM_INTERP_BCP_SLOT    (-8)
+
+#define JVM_NAME_MAX 512
+
+/* A Java frame in words. */
+struct jvm_frame {
+	char name[2 * JVM_NAME_MAX + 1]; /* "pkg.Class.method" */
+	char file[JVM_NAME_MAX];	 /* "Class.java", "" when the class says none */
+	int line; /* 0 when the bytecode pointer or the method's table says none */
+};
 
 struct jvm;
 
@@ -28,8 +40,13 @@ void jvm__free(struct jvm *j);
 /* Whether pc is in the interpreter's code (AbstractInterpreter::_code's buffer). */
 bool jvm__in_interpreter(const struct jvm *j, uint64_t pc);
 
-/* The method at method as "pkg.Class.name" into buf; 0, or -EINVAL when what was read there
- * is no method (the chain does not hold), -errno when it cannot be read. */
-int jvm__method_name(struct jvm *j, uint64_t method, char *buf, size_t size);
+/* The frame running method at bytecode pointer bcp (0: unknown), as HotSpot's own
+ * Method::line_number_from_bci reads the method's compressed line table; 0, or -EINVAL when
+ * what was read is no method (the chain does not hold), -errno when it cannot be read. */
+int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *out);
+
+/* The line of bytecode index bci in a method's compressed line table t[0..n) (its end may
+ * be cut off: what is read stops there); 0 when it says none. */
+int jvm__line_of(const uint8_t *t, size_t n, int bci);
 
 #endif /* STRAND_JVM_H */

@@ -88,6 +88,22 @@ static bool ends_go_stack(const char *fn)
 
 static uint64_t hash_str(uint64_t h, const char *s);
 
+/* A name kept as long as s is, once. */
+static const char *keep(struct stacks *s, const char *name)
+{
+	uint64_t h = hash_str(0xcbf29ce484222325ULL, name);
+	char *kept;
+
+	/* two names of one hash: the next key */
+	while ((kept = hashmap__get(&s->names, h)) && strcmp(kept, name))
+		h++;
+	if (!kept) {
+		kept = xstrdup(name);
+		hashmap__set(&s->names, h, kept);
+	}
+	return kept;
+}
+
 /* pid's JVM, looked for once. */
 static struct jvm *jvm_of(struct stacks *s, pid_t pid)
 {
@@ -109,10 +125,9 @@ static struct jvm *jvm_of(struct stacks *s, pid_t pid)
 static bool name_interpreted(struct stacks *s, const struct stack_sample *sample,
 			     const struct unwound_stack *st, int i, struct sym_frame *f)
 {
-	uint64_t sp = sample->regs[DWARF_RSP], fp, method, off, h;
+	uint64_t sp = sample->regs[DWARF_RSP], fp, method, bcp = 0, off;
+	struct jvm_frame jf;
 	struct jvm *j;
-	char name[1024];
-	char *kept;
 
 	if (i < 1 || st->slot[i] < 8 || (uint64_t)st->slot[i] > sample->stack_len ||
 	    !(j = jvm_of(s, sample->pid)) || !jvm__in_interpreter(j, st->pc[i]))
@@ -122,14 +137,16 @@ static bool name_interpreted(struct stacks *s, const struct stack_sample *sample
 	if (fp < sp || off + sizeof(method) > sample->stack_len)
 		return false;
 	memcpy(&method, sample->stack + off, sizeof(method));
-	if (jvm__method_name(j, method, name, sizeof(name)))
+	off = fp + JVM_INTERP_BCP_SLOT * 8 - sp;
+	if (fp + JVM_INTERP_BCP_SLOT * 8 >= sp && off + sizeof(bcp) <= sample->stack_len)
+		memcpy(&bcp, sample->stack + off, sizeof(bcp));
+	if (jvm__frame(j, method, bcp, &jf))
 		return false;
-	h = hash_str(0xcbf29ce484222325ULL, name);
-	if (!(kept = hashmap__get(&s->names, h))) {
-		kept = xstrdup(name);
-		hashmap__set(&s->names, h, kept);
-	}
-	*f = (struct sym_frame){.pc = st->pc[i], .function = kept, .module = INTERPRETED_JAVA};
+	*f = (struct sym_frame){.pc = st->pc[i],
+				.function = keep(s, jf.name),
+				.file = jf.file[0] ? keep(s, jf.file) : NULL,
+				.line = jf.line,
+				.module = INTERPRETED_JAVA};
 	return true;
 }
 
@@ -171,8 +188,9 @@ static uint64_t hash_str(uint64_t h, const char *s)
 
 uint64_t sym_frame__identity(const struct sym_frame *f)
 {
-	/* an interpreted Java frame is its method, wherever in the interpreter it returns */
-	if (f->function && f->module == (const char *)INTERPRETED_JAVA)
+	/* an interpreted Java frame with no line is its method, wherever in the interpreter it
+	 * returns */
+	if (f->function && !f->line && f->module == (const char *)INTERPRETED_JAVA)
 		return hash_str(0xcbf29ce484222325ULL, f->function);
 	if (!f->function || !f->line)
 		return f->pc;
