@@ -223,6 +223,8 @@ def _java_spawn_site_named(rep):
               ("HttpPool.lambda$main$1", "HttpPool.java",
                marker_line("java/HttpPool.java", "SITE: javaleak")),
               "java: the spawn site, in the program's words")
+    expect_eq(bad[0].get("thread_names"), ["pool-N-thread-N"],
+              "java: the group's threads by their Java names")
     wait = [(f.get("function"), f.get("file"), f.get("line")) for f in bad[0].get("wait_stack", [])]
     check(("HttpPool.waitForResult", "HttpPool.java",
            marker_line("java/HttpPool.java", "WAIT: javaleak")) in wait,

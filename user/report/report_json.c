@@ -8,7 +8,9 @@
 #include "report/report_doc.h"
 #include "verdicts/thread_roles.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 
 #define JSON_SCHEMA_VERSION 1
@@ -47,6 +49,41 @@ static void site_json(struct json *j, const struct reported_site *rs)
 		frame__json(j, NULL, &s->stack[i]);
 	json__end_array(j);
 	json__end_object(j);
+}
+
+/* The names of a group's threads listed, digits folded: a Java executor's threads are
+ * "pool-3-thread-1", "pool-27-thread-1", ... and read as one name, "pool-N-thread-N". */
+static void thread_names_json(struct json *j, struct model *m, const struct wait_group *g)
+{
+	char names[GROUP_MAX_TIDS][sizeof(((struct task *)0)->name)];
+	int n = 0;
+
+	json__begin_array(j, "thread_names");
+	for (int t = 0; t < g->ntids; t++) {
+		const struct task *task = model__task(m, g->tids[t]);
+		char name[sizeof(((struct task *)0)->name)];
+		size_t k = 0;
+		bool seen = false;
+
+		if (!task || !task->name[0])
+			continue;
+		/* a number is folded, but not one that is part of a word's abbreviation ("G1
+		 * Conc#0", "C2 CompilerThread0": its letter before it is a capital) */
+		for (const char *c = task->name; *c && k < sizeof(name) - 1; c++)
+			if (!isdigit((unsigned char)*c) ||
+			    (c > task->name && isupper((unsigned char)c[-1])))
+				name[k++] = *c;
+			else if (!k || name[k - 1] != 'N' || !isdigit((unsigned char)c[-1]))
+				name[k++] = 'N';
+		name[k] = '\0';
+		for (int i = 0; i < n && !seen; i++)
+			seen = !strcmp(names[i], name);
+		if (!seen) {
+			memcpy(names[n++], name, sizeof(name));
+			json__string(j, NULL, name);
+		}
+	}
+	json__end_array(j);
 }
 
 static void groups_json(struct json *j, const struct report *r)
@@ -110,6 +147,7 @@ static void groups_json(struct json *j, const struct report *r)
 		for (int t = 0; t < g->ntids; t++)
 			json__int(j, NULL, g->tids[t]);
 		json__end_array(j);
+		thread_names_json(j, r->model, g);
 		json__end_object(j);
 	}
 	json__end_array(j);

@@ -140,6 +140,12 @@ static void print_group(FILE *f, const json_t *r, const json_t *g)
 	json_array_foreach (doc_arr(g, "tids"), i, v)
 		fprintf(f, " %" PRId64, (int64_t)json_integer_value(v));
 	fprintf(f, "%s\n", (size_t)count > json_array_size(doc_arr(g, "tids")) ? " ..." : "");
+	if (json_array_size(doc_arr(g, "thread_names"))) {
+		fprintf(f, "      named");
+		json_array_foreach (doc_arr(g, "thread_names"), i, v)
+			fprintf(f, "%s %s", i ? "," : "", json_string_value(v) ?: "?");
+		fprintf(f, "\n");
+	}
 	print_wait_stack(f, g);
 	if (doc_str(g, "go_site")) {
 		fprintf(f, "      threads of goroutines from site %s, in system calls for them\n",
