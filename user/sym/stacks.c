@@ -116,6 +116,18 @@ static struct jvm *jvm_of(struct stacks *s, pid_t pid)
 	return j == NOT_A_JVM ? NULL : j;
 }
 
+/* The word at addr, when the stack copy holds it. */
+static bool copied_word(const struct stack_sample *sample, uint64_t addr, uint64_t *out)
+{
+	uint64_t sp = sample->regs[DWARF_RSP];
+
+	if (addr < sp || sample->stack_len < sizeof(*out) ||
+	    addr - sp > sample->stack_len - sizeof(*out))
+		return false;
+	memcpy(out, sample->stack + (addr - sp), sizeof(*out));
+	return true;
+}
+
 /*
  * Frame i of an unwound sample, a return address into HotSpot's interpreter, named by the
  * method its frame runs: the frame's own frame pointer is the one saved just below the
@@ -125,21 +137,17 @@ static struct jvm *jvm_of(struct stacks *s, pid_t pid)
 static bool name_interpreted(struct stacks *s, const struct stack_sample *sample,
 			     const struct unwound_stack *st, int i, struct sym_frame *f)
 {
-	uint64_t sp = sample->regs[DWARF_RSP], fp, method, bcp = 0, off;
+	uint64_t sp = sample->regs[DWARF_RSP], fp, method, bcp = 0;
 	struct jvm_frame jf;
 	struct jvm *j;
 
-	if (i < 1 || st->slot[i] < 8 || (uint64_t)st->slot[i] > sample->stack_len ||
-	    !(j = jvm_of(s, sample->pid)) || !jvm__in_interpreter(j, st->pc[i]))
+	if (i < 1 || st->slot[i] < 8 || !(j = jvm_of(s, sample->pid)) ||
+	    !jvm__in_interpreter(j, st->pc[i]) || !copied_word(sample, sp + st->slot[i] - 8, &fp) ||
+	    fp < -JVM_INTERP_BCP_SLOT * 8 ||
+	    !copied_word(sample, fp + JVM_INTERP_METHOD_SLOT * 8, &method))
 		return false;
-	memcpy(&fp, sample->stack + st->slot[i] - 8, sizeof(fp));
-	off = fp + JVM_INTERP_METHOD_SLOT * 8 - sp;
-	if (fp < sp || off + sizeof(method) > sample->stack_len)
-		return false;
-	memcpy(&method, sample->stack + off, sizeof(method));
-	off = fp + JVM_INTERP_BCP_SLOT * 8 - sp;
-	if (fp + JVM_INTERP_BCP_SLOT * 8 >= sp && off + sizeof(bcp) <= sample->stack_len)
-		memcpy(&bcp, sample->stack + off, sizeof(bcp));
+	if (!copied_word(sample, fp + JVM_INTERP_BCP_SLOT * 8, &bcp))
+		bcp = 0;
 	if (jvm__frame(j, method, bcp, &jf))
 		return false;
 	*f = (struct sym_frame){.pc = st->pc[i],
