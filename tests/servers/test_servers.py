@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from harness import Session, check, expect_eq, fail, marker_line, timeout
+from harness import Session, check, expect_eq, fail, marker_line, run_strand, timeout
 from servers import SERVERS, scratch, start_java, start_python
 
 THRESHOLD = "2s"
@@ -195,6 +195,29 @@ def test_thread_per_request_leaks_in_python_and_java():
     ev = _leaked_group("java", *res["java"])
     check("each comes from an executor of its own" in ev, "java: one executor per request", ev)
     _java_spawn_site_named(_report(res["java"][1]))
+    _java_names_in_every_format(_report(res["java"][1]))
+
+
+def _java_names_in_every_format(rep):
+    """The Java frames are the document's frames: `strand report` renders them in the text
+    (the spawn site at its line, the threads' names), the folded stacks and the SVG."""
+    with scratch() as tmp:
+        doc = tmp / "java.json"
+        doc.write_text(json.dumps(rep))
+        rc, text, err = run_strand(["report", str(doc)], timeout=30)
+        expect_eq(rc, 0, "strand report of the Java trace", err)
+        check("spawned at: HttpPool.lambda$main$1 (HttpPool.java:%d)"
+              % marker_line("java/HttpPool.java", "SITE: javaleak") in text and
+              "named pool-N-thread-N" in text,
+              "java: the text report's spawn site and thread names", text[-3000:])
+        rc, _, err = run_strand(["report", "--folded", str(tmp / "f"), "--svg",
+                                 str(tmp / "s.svg"), str(doc)], timeout=30)
+        expect_eq(rc, 0, "strand report --folded --svg of the Java trace", err)
+        folded = (tmp / "f").read_text()
+        check("HttpPool.waitForResult" in folded and "HttpPool.lambda$main$1" in folded,
+              "java: the folded stacks name the program's frames", folded[:3000])
+        check("HttpPool.lambda$main$1" in (tmp / "s.svg").read_text(),
+              "java: the SVG names the program's frames")
 
 
 def _java_spawn_site_named(rep):
