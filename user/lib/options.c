@@ -205,6 +205,11 @@ static int take(const struct opt_command *c, const struct opt *e, void *opts, co
 		return e->call(opts, e, arg);
 	case OPT_KIND_HELP:
 		c->usage(stdout);
+		/* a help that could not be written is no help (a full disk, a closed pipe) */
+		if (fflush(stdout) || ferror(stdout)) {
+			say("cannot write the help: %s", strerror(errno ? errno : EIO));
+			exit(STRAND_EXIT_ERROR);
+		}
 		exit(STRAND_EXIT_OK);
 	default: /* a config file is read before the rest */
 		return 0;
@@ -323,6 +328,11 @@ int options__read_config(const struct opt_command *c, void *opts, const char *pa
 			code = take(c, at->e, (char *)opts + at->off,
 				    takes_value(at->e) ? opt_strings__add(kept, value) : NULL);
 		}
+	}
+	/* a directory opens, and reads as an error: not as a file of no options */
+	if (!code && ferror(f)) {
+		say("cannot read '%s': %s", path, strerror(errno));
+		code = STRAND_EXIT_USAGE;
 	}
 	free(line);
 	fclose(f);

@@ -348,6 +348,9 @@ static void test_config(void)
 		 path);
 	ASSERT_EQ(RUN(&o, "-c", path), STRAND_EXIT_USAGE);
 	ASSERT_STREQ(said, words);
+	/* a directory opens but does not read: said, not taken for an empty file */
+	ASSERT_EQ(RUN(&o, "-c", "/tmp"), STRAND_EXIT_USAGE);
+	ASSERT_STREQ(said, "strand: cannot read '/tmp': Is a directory\n");
 	defaults(&o);
 }
 
