@@ -2,6 +2,7 @@
 #include "sym/jvm.h"
 #include "lib/util.h"
 #include "sym/elfsym.h"
+#include "sym/procmaps.h"
 #include "sys/procfs.h"
 
 #include <errno.h>
@@ -50,34 +51,40 @@ static int read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 	return err;
 }
 
+struct libjvm {
+	pid_t pid;
+	char *path;
+	size_t size;
+	uint64_t bias;
+	bool found;
+};
+
+static int libjvm_mapping(void *ctx, const struct map_line *ml)
+{
+	struct libjvm *l = ctx;
+	const char *base = strrchr(ml->path, '/');
+
+	if (ml->offset || !base || strcmp(base, "/libjvm.so"))
+		return 0;
+	snprintf(l->path, l->size, "/proc/%d/root%s", l->pid, ml->path);
+	l->bias = ml->start;
+	l->found = true;
+	return 1;
+}
+
 /* libjvm.so in pid: the path to open it by (through the process's root) and its load
  * address (a shared object's first mapping maps its first page at vaddr 0). */
 static int find_libjvm(pid_t pid, char *path, size_t size, uint64_t *bias)
 {
-	char maps[64], line[4096];
-	FILE *f;
-	int err = -ENOENT;
+	struct libjvm l = {.pid = pid, .path = path, .size = size};
+	int err = procmaps__each_file(pid, libjvm_mapping, &l);
 
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
-	if (!(f = fopen(maps, "re")))
-		return -errno;
-	while (err && fgets(line, sizeof(line), f)) {
-		unsigned long long start, off;
-		char *file = strchr(line, '/');
-		size_t n;
-
-		if (!file || sscanf(line, "%llx-%*x %*s %llx", &start, &off) != 2 || off)
-			continue;
-		n = strcspn(file, "\n");
-		file[n] = '\0';
-		if (n < 10 || strcmp(file + n - 10, "/libjvm.so"))
-			continue;
-		snprintf(path, size, "/proc/%d/root%s", pid, file);
-		*bias = start;
-		err = 0;
-	}
-	fclose(f);
-	return err;
+	if (err)
+		return err;
+	if (!l.found)
+		return -ENOENT;
+	*bias = l.bias;
+	return 0;
 }
 
 /* The tables' own layout: where in an entry its names, offset and address are. */
