@@ -91,6 +91,21 @@ static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp)
 	return 0;
 }
 
+/* The slot window: SLOT_WINDOW bytes above sp, or up to the end of sp's page when the next
+ * is not there (the top of a stack, whose distance to sp the kernel randomizes). The
+ * frames are all below the top, so the learned slots fall inside what was read. */
+static __always_inline __u32 copy_window(__u8 *dst, __u64 sp)
+{
+	__u32 to_page_end = 4096 - (sp & 4095); /* 1..4096 */
+
+	if (!bpf_probe_read_user(dst, SLOT_WINDOW, (void *)sp))
+		return SLOT_WINDOW;
+	if (to_page_end < SLOT_WINDOW && !bpf_probe_read_user(dst, to_page_end, (void *)sp))
+		return to_page_end;
+	count(STRAND_CNT_STACK_FAILS);
+	return 0;
+}
+
 /* Fine key: the coarse key plus the return addresses found at the learned slots, read in
  * one copy of the stack when they lie within SLOT_WINDOW of sp (as they do but for frames
  * with large locals), else one read each. A global function, verified once on its own:
@@ -298,8 +313,7 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 			ev->desc_len = STRAND_DESC_BYTES;
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;
 	} else if (sample == SLOT_WINDOW_ONLY) {
-		ev->stack_len =
-			bpf_probe_read_user(ev->stack, SLOT_WINDOW, (void *)sp) ? 0 : SLOT_WINDOW;
+		ev->stack_len = copy_window(ev->stack, sp);
 		ev->desc_len = 0;
 		ev->pad = 0;
 		if (window_desc &&

@@ -230,15 +230,11 @@ def test_churn_command(fp=False):
     _check_churn_site(rep, None, exe)
 
 
-def test_burst_from_a_second_site_while_the_first_is_read():
-    """`--` mode: one thread from site a, then a burst of 1500 from site c (a pthread_create
-    call of its own) right after, while strand is still reading the symbols of a's first
-    sample (tens of ms with the C library's debug data): every one of c's spawns is keyed
-    exactly (full samples, then slot windows until c is learned), none by a coarse key."""
+def _burst_of_a_second_site(*extra):
     n_a, n_c = 1, 1500
     with Session() as s:
         st = s.start_strand(["trace", "--json", "--", target_path("spawn_storm"), "--now",
-                             "--exit", str(n_a), "0", str(n_c)])
+                             "--exit", str(n_a), "0", str(n_c)] + list(extra))
         rc, out, err = st.finish(timeout=30)
     check(rc in (0, 10), "strand exit status %d" % rc, st.describe())
     child_out, rep = split_report(out, st.describe())
@@ -249,6 +245,28 @@ def test_burst_from_a_second_site_while_the_first_is_read():
                        and x.get("start_routine") == "handle_item")
     got = sorted(x.get("spawned") for x in sites)
     expect_eq(got, [n_a, n_c], "spawns of the two sites", summarize_sites(rep))
+    return max(sites, key=lambda x: x.get("spawned"))
+
+
+def test_burst_from_a_second_site_while_the_first_is_read():
+    """`--` mode: one thread from site a, then a burst of 1500 from site c (a pthread_create
+    call of its own) right after, while strand is still reading the symbols of a's first
+    sample (tens of ms with the C library's debug data): every one of c's spawns is keyed
+    exactly (full samples, then slot windows until c is learned), none by a coarse key."""
+    _burst_of_a_second_site()
+
+
+def test_burst_near_the_top_of_its_stack():
+    """The same burst from a stack whose top borders unmapped memory a few hundred bytes
+    above the spawns (a fiber's; a main thread's is as close when the kernel's random offset
+    falls so): the slot windows are read up to the top, not lost for the bytes past it, and
+    every spawn is still keyed exactly, at its line, called from the fiber."""
+    site = _burst_of_a_second_site("top")
+    frames = caller_frames(site)
+    expect_frame(site, frames, 0, "spawn frame", function="process_batch_c",
+                 file="spawn_storm.c", line=marker_line("spawn_storm.c", "SITE: storm_c"))
+    expect_frame(site, frames, 1, "the fiber's frame", function="fiber_main",
+                 file="spawn_storm.c", line=marker_line("spawn_storm.c", "SITE: fiber_c"))
 
 
 def test_spawning_while_strand_attaches_is_one_site():

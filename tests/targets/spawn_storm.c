@@ -1,6 +1,6 @@
 /* spawn_storm: one thread per item, no pool (scenario 8, C).
  *
- *   spawn_storm [--now] [--exit] [COUNT_A [COUNT_B [COUNT_C]]]     (defaults 30, 20, 0)
+ *   spawn_storm [--now] [--exit] [COUNT_A [COUNT_B [COUNT_C [top]]]]   (defaults 30, 20, 0)
  *
  * After SIGUSR1, main calls process_batch_a (COUNT_A items) then process_batch_b (COUNT_B
  * items); both call the same helper spawn_item(), whose pthread_create starts handle_item.
@@ -9,13 +9,18 @@
  * with different callers (SITE: storm_a, SITE: storm_b), live COUNT_A and COUNT_B, start
  * routine handle_item, the stack going on through main (SITE: main_a / main_b). Then
  * process_batch_c makes COUNT_C more with a pthread_create call of its own (SITE: storm_c):
- * a third site, with a caller of its own.
+ * a third site, with a caller of its own. With "top", batch c runs on a stack of its own (a
+ * fiber's, made with makecontext) whose top borders unmapped memory, a few hundred bytes
+ * above the spawns' stack pointer: as a shallow thread's or a main thread's can be.
  *
  * Output: "ready", then "batch a N", "batch b N", "started N", "spawned N".
  *
  * The named functions are noipa: never inlined, cloned (.constprop/.isra) or folded together
  * by identical-code folding, so their names and frames are exactly what the tests expect. */
 #include "target.h"
+
+#include <sys/mman.h>
+#include <ucontext.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t started_cv = PTHREAD_COND_INITIALIZER;
@@ -84,6 +89,37 @@ __attribute__((noipa)) static int process_batch_c(int n)
 	return n;
 }
 
+static ucontext_t main_ctx, fiber_ctx;
+static int fiber_n, fiber_done;
+
+static void fiber_main(void)
+{
+	fiber_done = process_batch_c(fiber_n); /* SITE: fiber_c */
+}
+
+/* process_batch_c(n) on a 64 KiB stack whose top is the end of its mapping. */
+static int process_batch_c_at_stack_top(int n)
+{
+	size_t size = 64 << 10, page = 4096;
+	char *stack =
+		mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (stack == MAP_FAILED)
+		target_die("mmap: %s", strerror(errno));
+	if (munmap(stack + size, page)) /* nothing above the top */
+		target_die("munmap: %s", strerror(errno));
+	if (getcontext(&fiber_ctx))
+		target_die("getcontext: %s", strerror(errno));
+	fiber_ctx.uc_stack.ss_sp = stack;
+	fiber_ctx.uc_stack.ss_size = size;
+	fiber_ctx.uc_link = &main_ctx;
+	fiber_n = n;
+	makecontext(&fiber_ctx, fiber_main, 0);
+	if (swapcontext(&main_ctx, &fiber_ctx))
+		target_die("swapcontext: %s", strerror(errno));
+	return fiber_done;
+}
+
 int main(int argc, char **argv)
 {
 	int n_a, n_b, n_c, done_a, done_b;
@@ -99,7 +135,9 @@ int main(int argc, char **argv)
 	target_say("batch a %d", done_a);
 	done_b = process_batch_b(n_b); /* SITE: main_b */
 	target_say("batch b %d", done_b);
-	if (n_c)
+	if (n_c && target.nargs > 3 && !strcmp(target.args[3], "top"))
+		target_say("batch c %d", process_batch_c_at_stack_top(n_c));
+	else if (n_c)
 		target_say("batch c %d", process_batch_c(n_c));
 
 	/* Wait until every item thread runs, so "spawned" means all are live and blocked. */
