@@ -177,6 +177,31 @@ int elfsym__variable_address(const char *path, const char *name, uint64_t *vaddr
 	return err;
 }
 
+int elfsym__load_vaddr(const char *path, uint64_t *vaddr)
+{
+	int fd, err = -ENOEXEC;
+	Elf *elf = open_elf(path, &fd);
+	size_t n = 0;
+
+	if (!elf)
+		return -errno;
+	if (elf_getphdrnum(elf, &n))
+		n = 0;
+	/* the program headers of loaded segments come sorted by address (the ELF gABI) */
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			*vaddr = ph.p_vaddr & ~4095ULL;
+			err = 0;
+			break;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
 int elfsym__writable(const char *path, struct elf_range *out, int max)
 {
 	Elf_Scn *scn = NULL;

@@ -20,6 +20,10 @@ int elfsym__file_offset(const char *path, uint64_t vaddr, uint64_t *offset);
  * stripped file) or another negative errno. */
 int elfsym__variable_address(const char *path, const char *name, uint64_t *vaddr);
 
+/* Link-time address of the file's first loaded page (its lowest PT_LOAD, page aligned):
+ * where its mapping of file offset 0 starts, less its load bias. 0 or a negative errno. */
+int elfsym__load_vaddr(const char *path, uint64_t *vaddr);
+
 /* Where glibc keeps field of its thread descriptor (struct pthread), as it publishes it
  * for debuggers: the _thread_db_<field> symbol (libthread_db's layout descriptors, in
  * libc.so since 2.34, libpthread.so before), e.g. "pthread_start_routine". Only a one-
