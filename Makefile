@@ -186,7 +186,23 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 $(OUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(DEP_FLAGS) -MT $@ -MF $@.d -Itests/unit $< \
-		$(ASAN_LIB_OBJS) $(LDLIBS) -o $@
+		$(ASAN_LIB_OBJS) $(UNIT_EXTRA) $(LDLIBS) -o $@
+
+# test_python's check of sym/python.h's offsets against CPython's own headers
+# (libpython3.11-dev), in a file of its own: Python.h must come first, and defines much. Built
+# without them too, to fail saying so; python_headers says which, and changes when they come
+# or go (their files keep the package's old times: no newer than an object made before).
+PY_INCLUDE := /usr/include/python3.11
+PY_HEADERS := $(if $(wildcard $(PY_INCLUDE)/internal/pycore_frame.h),found,absent)
+$(OUT)/unit/sym/python_headers: python-headers-check
+	$(Q)mkdir -p $(@D) && [ "$$(cat $@ 2>/dev/null)" = $(PY_HEADERS) ] || echo $(PY_HEADERS) > $@
+$(OUT)/unit/sym/python_layout.o: tests/unit/sym/python_layout.c $(OUT)/unit/sym/python_headers
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(DEP_FLAGS) -Itests/unit -I$(PY_INCLUDE) \
+		-DPy_BUILD_CORE -c $< -o $@
+$(OUT)/unit/sym/test_python: $(OUT)/unit/sym/python_layout.o
+$(OUT)/unit/sym/test_python: UNIT_EXTRA = $(OUT)/unit/sym/python_layout.o
+.PHONY: python-headers-check
 
 # Go programs the unit tests read and run, built with Go's inlining on: plain, PIE, stripped,
 # and PIE linked by gcc (as with cgo: the table has no section of its own)

@@ -16,6 +16,9 @@ packages=(
 	# real servers whose idle threads must not be called stranded (tests/servers), and the
 	# JDK for the Java service written in tests/
 	redis-server redis-tools memcached nginx postgresql openjdk-17-jdk-headless
+	# CPython 3.11's internal headers: the unit test checks the offsets strand reads
+	# Python's frames by against them (tests/unit/sym/python_layout.c)
+	libpython3.11-dev
 )
 
 # npm, for the test fixtures of newer Go releases (esbuild's stripped binaries); the
