@@ -60,9 +60,9 @@
 
 struct python;
 
-/* pid's CPython 3.11: its executable or a mapped libpython3.11*.so exports _PyRuntime and
- * Py_Version, and the process's Py_Version is 3.11.x. NULL otherwise (no Python, another
- * version, memory that cannot be read). */
+/* pid's CPython 3.11: its executable or a mapped libpython3*.so exports _PyRuntime and
+ * Py_Version, and the process's Py_Version is 3.11.x (a release build). NULL otherwise (no
+ * Python, another version, memory that cannot be read). */
 struct python *python__open(pid_t pid);
 void python__free(struct python *p);
 
