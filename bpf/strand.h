@@ -38,6 +38,10 @@
  * a burst would otherwise outrun its first (slow) symbolization. */
 #define STRAND_UNLEARNED_WINDOWS 4096
 
+/* Frames of a language runtime's own (CPython's) a spawn carries: the innermost ones, where
+ * the program's call of Thread.start is. */
+#define STRAND_LANG_FRAMES 32
+
 enum strand_event_type {
 	STRAND_EV_SPAWN = 1,	      /* a thread was created; may carry a stack sample */
 	STRAND_EV_EXIT = 2,	      /* a thread exited */
@@ -62,7 +66,19 @@ enum strand_spawn_flags {
 	 * of them valid, no regs): the record ends there; with STRAND_SPAWN_CLONE_UNLEARNED,
 	 * desc_len bytes of the new thread's descriptor follow the window in stack[] */
 	STRAND_SPAWN_SLOT_WINDOW = 1 << 6,
+	/* a full sample's lang[] holds lang_nframes frames of the interpreter's */
+	STRAND_SPAWN_LANG_FRAMES = 1 << 7,
 };
+
+/* One frame of an interpreter's (CPython's _PyInterpreterFrame), as read at the spawn: the
+ * frame's code object, and its last instruction with bit 0 set when the frame is the first
+ * of its C-level evaluation call (code units are 2-byte aligned: the bit is free). */
+struct strand_lang_frame {
+	__u64 code;
+	__u64 instr;
+};
+
+#define STRAND_LANG_ENTRY 1ULL
 
 /* x86_64 user registers at the spawn, in DWARF register-number order (0..16 = rax, rdx,
  * rcx, rbx, rsi, rdi, rbp, rsp, r8..r15, rip): the unwinder's initial frame. */
@@ -83,8 +99,11 @@ struct strand_spawn_event {
 	__u64 site_key;	     /* fine key: same call path, same key */
 	__u64 coarse_key;    /* spawning pc, caller and start routine only */
 	__u64 start_routine; /* pthread_create's third argument, 0 if not a pthread */
-	__u32 flags;	     /* enum strand_spawn_flags */
-	__u32 stack_len;     /* bytes of stack[] that are valid */
+	/* the interpreter's frames (code objects, instructions) of a spawner that runs
+	 * Python, hashed: 0 for any other; the site's keys are the native ones mixed with it */
+	__u64 lang_key;
+	__u32 flags;	 /* enum strand_spawn_flags */
+	__u32 stack_len; /* bytes of stack[] that are valid */
 	char comm[STRAND_COMM_LEN];
 	/* With STRAND_SPAWN_HAS_STACK: */
 	__u64 regs[STRAND_NREGS];
@@ -94,6 +113,10 @@ struct strand_spawn_event {
 	/* With STRAND_SPAWN_CLONE_UNLEARNED: the start of the new thread's descriptor, where
 	 * user space reads the start routine once it has learned where it is */
 	__u8 descriptor[STRAND_DESC_BYTES];
+	/* With STRAND_SPAWN_LANG_FRAMES: innermost first */
+	__u32 lang_nframes;
+	__u32 lang_pad;
+	struct strand_lang_frame lang[STRAND_LANG_FRAMES];
 };
 
 struct strand_exit_event {
@@ -170,6 +193,25 @@ struct strand_clone_site {
 struct strand_pending_create {
 	__u64 start_routine;
 	__u64 caller_ret;
+};
+
+/*
+ * Where CPython 3.11 keeps what the kernel reads a spawning thread's frames by, written by
+ * user space per process (keyed by tgid) once it has found the interpreter and its version
+ * (user/sym/python.h): the thread state of the thread holding the GIL, which is the
+ * spawner's when its thread_id is the spawner's thread pointer (Thread.start runs with the
+ * GIL held), and the offsets of the chain from it to each frame's code and instruction.
+ */
+struct strand_python_layout {
+	__u64 tstate_current; /* address of _PyRuntime.gilstate.tstate_current */
+	__u16 tstate_cframe;
+	__u16 tstate_thread_id;
+	__u16 cframe_current_frame;
+	__u16 frame_code;
+	__u16 frame_previous;
+	__u16 frame_prev_instr;
+	__u16 frame_is_entry;
+	__u16 pad;
 };
 
 /* Per-CPU counters; every loss is counted here and reported. */
@@ -410,10 +452,12 @@ _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
 _Static_assert(sizeof(struct strand_task_state) == 40, "task state layout");
 _Static_assert(sizeof(struct strand_task_brief) == 56, "task brief layout");
 _Static_assert(sizeof(struct strand_event_hdr) == 24, "event header layout");
-_Static_assert(STRAND_SPAWN_SMALL_SIZE == 80, "small spawn layout");
-_Static_assert(sizeof(struct strand_spawn_event) ==
-		       80 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES + STRAND_DESC_BYTES,
+_Static_assert(STRAND_SPAWN_SMALL_SIZE == 88, "small spawn layout");
+_Static_assert(sizeof(struct strand_spawn_event) == 88 + 8 * STRAND_NREGS + 8 + STRAND_STACK_BYTES +
+							    STRAND_DESC_BYTES + 8 +
+							    16 * STRAND_LANG_FRAMES,
 	       "spawn layout");
+_Static_assert(sizeof(struct strand_python_layout) == 24, "python layout");
 _Static_assert(sizeof(struct strand_exit_event) == 56, "exit layout");
 _Static_assert(sizeof(struct strand_exiting_event) == 32, "exiting layout");
 _Static_assert(sizeof(struct strand_site_slots) == 8 + 4 * STRAND_MAX_SLOTS, "slots layout");

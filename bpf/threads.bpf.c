@@ -53,6 +53,29 @@ struct {
 	__type(value, struct strand_pending_create);
 } pending_create SEC(".maps");
 
+/* tgid -> where its CPython keeps the frames of the thread holding the GIL */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct strand_python_layout);
+} python_procs SEC(".maps");
+
+/* The interpreter's frames of the spawn being handled, read before its record is reserved
+ * (whether it needs a full sample depends on them). */
+struct lang_scratch {
+	__u32 nframes;
+	__u32 pad;
+	struct strand_lang_frame frame[STRAND_LANG_FRAMES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lang_scratch);
+} lang_scratch SEC(".maps");
+
 #define SLOT_WINDOW STRAND_SLOT_WINDOW
 
 struct {
@@ -150,6 +173,56 @@ __noinline __u64 fine_key(__u64 coarse, struct strand_site_slots *slots, __u64 s
 	return key;
 }
 
+/*
+ * The spawner's Python frames, innermost first, into the per-CPU scratch, hashed: 0 when
+ * the thread holding the GIL is not the spawner (a thread a C extension made, running no
+ * Python) or the chain cannot be read. Each frame's code object and last instruction tell
+ * its call apart; the chain is the thread's, so it is as it was at the call while the
+ * thread is here in clone(). A global function, verified once.
+ */
+__noinline __u64 python_frames(struct strand_python_layout *py, __u64 thread_pointer)
+{
+	__u32 zero = 0;
+	struct lang_scratch *out = bpf_map_lookup_elem(&lang_scratch, &zero);
+	__u64 tstate = 0, thread_id = 0, cframe = 0, frame = 0, key = 0x5079;
+	__u32 n = 0;
+
+	if (!py || !out || !thread_pointer)
+		return 0;
+	out->nframes = 0;
+	if (bpf_probe_read_user(&tstate, sizeof(tstate), (void *)py->tstate_current) || !tstate ||
+	    bpf_probe_read_user(&thread_id, sizeof(thread_id),
+				(void *)(tstate + py->tstate_thread_id)) ||
+	    thread_id != thread_pointer ||
+	    bpf_probe_read_user(&cframe, sizeof(cframe), (void *)(tstate + py->tstate_cframe)) ||
+	    !cframe ||
+	    bpf_probe_read_user(&frame, sizeof(frame), (void *)(cframe + py->cframe_current_frame)))
+		return 0;
+	for (int i = 0; i < STRAND_LANG_FRAMES && frame; i++) {
+		__u64 code = 0, instr = 0, previous = 0;
+		__u8 entry = 0;
+
+		if (bpf_probe_read_user(&code, sizeof(code), (void *)(frame + py->frame_code)) ||
+		    bpf_probe_read_user(&instr, sizeof(instr),
+					(void *)(frame + py->frame_prev_instr)) ||
+		    bpf_probe_read_user(&entry, sizeof(entry),
+					(void *)(frame + py->frame_is_entry)) ||
+		    bpf_probe_read_user(&previous, sizeof(previous),
+					(void *)(frame + py->frame_previous)))
+			break;
+		if (code) {
+			instr = (instr & ~STRAND_LANG_ENTRY) | (entry ? STRAND_LANG_ENTRY : 0);
+			out->frame[n & (STRAND_LANG_FRAMES - 1)].code = code;
+			out->frame[n & (STRAND_LANG_FRAMES - 1)].instr = instr;
+			key = strand_mix64(strand_mix64(key, code), instr);
+			n++;
+		}
+		frame = previous;
+	}
+	out->nframes = n;
+	return n ? key : 0;
+}
+
 /* The entry of key, made from init if there is none. */
 static __always_inline void *lookup_or_add(void *map, __u64 *key, void *init)
 {
@@ -173,8 +246,7 @@ static __always_inline enum spawn_sample sample_unlearned(__u32 *copies, bool wi
 		*spawn_flags |= STRAND_SPAWN_SLOT_WINDOW;
 		return SLOT_WINDOW_ONLY;
 	}
-	*spawn_flags |= STRAND_SPAWN_UNLEARNED;
-	count(STRAND_CNT_UNLEARNED);
+	*spawn_flags |= STRAND_SPAWN_UNLEARNED; /* counted once the spawn's sample is settled */
 	return NO_SAMPLE;
 }
 
@@ -239,10 +311,16 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 
 	__u64 coarse =
 		clone_learned ? strand_mix64(strand_mix64(clone_key, caller), start) : clone_key;
-	__u64 key = coarse;
+	__u64 key = coarse, lang_key = 0;
 	enum spawn_sample sample = NO_SAMPLE;
 	struct strand_site_slots *slots =
 		clone_learned ? bpf_map_lookup_elem(&site_slots, &coarse) : NULL;
+	struct strand_python_layout *py =
+		ctgid == ptgid ? bpf_map_lookup_elem(&python_procs, &ptgid) : NULL;
+
+	if (py)
+		lang_key = python_frames(py, parent->thread.fsbase);
+	__u64 seen_key = key;
 
 	if (!clone_learned) {
 		struct strand_clone_site fresh = {.caller_slot = -1};
@@ -254,10 +332,11 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 		sample = sample_unlearned(clone ? &clone->copies : NULL, true, &spawn_flags);
 	} else if (slots && slots->nslots) {
 		key = fine_key(coarse, slots, sp);
-		if (!bpf_map_lookup_elem(&sites_seen, &key)) {
+		seen_key = lang_key ? strand_mix64(key, lang_key) : key;
+		if (!bpf_map_lookup_elem(&sites_seen, &seen_key)) {
 			__u8 one = 1;
 
-			bpf_map_update_elem(&sites_seen, &key, &one, BPF_ANY);
+			bpf_map_update_elem(&sites_seen, &seen_key, &one, BPF_ANY);
 			sample = FULL_SAMPLE;
 		}
 	} else {
@@ -267,6 +346,20 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 			slots = lookup_or_add(&site_slots, &coarse, &fresh);
 		sample = sample_unlearned(slots ? &slots->copies : NULL, true, &spawn_flags);
 	}
+	/* A spawner's Python frames make sites of their own under one native path: each new
+	 * pair of native key and frames comes whole once, learned or not. */
+	if (lang_key && sample != FULL_SAMPLE) {
+		seen_key = strand_mix64(key, lang_key);
+		if (!bpf_map_lookup_elem(&sites_seen, &seen_key)) {
+			__u8 one = 1;
+
+			bpf_map_update_elem(&sites_seen, &seen_key, &one, BPF_ANY);
+			sample = FULL_SAMPLE;
+			spawn_flags &= ~(STRAND_SPAWN_SLOT_WINDOW | STRAND_SPAWN_UNLEARNED);
+		}
+	}
+	if (spawn_flags & STRAND_SPAWN_UNLEARNED)
+		count(STRAND_CNT_UNLEARNED);
 
 	bool want_stack = sample == FULL_SAMPLE;
 	/* a window of an unlearned clone site: the start routine is in the descriptor */
@@ -284,7 +377,7 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 		ev = reserve_event(STRAND_SPAWN_SMALL_SIZE);
 	if (!ev) {
 		if (want_stack) /* let the next spawn from this site try again */
-			bpf_map_delete_elem(&sites_seen, &key);
+			bpf_map_delete_elem(&sites_seen, &seen_key);
 		return true;
 	}
 	fill_hdr(&ev->hdr, STRAND_EV_SPAWN, ctgid, ctid);
@@ -292,6 +385,7 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 	ev->parent_tgid = ptgid;
 	ev->site_key = key;
 	ev->coarse_key = coarse;
+	ev->lang_key = lang_key;
 	ev->start_routine = start;
 	ev->stack_len = 0;
 	read_comm(ev->comm, parent);
@@ -312,6 +406,18 @@ static __always_inline bool handle_fork(struct task_struct *parent, struct task_
 		    !bpf_probe_read_user(ev->descriptor, STRAND_DESC_BYTES, (void *)tp))
 			ev->desc_len = STRAND_DESC_BYTES;
 		spawn_flags |= STRAND_SPAWN_HAS_STACK;
+		ev->lang_nframes = 0;
+		ev->lang_pad = 0;
+		if (lang_key) {
+			__u32 zero = 0;
+			struct lang_scratch *frames = bpf_map_lookup_elem(&lang_scratch, &zero);
+
+			if (frames) {
+				__builtin_memcpy(ev->lang, frames->frame, sizeof(ev->lang));
+				ev->lang_nframes = frames->nframes;
+				spawn_flags |= STRAND_SPAWN_LANG_FRAMES;
+			}
+		}
 	} else if (sample == SLOT_WINDOW_ONLY) {
 		ev->stack_len = copy_window(ev->stack, sp);
 		ev->desc_len = 0;

@@ -441,6 +441,20 @@ int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clon
 					    sizeof(clone_key), site, sizeof(*site), 0));
 }
 
+int loader__set_python(struct loader *ld, pid_t pid, const struct strand_python_layout *layout)
+{
+	uint32_t key = (uint32_t)pid;
+	struct bpf_map *map = ld->threads->maps.python_procs;
+
+	if (!layout) {
+		int err = map_err(bpf_map__delete_elem(map, &key, sizeof(key), 0));
+
+		return err == -ENOENT ? 0 : err;
+	}
+	return map_err(
+		bpf_map__update_elem(map, &key, sizeof(key), layout, sizeof(*layout), BPF_ANY));
+}
+
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX])
 {
 	uint64_t *percpu = xcalloc((size_t)ld->ncpus, sizeof(uint64_t));

@@ -61,6 +61,9 @@ int loader__site_slots(struct loader *ld, uint64_t coarse_key, struct strand_sit
 int loader__set_clone_site(struct loader *ld, uint64_t clone_key,
 			   const struct strand_clone_site *site);
 int loader__clone_site(struct loader *ld, uint64_t clone_key, struct strand_clone_site *site);
+/* pid runs CPython: where its spawners' Python frames are read at the clone; NULL layout:
+ * it runs no more (it exited or exec'd), the entry goes. */
+int loader__set_python(struct loader *ld, pid_t pid, const struct strand_python_layout *layout);
 void loader__read_counters(struct loader *ld, uint64_t out[STRAND_CNT__MAX]);
 
 enum go_probe {
