@@ -4,6 +4,7 @@
 #include "lib/util.h"
 #include "probes/loader.h"
 #include "sym/elfsym.h"
+#include "sym/python.h"
 #include "sym/stacks.h"
 #include "sys/procfs.h"
 
@@ -15,6 +16,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+/* A spawner's Python frames (sym/python.h) and their hash (ev->lang_key): the kernel's keys
+ * are the native path's, the model's are those mixed with it, a site per Python call. */
+struct spawn_lang {
+	uint64_t key; /* 0: no Python frames */
+	const struct strand_lang_frame *frames;
+	uint32_t n;
+	struct strand_lang_frame read[STRAND_LANG_FRAMES]; /* read by user space while held */
+};
+
 struct collector {
 	struct loader *ld;
 	struct model *model;
@@ -22,6 +32,7 @@ struct collector {
 	struct ring_buffer *rb;
 	struct hashmap held;	       /* pids stopped for their memory map, not yet resumed */
 	struct unwound_stack *scratch; /* a spawn's stack while its site is found; large */
+	struct spawn_lang lang;	       /* a spawn's Python frames while its site is found */
 	process_exit_fn on_exit;
 	void *on_exit_ctx;
 	go_site_fn on_go_site;
@@ -35,6 +46,7 @@ struct collector {
 	void *on_go_budget_ctx;
 	void *on_exiting_ctx;
 	struct collector_stats stats;
+	unsigned python_map_full; /* Python processes the kernel's table refused */
 };
 
 static int handle_record(void *ctx, void *data, size_t size);
@@ -226,6 +238,59 @@ static bool clone_window_coarse_key(struct collector *c, const struct strand_spa
 	return true;
 }
 
+static uint64_t lang_keyed(const struct spawn_lang *lang, uint64_t key)
+{
+	return lang->key ? strand_mix64(key, lang->key) : key;
+}
+
+/* The kernel's hash of a frame chain (bpf/threads.bpf.c python_frames), for frames user
+ * space read itself. */
+static uint64_t lang_hash(const struct strand_lang_frame *f, uint32_t n)
+{
+	uint64_t key = 0x5079;
+
+	for (uint32_t i = 0; i < n; i++)
+		key = strand_mix64(strand_mix64(key, f[i].code), f[i].instr);
+	return n ? key : 0;
+}
+
+/*
+ * The spawn's Python frames: those the kernel read at the clone, or, when it could not (it
+ * did not know the process for a Python one yet: its first spawn) and the spawner is held
+ * where it spawned, read now from its thread state; none else.
+ */
+static void spawn_lang_of(struct collector *c, const struct strand_spawn_event *ev, size_t size,
+			  struct spawn_lang *lang)
+{
+	struct python_raw_frame raw[STRAND_LANG_FRAMES];
+	pid_t pid = (pid_t)ev->parent_tgid;
+	struct python *p;
+	int n;
+
+	lang->key = ev->lang_key;
+	lang->frames = NULL;
+	lang->n = 0;
+	if ((ev->flags & STRAND_SPAWN_LANG_FRAMES) && size >= sizeof(*ev)) {
+		lang->frames = ev->lang;
+		lang->n = ev->lang_nframes < STRAND_LANG_FRAMES ? ev->lang_nframes
+								: STRAND_LANG_FRAMES;
+		return;
+	}
+	if (lang->key || !(ev->flags & STRAND_SPAWN_HAS_STACK) ||
+	    !(p = collector__watch_python(c, pid, true)))
+		return;
+	if (!(ev->flags & STRAND_SPAWN_STOPPED) ||
+	    (n = python__thread_frames(p, (pid_t)ev->parent_tid, raw, STRAND_LANG_FRAMES)) <= 0)
+		return;
+	for (int i = 0; i < n; i++)
+		lang->read[i] = (struct strand_lang_frame){
+			.code = raw[i].code,
+			.instr = raw[i].instr | (raw[i].entry ? STRAND_LANG_ENTRY : 0)};
+	lang->frames = lang->read;
+	lang->n = (uint32_t)n;
+	lang->key = lang_hash(lang->read, lang->n);
+}
+
 /*
  * Unwinds a spawn's stack sample into c->scratch and learns what the kernel needs to key
  * the site's next spawns (a new clone site, the site's return-address slots); *start is the
@@ -262,11 +327,12 @@ static bool unwind_sample(struct collector *c, const struct strand_spawn_event *
 
 /* The site of the stack unwind_sample left in c->scratch, the first seen under its keys. */
 static struct site *site_from_unwound(struct collector *c, const struct strand_spawn_event *ev,
-				      enum task_kind kind, uint64_t start, uint64_t coarse)
+				      const struct spawn_lang *lang, enum task_kind kind,
+				      uint64_t start, uint64_t coarse)
 {
 	pid_t pid = (pid_t)ev->parent_tgid;
 	const struct unwound_stack *st = c->scratch;
-	uint64_t *ids, keys[2] = {ev->coarse_key, coarse};
+	uint64_t *ids, keys[2] = {lang_keyed(lang, ev->coarse_key), lang_keyed(lang, coarse)};
 	struct sym_frame *frames;
 	struct site *s;
 	bool is_new;
@@ -276,7 +342,9 @@ static struct site *site_from_unwound(struct collector *c, const struct strand_s
 				  &(struct stack_sample){.pid = pid,
 							 .regs = (const uint64_t *)ev->regs,
 							 .stack = ev->stack,
-							 .stack_len = ev->stack_len},
+							 .stack_len = ev->stack_len,
+							 .lang = lang->frames,
+							 .nlang = lang->n},
 				  st, &frames);
 	ids = frame_identities(frames, depth);
 	s = model__site_by_path(c->model, pid, kind, start, ids, depth, &is_new);
@@ -317,6 +385,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	enum task_kind kind = ev->flags & STRAND_SPAWN_NEW_PROCESS ? TASK_PROCESS : TASK_THREAD;
 	pid_t pid = (pid_t)ev->parent_tgid;
 	uint64_t start = ev->start_routine, coarse = ev->coarse_key, fine;
+	struct spawn_lang *lang = &c->lang;
 	struct site *s = NULL;
 	bool unwound = false, window;
 
@@ -333,6 +402,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	}
 	if (ev->flags & STRAND_SPAWN_STOPPED)
 		hold_for_maps(c, pid);
+	spawn_lang_of(c, ev, size, lang);
 	if (ev->flags & STRAND_SPAWN_HAS_STACK)
 		unwound = unwind_sample(c, ev, size, &start, &coarse);
 	/* Held only while its map is read and its clone site learned: the sample's files are
@@ -341,7 +411,7 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	if (ev->flags & STRAND_SPAWN_STOPPED)
 		release_hold(c, pid);
 	if (unwound)
-		s = site_from_unwound(c, ev, kind, start, coarse);
+		s = site_from_unwound(c, ev, lang, kind, start, coarse);
 	window = (ev->flags & STRAND_SPAWN_SLOT_WINDOW) && size >= STRAND_SPAWN_WINDOW_SIZE &&
 		 ev->stack_len <= STRAND_SLOT_WINDOW;
 	if (window && (ev->flags & STRAND_SPAWN_CLONE_UNLEARNED) &&
@@ -350,17 +420,17 @@ static void handle_spawn(struct collector *c, const struct strand_spawn_event *e
 	/* A sample sent before its site was learned, or a slot window: its exact key is made
 	 * here, so that the site's later spawns (and windows) find it. */
 	if (window && late_fine_key(c, coarse, ev->stack, ev->stack_len, &fine))
-		s = model__site_by_key(c->model, pid, fine);
+		s = model__site_by_key(c->model, pid, lang_keyed(lang, fine));
 	else if (s && ev->site_key == ev->coarse_key &&
 		 late_fine_key(c, coarse, ev->stack, ev->stack_len, &fine))
-		model__alias_key(c->model, pid, fine, s);
+		model__alias_key(c->model, pid, lang_keyed(lang, fine), s);
 	if (!s)
-		s = model__site_by_key(c->model, pid, ev->site_key);
+		s = model__site_by_key(c->model, pid, lang_keyed(lang, ev->site_key));
 	if (!s) /* no exact path for this spawn */
-		s = model__fallback_site(c->model, pid, kind, coarse);
+		s = model__fallback_site(c->model, pid, kind, lang_keyed(lang, coarse));
 	/* a coarse key may stand for several paths: only exact keys become aliases */
 	if (ev->site_key != ev->coarse_key)
-		model__alias_key(c->model, pid, ev->site_key, s);
+		model__alias_key(c->model, pid, lang_keyed(lang, ev->site_key), s);
 	model__spawn(c->model, s, (pid_t)ev->hdr.tgid, (pid_t)ev->hdr.tid, (pid_t)ev->parent_tid,
 		     ev->hdr.ts_ns);
 }
@@ -375,8 +445,34 @@ static void handle_exit(struct collector *c, const struct strand_exit_event *ev)
 		collector__process_exit(c, pid, (int)ev->exit_code);
 }
 
+struct python *collector__watch_python(struct collector *c, pid_t pid, bool again)
+{
+	struct python *p = stacks__python(c->stacks, pid, again);
+	struct strand_python_layout layout;
+	int err;
+
+	if (!p)
+		return NULL;
+	layout = (struct strand_python_layout){
+		.tstate_current = python__tstate_current_addr(p),
+		.tstate_cframe = PYTHON_TSTATE_CFRAME,
+		.tstate_thread_id = PYTHON_TSTATE_THREAD_ID,
+		.cframe_current_frame = PYTHON_CFRAME_CURRENT_FRAME,
+		.frame_code = PYTHON_FRAME_CODE,
+		.frame_previous = PYTHON_FRAME_PREVIOUS,
+		.frame_prev_instr = PYTHON_FRAME_PREV_INSTR,
+		.frame_is_entry = PYTHON_FRAME_IS_ENTRY,
+	};
+	if ((err = loader__set_python(c->ld, pid, &layout)) && !c->python_map_full++)
+		note("the Python frames of pid %d's spawns are read from its memory only when "
+		     "it is held: the kernel's table of Python processes refused it (%s)",
+		     pid, strerror(-err));
+	return p;
+}
+
 void collector__process_exit(struct collector *c, pid_t pid, int exit_code)
 {
+	loader__set_python(c->ld, pid, NULL);
 	model__process_exit(c->model, pid, exit_code);
 	stacks__forget(c->stacks, pid);
 	if (c->on_exit)
@@ -390,6 +486,10 @@ static void handle_exec(struct collector *c, const struct strand_exec_event *ev)
 	c->stats.execs++;
 	model__process_exec(c->model, pid, ev->comm);
 	stacks__forget(c->stacks, pid);
+	/* the new image may be CPython: known before it runs a line, its first spawns come
+	 * with their Python frames */
+	loader__set_python(c->ld, pid, NULL);
+	collector__watch_python(c, pid, false);
 }
 
 static int handle_record(void *ctx, void *data, size_t size)

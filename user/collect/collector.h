@@ -7,6 +7,7 @@
 #ifndef STRAND_COLLECTOR_H
 #define STRAND_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -62,6 +63,10 @@ int collector__wait(struct collector *c, int timeout_ms);
 /* pid's last thread exited (its event, or found gone when the event was lost): the model
  * told, the caches of it dropped, the exit callback called. */
 void collector__process_exit(struct collector *c, pid_t pid, int exit_code);
+/* Looks whether pid runs CPython (again: even where it was found not to, a libpython.so
+ * may have been loaded since) and, when it does, lets the kernel read its spawners' Python
+ * frames; returns it (NULL: no Python). */
+struct python *collector__watch_python(struct collector *c, pid_t pid, bool again);
 
 void collector__stats(struct collector *c, struct collector_stats *out);
 

@@ -387,6 +387,7 @@ static void on_record(void *ctx, const struct strand_task_record *rec, const uin
 			.regs = (const uint64_t *)rec->regs,
 			.stack = stack,
 			.stack_len = rec->stack_len,
+			.tid = t->tid,
 		};
 
 		struct sym_frame *frames;

@@ -210,17 +210,21 @@ static void add_thread(void *ctx, const struct strand_task_brief *b)
 	struct engine *e = ctx;
 	pid_t pid = (pid_t)b->tgid;
 
-	if (!model__find_process(&e->model, pid))
+	if (!model__find_process(&e->model, pid)) {
 		model__process(&e->model, pid, b->leader_comm);
+		/* its next spawns come with their Python frames if it runs CPython */
+		collector__watch_python(e->col, pid, false);
+	}
 	model__add_existing(&e->model, pid, (pid_t)b->tid, b->comm, b->start_ns);
 }
 
 int engine__add_existing(struct engine *e, pid_t pid)
 {
 	/* after the kernel began sending its spawns: a thread born since is spawned, not listed */
-	if (pid)
+	if (pid) {
 		model__process(&e->model, pid, NULL)->listed_ns = now_mono_ns();
-	else
+		collector__watch_python(e->col, pid, false);
+	} else
 		e->model.all_listed_ns = now_mono_ns();
 	return loader__list_tasks(e->ld, pid, add_thread, e);
 }

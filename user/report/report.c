@@ -48,6 +48,25 @@ static bool is_jvm_frame(const struct sym_frame *f)
 	return false;
 }
 
+/* A frame of the program's Python (sym/stacks.c names them so). */
+static bool is_python_frame(const struct sym_frame *f)
+{
+	return f->module && !strcmp(f->module, "Python");
+}
+
+/* CPython's own code, and the standard library's Python a thread is started through
+ * (threading.Thread.start, concurrent.futures, socketserver): the same for every program.
+ * Packages installed beside the standard library are the program's. */
+static bool is_python_runtime_frame(const struct sym_frame *f)
+{
+	const char *mod = basename_of(f->module);
+
+	if (mod && (!strncmp(mod, "python3", 7) || !strncmp(mod, "libpython3", 10)))
+		return true;
+	return is_python_frame(f) && f->file && strstr(f->file, "/lib/python3") &&
+	       !strstr(f->file, "-packages/");
+}
+
 int site__spawn_frame(const struct site *s)
 {
 	int i = 0, j;
@@ -59,6 +78,12 @@ int site__spawn_frame(const struct site *s)
 	for (j = i; j < s->depth && is_jvm_frame(&s->stack[j]); j++)
 		;
 	if (j > i && j < s->depth && is_java_frame(&s->stack[j]))
+		return j;
+	/* a Python thread: the program's first frame past the interpreter's and the standard
+	 * library's */
+	for (j = i; j < s->depth && is_python_runtime_frame(&s->stack[j]); j++)
+		;
+	if (j > i && j < s->depth && is_python_frame(&s->stack[j]))
 		return j;
 	return i < s->depth ? i : 0;
 }

@@ -4,6 +4,7 @@
 #include "lib/util.h"
 #include "sym/jvm.h"
 #include "sym/procmaps.h"
+#include "sym/python.h"
 #include "sym/stackmemo.h"
 
 #include <stdlib.h>
@@ -16,12 +17,15 @@ struct stacks {
 	struct stack_memo *memo;
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	struct stacks_stats stats;
-	struct hashmap jvms;  /* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
-	struct hashmap names; /* hash of a Java frame's name -> the name, kept while s is */
+	struct hashmap jvms;	/* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
+	struct hashmap pythons; /* pid -> struct python, or NOT_PYTHON once looked for in vain */
+	struct hashmap names;	/* hash of a Java frame's name -> the name, kept while s is */
 };
 
-#define NOT_A_JVM ((struct jvm *)1)
+#define NOT_A_JVM  ((struct jvm *)1)
+#define NOT_PYTHON ((struct python *)1)
 static const char INTERPRETED_JAVA[] = "interpreted Java";
+static const char PYTHON[] = "Python";
 
 struct stacks *stacks__new(void)
 {
@@ -33,6 +37,7 @@ struct stacks *stacks__new(void)
 	s->memo = stack_memo__new();
 	s->scratch = xcalloc(1, sizeof(*s->scratch));
 	hashmap__init(&s->jvms);
+	hashmap__init(&s->pythons);
 	hashmap__init(&s->names);
 	return s;
 }
@@ -53,6 +58,10 @@ void stacks__free(struct stacks *s)
 		if (val != NOT_A_JVM)
 			jvm__free(val);
 	hashmap__free(&s->jvms);
+	for (size_t i = 0; hashmap__next(&s->pythons, &i, &key, &val);)
+		if (val != NOT_PYTHON)
+			python__free(val);
+	hashmap__free(&s->pythons);
 	hashmap__free_values(&s->names);
 	free(s);
 }
@@ -158,6 +167,85 @@ static bool name_interpreted(struct stacks *s, const struct stack_sample *sample
 	return true;
 }
 
+struct python *stacks__python(struct stacks *s, pid_t pid, bool again)
+{
+	struct python *p = hashmap__get(&s->pythons, (uint64_t)pid);
+
+	if (!p || (again && p == NOT_PYTHON)) {
+		p = python__open(pid);
+		hashmap__set(&s->pythons, (uint64_t)pid, p ? p : NOT_PYTHON);
+	}
+	return p == NOT_PYTHON ? NULL : p;
+}
+
+/* CPython's evaluation loop: one call of it runs the Python frames up to an entry frame. */
+static bool is_eval_frame(const struct sym_frame *f)
+{
+	return f->function && !strcmp(f->function, "_PyEval_EvalFrameDefault");
+}
+
+/* The sample's Python frames, innermost first: brought with it, or read from its thread. */
+static int python_frames(struct stacks *s, const struct stack_sample *sample,
+			 struct python_raw_frame *raw, int max, struct python **p)
+{
+	int n = 0;
+
+	if (!(*p = stacks__python(s, sample->pid, false)))
+		return 0;
+	if (sample->lang) {
+		for (; n < max && n < (int)sample->nlang; n++)
+			raw[n] = (struct python_raw_frame){
+				.code = sample->lang[n].code,
+				.instr = sample->lang[n].instr & ~STRAND_LANG_ENTRY,
+				.entry = sample->lang[n].instr & STRAND_LANG_ENTRY};
+		return n;
+	}
+	if (sample->tid > 0 && (n = python__thread_frames(*p, sample->tid, raw, max)) < 0)
+		n = 0;
+	return n;
+}
+
+/*
+ * A Python thread's stack in the program's words: each call of the evaluation loop is
+ * replaced by the Python frames it ran (py-spy's native mode does the same), the C frames
+ * around them kept. Frames whose code cannot be read are left out.
+ */
+static int interleave_python(struct stacks *s, const struct stack_sample *sample,
+			     struct sym_frame **frames, int depth)
+{
+	struct python_raw_frame raw[STRAND_LANG_FRAMES * 2];
+	struct python_frame pf;
+	struct python *p;
+	struct sym_frame *out;
+	int n = 0, next = 0, k = 0, i;
+
+	for (i = 0; i < depth && !is_eval_frame(&(*frames)[i]); i++)
+		;
+	if (i == depth || (n = python_frames(s, sample, raw, (int)ARRAY_SIZE(raw), &p)) <= 0)
+		return depth;
+	out = xcalloc((size_t)(depth + n), sizeof(*out));
+	for (i = 0; i < depth; i++) {
+		if (!is_eval_frame(&(*frames)[i]) || next >= n) {
+			out[k++] = (*frames)[i];
+			continue;
+		}
+		do {
+			const struct python_raw_frame *r = &raw[next];
+
+			if (!python__frame(p, r->code, r->instr, &pf))
+				out[k++] = (struct sym_frame){.pc = r->code,
+							      .function = keep(s, pf.name),
+							      .file = pf.file[0] ? keep(s, pf.file)
+										 : NULL,
+							      .line = pf.line,
+							      .module = PYTHON};
+		} while (!raw[next++].entry && next < n);
+	}
+	free(*frames);
+	*frames = out;
+	return k;
+}
+
 int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		      const struct unwound_stack *st, struct sym_frame **frames)
 {
@@ -183,6 +271,7 @@ int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		if (n > 0 && ends_go_stack(inl[n - 1].function))
 			break;
 	}
+	depth = interleave_python(s, sample, frames, depth);
 	s->stats.unwind_ns += now_mono_ns() - t0;
 	return depth;
 }
@@ -196,9 +285,10 @@ static uint64_t hash_str(uint64_t h, const char *s)
 
 uint64_t sym_frame__identity(const struct sym_frame *f)
 {
-	/* an interpreted Java frame with no line is its method, wherever in the interpreter it
-	 * returns */
-	if (f->function && !f->line && f->module == (const char *)INTERPRETED_JAVA)
+	/* an interpreted Java or Python frame with no line is its method, wherever in the
+	 * interpreter it returns */
+	if (f->function && !f->line &&
+	    (f->module == (const char *)INTERPRETED_JAVA || f->module == (const char *)PYTHON))
 		return hash_str(0xcbf29ce484222325ULL, f->function);
 	if (!f->function || !f->line)
 		return f->pc;
@@ -214,7 +304,11 @@ int stacks__resolve(struct stacks *s, const struct stack_sample *sample, struct 
 	bool interpreted = false;
 	int depth;
 
-	if ((depth = stack_memo__find(s->memo, sample, frames, path_hash)) >= 0) {
+	/* a Python thread's native stack is the interpreter's, the same for every call it
+	 * runs: known by its Python frames, which the memo does not compare */
+	bool python = stacks__python(s, sample->pid, false) != NULL;
+
+	if (!python && (depth = stack_memo__find(s->memo, sample, frames, path_hash)) >= 0) {
 		s->stats.samples++;
 		s->stats.memo_hits++;
 		s->stats.unwind_ns += now_mono_ns() - t0;
@@ -231,9 +325,10 @@ int stacks__resolve(struct stacks *s, const struct stack_sample *sample, struct 
 		/* the interpreter's return addresses are the same for every method it runs:
 		 * a stack with interpreted Java frames is known by its Method* slots, which the
 		 * memo does not compare */
-		interpreted |= (*frames)[i].module == INTERPRETED_JAVA;
+		interpreted |=
+			(*frames)[i].module == INTERPRETED_JAVA || (*frames)[i].module == PYTHON;
 	}
-	if (!interpreted)
+	if (!interpreted && !python)
 		stack_memo__add(s->memo, sample, st, *frames, depth, *path_hash);
 	return depth;
 }
@@ -247,8 +342,12 @@ void stacks__forget(struct stacks *s, pid_t pid)
 {
 	struct jvm *j = hashmap__del(&s->jvms, (uint64_t)pid);
 
+	struct python *p = hashmap__del(&s->pythons, (uint64_t)pid);
+
 	if (j && j != NOT_A_JVM)
 		jvm__free(j);
+	if (p && p != NOT_PYTHON)
+		python__free(p);
 	unwinder__forget(s->unwinder, pid);
 	stack_memo__forget(s->memo, pid);
 	symbolizer__forget(s->sym, pid);

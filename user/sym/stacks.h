@@ -9,6 +9,7 @@
 #ifndef STRAND_STACKS_H
 #define STRAND_STACKS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,7 +32,8 @@ void stacks__free(struct stacks *s);
  * addresses). 0, or -1 when nothing could be unwound (counted). */
 int stacks__unwind(struct stacks *s, const struct stack_sample *sample, struct unwound_stack *st);
 /* The stack sample unwound into st, in words: inlined frames expanded, cut where Go's own
- * traceback stops, a JVM's interpreted frames named by the Method* each keeps (sym/jvm.h);
+ * traceback stops, a JVM's interpreted frames named by the Method* each keeps (sym/jvm.h),
+ * CPython's evaluation loop replaced by the Python frames it ran (sym/python.h);
  * returns the depth, the caller owns *frames. */
 int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		      const struct unwound_stack *st, struct sym_frame **frames);
@@ -48,6 +50,10 @@ uint64_t sym_frame__identity(const struct sym_frame *f);
 void stacks__prefetch(struct stacks *s, pid_t pid);
 /* pid exec'd or exited: what is cached of it means nothing now. */
 void stacks__forget(struct stacks *s, pid_t pid);
+
+/* pid's CPython (sym/python.h), looked for once; again: look again where it was not found
+ * (a libpython.so loaded after the process was first looked at). */
+struct python *stacks__python(struct stacks *s, pid_t pid, bool again);
 
 struct symbolizer *stacks__symbolizer(struct stacks *s);
 void stacks__stats(const struct stacks *s, struct stacks_stats *out);

@@ -23,6 +23,13 @@ struct stack_sample {
 	const uint64_t *regs; /* STRAND_NREGS registers, DWARF order */
 	const uint8_t *stack; /* copy of user memory starting at regs[DWARF_RSP] */
 	uint32_t stack_len;
+	/* The interpreter's frames of a thread that runs Python, when the sample brings them
+	 * (a spawn's, read by the kernel at the clone)... */
+	const struct strand_lang_frame *lang;
+	uint32_t nlang;
+	/* ... or else the thread, whose frames are read from its memory now (a wait's: the
+	 * thread is still blocked where the stack was taken); 0: not known */
+	pid_t tid;
 };
 
 struct unwound_stack {
