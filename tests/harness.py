@@ -124,14 +124,15 @@ def target_path(name, fp=False):
 
 def marker_line(path, marker):
     """Line number (1-based) of the single line holding the comment /* marker */ in path, or
-    ending with the comment // marker (Go); a file name is looked up in tests/targets."""
+    ending with the comment // marker (Go, Java) or # marker (Python); a file name is looked
+    up in tests/targets."""
     path = Path(path)
     if not path.is_absolute() and not path.exists():
         path = TARGET_SRC / path
     needle = "/* %s */" % marker
-    tail = "// %s" % marker
+    tails = ("// %s" % marker, "# %s" % marker)
     hits = [i for i, l in enumerate(path.read_text().splitlines(), 1)
-            if needle in l or l.rstrip().endswith(tail)]
+            if needle in l or l.rstrip().endswith(tails)]
     if len(hits) != 1:
         raise RuntimeError("marker %r found %d times in %s" % (needle, len(hits), path))
     return hits[0]

@@ -201,7 +201,8 @@ def start_java(s, tmp, mode="pool"):
 
 
 def start_python(s, tmp, mode="pool"):
-    p = Proc(s, ["python3", str(PY_SERVER), mode, "4"], label="python3")
+    # Debian's CPython (python3 in PATH may be another build)
+    p = Proc(s, ["/usr/bin/python3", str(PY_SERVER), mode, "4"], label="python3")
     port = _listening_port(p, "the Python service")
     every = 0.1 if mode == "leak" else 0.0
     return Running("python", p, p.pid, lambda: http_gets(port, 20, every=every))

@@ -9,13 +9,15 @@ must exit 0, and its healthy threads must have been seen: counted, named, with t
 The leaks that look like these pools (a thread per request on a queue nobody fills, in
 Python and Java, traced at once) are caught."""
 
+import gzip
+import os
 import shutil
 import json
 import threading
 import time
 
 from harness import Session, check, expect_eq, fail, marker_line, run_strand, timeout
-from servers import SERVERS, scratch, start_java, start_python
+from servers import PY_SERVER, SERVERS, scratch, start_java, start_python
 
 THRESHOLD = "2s"
 TRACE_FOR = 10.0  # seconds: the loads, then idle past the threshold again
@@ -124,8 +126,8 @@ def _seen(rep):
             "finalizer, signal dispatcher); the JVM's C++ frames demangled"),
         "python": lambda r: (
             any(g.get("count") == 4 and "sem_wait" in g.get("wait_reason", "")
-                for g in r.get("groups") or []),
-            "its 4 pool workers, waiting on the queue"),
+                for g in r.get("groups") or []) and _python_pool_waits_named(r),
+            "its 4 pool workers, waiting on the queue, in worker at its line (WAIT: pypool)"),
         "prometheus": lambda r: (
             (r.get("goroutines") or {}).get("live", 0) >= 20 and
             any(rt.get("layout") for rt in (r.get("goroutines") or {}).get("runtimes") or []),
@@ -192,32 +194,109 @@ def test_thread_per_request_leaks_in_python_and_java():
     ev = _leaked_group("python", *res["python"])
     check("the thread that spawned" in ev and "has exited" in ev,
           "python: their spawners (the request threads) are gone", ev)
+    _python_spawn_site_named(_report(res["python"][1]))
+    _names_in_every_format("python", _report(res["python"][1]), "Handler.do_GET (pyserver.py:%d)"
+                           % marker_line("python/pyserver.py", "SITE: pyleak"), None,
+                           "wait_for_result")
     ev = _leaked_group("java", *res["java"])
     check("each comes from an executor of its own" in ev, "java: one executor per request", ev)
     _java_spawn_site_named(_report(res["java"][1]))
     _java_names_in_every_format(_report(res["java"][1]))
 
 
-def _java_names_in_every_format(rep):
-    """The Java frames are the document's frames: `strand report` renders them in the text
-    (the spawn site at its line, the threads' names), the folded stacks and the SVG."""
+def test_python_pool_started_under_strand():
+    """`--` mode: strand starts Debian's python3 on the Python service; the kernel reads
+    each Thread.start's Python frames at the clone (the interpreter found at its exec): the
+    4 workers are one site, main at its line, below it the module's top level; every
+    thread started after attach has its Python frames, and none is stranded."""
+    with Session() as s:
+        st = s.start_strand(["trace", "--json", "--for", "3s", "--", "/usr/bin/python3",
+                             str(PY_SERVER), "pool", "4"])
+        rc, out, err = st.finish(timeout=30)
+    expect_eq(rc, 0, "strand exit status", st.describe())
+    rep = json.loads(out[out.index("{"):])
+    seen = [x for x in rep.get("sites") or [] if not x.get("before_attach")]
+    expect_eq([(_spawn_frame(x), x.get("spawned")) for x in seen],
+              [(("main", "pyserver.py", marker_line("python/pyserver.py", "SITE: pypool")), 4)],
+              "the sites of the threads python started", _describe(rep))
+    names = [f.get("function") for f in seen[0].get("spawn_stack") or []
+             if f.get("module") == "Python"]
+    expect_eq(names, ["Thread.start", "main", "<module>"], "the pool's Python frames",
+              _describe(rep))
+    check(not [g for g in rep.get("groups") or [] if g.get("verdict") in BAD],
+          "the pool's idle workers judged stranded", _describe(rep))
+
+
+def _names_in_every_format(lang, rep, spawned_at, names, wait):
+    """The program's frames are the document's frames: `strand report` renders them in the
+    text (the spawn site at its line, the threads' names), the folded stacks, the SVG and
+    the pprof profile."""
     with scratch() as tmp:
-        doc = tmp / "java.json"
+        doc = tmp / (lang + ".json")
         doc.write_text(json.dumps(rep))
         rc, text, err = run_strand(["report", str(doc)], timeout=30)
-        expect_eq(rc, 0, "strand report of the Java trace", err)
-        check("spawned at: HttpPool.lambda$main$1 (HttpPool.java:%d)"
-              % marker_line("java/HttpPool.java", "SITE: javaleak") in text and
-              "named pool-N-thread-N" in text,
-              "java: the text report's spawn site and thread names", text[-3000:])
+        expect_eq(rc, 0, "strand report of the %s trace" % lang, err)
+        check("spawned at: " + spawned_at in text and (not names or names in text),
+              "%s: the text report's spawn site and thread names" % lang, text[-3000:])
         rc, _, err = run_strand(["report", "--folded", str(tmp / "f"), "--svg",
-                                 str(tmp / "s.svg"), str(doc)], timeout=30)
-        expect_eq(rc, 0, "strand report --folded --svg of the Java trace", err)
+                                 str(tmp / "s.svg"), "--pprof", str(tmp / "p.pb.gz"), str(doc)],
+                                timeout=30)
+        expect_eq(rc, 0, "strand report --folded --svg --pprof of the %s trace" % lang, err)
+        spawner = spawned_at.split(" ")[0]
         folded = (tmp / "f").read_text()
-        check("HttpPool.waitForResult" in folded and "HttpPool.lambda$main$1" in folded,
-              "java: the folded stacks name the program's frames", folded[:3000])
-        check("HttpPool.lambda$main$1" in (tmp / "s.svg").read_text(),
-              "java: the SVG names the program's frames")
+        check(wait in folded and spawner in folded,
+              "%s: the folded stacks name the program's frames" % lang, folded[:3000])
+        check(spawner in (tmp / "s.svg").read_text(),
+              "%s: the SVG names the program's frames" % lang)
+        pprof = gzip.decompress((tmp / "p.pb.gz").read_bytes())
+        check(spawner.encode() in pprof and wait.encode() in pprof,
+              "%s: the pprof profile's strings name the program's frames" % lang)
+
+
+def _java_names_in_every_format(rep):
+    _names_in_every_format("java", rep, "HttpPool.lambda$main$1 (HttpPool.java:%d)"
+                           % marker_line("java/HttpPool.java", "SITE: javaleak"),
+                           "named pool-N-thread-N", "HttpPool.waitForResult")
+
+
+def _spawn_frame(site):
+    stack = (site or {}).get("spawn_stack", [])
+    at = (site or {}).get("spawn_frame_index", -1)
+    f = stack[at] if 0 <= at < len(stack) else {}
+    return (f.get("function"), os.path.basename(f.get("file") or ""), f.get("line"))
+
+
+def _python_spawn_site_named(rep):
+    """The leaked threads' spawn site in Python's words: CPython's evaluation loop replaced
+    by the frames it ran (read at the clone through the thread state holding the GIL),
+    from Thread.start up to the handler that started the thread, at its line; the spawn
+    site the program's first frame past the interpreter's and threading.py's; the wait
+    the program's function blocked under queue.get."""
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    site = next((x for x in rep.get("sites") or [] if bad and x.get("id") == bad[0].get("site")),
+                None)
+    frames = [(f.get("function"), f.get("module")) for f in (site or {}).get("spawn_stack", [])]
+    names = [f for f, m in frames if m == "Python"]
+    expect_eq(names[:2], ["Thread.start", "Handler.do_GET"],
+              "python: the spawn stack's Python frames", "\n".join("%s [%s]" % fm for fm in frames))
+    expect_eq(_spawn_frame(site),
+              ("Handler.do_GET", "pyserver.py", marker_line("python/pyserver.py", "SITE: pyleak")),
+              "python: the spawn site, in the program's words")
+    wait = [(f.get("function"), os.path.basename(f.get("file") or ""), f.get("line"))
+            for f in bad[0].get("wait_stack", [])]
+    check(("wait_for_result", "pyserver.py", marker_line("python/pyserver.py", "WAIT: pyleak"))
+          in wait, "python: the wait stack names the program's wait, at its line", wait)
+    check(("Queue.get", "queue.py") in [w[:2] for w in wait],
+          "python: the wait stack goes through queue.get", wait)
+
+
+def _python_pool_waits_named(r):
+    """The healthy pool's wait in Python's words: each of the 4 workers waits in worker(),
+    at its line (they were started before strand attached: their spawn is not seen)."""
+    want = ("worker", "pyserver.py", marker_line("python/pyserver.py", "WAIT: pypool"))
+    return any(g.get("count") == 4 and want in [
+        (f.get("function"), os.path.basename(f.get("file") or ""), f.get("line"))
+        for f in g.get("wait_stack") or []] for g in r.get("groups") or [])
 
 
 def _java_spawn_site_named(rep):

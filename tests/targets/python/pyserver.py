@@ -36,8 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         jobs.put((21, reply))
         body = ("ok %d\n" % reply.get(timeout=10)).encode()
         if MODE == "leak":
-            # SITE: pyleak
-            threading.Thread(target=wait_for_result, args=(queue.Queue(),), daemon=True).start()
+            leaked = threading.Thread(target=wait_for_result, args=(queue.Queue(),), daemon=True)
+            leaked.start()  # SITE: pyleak
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
