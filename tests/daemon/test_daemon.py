@@ -108,6 +108,28 @@ def test_runaway_sites_say_what_the_report_says():
         d.stop()
 
 
+def test_python_leak_at_its_line():
+    """Debian's python3 started after the daemon (found for CPython at its exec) leaking a
+    thread per request: the top site's label is the program's own call, at its line, and
+    the healthy handler threads' site is not it."""
+    from servers import start_python
+    with Session() as s:
+        d = Daemon(s)
+        py = start_python(s, None, mode="leak")
+        py.load()
+        site = "Handler.do_GET (pyserver.py:%d)" % marker_line("python/pyserver.py",
+                                                              "SITE: pyleak")
+        got = d.wait_for(lambda x: value(x, "strand_site_tasks", comm="python3", site=site,
+                                         kind="thread") == 20,
+                         what="the 20 leaked threads at the handler's line")
+        check(not any(n == "strand_site_tasks" and l.get("comm") == "python3" and
+                      l.get("site", "").startswith(("PyThread", "0x"))
+                      for n, l, _ in got),
+              "no site of the Python service named by the interpreter's C frames",
+              "\n".join(describe(got, "python3")))
+        d.stop()
+
+
 def test_prometheus_scrapes_it_and_the_alert_fires():
     """A stock Prometheus scraping the daemon: the leak's stranded count and spawn site
     series are queryable with their values, and deploy/prometheus/strand-alerts.yml (made
