@@ -27,10 +27,11 @@ static bool is_runtime_frame(const struct sym_frame *f)
 	       strncmp(mod, "libpthread", 10) == 0 || strncmp(mod, "ld-linux", 8) == 0;
 }
 
-/* A Java frame the interpreter ran (sym/stacks.c names them so). */
+/* A Java frame, interpreted or compiled (sym/stacks.c names them so). */
 static bool is_java_frame(const struct sym_frame *f)
 {
-	return f->module && !strcmp(f->module, "interpreted Java");
+	return f->module &&
+	       (!strcmp(f->module, "interpreted Java") || !strcmp(f->module, "compiled Java"));
 }
 
 /* HotSpot's own code, and the JDK's classes a Java thread is started through (Thread.start,
@@ -40,7 +41,7 @@ static bool is_jvm_frame(const struct sym_frame *f)
 	static const char *const jdk[] = {"java.", "javax.", "jdk.", "sun.", "com.sun."};
 	const char *mod = basename_of(f->module);
 
-	if (mod && !strncmp(mod, "libjvm.so", 9))
+	if (mod && (!strncmp(mod, "libjvm.so", 9) || !strcmp(mod, "JVM code")))
 		return true;
 	for (size_t i = 0; is_java_frame(f) && f->function && i < ARRAY_SIZE(jdk); i++)
 		if (!strncmp(f->function, jdk[i], strlen(jdk[i])))
@@ -73,8 +74,7 @@ int site__spawn_frame(const struct site *s)
 
 	while (i < s->depth && is_runtime_frame(&s->stack[i]))
 		i++;
-	/* a Java thread: the program's first frame past the JVM's and the JDK's, when the
-	 * interpreter ran it (a compiled one has no name yet) */
+	/* a Java thread: the program's first frame past the JVM's and the JDK's */
 	for (j = i; j < s->depth && is_jvm_frame(&s->stack[j]); j++)
 		;
 	if (j > i && j < s->depth && is_java_frame(&s->stack[j]))

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sym/jvm.h"
+#include "sym/jvm_priv.h"
 #include "lib/util.h"
 #include "sym/elfsym.h"
 #include "sym/procmaps.h"
@@ -13,37 +14,12 @@
 #define JVM_MAX_ENTRIES 8192  /* JDK 17 describes 789 fields; a bound against a bad table */
 #define JVM_LINES_MAX	16384 /* bytes of a method's line table read at most */
 
-/* What strand reads of HotSpot's structures, each found by its name in the tables. */
-struct jvm_layout {
-	uint64_t method_const;	   /* Method::_constMethod */
-	uint64_t const_constants;  /* ConstMethod::_constants */
-	uint64_t const_name_index; /* ConstMethod::_name_index (u2) */
-	uint64_t const_flags;	   /* ConstMethod::_flags (u2) */
-	uint64_t const_code_size;  /* ConstMethod::_code_size (u2) */
-	uint64_t const_size;	   /* sizeof(ConstMethod): its bytecodes follow it */
-	uint64_t pool_source_file; /* ConstantPool::_source_file_name_index (u2) */
-	uint64_t pool_holder;	   /* ConstantPool::_pool_holder */
-	uint64_t pool_size;	   /* sizeof(ConstantPool): its slots follow it */
-	uint64_t klass_name;	   /* Klass::_name */
-	uint64_t symbol_length;	   /* Symbol::_length (u2) */
-	uint64_t symbol_body;	   /* Symbol::_body */
-	uint64_t interp_code;	   /* &AbstractInterpreter::_code, a StubQueue* */
-	uint64_t queue_buffer;	   /* StubQueue::_stub_buffer */
-	uint64_t queue_limit;	   /* StubQueue::_buffer_limit (int) */
-};
-
-struct jvm {
-	pid_t pid;
-	struct jvm_layout l;
-	uint64_t interp_lo, interp_hi; /* the interpreter's code */
-};
-
-static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+int jvm__read_u64(pid_t pid, uint64_t addr, uint64_t *v)
 {
 	return procfs__read_mem(pid, addr, v, sizeof(*v));
 }
 
-static int read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
+int jvm__read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 {
 	int err = addr ? procfs__read_mem(pid, addr, buf, size - 1) : -EINVAL;
 
@@ -117,7 +93,7 @@ static int read_tables(pid_t pid, const char *lib, uint64_t bias, struct vm_tabl
 		int err = elfsym__variable_address(lib, vars[i].sym, &vaddr);
 
 		if (err ||
-		    (err = read_u64(pid, bias + vaddr, (uint64_t *)((char *)t + vars[i].at))))
+		    (err = jvm__read_u64(pid, bias + vaddr, (uint64_t *)((char *)t + vars[i].at))))
 			return err;
 	}
 	/* an entry is a handful of pointers and ints: anything else is no such table */
@@ -130,30 +106,62 @@ struct wanted {
 	const char *type, *field; /* field NULL: the type's size */
 	size_t at;		  /* in struct jvm_layout */
 	bool is_static;		  /* the field's address, not its offset */
+	bool code;		  /* the code cache's: without them, compiled frames go unnamed */
 };
 
+#define CODE(type, field, member, is_static)                                                       \
+	{                                                                                          \
+		type, field, offsetof(struct jvm_layout, member), is_static, true                  \
+	}
+
 static const struct wanted wanted[] = {
-	{"Method", "_constMethod", offsetof(struct jvm_layout, method_const), false},
-	{"ConstMethod", "_constants", offsetof(struct jvm_layout, const_constants), false},
-	{"ConstMethod", "_name_index", offsetof(struct jvm_layout, const_name_index), false},
-	{"ConstMethod", "_flags", offsetof(struct jvm_layout, const_flags), false},
-	{"ConstMethod", "_code_size", offsetof(struct jvm_layout, const_code_size), false},
-	{"ConstMethod", NULL, offsetof(struct jvm_layout, const_size), false},
+	{"Method", "_constMethod", offsetof(struct jvm_layout, method_const), false, false},
+	{"ConstMethod", "_constants", offsetof(struct jvm_layout, const_constants), false, false},
+	{"ConstMethod", "_name_index", offsetof(struct jvm_layout, const_name_index), false, false},
+	{"ConstMethod", "_flags", offsetof(struct jvm_layout, const_flags), false, false},
+	{"ConstMethod", "_code_size", offsetof(struct jvm_layout, const_code_size), false, false},
+	{"ConstMethod", NULL, offsetof(struct jvm_layout, const_size), false, false},
 	{"ConstantPool", "_source_file_name_index", offsetof(struct jvm_layout, pool_source_file),
-	 false},
-	{"ConstantPool", "_pool_holder", offsetof(struct jvm_layout, pool_holder), false},
-	{"ConstantPool", NULL, offsetof(struct jvm_layout, pool_size), false},
-	{"Klass", "_name", offsetof(struct jvm_layout, klass_name), false},
-	{"Symbol", "_length", offsetof(struct jvm_layout, symbol_length), false},
-	{"Symbol", "_body", offsetof(struct jvm_layout, symbol_body), false},
-	{"AbstractInterpreter", "_code", offsetof(struct jvm_layout, interp_code), true},
-	{"StubQueue", "_stub_buffer", offsetof(struct jvm_layout, queue_buffer), false},
-	{"StubQueue", "_buffer_limit", offsetof(struct jvm_layout, queue_limit), false},
+	 false, false},
+	{"ConstantPool", "_pool_holder", offsetof(struct jvm_layout, pool_holder), false, false},
+	{"ConstantPool", NULL, offsetof(struct jvm_layout, pool_size), false, false},
+	{"Klass", "_name", offsetof(struct jvm_layout, klass_name), false, false},
+	{"Symbol", "_length", offsetof(struct jvm_layout, symbol_length), false, false},
+	{"Symbol", "_body", offsetof(struct jvm_layout, symbol_body), false, false},
+	{"AbstractInterpreter", "_code", offsetof(struct jvm_layout, interp_code), true, false},
+	{"StubQueue", "_stub_buffer", offsetof(struct jvm_layout, queue_buffer), false, false},
+	{"StubQueue", "_buffer_limit", offsetof(struct jvm_layout, queue_limit), false, false},
+	CODE("CodeCache", "_heaps", cache_heaps, true),
+	CODE("CodeCache", "_low_bound", cache_low, true),
+	CODE("CodeCache", "_high_bound", cache_high, true),
+	CODE("GrowableArrayBase", "_len", array_len, false),
+	CODE("GrowableArray<int>", "_data", array_data, false),
+	CODE("CodeHeap", "_memory", heap_memory, false),
+	CODE("CodeHeap", "_segmap", heap_segmap, false),
+	CODE("CodeHeap", "_log2_segment_size", heap_log2_seg, false),
+	CODE("VirtualSpace", "_low_boundary", space_low_bound, false),
+	CODE("VirtualSpace", "_high_boundary", space_high_bound, false),
+	CODE("VirtualSpace", "_low", space_low, false),
+	CODE("HeapBlock::Header", "_used", block_used, false),
+	CODE("HeapBlock", NULL, block_size, false),
+	CODE("CodeBlob", "_name", blob_name, false),
+	CODE("CodeBlob", "_frame_size", blob_frame_size, false),
+	CODE("CodeBlob", "_code_begin", blob_code_begin, false),
+	CODE("CodeBlob", "_code_end", blob_code_end, false),
+	CODE("CompiledMethod", "_method", cm_method, false),
+	CODE("CompiledMethod", "_scopes_data_begin", cm_scopes_data, false),
+	CODE("nmethod", "_metadata_offset", nm_metadata, false),
+	CODE("nmethod", "_scopes_pcs_offset", nm_scopes_pcs, false),
+	CODE("nmethod", "_dependencies_offset", nm_dependencies, false),
+	CODE("PcDesc", "_pc_offset", pc_offset, false),
+	CODE("PcDesc", "_scope_decode_offset", pc_scope, false),
+	CODE("PcDesc", NULL, pc_size, false),
 };
 
 /* Walks a table of entries (ended by one whose type name is NULL) for what is wanted of
- * it; the number found. */
-static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_layout *l)
+ * it; the number found, those of the code cache counted in *code. */
+static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_layout *l,
+		   size_t *code)
 {
 	uint64_t base = types ? t->types : t->structs, stride = types ? t->type_stride : t->stride;
 	size_t found = 0;
@@ -163,13 +171,13 @@ static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_
 		char type[64], field[64] = "";
 		int is_static = 0;
 
-		if (read_u64(pid, e + (types ? t->type_type_name : t->type_name), &tn) || !tn)
+		if (jvm__read_u64(pid, e + (types ? t->type_type_name : t->type_name), &tn) || !tn)
 			break;
-		if (read_str(pid, tn, type, sizeof(type)))
+		if (jvm__read_str(pid, tn, type, sizeof(type)))
 			continue;
 		if (!types &&
-		    (read_u64(pid, e + t->field_name, &fn) ||
-		     read_str(pid, fn, field, sizeof(field)) ||
+		    (jvm__read_u64(pid, e + t->field_name, &fn) ||
+		     jvm__read_str(pid, fn, field, sizeof(field)) ||
 		     procfs__read_mem(pid, e + t->is_static, &is_static, sizeof(is_static))))
 			continue;
 		for (size_t w = 0; w < ARRAY_SIZE(wanted); w++) {
@@ -177,14 +185,17 @@ static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_
 			    (!types && strcmp(wanted[w].field, field)) ||
 			    (!types && !!is_static != wanted[w].is_static))
 				continue;
-			if (read_u64(pid,
-				     e + (types	      ? t->type_size
-					  : is_static ? t->address
-						      : t->offset),
-				     &v))
+			if (jvm__read_u64(pid,
+					  e + (types	   ? t->type_size
+					       : is_static ? t->address
+							   : t->offset),
+					  &v))
 				continue;
 			*(uint64_t *)((char *)l + wanted[w].at) = v;
-			found++;
+			if (wanted[w].code)
+				(*code)++;
+			else
+				found++;
 		}
 	}
 	return found;
@@ -202,12 +213,19 @@ struct jvm *jvm__open(pid_t pid)
 		return NULL;
 	j = xcalloc(1, sizeof(*j));
 	j->pid = pid;
-	if (walk(pid, &t, false, &j->l) + walk(pid, &t, true, &j->l) != ARRAY_SIZE(wanted)) {
+	size_t code = 0, ncode = 0;
+
+	for (size_t w = 0; w < ARRAY_SIZE(wanted); w++)
+		ncode += wanted[w].code;
+	if (walk(pid, &t, false, &j->l, &code) + walk(pid, &t, true, &j->l, &code) !=
+	    ARRAY_SIZE(wanted) - ncode) {
 		free(j);
 		return NULL;
 	}
-	if (!read_u64(pid, j->l.interp_code, &queue) && queue &&
-	    !read_u64(pid, queue + j->l.queue_buffer, &buffer) &&
+	j->code_known = code == ncode;
+	hashmap__init(&j->blobs);
+	if (!jvm__read_u64(pid, j->l.interp_code, &queue) && queue &&
+	    !jvm__read_u64(pid, queue + j->l.queue_buffer, &buffer) &&
 	    !procfs__read_mem(pid, queue + j->l.queue_limit, &limit, sizeof(limit)) && limit > 0) {
 		j->interp_lo = buffer;
 		j->interp_hi = buffer + (uint64_t)limit;
@@ -217,6 +235,9 @@ struct jvm *jvm__open(pid_t pid)
 
 void jvm__free(struct jvm *j)
 {
+	if (!j)
+		return;
+	hashmap__free_values(&j->blobs);
 	free(j);
 }
 
@@ -346,12 +367,12 @@ int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *o
 	uint16_t index, file_index;
 	int err;
 
-	if ((err = read_u64(j->pid, method + j->l.method_const, &cm)) ||
-	    (err = read_u64(j->pid, cm + j->l.const_constants, &cp)) ||
+	if ((err = jvm__read_u64(j->pid, method + j->l.method_const, &cm)) ||
+	    (err = jvm__read_u64(j->pid, cm + j->l.const_constants, &cp)) ||
 	    (err = procfs__read_mem(j->pid, cm + j->l.const_name_index, &index, sizeof(index))) ||
-	    (err = read_u64(j->pid, cp + j->l.pool_holder, &holder)) ||
-	    (err = read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
-	    (err = read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
+	    (err = jvm__read_u64(j->pid, cp + j->l.pool_holder, &holder)) ||
+	    (err = jvm__read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
+	    (err = jvm__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
 	    (err = symbol_text(j, kname, klass, sizeof(klass))) ||
 	    (err = symbol_text(j, mname, out->file, sizeof(out->file))))
 		return err == -EFAULT || err == -EIO ? -EINVAL : err;
@@ -364,7 +385,7 @@ int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *o
 	if (!procfs__read_mem(j->pid, cp + j->l.pool_source_file, &file_index,
 			      sizeof(file_index)) &&
 	    file_index &&
-	    !read_u64(j->pid, cp + j->l.pool_size + (uint64_t)file_index * 8, &fname) &&
+	    !jvm__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)file_index * 8, &fname) &&
 	    symbol_text(j, fname, out->file, sizeof(out->file)))
 		out->file[0] = '\0';
 	out->line = frame_line(j, cm, bcp);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sym/unwind.h"
+
 /* The interpreter frame's slots of its Method* and of its bytecode pointer, in words from
  * its frame pointer (frame_x86.hpp: sender sp, last sp, method, mirror, mdp, cache, locals,
  * bcp). */
@@ -44,6 +46,57 @@ bool jvm__in_interpreter(const struct jvm *j, uint64_t pc);
  * Method::line_number_from_bci reads the method's compressed line table; 0, or -EINVAL when
  * what was read is no method (the chain does not hold), -errno when it cannot be read. */
 int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *out);
+
+/* What HotSpot's code cache holds at a pc. */
+struct jvm_code {
+	uint64_t blob;	     /* its CodeBlob */
+	uint64_t code_begin; /* the blob's code */
+	int32_t frame_size;  /* bytes of the blob's frames, return address included; 0: none */
+	bool interpreter;    /* the template interpreter's: its frames kept by frame pointers */
+	bool compiled;	     /* an nmethod: a compiled Java method, or a native one's wrapper */
+	uint64_t method;     /* the compiled method's Method* */
+	char name[64];	     /* "nmethod", "Interpreter", "StubRoutines (1)", ... */
+};
+
+/* The blob of compiled code pc is in (pc - 1 for a return address: a call may be a blob's
+ * last instruction); -ENOENT when none (not in the code cache, or in no live block). */
+int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out);
+
+/* The Java frames a compiled method's call returning to pc stands for, innermost first
+ * (the methods inlined into it, then itself), each at its line as the method's own line
+ * table says of the call's bytecode: the count, up to max; -EINVAL when c is no compiled
+ * method. */
+int jvm__compiled_frames(struct jvm *j, const struct jvm_code *c, uint64_t pc,
+			 struct jvm_frame *out, int max);
+
+/* Where a JVM's stack went back into native code (a frame's pc, and its caller's sp and
+ * frame pointer): the unwinder's CFI goes on from there. pc 0: it did not. */
+struct jvm_native {
+	uint64_t pc, sp, fp;
+	int at; /* the frame of st it is */
+};
+
+/* A scope of a compiled method's call: a method (its index in the compiled method's
+ * metadata, from 1) at a bytecode index (-1: none). */
+struct jvm_scope {
+	uint32_t method_index;
+	int bci;
+};
+
+#define JVM_MAX_SCOPES	    16
+#define JVM_SCOPE_INDEX_MAX (1u << 20)
+
+/* Pure: the scope chain at offset off of a compiled method's scopes data[0..n) (HotSpot's
+ * compressed debug information, read from memory strand does not trust), innermost first:
+ * how many, up to max. */
+int jvm__scopes(const uint8_t *data, size_t n, int32_t off, struct jvm_scope *out, int max);
+
+/* An unwound stack's frames from the first whose return address is into the code cache
+ * unwound again as HotSpot does: compiled frames by their blob's frame size (they keep no
+ * frame pointer), the interpreter's and stubs' by frame pointers, up to native code again
+ * (*tail). The number of frames it found. */
+int jvm__unwind(struct jvm *j, const struct stack_sample *sample, struct unwound_stack *st,
+		struct jvm_native *tail);
 
 /* The line of bytecode index bci in a method's compressed line table t[0..n) (its end may
  * be cut off: what is read stops there); 0 when it says none. */

@@ -16,6 +16,7 @@ struct stacks {
 	struct symbolizer *sym;
 	struct stack_memo *memo;
 	struct unwound_stack *scratch; /* large: kept off the stack */
+	struct unwound_stack *rest;    /* a JVM stack's native part, unwound again */
 	struct stacks_stats stats;
 	struct hashmap jvms;	/* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
 	struct hashmap pythons; /* pid -> struct python, or NOT_PYTHON once looked for in vain */
@@ -25,6 +26,8 @@ struct stacks {
 #define NOT_A_JVM  ((struct jvm *)1)
 #define NOT_PYTHON ((struct python *)1)
 static const char INTERPRETED_JAVA[] = "interpreted Java";
+static const char COMPILED_JAVA[] = "compiled Java";
+static const char JVM_CODE[] = "JVM code"; /* the code cache's stubs, adapters, interpreter */
 static const char PYTHON[] = "Python";
 
 struct stacks *stacks__new(void)
@@ -36,6 +39,7 @@ struct stacks *stacks__new(void)
 	s->sym = symbolizer__new(s->maps);
 	s->memo = stack_memo__new();
 	s->scratch = xcalloc(1, sizeof(*s->scratch));
+	s->rest = xcalloc(1, sizeof(*s->rest));
 	hashmap__init(&s->jvms);
 	hashmap__init(&s->pythons);
 	hashmap__init(&s->names);
@@ -54,6 +58,7 @@ void stacks__free(struct stacks *s)
 	stack_memo__free(s->memo);
 	proc_maps__free(s->maps);
 	free(s->scratch);
+	free(s->rest);
 	for (size_t i = 0; hashmap__next(&s->jvms, &i, &key, &val);)
 		if (val != NOT_A_JVM)
 			jvm__free(val);
@@ -66,14 +71,61 @@ void stacks__free(struct stacks *s)
 	free(s);
 }
 
+static struct jvm *jvm_of(struct stacks *s, pid_t pid);
+
+/*
+ * A JVM's stack unwound again from its first Java frame: HotSpot's frames as HotSpot walks
+ * them (sym/jvm.h), then, back in native code, the unwinder's CFI from there (the thread's
+ * start keeps no frame pointer). Kept where it goes at least as deep as frame pointers did.
+ */
+static void unwind_java(struct stacks *s, struct jvm *j, const struct stack_sample *sample,
+			struct unwound_stack *st)
+{
+	struct unwound_stack old = *st, *rest = s->rest;
+	uint64_t sp = sample->regs[DWARF_RSP], regs[STRAND_NREGS] = {0}, skip;
+	struct jvm_native tail;
+
+	if (!jvm__unwind(j, sample, st, &tail)) {
+		*st = old;
+		return;
+	}
+	skip = tail.sp - sp;
+	regs[DWARF_RIP] = tail.pc;
+	regs[DWARF_RSP] = tail.sp;
+	regs[DWARF_RBP] = tail.fp;
+	if (tail.pc && skip < sample->stack_len &&
+	    !unwinder__unwind(
+		    s->unwinder,
+		    &(struct stack_sample){.pid = sample->pid,
+					   .regs = regs,
+					   .stack = sample->stack + skip,
+					   .stack_len = sample->stack_len - (uint32_t)skip},
+		    rest)) {
+		int at = tail.at;
+
+		for (int k = 1; k < rest->depth && at + 1 < UNWIND_MAX_FRAMES; k++) {
+			st->pc[++at] = rest->pc[k];
+			st->slot[at] = rest->slot[k] < 0 ? -1 : rest->slot[k] + (int32_t)skip;
+		}
+		st->depth = at + 1;
+		st->truncated = rest->truncated || at + 1 - tail.at < rest->depth;
+	}
+	if (st->depth < old.depth)
+		*st = old;
+}
+
 int stacks__unwind(struct stacks *s, const struct stack_sample *sample, struct unwound_stack *st)
 {
 	uint64_t t0 = now_mono_ns();
+	struct jvm *j;
 	int err;
 
 	s->stats.samples++;
 	memset(st, 0, sizeof(*st));
 	err = unwinder__unwind(s->unwinder, sample, st) || st->depth < 1 ? -1 : 0;
+	/* a JVM's compiled frames keep no frame pointer: passed by their frames' sizes */
+	if (!err && st->depth > 1 && (j = jvm_of(s, sample->pid)))
+		unwind_java(s, j, sample, st);
 	s->stats.unwind_failures += err != 0;
 	s->stats.unwind_ns += now_mono_ns() - t0;
 	return err;
@@ -246,6 +298,36 @@ static int interleave_python(struct stacks *s, const struct stack_sample *sample
 	return k;
 }
 
+/*
+ * A pc in HotSpot's code cache, named: a compiled method's call as the Java frames it
+ * stands for (inlined ones first, each at its line), any other blob by its name ("Interpreter",
+ * "StubRoutines (1)"). The frames in inl (SYM_MAX_INLINE at most), or inl[0] as it was.
+ */
+static int name_compiled(struct stacks *s, pid_t pid, uint64_t pc, bool is_return,
+			 struct sym_frame *inl)
+{
+	struct jvm_frame jf[SYM_MAX_INLINE];
+	struct jvm_code c;
+	struct jvm *j = jvm_of(s, pid);
+	int n;
+
+	if (!j || jvm__code_at(j, pc - is_return, &c))
+		return 1;
+	if (!c.compiled || (n = jvm__compiled_frames(j, &c, pc, jf, SYM_MAX_INLINE)) < 1) {
+		inl[0].function = keep(s, c.name);
+		inl[0].module = JVM_CODE;
+		return 1;
+	}
+	for (int k = 0; k < n; k++)
+		inl[k] = (struct sym_frame){.pc = pc,
+					    .function = keep(s, jf[k].name),
+					    .file = jf[k].file[0] ? keep(s, jf[k].file) : NULL,
+					    .line = jf[k].line,
+					    .module = COMPILED_JAVA,
+					    .inlined = k < n - 1};
+	return n;
+}
+
 int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		      const struct unwound_stack *st, struct sym_frame **frames)
 {
@@ -259,8 +341,8 @@ int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		int n = symbolizer__resolve(s->sym, pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
 
 		/* outside every module: JIT or interpreter code, when pid is a JVM */
-		if (n == 1 && !inl[0].module)
-			name_interpreted(s, sample, st, i, &inl[0]);
+		if (n == 1 && !inl[0].module && !name_interpreted(s, sample, st, i, &inl[0]))
+			n = name_compiled(s, sample->pid, st->pc[i], i > 0, inl);
 
 		if (depth + n > cap) {
 			cap = (depth + n) * 2;
@@ -285,10 +367,11 @@ static uint64_t hash_str(uint64_t h, const char *s)
 
 uint64_t sym_frame__identity(const struct sym_frame *f)
 {
-	/* an interpreted Java or Python frame with no line is its method, wherever in the
-	 * interpreter it returns */
+	/* an interpreted or compiled Java frame, a Python frame or a stub of the JVM with no
+	 * line is its method (or stub), wherever in its code it returns */
 	if (f->function && !f->line &&
-	    (f->module == (const char *)INTERPRETED_JAVA || f->module == (const char *)PYTHON))
+	    (f->module == (const char *)INTERPRETED_JAVA || f->module == (const char *)PYTHON ||
+	     f->module == (const char *)COMPILED_JAVA || f->module == (const char *)JVM_CODE))
 		return hash_str(0xcbf29ce484222325ULL, f->function);
 	if (!f->function || !f->line)
 		return f->pc;
