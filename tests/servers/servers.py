@@ -192,9 +192,16 @@ def _listening_port(p, what):
 
 # The load on the services written here: 20 requests, at once, or in leak mode one every
 # 100 ms, as traffic comes (a leak grows with it)
-def start_java(s, tmp, mode="pool"):
-    p = Proc(s, ["java", "-Xmx64m", "-cp", str(JAVA_CLASSES), "HttpPool", mode, "8"],
-             label="java")
+# The JIT made eager: methods compiled at their fifth call (not after thousands), so that a
+# leak's code is compiled while traced; what it compiled is said on stderr.
+JIT_EAGER = ["-XX:Tier0InvokeNotifyFreqLog=0", "-XX:Tier3InvocationThreshold=5",
+             "-XX:Tier3MinInvocationThreshold=5", "-XX:Tier3CompileThreshold=5",
+             "-XX:+PrintCompilation", "-XX:+DisplayVMOutputToStderr"]
+
+
+def start_java(s, tmp, mode="pool", jit_eager=False):
+    p = Proc(s, ["java", "-Xmx64m"] + (JIT_EAGER if jit_eager else []) +
+             ["-cp", str(JAVA_CLASSES), "HttpPool", mode, "8"], label="java")
     port = _listening_port(p, "the Java service")
     every = 0.1 if mode == "leak" else 0.0
     return Running("java", p, p.pid, lambda: http_gets(port, 20, every=every))

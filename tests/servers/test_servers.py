@@ -189,8 +189,10 @@ def test_thread_per_request_leaks_in_python_and_java():
             d = tmp / name
             d.mkdir()
             d.chmod(0o755)
-            running[name] = start(s, d, mode="leak")
+            running[name] = (start(s, d, mode="leak", jit_eager=True) if name == "java"
+                             else start(s, d, mode="leak"))
         res = _trace_all(s, running)
+        jit = running["java"].proc.stderr
     ev = _leaked_group("python", *res["python"])
     check("the thread that spawned" in ev and "has exited" in ev,
           "python: their spawners (the request threads) are gone", ev)
@@ -200,6 +202,7 @@ def test_thread_per_request_leaks_in_python_and_java():
                            "wait_for_result")
     ev = _leaked_group("java", *res["java"])
     check("each comes from an executor of its own" in ev, "java: one executor per request", ev)
+    _java_site_whole_though_compiled(_report(res["java"][1]), jit)
     _java_spawn_site_named(_report(res["java"][1]))
     _java_names_in_every_format(_report(res["java"][1]))
 
@@ -299,23 +302,42 @@ def _python_pool_waits_named(r):
         for f in g.get("wait_stack") or []] for g in r.get("groups") or [])
 
 
+def _java_site_whole_though_compiled(rep, jit):
+    """The JIT compiled the leak's code while it was traced (its eager thresholds: at the
+    fifth request of 20, said on its stderr): the compiled frames (no frame pointer, named
+    through the code cache's blobs, inlined methods expanded from their scopes) read as the
+    interpreted ones did, so the 20 threads are one site; no frame of the JVM's spawns is
+    left unnamed."""
+    check("HttpPool::lambda$main$1" in jit, "java: the JIT did not compile the leak's code",
+          jit[-3000:])
+    bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
+    site = next((x for x in rep.get("sites") or [] if bad and x.get("id") == bad[0].get("site")),
+                None)
+    expect_eq((site or {}).get("spawned"), 20, "java: the leak's 20 spawns on its one site",
+              _describe(rep))
+    unnamed = ["%s: %s" % (x.get("id"), f.get("address") or f.get("pc"))
+               for x in rep.get("sites") or [] for f in x.get("spawn_stack") or []
+               if not f.get("function")]
+    expect_eq(unnamed, [], "java: spawn frames left unnamed", _describe(rep))
+
+
 def _java_spawn_site_named(rep):
     """The leaked threads' spawn site in Java's own words: HotSpot's interpreted frames named
-    by the Method* each keeps (read through the tables libjvm.so describes itself by), from
-    Thread.start up to the program's own lambda that submitted the task (20 requests are
-    too few for the JIT to compile it)."""
+    by the Method* each keeps (read through the tables libjvm.so describes itself by), its
+    compiled ones by their code blobs' methods and scopes, from Thread.start up to the
+    program's own lambda that submitted the task."""
     bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
     site = next((x for x in rep.get("sites") or [] if bad and x.get("id") == bad[0].get("site")),
                 None)
     frames = [(f.get("function"), f.get("module")) for f in (site or {}).get("spawn_stack", [])]
-    names = [f for f, m in frames if m == "interpreted Java"]
+    names = [f for f, m in frames if m in ("interpreted Java", "compiled Java")]
     want = ["java.lang.Thread.start0", "java.lang.Thread.start",
             "java.util.concurrent.ThreadPoolExecutor.addWorker",
             "java.util.concurrent.ThreadPoolExecutor.execute",
             "java.util.concurrent.AbstractExecutorService.submit",
             "java.util.concurrent.Executors$DelegatedExecutorService.submit",
             "HttpPool.lambda$main$1"]
-    expect_eq(names[:len(want)], want, "java: the spawn stack's interpreted Java frames",
+    expect_eq(names[:len(want)], want, "java: the spawn stack's Java frames",
               "\n".join("%s [%s]" % fm for fm in frames))
     # the spawn site: the program's first frame past the JVM's and the JDK's, at its line
     stack = (site or {}).get("spawn_stack", [])
