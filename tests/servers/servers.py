@@ -192,10 +192,18 @@ def _listening_port(p, what):
 
 # The load on the services written here: 20 requests, at once, or in leak mode one every
 # 100 ms, as traffic comes (a leak grows with it)
-# The JIT made eager: methods compiled at their fifth call (not after thousands), so that a
-# leak's code is compiled while traced; what it compiled is said on stderr.
+# The JIT made eager on the path a Java thread is started by: those methods compiled at
+# their fifth call (not after thousands), the others never (eager on every method, the
+# compiler's queue took seconds on a loaded machine), so that the leak's path is compiled
+# while traced (Executors$DelegatedExecutorService.submit is called by it alone); what was
+# compiled is said on stderr.
 JIT_EAGER = ["-XX:Tier0InvokeNotifyFreqLog=0", "-XX:Tier3InvocationThreshold=5",
              "-XX:Tier3MinInvocationThreshold=5", "-XX:Tier3CompileThreshold=5",
+             "-XX:CompileOnly=java.lang.Thread::start,"
+             "java.util.concurrent.ThreadPoolExecutor::execute,"
+             "java.util.concurrent.ThreadPoolExecutor::addWorker,"
+             "java.util.concurrent.AbstractExecutorService::submit,"
+             "java.util.concurrent.Executors$DelegatedExecutorService::submit",
              "-XX:+PrintCompilation", "-XX:+DisplayVMOutputToStderr"]
 
 

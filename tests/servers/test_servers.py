@@ -11,6 +11,7 @@ Python and Java, traced at once) are caught."""
 
 import gzip
 import os
+import re
 import shutil
 import json
 import threading
@@ -210,13 +211,21 @@ def test_thread_per_request_leaks_in_python_and_java():
 def test_python_pool_started_under_strand():
     """`--` mode: strand starts Debian's python3 on the Python service; the kernel reads
     each Thread.start's Python frames at the clone (the interpreter found at its exec): the
-    4 workers are one site, main at its line, below it the module's top level; every
-    thread started after attach has its Python frames, and none is stranded."""
-    with Session() as s:
-        st = s.start_strand(["trace", "--json", "--for", "3s", "--", "/usr/bin/python3",
-                             str(PY_SERVER), "pool", "4"])
+    4 workers are one site, main at its line, below it the module's top level (in the
+    report and in the recording rendered later); every thread started after attach has its
+    Python frames, and none is stranded."""
+    with Session() as s, scratch() as tmp:
+        rec = str(tmp / "pool.strand")
+        st = s.start_strand(["trace", "--json", "--for", "3s", "--record", rec, "--",
+                             "/usr/bin/python3", str(PY_SERVER), "pool", "4"])
         rc, out, err = st.finish(timeout=30)
-    expect_eq(rc, 0, "strand exit status", st.describe())
+        expect_eq(rc, 0, "strand exit status", st.describe())
+        # the recording renders the frames later as the trace did
+        rc, text, rerr = run_strand(["report", rec], timeout=30)
+        expect_eq(rc, 0, "strand report of the recording", rerr)
+        check(re.search(r"spawned at:\s+main \(pyserver\.py:%d\)"
+                        % marker_line("python/pyserver.py", "SITE: pypool"), text),
+              "the recording's report names the pool's spawn site in Python", text[-3000:])
     rep = json.loads(out[out.index("{"):])
     seen = [x for x in rep.get("sites") or [] if not x.get("before_attach")]
     expect_eq([(_spawn_frame(x), x.get("spawned")) for x in seen],
@@ -303,13 +312,13 @@ def _python_pool_waits_named(r):
 
 
 def _java_site_whole_though_compiled(rep, jit):
-    """The JIT compiled the leak's code while it was traced (its eager thresholds: at the
+    """The JIT compiled the leak's path while it was traced (its eager thresholds: at the
     fifth request of 20, said on its stderr): the compiled frames (no frame pointer, named
     through the code cache's blobs, inlined methods expanded from their scopes) read as the
     interpreted ones did, so the 20 threads are one site; no frame of the JVM's spawns is
     left unnamed."""
-    check("HttpPool::lambda$main$1" in jit, "java: the JIT did not compile the leak's code",
-          jit[-3000:])
+    check(re.search(r"^\s*\d+\s+\d+ .*Executors\$DelegatedExecutorService::submit", jit, re.M),
+          "java: the JIT did not compile the leak's path", jit[-3000:])
     bad = [g for g in rep.get("groups") or [] if g.get("verdict") == "stranded"]
     site = next((x for x in rep.get("sites") or [] if bad and x.get("id") == bad[0].get("site")),
                 None)
