@@ -68,6 +68,24 @@ static bool is_python_runtime_frame(const struct sym_frame *f)
 	       !strstr(f->file, "-packages/");
 }
 
+/* A JavaScript frame V8 made, named by its perf map (sym/stacks.c names them so). */
+static bool is_js_frame(const struct sym_frame *f)
+{
+	return f->module && !strcmp(f->module, "JavaScript");
+}
+
+/* Node.js's own code (the binary, V8's builtins) and its built-in modules' JavaScript
+ * ("node:internal/worker"): the same for every program. */
+static bool is_node_frame(const struct sym_frame *f)
+{
+	const char *mod = basename_of(f->module);
+
+	if (mod &&
+	    (!strcmp(mod, "node") || !strncmp(mod, "libnode.so", 10) || !strcmp(mod, "JIT code")))
+		return true;
+	return is_js_frame(f) && f->file && !strncmp(f->file, "node:", 5);
+}
+
 int site__spawn_frame(const struct site *s)
 {
 	int i = 0, j;
@@ -84,6 +102,11 @@ int site__spawn_frame(const struct site *s)
 	for (j = i; j < s->depth && is_python_runtime_frame(&s->stack[j]); j++)
 		;
 	if (j > i && j < s->depth && is_python_frame(&s->stack[j]))
+		return j;
+	/* a Node.js worker: the program's first JavaScript frame past node's */
+	for (j = i; j < s->depth && is_node_frame(&s->stack[j]); j++)
+		;
+	if (j > i && j < s->depth && is_js_frame(&s->stack[j]))
 		return j;
 	return i < s->depth ? i : 0;
 }

@@ -3,6 +3,7 @@
 #include "lib/hashmap.h"
 #include "lib/util.h"
 #include "sym/jvm.h"
+#include "sym/perfmap.h"
 #include "sym/procmaps.h"
 #include "sym/python.h"
 #include "sym/stackmemo.h"
@@ -18,9 +19,10 @@ struct stacks {
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	struct unwound_stack *rest;    /* a JVM stack's native part, unwound again */
 	struct stacks_stats stats;
-	struct hashmap jvms;	/* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
-	struct hashmap pythons; /* pid -> struct python, or NOT_PYTHON once looked for in vain */
-	struct hashmap names;	/* hash of a Java frame's name -> the name, kept while s is */
+	struct hashmap jvms;	 /* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
+	struct hashmap pythons;	 /* pid -> struct python, or NOT_PYTHON once looked for in vain */
+	struct hashmap perfmaps; /* pid -> struct jit_map: its JIT's perf map, if it writes one */
+	struct hashmap names;	 /* hash of a Java frame's name -> the name, kept while s is */
 };
 
 #define NOT_A_JVM  ((struct jvm *)1)
@@ -29,6 +31,17 @@ static const char INTERPRETED_JAVA[] = "interpreted Java";
 static const char COMPILED_JAVA[] = "compiled Java";
 static const char JVM_CODE[] = "JVM code"; /* the code cache's stubs, adapters, interpreter */
 static const char PYTHON[] = "Python";
+static const char JAVASCRIPT[] = "JavaScript"; /* V8's code, named by its perf map */
+static const char JIT_CODE[] = "JIT code";     /* another JIT's, named by its perf map */
+
+/* A process's perf map, or when it had none the last time it was looked for: a JIT writes
+ * its map from its start, or when asked (jcmd PID Compiler.perfmap). */
+struct jit_map {
+	struct perfmap *map;
+	uint64_t looked_ns;
+};
+
+#define PERFMAP_LOOK_AGAIN_NS 1000000000ULL
 
 struct stacks *stacks__new(void)
 {
@@ -42,6 +55,7 @@ struct stacks *stacks__new(void)
 	s->rest = xcalloc(1, sizeof(*s->rest));
 	hashmap__init(&s->jvms);
 	hashmap__init(&s->pythons);
+	hashmap__init(&s->perfmaps);
 	hashmap__init(&s->names);
 	return s;
 }
@@ -67,6 +81,9 @@ void stacks__free(struct stacks *s)
 		if (val != NOT_PYTHON)
 			python__free(val);
 	hashmap__free(&s->pythons);
+	for (size_t i = 0; hashmap__next(&s->perfmaps, &i, &key, &val);)
+		perfmap__free(((struct jit_map *)val)->map);
+	hashmap__free_values(&s->perfmaps);
 	hashmap__free_values(&s->names);
 	free(s);
 }
@@ -328,6 +345,61 @@ static int name_compiled(struct stacks *s, pid_t pid, uint64_t pc, bool is_retur
 	return n;
 }
 
+static struct perfmap *perfmap_of(struct stacks *s, pid_t pid)
+{
+	struct jit_map *m = hashmap__get(&s->perfmaps, (uint64_t)pid);
+	uint64_t now = now_mono_ns();
+
+	if (!m) {
+		m = xcalloc(1, sizeof(*m));
+		hashmap__set(&s->perfmaps, (uint64_t)pid, m);
+	}
+	if (!m->map && (!m->looked_ns || now - m->looked_ns >= PERFMAP_LOOK_AGAIN_NS)) {
+		m->map = perfmap__open(pid);
+		m->looked_ns = now;
+	}
+	return m->map;
+}
+
+/*
+ * A pc in code a JIT made, named by the map it writes for perf. V8's names say the
+ * function and where it is defined ("JS:~startWorker /srv/app.js:14:21", the marker its
+ * tier): the function and its file, not the line (the definition's, not the call's).
+ */
+static bool name_from_perfmap(struct stacks *s, pid_t pid, uint64_t pc, bool is_return,
+			      struct sym_frame *f)
+{
+	struct perfmap *m = perfmap_of(s, pid);
+	static const char *const V8_JS_TAGS[] = {
+		"JS:", "LazyCompile:", "Function:", "Script:", "Eval:"};
+	const char *name = m ? perfmap__name(m, pc - is_return) : NULL, *sp, *js = NULL;
+	char buf[1024], *colon;
+
+	if (!name)
+		return false;
+	*f = (struct sym_frame){.pc = pc, .function = keep(s, name), .module = JIT_CODE};
+	/* V8's tags of JavaScript code: "JS:" since V8 11 (Node.js 20), before it the kind
+	 * of compilation ("LazyCompile:", "Function:", "Script:", "Eval:") */
+	for (size_t t = 0; t < ARRAY_SIZE(V8_JS_TAGS) && !js; t++)
+		if (!strncmp(name, V8_JS_TAGS[t], strlen(V8_JS_TAGS[t])))
+			js = name + strlen(V8_JS_TAGS[t]);
+	if (!js)
+		return true;
+	name = js;
+	name += *name && strchr("~*^+-", *name);
+	snprintf(buf, sizeof(buf), "%s", name);
+	if ((sp = strrchr(buf, ' '))) {
+		buf[sp - buf] = '\0';
+		/* "path:line:col": the path */
+		for (int k = 0; k < 2 && (colon = strrchr(sp + 1, ':')); k++)
+			*colon = '\0';
+		f->file = sp[1] ? keep(s, sp + 1) : NULL;
+	}
+	f->function = keep(s, buf[0] ? buf : "(anonymous)");
+	f->module = JAVASCRIPT;
+	return true;
+}
+
 int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		      const struct unwound_stack *st, struct sym_frame **frames)
 {
@@ -343,6 +415,8 @@ int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		/* outside every module: JIT or interpreter code, when pid is a JVM */
 		if (n == 1 && !inl[0].module && !name_interpreted(s, sample, st, i, &inl[0]))
 			n = name_compiled(s, sample->pid, st->pc[i], i > 0, inl);
+		if (n == 1 && !inl[0].module)
+			name_from_perfmap(s, sample->pid, st->pc[i], i > 0, &inl[0]);
 
 		if (depth + n > cap) {
 			cap = (depth + n) * 2;
@@ -371,7 +445,8 @@ uint64_t sym_frame__identity(const struct sym_frame *f)
 	 * line is its method (or stub), wherever in its code it returns */
 	if (f->function && !f->line &&
 	    (f->module == (const char *)INTERPRETED_JAVA || f->module == (const char *)PYTHON ||
-	     f->module == (const char *)COMPILED_JAVA || f->module == (const char *)JVM_CODE))
+	     f->module == (const char *)COMPILED_JAVA || f->module == (const char *)JVM_CODE ||
+	     f->module == (const char *)JAVASCRIPT || f->module == (const char *)JIT_CODE))
 		return hash_str(0xcbf29ce484222325ULL, f->function);
 	if (!f->function || !f->line)
 		return f->pc;
@@ -426,6 +501,12 @@ void stacks__forget(struct stacks *s, pid_t pid)
 	struct jvm *j = hashmap__del(&s->jvms, (uint64_t)pid);
 
 	struct python *p = hashmap__del(&s->pythons, (uint64_t)pid);
+	struct jit_map *m = hashmap__del(&s->perfmaps, (uint64_t)pid);
+
+	if (m) {
+		perfmap__free(m->map);
+		free(m);
+	}
 
 	if (j && j != NOT_A_JVM)
 		jvm__free(j);
