@@ -11,13 +11,15 @@ Python and Java, traced at once) are caught."""
 
 import gzip
 import os
+import pathlib
 import re
 import shutil
 import json
 import threading
 import time
 
-from harness import Session, check, expect_eq, fail, marker_line, run_strand, timeout
+from harness import (ROOT, Session, check, expect_eq, fail, marker_line, run_strand,
+                     split_report, timeout)
 from servers import PY_SERVER, SERVERS, scratch, start_java, start_python
 
 THRESHOLD = "2s"
@@ -237,6 +239,36 @@ def test_python_pool_started_under_strand():
               _describe(rep))
     check(not [g for g in rep.get("groups") or [] if g.get("verdict") in BAD],
           "the pool's idle workers judged stranded", _describe(rep))
+
+
+def test_node_workers_named_from_the_jits_perf_map():
+    """`--` mode: Node.js starting a worker thread per item, each blocked forever; its
+    JavaScript is JIT code no binary names: V8's perf map (/tmp/perf-PID.map, written under
+    --perf-basic-prof) names it. The 5 workers are one site, spawned at startWorker in the
+    program's file (past node's own code and its built-in modules), called from
+    handleItems; the map is removed after."""
+    script = ROOT / "tests" / "targets" / "node" / "workers.js"
+    # in a scratch directory: V8 writes its code log (isolate-*-v8.log) beside the map
+    with Session() as s, scratch() as tmp:
+        st = s.start_strand(["trace", "--json", "--for", "3s", "--", "node", "--perf-basic-prof",
+                             "--interpreted-frames-native-stack", str(script), "5"],
+                            cwd=str(tmp))
+        try:
+            rc, out, err = st.finish(timeout=30)
+        finally:
+            child = re.search(r"starting '[^']*' as pid (\d+)", st.stderr or "")
+            if child:
+                pathlib.Path("/tmp/perf-%s.map" % child.group(1)).unlink(missing_ok=True)
+    expect_eq(rc, 0, "strand exit status", st.describe())
+    child_out, rep = split_report(out, st.describe())
+    check("spawned 5" in child_out.splitlines(), "node did not start its 5 workers", child_out)
+    leak = [x for x in rep.get("sites") or [] if x.get("spawned") == 5]
+    check(len(leak) == 1, "the 5 workers on one site", _describe(rep))
+    expect_eq(_spawn_frame(leak[0]), ("startWorker", "workers.js", 0),
+              "the workers' spawn site: the program's function, in its file", _describe(rep))
+    js = [(f.get("function"), os.path.basename(f.get("file") or ""))
+          for f in leak[0].get("spawn_stack") or [] if f.get("module") == "JavaScript"]
+    check(("handleItems", "workers.js") in js, "startWorker's caller named too", js)
 
 
 def _names_in_every_format(lang, rep, spawned_at, names, wait):
