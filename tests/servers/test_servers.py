@@ -246,7 +246,8 @@ def test_node_workers_named_from_the_jits_perf_map():
     JavaScript is JIT code no binary names: V8's perf map (/tmp/perf-PID.map, written under
     --perf-basic-prof) names it. The 5 workers are one site, spawned at startWorker in the
     program's file (past node's own code and its built-in modules), called from
-    handleItems; the map is removed after."""
+    handleItems; the map is removed after. Run without the flags, strand says how to have
+    the frames named."""
     script = ROOT / "tests" / "targets" / "node" / "workers.js"
     # in a scratch directory: V8 writes its code log (isolate-*-v8.log) beside the map
     with Session() as s, scratch() as tmp:
@@ -269,6 +270,14 @@ def test_node_workers_named_from_the_jits_perf_map():
     js = [(f.get("function"), os.path.basename(f.get("file") or ""))
           for f in leak[0].get("spawn_stack") or [] if f.get("module") == "JavaScript"]
     check(("handleItems", "workers.js") in js, "startWorker's caller named too", js)
+    # without the flags: no map, and strand says how to have one
+    with Session() as s, scratch() as tmp:
+        st = s.start_strand(["trace", "--json", "--for", "2s", "--", "node", str(script), "3"],
+                            cwd=str(tmp))
+        rc, out, err = st.finish(timeout=30)
+    expect_eq(rc, 0, "strand exit status (node without a perf map)", st.describe())
+    check("run node with --perf-basic-prof" in err,
+          "strand does not say how to have node's JavaScript named", st.describe())
 
 
 def _names_in_every_format(lang, rep, spawned_at, names, wait):

@@ -58,6 +58,10 @@ struct jvm_code {
 	char name[64];	     /* "nmethod", "Interpreter", "StubRoutines (1)", ... */
 };
 
+/* Whether the code cache can be read (the tables describe it, the VM has made it): where
+ * not, compiled frames go unnamed. */
+bool jvm__reads_code_cache(struct jvm *j);
+
 /* The blob of compiled code pc is in (pc - 1 for a return address: a call may be a blob's
  * last instruction); -ENOENT when none (not in the code cache, or in no live block). */
 int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out);

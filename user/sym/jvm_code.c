@@ -125,6 +125,12 @@ static int read_code(struct jvm *j, uint64_t pc, struct jvm_code *out)
 	return 0;
 }
 
+bool jvm__reads_code_cache(struct jvm *j)
+{
+	jvm__read_heaps(j);
+	return j->heaps_read && j->nheaps > 0;
+}
+
 int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out)
 {
 	struct jvm_code *kept;

@@ -7,6 +7,7 @@
 #include "sym/procmaps.h"
 #include "sym/python.h"
 #include "sym/stackmemo.h"
+#include "sys/procfs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static const char JIT_CODE[] = "JIT code";     /* another JIT's, named by its pe
 struct jit_map {
 	struct perfmap *map;
 	uint64_t looked_ns;
+	bool advised; /* told how to have its JIT write one */
 };
 
 #define PERFMAP_LOOK_AGAIN_NS 1000000000ULL
@@ -400,6 +402,34 @@ static bool name_from_perfmap(struct stacks *s, pid_t pid, uint64_t pc, bool is_
 	return true;
 }
 
+/*
+ * A frame of JIT code no one named: said once per process, with how to have it named,
+ * where the runtime is one that can write a perf map when asked.
+ */
+static void advise_perfmap(struct stacks *s, pid_t pid)
+{
+	struct jit_map *m;
+	char exe[4096];
+	const char *base;
+	struct jvm *j;
+
+	if (perfmap_of(s, pid) || !(m = hashmap__get(&s->perfmaps, (uint64_t)pid)) || m->advised)
+		return;
+	m->advised = true;
+	procfs__exec_path(pid, exe, sizeof(exe));
+	base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	if ((j = jvm_of(s, pid)) && !jvm__reads_code_cache(j))
+		note("pid %d (%s): frames of its compiled Java code are unnamed (its code cache "
+		     "could not be read): `jcmd %d Compiler.perfmap` writes the map of its JIT "
+		     "(/tmp/perf-%d.map) strand names them by",
+		     pid, base, pid, pid);
+	else if (!j && !strncmp(base, "node", 4))
+		note("pid %d (%s): its JavaScript frames are unnamed: run node with "
+		     "--perf-basic-prof (V8 then writes /tmp/perf-%d.map, which strand reads; add "
+		     "--interpreted-frames-native-stack for functions not compiled yet)",
+		     pid, base, pid);
+}
+
 int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		      const struct unwound_stack *st, struct sym_frame **frames)
 {
@@ -415,8 +445,14 @@ int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 		/* outside every module: JIT or interpreter code, when pid is a JVM */
 		if (n == 1 && !inl[0].module && !name_interpreted(s, sample, st, i, &inl[0]))
 			n = name_compiled(s, sample->pid, st->pc[i], i > 0, inl);
-		if (n == 1 && !inl[0].module)
-			name_from_perfmap(s, sample->pid, st->pc[i], i > 0, &inl[0]);
+		if (n == 1 && !inl[0].module &&
+		    !name_from_perfmap(s, sample->pid, st->pc[i], i > 0, &inl[0]))
+			advise_perfmap(s, sample->pid);
+		/* V8's interpreter runs every JavaScript function not compiled yet: only the
+		 * perf map (of its per-function copies) tells them apart */
+		else if (n == 1 && inl[0].function &&
+			 !strcmp(inl[0].function, "Builtins_InterpreterEntryTrampoline"))
+			advise_perfmap(s, sample->pid);
 
 		if (depth + n > cap) {
 			cap = (depth + n) * 2;
