@@ -108,20 +108,28 @@ def test_runaway_sites_say_what_the_report_says():
         d.stop()
 
 
-def test_python_leak_at_its_line():
-    """Debian's python3 started after the daemon (found for CPython at its exec) leaking a
-    thread per request: the top site's label is the program's own call, at its line, and
-    the healthy handler threads' site is not it."""
-    from servers import start_python
+def test_python_and_java_leaks_at_their_lines():
+    """Debian's python3 started after the daemon (found for CPython at its exec) and an
+    OpenJDK service, each leaking a thread per request: the top site's label is the
+    program's own call, at its line (Python's frames read at the clone, Java's from the
+    JVM's own tables), and no site of the Python service is named by the interpreter's C
+    frames."""
+    from servers import start_java, start_python
     with Session() as s:
         d = Daemon(s)
         py = start_python(s, None, mode="leak")
+        java = start_java(s, None, mode="leak")
         py.load()
+        java.load()
         site = "Handler.do_GET (pyserver.py:%d)" % marker_line("python/pyserver.py",
                                                               "SITE: pyleak")
+        jsite = "HttpPool.lambda$main$1 (HttpPool.java:%d)" % marker_line(
+            "java/HttpPool.java", "SITE: javaleak")
         got = d.wait_for(lambda x: value(x, "strand_site_tasks", comm="python3", site=site,
-                                         kind="thread") == 20,
-                         what="the 20 leaked threads at the handler's line")
+                                         kind="thread") == 20 and
+                         value(x, "strand_site_tasks", comm="java", site=jsite,
+                               kind="thread") == 20,
+                         what="the 20 leaked threads of each at the handler's line")
         check(not any(n == "strand_site_tasks" and l.get("comm") == "python3" and
                       l.get("site", "").startswith(("PyThread", "0x"))
                       for n, l, _ in got),

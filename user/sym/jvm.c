@@ -201,11 +201,28 @@ static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_
 	return found;
 }
 
+/* Where the interpreter's code is: once the VM has made it (a JVM looked at early in its
+ * start has not yet), asked again until then. */
+static void read_interpreter(struct jvm *j)
+{
+	uint64_t queue = 0, buffer = 0;
+	int32_t limit = 0;
+
+	if (j->interp_hi)
+		return;
+	if (!jvm__read_u64(j->pid, j->l.interp_code, &queue) && queue &&
+	    !jvm__read_u64(j->pid, queue + j->l.queue_buffer, &buffer) &&
+	    !procfs__read_mem(j->pid, queue + j->l.queue_limit, &limit, sizeof(limit)) &&
+	    limit > 0 && buffer) {
+		j->interp_lo = buffer;
+		j->interp_hi = buffer + (uint64_t)limit;
+	}
+}
+
 struct jvm *jvm__open(pid_t pid)
 {
 	char lib[4200];
-	uint64_t bias = 0, queue = 0, buffer = 0;
-	int32_t limit = 0;
+	uint64_t bias = 0;
 	struct vm_tables t;
 	struct jvm *j;
 
@@ -224,12 +241,7 @@ struct jvm *jvm__open(pid_t pid)
 	}
 	j->code_known = code == ncode;
 	hashmap__init(&j->blobs);
-	if (!jvm__read_u64(pid, j->l.interp_code, &queue) && queue &&
-	    !jvm__read_u64(pid, queue + j->l.queue_buffer, &buffer) &&
-	    !procfs__read_mem(pid, queue + j->l.queue_limit, &limit, sizeof(limit)) && limit > 0) {
-		j->interp_lo = buffer;
-		j->interp_hi = buffer + (uint64_t)limit;
-	}
+	read_interpreter(j);
 	return j;
 }
 
@@ -241,8 +253,9 @@ void jvm__free(struct jvm *j)
 	free(j);
 }
 
-bool jvm__in_interpreter(const struct jvm *j, uint64_t pc)
+bool jvm__in_interpreter(struct jvm *j, uint64_t pc)
 {
+	read_interpreter(j);
 	return pc >= j->interp_lo && pc < j->interp_hi;
 }
 

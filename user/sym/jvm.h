@@ -39,8 +39,9 @@ struct jvm;
 struct jvm *jvm__open(pid_t pid);
 void jvm__free(struct jvm *j);
 
-/* Whether pc is in the interpreter's code (AbstractInterpreter::_code's buffer). */
-bool jvm__in_interpreter(const struct jvm *j, uint64_t pc);
+/* Whether pc is in the interpreter's code (AbstractInterpreter::_code's buffer, read again
+ * until the VM has made it). */
+bool jvm__in_interpreter(struct jvm *j, uint64_t pc);
 
 /* The frame running method at bytecode pointer bcp (0: unknown), as HotSpot's own
  * Method::line_number_from_bci reads the method's compressed line table; 0, or -EINVAL when

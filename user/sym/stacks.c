@@ -20,10 +20,11 @@ struct stacks {
 	struct unwound_stack *scratch; /* large: kept off the stack */
 	struct unwound_stack *rest;    /* a JVM stack's native part, unwound again */
 	struct stacks_stats stats;
-	struct hashmap jvms;	 /* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
-	struct hashmap pythons;	 /* pid -> struct python, or NOT_PYTHON once looked for in vain */
-	struct hashmap perfmaps; /* pid -> struct jit_map: its JIT's perf map, if it writes one */
-	struct hashmap names;	 /* hash of a Java frame's name -> the name, kept while s is */
+	struct hashmap jvms;	   /* pid -> struct jvm, or NOT_A_JVM once looked for in vain */
+	struct hashmap jvm_looked; /* pid -> when it was last looked for in vain (ns) */
+	struct hashmap pythons;	   /* pid -> struct python, or NOT_PYTHON once looked for in vain */
+	struct hashmap perfmaps;   /* pid -> struct jit_map: its JIT's perf map, if it writes one */
+	struct hashmap names;	   /* hash of a Java frame's name -> the name, kept while s is */
 };
 
 #define NOT_A_JVM  ((struct jvm *)1)
@@ -56,6 +57,7 @@ struct stacks *stacks__new(void)
 	s->scratch = xcalloc(1, sizeof(*s->scratch));
 	s->rest = xcalloc(1, sizeof(*s->rest));
 	hashmap__init(&s->jvms);
+	hashmap__init(&s->jvm_looked);
 	hashmap__init(&s->pythons);
 	hashmap__init(&s->perfmaps);
 	hashmap__init(&s->names);
@@ -79,6 +81,7 @@ void stacks__free(struct stacks *s)
 		if (val != NOT_A_JVM)
 			jvm__free(val);
 	hashmap__free(&s->jvms);
+	hashmap__free(&s->jvm_looked);
 	for (size_t i = 0; hashmap__next(&s->pythons, &i, &key, &val);)
 		if (val != NOT_PYTHON)
 			python__free(val);
@@ -194,6 +197,23 @@ static struct jvm *jvm_of(struct stacks *s, pid_t pid)
 		hashmap__set(&s->jvms, (uint64_t)pid, j ? j : NOT_A_JVM);
 	}
 	return j == NOT_A_JVM ? NULL : j;
+}
+
+/*
+ * A frame of libjvm.so in pid's stack: a JVM, though it may not have been one when first
+ * looked for (the launcher starts a thread before it loads libjvm.so, and the VM describes
+ * its structures only once it has made them): looked for again, at most once a second.
+ */
+static void libjvm_seen(struct stacks *s, pid_t pid)
+{
+	uint64_t now = now_mono_ns(),
+		 last = (uint64_t)(uintptr_t)hashmap__get(&s->jvm_looked, (uint64_t)pid);
+
+	if (hashmap__get(&s->jvms, (uint64_t)pid) != NOT_A_JVM ||
+	    (last && now - last < 1000000000ULL))
+		return;
+	hashmap__set(&s->jvm_looked, (uint64_t)pid, (void *)(uintptr_t)now);
+	hashmap__del(&s->jvms, (uint64_t)pid);
 }
 
 /* The word at addr, when the stack copy holds it. */
@@ -442,6 +462,8 @@ int stacks__symbolize(struct stacks *s, const struct stack_sample *sample,
 	for (int i = 0; i < st->depth; i++) {
 		int n = symbolizer__resolve(s->sym, pid, st->pc[i], i > 0, inl, SYM_MAX_INLINE);
 
+		if (n >= 1 && inl[n - 1].module && strstr(inl[n - 1].module, "/libjvm.so"))
+			libjvm_seen(s, pid);
 		/* outside every module: JIT or interpreter code, when pid is a JVM */
 		if (n == 1 && !inl[0].module && !name_interpreted(s, sample, st, i, &inl[0]))
 			n = name_compiled(s, sample->pid, st->pc[i], i > 0, inl);
@@ -535,15 +557,14 @@ void stacks__prefetch(struct stacks *s, pid_t pid)
 void stacks__forget(struct stacks *s, pid_t pid)
 {
 	struct jvm *j = hashmap__del(&s->jvms, (uint64_t)pid);
-
 	struct python *p = hashmap__del(&s->pythons, (uint64_t)pid);
 	struct jit_map *m = hashmap__del(&s->perfmaps, (uint64_t)pid);
 
+	hashmap__del(&s->jvm_looked, (uint64_t)pid);
 	if (m) {
 		perfmap__free(m->map);
 		free(m);
 	}
-
 	if (j && j != NOT_A_JVM)
 		jvm__free(j);
 	if (p && p != NOT_PYTHON)
