@@ -10,39 +10,11 @@
 #include "sys/procfs.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* The lowest PT_LOAD address of the ELF: where the executable's first mapping starts. */
-static int first_load_vaddr(const char *path, uint64_t *vaddr)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = -ENOEXEC;
-	Elf *elf;
-	size_t n;
-
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (elf && !elf_getphdrnum(elf, &n)) {
-		for (size_t i = 0; i < n; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
-				*vaddr = ph.p_vaddr & ~4095ULL;
-				err = 0;
-				break;
-			}
-		}
-	}
-	elf_end(elf);
-	close(fd);
-	return err;
-}
 
 struct exe_search {
 	const char *exe;
@@ -86,7 +58,7 @@ static int exe_bias(pid_t pid, uint64_t *bias)
 	int err;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	err = first_load_vaddr(exe, &vaddr);
+	err = elfsym__load_vaddr(exe, &vaddr);
 	if (!err)
 		err = exe_map_start(pid, &start);
 	if (!err)

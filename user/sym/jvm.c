@@ -283,7 +283,7 @@ static int symbol_text(struct jvm *j, uint64_t sym, char *buf, size_t size)
 
 /* The compressed stream's numbers (CompressedReadStream, UNSIGNED5): a byte below 192 is
  * itself, others carry on into up to four more, six bits a byte. false past the end. */
-static bool read_uint5(const uint8_t *b, size_t n, size_t *at, uint32_t *v)
+bool jvm__uint5(const uint8_t *b, size_t n, size_t *at, uint32_t *v)
 {
 	uint32_t sum = 0;
 	int shift = 0;
@@ -307,7 +307,7 @@ static bool read_sint5(const uint8_t *b, size_t n, size_t *at, int32_t *v)
 {
 	uint32_t u;
 
-	if (!read_uint5(b, n, at, &u))
+	if (!jvm__uint5(b, n, at, &u))
 		return false;
 	*v = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
 	return true;

@@ -181,25 +181,6 @@ static int32_t scope_at(struct jvm *j, uint64_t nm, int32_t off)
 	return 0;
 }
 
-/* A number of the scopes' compressed stream (CompressedReadStream::read_int, UNSIGNED5). */
-static bool stream_int(const uint8_t *b, size_t n, size_t *at, uint32_t *v)
-{
-	uint32_t sum = 0;
-
-	for (int i = 0, shift = 0; i < 5; i++, shift += 6) {
-		uint32_t x;
-
-		if (*at >= n)
-			return false;
-		x = b[(*at)++];
-		sum += x << shift;
-		if (x < 192 || i == 4)
-			break;
-	}
-	*v = sum;
-	return true;
-}
-
 int jvm__scopes(const uint8_t *data, size_t n, int32_t off, struct jvm_scope *out, int max)
 {
 	int k = 0;
@@ -210,8 +191,8 @@ int jvm__scopes(const uint8_t *data, size_t n, int32_t off, struct jvm_scope *ou
 		uint32_t sender, index, bci;
 		size_t at = (size_t)off;
 
-		if (!stream_int(data, n, &at, &sender) || !stream_int(data, n, &at, &index) ||
-		    !stream_int(data, n, &at, &bci) || !index || index > JVM_SCOPE_INDEX_MAX)
+		if (!jvm__uint5(data, n, &at, &sender) || !jvm__uint5(data, n, &at, &index) ||
+		    !jvm__uint5(data, n, &at, &bci) || !index || index > JVM_SCOPE_INDEX_MAX)
 			break;
 		out[k].method_index = index;
 		/* stored less InvocationEntryBci (-1); a method has 65535 bytes of code */

@@ -9,6 +9,7 @@
 #include "lib/hashmap.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -80,6 +81,9 @@ struct jvm {
 
 int jvm__read_u64(pid_t pid, uint64_t addr, uint64_t *v);
 int jvm__read_str(pid_t pid, uint64_t addr, char *buf, size_t size);
+/* A number of HotSpot's compressed streams (CompressedReadStream, UNSIGNED5: line tables,
+ * compiled methods' scopes) at b[*at], read on; false past the end n. */
+bool jvm__uint5(const uint8_t *b, size_t n, size_t *at, uint32_t *v);
 /* The code cache's heaps, read once the VM has made them. */
 void jvm__read_heaps(struct jvm *j);
 
