@@ -46,4 +46,15 @@ static inline uint64_t hash_combine(uint64_t h, uint64_t v)
 	return hash_u64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
 }
 
+/* A string's FNV-1a, from h (FNV's offset basis to start: HASH_STR_SEED); NULL hashes as
+ * the empty string. */
+#define HASH_STR_SEED 0xcbf29ce484222325ULL
+
+static inline uint64_t hash_str(uint64_t h, const char *s)
+{
+	while (s && *s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
 #endif /* STRAND_HASHMAP_H */

@@ -139,20 +139,19 @@ int identity__read(pid_t pid, const char *comm, struct proc_identity *id)
 	return 0;
 }
 
-static uint64_t hash_str(uint64_t h, const char *s)
+/* A field's FNV-1a, then a separator: ("ab","c") is not ("a","bc"). */
+static uint64_t hash_field(uint64_t h, const char *s)
 {
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return (h ^ 0xff) * 0x100000001b3ULL; /* a separator: ("ab","c") is not ("a","bc") */
+	return (hash_str(h, s) ^ 0xff) * 0x100000001b3ULL;
 }
 
 uint64_t identity__hash(const struct proc_identity *id)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = HASH_STR_SEED;
 
-	h = hash_str(h, id->comm);
-	h = hash_str(h, id->exe);
-	h = hash_str(h, id->cgroup);
-	h = hash_str(h, id->pod_uid);
-	return hash_u64(hash_str(h, id->container_id));
+	h = hash_field(h, id->comm);
+	h = hash_field(h, id->exe);
+	h = hash_field(h, id->cgroup);
+	h = hash_field(h, id->pod_uid);
+	return hash_u64(hash_field(h, id->container_id));
 }
