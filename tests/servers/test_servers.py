@@ -291,6 +291,10 @@ def _names_in_every_format(lang, rep, spawned_at, names, wait):
         expect_eq(rc, 0, "strand report of the %s trace" % lang, err)
         check("spawned at: " + spawned_at in text and (not names or names in text),
               "%s: the text report's spawn site and thread names" % lang, text[-3000:])
+        # the wait in the program's words, not crowded out by the runtime's C frames
+        waiting = text[text.find("waiting at:"):][:1500]
+        check(wait in waiting, "%s: the text report's wait names the program's function"
+              % lang, waiting)
         rc, _, err = run_strand(["report", "--folded", str(tmp / "f"), "--svg",
                                  str(tmp / "s.svg"), "--pprof", str(tmp / "p.pb.gz"), str(doc)],
                                 timeout=30)

@@ -86,28 +86,38 @@ static bool is_node_frame(const struct sym_frame *f)
 	return is_js_frame(f) && f->file && !strncmp(f->file, "node:", 5);
 }
 
-int site__spawn_frame(const struct site *s)
+int frames__program_frame(const struct sym_frame *st, int depth)
 {
 	int i = 0, j;
 
+	while (i < depth && is_runtime_frame(&st[i]))
+		i++;
+	/* Java: the program's first frame past the JVM's and the JDK's */
+	for (j = i; j < depth && is_jvm_frame(&st[j]); j++)
+		;
+	if (j > i && j < depth && is_java_frame(&st[j]))
+		return j;
+	/* Python: the program's first frame past the interpreter's and the standard library's */
+	for (j = i; j < depth && is_python_runtime_frame(&st[j]); j++)
+		;
+	if (j > i && j < depth && is_python_frame(&st[j]))
+		return j;
+	/* Node.js: the program's first JavaScript frame past node's */
+	for (j = i; j < depth && is_node_frame(&st[j]); j++)
+		;
+	if (j > i && j < depth && is_js_frame(&st[j]))
+		return j;
+	return -1;
+}
+
+int site__spawn_frame(const struct site *s)
+{
+	int i = 0, own = frames__program_frame(s->stack, s->depth);
+
+	if (own >= 0)
+		return own;
 	while (i < s->depth && is_runtime_frame(&s->stack[i]))
 		i++;
-	/* a Java thread: the program's first frame past the JVM's and the JDK's */
-	for (j = i; j < s->depth && is_jvm_frame(&s->stack[j]); j++)
-		;
-	if (j > i && j < s->depth && is_java_frame(&s->stack[j]))
-		return j;
-	/* a Python thread: the program's first frame past the interpreter's and the standard
-	 * library's */
-	for (j = i; j < s->depth && is_python_runtime_frame(&s->stack[j]); j++)
-		;
-	if (j > i && j < s->depth && is_python_frame(&s->stack[j]))
-		return j;
-	/* a Node.js worker: the program's first JavaScript frame past node's */
-	for (j = i; j < s->depth && is_node_frame(&s->stack[j]); j++)
-		;
-	if (j > i && j < s->depth && is_js_frame(&s->stack[j]))
-		return j;
 	return i < s->depth ? i : 0;
 }
 

@@ -20,8 +20,12 @@ struct report_doc;
 int report__doc(const struct report *r, struct report_doc *doc);
 
 /* Shared by the formats. */
-/* Index of the first frame outside the C library's thread-creation code: the spawn site. */
+/* Index of the first frame outside the C library's thread-creation code: the spawn site
+ * (in a language runtime's thread, the program's own first frame). */
 int site__spawn_frame(const struct site *s);
+/* In a stack through a language runtime (Java, Python, Node.js), the program's first frame
+ * past the runtime's and its standard library's; -1 when none. */
+int frames__program_frame(const struct sym_frame *st, int depth);
 /* "function (file.c:41)", "function [libfoo.so]", or "0x7f... [?]". */
 void frame__format(const struct sym_frame *f, char *buf, size_t size);
 struct json;

@@ -139,6 +139,8 @@ static void groups_json(struct json *j, const struct report *r)
 		}
 		stack__json(j, "spawn_stack", s ? s->stack : NULL, s ? s->depth : 0);
 		stack__json(j, "wait_stack", g->wait_stack, g->wait_depth);
+		json__int(j, "wait_frame_index",
+			  frames__program_frame(g->wait_stack, g->wait_depth));
 		json__begin_array(j, "evidence");
 		for (int e = 0; e < g->nevidence; e++)
 			json__string(j, NULL, g->evidence[e]);

@@ -93,12 +93,31 @@ static void print_drops(FILE *f, const json_t *r)
 			fprintf(f, "  warning: %s\n", json_string_value(w));
 }
 
+/* A frame in the program's own language, which a runtime ran (sym/runtimes.c names them). */
+static bool language_frame(const json_t *fr)
+{
+	static const char *const langs[] = {"Python", "interpreted Java", "compiled Java",
+					    "JavaScript"};
+	const char *mod = doc_str(fr, "module");
+
+	for (size_t i = 0; mod && i < ARRAY_SIZE(langs); i++)
+		if (!strcmp(mod, langs[i]))
+			return true;
+	return false;
+}
+
 /* Frames of a wait stack from the first one outside the C library (the one before it
- * named as where the call went), up to the thread's own start. */
+ * named as where the call went), up to the thread's own start; where the stack has frames
+ * in the program's language, those (the runtime's own C frames between them say nothing
+ * of the program). */
 static void print_wait_stack(FILE *f, const json_t *g)
 {
 	const json_t *stack = doc_arr(g, "wait_stack");
 	size_t n = json_array_size(stack), first = 0;
+	const json_t *wf = json_object_get(g, "wait_frame_index");
+	/* absent from a report of an older strand */
+	int64_t own = json_is_integer(wf) ? json_integer_value(wf) : -1, last = -1;
+	bool lang = false;
 	char buf[512];
 
 	if (!n) {
@@ -114,13 +133,25 @@ static void print_wait_stack(FILE *f, const json_t *g)
 		doc_frame__format(json_array_get(stack, first - 1), buf, sizeof(buf));
 		fprintf(f, "        %s\n", buf);
 	}
-	for (size_t i = first, shown = 0; i < n && shown < TEXT_WAIT_LINES; i++, shown++) {
+	for (size_t i = first; i < n && !lang; i++)
+		lang = language_frame(json_array_get(stack, i));
+	for (size_t i = first, shown = 0; i < n && shown < TEXT_WAIT_LINES; i++) {
 		const json_t *fr = json_array_get(stack, i);
 
 		if (libc_frame(fr))
 			break; /* start_thread, clone3: the thread's own start */
+		if (lang && i > first && !language_frame(fr))
+			continue;
 		doc_frame__format(fr, buf, sizeof(buf));
 		fprintf(f, "        %s\n", buf);
+		shown++;
+		last = (int64_t)i;
+	}
+	/* the program's own frame past its runtime's library (LockSupport.park, Queue.get ...),
+	 * where the lines ran out before it */
+	if (own > last && own < (int64_t)n) {
+		doc_frame__format(json_array_get(stack, (size_t)own), buf, sizeof(buf));
+		fprintf(f, "        ...\n        %s\n", buf);
 	}
 }
 
