@@ -34,6 +34,8 @@ struct python {
 
 /* What is kept of a code object: all its frames need but their instruction. */
 struct py_code {
+	/* what it was read through: the same object still, when these are the same */
+	uint64_t qualname, filename, linetable;
 	char name[PYTHON_NAME_MAX];
 	char file[PYTHON_FILE_MAX];
 	int firstlineno;
@@ -283,6 +285,9 @@ static int read_code(struct python *p, uint64_t addr, struct py_code **out)
 	if (u64_at(head, PYTHON_OBJECT_TYPE) != p->code_type)
 		return -EINVAL;
 	c = xcalloc(1, sizeof(*c));
+	c->qualname = u64_at(head, PYTHON_CODE_QUALNAME);
+	c->filename = u64_at(head, PYTHON_CODE_FILENAME);
+	c->linetable = u64_at(head, PYTHON_CODE_LINETABLE);
 	memcpy(&c->units, head + PYTHON_VAROBJECT_SIZE, sizeof(c->units));
 	memcpy(&first, head + PYTHON_CODE_FIRSTLINENO, sizeof(first));
 	c->firstlineno = first;
@@ -299,15 +304,32 @@ static int read_code(struct python *p, uint64_t addr, struct py_code **out)
 	return 0;
 }
 
+/* Whether the code object at addr is still the one c was read from. */
+static bool same_code(struct python *p, uint64_t addr, const struct py_code *c)
+{
+	uint8_t head[PYTHON_CODE_LINETABLE + 8];
+
+	return !procfs__read_mem(p->pid, addr, head, sizeof(head)) &&
+	       u64_at(head, PYTHON_OBJECT_TYPE) == p->code_type &&
+	       u64_at(head, PYTHON_CODE_QUALNAME) == c->qualname &&
+	       u64_at(head, PYTHON_CODE_FILENAME) == c->filename &&
+	       u64_at(head, PYTHON_CODE_LINETABLE) == c->linetable;
+}
+
 int python__frame(struct python *p, uint64_t code, uint64_t instr, struct python_frame *out)
 {
 	struct py_code *c = hashmap__get(&p->codes, code);
 	int64_t at;
 	int err;
 
-	/* A code object freed and another made at its address is named as the first was: the
-	 * price of reading each once. Functions live as long as their module, mostly; the
-	 * cache is forgotten whole when it grows past what a program's code could be. */
+	/* A code object is read whole once; then only its head, to see that the object at its
+	 * address is still the one read (one freed and another made there, a lambda's, an
+	 * exec's, has names and a line table of its own). The cache is forgotten whole when
+	 * it grows past what a program's code could be. */
+	if (c && !same_code(p, code, c)) {
+		free(hashmap__del(&p->codes, code));
+		c = NULL;
+	}
 	if (!c) {
 		if ((err = read_code(p, code, &c)))
 			return err;
