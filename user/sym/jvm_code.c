@@ -131,6 +131,28 @@ bool jvm__reads_code_cache(struct jvm *j)
 	return j->heaps_read && j->nheaps > 0;
 }
 
+/* Whether the blob c was read from is still there as it was: its code, its frames' size,
+ * its method (one read of its header). */
+static bool same_blob(struct jvm *j, const struct jvm_code *c)
+{
+	uint64_t begin, method = 0, end = j->l.blob_code_begin + 8;
+	uint8_t head[512];
+	int32_t words;
+
+	if (j->l.blob_frame_size + 4 > end)
+		end = j->l.blob_frame_size + 4;
+	if (c->compiled && j->l.cm_method + 8 > end)
+		end = j->l.cm_method + 8;
+	if (end > sizeof(head) || procfs__read_mem(j->pid, c->blob, head, end))
+		return false;
+	memcpy(&begin, head + j->l.blob_code_begin, sizeof(begin));
+	memcpy(&words, head + j->l.blob_frame_size, sizeof(words));
+	if (c->compiled)
+		memcpy(&method, head + j->l.cm_method, sizeof(method));
+	return begin == c->code_begin && (int64_t)words * 8 == c->frame_size &&
+	       method == (c->compiled ? c->method : 0);
+}
+
 int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out)
 {
 	struct jvm_code *kept;
@@ -139,11 +161,14 @@ int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out)
 	jvm__read_heaps(j);
 	if (!j->heaps_read || pc < j->code_lo || pc >= j->code_hi)
 		return -ENOENT;
-	/* a blob's pcs stand for it while it lives; a compiled method freed and its memory
-	 * reused within a trace is rare, and its frames would be named as the old one's */
+	/* a blob's pcs stand for it while it lives: kept by pc, and checked to be the same
+	 * blob still (a compiled method freed, another made in its memory) */
 	if ((kept = hashmap__get(&j->blobs, pc))) {
-		*out = *kept;
-		return 0;
+		if (same_blob(j, kept)) {
+			*out = *kept;
+			return 0;
+		}
+		free(hashmap__del(&j->blobs, pc));
 	}
 	if ((err = read_code(j, pc, out)))
 		return err;
