@@ -25,8 +25,9 @@ WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -g -O2
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser
 # the C++ runtime for its demangler, by its runtime library's name: no -dev package needed;
-# libyaml and libcrypt (bcrypt) for the daemon's web configuration file
-LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson -lmicrohttpd -lyaml -lcrypt \
+# libyaml and libcrypt (bcrypt) for the daemon's web configuration file, GnuTLS (under
+# libmicrohttpd's TLS) to verify its clients' certificates
+LDLIBS   := -lbpf -lelf -ldw -lz -lcapstone -ljansson -lmicrohttpd -lgnutls -lyaml -lcrypt \
 	    -l:libstdc++.so.6
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

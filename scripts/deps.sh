@@ -7,7 +7,7 @@ packages=(
 	clang llvm make gcc pkg-config
 	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 	libmicrohttpd-dev libcapstone-dev libjansson-dev
-	libyaml-dev libcrypt-dev # the daemon's web configuration: YAML, bcrypt
+	libyaml-dev libcrypt-dev libgnutls28-dev # the daemon's web config: YAML, bcrypt, TLS
 	python3 golang-1.19-go
 	prometheus # a real-world Go service for the goroutine tests, and the daemon's scraper
 	# the SVG flame graph's check: a screenshot in headless Chromium, with the fonts its

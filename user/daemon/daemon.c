@@ -11,6 +11,7 @@
 #include "daemon/daemon_opts.h"
 #include "daemon/http.h"
 #include "daemon/metrics.h"
+#include "daemon/webconfig.h"
 #include "engine/engine.h"
 #include "go/goroutines.h"
 #include "lib/util.h"
@@ -53,12 +54,18 @@ struct daemon {
 	struct gone gone[MAX_GONE];
 	size_t ngone;
 	uint64_t purged, scans;
+	struct http_server *http;
+	struct web_config *web; /* --web-config's, NULL without: what http serves by */
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
+	if (sig == SIGHUP) {
+		reload_requested = 1;
+		return;
+	}
 	stop_requested = sig;
 }
 
@@ -189,13 +196,36 @@ static void serve_report(struct daemon *d, struct http_request *req, struct http
 	report_doc__free(&doc);
 }
 
+/* Why req may not read /report, or NULL when it may (--report-access). */
+static const char *report_refused(const struct daemon *d, struct http_request *req)
+{
+	switch (d->opts.report_access) {
+	case REPORT_OFF:
+		return "/report is turned off here (--report-access off)";
+	case REPORT_AUTH:
+		return http_request__authenticated(req)
+			       ? NULL
+			       : "/report is served to authenticated clients only (--report-access "
+				 "auth)";
+	case REPORT_LOCAL:
+	default:
+		return http_request__from_loopback(req) ? NULL
+							: "/report is served to this machine's "
+							  "loopback only (--report-access "
+							  "local)";
+	}
+}
+
 static void on_request(void *ctx, const char *path, struct http_request *req,
 		       struct http_response *res)
 {
 	struct daemon *d = ctx;
+	const char *refused;
 
 	if (!strcmp(path, "/metrics"))
 		serve_metrics(d, res);
+	else if (!strcmp(path, "/report") && (refused = report_refused(d, req)))
+		http_response__text(res, 403, "403 forbidden: %s\n", refused);
 	else if (!strcmp(path, "/report"))
 		serve_report(d, req, res);
 	else if (!strcmp(path, "/healthz"))
@@ -289,10 +319,90 @@ static void purge_gone(struct daemon *d)
 	d->ngone = kept;
 }
 
+/* --- serving ---------------------------------------------------------------------------- */
+
+/* --web-config read (NULL without one); NULL with why said when it cannot be. */
+static struct web_config *load_web(const struct daemon *d, bool *failed)
+{
+	struct web_config *web;
+	char why[512];
+
+	*failed = false;
+	if (!d->opts.web_config)
+		return NULL;
+	web = xcalloc(1, sizeof(*web));
+	if (web_config__load(d->opts.web_config, web, why, sizeof(why))) {
+		say("--web-config %s: %s", d->opts.web_config, why);
+		free(web);
+		*failed = true;
+		return NULL;
+	}
+	if (d->opts.report_access == REPORT_AUTH && !web->nusers &&
+	    !(web->tls && web->client_auth >= WEB_VERIFY_CLIENT_CERT_IF_GIVEN)) {
+		say("--web-config %s: --report-access auth needs basic_auth_users or verified "
+		    "client certificates: nobody could be let in",
+		    d->opts.web_config);
+		web_config__free(web);
+		free(web);
+		*failed = true;
+		return NULL;
+	}
+	return web;
+}
+
+static void free_web(struct web_config *web)
+{
+	if (web)
+		web_config__free(web);
+	free(web);
+}
+
+static struct http_server *serve(struct daemon *d, struct web_config *web)
+{
+	char why[512];
+	struct http_server *http =
+		http__start(d->opts.listen, web, on_request, d, why, sizeof(why));
+
+	if (!http)
+		say("%s", why);
+	return http;
+}
+
+/* SIGHUP: the web configuration read again (renewed certificates, users) and the server
+ * started on it; where it cannot be, the old one goes on, said. */
+static void reload(struct daemon *d)
+{
+	bool failed;
+	struct web_config *web = load_web(d, &failed);
+
+	reload_requested = 0;
+	if (failed) {
+		say("SIGHUP: the web configuration is kept as it was");
+		return;
+	}
+	http__stop(d->http);
+	if ((d->http = serve(d, web))) {
+		free_web(d->web);
+		d->web = web;
+		note("SIGHUP: serving with the web configuration read again");
+		return;
+	}
+	free_web(web);
+	d->http = serve(d, d->web);
+	say("SIGHUP: the new web configuration cannot be served; %s",
+	    d->http ? "the old one goes on" : "and the old one no more: stopping");
+	if (!d->http)
+		stop_requested = SIGHUP;
+}
+
 static int run(struct daemon *d)
 {
 	while (!stop_requested) {
-		int err = collector__wait(d->e.col, 200);
+		int err;
+
+		if (reload_requested)
+			reload(d);
+		err = collector__wait(d->e.col, 200);
 
 		if (err) {
 			say("reading events failed: %s", strerror(-err));
@@ -319,14 +429,16 @@ int cmd_daemon(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct engine_opts eopts = {0};
-	struct http_server *http = NULL;
 	struct daemon *d = xcalloc(1, sizeof(*d));
-	char why[256];
+	bool web_failed;
 	int code;
 
 	code = daemon_opts__parse(argc, argv, &d->opts);
 	if (!code)
 		code = daemon_opts__check_listen(&d->opts);
+	/* a web configuration that cannot be read is said before anything is traced */
+	if (!code && (d->web = load_web(d, &web_failed), web_failed))
+		code = STRAND_EXIT_USAGE;
 	if (code) {
 		daemon_opts__free(&d->opts);
 		free(d);
@@ -371,18 +483,19 @@ int cmd_daemon(int argc, char **argv)
 		code = STRAND_EXIT_ERROR;
 		goto out;
 	}
-	http = http__start(d->opts.listen, on_request, d, why, sizeof(why));
-	if (!http) {
-		say("%s", why);
+	if (!(d->http = serve(d, d->web))) {
 		code = STRAND_EXIT_ERROR;
 		goto out;
 	}
-	note("serving on http://%s/metrics (%zu processes, %zu threads traced)", d->opts.listen,
-	     d->e.model.procs.len, d->e.model.tasks.len);
+	note("serving on %s://%s/metrics%s (%zu processes, %zu threads traced)",
+	     d->web && d->web->tls ? "https" : "http", d->opts.listen,
+	     d->web && d->web->nusers ? " to its users" : "", d->e.model.procs.len,
+	     d->e.model.tasks.len);
 	code = run(d);
 	note("stopping (signal %d)", (int)stop_requested);
 out:
-	http__stop(http);
+	http__stop(d->http);
+	free_web(d->web);
 	metrics__free(d->metrics);
 	engine__stop(&d->e);
 	pthread_mutex_destroy(&d->lock);

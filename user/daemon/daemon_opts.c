@@ -30,6 +30,20 @@ static int take_filter(void *opts, const struct opt *e, const char *arg)
 	return 0;
 }
 
+static int take_report_access(void *opts, const struct opt *e, const char *arg)
+{
+	static const char *const names[] = {
+		[REPORT_LOCAL] = "local", [REPORT_AUTH] = "auth", [REPORT_OFF] = "off"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(arg, names[i])) {
+			((struct daemon_opts *)opts)->report_access = (enum report_access)i;
+			return 0;
+		}
+	say("invalid --%s '%s': local, auth or off", e->name, arg);
+	return STRAND_EXIT_USAGE;
+}
+
 #define T struct daemon_opts
 
 static const struct opt daemon_options[] = {
@@ -38,7 +52,17 @@ static const struct opt daemon_options[] = {
 		 "non-loopback address needs --allow-remote"},
 	{"allow-remote", 0, OPT_FLAG(T, allow_remote),
 	 .help = "serve on a non-loopback address (the data names your\n"
-		 "processes, binaries and functions: firewall it)"},
+		 "processes, binaries and functions: guard it with\n"
+		 "--web-config, or firewall it)"},
+	{"web-config", 0, OPT_STRING(T, web_config), .arg = "FILE",
+	 .help = "TLS and basic authentication as Prometheus exporters\n"
+		 "take them (--web.config.file's YAML: tls_server_config,\n"
+		 "basic_auth_users with bcrypt hashes); read again on\n"
+		 "SIGHUP"},
+	{"report-access", 0, OPT_CALL(take_report_access), .arg = "WHO",
+	 .help = "who may read /report (stacks, file names): local\n"
+		 "(loopback clients, the default), auth (those the web\n"
+		 "config lets in), off; /metrics is not affected"},
 	{"config", 'c', OPT_CONFIG(T, owned), .arg = "FILE",
 	 .help = "options from FILE, one per line as 'name value' (the\n"
 		 "long option's name; '#' starts a comment); the\n"
@@ -146,12 +170,25 @@ int daemon_opts__check_listen(const struct daemon_opts *o)
 		    o->listen);
 		return STRAND_EXIT_USAGE;
 	}
+	if (o->report_access == REPORT_AUTH && !o->web_config) {
+		say("--report-access auth needs --web-config: nobody can be let in without users "
+		    "or client certificates");
+		return STRAND_EXIT_USAGE;
+	}
 	if (!loopback && !o->allow_remote) {
 		say("--listen %s is not a loopback address: strand's data names this machine's "
 		    "processes and code; add --allow-remote to serve it there",
 		    o->listen);
 		return STRAND_EXIT_USAGE;
 	}
+	if (!loopback && !o->web_config)
+		say("WARNING: serving on %s with no --web-config: anyone who can reach it reads "
+		    "/metrics (the names, binaries and cgroups of every process on this machine) "
+		    "in plain HTTP, with no password%s",
+		    o->listen,
+		    o->report_access == REPORT_OFF
+			    ? ""
+			    : "; /report (stacks, file:line) only from loopback clients");
 	return 0;
 }
 

@@ -10,9 +10,18 @@
 #include "daemon/metrics.h"
 #include "lib/options.h"
 
+/* Who may read /report (stacks, file names, every format): --report-access. */
+enum report_access {
+	REPORT_LOCAL, /* clients on this machine's loopback only (the default) */
+	REPORT_AUTH,  /* clients the web configuration let in (a password, a verified cert) */
+	REPORT_OFF,   /* nobody: /metrics alone is served */
+};
+
 struct daemon_opts {
 	const char *listen;
 	bool allow_remote;
+	const char *web_config; /* the exporters' web configuration file (TLS, users) */
+	enum report_access report_access;
 	int64_t threshold_ns;
 	uint32_t max_tasks, runaway, max_goroutines;
 	bool go_probes, verbose;
@@ -30,7 +39,9 @@ int daemon_opts__parse(int argc, char **argv, struct daemon_opts *o);
 /* Options from a file: "name value" per line, name a long option's ('#' a comment); 0 or
  * an exit code (said, with the file's line). */
 int daemon_opts__read_config(struct daemon_opts *o, const char *path);
-/* Refuses an address that does not parse, and a non-loopback one without --allow-remote. */
+/* Refuses an address that does not parse, and a non-loopback one without --allow-remote;
+ * says loudly what a non-loopback one serves to anyone when no web configuration guards
+ * it. */
 int daemon_opts__check_listen(const struct daemon_opts *o);
 void daemon_opts__free(struct daemon_opts *o);
 

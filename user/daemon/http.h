@@ -2,7 +2,10 @@
 /*
  * The daemon's HTTP server (libmicrohttpd): GET and HEAD only, a route table of the
  * caller's, and limits that keep slow clients, huge headers and floods from taking it
- * down: connections in all and per address, a timeout, memory per connection.
+ * down: connections in all and per address, a timeout, memory per connection. With a web
+ * configuration (daemon/webconfig.h, the Prometheus exporters' format): TLS (GnuTLS,
+ * through libmicrohttpd), client certificates verified against a CA, and basic
+ * authentication of bcrypt-hashed users, as the exporters do it.
  */
 #ifndef STRAND_HTTP_H
 #define STRAND_HTTP_H
@@ -22,16 +25,25 @@ struct http_response {
 
 /* A query parameter of the request, NULL when absent. */
 const char *http_request__arg(struct http_request *req, const char *name);
+/* Whether the request came from a loopback address. */
+bool http_request__from_loopback(struct http_request *req);
+/* Whether the request was let in by a user's password or a verified client certificate
+ * (false where the web configuration asks for neither). */
+bool http_request__authenticated(struct http_request *req);
 
 typedef void (*http_handler)(void *ctx, const char *path, struct http_request *req,
 			     struct http_response *res);
 
 struct http_server;
 
-/* Listens on addr ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address); NULL with
- * why said when it cannot. */
-struct http_server *http__start(const char *addr, http_handler fn, void *ctx, char *why,
-				size_t why_size);
+struct web_config;
+
+/* Listens on addr ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address), with TLS
+ * and authentication as web says (NULL: plain HTTP, anyone; web is the caller's, kept until
+ * http__stop); NULL with why said when it cannot (an address, a certificate or key GnuTLS
+ * refuses). */
+struct http_server *http__start(const char *addr, const struct web_config *web, http_handler fn,
+				void *ctx, char *why, size_t why_size);
 void http__stop(struct http_server *s);
 
 /* Parses "host:port" into an IPv4 or IPv6 socket address; whether host is a loopback one.
