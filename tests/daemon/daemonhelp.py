@@ -1,12 +1,14 @@
 """Helpers for the daemon's tests: start `strand daemon` on a free loopback port, read its
 HTTP endpoints, parse the Prometheus text format, and run a real Prometheus against it."""
 
+import base64
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -28,23 +30,67 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(url, timeout=10):
-    """(status, body bytes, content type) of a GET, errors included."""
+def get(url, timeout=10, tls=None):
+    """(status, body bytes, content type) of a GET, errors included; tls: a WebAccess for
+    an https daemon (its CA, its user)."""
+    req = urllib.request.Request(url)
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context(cafile=tls.ca)
+        if tls.user:
+            req.add_header("Authorization", "Basic " + base64.b64encode(
+                ("%s:%s" % (tls.user, tls.password)).encode()).decode())
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
             return r.status, r.read(), r.headers.get("Content-Type")
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers.get("Content-Type")
-    except (urllib.error.URLError, ConnectionError) as e:
+    except (urllib.error.URLError, ConnectionError, ssl.SSLError) as e:
         return 0, str(e).encode(), None
+
+
+# A bcrypt hash (cost 4: fast tests) of PASSWORD, made with Debian's crypt(3)
+PASSWORD = "s3cret"
+PASSWORD_BCRYPT = "$2b$04$urn1Mt0O1Pu81eYhy7pL0O901BacWhJeNmfcVi8WQZYGQlon9BN96"
+
+
+class WebAccess:
+    """What a client of a TLS daemon needs: the CA that signed its certificate, and the
+    user to authenticate as (None: none)."""
+
+    def __init__(self, ca, user=None, password=None):
+        self.ca, self.user, self.password = ca, user, password
+
+
+def make_certs(d):
+    """In d: a CA (ca.crt), the daemon's certificate for 127.0.0.1 signed by it
+    (server.crt/key), a client's signed by it (client.crt/key), and a client's signed by
+    another CA (other-client.crt/key). openssl, in seconds."""
+    def run(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=d, capture_output=True, text=True,
+                           timeout=60, check=False)
+        check(r.returncode == 0, "openssl %s" % " ".join(args[:2]), r.stderr)
+
+    for ca in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2", "-subj", "/CN=" + ca)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, ca, ext in (("server", "ca", ["-extfile", "san.ext"]), ("client", "ca", []),
+                          ("other-client", "other-ca", [])):
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+        run("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", *ext)
 
 
 class Daemon:
     """`strand daemon` in a session, listening on a free loopback port."""
 
-    def __init__(self, session, args=(), threshold="1s", wrap=()):
+    def __init__(self, session, args=(), threshold="1s", wrap=(), tls=None):
         self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.tls = tls  # a WebAccess when args give a --web-config with TLS
+        self.base = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         argv = ["daemon", "--listen", "127.0.0.1:%d" % self.port, "-t", threshold] + list(args)
         # ASan keeps 256 MB of freed memory from reuse: a small quarantine lets RSS say
         # whether memory is really kept
@@ -70,7 +116,7 @@ class Daemon:
         return self.proc.pid
 
     def get(self, path, timeout=20):
-        return get(self.base + path, timeout)
+        return get(self.base + path, timeout, self.tls)
 
     def metrics(self):
         status, body, ctype = self.get("/metrics")
@@ -170,6 +216,12 @@ class Prometheus:
             f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n%s"
                     "scrape_configs:\n  - job_name: strand\n    static_configs:\n"
                     "      - targets: ['127.0.0.1:%d']\n" % (rules, daemon.port))
+            if daemon.tls:  # as Prometheus scrapes an exporter behind its web config
+                f.write("    scheme: https\n    tls_config: {ca_file: %s}\n"
+                        % json.dumps(daemon.tls.ca))
+                if daemon.tls.user:
+                    f.write("    basic_auth: {username: %s, password: %s}\n"
+                            % (json.dumps(daemon.tls.user), json.dumps(daemon.tls.password)))
         self.proc = Proc(session, ["prometheus", "--config.file=" +
                                    os.path.join(self.dir, "prometheus.yml"),
                                    "--storage.tsdb.path=" + os.path.join(self.dir, "data"),

@@ -7,7 +7,11 @@ import gzip
 import json
 import os
 import re
+import pathlib
+import shutil
+import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +19,9 @@ import urllib.request
 import harness
 from harness import Session, check, expect_eq, fail, marker_line, run_strand, target_path
 from gohelp import marker
-from daemonhelp import DEPLOY, Daemon, Prometheus, describe, process_info, promtool, value
+from servers import scratch
+from daemonhelp import (DEPLOY, PASSWORD, PASSWORD_BCRYPT, Daemon, Prometheus, WebAccess, describe,
+                         free_port, make_certs, process_info, promtool, value)
 
 import svgcheck
 
@@ -143,10 +149,19 @@ def test_python_and_java_leaks_at_their_lines():
         d.stop()
 
 
+def _web_config(tmp, text):
+    """A web configuration in tmp (paths in it relative to it, as the exporters' are)."""
+    path = tmp / "web.yml"
+    path.write_text(text)
+    return str(path)
+
+
 def test_prometheus_scrapes_it_and_the_alert_fires():
-    """A stock Prometheus scraping the daemon: the leak's stranded count and spawn site
-    series are queryable with their values, and deploy/prometheus/strand-alerts.yml (made
-    fast: 'for' of 2 s) fires StrandedTasks for the leak and not for the healthy pool."""
+    """A stock Prometheus scraping the daemon over TLS with basic authentication (its
+    tls_config and basic_auth, the daemon's --web-config in the exporters' format): the
+    leak's stranded count and spawn site series are queryable with their values, and
+    deploy/prometheus/strand-alerts.yml (made fast: 'for' of 2 s) fires StrandedTasks for
+    the leak and not for the healthy pool."""
     rules = (DEPLOY / "prometheus" / "strand-alerts.yml").read_text()
     rc, out = promtool("check", "rules", str(DEPLOY / "prometheus" / "strand-alerts.yml"))
     expect_eq(rc, 0, "promtool check rules", out)
@@ -156,7 +171,13 @@ def test_prometheus_scrapes_it_and_the_alert_fires():
         leak.wait_line("blocked", timeout=8)
         pool = s.start_target("go/goleak", ["pool", "--now"])
         pool.wait_line("blocked", timeout=8)
-        d = Daemon(s, ["--comm", "goleak"])
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="strand-web-"))
+        make_certs(str(tmp))
+        web = _web_config(tmp, "tls_server_config:\n  cert_file: server.crt\n"
+                          "  key_file: server.key\nbasic_auth_users:\n  prom: '%s'\n"
+                          % PASSWORD_BCRYPT)
+        d = Daemon(s, ["--comm", "goleak", "--web-config", web],
+                   tls=WebAccess(str(tmp / "ca.crt"), "prom", PASSWORD))
         prom = Prometheus(s, d, fast)
         try:
             stranded = prom.wait_query('strand_stranded_tasks{comm="goleak"}',
@@ -183,7 +204,115 @@ def test_prometheus_scrapes_it_and_the_alert_fires():
                       "the alert says what they wait on")
         finally:
             prom.close()
+            shutil.rmtree(tmp, ignore_errors=True)
         d.stop()
+
+
+def _curl(url, *args):
+    """(HTTP status, curl's exit status) of a GET by curl: status 0 when no answer came."""
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
+                        "10"] + list(args) + [url], capture_output=True, text=True, timeout=30,
+                       check=False)
+    return int(r.stdout or 0), r.returncode
+
+
+def test_tls_users_and_client_certificates():
+    """The daemon behind a web configuration, as an exporter is: plain HTTP to its TLS port
+    gets no answer (and the daemon serves on); no password or a wrong one 401, the right
+    one 200; a client certificate of another CA 403. Then the file changed to demand a
+    verified client certificate and read again on SIGHUP: none 403, one of the CA 200,
+    another CA's 403. /report stays local by default."""
+    with Session() as s, scratch() as tmp:
+        make_certs(str(tmp))
+        ca, crt = str(tmp / "ca.crt"), lambda n: ["--cert", str(tmp / (n + ".crt")),
+                                                 "--key", str(tmp / (n + ".key"))]
+        web = _web_config(tmp, "tls_server_config:\n  cert_file: server.crt\n"
+                          "  key_file: server.key\n  client_auth_type: VerifyClientCertIfGiven\n"
+                          "  client_ca_file: ca.crt\nbasic_auth_users:\n  prom: '%s'\n"
+                          % PASSWORD_BCRYPT)
+        d = Daemon(s, ["--web-config", web], tls=WebAccess(ca, "prom", PASSWORD))
+        https = "https://127.0.0.1:%d" % d.port
+        status, rc = _curl("http://127.0.0.1:%d/metrics" % d.port)
+        check(status == 0 and rc != 0, "plain HTTP to the TLS port is answered", status, rc)
+        expect_eq(_curl(https + "/metrics", "--cacert", ca)[0], 401, "no password")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "prom:wrong")[0], 401,
+                  "a wrong password")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "nobody:" + PASSWORD)[0], 401,
+                  "an unknown user")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "prom:" + PASSWORD)[0], 200,
+                  "the right password")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "prom:" + PASSWORD,
+                        *crt("other-client"))[0], 403, "a client certificate of another CA")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "prom:" + PASSWORD,
+                        *crt("client"))[0], 200, "a client certificate of the CA")
+        expect_eq(_curl(https + "/report?pid=%d" % d.pid(), "--cacert", ca, "-u",
+                        "prom:" + PASSWORD)[0], 404, "/report from loopback (strand itself "
+                  "is not traced)")
+        # the file changed, read again on SIGHUP
+        _web_config(tmp, "tls_server_config:\n  cert_file: server.crt\n"
+                    "  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n"
+                    "  client_ca_file: ca.crt\n")
+        d.proc.signal(signal.SIGHUP)
+        check(d.proc.err.wait_for(lambda ls: any("read again" in l for l in ls), 10),
+              "SIGHUP: the web configuration read again", d.proc.describe())
+        expect_eq(_curl(https + "/metrics", "--cacert", ca)[0], 403, "no client certificate")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, *crt("client"))[0], 200,
+                  "a client certificate of the CA, no password needed now")
+        expect_eq(_curl(https + "/metrics", "--cacert", ca, *crt("other-client"))[0], 403,
+                  "a client certificate of another CA")
+        d.stop()
+
+
+def _own_address():
+    """This machine's first non-loopback IPv4 address: a client there is not local."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=10,
+                         check=False).stdout.split()
+    addrs = [a for a in out if "." in a and not a.startswith("127.")]
+    check(addrs, "no non-loopback IPv4 address to serve on", out)
+    return addrs[0]
+
+
+def test_report_access_off_loopback():
+    """Served on a non-loopback address: without a web config the daemon says loudly what
+    anyone reads; with one, /metrics to the user, /report refused to a non-loopback client
+    by default (--report-access local), served to the user under --report-access auth, to
+    nobody under off (not even loopback)."""
+    ip = _own_address()
+    with Session() as s, scratch() as tmp:
+        make_certs(str(tmp))
+        (tmp / "san.ext").write_text("subjectAltName=IP:%s\n" % ip)
+        subprocess.run(["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt",
+                        "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days",
+                        "2", "-extfile", "san.ext"], cwd=str(tmp), capture_output=True,
+                       timeout=60, check=True)
+        web = _web_config(tmp, "tls_server_config:\n  cert_file: server.crt\n"
+                          "  key_file: server.key\nbasic_auth_users:\n  prom: '%s'\n"
+                          % PASSWORD_BCRYPT)
+        auth = ["--cacert", str(tmp / "ca.crt"), "-u", "prom:" + PASSWORD]
+        for access, want in ((None, 403), ("auth", 404), ("off", 403)):
+            port = free_port()
+            args = ["daemon", "--listen", "%s:%d" % (ip, port), "--allow-remote", "-t", "1s",
+                    "--web-config", web] + (["--report-access", access] if access else [])
+            d = s.start_strand(args)
+            check(d.err.wait_for(lambda ls: any("serving on" in l for l in ls), 30),
+                  "the daemon serves", d.describe())
+            base = "https://%s:%d" % (ip, port)
+            expect_eq(_curl(base + "/metrics", *auth)[0], 200, "/metrics to the user")
+            # 404: strand does not trace itself, the answer of a /report let through
+            expect_eq(_curl(base + "/report?pid=%d" % d.pid, *auth)[0], want,
+                      "/report to a non-loopback client, --report-access %s" % access,
+                      d.describe())
+            d.signal(signal.SIGTERM)
+            check(d.wait(20) == 0, "the daemon exits 0", d.describe())
+        port = free_port()
+        d = s.start_strand(["daemon", "--listen", "%s:%d" % (ip, port), "--allow-remote"])
+        check(d.err.wait_for(lambda ls: any("serving on" in l for l in ls), 30),
+              "the daemon serves", d.describe())
+        d.signal(signal.SIGTERM)
+        d.wait(20)
+        check("WARNING" in d.stderr and "no --web-config" in d.stderr and
+              "anyone" in d.stderr, "off loopback with no web config: said loudly at start",
+              d.describe())
 
 
 def test_http_answers():
@@ -265,7 +394,37 @@ def test_refusals():
     finally:
         os.unlink(path)
     rc, out, _ = run_strand(["daemon", "--help"])
-    check(rc == 0 and "/metrics" in out and "--allow-remote" in out, "--help teaches", out)
+    check(rc == 0 and "/metrics" in out and "--allow-remote" in out and "--web-config" in out,
+          "--help teaches", out)
+    rc, _, err = run_strand(["daemon", "--report-access", "everyone"])
+    check(rc == 2 and "local, auth or off" in err, "a bad --report-access", rc, err)
+    rc, _, err = run_strand(["daemon", "--report-access", "auth"])
+    check(rc == 2 and "needs --web-config" in err, "--report-access auth, no web config", rc, err)
+    with scratch() as tmp:
+        make_certs(str(tmp))
+        bad = {
+            "missing.yml": (None, "No such file"),
+            "syntax.yml": ("tls_server_config: [\n", "line"),
+            "unknown.yml": ("tls_server_confg:\n  cert_file: server.crt\n", "unknown"),
+            "nokey.yml": ("tls_server_config:\n  cert_file: server.crt\n", "key"),
+            "badhash.yml": ("basic_auth_users:\n  prom: plaintext\n", "bcrypt"),
+            "noca.yml": ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                         "  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file"),
+            "nofile.yml": ("tls_server_config:\n  cert_file: nothere.crt\n"
+                           "  key_file: server.key\n", "nothere.crt"),
+        }
+        for name, (text, said) in bad.items():
+            if text is not None:
+                (tmp / name).write_text(text)
+            rc, _, err = run_strand(["daemon", "--web-config", str(tmp / name)])
+            check(rc == 2 and said in err and "--web-config" in err,
+                  "a web config refused at start with why (%s)" % name, rc, err)
+        # a key that is not the certificate's: GnuTLS's refusal, said
+        (tmp / "mismatch.yml").write_text("tls_server_config:\n  cert_file: server.crt\n"
+                                           "  key_file: client.key\n")
+        rc, _, err = run_strand(["daemon", "--web-config", str(tmp / "mismatch.yml"),
+                                 "--listen", "127.0.0.1:%d" % free_port()], timeout=60)
+        check(rc != 0 and "key" in err, "a key not the certificate's refused", rc, err)
 
 
 def test_exited_processes_leave_and_churn_stays_flat():
