@@ -10,6 +10,7 @@ import re
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -248,6 +249,25 @@ def test_tls_users_and_client_certificates():
         expect_eq(_curl(https + "/report?pid=%d" % d.pid(), "--cacert", ca, "-u",
                         "prom:" + PASSWORD)[0], 404, "/report from loopback (strand itself "
                   "is not traced)")
+        # a client that never speaks, and one that sends 256 KiB of junk for a handshake:
+        # closed on it, the others served meanwhile
+        idle = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        junk = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            try:
+                junk.sendall(b"\x16\x03\x01" + os.urandom(256 * 1024))
+            except OSError:
+                pass  # closed on it while sending: what it deserves
+            expect_eq(_curl(https + "/metrics", "--cacert", ca, "-u", "prom:" + PASSWORD)[0],
+                      200, "served beside an idle and a junk client")
+            try:
+                rest = junk.recv(4096)
+            except OSError:
+                rest = b""
+            check(len(rest) < 4096, "the junk client gets no answer but a close", rest[:100])
+        finally:
+            idle.close()
+            junk.close()
         # the file changed, read again on SIGHUP
         _web_config(tmp, "tls_server_config:\n  cert_file: server.crt\n"
                     "  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n"
