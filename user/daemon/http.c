@@ -138,6 +138,17 @@ static const char *client_cert(const struct http_server *s, struct MHD_Connectio
 	return NULL;
 }
 
+/* Whether a and b are the same text, in a time that does not say where they part. */
+static bool same_text(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char diff = na != nb;
+
+	for (size_t i = 0; i < nb; i++)
+		diff |= (unsigned char)(a[i < na ? i : 0] ^ b[i]);
+	return !diff;
+}
+
 /* Basic authentication against the web configuration's users, if it has any. */
 static bool password_ok(struct http_server *s, struct MHD_Connection *conn)
 {
@@ -149,7 +160,7 @@ static bool password_ok(struct http_server *s, struct MHD_Connection *conn)
 	if (asprintf(&both, "%s:%s", user, pass) < 0)
 		goto out;
 	pthread_mutex_lock(&s->lock);
-	ok = s->last_ok && !strcmp(s->last_ok, both);
+	ok = s->last_ok && same_text(s->last_ok, both);
 	pthread_mutex_unlock(&s->lock);
 	if (!ok && web_config__check_user(s->web, user, pass)) {
 		ok = true;
