@@ -14,11 +14,6 @@
 #define JVM_MAX_ENTRIES 8192  /* JDK 17 describes 789 fields; a bound against a bad table */
 #define JVM_LINES_MAX	16384 /* bytes of a method's line table read at most */
 
-int jvm__read_u64(pid_t pid, uint64_t addr, uint64_t *v)
-{
-	return procfs__read_mem(pid, addr, v, sizeof(*v));
-}
-
 int jvm__read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 {
 	int err = addr ? procfs__read_mem(pid, addr, buf, size - 1) : -EINVAL;
@@ -92,8 +87,8 @@ static int read_tables(pid_t pid, const char *lib, uint64_t bias, struct vm_tabl
 		uint64_t vaddr;
 		int err = elfsym__variable_address(lib, vars[i].sym, &vaddr);
 
-		if (err ||
-		    (err = jvm__read_u64(pid, bias + vaddr, (uint64_t *)((char *)t + vars[i].at))))
+		if (err || (err = procfs__read_u64(pid, bias + vaddr,
+						   (uint64_t *)((char *)t + vars[i].at))))
 			return err;
 	}
 	/* an entry is a handful of pointers and ints: anything else is no such table */
@@ -171,12 +166,13 @@ static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_
 		char type[64], field[64] = "";
 		int is_static = 0;
 
-		if (jvm__read_u64(pid, e + (types ? t->type_type_name : t->type_name), &tn) || !tn)
+		if (procfs__read_u64(pid, e + (types ? t->type_type_name : t->type_name), &tn) ||
+		    !tn)
 			break;
 		if (jvm__read_str(pid, tn, type, sizeof(type)))
 			continue;
 		if (!types &&
-		    (jvm__read_u64(pid, e + t->field_name, &fn) ||
+		    (procfs__read_u64(pid, e + t->field_name, &fn) ||
 		     jvm__read_str(pid, fn, field, sizeof(field)) ||
 		     procfs__read_mem(pid, e + t->is_static, &is_static, sizeof(is_static))))
 			continue;
@@ -185,11 +181,11 @@ static size_t walk(pid_t pid, const struct vm_tables *t, bool types, struct jvm_
 			    (!types && strcmp(wanted[w].field, field)) ||
 			    (!types && !!is_static != wanted[w].is_static))
 				continue;
-			if (jvm__read_u64(pid,
-					  e + (types	   ? t->type_size
-					       : is_static ? t->address
-							   : t->offset),
-					  &v))
+			if (procfs__read_u64(pid,
+					     e + (types	      ? t->type_size
+						  : is_static ? t->address
+							      : t->offset),
+					     &v))
 				continue;
 			*(uint64_t *)((char *)l + wanted[w].at) = v;
 			if (wanted[w].code)
@@ -210,8 +206,8 @@ static void read_interpreter(struct jvm *j)
 
 	if (j->interp_hi)
 		return;
-	if (!jvm__read_u64(j->pid, j->l.interp_code, &queue) && queue &&
-	    !jvm__read_u64(j->pid, queue + j->l.queue_buffer, &buffer) &&
+	if (!procfs__read_u64(j->pid, j->l.interp_code, &queue) && queue &&
+	    !procfs__read_u64(j->pid, queue + j->l.queue_buffer, &buffer) &&
 	    !procfs__read_mem(j->pid, queue + j->l.queue_limit, &limit, sizeof(limit)) &&
 	    limit > 0 && buffer) {
 		j->interp_lo = buffer;
@@ -380,12 +376,12 @@ int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *o
 	uint16_t index, file_index;
 	int err;
 
-	if ((err = jvm__read_u64(j->pid, method + j->l.method_const, &cm)) ||
-	    (err = jvm__read_u64(j->pid, cm + j->l.const_constants, &cp)) ||
+	if ((err = procfs__read_u64(j->pid, method + j->l.method_const, &cm)) ||
+	    (err = procfs__read_u64(j->pid, cm + j->l.const_constants, &cp)) ||
 	    (err = procfs__read_mem(j->pid, cm + j->l.const_name_index, &index, sizeof(index))) ||
-	    (err = jvm__read_u64(j->pid, cp + j->l.pool_holder, &holder)) ||
-	    (err = jvm__read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
-	    (err = jvm__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
+	    (err = procfs__read_u64(j->pid, cp + j->l.pool_holder, &holder)) ||
+	    (err = procfs__read_u64(j->pid, holder + j->l.klass_name, &kname)) ||
+	    (err = procfs__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)index * 8, &mname)) ||
 	    (err = symbol_text(j, kname, klass, sizeof(klass))) ||
 	    (err = symbol_text(j, mname, out->file, sizeof(out->file))))
 		return err == -EFAULT || err == -EIO ? -EINVAL : err;
@@ -398,7 +394,7 @@ int jvm__frame(struct jvm *j, uint64_t method, uint64_t bcp, struct jvm_frame *o
 	if (!procfs__read_mem(j->pid, cp + j->l.pool_source_file, &file_index,
 			      sizeof(file_index)) &&
 	    file_index &&
-	    !jvm__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)file_index * 8, &fname) &&
+	    !procfs__read_u64(j->pid, cp + j->l.pool_size + (uint64_t)file_index * 8, &fname) &&
 	    symbol_text(j, fname, out->file, sizeof(out->file)))
 		out->file[0] = '\0';
 	out->line = frame_line(j, cm, bcp);

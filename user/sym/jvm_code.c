@@ -34,11 +34,11 @@ void jvm__read_heaps(struct jvm *j)
 
 	if (j->heaps_read || !j->code_known)
 		return;
-	if (jvm__read_u64(j->pid, j->l.cache_low, &j->code_lo) ||
-	    jvm__read_u64(j->pid, j->l.cache_high, &j->code_hi) ||
-	    jvm__read_u64(j->pid, j->l.cache_heaps, &array) || !array ||
+	if (procfs__read_u64(j->pid, j->l.cache_low, &j->code_lo) ||
+	    procfs__read_u64(j->pid, j->l.cache_high, &j->code_hi) ||
+	    procfs__read_u64(j->pid, j->l.cache_heaps, &array) || !array ||
 	    read_int(j->pid, array + j->l.array_len, &len) ||
-	    jvm__read_u64(j->pid, array + j->l.array_data, &data) || len <= 0)
+	    procfs__read_u64(j->pid, array + j->l.array_data, &data) || len <= 0)
 		return; /* not made yet: asked again at the next compiled frame */
 	j->heaps_read = true;
 	for (int32_t i = 0; i < len && j->nheaps < JVM_MAX_HEAPS; i++) {
@@ -46,13 +46,13 @@ void jvm__read_heaps(struct jvm *j)
 		uint64_t heap, memory, segmap;
 		int32_t log2 = 0;
 
-		if (jvm__read_u64(j->pid, data + (uint64_t)i * 8, &heap) || !heap)
+		if (procfs__read_u64(j->pid, data + (uint64_t)i * 8, &heap) || !heap)
 			continue;
 		memory = heap + j->l.heap_memory;
 		segmap = heap + j->l.heap_segmap;
-		if (jvm__read_u64(j->pid, memory + j->l.space_low_bound, &h->lo) ||
-		    jvm__read_u64(j->pid, memory + j->l.space_high_bound, &h->hi) ||
-		    jvm__read_u64(j->pid, segmap + j->l.space_low, &h->segmap) ||
+		if (procfs__read_u64(j->pid, memory + j->l.space_low_bound, &h->lo) ||
+		    procfs__read_u64(j->pid, memory + j->l.space_high_bound, &h->hi) ||
+		    procfs__read_u64(j->pid, segmap + j->l.space_low, &h->segmap) ||
 		    read_int(j->pid, heap + j->l.heap_log2_seg, &log2) || log2 < 4 || log2 > 16 ||
 		    h->hi <= h->lo)
 			continue;
@@ -105,10 +105,10 @@ static int read_code(struct jvm *j, uint64_t pc, struct jvm_code *out)
 	memset(out, 0, sizeof(*out));
 	if ((err = find_blob(j, pc, &out->blob)))
 		return err;
-	if ((err = jvm__read_u64(j->pid, out->blob + j->l.blob_code_begin, &begin)) ||
-	    (err = jvm__read_u64(j->pid, out->blob + j->l.blob_code_end, &end)) ||
+	if ((err = procfs__read_u64(j->pid, out->blob + j->l.blob_code_begin, &begin)) ||
+	    (err = procfs__read_u64(j->pid, out->blob + j->l.blob_code_end, &end)) ||
 	    (err = read_int(j->pid, out->blob + j->l.blob_frame_size, &words)) ||
-	    (err = jvm__read_u64(j->pid, out->blob + j->l.blob_name, &name)) ||
+	    (err = procfs__read_u64(j->pid, out->blob + j->l.blob_name, &name)) ||
 	    (err = jvm__read_str(j->pid, name, out->name, sizeof(out->name))))
 		return err;
 	/* a blob's frame is a few words to a few thousand */
@@ -120,7 +120,7 @@ static int read_code(struct jvm *j, uint64_t pc, struct jvm_code *out)
 	/* nmethod's name is "nmethod" (a native method's wrapper is one too) */
 	out->compiled = strstr(out->name, "nmethod") != NULL;
 	if (out->compiled &&
-	    (err = jvm__read_u64(j->pid, out->blob + j->l.cm_method, &out->method)))
+	    (err = procfs__read_u64(j->pid, out->blob + j->l.cm_method, &out->method)))
 		return err;
 	return 0;
 }
@@ -236,7 +236,7 @@ static int frame_at_bci(struct jvm *j, uint64_t method, int bci, struct jvm_fram
 {
 	uint64_t cm = 0;
 
-	if (bci < 0 || jvm__read_u64(j->pid, method + j->l.method_const, &cm))
+	if (bci < 0 || procfs__read_u64(j->pid, method + j->l.method_const, &cm))
 		return jvm__frame(j, method, 0, out);
 	return jvm__frame(j, method, cm + j->l.const_size + (uint64_t)bci, out);
 }
@@ -248,7 +248,7 @@ static uint8_t *read_scopes(struct jvm *j, uint64_t nm, size_t *n)
 	int32_t pcs = 0;
 	uint8_t *data;
 
-	if (jvm__read_u64(j->pid, nm + j->l.cm_scopes_data, &begin) ||
+	if (procfs__read_u64(j->pid, nm + j->l.cm_scopes_data, &begin) ||
 	    read_int(j->pid, nm + j->l.nm_scopes_pcs, &pcs) || pcs <= 0 ||
 	    nm + (uint64_t)pcs <= begin || nm + (uint64_t)pcs - begin > SCOPES_MAX)
 		return NULL;
@@ -281,8 +281,8 @@ int jvm__compiled_frames(struct jvm *j, const struct jvm_code *c, uint64_t pc,
 	for (int i = 0; i < k; i++) {
 		uint64_t method;
 
-		if (jvm__read_u64(j->pid, nm + (uint64_t)meta + (scopes[i].method_index - 1) * 8,
-				  &method) ||
+		if (procfs__read_u64(j->pid, nm + (uint64_t)meta + (scopes[i].method_index - 1) * 8,
+				     &method) ||
 		    frame_at_bci(j, method, scopes[i].bci, &out[got]))
 			break;
 		got++;
@@ -291,17 +291,6 @@ int jvm__compiled_frames(struct jvm *j, const struct jvm_code *c, uint64_t pc,
 		return got;
 	/* no scope at pc: the method the code was compiled from, no line */
 	return jvm__frame(j, c->method, 0, &out[0]) ? -EINVAL : 1;
-}
-
-/* The word at addr, when the stack copy holds it. */
-static bool stack_word(const struct stack_sample *s, uint64_t addr, uint64_t *out)
-{
-	uint64_t sp = s->regs[DWARF_RSP];
-
-	if (addr < sp || s->stack_len < 8 || addr - sp > s->stack_len - 8)
-		return false;
-	memcpy(out, s->stack + (addr - sp), 8);
-	return true;
 }
 
 /* The first frame whose return address is into the JIT's code, where the unwinder went by
@@ -325,7 +314,7 @@ int jvm__unwind(struct jvm *j, const struct stack_sample *s, struct unwound_stac
 	memset(tail, 0, sizeof(*tail));
 	/* the callee of frame i pushed its frame pointer first thing: HotSpot's own code and
 	 * libjvm.so (built with frame pointers) both do */
-	if (!i || !stack_word(s, s_sp + (uint64_t)st->slot[i] - 8, &fp))
+	if (!i || !stack_sample__word(s, s_sp + (uint64_t)st->slot[i] - 8, &fp))
 		return 0;
 	st->truncated = 0;
 	sp = s_sp + (uint64_t)st->slot[i] + 8;
@@ -344,7 +333,7 @@ int jvm__unwind(struct jvm *j, const struct stack_sample *s, struct unwound_stac
 			 * address and the saved frame pointer its last two words */
 			next_sp = sp + (uint64_t)c.frame_size;
 			ra_at = next_sp - 8;
-			if (!stack_word(s, next_sp - 16, &next_fp))
+			if (!stack_sample__word(s, next_sp - 16, &next_fp))
 				break;
 		} else {
 			/* the interpreter's frames and stubs keep frame pointers; an interpreted
@@ -352,11 +341,11 @@ int jvm__unwind(struct jvm *j, const struct stack_sample *s, struct unwound_stac
 			 * caller's adapter extended the stack from) */
 			ra_at = fp + 8;
 			next_sp = fp + 16;
-			if (!stack_word(s, fp, &next_fp) ||
-			    (c.interpreter && !stack_word(s, fp - 8, &next_sp)))
+			if (!stack_sample__word(s, fp, &next_fp) ||
+			    (c.interpreter && !stack_sample__word(s, fp - 8, &next_sp)))
 				break;
 		}
-		if (!stack_word(s, ra_at, &ra) || ra_at - s_sp > INT32_MAX) {
+		if (!stack_sample__word(s, ra_at, &ra) || ra_at - s_sp > INT32_MAX) {
 			st->truncated = 1;
 			break;
 		}

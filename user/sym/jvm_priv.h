@@ -79,7 +79,6 @@ struct jvm {
 	struct hashmap blobs; /* pc -> struct jvm_code, as found */
 };
 
-int jvm__read_u64(pid_t pid, uint64_t addr, uint64_t *v);
 int jvm__read_str(pid_t pid, uint64_t addr, char *buf, size_t size);
 /* A number of HotSpot's compressed streams (CompressedReadStream, UNSIGNED5: line tables,
  * compiled methods' scopes) at b[*at], read on; false past the end n. */

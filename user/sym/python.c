@@ -44,11 +44,6 @@ struct py_code {
 	uint8_t lines[]; /* co_linetable's bytes, nlines of them (perhaps cut) */
 };
 
-static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
-{
-	return procfs__read_mem(pid, addr, v, sizeof(*v));
-}
-
 static uint64_t u64_at(const uint8_t *b, size_t at)
 {
 	uint64_t v;
@@ -118,7 +113,7 @@ static int open_runtime(struct python *p, const char *path, uint64_t start)
 	p->unicode_type += start - load;
 	p->bytes_type += start - load;
 	/* the version the process runs, not the one a file name says (a venv's python3) */
-	if ((err = read_u64(p->pid, vaddr + start - load, &version)))
+	if ((err = procfs__read_u64(p->pid, vaddr + start - load, &version)))
 		return err;
 	return version >> 16 == PYTHON_VERSION_311 ? 0 : -EPROTONOSUPPORT;
 }
@@ -222,7 +217,7 @@ static int read_str(struct python *p, uint64_t addr, char *out, size_t size)
 	    ((state & PYTHON_STR_ASCII) && (kind != 1 || !(state & PYTHON_STR_COMPACT))))
 		return -EINVAL;
 	if (!(state & PYTHON_STR_COMPACT))
-		err = read_u64(p->pid, addr + PYTHON_STR_LEGACY_DATA, &data);
+		err = procfs__read_u64(p->pid, addr + PYTHON_STR_LEGACY_DATA, &data);
 	else
 		data = addr + ((state & PYTHON_STR_ASCII) ? PYTHON_STR_ASCII_DATA
 							  : PYTHON_STR_COMPACT_DATA);
@@ -359,13 +354,14 @@ static int find_tstate(struct python *p, pid_t tid, uint64_t *out)
 	uint64_t interp, at;
 	int err, seen = 0;
 
-	if ((err = read_u64(p->pid, p->runtime + PYTHON_RUNTIME_INTERPRETERS_HEAD, &interp)))
+	if ((err = procfs__read_u64(p->pid, p->runtime + PYTHON_RUNTIME_INTERPRETERS_HEAD,
+				    &interp)))
 		return err;
 	for (int i = 0; interp && i < PYTHON_INTERPS_MAX; i++) {
 		uint64_t mark = 0;
 		unsigned int power = 1, steps = 0;
 
-		if ((err = read_u64(p->pid, interp + PYTHON_INTERP_THREADS_HEAD, &at)))
+		if ((err = procfs__read_u64(p->pid, interp + PYTHON_INTERP_THREADS_HEAD, &at)))
 			return err;
 		for (; at && seen < PYTHON_TSTATES_MAX; seen++) {
 			if ((err = procfs__read_mem(p->pid, at, ts, sizeof(ts))))
@@ -383,7 +379,7 @@ static int find_tstate(struct python *p, pid_t tid, uint64_t *out)
 				steps = 0;
 			}
 		}
-		if ((err = read_u64(p->pid, interp + PYTHON_INTERP_NEXT, &interp)))
+		if ((err = procfs__read_u64(p->pid, interp + PYTHON_INTERP_NEXT, &interp)))
 			return err;
 	}
 	return -ESRCH;
@@ -396,8 +392,9 @@ int python__thread_frames(struct python *p, pid_t tid, struct python_raw_frame *
 	int err, n = 0;
 
 	if ((err = find_tstate(p, tid, &ts)) ||
-	    (err = read_u64(p->pid, ts + PYTHON_TSTATE_CFRAME, &cframe)) ||
-	    (cframe && (err = read_u64(p->pid, cframe + PYTHON_CFRAME_CURRENT_FRAME, &frame))))
+	    (err = procfs__read_u64(p->pid, ts + PYTHON_TSTATE_CFRAME, &cframe)) ||
+	    (cframe &&
+	     (err = procfs__read_u64(p->pid, cframe + PYTHON_CFRAME_CURRENT_FRAME, &frame))))
 		return err;
 	/* the thread runs on while its chain is read: a frame gone under the reader ends it,
 	 * what was read before stands */

@@ -152,18 +152,6 @@ static void libjvm_seen(struct runtimes *s, pid_t pid)
 	hashmap__del(&s->jvms, (uint64_t)pid);
 }
 
-/* The word at addr, when the stack copy holds it. */
-static bool copied_word(const struct stack_sample *sample, uint64_t addr, uint64_t *out)
-{
-	uint64_t sp = sample->regs[DWARF_RSP];
-
-	if (addr < sp || sample->stack_len < sizeof(*out) ||
-	    addr - sp > sample->stack_len - sizeof(*out))
-		return false;
-	memcpy(out, sample->stack + (addr - sp), sizeof(*out));
-	return true;
-}
-
 /*
  * Frame i of an unwound sample, a return address into HotSpot's interpreter, named by the
  * method its frame runs: the frame's own frame pointer is the one saved just below the
@@ -178,11 +166,12 @@ static bool name_interpreted(struct runtimes *s, const struct stack_sample *samp
 	struct jvm *j;
 
 	if (i < 1 || st->slot[i] < 8 || !(j = jvm_of(s, sample->pid)) ||
-	    !jvm__in_interpreter(j, st->pc[i]) || !copied_word(sample, sp + st->slot[i] - 8, &fp) ||
+	    !jvm__in_interpreter(j, st->pc[i]) ||
+	    !stack_sample__word(sample, sp + st->slot[i] - 8, &fp) ||
 	    fp < -JVM_INTERP_BCP_SLOT * 8 ||
-	    !copied_word(sample, fp + JVM_INTERP_METHOD_SLOT * 8, &method))
+	    !stack_sample__word(sample, fp + JVM_INTERP_METHOD_SLOT * 8, &method))
 		return false;
-	if (!copied_word(sample, fp + JVM_INTERP_BCP_SLOT * 8, &bcp))
+	if (!stack_sample__word(sample, fp + JVM_INTERP_BCP_SLOT * 8, &bcp))
 		bcp = 0;
 	if (jvm__frame(j, method, bcp, &jf))
 		return false;

@@ -43,12 +43,11 @@ static pid_t uw__next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
 
 static bool uw__read_stack(struct unwinder *uw, uint64_t addr, Dwarf_Word *result)
 {
-	const struct stack_sample *s = uw->sample;
-	uint64_t sp = s->regs[DWARF_RSP];
+	uint64_t word;
 
-	if (addr < sp || addr - sp > s->stack_len || s->stack_len - (addr - sp) < sizeof(*result))
+	if (!stack_sample__word(uw->sample, addr, &word))
 		return false;
-	memcpy(result, s->stack + (addr - sp), sizeof(*result));
+	*result = word;
 	uw->reads[uw->nreads % READ_LOG].addr = addr;
 	uw->reads[uw->nreads % READ_LOG].val = *result;
 	uw->nreads++;

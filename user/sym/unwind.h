@@ -7,7 +7,9 @@
 #ifndef STRAND_UNWIND_H
 #define STRAND_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include "strand.h"
 
@@ -31,6 +33,17 @@ struct stack_sample {
 	 * thread is still blocked where the stack was taken); 0: not known */
 	pid_t tid;
 };
+
+/* The word at addr, when the sample's stack copy holds it. */
+static inline bool stack_sample__word(const struct stack_sample *s, uint64_t addr, uint64_t *out)
+{
+	uint64_t sp = s->regs[DWARF_RSP];
+
+	if (addr < sp || s->stack_len < sizeof(*out) || addr - sp > s->stack_len - sizeof(*out))
+		return false;
+	memcpy(out, s->stack + (addr - sp), sizeof(*out));
+	return true;
+}
 
 struct unwound_stack {
 	int depth;

@@ -44,6 +44,11 @@ void procfs__exec_path(pid_t pid, char *buf, size_t size);
 /* Reads len bytes of pid's memory at addr (process_vm_readv); 0, -EFAULT (unmapped or
  * short) or -errno (-ESRCH: gone). */
 int procfs__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* The same, of one 64-bit word (a pointer of a runtime's structures). */
+static inline int procfs__read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	return procfs__read_mem(pid, addr, v, sizeof(*v));
+}
 
 /* Reads count blocks of size bytes at addrs[] into out (block i at out + i * size), a few
  * hundred per system call; a block that cannot be read whole is zeroed. Returns the number
