@@ -447,6 +447,17 @@ static inline __attribute__((always_inline)) __u64 strand_mix64(__u64 h, __u64 v
 	return h;
 }
 
+/* A spawner's interpreter frames hashed into lang_key: from STRAND_LANG_KEY_SEED, each
+ * frame's code and instruction (its entry bit included) mixed in, innermost first; user
+ * space hashes frames it read itself the same way. */
+#define STRAND_LANG_KEY_SEED 0x5079ULL
+
+static inline __attribute__((always_inline)) __u64
+strand_lang_mix(__u64 key, const struct strand_lang_frame *f)
+{
+	return strand_mix64(strand_mix64(key, f->code), f->instr);
+}
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct strand_task_record) == 264, "task record layout");
 _Static_assert(sizeof(struct strand_task_state) == 40, "task state layout");

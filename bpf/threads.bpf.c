@@ -184,7 +184,7 @@ __noinline __u64 python_frames(struct strand_python_layout *py, __u64 thread_poi
 {
 	__u32 zero = 0;
 	struct lang_scratch *out = bpf_map_lookup_elem(&lang_scratch, &zero);
-	__u64 tstate = 0, thread_id = 0, cframe = 0, frame = 0, key = 0x5079;
+	__u64 tstate = 0, thread_id = 0, cframe = 0, frame = 0, key = STRAND_LANG_KEY_SEED;
 	__u32 n = 0;
 
 	if (!py || !out || !thread_pointer)
@@ -211,10 +211,11 @@ __noinline __u64 python_frames(struct strand_python_layout *py, __u64 thread_poi
 					(void *)(frame + py->frame_previous)))
 			break;
 		if (code) {
-			instr = (instr & ~STRAND_LANG_ENTRY) | (entry ? STRAND_LANG_ENTRY : 0);
-			out->frame[n & (STRAND_LANG_FRAMES - 1)].code = code;
-			out->frame[n & (STRAND_LANG_FRAMES - 1)].instr = instr;
-			key = strand_mix64(strand_mix64(key, code), instr);
+			struct strand_lang_frame *f = &out->frame[n & (STRAND_LANG_FRAMES - 1)];
+
+			f->code = code;
+			f->instr = (instr & ~STRAND_LANG_ENTRY) | (entry ? STRAND_LANG_ENTRY : 0);
+			key = strand_lang_mix(key, f);
 			n++;
 		}
 		frame = previous;

@@ -247,10 +247,10 @@ static uint64_t lang_keyed(const struct spawn_lang *lang, uint64_t key)
  * space read itself. */
 static uint64_t lang_hash(const struct strand_lang_frame *f, uint32_t n)
 {
-	uint64_t key = 0x5079;
+	uint64_t key = STRAND_LANG_KEY_SEED;
 
 	for (uint32_t i = 0; i < n; i++)
-		key = strand_mix64(strand_mix64(key, f[i].code), f[i].instr);
+		key = strand_lang_mix(key, &f[i]);
 	return n ? key : 0;
 }
 
