@@ -186,24 +186,40 @@ int jvm__code_at(struct jvm *j, uint64_t pc, struct jvm_code *out)
  * its own): its scope's offset in the scopes data, 0 when none. */
 static int32_t scope_at(struct jvm *j, uint64_t nm, int32_t off)
 {
-	int32_t pcs = 0, deps = 0, rec[2];
+	int32_t pcs = 0, deps = 0, at_off, scope = 0;
 	uint64_t n, size = j->l.pc_size;
+	size_t lo = 0, hi;
+	uint8_t *descs;
 
-	if (size < 8 || read_int(j->pid, nm + j->l.nm_scopes_pcs, &pcs) ||
+	if (size < 8 || size > 64 || j->l.pc_offset + 4 > size || j->l.pc_scope + 4 > size ||
+	    read_int(j->pid, nm + j->l.nm_scopes_pcs, &pcs) ||
 	    read_int(j->pid, nm + j->l.nm_dependencies, &deps) || pcs <= 0 || deps <= pcs)
 		return 0;
 	n = (uint64_t)(deps - pcs) / size;
-	for (uint64_t i = 0; i < n && i < PCDESCS_MAX; i++) {
-		uint64_t at = nm + (uint64_t)pcs + i * size;
-
-		if (read_int(j->pid, at + j->l.pc_offset, &rec[0]))
-			return 0;
-		if (rec[0] == off)
-			return read_int(j->pid, at + j->l.pc_scope, &rec[1]) ? 0 : rec[1];
-		if (rec[0] > off) /* sorted by pc */
-			return 0;
+	if (n > PCDESCS_MAX)
+		n = PCDESCS_MAX;
+	/* all of them in one read: a large method has thousands */
+	descs = xmalloc(n * size + 1);
+	if (procfs__read_mem(j->pid, nm + (uint64_t)pcs, descs, n * size)) {
+		free(descs);
+		return 0;
 	}
-	return 0;
+	/* sorted by pc: the one at off exactly, if any */
+	for (hi = n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		memcpy(&at_off, descs + mid * size + j->l.pc_offset, sizeof(at_off));
+		if (at_off == off) {
+			memcpy(&scope, descs + mid * size + j->l.pc_scope, sizeof(scope));
+			break;
+		}
+		if (at_off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	free(descs);
+	return scope;
 }
 
 int jvm__scopes(const uint8_t *data, size_t n, int32_t off, struct jvm_scope *out, int max)
