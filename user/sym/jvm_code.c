@@ -257,8 +257,9 @@ static int frame_at_bci(struct jvm *j, uint64_t method, int bci, struct jvm_fram
 	return jvm__frame(j, method, cm + j->l.const_size + (uint64_t)bci, out);
 }
 
-/* A compiled method's scopes data (it ends where its PcDescs begin), read whole. */
-static uint8_t *read_scopes(struct jvm *j, uint64_t nm, size_t *n)
+/* A compiled method's scopes data (it ends where its PcDescs begin) up to the scope at off:
+ * its senders were written before it, so the chain lies below it. */
+static uint8_t *read_scopes(struct jvm *j, uint64_t nm, int32_t off, size_t *n)
 {
 	uint64_t begin = 0;
 	int32_t pcs = 0;
@@ -269,6 +270,9 @@ static uint8_t *read_scopes(struct jvm *j, uint64_t nm, size_t *n)
 	    nm + (uint64_t)pcs <= begin || nm + (uint64_t)pcs - begin > SCOPES_MAX)
 		return NULL;
 	*n = nm + (uint64_t)pcs - begin;
+	/* the three numbers read of the scope at off: five bytes each at most */
+	if (*n > (uint64_t)off + 15)
+		*n = (uint64_t)off + 15;
 	data = xmalloc(*n);
 	if (procfs__read_mem(j->pid, begin, data, *n)) {
 		free(data);
@@ -291,7 +295,7 @@ int jvm__compiled_frames(struct jvm *j, const struct jvm_code *c, uint64_t pc,
 		return -EINVAL;
 	if (!read_int(j->pid, nm + j->l.nm_metadata, &meta) && meta > 0 &&
 	    (off = scope_at(j, nm, (int32_t)(pc - c->code_begin))) > 0 &&
-	    (data = read_scopes(j, nm, &n)))
+	    (data = read_scopes(j, nm, off, &n)))
 		k = jvm__scopes(data, n, off, scopes, max < JVM_MAX_SCOPES ? max : JVM_MAX_SCOPES);
 	free(data);
 	for (int i = 0; i < k; i++) {
