@@ -378,12 +378,27 @@ static const char *library_role(const struct go_group *g)
 /* States of goroutines still at work or in a wait that ends by itself: the one calling
  * exit, those on a CPU or waiting for one, those in a system call (their threads are judged
  * apart) and those asleep (time.Sleep ends). */
-static bool at_work(const char *state)
+bool go_state__at_work(const char *state)
 {
 	static const char *const working[] = {"running",   "runnable", "syscall", "copystack",
 					      "preempted", "idle",     "dead",	  "sleep"};
 
 	return listed(working, ARRAY_SIZE(working), state);
+}
+
+bool go_groups__exited_mid_test(const struct go_group *groups, size_t n, pid_t pid, int code)
+{
+	bool test_running = false, main_exiting = false;
+
+	if (code != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (groups[i].pid != pid)
+			continue;
+		test_running |= groups[i].test_goroutine;
+		main_exiting |= groups[i].main_goroutine && go_state__at_work(groups[i].state);
+	}
+	return test_running && !main_exiting;
 }
 
 void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, int scans)
@@ -406,7 +421,7 @@ void go_group__judge_at_exit(struct go_group *g, int code, bool mid_test)
 
 	g->verdict = GO_VERDICT_NONE;
 	g->nevidence = 0;
-	if (g->runtime || at_work(g->state))
+	if (g->runtime || go_state__at_work(g->state))
 		return;
 	if (mid_test) {
 		add(g,

@@ -110,6 +110,8 @@ static struct go_group *group_of(struct go_tracker *t, struct go_proc_state *st,
 	grp->std_start = go_function__is_std(t->sites[r->site].start.function);
 	grp->main_goroutine = t->sites[r->site].start.function &&
 			      !strcmp(t->sites[r->site].start.function, "runtime.main");
+	grp->test_goroutine = t->sites[r->site].created_at.function &&
+			      !strcmp(t->sites[r->site].created_at.function, "testing.(*T).Run");
 	grp->blocked_oldest_s = grp->blocked_newest_s = -1;
 	grp->young_oldest_s = grp->long_newest_s = -1;
 	grp->wait_frame = -1;
@@ -518,21 +520,6 @@ static void judge_sites(struct go_tracker *t)
 	}
 }
 
-/* A clean exit (0) with a test's own goroutine still there: os.Exit from inside a test. At
- * a test binary's normal end every test has returned (a timeout or a deadlock exits 2). */
-static bool exited_mid_test(struct go_tracker *t, const struct go_proc_state *st)
-{
-	if (st->exit_code != 0)
-		return false;
-	for (size_t i = 0; i < t->ngroups; i++) {
-		const char *fn = t->sites[t->groups[i].site].created_at.function;
-
-		if (t->groups[i].pid == st->pid && fn && !strcmp(fn, "testing.(*T).Run"))
-			return true;
-	}
-	return false;
-}
-
 static bool among(const uint64_t *ids, int n, uint64_t id)
 {
 	for (int i = 0; i < n; i++)
@@ -619,7 +606,9 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		g->peak = peak;
 		g->goids_issued = st->max_goid;
 		if (st->at_exit && t->exit_leaks)
-			go_group__judge_at_exit(g, st->exit_code, exited_mid_test(t, st));
+			go_group__judge_at_exit(g, st->exit_code,
+						go_groups__exited_mid_test(t->groups, t->ngroups,
+									   st->pid, st->exit_code));
 		else if (st->deadlocked && !g->runtime)
 			go_group__judge_deadlock(g, st->asleep_n,
 						 (double)(t->now_ns - st->asleep_since_ns) / 1e9,

@@ -157,6 +157,7 @@ struct go_group {
 	uint64_t walk_objects, walk_bytes, walk_ns;
 	bool std_start;	     /* its go statement's function is the standard library's */
 	bool main_goroutine; /* the program's main goroutine (runs main.main) */
+	bool test_goroutine; /* a test's own (go test's testing.(*T).Run made it) */
 	pid_t thread_tid;    /* the first stranded one's */
 	char thread_reason[192];
 	char thread_evidence[3][192];
@@ -290,11 +291,23 @@ void go_group__judge(struct go_group *g, uint64_t threshold_ns, uint64_t mass);
  * well-known library ones. mid_test: it exited with 0 while a test still ran (os.Exit in a
  * test, a test binary run as a helper process): no finished program, no verdict. */
 void go_group__judge_at_exit(struct go_group *g, int code, bool mid_test);
+/*
+ * Whether process pid exited (with code) from inside a test still running, by its groups:
+ * a clean exit while a test's goroutine is there and the main goroutine waits for it in
+ * testing.(*T).Run (os.Exit in a test, a test binary run as a helper process). At a normal
+ * end the main goroutine is the one exiting; a test's goroutine may be there still, between
+ * handing its result over and its end, when another P ran the main goroutine on first (a
+ * busy machine). A timeout or a deadlock exits 2.
+ */
+bool go_groups__exited_mid_test(const struct go_group *groups, size_t n, pid_t pid, int code);
 /* Judges a group of a program found deadlocked (godeadlock.c): all of its n goroutines
  * asleep, unchanged for seconds over scans, nothing left to wake one. */
 void go_group__judge_deadlock(struct go_group *g, uint64_t n, double seconds, int scans);
 /* Whether a Go function belongs to the standard library (its package path's first element
  * has no dot, and it is not package main): waits are attributed to the program's code. */
 bool go_function__is_std(const char *name);
+/* Whether goroutines in state (a runtime.g status's name) are at work or in a wait that ends
+ * by itself: running, runnable, in a system call, asleep ... */
+bool go_state__at_work(const char *state);
 
 #endif /* STRAND_GOROUTINES_H */

@@ -339,6 +339,35 @@ static void test_chan_table(void)
 	go_chan_table__free(&t);
 }
 
+/* A test binary's exit: from inside a test still running (os.Exit in a test, a helper
+ * process) or at its end, where a test's goroutine may linger a moment (CI saw it). */
+static void test_exit_mid_test(void)
+{
+	struct go_group gs[4];
+
+	gs[0] = blocked("running", 1); /* the main goroutine, calling exit */
+	gs[0].main_goroutine = true;
+	gs[1] = blocked("runnable", 1); /* the test's, between its result and its end */
+	gs[1].test_goroutine = true;
+	gs[2] = blocked("chan send", 5);    /* a leak */
+	gs[3] = blocked("chan receive", 1); /* another process's */
+	gs[3].pid = 7;
+	ASSERT_TRUE(!go_groups__exited_mid_test(gs, 4, 0, 0));
+	/* os.Exit in a test: the main goroutine waits for it in testing.(*T).Run */
+	snprintf(gs[0].state, sizeof(gs[0].state), "chan receive");
+	snprintf(gs[1].state, sizeof(gs[1].state), "running");
+	ASSERT_TRUE(go_groups__exited_mid_test(gs, 4, 0, 0));
+	ASSERT_TRUE(!go_groups__exited_mid_test(gs, 4, 0, 1)); /* a failed test run */
+	ASSERT_TRUE(!go_groups__exited_mid_test(gs, 4, 0, 2)); /* a timeout, a panic */
+	/* no test's goroutine: a program, or a test binary between its tests */
+	gs[1].test_goroutine = false;
+	ASSERT_TRUE(!go_groups__exited_mid_test(gs, 4, 0, 0));
+	/* the main goroutine's group unread: nothing says the exit is main's */
+	gs[1].test_goroutine = true;
+	ASSERT_TRUE(go_groups__exited_mid_test(gs + 1, 3, 0, 0));
+	ASSERT_TRUE(!go_groups__exited_mid_test(gs, 4, 7, 0)); /* pid 7 ran no test */
+}
+
 int main(void)
 {
 	test_std_packages();
@@ -347,5 +376,6 @@ int main(void)
 	test_runaway();
 	test_frame_pointer_walk();
 	test_chan_table();
+	test_exit_mid_test();
 	return unit_summary();
 }
