@@ -25,9 +25,10 @@ func fetch(ctx context.Context, id int) (int, error) {
 
 // parkedSenders counts the goroutines parked sending on a channel. The test waits for all
 // five workers to park, so that how many strand finds at the exit is exact, not a race
-// with the workers' first instructions.
-func parkedSenders() int {
-	buf := make([]byte, 1<<20)
+// with the workers' first instructions. One buffer for every look: a megabyte a look would
+// keep the garbage collector busy, and a stack it is scanning when the process exits is
+// one strand cannot read.
+func parkedSenders(buf []byte) int {
 	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "[chan send]")
 }
 
@@ -39,7 +40,8 @@ func TestFetch(t *testing.T) {
 			t.Fatal("fetch should have given up")
 		}
 	}
-	for parkedSenders() < 5 {
+	buf := make([]byte, 1<<20)
+	for parkedSenders(buf) < 5 {
 		runtime.Gosched()
 	}
 }
