@@ -587,6 +587,12 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 			add_to_groups(t, st, &sharing, det);
 	}
 	hashmap__free(&sharing);
+	for (size_t i = 0; hashmap__next(&t->procs, &i, &pid, &val);) {
+		struct go_proc_state *st = val;
+
+		st->mid_test = st->at_exit && go_groups__exited_mid_test(t->groups, t->ngroups,
+									 st->pid, st->exit_code);
+	}
 	/* each group's history, by its key */
 	for (size_t i = 0; hashmap__next(&t->group_index, &i, &key, &val);) {
 		struct go_group *g = &t->groups[(uintptr_t)val - 1];
@@ -606,9 +612,7 @@ void go_tracker__regroup(struct go_tracker *t, const struct detection *det)
 		g->peak = peak;
 		g->goids_issued = st->max_goid;
 		if (st->at_exit && t->exit_leaks)
-			go_group__judge_at_exit(g, st->exit_code,
-						go_groups__exited_mid_test(t->groups, t->ngroups,
-									   st->pid, st->exit_code));
+			go_group__judge_at_exit(g, st->exit_code, st->mid_test);
 		else if (st->deadlocked && !g->runtime)
 			go_group__judge_deadlock(g, st->asleep_n,
 						 (double)(t->now_ns - st->asleep_since_ns) / 1e9,

@@ -80,6 +80,7 @@ struct go_proc_state {
 	bool at_exit;	 /* held on its way out, read as it leaves its goroutines */
 	bool exit_read;	 /* ... and read then: later scans would find it gone */
 	int exit_code;	 /* ... the status it exits with */
+	bool mid_test;	 /* ... from inside a test still running (its groups say) */
 	int attempts, wait_attempts, m_attempts, parent_attempts, wait_field_attempts;
 	bool wait_layout_done;	/* the channel-wait offsets proved */
 	uint64_t objects_sig;	/* the channel-wait offsets the rows' objects were read with */
